@@ -3,6 +3,9 @@
 //! Data: `CWLOGS_BENCH_DATA=DIR` where DIR was written by `../shared/bench/gen_cwl.py DIR`
 //! (its `events/*.json` Lambda events are read); without it, a small synthetic set.
 
+// criterion_group! generates an undocumented public function.
+#![allow(missing_docs)]
+
 use base64::Engine as _;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use cwlogs_decode::{Limits, detect};
