@@ -1,1 +1,92 @@
-//! placeholder
+//! The cwlogs pipeline: validated configuration, routing, and the pure builders of what every
+//! sink sends.
+//!
+//! Nothing here does I/O. Given a decoded [`LogBatch`] and a [`Config`], [`process_batch`]
+//! returns the archive object (key and gzip NDJSON body) and the `_bulk` items the batch turns
+//! into; the CLI writes them to local directories, the Lambda functions send them to S3 and
+//! OpenSearch. The same inputs always give the same bytes, which is what makes redelivery safe.
+//!
+//! ```
+//! use cwlogs_pipeline::{Config, process_batch};
+//! use cwlogs_decode::{LogBatch, LogEvent, MessageType};
+//!
+//! let config = Config::builtin(&|_| None);
+//! let batch = LogBatch {
+//!     message_type: MessageType::Data,
+//!     owner: "123456789012".into(),
+//!     log_group: "/aws/lambda/app".into(),
+//!     log_stream: "stream".into(),
+//!     subscription_filters: vec![],
+//!     policy_level: None,
+//!     region: None,
+//!     log_events: vec![LogEvent { id: "1".into(), timestamp: 1_764_028_800_000, message: "hi".into() }],
+//! };
+//! let out = process_batch(&config, "eu-west-1", &batch);
+//! let object = out.archive.expect("archiving is on by default");
+//! assert!(object.key.starts_with("cwl/account=123456789012/region=eu-west-1/log_group=%2Faws%2Flambda%2Fapp/dt=2025-11-25/hour=00/"));
+//! assert_eq!(out.bulk[0].index, "cwl-aws-lambda-app-2025.11.25");
+//! ```
+//!
+//! # Input safety
+//!
+//! - The configuration file is capped at [`config::MAX_CONFIG_BYTES`] and parsed with
+//!   unknown keys rejected; every value is range-checked once, at load.
+//! - Builders splice strings into JSON with proper escaping; they never parse messages, so a
+//!   message's size or nesting cannot blow up the builders (sizes are bounded by the decoder's
+//!   gunzip cap).
+//! - Index names are sanitised and capped at 255 bytes; key components are percent-encoded.
+//!
+//! # Errors
+//!
+//! Configuration errors ([`ConfigError`]) carry the line and column of the fault. Builders
+//! cannot fail.
+
+pub mod archive;
+pub mod config;
+pub mod index;
+mod json;
+pub mod time;
+
+pub use archive::{ArchiveObject, archive_key, archive_lines, archive_object};
+pub use config::{ArchiveConfig, Config, ConfigError, DEFAULT_CONFIG, IndexConfig};
+pub use cwlogs_decode::LogBatch;
+pub use index::{BulkChunk, IndexTemplate, bulk_chunks, doc_id};
+
+/// What one batch turns into.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BatchOutput {
+    /// The archive object, when archiving is on.
+    pub archive: Option<ArchiveObject>,
+    /// `_bulk` items per target index, when indexing is on.
+    pub bulk: Vec<BulkChunk>,
+}
+
+/// The region to record for a batch: the batch's own (archive lines), the transport's, or the
+/// configured fallback, in that order.
+pub fn resolve_region<'a>(
+    config: &'a Config,
+    batch: &'a LogBatch<'_>,
+    transport: Option<&'a str>,
+) -> &'a str {
+    batch
+        .region
+        .as_deref()
+        .or(transport)
+        .unwrap_or(&config.region)
+}
+
+/// Builds everything a data batch is sent as. Control messages carry no log data: callers skip
+/// them (and count them) before calling this.
+pub fn process_batch(config: &Config, region: &str, batch: &LogBatch<'_>) -> BatchOutput {
+    BatchOutput {
+        archive: config
+            .archive
+            .as_ref()
+            .map(|a| archive_object(&a.prefix, region, a.gzip_level, batch)),
+        bulk: config
+            .index
+            .as_ref()
+            .map(|i| bulk_chunks(&i.index, region, batch))
+            .unwrap_or_default(),
+    }
+}

@@ -1,0 +1,100 @@
+//! Calendar arithmetic on event timestamps (UTC), without a date-time dependency.
+
+/// A UTC date and time split into fields, from milliseconds since the Unix epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UtcTime {
+    /// Year (proleptic Gregorian; may be below 1970 for negative timestamps).
+    pub year: i64,
+    /// Month, 1-12.
+    pub month: u32,
+    /// Day of the month, 1-31.
+    pub day: u32,
+    /// Hour, 0-23.
+    pub hour: u32,
+    /// Minute, 0-59.
+    pub minute: u32,
+    /// Second, 0-59.
+    pub second: u32,
+    /// Millisecond, 0-999.
+    pub millis: u32,
+}
+
+impl UtcTime {
+    /// Splits `ms` since the epoch into calendar fields (days-to-civil, H. Hinnant's algorithm).
+    pub fn from_millis(ms: i64) -> Self {
+        let days = ms.div_euclid(86_400_000);
+        let rem = ms.rem_euclid(86_400_000);
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097);
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        UtcTime {
+            year,
+            month,
+            day,
+            hour: (rem / 3_600_000) as u32,
+            minute: (rem / 60_000 % 60) as u32,
+            second: (rem / 1000 % 60) as u32,
+            millis: (rem % 1000) as u32,
+        }
+    }
+
+    /// `YYYY-MM-DD`.
+    pub fn date(&self) -> String {
+        format!("{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+
+    /// RFC 3339 with milliseconds: `2025-11-25T00:00:01.000Z`.
+    pub fn rfc3339(&self) -> String {
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            self.year, self.month, self.day, self.hour, self.minute, self.second, self.millis
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_instants() {
+        assert_eq!(
+            UtcTime::from_millis(0).rfc3339(),
+            "1970-01-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            UtcTime::from_millis(1_764_028_801_234).rfc3339(),
+            "2025-11-25T00:00:01.234Z"
+        );
+        assert_eq!(
+            UtcTime::from_millis(951_782_400_000).date(),
+            "2000-02-29",
+            "leap day"
+        );
+        assert_eq!(
+            UtcTime::from_millis(-1).rfc3339(),
+            "1969-12-31T23:59:59.999Z"
+        );
+        assert_eq!(
+            UtcTime::from_millis(253_402_300_799_999).rfc3339(),
+            "9999-12-31T23:59:59.999Z"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn consecutive_days_are_consistent(day in -1_000_000i64..1_000_000) {
+            let a = UtcTime::from_millis(day * 86_400_000);
+            let b = UtcTime::from_millis(day * 86_400_000 - 1);
+            proptest::prop_assert_eq!(a.hour, 0);
+            proptest::prop_assert_eq!(b.hour, 23);
+            proptest::prop_assert!(a.day == b.day + 1 || (a.day == 1 && (b.day >= 28)));
+        }
+    }
+}
