@@ -151,21 +151,13 @@ pub fn parse_payload(bytes: &[u8]) -> Result<Vec<LogBatch<'_>>, DecodeError> {
     Ok(batches)
 }
 
-/// Whether the first line is an archive record (it has `log_group`, an envelope has `logGroup`).
+/// Whether the payload is a cwlogs archive object: its first key is `timestamp`, which cwlogs
+/// writes first on every archive line and which no CloudWatch envelope has. Looking at the first
+/// key only keeps this O(1); the full parse that follows checks the rest.
 fn looks_like_archive(bytes: &[u8]) -> bool {
-    #[derive(Deserialize)]
-    struct Probe {
-        log_group: Option<serde::de::IgnoredAny>,
-        #[serde(rename = "messageType")]
-        message_type: Option<serde::de::IgnoredAny>,
-    }
-    let line_end = bytes
-        .iter()
-        .position(|&b| b == b'\n')
-        .unwrap_or(bytes.len());
-    serde_json::from_slice::<Probe>(&bytes[..line_end])
-        .map(|p| p.log_group.is_some() && p.message_type.is_none())
-        .unwrap_or(false)
+    let after_brace = bytes.get(1..).unwrap_or_default();
+    let key = after_brace.trim_ascii_start();
+    key.starts_with(b"\"timestamp\"")
 }
 
 /// Best effort: the `logGroup` of a payload that failed to parse, to name it in the error.
