@@ -1,1 +1,549 @@
-//! placeholder
+//! The CloudWatch Logs filter-pattern language, evaluated locally.
+//!
+//! The same language drives metric filters, subscription filters, `FilterLogEvents` and Live
+//! Tail: term patterns (`ERROR -DEBUG ?WARN`, `"quoted phrase"`, `%regex%`), JSON patterns
+//! (`{ $.errorCode = "AccessDenied" && $.latency > 100 }`) and space-delimited patterns
+//! (`[ip, user, ..., status = 4*, bytes > 1000]`). This crate follows what AWS was *observed* to
+//! do where that differs from the documentation (see `shared/filter-patterns.md`).
+//!
+//! It works in phases: [`parse`] builds an [`ast::Ast`] with byte spans (its `Display` prints a
+//! pattern that parses back to the same tree), the tree is lowered to a small program, and the
+//! program is evaluated against a [`Message`], which parses its JSON at most once, lazily, however
+//! many patterns read it. [`PatternSet`] evaluates many patterns together, finding the literals
+//! of all term patterns in one Aho-Corasick pass.
+//!
+//! # Example
+//!
+//! ```
+//! use cwlogs_filter::{Message, MetricValue, Pattern, PatternKind, PatternSet};
+//!
+//! let p = Pattern::new(r#"{ $.errorCode = "AccessDenied" && $.latency > 100 }"#)?;
+//! assert_eq!(p.kind(), PatternKind::Json);
+//! let msg = Message::new(r#"{"errorCode":"AccessDenied","latency":250}"#);
+//! assert!(p.is_match(&msg));
+//! let latency = MetricValue::parse("$.latency")?;
+//! assert_eq!(p.metric_value(&msg, &latency), Some(250.0));
+//!
+//! let apache = Pattern::new("[ip, user, ..., status = 4*, bytes]")?;
+//! let line = Message::new(r#"127.0.0.1 frank [10/Oct/2000:13:25:15 -0700] "GET /a HTTP/1.0" 404 1534"#);
+//! let fields = apache.extract(&line).expect("matches");
+//! assert_eq!(fields.get("$status"), Some("404"));
+//!
+//! let set = PatternSet::new([p.clone(), apache, Pattern::new("ERROR -DEBUG")?]);
+//! let mut hits = Vec::new();
+//! set.matches(&Message::new("ERROR disk full"), &mut hits);
+//! assert_eq!(hits, vec![2]);
+//!
+//! let err = Pattern::new("ERR*").unwrap_err();
+//! assert_eq!(err.aws_message(), "Invalid character(s) in term '*'");
+//! # Ok::<(), cwlogs_filter::Error>(())
+//! ```
+//!
+//! # Input safety
+//!
+//! Patterns and messages come from outside; every cost is bounded:
+//!
+//! - **Pattern length**: at most [`MAX_PATTERN_CHARS`] (1024) characters, as in CloudWatch.
+//!   Parsing is linear in the length.
+//! - **Nesting**: parentheses in JSON patterns nest at most [`MAX_NESTING`] (64) levels; deeper
+//!   gives [`ErrorKind::NestingTooDeep`]. No recursion in parsing or evaluation goes deeper.
+//! - **Regexes**: at most [`MAX_REGEXES`] (2) per pattern, only the CloudWatch subset, each
+//!   compiled by the `regex` crate (linear-time matching, no backtracking) with a compiled-size
+//!   limit and a lazy-DFA cache limit of 1 MiB each and a syntax nesting limit of 64.
+//! - **JSON selectors**: at most 1 wildcard per selector and 3 wildcard selectors per pattern.
+//! - **Messages**: taken as `&str` (the caller decides what to do with invalid UTF-8, e.g.
+//!   lossy conversion). A JSON message is read by a non-recursive-beyond-depth reader that stops
+//!   at [`MAX_JSON_DEPTH`] (128) levels of nesting; a deeper or malformed message simply does not
+//!   match JSON patterns. Field splitting is one linear pass. No input makes evaluation panic.
+//! - **Metric value expressions**: at most [`MAX_METRIC_VALUE_CHARS`] (100) characters.
+//!
+//! # Errors
+//!
+//! [`Pattern::new`] rejects every pattern CloudWatch rejects (never evaluating it as "no
+//! match"). The [`Error`] carries an [`ErrorKind`], the pattern and the byte span of the fault;
+//! [`Error::aws_message`] is the text CloudWatch replies with (for example
+//! `Invalid character(s) in term '%^('`), and `Display` adds the pattern with a caret under the
+//! fault.
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod ast;
+mod aws_regex;
+mod compile;
+mod error;
+mod eval;
+mod json;
+mod parse;
+
+pub use error::{Error, ErrorKind};
+pub use eval::Message;
+pub use json::MAX_JSON_DEPTH;
+pub use parse::{MAX_PATTERN_CHARS, parse};
+
+use aho_corasick::AhoCorasick;
+use compile::{Needle, Program, Step};
+use json::Json;
+use std::fmt;
+use std::sync::Arc;
+
+/// Deepest parenthesis nesting accepted in a JSON pattern.
+pub const MAX_NESTING: usize = 64;
+/// Regular expressions allowed in one pattern.
+pub const MAX_REGEXES: usize = 2;
+/// Selectors with a wildcard allowed in one JSON pattern.
+pub const MAX_WILDCARD_SELECTORS: usize = 3;
+/// Longest metric value expression, in characters.
+pub const MAX_METRIC_VALUE_CHARS: usize = 100;
+
+/// The family of a pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PatternKind {
+    /// Empty or whitespace only: matches every event.
+    MatchAll,
+    /// Terms, quoted phrases and regexes.
+    Terms,
+    /// `{ ... }`.
+    Json,
+    /// `[ ... ]`.
+    Delimited,
+}
+
+/// A compiled filter pattern. Cheap to clone, `Send + Sync`.
+#[derive(Clone)]
+pub struct Pattern {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    source: String,
+    normalized: String,
+    ast: ast::Ast,
+    program: Program,
+}
+
+impl fmt::Debug for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Pattern").field(&self.inner.source).finish()
+    }
+}
+
+/// Prints the normalized pattern (one space between tokens, `{ ... }`, `[a, b]`).
+impl fmt::Display for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.inner.normalized)
+    }
+}
+
+/// The fields a space-delimited pattern extracted from a message, in pattern order. Keys carry
+/// the `$` (`$ip`, `$3`); values are always strings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Extracted {
+    /// `(key, 1-based field position, value)`.
+    fields: Vec<(String, usize, String)>,
+}
+
+impl Extracted {
+    /// The value of `key` (`"$ip"` or `"$3"`).
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _, _)| k == key)
+            .map(|(_, _, v)| v.as_str())
+    }
+
+    /// The value at 1-based field position `n`, whatever its name (`$7` of a 7-field pattern
+    /// is its last named field).
+    pub fn get_position(&self, n: usize) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(_, p, _)| *p == n)
+            .map(|(_, _, v)| v.as_str())
+    }
+
+    /// `(key, value)` pairs in pattern order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.fields.iter().map(|(k, _, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Number of fields.
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// True when nothing was extracted (always, for non-delimited patterns).
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+}
+
+impl Pattern {
+    /// Parses and compiles a pattern. Rejects what CloudWatch rejects.
+    pub fn new(src: &str) -> Result<Pattern, Error> {
+        let ast = parse::parse(src)?;
+        let program = compile::compile(src, &ast)?;
+        Ok(Pattern {
+            inner: Arc::new(Inner {
+                source: src.to_string(),
+                normalized: ast.to_string(),
+                ast,
+                program,
+            }),
+        })
+    }
+
+    /// The pattern as given.
+    pub fn source(&self) -> &str {
+        &self.inner.source
+    }
+
+    /// The syntax tree.
+    pub fn ast(&self) -> &ast::Ast {
+        &self.inner.ast
+    }
+
+    /// The family of the pattern.
+    pub fn kind(&self) -> PatternKind {
+        match self.inner.program {
+            Program::MatchAll => PatternKind::MatchAll,
+            Program::Terms(_) => PatternKind::Terms,
+            Program::Json(_) => PatternKind::Json,
+            Program::Delimited(_) => PatternKind::Delimited,
+        }
+    }
+
+    /// Does the message match?
+    pub fn is_match(&self, msg: &Message<'_>) -> bool {
+        match &self.inner.program {
+            Program::MatchAll => true,
+            Program::Terms(t) => t.eval(msg.text()),
+            Program::Json(e) => msg.json().is_some_and(|root| eval::eval_json(e, root)),
+            Program::Delimited(d) => d.eval(msg),
+        }
+    }
+
+    /// For a matching message, the extracted fields (empty for non-delimited patterns, like
+    /// TestMetricFilter's `extractedValues`). `None` when the message does not match.
+    pub fn extract(&self, msg: &Message<'_>) -> Option<Extracted> {
+        match &self.inner.program {
+            Program::Delimited(d) => d.extract(msg).map(|fields| Extracted { fields }),
+            _ => self.is_match(msg).then(Extracted::default),
+        }
+    }
+
+    /// Checks that `value` can be used as this pattern's `metricValue`: a literal always, `$.path`
+    /// only with JSON patterns, `$name`/`$N` only with space-delimited ones (`$name` must be a
+    /// field of the pattern).
+    pub fn check_metric_value(&self, value: &MetricValue) -> Result<(), Error> {
+        self.check_ref(value, false)
+    }
+
+    /// Checks that `value` can be a dimension value of a metric filter with this pattern. Term
+    /// and match-all patterns do not support dimensions (AWS: `The specified filter pattern does
+    /// not support dimensions`); literals are not field references.
+    pub fn check_dimension(&self, value: &MetricValue) -> Result<(), Error> {
+        self.check_ref(value, true)
+    }
+
+    fn check_ref(&self, value: &MetricValue, dimension: bool) -> Result<(), Error> {
+        let kind = self.kind();
+        let not_supported = || {
+            Err(Error::new(
+                ErrorKind::DimensionsNotSupported,
+                &value.source,
+                0..value.source.len(),
+            ))
+        };
+        if dimension && matches!(kind, PatternKind::Terms | PatternKind::MatchAll) {
+            return not_supported();
+        }
+        let bad = |reason: &str| {
+            Err(Error::new(
+                ErrorKind::InvalidMetricValue {
+                    reason: reason.to_string(),
+                },
+                &value.source,
+                0..value.source.len(),
+            ))
+        };
+        match &value.kind {
+            MetricKind::Literal(_) if dimension => {
+                bad("a dimension value must be a field reference")
+            }
+            MetricKind::Literal(_) => Ok(()),
+            MetricKind::Path(_) if kind == PatternKind::Json => Ok(()),
+            MetricKind::Path(_) => bad("`$.path` needs a JSON pattern"),
+            MetricKind::Position(_) if kind == PatternKind::Delimited => Ok(()),
+            MetricKind::Field(name) if kind == PatternKind::Delimited => {
+                let declared = match &self.inner.ast {
+                    ast::Ast::Delimited(fields) => fields.iter().any(|f| f.name() == Some(name)),
+                    _ => false,
+                };
+                if declared {
+                    Ok(())
+                } else {
+                    bad("the pattern has no field of that name")
+                }
+            }
+            MetricKind::Position(_) | MetricKind::Field(_) => {
+                bad("`$field` needs a space-delimited pattern")
+            }
+        }
+    }
+
+    /// The metric value that `metricValue = value` publishes for `msg`: `None` when the message
+    /// does not match or the referenced value is missing or not numeric (decision §10.6: a JSON
+    /// string that is exactly a number counts as that number).
+    pub fn metric_value(&self, msg: &Message<'_>, value: &MetricValue) -> Option<f64> {
+        if let MetricKind::Literal(n) = value.kind {
+            return self.is_match(msg).then_some(n);
+        }
+        let text = self.field_text(msg, value)?;
+        compile::as_number(&text).filter(|n| n.is_finite())
+    }
+
+    /// The text of the value `value` refers to in a matching message (for dimension values):
+    /// a JSON string's content, a number's spelling, `true`/`false`; an extracted field. `None`
+    /// when not matched, missing, `null`, an object or an array.
+    pub fn field_text(&self, msg: &Message<'_>, value: &MetricValue) -> Option<String> {
+        match (&value.kind, &self.inner.program) {
+            (MetricKind::Literal(_), _) => self.is_match(msg).then(|| value.source.clone()),
+            (MetricKind::Path(steps), Program::Json(e)) => {
+                let root = msg.json()?;
+                if !eval::eval_json(e, root) {
+                    return None;
+                }
+                let mut found: Option<&Json<'_>> = None;
+                eval::visit(root, steps, &mut |n| {
+                    found = Some(n);
+                    true
+                });
+                match found? {
+                    Json::Str(s) => Some(s.to_string()),
+                    Json::Num(n) => Some((*n).to_string()),
+                    Json::Bool(b) => Some(b.to_string()),
+                    Json::Null | Json::Arr(_) | Json::Obj(_) => None,
+                }
+            }
+            (MetricKind::Field(_), Program::Delimited(_)) => {
+                let ex = self.extract(msg)?;
+                ex.get(&value.source).map(str::to_string)
+            }
+            (MetricKind::Position(n), Program::Delimited(_)) => {
+                let ex = self.extract(msg)?;
+                ex.get_position(*n).map(str::to_string)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A `metricValue` (or dimension value) expression: a number literal, `$.path`, `$name` or `$N`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricValue {
+    source: String,
+    kind: MetricKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum MetricKind {
+    Literal(f64),
+    Path(Vec<Step>),
+    Field(String),
+    Position(usize),
+}
+
+impl MetricValue {
+    /// Parses an expression.
+    pub fn parse(expr: &str) -> Result<MetricValue, Error> {
+        let bad = |reason: &str, start: usize, end: usize| {
+            Err(Error::new(
+                ErrorKind::InvalidMetricValue {
+                    reason: reason.to_string(),
+                },
+                expr,
+                start..end,
+            ))
+        };
+        let chars = expr.chars().count();
+        if chars > MAX_METRIC_VALUE_CHARS {
+            return bad("longer than 100 characters", 0, expr.len());
+        }
+        let kind = if let Some(rest) = expr.strip_prefix('$') {
+            if rest.starts_with('.') || rest.starts_with('[') {
+                let (sel, end) = parse::parse_selector(expr, 0, expr.len())?;
+                if end != expr.len() {
+                    return bad("unexpected text after the selector", end, expr.len());
+                }
+                if sel.wildcards() > 0 {
+                    return bad("a metric value selector cannot hold a wildcard", 0, end);
+                }
+                MetricKind::Path(compile::steps(&sel))
+            } else if !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()) {
+                match rest.parse::<usize>() {
+                    Ok(n) if n >= 1 => MetricKind::Position(n),
+                    _ => return bad("field positions start at $1", 0, expr.len()),
+                }
+            } else if !rest.is_empty() && rest.chars().all(|c| c.is_alphanumeric() || c == '_') {
+                MetricKind::Field(rest.to_string())
+            } else {
+                return bad("expected `$.path`, `$name` or `$N`", 0, expr.len());
+            }
+        } else {
+            match compile::as_number(expr) {
+                Some(n) if n.is_finite() => MetricKind::Literal(n),
+                _ => {
+                    return bad(
+                        "expected a number, `$.path`, `$name` or `$N`",
+                        0,
+                        expr.len(),
+                    );
+                }
+            }
+        };
+        Ok(MetricValue {
+            source: expr.to_string(),
+            kind,
+        })
+    }
+
+    /// The expression as given.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+}
+
+/// Many patterns compiled together. [`PatternSet::matches`] gives the same answers as calling
+/// [`Pattern::is_match`] on each, but finds the literals of all term patterns in one
+/// Aho-Corasick pass and parses the message's JSON at most once.
+#[derive(Debug, Clone)]
+pub struct PatternSet {
+    patterns: Vec<Pattern>,
+    /// Distinct non-empty literals of all term patterns.
+    ac: Option<AhoCorasick>,
+    literal_count: usize,
+    /// For each pattern, for each of its needles: the literal id (`None` for regexes and empty
+    /// literals, which are evaluated directly).
+    needle_ids: Vec<Vec<Option<usize>>>,
+}
+
+impl PatternSet {
+    /// Compiles the literal index of `patterns`.
+    pub fn new(patterns: impl IntoIterator<Item = Pattern>) -> PatternSet {
+        let patterns: Vec<Pattern> = patterns.into_iter().collect();
+        let mut literals: Vec<Vec<u8>> = Vec::new();
+        let mut index = std::collections::HashMap::new();
+        let mut needle_ids = Vec::with_capacity(patterns.len());
+        for p in &patterns {
+            let mut ids = Vec::new();
+            if let Program::Terms(t) = &p.inner.program {
+                for n in &t.needles {
+                    ids.push(match n {
+                        Needle::Text(f) if !f.needle().is_empty() => {
+                            let lit = f.needle().to_vec();
+                            Some(*index.entry(lit.clone()).or_insert_with(|| {
+                                literals.push(lit);
+                                literals.len() - 1
+                            }))
+                        }
+                        _ => None,
+                    });
+                }
+            }
+            needle_ids.push(ids);
+        }
+        let ac = if literals.is_empty() {
+            None
+        } else {
+            AhoCorasick::new(&literals).ok()
+        };
+        PatternSet {
+            patterns,
+            literal_count: literals.len(),
+            ac,
+            needle_ids,
+        }
+    }
+
+    /// The patterns, in the order given.
+    pub fn patterns(&self) -> &[Pattern] {
+        &self.patterns
+    }
+
+    /// Number of patterns.
+    pub fn len(&self) -> usize {
+        self.patterns.len()
+    }
+
+    /// True when the set holds no pattern.
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    /// Clears `out` and fills it with the indices of the patterns `msg` matches, ascending.
+    pub fn matches(&self, msg: &Message<'_>, out: &mut Vec<usize>) {
+        out.clear();
+        let mut found = vec![false; self.literal_count];
+        if let Some(ac) = &self.ac {
+            let mut left = self.literal_count;
+            for m in ac.find_overlapping_iter(msg.text()) {
+                let id = m.pattern().as_usize();
+                if !found[id] {
+                    found[id] = true;
+                    left -= 1;
+                    if left == 0 {
+                        break;
+                    }
+                }
+            }
+        }
+        for (i, p) in self.patterns.iter().enumerate() {
+            let hit = match &p.inner.program {
+                Program::Terms(t) => {
+                    let ids = &self.needle_ids[i];
+                    t.eval_with(|k| match ids[k] {
+                        Some(id) => found[id],
+                        None => t.needles[k].is_in(msg.text()),
+                    })
+                }
+                _ => p.is_match(msg),
+            };
+            if hit {
+                out.push(i);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync + Clone>() {}
+
+    #[test]
+    fn pattern_is_send_sync_clone() {
+        assert_send_sync::<Pattern>();
+        assert_send_sync::<PatternSet>();
+    }
+
+    #[test]
+    fn caret_points_at_the_fault() {
+        let e = Pattern::new("ERROR ERR*").unwrap_err();
+        let shown = e.to_string();
+        assert_eq!(
+            shown,
+            "Invalid character(s) in term '*'\n  ERROR ERR*\n           ^"
+        );
+    }
+
+    #[test]
+    fn json_is_parsed_only_when_needed() {
+        let m = Message::new(r#"{"a":1}"#);
+        let set = PatternSet::new([Pattern::new("a").unwrap()]);
+        let mut out = Vec::new();
+        set.matches(&m, &mut out);
+        assert!(!m.json_parsed());
+        assert!(Pattern::new("{ $.a = 1 }").unwrap().is_match(&m));
+        assert!(m.json_parsed());
+    }
+}

@@ -1,0 +1,3 @@
+//! Benchmarks of cwlogs-filter (written next).
+
+fn main() {}

@@ -1,0 +1,276 @@
+//! [`Ast`] to the small normalized program that evaluation walks.
+//!
+//! Lowering applies the rules that do not depend on the message: optional terms vanish when a
+//! required or excluded term exists (spec §3), parentheses disappear, values become globs,
+//! numbers or compiled regexes, and space-delimited slots are split around the ellipsis.
+
+use crate::ast::*;
+use crate::aws_regex;
+use crate::error::{Error, ErrorKind};
+use crate::parse::is_number_literal;
+use memchr::memmem::Finder;
+use regex::Regex;
+
+/// The compiled form of a pattern.
+#[derive(Debug, Clone)]
+pub(crate) enum Program {
+    MatchAll,
+    Terms(Terms),
+    Json(JExpr),
+    Delimited(Delim),
+}
+
+/// A term pattern: every `all` needle present and no `none` needle present, or, when both are
+/// empty, at least one `any` needle present.
+#[derive(Debug, Clone)]
+pub(crate) struct Terms {
+    pub needles: Vec<Needle>,
+    pub all: Vec<usize>,
+    pub none: Vec<usize>,
+    pub any: Vec<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Needle {
+    Text(Box<Finder<'static>>),
+    Regex(Regex),
+}
+
+impl Needle {
+    pub(crate) fn is_in(&self, text: &str) -> bool {
+        match self {
+            Needle::Text(f) => f.find(text.as_bytes()).is_some(),
+            Needle::Regex(r) => r.is_match(text),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum JExpr {
+    Or(Vec<JExpr>),
+    And(Vec<JExpr>),
+    Test(Vec<Step>, JTest),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Step {
+    Key(String),
+    Index(usize),
+    AnyMember,
+    AnyElement,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum JTest {
+    Cmp(Op, Val),
+    IsNull,
+    IsTrue,
+    IsFalse,
+    NotExists,
+}
+
+/// A comparison value.
+#[derive(Debug, Clone)]
+pub(crate) enum Val {
+    /// A number literal: its value and its spelling.
+    Num(f64, String),
+    Glob(Glob),
+    Regex(Regex),
+}
+
+/// A text value with optional leading and trailing `*` (a `*` elsewhere is literal, §10.2).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Glob {
+    Any,
+    Exact(String),
+    Prefix(String),
+    Suffix(String),
+    Contains(String),
+}
+
+impl Glob {
+    pub(crate) fn new(s: &str) -> Glob {
+        if s == "*" {
+            return Glob::Any;
+        }
+        let lead = s.starts_with('*');
+        let trail = s.len() > 1 && s.ends_with('*');
+        let core = &s[usize::from(lead)..s.len() - usize::from(trail)];
+        match (lead, trail) {
+            (false, false) => Glob::Exact(core.to_string()),
+            (false, true) => Glob::Prefix(core.to_string()),
+            (true, false) => Glob::Suffix(core.to_string()),
+            (true, true) => Glob::Contains(core.to_string()),
+        }
+    }
+
+    pub(crate) fn is_match(&self, t: &str) -> bool {
+        match self {
+            Glob::Any => true,
+            Glob::Exact(s) => t == s,
+            Glob::Prefix(s) => t.starts_with(s.as_str()),
+            Glob::Suffix(s) => t.ends_with(s.as_str()),
+            Glob::Contains(s) => memchr::memmem::find(t.as_bytes(), s.as_bytes()).is_some(),
+        }
+    }
+}
+
+/// A space-delimited pattern. `right` is `Some` when the pattern has an ellipsis.
+#[derive(Debug, Clone)]
+pub(crate) struct Delim {
+    pub left: Vec<Slot>,
+    pub right: Option<Vec<Slot>>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Slot {
+    pub name: Option<String>,
+    /// OR of ANDs; empty means no condition.
+    pub conds: Vec<Vec<Cond>>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Cond {
+    /// `None`: the slot's own value. `Some((left?, index))`: another slot, named in the pattern.
+    pub target: Option<(bool, usize)>,
+    pub op: Op,
+    pub val: Val,
+}
+
+fn regex(src: &str, lit: &RegexLit) -> Result<Regex, Error> {
+    aws_regex::compile(&lit.source)
+        .map_err(|()| Error::new(ErrorKind::RegexCompile, src, lit.span.start..lit.span.end))
+}
+
+pub(crate) fn value(src: &str, v: &Value) -> Result<Val, Error> {
+    Ok(match v {
+        Value::Number(s) => Val::Num(s.parse::<f64>().unwrap_or(f64::NAN), s.clone()),
+        Value::Word(s) | Value::Quoted(s) => Val::Glob(Glob::new(s)),
+        Value::Regex(r) => Val::Regex(regex(src, r)?),
+    })
+}
+
+pub(crate) fn steps(sel: &Selector) -> Vec<Step> {
+    sel.segments
+        .iter()
+        .map(|s| match s {
+            Segment::Name(n) | Segment::QuotedKey(n) => Step::Key(n.clone()),
+            Segment::Index(i) => Step::Index(*i as usize),
+            Segment::AnyMember => Step::AnyMember,
+            Segment::AnyElement => Step::AnyElement,
+        })
+        .collect()
+}
+
+pub(crate) fn compile(src: &str, ast: &Ast) -> Result<Program, Error> {
+    Ok(match ast {
+        Ast::MatchAll => Program::MatchAll,
+        Ast::Terms(terms) => {
+            let mut t = Terms {
+                needles: Vec::new(),
+                all: Vec::new(),
+                none: Vec::new(),
+                any: Vec::new(),
+            };
+            let strict = terms.iter().any(|t| t.prefix != TermPrefix::Optional);
+            for term in terms {
+                if strict && term.prefix == TermPrefix::Optional {
+                    // Still compile it, so a bad regex is reported, but do not use it.
+                    if let TermBody::Regex(r) = &term.body {
+                        regex(src, r)?;
+                    }
+                    continue;
+                }
+                let needle = match &term.body {
+                    TermBody::Word(w) | TermBody::Phrase(w) => {
+                        Needle::Text(Box::new(Finder::new(w.as_bytes()).into_owned()))
+                    }
+                    TermBody::Regex(r) => Needle::Regex(regex(src, r)?),
+                };
+                let i = t.needles.len();
+                t.needles.push(needle);
+                match term.prefix {
+                    TermPrefix::Required => t.all.push(i),
+                    TermPrefix::Exclude => t.none.push(i),
+                    TermPrefix::Optional => t.any.push(i),
+                }
+            }
+            Program::Terms(t)
+        }
+        Ast::Json(e) => Program::Json(json(src, e)?),
+        Ast::Delimited(fields) => Program::Delimited(delimited(src, fields)?),
+    })
+}
+
+fn json(src: &str, e: &JsonExpr) -> Result<JExpr, Error> {
+    Ok(match e {
+        JsonExpr::Or(xs) => JExpr::Or(xs.iter().map(|x| json(src, x)).collect::<Result<_, _>>()?),
+        JsonExpr::And(xs) => JExpr::And(xs.iter().map(|x| json(src, x)).collect::<Result<_, _>>()?),
+        JsonExpr::Group(x) => json(src, x)?,
+        JsonExpr::Test(sel, test) => {
+            let t = match test {
+                JsonTest::Compare(op, v) => JTest::Cmp(*op, value(src, v)?),
+                JsonTest::IsNull => JTest::IsNull,
+                JsonTest::IsTrue => JTest::IsTrue,
+                JsonTest::IsFalse => JTest::IsFalse,
+                JsonTest::NotExists => JTest::NotExists,
+            };
+            JExpr::Test(steps(sel), t)
+        }
+    })
+}
+
+fn delimited(src: &str, fields: &[Field]) -> Result<Delim, Error> {
+    let ell = fields.iter().position(|f| matches!(f, Field::Ellipsis(_)));
+    let (lf, rf) = match ell {
+        Some(i) => (&fields[..i], Some(&fields[i + 1..])),
+        None => (fields, None),
+    };
+    // Where each named slot lives, for conditions that name another slot (decision §10.8).
+    let find = |name: &str| -> Option<(bool, usize)> {
+        if let Some(i) = lf.iter().position(|f| f.name() == Some(name)) {
+            return Some((true, i));
+        }
+        rf.and_then(|r| r.iter().position(|f| f.name() == Some(name)))
+            .map(|i| (false, i))
+    };
+    let slot = |f: &Field| -> Result<Slot, Error> {
+        let name = f.name().map(str::to_string);
+        let mut conds = Vec::new();
+        if let Field::Conditions(ors, _) = f {
+            for ands in ors {
+                let mut group = Vec::new();
+                for c in ands {
+                    let target = if Some(c.name.as_str()) == f.name() {
+                        None
+                    } else {
+                        find(&c.name)
+                    };
+                    group.push(Cond {
+                        target,
+                        op: c.op,
+                        val: value(src, &c.value)?,
+                    });
+                }
+                conds.push(group);
+            }
+        }
+        Ok(Slot { name, conds })
+    };
+    Ok(Delim {
+        left: lf.iter().map(slot).collect::<Result<_, _>>()?,
+        right: match rf {
+            Some(r) => Some(r.iter().map(slot).collect::<Result<_, _>>()?),
+            None => None,
+        },
+    })
+}
+
+/// Is `s` numeric for `< <= > >=` and metric values?
+pub(crate) fn as_number(s: &str) -> Option<f64> {
+    if is_number_literal(s) {
+        s.parse::<f64>().ok()
+    } else {
+        None
+    }
+}

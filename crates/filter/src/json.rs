@@ -1,0 +1,311 @@
+//! A small JSON reader for log messages: borrows from the message, keeps each number's spelling
+//! (spec §5.5 compares numbers as text against string literals), keeps duplicate keys (the last
+//! one wins on lookup, spec §5.3) and stops at [`MAX_JSON_DEPTH`] levels of nesting.
+
+use std::borrow::Cow;
+
+/// Deepest nesting of arrays and objects read in a message; deeper messages do not match JSON
+/// patterns.
+pub const MAX_JSON_DEPTH: usize = 128;
+
+/// A JSON value borrowed from a message.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Json<'a> {
+    Null,
+    Bool(bool),
+    /// The number as spelled in the message.
+    Num(&'a str),
+    Str(Cow<'a, str>),
+    Arr(Vec<Json<'a>>),
+    /// Members in message order, duplicates included.
+    Obj(Vec<(Cow<'a, str>, Json<'a>)>),
+}
+
+impl<'a> Json<'a> {
+    /// The value of member `key`: the last occurrence wins.
+    pub(crate) fn get(&self, key: &str) -> Option<&Json<'a>> {
+        match self {
+            Json::Obj(members) => members.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// Member values of an object, one per distinct key (the last occurrence's value).
+    pub(crate) fn member_values<'s>(&'s self, out: &mut Vec<&'s Json<'a>>) {
+        let Json::Obj(members) = self else { return };
+        if members.len() <= 16 {
+            for (i, (k, v)) in members.iter().enumerate() {
+                if !members[i + 1..].iter().any(|(k2, _)| k2 == k) {
+                    out.push(v);
+                }
+            }
+        } else {
+            let mut seen = std::collections::HashSet::with_capacity(members.len());
+            let start = out.len();
+            for (k, v) in members.iter().rev() {
+                if seen.insert(k.as_ref()) {
+                    out.push(v);
+                }
+            }
+            out[start..].reverse();
+        }
+    }
+}
+
+/// Parses `text` as one JSON document whose top level is an object. `None` for anything else.
+pub(crate) fn parse_object(text: &str) -> Option<Json<'_>> {
+    let mut p = Reader {
+        s: text,
+        b: text.as_bytes(),
+        i: 0,
+    };
+    p.ws();
+    if p.b.get(p.i) != Some(&b'{') {
+        return None;
+    }
+    let v = p.value(0)?;
+    p.ws();
+    (p.i == p.b.len()).then_some(v)
+}
+
+struct Reader<'a> {
+    s: &'a str,
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn ws(&mut self) {
+        while let Some(&c) = self.b.get(self.i) {
+            if !matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+                break;
+            }
+            self.i += 1;
+        }
+    }
+
+    fn eat(&mut self, c: u8) -> Option<()> {
+        self.ws();
+        (self.b.get(self.i) == Some(&c)).then(|| self.i += 1)
+    }
+
+    fn lit(&mut self, word: &str, v: Json<'a>) -> Option<Json<'a>> {
+        if self.b[self.i..].starts_with(word.as_bytes()) {
+            self.i += word.len();
+            Some(v)
+        } else {
+            None
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Option<Json<'a>> {
+        self.ws();
+        match *self.b.get(self.i)? {
+            b'{' => {
+                if depth >= MAX_JSON_DEPTH {
+                    return None;
+                }
+                self.i += 1;
+                let mut members = Vec::new();
+                self.ws();
+                if self.b.get(self.i) == Some(&b'}') {
+                    self.i += 1;
+                    return Some(Json::Obj(members));
+                }
+                loop {
+                    self.ws();
+                    if self.b.get(self.i) != Some(&b'"') {
+                        return None;
+                    }
+                    let k = self.string()?;
+                    self.eat(b':')?;
+                    let v = self.value(depth + 1)?;
+                    members.push((k, v));
+                    self.ws();
+                    match self.b.get(self.i)? {
+                        b',' => self.i += 1,
+                        b'}' => {
+                            self.i += 1;
+                            return Some(Json::Obj(members));
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            b'[' => {
+                if depth >= MAX_JSON_DEPTH {
+                    return None;
+                }
+                self.i += 1;
+                let mut items = Vec::new();
+                self.ws();
+                if self.b.get(self.i) == Some(&b']') {
+                    self.i += 1;
+                    return Some(Json::Arr(items));
+                }
+                loop {
+                    items.push(self.value(depth + 1)?);
+                    self.ws();
+                    match self.b.get(self.i)? {
+                        b',' => self.i += 1,
+                        b']' => {
+                            self.i += 1;
+                            return Some(Json::Arr(items));
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            b'"' => self.string().map(Json::Str),
+            b't' => self.lit("true", Json::Bool(true)),
+            b'f' => self.lit("false", Json::Bool(false)),
+            b'n' => self.lit("null", Json::Null),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => None,
+        }
+    }
+
+    fn digits(&mut self) -> usize {
+        let s = self.i;
+        while self.b.get(self.i).is_some_and(u8::is_ascii_digit) {
+            self.i += 1;
+        }
+        self.i - s
+    }
+
+    fn number(&mut self) -> Option<Json<'a>> {
+        let s = self.i;
+        if self.b[self.i] == b'-' {
+            self.i += 1;
+        }
+        match self.b.get(self.i)? {
+            b'0' => self.i += 1,
+            b'1'..=b'9' => {
+                self.digits();
+            }
+            _ => return None,
+        }
+        if self.b.get(self.i) == Some(&b'.') {
+            self.i += 1;
+            if self.digits() == 0 {
+                return None;
+            }
+        }
+        if matches!(self.b.get(self.i), Some(b'e' | b'E')) {
+            self.i += 1;
+            if matches!(self.b.get(self.i), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            if self.digits() == 0 {
+                return None;
+            }
+        }
+        Some(Json::Num(&self.s[s..self.i]))
+    }
+
+    /// Reads a string at `"`; borrows when there are no escapes.
+    fn string(&mut self) -> Option<Cow<'a, str>> {
+        self.i += 1;
+        let start = self.i;
+        loop {
+            let c = *self.b.get(self.i)?;
+            match c {
+                b'"' => {
+                    let s = &self.s[start..self.i];
+                    self.i += 1;
+                    return Some(Cow::Borrowed(s));
+                }
+                b'\\' => break,
+                0..=0x1f => return None,
+                _ => self.i += 1,
+            }
+        }
+        let mut out = String::from(&self.s[start..self.i]);
+        loop {
+            let c = *self.b.get(self.i)?;
+            match c {
+                b'"' => {
+                    self.i += 1;
+                    return Some(Cow::Owned(out));
+                }
+                b'\\' => {
+                    self.i += 1;
+                    let e = *self.b.get(self.i)?;
+                    self.i += 1;
+                    match e {
+                        b'"' => out.push('"'),
+                        b'\\' => out.push('\\'),
+                        b'/' => out.push('/'),
+                        b'b' => out.push('\u{8}'),
+                        b'f' => out.push('\u{c}'),
+                        b'n' => out.push('\n'),
+                        b'r' => out.push('\r'),
+                        b't' => out.push('\t'),
+                        b'u' => {
+                            let hi = self.hex4()?;
+                            let cp = if (0xD800..0xDC00).contains(&hi) {
+                                if !self.b[self.i..].starts_with(b"\\u") {
+                                    return None;
+                                }
+                                self.i += 2;
+                                let lo = self.hex4()?;
+                                if !(0xDC00..0xE000).contains(&lo) {
+                                    return None;
+                                }
+                                0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                            } else if (0xDC00..0xE000).contains(&hi) {
+                                return None;
+                            } else {
+                                hi
+                            };
+                            out.push(char::from_u32(cp)?);
+                        }
+                        _ => return None,
+                    }
+                }
+                0..=0x1f => return None,
+                _ => {
+                    // Copy the run of plain bytes at once (it is valid UTF-8: it comes from a &str
+                    // and stops only at ASCII bytes).
+                    let s = self.i;
+                    while self
+                        .b
+                        .get(self.i)
+                        .is_some_and(|&c| c != b'"' && c != b'\\' && c >= 0x20)
+                    {
+                        self.i += 1;
+                    }
+                    out.push_str(&self.s[s..self.i]);
+                }
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> Option<u32> {
+        let h = self.s.get(self.i..self.i + 4)?;
+        let v = u32::from_str_radix(h, 16).ok()?;
+        if !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        self.i += 4;
+        Some(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_objects_only() {
+        assert!(parse_object(r#"{"a":[1,-2.5e+3,true,null,"x\u00e9\ud83d\ude00"]}"#).is_some());
+        assert!(parse_object("[1]").is_none());
+        assert!(parse_object("{} x").is_none());
+        assert!(parse_object(r#"{"a":01}"#).is_none());
+        assert!(parse_object(r#"{"a":"\ud800"}"#).is_none());
+        let deep = "[".repeat(10_000);
+        assert!(parse_object(&format!("{{\"a\":{deep}")).is_none());
+        let v = parse_object(r#"{"v":1,"v":2}"#).unwrap();
+        assert_eq!(v.get("v"), Some(&Json::Num("2")));
+    }
+}
