@@ -1,8 +1,19 @@
-//! The `cwlogs` command.
+//! The `cwlogs` command: run the cwlogs pipeline on a laptop.
+//!
+//! - `cwlogs replay [--config FILE] [--out DIR] INPUT...` runs decode, archive and index over
+//!   captured payloads, writing local sinks that mirror the real ones.
+//! - `cwlogs test-pattern PATTERN [MESSAGE...]` tests a CloudWatch filter pattern;
+//!   `--jsonl` is the machine interface.
+//! - `cwlogs check-config FILE` validates a configuration file.
 
+mod replay;
+mod sinks;
 mod test_pattern;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
+use cwlogs_pipeline::{Config, config::MAX_CONFIG_BYTES};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Process CloudWatch Logs subscription data locally.
@@ -15,20 +26,70 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the pipeline over captured inputs, writing archive/, index/ and dead-letter/.
+    Replay(replay::ReplayArgs),
     /// Test a filter pattern against messages, like `aws logs test-metric-filter`.
     TestPattern(test_pattern::TestPatternArgs),
+    /// Validate a configuration file; errors carry line numbers.
+    CheckConfig {
+        /// The configuration file (TOML).
+        file: PathBuf,
+    },
+}
+
+/// Reads and validates a configuration file. The outer error is I/O; the inner one is the
+/// report of every problem found, one `FILE:LINE:COL: message` line each.
+pub(crate) fn load_config(
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<Result<Config, String>> {
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if meta.len() > MAX_CONFIG_BYTES as u64 {
+        anyhow::bail!(
+            "{}: {} bytes; a configuration file may have at most {MAX_CONFIG_BYTES}",
+            path.display(),
+            meta.len()
+        );
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(Config::from_toml(&text, env).map_err(|errors| {
+        errors
+            .iter()
+            .map(|e| match e.position {
+                Some((line, col)) => format!("{}:{line}:{col}: {}\n", path.display(), e.message),
+                None => format!("{}: {}\n", path.display(), e.message),
+            })
+            .collect()
+    }))
+}
+
+fn check_config(file: &Path) -> anyhow::Result<ExitCode> {
+    match load_config(file, &|k| std::env::var(k).ok())? {
+        Ok(_) => {
+            println!("{}: ok", file.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(report) => {
+            eprint!("{report}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Replay(args) => replay::run(args),
         Command::TestPattern(args) => test_pattern::run(args),
+        Command::CheckConfig { file } => check_config(&file),
     };
     match result {
         Ok(code) => code,
         Err(err) => {
             eprintln!("cwlogs: {err:#}");
-            ExitCode::from(2)
+            ExitCode::FAILURE
         }
     }
 }

@@ -1,0 +1,220 @@
+//! The local-directory sinks `cwlogs replay` writes by default: `archive/` mirrors the S3 key
+//! layout, `index/` holds `_bulk` bodies ready for `curl --data-binary`, `dead-letter/` keeps
+//! every input that could not be decoded, byte for byte, with its error beside it.
+
+use anyhow::{Context, Result};
+use cwlogs_pipeline::{ArchiveObject, BulkChunk};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Marks a directory as written by `cwlogs replay`, so that a later run may clear it.
+const MARKER: &str = ".cwlogs-out";
+
+/// Prepares `out`: creates it, or clears what an earlier replay wrote there. Refuses a
+/// non-empty directory that cwlogs did not create, so a typo never wipes someone's files.
+pub fn prepare_out_dir(out: &Path) -> Result<()> {
+    if out.exists() {
+        let non_empty = fs::read_dir(out)
+            .with_context(|| format!("cannot read output directory {}", out.display()))?
+            .next()
+            .is_some();
+        if non_empty && !out.join(MARKER).exists() {
+            anyhow::bail!(
+                "output directory {} is not empty and was not written by cwlogs; choose another --out",
+                out.display()
+            );
+        }
+        for sub in ["archive", "index", "dead-letter"] {
+            let p = out.join(sub);
+            if p.exists() {
+                fs::remove_dir_all(&p).with_context(|| format!("cannot clear {}", p.display()))?;
+            }
+        }
+        for file in ["summary.json", "alerts.ndjson", "metrics.ndjson"] {
+            let p = out.join(file);
+            if p.exists() {
+                fs::remove_file(&p).with_context(|| format!("cannot clear {}", p.display()))?;
+            }
+        }
+    }
+    fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    fs::write(
+        out.join(MARKER),
+        "written by cwlogs replay; the directory is cleared on the next run\n",
+    )
+    .with_context(|| format!("cannot write to {}", out.display()))?;
+    Ok(())
+}
+
+/// Writes archive objects under `root`, at their keys.
+pub struct LocalArchive {
+    root: PathBuf,
+}
+
+impl LocalArchive {
+    /// An archive rooted at `root` (created on first write).
+    pub fn new(root: PathBuf) -> Self {
+        LocalArchive { root }
+    }
+
+    /// Writes (or overwrites, like S3) one object.
+    pub fn put(&self, object: &ArchiveObject) -> Result<()> {
+        let path = self.root.join(&object.key);
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        fs::write(&path, &object.body).with_context(|| format!("cannot write {}", path.display()))
+    }
+}
+
+/// Appends `_bulk` items to one NDJSON file per target index, `index/<name>.ndjson`, starting a
+/// new part (`<name>.2.ndjson`, ...) before a file would pass the bulk size limit.
+pub struct LocalIndex {
+    root: PathBuf,
+    max_bytes: usize,
+    files: HashMap<String, (u32, usize)>,
+    /// How many files were written.
+    pub files_written: usize,
+}
+
+impl LocalIndex {
+    /// An index directory at `root`, with parts of at most `max_bytes`.
+    pub fn new(root: PathBuf, max_bytes: usize) -> Self {
+        LocalIndex {
+            root,
+            max_bytes,
+            files: HashMap::new(),
+            files_written: 0,
+        }
+    }
+
+    fn path(&self, index: &str, part: u32) -> PathBuf {
+        match part {
+            1 => self.root.join(format!("{index}.ndjson")),
+            n => self.root.join(format!("{index}.{n}.ndjson")),
+        }
+    }
+
+    /// Appends the items of `chunk`.
+    pub fn append(&mut self, chunk: &BulkChunk) -> Result<()> {
+        if chunk.ends.is_empty() {
+            return Ok(());
+        }
+        fs::create_dir_all(&self.root)
+            .with_context(|| format!("cannot create {}", self.root.display()))?;
+        let (mut part, mut size) = self.files.get(&chunk.index).copied().unwrap_or((0, 0));
+        let mut pending: Vec<&[u8]> = Vec::new();
+        let mut pending_size = 0;
+        for item in chunk.items() {
+            if part == 0
+                || (size + pending_size + item.len() > self.max_bytes && size + pending_size > 0)
+            {
+                self.flush(&chunk.index, part, &pending)?;
+                pending.clear();
+                size = 0;
+                pending_size = 0;
+                part += 1;
+                self.files_written += 1;
+            }
+            pending.push(item);
+            pending_size += item.len();
+        }
+        self.flush(&chunk.index, part, &pending)?;
+        self.files
+            .insert(chunk.index.clone(), (part, size + pending_size));
+        Ok(())
+    }
+
+    fn flush(&self, index: &str, part: u32, items: &[&[u8]]) -> Result<()> {
+        if part == 0 || items.is_empty() {
+            return Ok(());
+        }
+        let path = self.path(index, part);
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        for item in items {
+            f.write_all(item)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// What is kept of an input, or a record of it, that could not be decoded.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadLetter {
+    /// File name under `dead-letter/`.
+    #[serde(skip)]
+    pub name: String,
+    /// The bytes exactly as received (`None` when the input could not even be read).
+    #[serde(skip)]
+    pub raw: Option<Vec<u8>>,
+    /// The input path as given.
+    pub input: String,
+    /// The shape of the input, when it was recognised.
+    pub shape: Option<&'static str>,
+    /// The record's position in the input (0-based), for multi-record inputs.
+    pub record: Option<usize>,
+    /// The record's id (Kinesis sequence number, Firehose record id).
+    pub record_id: Option<String>,
+    /// The failing stage: input, base64, gzip, json, envelope, read.
+    pub stage: &'static str,
+    /// The error, for humans.
+    pub error: String,
+    /// The log group, when it could be read.
+    pub log_group: Option<String>,
+}
+
+/// Writes dead letters: the raw bytes as `<name>`, the error as `<name>.error.json`.
+pub struct LocalDeadLetters {
+    root: PathBuf,
+}
+
+impl LocalDeadLetters {
+    /// Dead letters under `root`.
+    pub fn new(root: PathBuf) -> Self {
+        LocalDeadLetters { root }
+    }
+
+    /// Keeps one dead letter.
+    pub fn put(&self, dl: &DeadLetter) -> Result<()> {
+        fs::create_dir_all(&self.root)
+            .with_context(|| format!("cannot create {}", self.root.display()))?;
+        if let Some(raw) = &dl.raw {
+            let p = self.root.join(&dl.name);
+            fs::write(&p, raw).with_context(|| format!("cannot write {}", p.display()))?;
+        }
+        let p = self.root.join(format!("{}.error.json", dl.name));
+        let mut json = serde_json::to_vec_pretty(dl)?;
+        json.push(b'\n');
+        fs::write(&p, json).with_context(|| format!("cannot write {}", p.display()))
+    }
+}
+
+/// Whether `path` is a dead-letter error file (skipped when a directory is replayed).
+pub fn is_error_sidecar(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.ends_with(".error.json"))
+}
+
+/// A file name for what came from `input`: its path with separators flattened.
+pub fn flat_name(input: &Path) -> String {
+    let text = input.to_string_lossy();
+    let parts: Vec<&str> = text
+        .split(['/', '\\'])
+        .filter(|p| !p.is_empty() && *p != ".")
+        .map(|p| if p == ".." { "up" } else { p })
+        .collect();
+    if parts.is_empty() {
+        "input".into()
+    } else {
+        parts.join("__")
+    }
+}

@@ -1,0 +1,279 @@
+//! `cwlogs replay` and `cwlogs check-config` end to end, through the built binary.
+
+use cwlogs_decode::{ArchiveRecord, gunzip};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn samples() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../samples")
+}
+
+fn cwlogs(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cwlogs"))
+        .args(args)
+        .output()
+        .expect("run cwlogs")
+}
+
+fn replay(out: &Path, inputs: &[&Path]) -> Output {
+    let mut args = vec![
+        "replay".to_string(),
+        "--out".into(),
+        out.display().to_string(),
+    ];
+    args.extend(inputs.iter().map(|p| p.display().to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = cwlogs(&refs);
+    assert!(
+        o.status.success(),
+        "replay failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+/// Every file under `dir` with its bytes, by relative path.
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for e in std::fs::read_dir(dir).expect("read dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                let rel = p.strip_prefix(root).expect("prefix").display().to_string();
+                out.insert(rel, std::fs::read(&p).expect("read"));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    if dir.exists() {
+        walk(dir, dir, &mut out);
+    }
+    out
+}
+
+fn summary(out: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(out.join("summary.json")).expect("summary"))
+        .expect("json")
+}
+
+#[test]
+fn replays_the_samples_and_accounts_for_every_input() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = tmp.path().join("out");
+    let o = replay(&out, &[&samples()]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("48 events"), "{stdout}");
+
+    let s = summary(&out);
+    assert_eq!(s["inputs"], 22);
+    assert_eq!(s["events"], 48);
+    assert_eq!(s["archived_events"], 48);
+    assert_eq!(s["indexed_events"], 48);
+    assert_eq!(s["control_messages"], 3);
+    // 10 broken inputs and one bad Kinesis record.
+    assert_eq!(s["dead_lettered"], 11);
+    assert_eq!(s["dead_lettered_inputs"], 10);
+
+    // Archive objects: gzip NDJSON in the documented schema, at Hive-style keys.
+    let archive = tree(&out.join("archive"));
+    let mut lines = 0;
+    for (key, body) in &archive {
+        assert!(key.starts_with("cwl/account=123456789012/region="), "{key}");
+        assert!(
+            key.contains("/dt=2025-11-25/hour=00/") && key.ends_with(".ndjson.gz"),
+            "{key}"
+        );
+        let text = gunzip(body, 1 << 20).expect("gzip");
+        for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let rec: ArchiveRecord<'_> = serde_json::from_slice(line).expect("archive line");
+            assert!(key.contains(&format!("account={}", rec.owner)));
+            lines += 1;
+        }
+    }
+    // 48 events, of which 3 are delivered twice (the Kinesis sample's first record reappears in
+    // the broken Kinesis sample) and land in the same object.
+    assert_eq!(lines, 45);
+
+    // _bulk files: create actions with ids, one file per index.
+    let index = tree(&out.join("index"));
+    assert!(index.contains_key("cwl-aws-cloudtrail-logs-123456789012-2025.11.25.ndjson"));
+    let mut docs = 0;
+    for body in index.values() {
+        let text = std::str::from_utf8(body).expect("utf8");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len() % 2, 0);
+        for pair in lines.chunks(2) {
+            let action: serde_json::Value = serde_json::from_str(pair[0]).expect("action");
+            assert_eq!(action["create"]["_id"].as_str().map(str::len), Some(32));
+            let doc: serde_json::Value = serde_json::from_str(pair[1]).expect("doc");
+            assert!(doc["@timestamp"].is_string() && doc["message"].is_string());
+            docs += 1;
+        }
+    }
+    assert_eq!(docs, 48);
+
+    // Dead letters keep the input byte for byte, with the error beside it.
+    let original = std::fs::read(samples().join("broken/not-gzip.json")).expect("sample");
+    let dl = out.join("dead-letter");
+    let names: Vec<String> = tree(&dl).into_keys().collect();
+    let nz = names
+        .iter()
+        .find(|n| n.ends_with("broken__not-gzip.json"))
+        .expect("dead letter");
+    assert_eq!(std::fs::read(dl.join(nz)).expect("read"), original);
+    let err: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dl.join(format!("{nz}.error.json"))).expect("err"))
+            .expect("json");
+    assert_eq!(err["stage"], "gzip");
+    let bad_record = names
+        .iter()
+        .find(|n| n.ends_with("kinesis-one-bad-record.json.record-1.b64"))
+        .expect("record dl");
+    assert_eq!(
+        std::fs::read(dl.join(bad_record)).expect("read"),
+        b"%%%not-base64%%%"
+    );
+    for (file, stage) in [
+        ("not-base64.json", "base64"),
+        ("truncated-gzip.json", "gzip"),
+        ("gzip-bomb.json.gz", "gzip"),
+        ("not-json.json", "json"),
+        ("mistyped-fields.json", "envelope"),
+        ("empty-log-events.json", "envelope"),
+        ("empty.json", "input"),
+        ("wrong-shape.json", "envelope"),
+    ] {
+        let n = names
+            .iter()
+            .find(|n| n.ends_with(&format!("broken__{file}.error.json")))
+            .expect(file);
+        let err: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dl.join(n)).expect("read")).expect("json");
+        assert_eq!(err["stage"], stage, "{file}");
+        assert!(
+            err["error"].as_str().is_some_and(|e| e.starts_with(stage)),
+            "{file}: {err}"
+        );
+    }
+}
+
+#[test]
+fn two_runs_give_byte_identical_output() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let a = tmp.path().join("a");
+    let b = tmp.path().join("b");
+    replay(&a, &[&samples()]);
+    replay(&b, &[&samples()]);
+    let ta = tree(&a);
+    assert!(ta.len() > 30);
+    assert_eq!(ta, tree(&b));
+    // Running again into the same directory replaces, never appends.
+    replay(&a, &[&samples()]);
+    assert_eq!(ta, tree(&a));
+}
+
+#[test]
+fn archive_and_dead_letters_replay_back() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let first = tmp.path().join("first");
+    let second = tmp.path().join("second");
+    replay(&first, &[&samples()]);
+    replay(
+        &second,
+        &[&first.join("archive"), &first.join("dead-letter")],
+    );
+    assert_eq!(tree(&first.join("archive")), tree(&second.join("archive")));
+    let s = summary(&second);
+    // Dead letters stay dead letters (their sidecars are skipped, not read as inputs).
+    assert_eq!(s["dead_lettered"], 11);
+    assert_eq!(s["inputs"], 12 + 11);
+}
+
+#[test]
+fn unreadable_inputs_are_dead_lettered() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let missing = tmp.path().join("does-not-exist.json");
+    let out = tmp.path().join("out");
+    replay(&out, &[&missing]);
+    let s = summary(&out);
+    assert_eq!(s["dead_lettered"], 1);
+    let dl = tree(&out.join("dead-letter"));
+    let (_, err) = dl.iter().next().expect("one sidecar");
+    let err: serde_json::Value = serde_json::from_slice(err).expect("json");
+    assert_eq!(err["stage"], "read");
+}
+
+#[test]
+fn refuses_foreign_output_directory_and_bad_usage() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::fs::write(tmp.path().join("precious.txt"), "keep me").expect("write");
+    let o = cwlogs(&[
+        "replay",
+        "--out",
+        &tmp.path().display().to_string(),
+        &samples().display().to_string(),
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not written by cwlogs"));
+    assert!(tmp.path().join("precious.txt").exists());
+
+    let o = cwlogs(&["replay"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn check_config_reports_line_numbers() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let bad = tmp.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[archive]\nprefix = \"x\"\ngzip_level = 42\n[index]\nindex = \"{nope}\"\n",
+    )
+    .expect("write");
+    let o = cwlogs(&["check-config", &bad.display().to_string()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("bad.toml:3:14: `gzip_level` must be between 0 and 9"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bad.toml:5:9: unknown placeholder `{nope}`"),
+        "{err}"
+    );
+
+    let good = tmp.path().join("good.toml");
+    std::fs::write(&good, cwlogs_pipeline_default()).expect("write");
+    let o = cwlogs(&["check-config", &good.display().to_string()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    // A config with indexing off: replay archives only.
+    let archive_only = tmp.path().join("archive-only.toml");
+    std::fs::write(
+        &archive_only,
+        "[archive]\nprefix = \"logs\"\ngzip_level = 1\n",
+    )
+    .expect("write");
+    let out = tmp.path().join("out");
+    let o = cwlogs(&[
+        "replay",
+        "--config",
+        &archive_only.display().to_string(),
+        "--out",
+        &out.display().to_string(),
+        &samples().join("direct").display().to_string(),
+    ]);
+    assert!(o.status.success());
+    assert!(!out.join("index").exists());
+    assert!(
+        tree(&out.join("archive"))
+            .keys()
+            .all(|k| k.starts_with("logs/account="))
+    );
+}
+
+fn cwlogs_pipeline_default() -> &'static str {
+    "[archive]\nprefix = \"cwl\"\n\n[index]\nindex = \"cwl-{log_group}-{yyyy.MM.dd}\"\nmax_bulk_bytes = 5000000\n"
+}
