@@ -3,7 +3,6 @@
 use crate::ast::Op;
 use crate::compile::*;
 use crate::json::{self, Json};
-use std::borrow::Cow;
 use std::cell::OnceCell;
 
 /// One log message, with its JSON parse and its space-delimited split computed on first use and
@@ -94,9 +93,7 @@ fn split(text: &str) -> Vec<Token> {
             i = end + 1;
             continue;
         }
-        while i < b.len() && b[i] != b' ' && b[i] != b'\t' {
-            i += 1;
-        }
+        i = memchr::memchr2(b' ', b'\t', &b[i..]).map_or(b.len(), |k| i + k);
         out.push(Token {
             start,
             vstart: start,
@@ -221,57 +218,52 @@ pub(crate) fn eval_json(e: &JExpr, root: &Json<'_>) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Space-delimited
 
-/// A slot's binding: the slot (left or right side, index) and its text.
-pub(crate) struct Bound<'a> {
-    pub left: Vec<Cow<'a, str>>,
-    pub right: Vec<Cow<'a, str>>,
+/// Where the slots of a space-delimited pattern sit in a message (spec §6.3), computed without
+/// allocating: slot texts are slices of the message.
+pub(crate) struct Bound<'m, 'a> {
+    msg: &'m Message<'a>,
+    toks: &'m [Token],
+    /// Left slots (the only ones without an ellipsis).
+    nleft: usize,
+    /// Right slots (after the ellipsis).
+    nright: usize,
+    /// No ellipsis and more tokens than slots: the last slot takes the raw rest of the line.
+    absorb: bool,
+}
+
+impl<'a> Bound<'_, 'a> {
+    pub(crate) fn left(&self, i: usize) -> &'a str {
+        let t = &self.toks[i];
+        if self.absorb && i + 1 == self.nleft {
+            &self.msg.text[t.start..]
+        } else {
+            self.msg.value(t)
+        }
+    }
+
+    pub(crate) fn right(&self, j: usize) -> &'a str {
+        self.msg
+            .value(&self.toks[self.toks.len() - self.nright + j])
+    }
 }
 
 impl Delim {
-    /// Binds the slots to the message's fields (spec §6.3), or `None` when there are too few.
-    pub(crate) fn bind<'a>(&self, msg: &Message<'a>) -> Option<Bound<'a>> {
+    /// Binds the slots to the message's fields, or `None` when there are too few.
+    pub(crate) fn bind<'m, 'a>(&self, msg: &'m Message<'a>) -> Option<Bound<'m, 'a>> {
         let toks = msg.tokens();
         let n = toks.len();
-        match &self.right {
-            None => {
-                let k = self.left.len();
-                if n < k {
-                    return None;
-                }
-                let mut left: Vec<Cow<'a, str>> = toks[..k.saturating_sub(1)]
-                    .iter()
-                    .map(|t| Cow::Borrowed(msg.value(t)))
-                    .collect();
-                if k > 0 {
-                    let last = &toks[k - 1];
-                    left.push(Cow::Borrowed(if n == k {
-                        msg.value(last)
-                    } else {
-                        &msg.text[last.start..]
-                    }));
-                }
-                Some(Bound {
-                    left,
-                    right: Vec::new(),
-                })
-            }
-            Some(right) => {
-                let (l, r) = (self.left.len(), right.len());
-                if n < l + r {
-                    return None;
-                }
-                Some(Bound {
-                    left: toks[..l]
-                        .iter()
-                        .map(|t| Cow::Borrowed(msg.value(t)))
-                        .collect(),
-                    right: toks[n - r..]
-                        .iter()
-                        .map(|t| Cow::Borrowed(msg.value(t)))
-                        .collect(),
-                })
-            }
+        let nleft = self.left.len();
+        let nright = self.right.as_ref().map_or(0, Vec::len);
+        if n < nleft + nright {
+            return None;
         }
+        Some(Bound {
+            msg,
+            toks,
+            nleft,
+            nright,
+            absorb: self.right.is_none() && n > nleft,
+        })
     }
 
     pub(crate) fn eval(&self, msg: &Message<'_>) -> bool {
@@ -281,7 +273,7 @@ impl Delim {
         self.check(&b)
     }
 
-    pub(crate) fn check(&self, b: &Bound<'_>) -> bool {
+    pub(crate) fn check(&self, b: &Bound<'_, '_>) -> bool {
         let sides = [
             (true, &self.left[..]),
             (false, self.right.as_deref().unwrap_or(&[])),
@@ -291,13 +283,13 @@ impl Delim {
                 if slot.conds.is_empty() {
                     continue;
                 }
-                let own = if is_left { &b.left[i] } else { &b.right[i] };
+                let own = if is_left { b.left(i) } else { b.right(i) };
                 let ok = slot.conds.iter().any(|ands| {
                     ands.iter().all(|c| {
                         let v = match c.target {
                             None => own,
-                            Some((true, j)) => &b.left[j],
-                            Some((false, j)) => &b.right[j],
+                            Some((true, j)) => b.left(j),
+                            Some((false, j)) => b.right(j),
                         };
                         field_test(v, c.op, &c.val)
                     })
@@ -330,20 +322,24 @@ impl Delim {
                 }
             }
             None => {
-                for (i, (slot, v)) in self.left.iter().zip(&b.left).enumerate() {
-                    out.push((key(slot, i + 1), i + 1, v.to_string()));
+                for (i, slot) in self.left.iter().enumerate() {
+                    out.push((key(slot, i + 1), i + 1, b.left(i).to_string()));
                 }
             }
             Some(right) => {
                 let (l, r) = (self.left.len(), right.len());
-                for (i, (slot, v)) in self.left.iter().zip(&b.left).enumerate() {
-                    out.push((key(slot, i + 1), i + 1, v.to_string()));
+                for (i, slot) in self.left.iter().enumerate() {
+                    out.push((key(slot, i + 1), i + 1, b.left(i).to_string()));
                 }
                 for (i, t) in toks.iter().enumerate().take(n - r).skip(l) {
                     out.push((format!("${}", i + 1), i + 1, msg.value(t).to_string()));
                 }
-                for (i, (slot, v)) in right.iter().zip(&b.right).enumerate() {
-                    out.push((key(slot, n - r + i + 1), n - r + i + 1, v.to_string()));
+                for (i, slot) in right.iter().enumerate() {
+                    out.push((
+                        key(slot, n - r + i + 1),
+                        n - r + i + 1,
+                        b.right(i).to_string(),
+                    ));
                 }
             }
         }

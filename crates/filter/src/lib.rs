@@ -421,6 +421,8 @@ pub struct PatternSet {
     /// Distinct non-empty literals of all term patterns.
     ac: Option<AhoCorasick>,
     literal_count: usize,
+    /// For each literal id, the ids of the literals that are prefixes of it (itself included).
+    prefixes: Vec<Vec<usize>>,
     /// For each pattern, for each of its needles: the literal id (`None` for regexes and empty
     /// literals, which are evaluated directly).
     needle_ids: Vec<Vec<Option<usize>>>,
@@ -451,15 +453,31 @@ impl PatternSet {
             }
             needle_ids.push(ids);
         }
+        // Leftmost-longest search keeps the automaton's SIMD prefilter; restarting one byte after
+        // each match start visits every position where a literal starts, and at such a position
+        // the longest literal is reported, so marking every literal that is a prefix of it finds
+        // every literal present.
         let ac = if literals.is_empty() {
             None
         } else {
-            AhoCorasick::new(&literals).ok()
+            AhoCorasick::builder()
+                .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+                .build(&literals)
+                .ok()
         };
+        let prefixes = literals
+            .iter()
+            .map(|long| {
+                (0..literals.len())
+                    .filter(|&j| long.starts_with(&literals[j]))
+                    .collect()
+            })
+            .collect();
         PatternSet {
             patterns,
             literal_count: literals.len(),
             ac,
+            prefixes,
             needle_ids,
         }
     }
@@ -484,16 +502,23 @@ impl PatternSet {
         out.clear();
         let mut found = vec![false; self.literal_count];
         if let Some(ac) = &self.ac {
+            let text = msg.text().as_bytes();
             let mut left = self.literal_count;
-            for m in ac.find_overlapping_iter(msg.text()) {
-                let id = m.pattern().as_usize();
-                if !found[id] {
-                    found[id] = true;
-                    left -= 1;
-                    if left == 0 {
-                        break;
+            let mut at = 0;
+            'search: while at < text.len() {
+                let Some(m) = ac.find(aho_corasick::Input::new(text).range(at..)) else {
+                    break;
+                };
+                for &id in &self.prefixes[m.pattern().as_usize()] {
+                    if !found[id] {
+                        found[id] = true;
+                        left -= 1;
+                        if left == 0 {
+                            break 'search;
+                        }
                     }
                 }
+                at = m.start() + 1;
             }
         }
         for (i, p) in self.patterns.iter().enumerate() {
