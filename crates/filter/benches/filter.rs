@@ -8,7 +8,7 @@
 //! same messages (the floor); `all_messages` runs one term rule, one JSON rule, one
 //! space-delimited rule and 100 mixed rules through a `PatternSet`.
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_main};
 use cwlogs_filter::{Message, Pattern, PatternSet};
 use std::hint::black_box;
 use std::io::Read;
@@ -202,5 +202,9 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
-criterion_main!(benches);
+mod group {
+    // `criterion_group!` expands to an undocumented `pub fn`.
+    #![allow(missing_docs)]
+    criterion::criterion_group!(benches, super::bench);
+}
+criterion_main!(group::benches);
