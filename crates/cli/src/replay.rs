@@ -52,8 +52,10 @@ struct Summary {
     control_messages: usize,
     events: usize,
     archived_events: usize,
+    archive_filtered: usize,
     archive_objects: usize,
     indexed_events: usize,
+    index_filtered: usize,
     index_files: usize,
     dead_lettered: usize,
     dead_lettered_inputs: usize,
@@ -138,6 +140,8 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
             sum.control_messages += r.control;
             sum.events += r.events;
             for out in &r.outputs {
+                sum.archive_filtered += out.archive_filtered;
+                sum.index_filtered += out.index_filtered;
                 if let (Some(sink), Some(object)) = (&archive, &out.archive) {
                     sink.put(object)?;
                     sum.archive_objects += 1;
@@ -185,17 +189,19 @@ fn print_summary(s: &Summary, config: &Config, out: &Path, secs: f64) {
     );
     if config.archive.is_some() {
         println!(
-            "  archived       {:>9} events in {} objects  -> {}",
+            "  archived       {:>9} events in {} objects ({} filtered out)  -> {}",
             s.archived_events,
             s.archive_objects,
+            s.archive_filtered,
             out.join("archive").display()
         );
     }
     if config.index.is_some() {
         println!(
-            "  indexed        {:>9} events in {} _bulk files  -> {}",
+            "  indexed        {:>9} events in {} _bulk files ({} filtered out)  -> {}",
             s.indexed_events,
             s.index_files,
+            s.index_filtered,
             out.join("index").display()
         );
     }

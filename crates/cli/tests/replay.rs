@@ -277,3 +277,49 @@ fn check_config_reports_line_numbers() {
 fn cwlogs_pipeline_default() -> &'static str {
     "[archive]\nprefix = \"cwl\"\n\n[index]\nindex = \"cwl-{log_group}-{yyyy.MM.dd}\"\nmax_bulk_bytes = 5000000\n"
 }
+
+#[test]
+fn routes_filter_with_cloudwatch_patterns() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = tmp.path().join("routes.toml");
+    std::fs::write(
+        &config,
+        r#"
+[archive]
+include = '{ $.errorCode = "AccessDenied" }'
+
+[index]
+log_groups = ["/ecs/*"]
+exclude = '{ $.level = "DEBUG" }'
+"#,
+    )
+    .expect("write");
+    let out = tmp.path().join("out");
+    let o = cwlogs(&[
+        "replay",
+        "--config",
+        &config.display().to_string(),
+        "--out",
+        &out.display().to_string(),
+        &samples().join("direct").display().to_string(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = summary(&out);
+    // direct/: 8 CloudTrail (3 AccessDenied), 5 app (1 DEBUG), 7 runtime, 4 flow, 4 apache, 1 policy.
+    assert_eq!(s["events"], 29);
+    assert_eq!(s["archived_events"], 3);
+    assert_eq!(s["archive_filtered"], 26);
+    // Indexed: /ecs/ groups only (5 app + 4 apache), minus the DEBUG line.
+    assert_eq!(s["indexed_events"], 8);
+    assert_eq!(s["index_filtered"], 21);
+    for (k, v) in [
+        ("archived_events", "archive_filtered"),
+        ("indexed_events", "index_filtered"),
+    ] {
+        assert_eq!(
+            s[k].as_u64().unwrap_or(0) + s[v].as_u64().unwrap_or(0),
+            29,
+            "{k} + {v}"
+        );
+    }
+}

@@ -60,7 +60,22 @@ pub struct LogBatch<'a> {
     pub log_events: Vec<LogEvent<'a>>,
 }
 
-impl LogBatch<'_> {
+impl<'a> LogBatch<'a> {
+    /// A copy of the batch's header (type, owner, group, stream, filters, policy level, region)
+    /// with no events: the start of a batch holding a subset of the events.
+    pub fn clone_header(&self) -> LogBatch<'a> {
+        LogBatch {
+            message_type: self.message_type,
+            owner: self.owner.clone(),
+            log_group: self.log_group.clone(),
+            log_stream: self.log_stream.clone(),
+            subscription_filters: self.subscription_filters.clone(),
+            policy_level: self.policy_level.clone(),
+            region: self.region.clone(),
+            log_events: Vec::new(),
+        }
+    }
+
     /// Checks what serde cannot: a data message names its owner, group and stream and carries at
     /// least one event.
     fn validate(&self) -> Result<(), DecodeError> {

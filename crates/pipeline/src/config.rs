@@ -1,6 +1,7 @@
 //! The configuration file: TOML, checked once into a typed [`Config`].
 
 use crate::index::IndexTemplate;
+use crate::route::{Glob, Route};
 use serde::Deserialize;
 use std::fmt;
 use toml::Spanned;
@@ -41,6 +42,10 @@ struct RawArchive {
     bucket: Option<String>,
     prefix: Option<Spanned<String>>,
     gzip_level: Option<Spanned<u32>>,
+    #[serde(default)]
+    log_groups: Vec<String>,
+    include: Option<Spanned<String>>,
+    exclude: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -51,6 +56,10 @@ struct RawIndex {
     endpoint: Option<String>,
     index: Option<Spanned<String>>,
     max_bulk_bytes: Option<Spanned<u64>>,
+    #[serde(default)]
+    log_groups: Vec<String>,
+    include: Option<Spanned<String>>,
+    exclude: Option<Spanned<String>>,
 }
 
 fn yes() -> bool {
@@ -82,6 +91,8 @@ pub struct ArchiveConfig {
     pub prefix: String,
     /// gzip level, 0-9 (default 6).
     pub gzip_level: u32,
+    /// Which events are archived (`log_groups`, `include`, `exclude`); default all.
+    pub route: Route,
 }
 
 /// `[index]`: `_bulk` bodies for OpenSearch / Elasticsearch.
@@ -94,6 +105,8 @@ pub struct IndexConfig {
     pub index: IndexTemplate,
     /// Upper bound on one `_bulk` body, in bytes (default 5 MB).
     pub max_bulk_bytes: usize,
+    /// Which events are indexed (`log_groups`, `include`, `exclude`); default all.
+    pub route: Route,
 }
 
 /// A configuration error, with the line and column it was found at when known.
@@ -214,6 +227,7 @@ impl Config {
                 bucket: a.bucket.or_else(|| env("CWLOGS_ARCHIVE_BUCKET")),
                 prefix,
                 gzip_level,
+                route: build_route(&a.log_groups, a.include, a.exclude, &mut err),
             }
         });
 
@@ -242,6 +256,7 @@ impl Config {
                 endpoint: i.endpoint.or_else(|| env("CWLOGS_INDEX_ENDPOINT")),
                 index: template,
                 max_bulk_bytes,
+                route: build_route(&i.log_groups, i.include, i.exclude, &mut err),
             }
         });
 
@@ -255,6 +270,31 @@ impl Config {
         } else {
             Err(errors)
         }
+    }
+}
+
+/// Compiles a section's routing; pattern errors are reported at the pattern's position with
+/// CloudWatch's own message.
+fn build_route(
+    log_groups: &[String],
+    include: Option<Spanned<String>>,
+    exclude: Option<Spanned<String>>,
+    err: &mut dyn FnMut(std::ops::Range<usize>, String),
+) -> Route {
+    let mut pattern = |p: Option<Spanned<String>>, key: &str| {
+        let p = p?;
+        match cwlogs_filter::Pattern::new(p.get_ref()) {
+            Ok(compiled) => Some(compiled),
+            Err(e) => {
+                err(p.span(), format!("`{key}`: {}", e.aws_message()));
+                None
+            }
+        }
+    };
+    Route {
+        include: pattern(include, "include"),
+        exclude: pattern(exclude, "exclude"),
+        log_groups: log_groups.iter().map(|g| Glob::new(g)).collect(),
     }
 }
 
@@ -305,6 +345,22 @@ mod tests {
             errs[0].message.contains("unknown field `bukket`"),
             "{errs:?}"
         );
+    }
+
+    #[test]
+    fn routes_compile_patterns() {
+        let text = "[index]\nlog_groups = [\"/aws/lambda/*\"]\nexclude = '{ $.level = \"DEBUG\" }'\n[archive]\ninclude = 'ERR*'\n";
+        let errs = Config::from_toml(text, &no_env).expect_err("bad include");
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].position, Some((5, 11)));
+        assert!(
+            errs[0].message.contains("Invalid character(s) in term '*'"),
+            "{errs:?}"
+        );
+        let c = Config::from_toml(&text.replace("ERR*", "ERROR"), &no_env).expect("valid");
+        let index = c.index.expect("index");
+        assert!(index.route.exclude.is_some());
+        assert!(index.route.takes_group("/aws/lambda/x") && !index.route.takes_group("/ecs/x"));
     }
 
     #[test]

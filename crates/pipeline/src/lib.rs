@@ -45,20 +45,26 @@ pub mod archive;
 pub mod config;
 pub mod index;
 mod json;
+pub mod route;
 pub mod time;
 
 pub use archive::{ArchiveObject, archive_key, archive_lines, archive_object};
 pub use config::{ArchiveConfig, Config, ConfigError, DEFAULT_CONFIG, IndexConfig};
 pub use cwlogs_decode::LogBatch;
 pub use index::{BulkChunk, IndexTemplate, bulk_chunks, doc_id};
+pub use route::{Glob, Route};
 
 /// What one batch turns into.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct BatchOutput {
-    /// The archive object, when archiving is on.
+    /// The archive object, when archiving is on and took at least one event.
     pub archive: Option<ArchiveObject>,
     /// `_bulk` items per target index, when indexing is on.
     pub bulk: Vec<BulkChunk>,
+    /// Events the archive's route left out (by log group or pattern).
+    pub archive_filtered: usize,
+    /// Events the index's route left out (by log group or pattern).
+    pub index_filtered: usize,
 }
 
 /// The region to record for a batch: the batch's own (archive lines), the transport's, or the
@@ -75,18 +81,70 @@ pub fn resolve_region<'a>(
         .unwrap_or(&config.region)
 }
 
-/// Builds everything a data batch is sent as. Control messages carry no log data: callers skip
-/// them (and count them) before calling this.
-pub fn process_batch(config: &Config, region: &str, batch: &LogBatch<'_>) -> BatchOutput {
-    BatchOutput {
-        archive: config
-            .archive
-            .as_ref()
-            .map(|a| archive_object(&a.prefix, region, a.gzip_level, batch)),
-        bulk: config
-            .index
-            .as_ref()
-            .map(|i| bulk_chunks(&i.index, region, batch))
-            .unwrap_or_default(),
+/// The events of `batch` a route takes, as a batch of its own; `None` when it takes them all
+/// (the common case, which costs nothing). Each message is wrapped once in `messages`, so its
+/// JSON is parsed at most once however many routes look at it.
+fn routed<'a>(
+    route: &Route,
+    batch: &LogBatch<'a>,
+    messages: &[cwlogs_filter::Message<'_>],
+) -> Option<LogBatch<'a>> {
+    if !route.takes_group(&batch.log_group) {
+        return Some(LogBatch {
+            log_events: Vec::new(),
+            ..batch.clone_header()
+        });
     }
+    if !route.filters_events() {
+        return None;
+    }
+    let log_events = batch
+        .log_events
+        .iter()
+        .zip(messages)
+        .filter(|(_, m)| route.takes(m))
+        .map(|(e, _)| e.clone())
+        .collect();
+    Some(LogBatch {
+        log_events,
+        ..batch.clone_header()
+    })
+}
+
+/// Builds everything a data batch is sent as, after each destination's route. Control messages
+/// carry no log data: callers skip them (and count them) before calling this.
+pub fn process_batch(config: &Config, region: &str, batch: &LogBatch<'_>) -> BatchOutput {
+    let any_patterns = [
+        config.archive.as_ref().map(|a| &a.route),
+        config.index.as_ref().map(|i| &i.route),
+    ]
+    .into_iter()
+    .flatten()
+    .any(Route::filters_events);
+    let messages: Vec<cwlogs_filter::Message<'_>> = if any_patterns {
+        batch
+            .log_events
+            .iter()
+            .map(|e| cwlogs_filter::Message::new(&e.message))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let total = batch.log_events.len();
+    let mut out = BatchOutput::default();
+    if let Some(a) = &config.archive {
+        let own = routed(&a.route, batch, &messages);
+        let b = own.as_ref().unwrap_or(batch);
+        out.archive_filtered = total - b.log_events.len();
+        if !b.log_events.is_empty() {
+            out.archive = Some(archive_object(&a.prefix, region, a.gzip_level, b));
+        }
+    }
+    if let Some(i) = &config.index {
+        let own = routed(&i.route, batch, &messages);
+        let b = own.as_ref().unwrap_or(batch);
+        out.index_filtered = total - b.log_events.len();
+        out.bulk = bulk_chunks(&i.index, region, b);
+    }
+    out
 }
