@@ -61,8 +61,15 @@ pub enum ErrorKind {
 
 impl Error {
     pub(crate) fn new(kind: ErrorKind, pattern: &str, span: Range<usize>) -> Error {
-        let end = span.end.min(pattern.len());
-        let start = span.start.min(end);
+        // Snap to char boundaries so rendering can slice the pattern.
+        let mut end = span.end.min(pattern.len());
+        while !pattern.is_char_boundary(end) {
+            end += 1;
+        }
+        let mut start = span.start.min(end);
+        while !pattern.is_char_boundary(start) {
+            start -= 1;
+        }
         Error {
             kind,
             pattern: pattern.to_string(),

@@ -562,6 +562,15 @@ mod tests {
     }
 
     #[test]
+    fn error_spans_stay_on_char_boundaries() {
+        for src in ["{é", "{ $.a = 1 é", "[é", "%é", "{ $.é = 1 }", "é*"] {
+            let e = Pattern::new(src).unwrap_err();
+            let _ = e.to_string();
+            assert!(src.is_char_boundary(e.span().start) && src.is_char_boundary(e.span().end));
+        }
+    }
+
+    #[test]
     fn json_is_parsed_only_when_needed() {
         let m = Message::new(r#"{"a":1}"#);
         let set = PatternSet::new([Pattern::new("a").unwrap()]);
