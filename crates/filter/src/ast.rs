@@ -3,6 +3,10 @@
 //! The tree keeps surface syntax (quoted or bare values, parentheses, number spellings) so that
 //! printing it gives a pattern that parses back to the same tree. Spans are ignored by `==`, so
 //! `parse(print(ast)) == ast` holds although the printed text differs in spacing.
+//!
+//! `{}` prints a readable form (`{ $.a = 1 && $.b > 2 }`, `[a, b = 1]`); `{:#}` prints the
+//! compact form (`{$.a=1&&$.b>2}`, `[a,b=1]`), which is never longer than the source it was
+//! parsed from, so it always fits CloudWatch's 1024-character limit when the source did.
 
 use std::fmt;
 
@@ -252,12 +256,18 @@ impl fmt::Display for Ast {
                 }
                 Ok(())
             }
+            Ast::Json(e) if f.alternate() => write!(f, "{{{e:#}}}"),
             Ast::Json(e) => write!(f, "{{ {e} }}"),
             Ast::Delimited(fields) => {
                 f.write_str("[")?;
+                let (comma, and, or) = if f.alternate() {
+                    (",", "&&", "||")
+                } else {
+                    (", ", " && ", " || ")
+                };
                 for (i, field) in fields.iter().enumerate() {
                     if i > 0 {
-                        f.write_str(", ")?;
+                        f.write_str(comma)?;
                     }
                     match field {
                         Field::Ellipsis(_) => f.write_str("...")?,
@@ -266,13 +276,17 @@ impl fmt::Display for Ast {
                         Field::Conditions(ors, _) => {
                             for (j, ands) in ors.iter().enumerate() {
                                 if j > 0 {
-                                    f.write_str(" || ")?;
+                                    f.write_str(or)?;
                                 }
                                 for (k, c) in ands.iter().enumerate() {
                                     if k > 0 {
-                                        f.write_str(" && ")?;
+                                        f.write_str(and)?;
                                     }
-                                    write!(f, "{} {} {}", c.name, c.op.as_str(), c.value)?;
+                                    if f.alternate() {
+                                        write!(f, "{}{}{}", c.name, c.op.as_str(), c.value)?;
+                                    } else {
+                                        write!(f, "{} {} {}", c.name, c.op.as_str(), c.value)?;
+                                    }
                                 }
                             }
                         }
@@ -288,23 +302,30 @@ impl fmt::Display for JsonExpr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             JsonExpr::Or(xs) | JsonExpr::And(xs) => {
-                let sep = if matches!(self, JsonExpr::Or(_)) {
-                    " || "
-                } else {
-                    " && "
+                let sep = match (matches!(self, JsonExpr::Or(_)), f.alternate()) {
+                    (true, false) => " || ",
+                    (false, false) => " && ",
+                    (true, true) => "||",
+                    (false, true) => "&&",
                 };
                 for (i, x) in xs.iter().enumerate() {
                     if i > 0 {
                         f.write_str(sep)?;
                     }
-                    write!(f, "{x}")?;
+                    if f.alternate() {
+                        write!(f, "{x:#}")?;
+                    } else {
+                        write!(f, "{x}")?;
+                    }
                 }
                 Ok(())
             }
+            JsonExpr::Group(inner) if f.alternate() => write!(f, "({inner:#})"),
             JsonExpr::Group(inner) => write!(f, "({inner})"),
             JsonExpr::Test(sel, test) => {
                 write!(f, "{sel}")?;
                 match test {
+                    JsonTest::Compare(op, v) if f.alternate() => write!(f, "{}{v}", op.as_str()),
                     JsonTest::Compare(op, v) => write!(f, " {} {v}", op.as_str()),
                     JsonTest::IsNull => f.write_str(" IS NULL"),
                     JsonTest::IsTrue => f.write_str(" IS TRUE"),

@@ -92,7 +92,24 @@ fn message() -> impl Strategy<Value = String> {
 /// is a fixed point.
 fn check_roundtrip(src: &str) -> Result<(), TestCaseError> {
     if let Ok(ast) = parse(src) {
+        let compact = format!("{ast:#}");
+        prop_assert!(
+            compact.chars().count() <= src.chars().count(),
+            "{:?} -> {:?}",
+            src,
+            compact
+        );
+        prop_assert_eq!(
+            parse(&compact).ok(),
+            Some(ast.clone()),
+            "{:?} -> {:?}",
+            src,
+            compact
+        );
         let printed = ast.to_string();
+        if printed.chars().count() > cwlogs_filter::MAX_PATTERN_CHARS {
+            return Ok(());
+        }
         let again = parse(&printed);
         prop_assert!(
             again.is_ok(),
@@ -159,6 +176,18 @@ proptest! {
             prop_assert_eq!(&hits, &want, "message {:?}", m);
         }
     }
+}
+
+/// Fuzz find (roundtrip): the readable form of a pattern near the length limit can exceed it;
+/// the compact form never does.
+#[test]
+fn fuzz_readable_form_may_exceed_the_limit_compact_form_does_not() {
+    let src = format!("{{$.a=1{}}}", "||$.b=2".repeat(145));
+    assert!(src.chars().count() <= 1024);
+    let ast = parse(&src).unwrap();
+    assert!(ast.to_string().chars().count() > 1024);
+    assert_eq!(parse(&format!("{ast:#}")).unwrap(), ast);
+    check_roundtrip(&src).unwrap();
 }
 
 #[test]
