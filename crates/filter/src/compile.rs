@@ -131,10 +131,22 @@ pub(crate) struct Slot {
 
 #[derive(Debug, Clone)]
 pub(crate) struct Cond {
-    /// `None`: the slot's own value. `Some((left?, index))`: another slot, named in the pattern.
-    pub target: Option<(bool, usize)>,
+    pub target: Target,
     pub op: Op,
     pub val: Val,
+}
+
+/// The value a space-delimited condition tests.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Target {
+    /// The slot's own value.
+    Own,
+    /// Another slot named in the pattern: left of the ellipsis (or no ellipsis) at an index.
+    Left(usize),
+    /// Another slot, right of the ellipsis.
+    Right(usize),
+    /// A name no slot binds: the condition is never true (decision §10.8).
+    Unbound,
 }
 
 fn regex(src: &str, lit: &RegexLit) -> Result<Regex, Error> {
@@ -227,12 +239,12 @@ fn delimited(src: &str, fields: &[Field]) -> Result<Delim, Error> {
         None => (fields, None),
     };
     // Where each named slot lives, for conditions that name another slot (decision §10.8).
-    let find = |name: &str| -> Option<(bool, usize)> {
+    let find = |name: &str| -> Target {
         if let Some(i) = lf.iter().position(|f| f.name() == Some(name)) {
-            return Some((true, i));
+            return Target::Left(i);
         }
         rf.and_then(|r| r.iter().position(|f| f.name() == Some(name)))
-            .map(|i| (false, i))
+            .map_or(Target::Unbound, Target::Right)
     };
     let slot = |f: &Field| -> Result<Slot, Error> {
         let name = f.name().map(str::to_string);
@@ -242,7 +254,7 @@ fn delimited(src: &str, fields: &[Field]) -> Result<Delim, Error> {
                 let mut group = Vec::new();
                 for c in ands {
                     let target = if Some(c.name.as_str()) == f.name() {
-                        None
+                        Target::Own
                     } else {
                         find(&c.name)
                     };

@@ -287,9 +287,10 @@ impl Delim {
                 let ok = slot.conds.iter().any(|ands| {
                     ands.iter().all(|c| {
                         let v = match c.target {
-                            None => own,
-                            Some((true, j)) => b.left(j),
-                            Some((false, j)) => b.right(j),
+                            Target::Own => own,
+                            Target::Left(j) => b.left(j),
+                            Target::Right(j) => b.right(j),
+                            Target::Unbound => return false,
                         };
                         field_test(v, c.op, &c.val)
                     })

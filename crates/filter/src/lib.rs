@@ -52,10 +52,24 @@
 //!   limit and a lazy-DFA cache limit of 1 MiB each and a syntax nesting limit of 64.
 //! - **JSON selectors**: at most 1 wildcard per selector and 3 wildcard selectors per pattern.
 //! - **Messages**: taken as `&str` (the caller decides what to do with invalid UTF-8, e.g.
-//!   lossy conversion). A JSON message is read by a non-recursive-beyond-depth reader that stops
-//!   at [`MAX_JSON_DEPTH`] (128) levels of nesting; a deeper or malformed message simply does not
-//!   match JSON patterns. Field splitting is one linear pass. No input makes evaluation panic.
+//!   lossy conversion). The JSON reader recurses at most [`MAX_JSON_DEPTH`] (128) levels; a
+//!   deeper or malformed message simply does not match JSON patterns. JSON is read once per
+//!   [`Message`], lazily; field splitting is one linear pass, also cached. Term literals are
+//!   found by `memchr`/Aho-Corasick in linear time. Nothing allocates more than a small
+//!   multiple of the message size, and no input makes evaluation panic (fuzzed).
 //! - **Metric value expressions**: at most [`MAX_METRIC_VALUE_CHARS`] (100) characters.
+//!
+//! # Decisions on open questions (spec §10)
+//!
+//! Recorded as rows of `testdata/decisions.toml`: Lambda-prefixed JSON lines are text (§10.1);
+//! a `*` inside a value is literal, only leading/trailing `*` are wildcards (§10.2); wildcards
+//! and regexes apply to a JSON number's spelling (§10.3); unquoted terms may hold letters
+//! (any script), digits and `_ - . : / @ # = + ' ; ! ~ ^ & < > \ $ |`, while `*`, `,`, `"`,
+//! `%`, brackets and braces must be quoted (§10.4); regex `.` does not match a newline and `^`
+//! `$` anchor the whole message (§10.5); a metric value is taken from a JSON number or a string
+//! that is exactly a number, or from a numeric extracted field, and is otherwise absent (§10.6);
+//! a space-delimited condition naming another slot tests that slot, and one naming no slot is
+//! never true (§10.8); whitespace-only patterns match everything (§10.9).
 //!
 //! # Errors
 //!
