@@ -426,14 +426,22 @@ impl MetricValue {
     }
 }
 
+/// Leftmost-longest searches per message before [`PatternSet::matches`] switches to one
+/// overlapping pass.
+const MAX_RESTARTS: usize = 256;
+
 /// Many patterns compiled together. [`PatternSet::matches`] gives the same answers as calling
 /// [`Pattern::is_match`] on each, but finds the literals of all term patterns in one
 /// Aho-Corasick pass and parses the message's JSON at most once.
 #[derive(Debug, Clone)]
 pub struct PatternSet {
     patterns: Vec<Pattern>,
-    /// Distinct non-empty literals of all term patterns.
+    /// Distinct non-empty literals of all term patterns, leftmost-longest (the fast pass).
     ac: Option<AhoCorasick>,
+    /// The same literals for an overlapping search, used after [`MAX_RESTARTS`] matches in one
+    /// message: the restart pass costs up to (message length x longest literal), the overlapping
+    /// one (message length + matches).
+    ac_overlapping: Option<AhoCorasick>,
     literal_count: usize,
     /// For each literal id, the ids of the literals that are prefixes of it (itself included).
     prefixes: Vec<Vec<usize>>,
@@ -471,14 +479,18 @@ impl PatternSet {
         // each match start visits every position where a literal starts, and at such a position
         // the longest literal is reported, so marking every literal that is a prefix of it finds
         // every literal present.
-        let ac = if literals.is_empty() {
-            None
-        } else {
-            AhoCorasick::builder()
-                .match_kind(aho_corasick::MatchKind::LeftmostLongest)
-                .build(&literals)
-                .ok()
+        let build = |kind| {
+            if literals.is_empty() {
+                None
+            } else {
+                AhoCorasick::builder()
+                    .match_kind(kind)
+                    .build(&literals)
+                    .ok()
+            }
         };
+        let ac = build(aho_corasick::MatchKind::LeftmostLongest);
+        let ac_overlapping = build(aho_corasick::MatchKind::Standard);
         let prefixes = literals
             .iter()
             .map(|long| {
@@ -491,6 +503,7 @@ impl PatternSet {
             patterns,
             literal_count: literals.len(),
             ac,
+            ac_overlapping,
             prefixes,
             needle_ids,
         }
@@ -519,7 +532,25 @@ impl PatternSet {
             let text = msg.text().as_bytes();
             let mut left = self.literal_count;
             let mut at = 0;
+            let mut restarts = 0;
             'search: while at < text.len() {
+                if restarts == MAX_RESTARTS {
+                    if let Some(ov) = &self.ac_overlapping {
+                        let input = aho_corasick::Input::new(text).range(at..);
+                        for m in ov.find_overlapping_iter(input) {
+                            let id = m.pattern().as_usize();
+                            if !found[id] {
+                                found[id] = true;
+                                left -= 1;
+                                if left == 0 {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    break;
+                }
+                restarts += 1;
                 let Some(m) = ac.find(aho_corasick::Input::new(text).range(at..)) else {
                     break;
                 };
@@ -581,6 +612,29 @@ mod tests {
             let e = Pattern::new(src).unwrap_err();
             let _ = e.to_string();
             assert!(src.is_char_boundary(e.span().start) && src.is_char_boundary(e.span().end));
+        }
+    }
+
+    #[test]
+    fn set_switches_to_the_overlapping_pass_on_repetitive_text() {
+        let long = format!("{}b", "a".repeat(1000));
+        let patterns = [
+            Pattern::new("a").unwrap(),
+            Pattern::new(&long).unwrap(),
+            Pattern::new("ab").unwrap(),
+            Pattern::new("aa c").unwrap(),
+        ];
+        let set = PatternSet::new(patterns.clone());
+        let mut hits = Vec::new();
+        for text in [
+            format!("{}b", "a".repeat(200_000)),
+            "a".repeat(300),
+            "ab".repeat(400),
+        ] {
+            let msg = Message::new(&text);
+            set.matches(&msg, &mut hits);
+            let want: Vec<usize> = (0..4).filter(|&i| patterns[i].is_match(&msg)).collect();
+            assert_eq!(hits, want);
         }
     }
 
