@@ -639,6 +639,56 @@ mod tests {
     }
 
     #[test]
+    fn metric_values_and_dimensions_are_checked_against_the_pattern_kind() {
+        let mv = |s: &str| MetricValue::parse(s).unwrap();
+        let terms = Pattern::new("ERROR").unwrap();
+        let json = Pattern::new("{ $.a = * }").unwrap();
+        let delim = Pattern::new("[ip, status, bytes]").unwrap();
+        assert!(terms.check_metric_value(&mv("1")).is_ok());
+        assert!(terms.check_metric_value(&mv("$.a")).is_err());
+        assert_eq!(
+            terms.check_dimension(&mv("$.a")).unwrap_err().aws_message(),
+            "The specified filter pattern does not support dimensions"
+        );
+        assert!(json.check_dimension(&mv("$.a.b")).is_ok());
+        assert!(json.check_dimension(&mv("$bytes")).is_err());
+        assert!(json.check_dimension(&mv("1")).is_err());
+        assert!(delim.check_dimension(&mv("$status")).is_ok());
+        assert!(delim.check_metric_value(&mv("$7")).is_ok());
+        assert!(delim.check_metric_value(&mv("$size")).is_err());
+        assert!(delim.check_metric_value(&mv("$.a")).is_err());
+        assert!(MetricValue::parse("$.a[*]").is_err());
+        assert!(MetricValue::parse("$0").is_err());
+        assert!(MetricValue::parse(&"1".repeat(101)).is_err());
+        assert!(MetricValue::parse("abc").is_err());
+
+        let m = Message::new(r#"{"a":{"b":"x"},"n":1.50,"t":true}"#);
+        let json = Pattern::new("{ $.n > 1 }").unwrap();
+        assert_eq!(json.field_text(&m, &mv("$.a.b")).as_deref(), Some("x"));
+        assert_eq!(json.field_text(&m, &mv("$.n")).as_deref(), Some("1.50"));
+        assert_eq!(json.field_text(&m, &mv("$.t")).as_deref(), Some("true"));
+        assert_eq!(json.field_text(&m, &mv("$.a")), None);
+        assert_eq!(json.metric_value(&m, &mv("$.n")), Some(1.5));
+        assert_eq!(json.metric_value(&m, &mv("$.t")), None);
+        let l = Message::new("1.2.3.4 404 12");
+        assert_eq!(delim.field_text(&l, &mv("$status")).as_deref(), Some("404"));
+        assert_eq!(delim.metric_value(&l, &mv("$3")), Some(12.0));
+    }
+
+    #[test]
+    fn display_prints_the_normalized_pattern() {
+        let p = Pattern::new("  {$.a=1&&($.b>2||$.c IS NULL)}  ").unwrap();
+        assert_eq!(p.to_string(), "{ $.a = 1 && ($.b > 2 || $.c IS NULL) }");
+        assert_eq!(format!("{:#}", p.ast()), "{$.a=1&&($.b>2||$.c IS NULL)}");
+        let p = Pattern::new("[a,...,b=4*&&b!=404 ,]").unwrap();
+        assert_eq!(p.to_string(), "[a, ..., b = 4* && b != 404, ]");
+        assert_eq!(
+            Pattern::new("?a   -\"b c\"  %x+%").unwrap().to_string(),
+            "?a -\"b c\" %x+%"
+        );
+    }
+
+    #[test]
     fn json_is_parsed_only_when_needed() {
         let m = Message::new(r#"{"a":1}"#);
         let set = PatternSet::new([Pattern::new("a").unwrap()]);
