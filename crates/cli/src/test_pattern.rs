@@ -84,11 +84,11 @@ fn human(
             return Ok(ExitCode::from(1));
         }
     };
-    if let Some(v) = &value {
-        if let Err(e) = pattern.check_metric_value(v) {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::from(1));
-        }
+    if let Some(v) = &value
+        && let Err(e) = pattern.check_metric_value(v)
+    {
+        eprintln!("error: {e}");
+        return Ok(ExitCode::from(1));
     }
     let mut out = BufWriter::new(out);
     let mut matched = 0;

@@ -224,7 +224,7 @@ pub fn detect(input: &[u8]) -> Result<Trigger<'_>, DecodeError> {
         let is_b64 = trimmed
             .iter()
             .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='));
-        if is_b64 && trimmed.len() % 4 == 0 {
+        if is_b64 && trimmed.len().is_multiple_of(4) {
             // Only ASCII bytes, so this cannot fail; the error arm keeps it panic-free.
             let text = std::str::from_utf8(trimmed)
                 .map_err(|e| DecodeError::new(Stage::Input, e.to_string()))?;

@@ -256,14 +256,14 @@ fn parse_terms(src: &str, start: usize) -> Result<Ast, Error> {
             }
         };
         // A quoted phrase or regex must be followed by whitespace or the end.
-        if let Some(c) = src[i..].chars().next() {
-            if !is_space(c) {
-                if c == ',' {
-                    return err(src, ErrorKind::InvalidFilterPattern, i, i + 1);
-                }
-                let stop = src[i..].find(is_space).map_or(end, |k| i + k);
-                return invalid_chars(src, i, stop);
+        if let Some(c) = src[i..].chars().next()
+            && !is_space(c)
+        {
+            if c == ',' {
+                return err(src, ErrorKind::InvalidFilterPattern, i, i + 1);
             }
+            let stop = src[i..].find(is_space).map_or(end, |k| i + k);
+            return invalid_chars(src, i, stop);
         }
         terms.push(Term {
             prefix,

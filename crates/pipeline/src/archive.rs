@@ -36,7 +36,13 @@ pub fn hive_escape(value: &str) -> String {
 
 /// The first 16 hex digits of SHA-256 of the log stream name: short, stable, and safe in a key.
 pub fn stream_hash(stream: &str) -> String {
-    let digest = Sha256::digest(stream.as_bytes());
+    short_hash(stream.as_bytes())
+}
+
+/// The first 16 hex digits of SHA-256 of `bytes`: names dead letters after their content, so
+/// a redelivered input overwrites its own dead letter.
+pub fn short_hash(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -41,6 +41,8 @@ struct RawArchive {
     enabled: bool,
     bucket: Option<String>,
     prefix: Option<Spanned<String>>,
+    kms_key_id: Option<Spanned<String>>,
+    dead_letter_prefix: Option<Spanned<String>>,
     gzip_level: Option<Spanned<u32>>,
     #[serde(default)]
     log_groups: Vec<String>,
@@ -89,6 +91,12 @@ pub struct ArchiveConfig {
     pub bucket: Option<String>,
     /// Key prefix without leading or trailing `/` (default `cwl`; may be empty).
     pub prefix: String,
+    /// Server-side encryption with this KMS key (`kms_key_id`, or `CWLOGS_ARCHIVE_KMS_KEY`);
+    /// `None` means SSE-S3 (AES256), which is always requested.
+    pub kms_key_id: Option<String>,
+    /// Where dead letters go in the bucket (default `dead-letter`), outside the archive prefix
+    /// so that an Athena table over the archive never reads them.
+    pub dead_letter_prefix: String,
     /// gzip level, 0-9 (default 6).
     pub gzip_level: u32,
     /// Which events are archived (`log_groups`, `include`, `exclude`); default all.
@@ -195,18 +203,32 @@ impl Config {
         }
 
         let archive = raw.archive.filter(|a| a.enabled).map(|a| {
-            let prefix = match a.prefix {
+            let mut key_prefix = |p: Option<Spanned<String>>, name: &str, default: &str| match p {
                 Some(p) => {
                     let v = p.get_ref().trim_matches('/').to_string();
                     if v.contains("//") || v.chars().any(char::is_control) {
                         err(
                             p.span(),
-                            "`prefix` must not contain `//` or control characters".into(),
+                            format!("`{name}` must not contain `//` or control characters"),
                         );
                     }
                     v
                 }
-                None => "cwl".into(),
+                None => default.to_string(),
+            };
+            let prefix = key_prefix(a.prefix, "prefix", "cwl");
+            let dead_letter_prefix =
+                key_prefix(a.dead_letter_prefix, "dead_letter_prefix", "dead-letter");
+            if dead_letter_prefix.is_empty() {
+                err(0..0, "`dead_letter_prefix` must not be empty".into());
+            }
+            let kms_key_id = match a.kms_key_id {
+                Some(k) if k.get_ref().trim().is_empty() => {
+                    err(k.span(), "`kms_key_id` must not be empty".into());
+                    None
+                }
+                Some(k) => Some(k.into_inner()),
+                None => env("CWLOGS_ARCHIVE_KMS_KEY").filter(|k| !k.is_empty()),
             };
             let gzip_level = match a.gzip_level {
                 Some(l) if *l.get_ref() > 9 => {
@@ -219,6 +241,8 @@ impl Config {
             ArchiveConfig {
                 bucket: a.bucket.or_else(|| env("CWLOGS_ARCHIVE_BUCKET")),
                 prefix,
+                kms_key_id,
+                dead_letter_prefix,
                 gzip_level,
                 route: build_route(&a.log_groups, a.include, a.exclude, &mut err),
             }

@@ -42,17 +42,22 @@
 //! cannot fail.
 
 pub mod archive;
+pub mod classify;
 pub mod config;
 pub mod index;
+pub mod input;
 mod json;
 pub mod route;
+pub mod sink;
 pub mod time;
 
 pub use archive::{ArchiveObject, archive_key, archive_lines, archive_object};
 pub use config::{ArchiveConfig, Config, ConfigError, DEFAULT_CONFIG, IndexConfig};
 pub use cwlogs_decode::LogBatch;
 pub use index::{BulkChunk, IndexTemplate, bulk_chunks, doc_id};
+pub use input::{DeadLetter, ProcessedInput, ProcessedRecord, process_input};
 pub use route::{Glob, Route};
+pub use sink::{Archive, Backoff, Class, MemoryArchive, Object, SendError};
 
 /// What one batch turns into.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -109,6 +114,37 @@ fn routed<'a>(
         log_events,
         ..batch.clone_header()
     })
+}
+
+/// Appends the archive's NDJSON lines for `batch` (after the archive route) to `out`, for
+/// transports that write the archive themselves (a Firehose transformation answers with these
+/// lines and Firehose buffers, compresses and stores them). Returns how many events were
+/// written and how many the route left out; nothing is written when archiving is off.
+pub fn archive_ndjson(
+    config: &Config,
+    region: &str,
+    batch: &LogBatch<'_>,
+    out: &mut Vec<u8>,
+) -> (usize, usize) {
+    let Some(a) = &config.archive else {
+        return (0, batch.log_events.len());
+    };
+    let messages: Vec<cwlogs_filter::Message<'_>> = if a.route.filters_events() {
+        batch
+            .log_events
+            .iter()
+            .map(|e| cwlogs_filter::Message::new(&e.message))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let own = routed(&a.route, batch, &messages);
+    let b = own.as_ref().unwrap_or(batch);
+    archive_lines(region, b, out);
+    (
+        b.log_events.len(),
+        batch.log_events.len() - b.log_events.len(),
+    )
 }
 
 /// Builds everything a data batch is sent as, after each destination's route. Control messages

@@ -1,0 +1,79 @@
+//! cwlogs I/O: the sinks that send what `cwlogs-pipeline` builds to AWS services.
+//!
+//! - [`S3Archive`] (feature `s3`) implements [`cwlogs_pipeline::Archive`] on `aws-sdk-s3`:
+//!   gzip NDJSON objects at deterministic keys with `Content-Type`, `Content-Encoding`,
+//!   server-side encryption (SSE-S3, or SSE-KMS with an S3 Bucket Key) and a CRC32C checksum.
+//!   [`S3Source`] lists and reads archived objects back for `cwlogs replay s3://…`.
+//! - [`sdk_config`] loads the standard AWS configuration (region, credentials,
+//!   `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_S3`) on one HTTPS stack: rustls with ring, shared
+//!   with the OpenSearch client.
+//!
+//! Every send goes through [`retry::with_retry`]: one attempt, then jittered exponential
+//! backoff while the pure classifier in [`cwlogs_pipeline::classify`] says the failure is
+//! retryable and the deadline leaves room. The SDK's own retries are switched off so that the
+//! decision lives in one place.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), cwlogs_pipeline::SendError> {
+//! use cwlogs_pipeline::{Archive, Object};
+//! let sdk = cwlogs_aws::sdk_config(None).await;
+//! let archive = cwlogs_aws::S3Archive::new(&sdk, "my-log-archive", None);
+//! let object = Object {
+//!     key: "cwl/x.ndjson.gz",
+//!     body: b"",
+//!     content_type: "application/x-ndjson",
+//!     content_encoding: Some("gzip"),
+//! };
+//! archive.put(object, None).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Input safety
+//!
+//! Objects read back from S3 are capped (the caller's `max_bytes`, checked against the listed
+//! size and again while reading), and listings are paged with a cap on the number of keys.
+//!
+//! # Errors
+//!
+//! Sends fail with [`cwlogs_pipeline::SendError`], whose class says whether the caller may
+//! try again later (keep the input for redelivery) or should dead-letter what it sent. The
+//! message names the operation, the bucket and key, the S3 error code and what to check.
+
+pub mod retry;
+#[cfg(feature = "s3")]
+mod s3;
+
+use std::time::Duration;
+
+#[cfg(feature = "s3")]
+pub use s3::{S3Archive, S3Source, S3Url};
+
+/// How long to wait for a TCP + TLS connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// The longest one request attempt may take when the caller gives no deadline.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Loads the standard AWS configuration from the environment (region, credentials, endpoint
+/// overrides such as `AWS_ENDPOINT_URL_S3`), with `region` taking precedence when given, on a
+/// rustls + ring HTTPS client. SDK retries are off: [`retry::with_retry`] decides.
+pub async fn sdk_config(region: Option<&str>) -> aws_config::SdkConfig {
+    use aws_smithy_http_client::{Builder, tls};
+    let http = Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http)
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .build(),
+        );
+    if let Some(r) = region {
+        loader = loader.region(aws_config::Region::new(r.to_string()));
+    }
+    loader.load().await
+}

@@ -1,0 +1,291 @@
+//! The S3 archive sink and the S3 reader.
+
+use crate::retry::with_retry;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{ChecksumAlgorithm, ServerSideEncryption};
+use cwlogs_pipeline::classify::{self, S3Response};
+use cwlogs_pipeline::{Archive, Backoff, Class, Object, SendError};
+use std::fmt;
+use std::time::Instant;
+
+/// The most keys one listing returns; a prefix with more is refused with a clear error
+/// (narrow the prefix) rather than read for hours.
+pub const MAX_LISTED_KEYS: usize = 1_000_000;
+
+/// An `s3://bucket/prefix` location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Url {
+    /// The bucket.
+    pub bucket: String,
+    /// The key or key prefix, without a leading `/` (may be empty).
+    pub key: String,
+}
+
+impl S3Url {
+    /// Parses `s3://bucket[/key]`; `None` for anything else.
+    pub fn parse(text: &str) -> Option<S3Url> {
+        let rest = text.strip_prefix("s3://")?;
+        let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+        let valid = (3..=63).contains(&bucket.len())
+            && bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
+        valid.then(|| S3Url {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+        })
+    }
+}
+
+impl fmt::Display for S3Url {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "s3://{}/{}", self.bucket, self.key)
+    }
+}
+
+/// Turns an SDK failure into a classified [`SendError`] whose message names the operation,
+/// the object, the S3 error code and what to check.
+fn send_error<E>(operation: &str, target: &str, err: &SdkError<E>) -> SendError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    let code = err.code();
+    let class = match err {
+        // Our request could not be built: sending it again builds it the same way.
+        SdkError::ConstructionFailure(_) => Class::Reject,
+        _ => classify::s3(S3Response { status, code }),
+    };
+    let mut message = format!("S3 {operation} {target}: ");
+    match (code, status) {
+        (Some(c), Some(s)) => message.push_str(&format!("{c} (HTTP {s})")),
+        (None, Some(s)) => message.push_str(&format!("HTTP {s}")),
+        _ => message.push_str(&error_chain(err)),
+    }
+    if let Some(m) = err.message().filter(|m| !m.is_empty()) {
+        message.push_str(": ");
+        message.push_str(m);
+    }
+    if let Some(hint) = code.and_then(classify::s3_hint) {
+        message.push_str(" -- ");
+        message.push_str(hint);
+    }
+    SendError { class, message }
+}
+
+/// The error and its sources on one line (the SDK's top-level text alone says only
+/// "dispatch failure").
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// Writes archive objects and dead letters to one bucket.
+#[derive(Debug, Clone)]
+pub struct S3Archive {
+    client: Client,
+    bucket: String,
+    kms_key_id: Option<String>,
+    backoff: Backoff,
+}
+
+impl S3Archive {
+    /// A sink writing to `bucket`, with SSE-KMS under `kms_key_id` when given (and an S3
+    /// Bucket Key, which cuts KMS requests), else SSE-S3.
+    pub fn new(sdk: &aws_config::SdkConfig, bucket: &str, kms_key_id: Option<&str>) -> Self {
+        S3Archive {
+            client: s3_client(sdk),
+            bucket: bucket.to_string(),
+            kms_key_id: kms_key_id.map(String::from),
+            backoff: Backoff::default(),
+        }
+    }
+
+    /// The same sink with another retry schedule.
+    pub fn with_backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// The bucket written to.
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    async fn put_once(&self, object: Object<'_>) -> Result<(), SendError> {
+        let mut req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(object.key)
+            .content_type(object.content_type)
+            .checksum_algorithm(ChecksumAlgorithm::Crc32C)
+            .body(ByteStream::from(object.body.to_vec()));
+        if let Some(enc) = object.content_encoding {
+            req = req.content_encoding(enc);
+        }
+        req = match &self.kms_key_id {
+            Some(key) => req
+                .server_side_encryption(ServerSideEncryption::AwsKms)
+                .ssekms_key_id(key)
+                .bucket_key_enabled(true),
+            None => req.server_side_encryption(ServerSideEncryption::Aes256),
+        };
+        req.send().await.map(drop).map_err(|e| {
+            send_error(
+                "PutObject",
+                &format!("s3://{}/{}", self.bucket, object.key),
+                &e,
+            )
+        })
+    }
+}
+
+impl Archive for S3Archive {
+    async fn put(&self, object: Object<'_>, deadline: Option<Instant>) -> Result<(), SendError> {
+        with_retry(&self.backoff, deadline, || self.put_once(object)).await
+    }
+}
+
+/// The S3 client for `sdk`: path-style addressing when an endpoint override is set (local
+/// S3-compatible servers are reached by address, not by bucket subdomain).
+fn s3_client(sdk: &aws_config::SdkConfig) -> Client {
+    let conf = aws_sdk_s3::config::Builder::from(sdk)
+        .force_path_style(sdk.endpoint_url().is_some())
+        .build();
+    Client::from_conf(conf)
+}
+
+/// Lists and reads objects, for replaying an archive (or its dead letters).
+#[derive(Debug, Clone)]
+pub struct S3Source {
+    client: Client,
+    backoff: Backoff,
+}
+
+impl S3Source {
+    /// A reader on `sdk`'s configuration.
+    pub fn new(sdk: &aws_config::SdkConfig) -> Self {
+        S3Source {
+            client: s3_client(sdk),
+            backoff: Backoff::default(),
+        }
+    }
+
+    /// The keys and sizes under `url` (a prefix, or one exact key), in key order.
+    pub async fn list(&self, url: &S3Url) -> Result<Vec<(String, u64)>, SendError> {
+        let mut keys = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = with_retry(&self.backoff, None, || {
+                let req = self
+                    .client
+                    .list_objects_v2()
+                    .bucket(&url.bucket)
+                    .prefix(&url.key)
+                    .set_continuation_token(token.clone());
+                async move {
+                    req.send()
+                        .await
+                        .map_err(|e| send_error("ListObjectsV2", &url.to_string(), &e))
+                }
+            })
+            .await?;
+            for o in page.contents() {
+                if let Some(k) = o.key() {
+                    keys.push((k.to_string(), o.size().unwrap_or(0).max(0) as u64));
+                }
+            }
+            if keys.len() > MAX_LISTED_KEYS {
+                return Err(SendError {
+                    class: Class::Reject,
+                    message: format!(
+                        "{url} holds more than {MAX_LISTED_KEYS} objects; replay a narrower prefix"
+                    ),
+                });
+            }
+            match page.next_continuation_token() {
+                Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    /// Reads one object, refusing more than `max_bytes`.
+    pub async fn get(&self, bucket: &str, key: &str, max_bytes: u64) -> Result<Vec<u8>, SendError> {
+        let target = format!("s3://{bucket}/{key}");
+        with_retry(&self.backoff, None, || async {
+            let out = self
+                .client
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| send_error("GetObject", &target, &e))?;
+            let too_big = || SendError {
+                class: Class::Reject,
+                message: format!("{target} is larger than {max_bytes} bytes"),
+            };
+            if out.content_length().unwrap_or(0).max(0) as u64 > max_bytes {
+                return Err(too_big());
+            }
+            let mut body = out.body;
+            let mut bytes = Vec::new();
+            loop {
+                match body.try_next().await {
+                    Ok(Some(chunk)) => {
+                        if (bytes.len() + chunk.len()) as u64 > max_bytes {
+                            return Err(too_big());
+                        }
+                        bytes.extend_from_slice(&chunk);
+                    }
+                    Ok(None) => return Ok(bytes),
+                    Err(e) => {
+                        return Err(SendError {
+                            class: Class::Retry,
+                            message: format!("S3 GetObject {target}: reading the body: {e}"),
+                        });
+                    }
+                }
+            }
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s3_urls() {
+        assert_eq!(
+            S3Url::parse("s3://my-bucket/cwl/account=1/"),
+            Some(S3Url {
+                bucket: "my-bucket".into(),
+                key: "cwl/account=1/".into()
+            })
+        );
+        assert_eq!(
+            S3Url::parse("s3://my-bucket"),
+            Some(S3Url {
+                bucket: "my-bucket".into(),
+                key: String::new()
+            })
+        );
+        assert_eq!(S3Url::parse("s3://My_Bucket/x"), None);
+        assert_eq!(S3Url::parse("/tmp/x"), None);
+        assert_eq!(S3Url::parse("s3://ab"), None);
+    }
+}

@@ -1,0 +1,413 @@
+//! The archive function's handler: every event to the archive, or to a dead letter.
+
+use crate::response::{BatchItemFailure, FirehoseRecord, FirehoseResult, Response};
+use crate::{Budget, RetryLater};
+use base64::Engine as _;
+use cwlogs_decode::{Shape, detect};
+use cwlogs_pipeline::archive::short_hash;
+use cwlogs_pipeline::{
+    Archive, ArchiveObject, Class, Config, DeadLetter, Object, SendError, archive_ndjson,
+    process_batch, process_input,
+};
+use futures_util::StreamExt as _;
+use lambda_runtime::LambdaEvent;
+use serde::Serialize;
+use serde_json::value::RawValue;
+use std::time::{Instant, SystemTime};
+
+/// How many S3 writes one invocation keeps in flight.
+const CONCURRENT_PUTS: usize = 16;
+
+/// Lambda's limit on a synchronous response (a Firehose transformation's answer), less room
+/// for the JSON around the records.
+const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024 - 64 * 1024;
+
+/// The archive function: decodes whatever trigger invoked it and writes every data batch's
+/// archive object; what cannot be decoded, or that the archive refuses for good, goes to the
+/// dead-letter prefix of the same bucket. Built once at cold start and borrowed by every
+/// invocation.
+#[derive(Debug)]
+pub struct Archiver<A> {
+    config: Config,
+    archive: A,
+}
+
+/// What one invocation did: logged as one line, and the answer to direct invocations.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct InvocationSummary {
+    /// The trigger's shape (`direct`, `kinesis`, `firehose-transform`, ...).
+    pub shape: &'static str,
+    /// Records in the event.
+    pub records: usize,
+    /// Log events in data batches.
+    pub events: usize,
+    /// Control messages skipped.
+    pub control_messages: usize,
+    /// Events written to the archive (or returned to Firehose).
+    pub archived_events: usize,
+    /// Archive objects written.
+    pub archived_objects: usize,
+    /// Events the archive's route left out.
+    pub filtered_events: usize,
+    /// Dead letters written (undecodable inputs and records, refused objects).
+    pub dead_letters: usize,
+    /// Records left for the trigger to deliver again.
+    pub pending_records: usize,
+}
+
+/// How one record ended.
+#[derive(Debug, Default)]
+struct RecordFate {
+    archived_objects: usize,
+    archived_events: usize,
+    dead_letters: usize,
+    /// Why the record must be delivered again; `None` when it is settled.
+    pending: Option<String>,
+}
+
+impl<A: Archive> Archiver<A> {
+    /// A handler archiving with `config` into `archive`. Only the archive section is used:
+    /// the index section is for the index function, and is dropped here so that no work is
+    /// spent building bulk bodies.
+    pub fn new(mut config: Config, archive: A) -> Self {
+        config.index = None;
+        Archiver { config, archive }
+    }
+
+    /// The validated configuration in use.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Handles one invocation (see the crate docs for the answer each trigger gets).
+    pub async fn handle(&self, event: LambdaEvent<Box<RawValue>>) -> Result<Response, RetryLater> {
+        let started = Instant::now();
+        let budget = Budget::new(event.context.deadline, SystemTime::now());
+        let bytes = event.payload.get().as_bytes();
+        let request = &event.context.request_id;
+        let result = match detect(bytes).map(|t| t.shape) {
+            Ok(Shape::FirehoseTransform) => Ok(self.firehose(bytes, request)),
+            _ => self.deliver(bytes, request, budget).await,
+        };
+        let (summary, outcome) = match &result {
+            Ok((s, _)) => (s, "ok"),
+            Err((s, _)) => (s, "retry"),
+        };
+        tracing::info!(
+            event = "InvocationSummary",
+            outcome,
+            shape = summary.shape,
+            records = summary.records,
+            events = summary.events,
+            control_messages = summary.control_messages,
+            archived_events = summary.archived_events,
+            archived_objects = summary.archived_objects,
+            filtered_events = summary.filtered_events,
+            dead_letters = summary.dead_letters,
+            pending_records = summary.pending_records,
+            input_bytes = bytes.len(),
+            duration_ms = started.elapsed().as_millis() as u64,
+        );
+        result.map(|(_, r)| r).map_err(|(_, e)| e)
+    }
+
+    /// Direct, Kinesis and hand-invoked payloads: write objects and dead letters.
+    async fn deliver(
+        &self,
+        bytes: &[u8],
+        request: &str,
+        budget: Budget,
+    ) -> Result<(InvocationSummary, Response), (InvocationSummary, RetryLater)> {
+        let config = &self.config;
+        let hash = short_hash(bytes);
+        let input = format!("lambda:{request}");
+        let processed = process_input(config, &hash, &input, bytes, |region, batch| {
+            process_batch(config, region, batch)
+        });
+        let shape = processed.shape;
+        let mut summary = InvocationSummary {
+            shape: shape.map_or("unknown", Shape::as_str),
+            records: processed.records.len(),
+            ..InvocationSummary::default()
+        };
+
+        // The whole input could not even be recognised: keep it, and answer.
+        if let Some(dead) = &processed.dead {
+            let dead = DeadLetter {
+                name: format!("unrecognised-{hash}.bin"),
+                ..dead.clone()
+            };
+            let fate = self.dead_letter(&dead, budget).await;
+            summary.dead_letters += fate.dead_letters;
+            return match fate.pending {
+                None => Ok((summary.clone(), Response::Summary(summary))),
+                Some(why) => Err((summary, RetryLater { message: why })),
+            };
+        }
+
+        let shape_name = summary.shape;
+        let fates = futures_util::stream::iter(processed.records.iter().map(|record| async {
+            let mut fate = RecordFate::default();
+            if let Some(dead) = &record.dead {
+                let dead = DeadLetter {
+                    name: format!("{shape_name}-{}", dead.name),
+                    ..dead.clone()
+                };
+                fate = self.dead_letter(&dead, budget).await;
+            }
+            for out in &record.outputs {
+                if let Some(object) = &out.archive {
+                    let f = self.archive_object(object, &input, budget).await;
+                    fate.archived_objects += f.archived_objects;
+                    fate.archived_events += f.archived_events;
+                    fate.dead_letters += f.dead_letters;
+                    fate.pending = fate.pending.or(f.pending);
+                }
+            }
+            fate
+        }))
+        .buffered(CONCURRENT_PUTS)
+        .collect::<Vec<RecordFate>>()
+        .await;
+
+        let mut failures = Vec::new();
+        let mut first_error = None;
+        for (record, fate) in processed.records.iter().zip(fates) {
+            summary.events += record.events;
+            summary.control_messages += record.control;
+            summary.filtered_events += record
+                .outputs
+                .iter()
+                .map(|o| o.archive_filtered)
+                .sum::<usize>();
+            summary.archived_events += fate.archived_events;
+            summary.archived_objects += fate.archived_objects;
+            summary.dead_letters += fate.dead_letters;
+            if let Some(why) = fate.pending {
+                summary.pending_records += 1;
+                first_error.get_or_insert(why);
+                failures.push(BatchItemFailure {
+                    item_identifier: record.id.clone().unwrap_or_default(),
+                });
+            }
+        }
+        if shape == Some(Shape::Kinesis) {
+            return Ok((
+                summary,
+                Response::Kinesis {
+                    batch_item_failures: failures,
+                },
+            ));
+        }
+        match first_error {
+            None => Ok((summary.clone(), Response::Summary(summary))),
+            Some(why) => {
+                let message = format!(
+                    "{} of {} records not archived; Lambda will retry the invocation: {why}",
+                    summary.pending_records, summary.records
+                );
+                Err((summary, RetryLater { message }))
+            }
+        }
+    }
+
+    /// Writes one archive object; an object refused for good becomes a dead letter (its body
+    /// is the gzip NDJSON, which `cwlogs replay` reads back as an archive object).
+    async fn archive_object(
+        &self,
+        object: &ArchiveObject,
+        input: &str,
+        budget: Budget,
+    ) -> RecordFate {
+        let put = self
+            .archive
+            .put(
+                Object {
+                    key: &object.key,
+                    body: &object.body,
+                    content_type: "application/x-ndjson",
+                    content_encoding: Some("gzip"),
+                },
+                budget.send_until,
+            )
+            .await;
+        match put {
+            Ok(()) => RecordFate {
+                archived_objects: 1,
+                archived_events: object.events,
+                ..RecordFate::default()
+            },
+            Err(e) if e.class == Class::Retry => RecordFate {
+                pending: Some(e.message),
+                ..RecordFate::default()
+            },
+            Err(e) => {
+                let dead = DeadLetter {
+                    name: format!("refused-{}", flat_key(&object.key)),
+                    raw: Some(object.body.clone()),
+                    input: input.to_string(),
+                    shape: None,
+                    record: None,
+                    record_id: None,
+                    stage: "s3",
+                    error: e.message,
+                    log_group: None,
+                };
+                self.dead_letter(&dead, budget).await
+            }
+        }
+    }
+
+    /// Writes a dead letter (raw bytes, then the error file). If the bucket refuses that too,
+    /// the record stays pending, so the trigger keeps the input (Kinesis retries it, a direct
+    /// invocation ends in the function's failure destination).
+    async fn dead_letter(&self, dead: &DeadLetter, budget: Budget) -> RecordFate {
+        let prefix = self
+            .config
+            .archive
+            .as_ref()
+            .map_or("dead-letter", |a| a.dead_letter_prefix.as_str());
+        let now_ms = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let (raw_key, error_key) = dead.keys(prefix, now_ms);
+        tracing::warn!(
+            event = "DeadLettered",
+            key = %raw_key,
+            stage = dead.stage,
+            log_group = dead.log_group.as_deref(),
+            error = %dead.error,
+        );
+        let error_json = dead.error_json();
+        let mut written: Result<(), SendError> = Ok(());
+        if let Some(raw) = &dead.raw {
+            written = self
+                .archive
+                .put(
+                    Object {
+                        key: &raw_key,
+                        body: raw,
+                        content_type: "application/octet-stream",
+                        content_encoding: None,
+                    },
+                    budget.dead_letter_until,
+                )
+                .await;
+        }
+        if written.is_ok() {
+            written = self
+                .archive
+                .put(
+                    Object {
+                        key: &error_key,
+                        body: &error_json,
+                        content_type: "application/json",
+                        content_encoding: None,
+                    },
+                    budget.dead_letter_until,
+                )
+                .await;
+        }
+        match written {
+            Ok(()) => RecordFate {
+                dead_letters: 1,
+                ..RecordFate::default()
+            },
+            Err(e) => {
+                tracing::error!(
+                    event = "DeadLetterFailed",
+                    key = %raw_key,
+                    error = %e,
+                    original_error = %dead.error,
+                );
+                RecordFate {
+                    pending: Some(format!(
+                        "{} (and its dead letter could not be written: {e})",
+                        dead.error
+                    )),
+                    ..RecordFate::default()
+                }
+            }
+        }
+    }
+
+    /// A Firehose transformation: answer with the archive's NDJSON lines per record, for
+    /// Firehose to buffer, compress and store itself.
+    fn firehose(&self, bytes: &[u8], request: &str) -> (InvocationSummary, Response) {
+        let config = &self.config;
+        let input = format!("lambda:{request}");
+        let processed = process_input(config, "firehose", &input, bytes, |region, batch| {
+            let mut lines = Vec::new();
+            let (kept, filtered) = archive_ndjson(config, region, batch, &mut lines);
+            (lines, kept, filtered)
+        });
+        // The original record data, echoed for Dropped and ProcessingFailed records.
+        let originals: Vec<String> = detect(bytes)
+            .map(|t| {
+                t.records
+                    .iter()
+                    .map(|r| String::from_utf8_lossy(r.raw()).into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut summary = InvocationSummary {
+            shape: Shape::FirehoseTransform.as_str(),
+            records: processed.records.len(),
+            ..InvocationSummary::default()
+        };
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut size = 0usize;
+        let mut records = Vec::with_capacity(processed.records.len());
+        for (i, record) in processed.records.iter().enumerate() {
+            summary.events += record.events;
+            summary.control_messages += record.control;
+            let original = originals.get(i).cloned().unwrap_or_default();
+            let record_id = record.id.clone().unwrap_or_default();
+            let (result, data) = if let Some(dead) = &record.dead {
+                tracing::warn!(
+                    event = "ProcessingFailed",
+                    record_id = %record_id,
+                    stage = dead.stage,
+                    log_group = dead.log_group.as_deref(),
+                    error = %dead.error,
+                );
+                summary.dead_letters += 1;
+                (FirehoseResult::ProcessingFailed, original)
+            } else {
+                let mut lines = Vec::new();
+                let mut kept = 0;
+                for (l, k, filtered) in &record.outputs {
+                    lines.extend_from_slice(l);
+                    kept += k;
+                    summary.filtered_events += filtered;
+                }
+                if kept == 0 {
+                    (FirehoseResult::Dropped, original)
+                } else if size + lines.len().div_ceil(3) * 4 > MAX_RESPONSE_BYTES {
+                    tracing::warn!(
+                        event = "ProcessingFailed",
+                        record_id = %record_id,
+                        error = "the transformed records exceed Lambda's 6 MB response limit; lower the Firehose buffer size of the processor",
+                    );
+                    summary.dead_letters += 1;
+                    (FirehoseResult::ProcessingFailed, original)
+                } else {
+                    summary.archived_events += kept;
+                    (FirehoseResult::Ok, b64.encode(&lines))
+                }
+            };
+            size += data.len() + record_id.len() + 48;
+            records.push(FirehoseRecord {
+                record_id,
+                result,
+                data,
+            });
+        }
+        (summary, Response::Firehose { records })
+    }
+}
+
+/// An archive key as one file name: `/` becomes `__`.
+fn flat_key(key: &str) -> String {
+    key.replace('/', "__")
+}

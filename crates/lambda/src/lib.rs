@@ -1,0 +1,226 @@
+//! cwlogs Lambda glue: what every cwlogs function does around its sink.
+//!
+//! - **Trigger detection**: one handler takes any trigger a subscription can use (direct
+//!   `awslogs`, Kinesis Data Streams, a Firehose transformation), detected by the payload's
+//!   shape, read as raw JSON and decoded by `cwlogs-decode` without an intermediate tree.
+//! - **The answer each trigger expects** ([`Response`], DESIGN.md §3): a direct (asynchronous)
+//!   invocation succeeds when every event is delivered, filtered out or dead-lettered and fails
+//!   (so Lambda retries, then uses the function's failure destination) only while retryable
+//!   failures remain; Kinesis gets `batchItemFailures` naming the records to retry; a Firehose
+//!   transformation gets `Ok` / `Dropped` / `ProcessingFailed` per record.
+//! - **Deadlines** ([`Budget`]): retries stop early enough to write dead letters and answer
+//!   before the function times out.
+//! - **Logs**: JSON through `tracing` (with Lambda's `AWS_LAMBDA_LOG_FORMAT=JSON`), one summary
+//!   line per invocation and one line per dead letter, never one per event.
+//! - **Cold start** ([`load_config`]): the configuration is read and validated once; a bad
+//!   file fails the cold start with every error and its line, not each invocation.
+//!
+//! ```
+//! # async fn example() -> Result<(), lambda_runtime::Error> {
+//! use cwlogs_lambda::{Archiver, Response};
+//! use cwlogs_pipeline::{Config, MemoryArchive};
+//! use lambda_runtime::{Context, LambdaEvent};
+//!
+//! let config = Config::builtin(&|_| None);
+//! let handler = Archiver::new(config, MemoryArchive::new());
+//! let payload = serde_json::value::RawValue::from_string(r#"{"awslogs":{"data":"H4sIAAAAAAAA/6tWyk0tLk5MT1WyUkpJLElUqgUAZ0kgrBMAAAA="}}"#.into())?;
+//! let answer = handler.handle(LambdaEvent::new(payload, Context::default())).await;
+//! // Not a subscription payload inside: dead-lettered, so the invocation itself succeeds.
+//! assert!(matches!(answer, Ok(Response::Summary(_))));
+//! # Ok(()) }
+//! ```
+//!
+//! # Input safety
+//!
+//! The event is held as raw JSON (Lambda caps it at 6 MB for synchronous and 1 MB for
+//! asynchronous invocations) and decoded with the decoder's caps (gunzip output, nesting).
+//! A Firehose answer is kept under Lambda's 6 MB response limit: records past it are answered
+//! `ProcessingFailed`, so Firehose keeps them in its error output instead of failing the batch.
+//!
+//! # Errors
+//!
+//! A handler fails only with [`RetryLater`] (retryable failures remain and the trigger should
+//! redeliver). Configuration problems surface at cold start as [`ColdStartError`].
+
+mod archive;
+mod response;
+
+pub use archive::{Archiver, InvocationSummary};
+pub use response::{BatchItemFailure, FirehoseRecord, FirehoseResult, Response};
+
+use cwlogs_pipeline::Config;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The largest configuration file read at cold start (the pipeline also caps what it parses).
+const MAX_CONFIG_FILE: u64 = cwlogs_pipeline::config::MAX_CONFIG_BYTES as u64 + 1;
+
+/// The handler's only error: some of the input could not be delivered or dead-lettered yet,
+/// and the trigger should deliver it again.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct RetryLater {
+    /// What is pending and why.
+    pub message: String,
+}
+
+impl From<RetryLater> for lambda_runtime::Diagnostic {
+    fn from(e: RetryLater) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: "cwlogs.RetryLater".into(),
+            error_message: e.message,
+        }
+    }
+}
+
+/// Why a cold start failed: the configuration cannot be read or is not valid for the
+/// function. The message lists every problem, with file, line and column.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cwlogs configuration: {0}")]
+pub struct ColdStartError(pub String);
+
+/// Where the configuration is read from: `CWLOGS_CONFIG`, else `cwlogs.toml` beside the
+/// function's executable when present, else nowhere (the built-in configuration).
+pub fn config_path(
+    env: &dyn Fn(&str) -> Option<String>,
+    exe_dir: Option<&Path>,
+) -> Option<PathBuf> {
+    if let Some(p) = env("CWLOGS_CONFIG").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    exe_dir
+        .map(|d| d.join("cwlogs.toml"))
+        .filter(|p| p.is_file())
+}
+
+/// Reads and validates the configuration once, at cold start (see [`config_path`]).
+pub fn load_config(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ColdStartError> {
+    let exe = std::env::current_exe().ok();
+    let Some(path) = config_path(env, exe.as_deref().and_then(Path::parent)) else {
+        return Ok(Config::builtin(env));
+    };
+    let shown = path.display();
+    let mut text = String::new();
+    let read = std::fs::File::open(&path).and_then(|f| {
+        use std::io::Read;
+        f.take(MAX_CONFIG_FILE).read_to_string(&mut text)
+    });
+    if let Err(e) = read {
+        return Err(ColdStartError(format!("cannot read {shown}: {e}")));
+    }
+    Config::from_toml(&text, env).map_err(|errors| {
+        let lines: Vec<String> = errors
+            .iter()
+            .map(|e| match e.position {
+                Some((l, c)) => format!("{shown}:{l}:{c}: {}", e.message),
+                None => format!("{shown}: {}", e.message),
+            })
+            .collect();
+        ColdStartError(lines.join("; "))
+    })
+}
+
+/// How long an invocation may spend on what: sends stop at `send_until`, dead letters at
+/// `dead_letter_until`, so that the answer always goes out before Lambda's deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Last moment to start or wait for a send (retries included).
+    pub send_until: Option<Instant>,
+    /// Last moment for dead-letter writes.
+    pub dead_letter_until: Option<Instant>,
+}
+
+impl Budget {
+    /// The budget for an invocation whose deadline is `deadline_ms` (milliseconds since the
+    /// epoch, from the Lambda context; 0 means none, as in tests), seen at `now`. A fifth of
+    /// the time left is kept back, at least 200 ms and at most 2 s: half of it for dead
+    /// letters, half for answering.
+    pub fn new(deadline_ms: u64, now: SystemTime) -> Budget {
+        if deadline_ms == 0 {
+            return Budget {
+                send_until: None,
+                dead_letter_until: None,
+            };
+        }
+        let now_ms = now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+        let reserve = (left / 5).clamp(Duration::from_millis(200), Duration::from_secs(2));
+        let start = Instant::now();
+        Budget {
+            send_until: Some(start + left.saturating_sub(reserve)),
+            dead_letter_until: Some(start + left.saturating_sub(reserve / 2)),
+        }
+    }
+}
+
+/// Starts JSON (or, outside Lambda's JSON log format, plain) logging through `tracing`, at
+/// the level in `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` (default INFO).
+pub fn init_tracing() {
+    lambda_runtime::tracing::init_default_subscriber();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_keeps_a_reserve() {
+        let now = SystemTime::now();
+        let ms = now.duration_since(UNIX_EPOCH).expect("clock").as_millis() as u64;
+        let b = Budget::new(ms + 10_000, now);
+        let send = b.send_until.expect("send");
+        let dl = b.dead_letter_until.expect("dl");
+        let left = send.saturating_duration_since(Instant::now());
+        assert!(left <= Duration::from_millis(8_000) && left > Duration::from_millis(7_500));
+        assert!(dl > send);
+        let tight = Budget::new(ms + 300, now);
+        assert!(tight.send_until.expect("send") <= Instant::now() + Duration::from_millis(100));
+        assert_eq!(Budget::new(0, now).send_until, None);
+        // A deadline already past leaves no time at all, never a panic.
+        assert!(
+            Budget::new(ms.saturating_sub(5_000), now)
+                .send_until
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn config_comes_from_the_variable_then_beside_the_binary() {
+        let dir = std::env::temp_dir().join(format!("cwlogs-lambda-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        assert_eq!(config_path(&|_| None, Some(&dir)), None);
+        std::fs::write(dir.join("cwlogs.toml"), "[archive]\n").expect("write");
+        assert_eq!(
+            config_path(&|_| None, Some(&dir)),
+            Some(dir.join("cwlogs.toml"))
+        );
+        let env = |k: &str| (k == "CWLOGS_CONFIG").then(|| "/etc/x.toml".to_string());
+        assert_eq!(
+            config_path(&env, Some(&dir)),
+            Some(PathBuf::from("/etc/x.toml"))
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_bad_config_fails_the_cold_start_with_positions() {
+        let dir = std::env::temp_dir().join(format!("cwlogs-lambda-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("c.toml");
+        std::fs::write(&path, "[archive]\ngzip_level = 42\n").expect("write");
+        let p = path.display().to_string();
+        let env = move |k: &str| (k == "CWLOGS_CONFIG").then(|| p.clone());
+        let e = load_config(&env).expect_err("invalid");
+        assert!(e.0.contains("c.toml:2:14: `gzip_level`"), "{e}");
+        let missing = |k: &str| (k == "CWLOGS_CONFIG").then(|| "/nonexistent/c.toml".to_string());
+        assert!(
+            load_config(&missing)
+                .expect_err("missing")
+                .0
+                .contains("cannot read")
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

@@ -1,0 +1,278 @@
+//! The seam between building and sending: the [`Archive`] trait every archive sink implements,
+//! the failure classes every send ends in, the retry schedule, and an in-memory archive for
+//! tests and benchmarks.
+//!
+//! The S3 implementation lives in `cwlogs-aws`; the local-directory one in the `cwlogs` CLI.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How one attempt to send something ended (DESIGN.md §3, "Failure classes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// Written; nothing more to do.
+    Done,
+    /// Failed for now (throttling, 5xx, timeouts, connection errors): try again while the
+    /// deadline allows.
+    Retry,
+    /// Will never succeed as sent (access denied, missing bucket, bad request): dead-letter it.
+    Reject,
+}
+
+/// Why a send did not end in [`Class::Done`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct SendError {
+    /// [`Class::Retry`] or [`Class::Reject`].
+    pub class: Class,
+    /// What went wrong, for humans: the service's error code and message, and what to check.
+    pub message: String,
+}
+
+impl SendError {
+    /// Whether trying again later could succeed.
+    pub fn is_retryable(&self) -> bool {
+        self.class == Class::Retry
+    }
+}
+
+/// One object to write: key, bytes and how to label them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Object<'a> {
+    /// The key under the bucket (or directory) root.
+    pub key: &'a str,
+    /// The bytes, exactly as they are to be stored.
+    pub body: &'a [u8],
+    /// `Content-Type`.
+    pub content_type: &'static str,
+    /// `Content-Encoding`, when the body is compressed for transfer (`gzip`).
+    pub content_encoding: Option<&'static str>,
+}
+
+/// Where archive objects and dead letters are written. Writes overwrite: writing the same
+/// object twice leaves one object, which is what makes redelivery harmless.
+pub trait Archive: Send + Sync {
+    /// Writes `object`, retrying retryable failures until `deadline` (if any) is near. The
+    /// error is the last attempt's.
+    fn put(
+        &self,
+        object: Object<'_>,
+        deadline: Option<Instant>,
+    ) -> impl Future<Output = Result<(), SendError>> + Send;
+}
+
+/// The retry schedule: exponential backoff with full jitter (the delay is uniform in
+/// `[0, min(cap, base * 2^attempt)]`), so that many functions throttled at once spread out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// The first delay's upper bound.
+    pub base: Duration,
+    /// The largest delay.
+    pub cap: Duration,
+    /// Attempts in all (the first one included).
+    pub max_attempts: u32,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            base: Duration::from_millis(100),
+            cap: Duration::from_secs(5),
+            max_attempts: 8,
+        }
+    }
+}
+
+impl Backoff {
+    /// The delay before retry number `attempt` (1-based), given a uniformly random `random`.
+    pub fn delay(&self, attempt: u32, random: u64) -> Duration {
+        let ceiling = self
+            .base
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(20))
+            .min(self.cap);
+        let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
+        Duration::from_nanos(if nanos == 0 { 0 } else { random % (nanos + 1) })
+    }
+
+    /// Whether to try again after `attempt` attempts failed with `error`, the next one
+    /// starting after `delay`: only retryable errors, within the attempt budget, and only when
+    /// `reserve` would still be left before `deadline` after waiting.
+    pub fn should_retry(
+        &self,
+        error: &SendError,
+        attempt: u32,
+        delay: Duration,
+        now: Instant,
+        deadline: Option<Instant>,
+        reserve: Duration,
+    ) -> bool {
+        error.is_retryable()
+            && attempt < self.max_attempts
+            && deadline.is_none_or(|d| now + delay + reserve < d)
+    }
+}
+
+/// An archive held in memory: what tests and benchmarks write to. It can be told to fail
+/// writes whose key contains a given text, to exercise the failure paths.
+#[derive(Debug, Default)]
+pub struct MemoryArchive {
+    objects: Mutex<BTreeMap<String, StoredObject>>,
+    failures: Mutex<Vec<(String, SendError)>>,
+}
+
+/// What [`MemoryArchive`] keeps of an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredObject {
+    /// The bytes.
+    pub body: Vec<u8>,
+    /// `Content-Type`.
+    pub content_type: &'static str,
+    /// `Content-Encoding`.
+    pub content_encoding: Option<&'static str>,
+    /// How many times it was written.
+    pub writes: usize,
+}
+
+impl MemoryArchive {
+    /// An empty archive.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes every later write of a key containing `key_part` fail with `error`.
+    pub fn fail_keys(&self, key_part: &str, error: SendError) {
+        lock(&self.failures).push((key_part.to_string(), error));
+    }
+
+    /// A copy of every object, by key.
+    pub fn objects(&self) -> BTreeMap<String, StoredObject> {
+        lock(&self.objects).clone()
+    }
+
+    /// How many objects are held.
+    pub fn len(&self) -> usize {
+        lock(&self.objects).len()
+    }
+
+    /// Whether no object is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave the map half-written: recover the data.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Archive for MemoryArchive {
+    fn put(
+        &self,
+        object: Object<'_>,
+        _deadline: Option<Instant>,
+    ) -> impl Future<Output = Result<(), SendError>> + Send {
+        let failure = lock(&self.failures)
+            .iter()
+            .find(|(part, _)| object.key.contains(part.as_str()))
+            .map(|(_, e)| e.clone());
+        let result = match failure {
+            Some(e) => Err(e),
+            None => {
+                let mut objects = lock(&self.objects);
+                let writes = objects.get(object.key).map_or(0, |o| o.writes) + 1;
+                objects.insert(
+                    object.key.to_string(),
+                    StoredObject {
+                        body: object.body.to_vec(),
+                        content_type: object.content_type,
+                        content_encoding: object.content_encoding,
+                        writes,
+                    },
+                );
+                Ok(())
+            }
+        };
+        std::future::ready(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_the_cap_with_jitter() {
+        let b = Backoff::default();
+        assert_eq!(b.delay(1, 0), Duration::ZERO);
+        assert_eq!(
+            b.delay(1, u64::MAX),
+            Duration::from_nanos(u64::MAX % 100_000_001)
+        );
+        assert!(b.delay(3, u64::MAX - 7) <= Duration::from_millis(400));
+        assert!(b.delay(30, 12_345_678_901) <= b.cap);
+        let zero = Backoff {
+            base: Duration::ZERO,
+            ..b
+        };
+        assert_eq!(zero.delay(5, 99), Duration::ZERO);
+    }
+
+    #[test]
+    fn retry_stops_at_the_deadline_and_the_budget() {
+        let b = Backoff::default();
+        let retry = SendError {
+            class: Class::Retry,
+            message: "503".into(),
+        };
+        let reject = SendError {
+            class: Class::Reject,
+            message: "403".into(),
+        };
+        let now = Instant::now();
+        let reserve = Duration::from_secs(1);
+        let soon = Some(now + Duration::from_millis(1500));
+        let d = Duration::from_millis(100);
+        assert!(b.should_retry(&retry, 1, d, now, soon, reserve));
+        assert!(!b.should_retry(&retry, 1, Duration::from_millis(600), now, soon, reserve));
+        assert!(!b.should_retry(&reject, 1, d, now, None, reserve));
+        assert!(!b.should_retry(&retry, b.max_attempts, d, now, None, reserve));
+        assert!(b.should_retry(&retry, 2, d, now, None, reserve));
+    }
+
+    #[test]
+    fn memory_archive_overwrites_and_fails_on_request() {
+        let a = MemoryArchive::new();
+        let obj = Object {
+            key: "a/b",
+            body: b"x",
+            content_type: "text/plain",
+            content_encoding: None,
+        };
+        // `put` returns a ready future: poll it by hand, no runtime needed.
+        let put = |o| futures_ready(a.put(o, None));
+        assert_eq!(put(obj), Ok(()));
+        assert_eq!(put(obj), Ok(()));
+        assert_eq!(a.objects()["a/b"].writes, 2);
+        a.fail_keys(
+            "/b",
+            SendError {
+                class: Class::Reject,
+                message: "no".into(),
+            },
+        );
+        assert!(put(obj).is_err());
+        assert_eq!(a.len(), 1);
+    }
+
+    /// Polls a future that is ready on its first poll.
+    fn futures_ready<F: Future>(f: F) -> F::Output {
+        let mut f = std::pin::pin!(f);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match f.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(v) => v,
+            std::task::Poll::Pending => panic!("MemoryArchive futures are always ready"),
+        }
+    }
+}
