@@ -74,6 +74,11 @@ impl<A: Archive> Archiver<A> {
         Archiver { config, archive }
     }
 
+    /// The sink written to.
+    pub fn archive(&self) -> &A {
+        &self.archive
+    }
+
     /// The validated configuration in use.
     pub fn config(&self) -> &Config {
         &self.config
