@@ -1,12 +1,15 @@
 //! `cwlogs replay`: the whole pipeline over files, with local sinks.
 
 use crate::sinks::{
-    DeadLetter, LocalArchive, LocalDeadLetters, LocalIndex, flat_name, is_error_sidecar,
-    prepare_out_dir,
+    LocalArchive, LocalDeadLetters, LocalIndex, flat_name, is_error_sidecar, prepare_out_dir,
 };
 use anyhow::{Context, Result};
-use cwlogs_decode::{DecodeError, MessageType, RecordData, detect};
-use cwlogs_pipeline::{BatchOutput, Config, process_batch, resolve_region};
+use cwlogs_aws::{S3Archive, S3Source, S3Url};
+use cwlogs_pipeline::input::is_error_file;
+use cwlogs_pipeline::{
+    Archive, ArchiveObject, BatchOutput, Config, DeadLetter, Object, process_batch, process_input,
+};
+use futures_util::StreamExt as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -35,10 +38,74 @@ pub struct ReplayArgs {
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,
+    /// Write the archive to S3 instead of OUT/archive: `s3://BUCKET[/PREFIX]` (the prefix
+    /// replaces the configured one). Dead letters then go to the bucket's dead-letter prefix.
+    /// Region, credentials and endpoint come from the standard AWS environment
+    /// (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_S3, ...).
+    #[arg(long, value_name = "S3_URL")]
+    archive_to: Option<String>,
     /// Lambda events of any supported trigger, raw gzip payloads, base64 payloads, cwlogs
-    /// archive objects (.ndjson.gz) or dead letters; directories are read recursively.
+    /// archive objects (.ndjson.gz) or dead letters; directories are read recursively, and
+    /// `s3://BUCKET/PREFIX` reads every object under the prefix (an archive, or dead letters).
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
+}
+
+/// Objects read from S3 at once.
+const CONCURRENT_GETS: usize = 8;
+/// Objects written to S3 at once.
+const CONCURRENT_PUTS: usize = 16;
+
+/// One input: a local file, or an S3 object.
+enum Input {
+    File(PathBuf),
+    S3 { bucket: String, key: String },
+}
+
+impl Input {
+    /// Where it came from, as the user would write it.
+    fn shown(&self) -> String {
+        match self {
+            Input::File(p) => p.display().to_string(),
+            Input::S3 { bucket, key } => format!("s3://{bucket}/{key}"),
+        }
+    }
+
+    /// A file name for its dead letters.
+    fn name(&self) -> String {
+        match self {
+            Input::File(p) => flat_name(p),
+            Input::S3 { bucket, key } => flat_name(Path::new(&format!("s3/{bucket}/{key}"))),
+        }
+    }
+}
+
+/// The AWS side of a replay, set up only when an S3 input or `--archive-to` asks for it.
+struct Remote {
+    rt: tokio::runtime::Runtime,
+    sdk: aws_config::SdkConfig,
+}
+
+impl Remote {
+    fn new() -> Result<Remote> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        let sdk = rt.block_on(cwlogs_aws::sdk_config(None));
+        Ok(Remote { rt, sdk })
+    }
+}
+
+/// Where archive objects (and, with S3, dead letters) go.
+enum ArchiveSink {
+    Local(LocalArchive),
+    S3 {
+        archive: S3Archive,
+        prefix: String,
+        dead_letter_prefix: String,
+    },
 }
 
 /// Counts for the summary; also written to `summary.json`.
@@ -59,6 +126,7 @@ struct Summary {
     index_files: usize,
     dead_lettered: usize,
     dead_lettered_inputs: usize,
+    archive_failed: usize,
 }
 
 /// Everything one input produced, held until it is written in input order.
@@ -77,7 +145,7 @@ struct InputResult {
 /// Runs `cwlogs replay`.
 pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     let env = |k: &str| std::env::var(k).ok();
-    let config = match &args.config {
+    let mut config = match &args.config {
         Some(path) => match crate::load_config(path, &env)? {
             Ok(c) => c,
             Err(report) => {
@@ -87,17 +155,35 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         },
         None => Config::builtin(&env),
     };
-    let inputs = collect_inputs(&args.inputs, &args.out)?;
+    let wants_s3 = args.archive_to.is_some()
+        || args
+            .inputs
+            .iter()
+            .any(|i| i.to_str().is_some_and(|t| t.starts_with("s3://")));
+    let remote = if wants_s3 { Some(Remote::new()?) } else { None };
+    let archive_to = match &args.archive_to {
+        None => None,
+        Some(text) => {
+            let url = S3Url::parse(text)
+                .with_context(|| format!("--archive-to {text}: expected s3://BUCKET[/PREFIX]"))?;
+            let Some(a) = config.archive.as_mut() else {
+                anyhow::bail!("--archive-to: archiving is disabled in the configuration");
+            };
+            let prefix = url.key.trim_matches('/');
+            if !prefix.is_empty() {
+                a.prefix = prefix.to_string();
+            }
+            Some(url)
+        }
+    };
+    let inputs = collect_inputs(&args.inputs, &args.out, remote.as_ref())?;
     prepare_out_dir(&args.out)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.jobs.unwrap_or(0))
         .build()
         .context("cannot start worker threads")?;
 
-    let total_bytes: u64 = inputs
-        .iter()
-        .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
-        .sum();
+    let total_bytes: u64 = inputs.iter().map(|(_, size)| size).sum();
     let progress = if std::io::stdout().is_terminal() && total_bytes > (16 << 20) {
         let bar = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
         bar.set_style(
@@ -111,10 +197,17 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         ProgressBar::hidden()
     };
 
-    let archive = config
-        .archive
-        .as_ref()
-        .map(|_| LocalArchive::new(args.out.join("archive")));
+    let archive = match (&config.archive, &archive_to, &remote) {
+        (None, _, _) => None,
+        (Some(a), Some(url), Some(r)) => Some(ArchiveSink::S3 {
+            archive: S3Archive::new(&r.sdk, &url.bucket, a.kms_key_id.as_deref()),
+            prefix: format!("s3://{}/{}", url.bucket, a.prefix),
+            dead_letter_prefix: a.dead_letter_prefix.clone(),
+        }),
+        (Some(_), _, _) => Some(ArchiveSink::Local(LocalArchive::new(
+            args.out.join("archive"),
+        ))),
+    };
     let mut index = config
         .index
         .as_ref()
@@ -125,13 +218,17 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     let mut sum = Summary::default();
     let window = pool.current_num_threads().max(1) * WINDOW_PER_THREAD;
     for chunk in inputs.chunks(window) {
+        let fetched = fetch_s3(remote.as_ref(), chunk);
         let results: Vec<InputResult> = pool.install(|| {
             chunk
                 .par_iter()
-                .map(|p| process_input(&config, p))
+                .zip(fetched)
+                .map(|((input, _), bytes)| process_one(&config, input, bytes))
                 .collect()
         });
-        for r in results {
+        let mut dead: Vec<DeadLetter> = Vec::new();
+        let mut objects: Vec<&ArchiveObject> = Vec::new();
+        for r in &results {
             sum.inputs += 1;
             sum.input_bytes += r.bytes;
             sum.records += r.records;
@@ -142,10 +239,8 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
             for out in &r.outputs {
                 sum.archive_filtered += out.archive_filtered;
                 sum.index_filtered += out.index_filtered;
-                if let (Some(sink), Some(object)) = (&archive, &out.archive) {
-                    sink.put(object)?;
-                    sum.archive_objects += 1;
-                    sum.archived_events += object.events;
+                if let Some(object) = &out.archive {
+                    objects.push(object);
                 }
                 if let Some(sink) = index.as_mut() {
                     for c in &out.bulk {
@@ -157,11 +252,74 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
             if r.dead.iter().any(|d| d.record.is_none()) {
                 sum.dead_lettered_inputs += 1;
             }
-            for d in &r.dead {
-                dead_letters.put(d)?;
-                sum.dead_lettered += 1;
-            }
+            dead.extend(r.dead.iter().cloned());
             progress.inc(r.bytes);
+        }
+        match &archive {
+            None => {}
+            Some(ArchiveSink::Local(sink)) => {
+                for object in &objects {
+                    sink.put(object)?;
+                    sum.archive_objects += 1;
+                    sum.archived_events += object.events;
+                }
+            }
+            Some(ArchiveSink::S3 { archive, .. }) => {
+                let rt = &remote.as_ref().context("no S3 client")?.rt;
+                let refused = put_objects(rt, archive, &objects);
+                for (object, result) in objects.iter().zip(refused) {
+                    match result {
+                        Ok(()) => {
+                            sum.archive_objects += 1;
+                            sum.archived_events += object.events;
+                        }
+                        Err(e) => {
+                            sum.archive_failed += 1;
+                            dead.push(DeadLetter {
+                                name: format!("refused-{}", object.key.replace('/', "__")),
+                                raw: Some(object.body.clone()),
+                                input: archive.bucket().to_string(),
+                                shape: None,
+                                record: None,
+                                record_id: None,
+                                stage: "s3",
+                                error: e.message,
+                                log_group: None,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        sum.dead_lettered += dead.len();
+        match (&archive, &remote) {
+            (
+                Some(ArchiveSink::S3 {
+                    archive,
+                    dead_letter_prefix,
+                    ..
+                }),
+                Some(r),
+            ) => {
+                for d in &dead {
+                    if let Err(e) =
+                        r.rt.block_on(put_dead_letter(archive, dead_letter_prefix, d))
+                    {
+                        // The bucket refuses even the dead letter: keep it on disk instead.
+                        eprintln!(
+                            "cwlogs: {e}; kept in {}",
+                            args.out.join("dead-letter").display()
+                        );
+                        sum.archive_failed += 1;
+                        dead_letters.put(d)?;
+                    }
+                }
+            }
+            _ => {
+                for d in &dead {
+                    dead_letters.put(d)?;
+                }
+            }
         }
     }
     progress.finish_and_clear();
@@ -173,11 +331,105 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     let summary_path = args.out.join("summary.json");
     std::fs::write(&summary_path, json)
         .with_context(|| format!("cannot write {}", summary_path.display()))?;
-    print_summary(&sum, &config, &args.out, elapsed.as_secs_f64());
+    let archive_at = match &archive {
+        Some(ArchiveSink::S3 { prefix, .. }) => prefix.clone(),
+        _ => args.out.join("archive").display().to_string(),
+    };
+    print_summary(&sum, &config, &args.out, &archive_at, elapsed.as_secs_f64());
+    if sum.archive_failed > 0 {
+        eprintln!(
+            "cwlogs: {} archive objects were not written to S3; they are dead letters with the error",
+            sum.archive_failed
+        );
+        return Ok(ExitCode::FAILURE);
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_summary(s: &Summary, config: &Config, out: &Path, secs: f64) {
+/// Reads the S3 inputs of a window, a few at a time; `None` for local files (read by the
+/// workers).
+fn fetch_s3(
+    remote: Option<&Remote>,
+    chunk: &[(Input, u64)],
+) -> Vec<Option<std::result::Result<Vec<u8>, String>>> {
+    let Some(r) = remote else {
+        return chunk.iter().map(|_| None).collect();
+    };
+    let source = S3Source::new(&r.sdk);
+    r.rt.block_on(
+        futures_util::stream::iter(chunk.iter().map(|(input, _)| {
+            let source = &source;
+            async move {
+                match input {
+                    Input::File(_) => None,
+                    Input::S3 { bucket, key } => Some(
+                        source
+                            .get(bucket, key, MAX_INPUT_BYTES)
+                            .await
+                            .map_err(|e| e.message),
+                    ),
+                }
+            }
+        }))
+        .buffered(CONCURRENT_GETS)
+        .collect(),
+    )
+}
+
+/// Writes archive objects to S3, a few at a time, returning each one's result in order.
+fn put_objects(
+    rt: &tokio::runtime::Runtime,
+    archive: &S3Archive,
+    objects: &[&ArchiveObject],
+) -> Vec<std::result::Result<(), cwlogs_pipeline::SendError>> {
+    rt.block_on(
+        futures_util::stream::iter(objects.iter().map(|o| {
+            archive.put(
+                Object {
+                    key: &o.key,
+                    body: &o.body,
+                    content_type: "application/x-ndjson",
+                    content_encoding: Some("gzip"),
+                },
+                None,
+            )
+        }))
+        .buffered(CONCURRENT_PUTS)
+        .collect(),
+    )
+}
+
+/// Writes one dead letter (raw bytes, then its error file) under the bucket's dead-letter
+/// prefix, dated today.
+async fn put_dead_letter(
+    archive: &S3Archive,
+    prefix: &str,
+    dead: &DeadLetter,
+) -> std::result::Result<(), cwlogs_pipeline::SendError> {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let (raw_key, error_key) = dead.keys(prefix, now_ms);
+    if let Some(raw) = &dead.raw {
+        let object = Object {
+            key: &raw_key,
+            body: raw,
+            content_type: "application/octet-stream",
+            content_encoding: None,
+        };
+        archive.put(object, None).await?;
+    }
+    let json = dead.error_json();
+    let object = Object {
+        key: &error_key,
+        body: &json,
+        content_type: "application/json",
+        content_encoding: None,
+    };
+    archive.put(object, None).await
+}
+
+fn print_summary(s: &Summary, config: &Config, out: &Path, archive_at: &str, secs: f64) {
     let mb = s.decompressed_bytes as f64 / 1e6;
     println!(
         "cwlogs replay: {} inputs ({:.1} MB), {} records, {} batches, {} events",
@@ -190,10 +442,7 @@ fn print_summary(s: &Summary, config: &Config, out: &Path, secs: f64) {
     if config.archive.is_some() {
         println!(
             "  archived       {:>9} events in {} objects ({} filtered out)  -> {}",
-            s.archived_events,
-            s.archive_objects,
-            s.archive_filtered,
-            out.join("archive").display()
+            s.archived_events, s.archive_objects, s.archive_filtered, archive_at
         );
     }
     if config.index.is_some() {
@@ -225,20 +474,49 @@ fn print_summary(s: &Summary, config: &Config, out: &Path, secs: f64) {
     );
 }
 
-/// Expands directories (recursively, in name order), skipping dead-letter error files, hidden
-/// files and the output directory itself. Files named explicitly are always taken.
-fn collect_inputs(inputs: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>> {
+/// Expands directories (recursively, in name order) and S3 prefixes (in key order), skipping
+/// dead-letter error files, hidden files and the output directory itself. Files named
+/// explicitly are always taken. Each input comes with its size, for progress.
+fn collect_inputs(
+    inputs: &[PathBuf],
+    out: &Path,
+    remote: Option<&Remote>,
+) -> Result<Vec<(Input, u64)>> {
     let out_abs = std::fs::canonicalize(out).ok();
-    let mut files = Vec::new();
+    let mut found = Vec::new();
     for input in inputs {
+        if let Some(text) = input.to_str().filter(|t| t.starts_with("s3://")) {
+            let url = S3Url::parse(text)
+                .with_context(|| format!("{text}: expected s3://BUCKET[/PREFIX]"))?;
+            let r = remote.context("no S3 client")?;
+            let keys =
+                r.rt.block_on(S3Source::new(&r.sdk).list(&url))
+                    .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            for (key, size) in keys {
+                if is_error_file(&key) || key.ends_with('/') {
+                    continue;
+                }
+                let bucket = url.bucket.clone();
+                found.push((Input::S3 { bucket, key }, size));
+            }
+            continue;
+        }
         let meta = std::fs::metadata(input);
         match meta {
-            Ok(m) if m.is_dir() => walk(input, out_abs.as_deref(), &mut files)?,
+            Ok(m) if m.is_dir() => {
+                let mut files = Vec::new();
+                walk(input, out_abs.as_deref(), &mut files)?;
+                for f in files {
+                    let size = std::fs::metadata(&f).map_or(0, |m| m.len());
+                    found.push((Input::File(f), size));
+                }
+            }
             // Files, and paths that cannot be read: those become dead letters with the error.
-            _ => files.push(input.clone()),
+            Ok(m) => found.push((Input::File(input.clone()), m.len())),
+            Err(_) => found.push((Input::File(input.clone()), 0)),
         }
     }
-    Ok(files)
+    Ok(found)
 }
 
 fn walk(dir: &Path, out: Option<&Path>, files: &mut Vec<PathBuf>) -> Result<()> {
@@ -279,98 +557,48 @@ fn read_input(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Decodes one input and builds its outputs; never fails: what cannot be decoded becomes a dead
-/// letter.
-fn process_input(config: &Config, path: &Path) -> InputResult {
+/// Reads (unless already fetched) and decodes one input and builds its outputs; never
+/// fails: what cannot be read or decoded becomes a dead letter.
+fn process_one(
+    config: &Config,
+    input: &Input,
+    fetched: Option<std::result::Result<Vec<u8>, String>>,
+) -> InputResult {
     let mut r = InputResult::default();
-    let name = flat_name(path);
-    let input = path.display().to_string();
-    let bytes = match read_input(path) {
-        Ok(b) => b,
-        Err(e) => {
-            r.dead.push(DeadLetter {
-                name,
-                raw: None,
-                input,
-                shape: None,
-                record: None,
-                record_id: None,
-                stage: "read",
-                error: format!("cannot read input: {e}"),
-                log_group: None,
-            });
+    let name = input.name();
+    let shown = input.shown();
+    let bytes = match (input, fetched) {
+        (_, Some(Ok(b))) => b,
+        (_, Some(Err(e))) => {
+            r.dead.push(DeadLetter::unread(name, shown, e));
             return r;
         }
-    };
-    r.bytes = bytes.len() as u64;
-    let whole = |e: &DecodeError, shape: Option<&'static str>| DeadLetter {
-        name: name.clone(),
-        raw: Some(bytes.clone()),
-        input: input.clone(),
-        shape,
-        record: None,
-        record_id: e.record().map(String::from),
-        stage: e.stage().as_str(),
-        error: e.to_string(),
-        log_group: e.log_group().map(String::from),
-    };
-    let trigger = match detect(&bytes) {
-        Ok(t) => t,
-        Err(e) => {
-            r.dead.push(whole(&e, None));
-            return r;
-        }
-    };
-    let shape = trigger.shape.as_str();
-    let single = trigger.records.len() == 1;
-    for (i, record) in trigger.records.iter().enumerate() {
-        r.records += 1;
-        let dead = |e: &DecodeError| {
-            if single {
-                return whole(e, Some(shape));
-            }
-            let ext = match record.data {
-                RecordData::Base64(_) => "b64",
-                RecordData::Gzip(_) => "gz",
-                RecordData::Json(_) => "json",
-            };
-            DeadLetter {
-                name: format!("{name}.record-{i}.{ext}"),
-                raw: Some(record.raw().to_vec()),
-                input: input.clone(),
-                shape: Some(shape),
-                record: Some(i),
-                record_id: record.id.as_deref().map(String::from),
-                stage: e.stage().as_str(),
-                error: e.to_string(),
-                log_group: e.log_group().map(String::from),
-            }
-        };
-        let payload = match record.decompress(&config.limits) {
-            Ok(p) => p,
-            Err(e) => {
-                r.dead.push(dead(&e));
-                continue;
-            }
-        };
-        let batches = match payload.batches() {
+        (Input::File(path), None) => match read_input(path) {
             Ok(b) => b,
             Err(e) => {
-                r.dead.push(dead(&e));
-                continue;
+                let error = format!("cannot read input: {e}");
+                r.dead.push(DeadLetter::unread(name, shown, error));
+                return r;
             }
-        };
-        r.decompressed += payload.bytes().len() as u64;
-        for batch in &batches {
-            r.batches += 1;
-            if batch.message_type == MessageType::Control {
-                r.control += 1;
-                continue;
-            }
-            r.events += batch.log_events.len();
-            let region = resolve_region(config, batch, record.region.as_deref());
-            r.outputs.push(process_batch(config, region, batch));
+        },
+        (Input::S3 { .. }, None) => {
+            let error = "S3 input was not fetched".to_string();
+            r.dead.push(DeadLetter::unread(name, shown, error));
+            return r;
         }
+    };
+    let processed = process_input(config, &name, &shown, &bytes, |region, batch| {
+        process_batch(config, region, batch)
+    });
+    r.bytes = processed.bytes;
+    r.dead.extend(processed.dead_letters().cloned());
+    for record in processed.records {
+        r.records += 1;
+        r.decompressed += record.decompressed;
+        r.batches += record.batches;
+        r.control += record.control;
+        r.events += record.events;
+        r.outputs.extend(record.outputs);
     }
     r
 }

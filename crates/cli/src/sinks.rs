@@ -3,8 +3,7 @@
 //! every input that could not be decoded, byte for byte, with its error beside it.
 
 use anyhow::{Context, Result};
-use cwlogs_pipeline::{ArchiveObject, BulkChunk};
-use serde::Serialize;
+use cwlogs_pipeline::{ArchiveObject, BulkChunk, DeadLetter};
 use std::collections::HashMap;
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -146,31 +145,6 @@ impl LocalIndex {
     }
 }
 
-/// What is kept of an input, or a record of it, that could not be decoded.
-#[derive(Debug, Clone, Serialize)]
-pub struct DeadLetter {
-    /// File name under `dead-letter/`.
-    #[serde(skip)]
-    pub name: String,
-    /// The bytes exactly as received (`None` when the input could not even be read).
-    #[serde(skip)]
-    pub raw: Option<Vec<u8>>,
-    /// The input path as given.
-    pub input: String,
-    /// The shape of the input, when it was recognised.
-    pub shape: Option<&'static str>,
-    /// The record's position in the input (0-based), for multi-record inputs.
-    pub record: Option<usize>,
-    /// The record's id (Kinesis sequence number, Firehose record id).
-    pub record_id: Option<String>,
-    /// The failing stage: input, base64, gzip, json, envelope, read.
-    pub stage: &'static str,
-    /// The error, for humans.
-    pub error: String,
-    /// The log group, when it could be read.
-    pub log_group: Option<String>,
-}
-
 /// Writes dead letters: the raw bytes as `<name>`, the error as `<name>.error.json`.
 pub struct LocalDeadLetters {
     root: PathBuf,
@@ -191,9 +165,7 @@ impl LocalDeadLetters {
             fs::write(&p, raw).with_context(|| format!("cannot write {}", p.display()))?;
         }
         let p = self.root.join(format!("{}.error.json", dl.name));
-        let mut json = serde_json::to_vec_pretty(dl)?;
-        json.push(b'\n');
-        fs::write(&p, json).with_context(|| format!("cannot write {}", p.display()))
+        fs::write(&p, dl.error_json()).with_context(|| format!("cannot write {}", p.display()))
     }
 }
 
@@ -201,7 +173,7 @@ impl LocalDeadLetters {
 pub fn is_error_sidecar(path: &Path) -> bool {
     path.file_name()
         .and_then(|n| n.to_str())
-        .is_some_and(|n| n.ends_with(".error.json"))
+        .is_some_and(cwlogs_pipeline::input::is_error_file)
 }
 
 /// A file name for what came from `input`: its path with separators flattened.
