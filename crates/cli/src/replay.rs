@@ -5,7 +5,7 @@ use crate::sinks::{
 };
 use anyhow::{Context, Result};
 use cwlogs_aws::{S3Archive, S3Source, S3Url};
-use cwlogs_pipeline::input::is_error_file;
+use cwlogs_pipeline::input::{is_error_file, refused_name};
 use cwlogs_pipeline::{
     Archive, ArchiveObject, BatchOutput, Config, DeadLetter, Object, process_batch, process_input,
 };
@@ -276,9 +276,9 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
                         Err(e) => {
                             sum.archive_failed += 1;
                             dead.push(DeadLetter {
-                                name: format!("refused-{}", object.key.replace('/', "__")),
+                                name: refused_name(&object.key),
                                 raw: Some(object.body.clone()),
-                                input: archive.bucket().to_string(),
+                                input: format!("s3://{}/{}", archive.bucket(), object.key),
                                 shape: None,
                                 record: None,
                                 record_id: None,

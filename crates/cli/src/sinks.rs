@@ -184,9 +184,26 @@ pub fn flat_name(input: &Path) -> String {
         .filter(|p| !p.is_empty() && *p != ".")
         .map(|p| if p == ".." { "up" } else { p })
         .collect();
-    if parts.is_empty() {
+    let name = if parts.is_empty() {
         "input".into()
     } else {
         parts.join("__")
+    };
+    // File names are limited to 255 bytes; keep the end (the file's own name) and make the
+    // cut unique with a hash of the whole.
+    if name.len() <= 160 {
+        return name;
     }
+    let tail: String = name
+        .chars()
+        .rev()
+        .take(120)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format!(
+        "{}-{tail}",
+        cwlogs_pipeline::archive::short_hash(name.as_bytes())
+    )
 }

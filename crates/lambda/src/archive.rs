@@ -5,6 +5,7 @@ use crate::{Budget, RetryLater};
 use base64::Engine as _;
 use cwlogs_decode::{Shape, detect};
 use cwlogs_pipeline::archive::short_hash;
+use cwlogs_pipeline::input::refused_name;
 use cwlogs_pipeline::{
     Archive, ArchiveObject, Class, Config, DeadLetter, Object, SendError, archive_ndjson,
     process_batch, process_input,
@@ -248,9 +249,9 @@ impl<A: Archive> Archiver<A> {
             },
             Err(e) => {
                 let dead = DeadLetter {
-                    name: format!("refused-{}", flat_key(&object.key)),
+                    name: refused_name(&object.key),
                     raw: Some(object.body.clone()),
-                    input: input.to_string(),
+                    input: format!("{input} {}", object.key),
                     shape: None,
                     record: None,
                     record_id: None,
@@ -410,9 +411,4 @@ impl<A: Archive> Archiver<A> {
         }
         (summary, Response::Firehose { records })
     }
-}
-
-/// An archive key as one file name: `/` becomes `__`.
-fn flat_key(key: &str) -> String {
-    key.replace('/', "__")
 }

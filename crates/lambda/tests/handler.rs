@@ -274,7 +274,7 @@ async fn a_refused_object_becomes_a_dead_letter_holding_its_body() {
     assert_eq!(s.archived_events, 0);
     let objects = handler_objects(&handler);
     for (key, body) in want {
-        let name = format!("refused-{}", key.replace('/', "__"));
+        let name = cwlogs_pipeline::input::refused_name(&key);
         let (k, o) = objects
             .iter()
             .find(|(k, _)| k.ends_with(&name))
@@ -283,6 +283,7 @@ async fn a_refused_object_becomes_a_dead_letter_holding_its_body() {
         let err: serde_json::Value =
             serde_json::from_slice(&objects[&format!("{k}.error.json")].body).expect("json");
         assert_eq!(err["stage"], "s3");
+        assert!(err["input"].as_str().is_some_and(|i| i.ends_with(&key)));
         assert!(
             err["error"]
                 .as_str()

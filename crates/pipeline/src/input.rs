@@ -73,6 +73,17 @@ impl DeadLetter {
     }
 }
 
+/// The dead-letter name of an archive object the archive refused: short enough for any file
+/// system (the full key is in the error file), unique per key.
+pub fn refused_name(key: &str) -> String {
+    let base = key.rsplit('/').next().unwrap_or(key);
+    let base: String = base.chars().take(160).collect();
+    format!(
+        "refused-{}-{base}",
+        crate::archive::short_hash(key.as_bytes())
+    )
+}
+
 /// Whether `name` is a dead letter's error file (skipped when dead letters are replayed).
 pub fn is_error_file(name: &str) -> bool {
     name.ends_with(".error.json")
@@ -245,6 +256,20 @@ mod tests {
         assert_eq!(json["stage"], "input");
         assert_eq!(json["input"], "lambda:req-1");
         assert!(json.get("raw").is_none());
+    }
+
+    #[test]
+    fn refused_names_are_short_and_unique() {
+        let key = format!(
+            "cwl/account=1/log_group={}/x-1-2.ndjson.gz",
+            "g".repeat(600)
+        );
+        let name = refused_name(&key);
+        assert!(
+            name.len() < 200 && name.ends_with("x-1-2.ndjson.gz"),
+            "{name}"
+        );
+        assert_ne!(name, refused_name(&key.replace("account=1", "account=2")));
     }
 
     #[test]
