@@ -6,7 +6,8 @@
 //!   [`S3Source`] lists and reads archived objects back for `cwlogs replay s3://…`.
 //! - [`sdk_config`] loads the standard AWS configuration (region, credentials,
 //!   `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_S3`) on one HTTPS stack: rustls with ring, shared
-//!   with the OpenSearch client.
+//!   with the OpenSearch client. [`sdk_config_with`] takes the endpoint, region and
+//!   credentials as arguments instead, for S3-compatible servers and local test stubs.
 //!
 //! Every send goes through [`retry::with_retry`]: one attempt, then jittered exponential
 //! backoff while the pure classifier in [`cwlogs_pipeline::classify`] says the failure is
@@ -43,7 +44,11 @@ pub mod retry;
 #[cfg(feature = "s3")]
 mod s3;
 
+use aws_credential_types::provider::SharedCredentialsProvider;
 use std::time::Duration;
+
+/// Static credentials, for [`sdk_config_with`].
+pub use aws_credential_types::Credentials;
 
 #[cfg(feature = "s3")]
 pub use s3::{S3Archive, S3Source, S3Url};
@@ -57,23 +62,59 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
 /// overrides such as `AWS_ENDPOINT_URL_S3`), with `region` taking precedence when given, on a
 /// rustls + ring HTTPS client. SDK retries are off: [`retry::with_retry`] decides.
 pub async fn sdk_config(region: Option<&str>) -> aws_config::SdkConfig {
-    use aws_smithy_http_client::{Builder, tls};
-    let http = Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(http)
+        .http_client(http_client())
         .retry_config(aws_config::retry::RetryConfig::disabled())
-        .timeout_config(
-            aws_config::timeout::TimeoutConfig::builder()
-                .connect_timeout(CONNECT_TIMEOUT)
-                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-                .build(),
-        );
+        .timeout_config(timeouts());
     if let Some(r) = region {
         loader = loader.region(aws_config::Region::new(r.to_string()));
     }
     loader.load().await
+}
+
+/// A configuration from explicit values only, for an S3-compatible endpoint or a local test
+/// server: nothing is read from the environment or from profile files, so a process can talk
+/// to such an endpoint without changing its environment. Same HTTPS client, timeouts and
+/// (absent) SDK retries as [`sdk_config`]; clients built on it address buckets by path.
+///
+/// ```
+/// let sdk = cwlogs_aws::sdk_config_with(
+///     "http://127.0.0.1:9000",
+///     "us-east-1",
+///     cwlogs_aws::Credentials::new("AKID", "SECRET", None, None, "example"),
+/// );
+/// assert_eq!(sdk.endpoint_url(), Some("http://127.0.0.1:9000"));
+/// ```
+pub fn sdk_config_with(
+    endpoint_url: &str,
+    region: &str,
+    credentials: Credentials,
+) -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint_url)
+        .region(aws_config::Region::new(region.to_string()))
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .http_client(http_client())
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .timeout_config(timeouts())
+        .build()
+}
+
+/// The one HTTPS client: rustls with ring (plain `http://` endpoints work too).
+fn http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::{Builder, tls};
+    Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
+}
+
+/// A bounded connect and a bounded attempt; the caller's deadline cuts attempts shorter.
+fn timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .build()
 }

@@ -56,11 +56,21 @@ where
     let class = match err {
         // Our request could not be built: sending it again builds it the same way.
         SdkError::ConstructionFailure(_) => Class::Reject,
-        _ => classify::s3(S3Response { status, code }),
+        _ => match classify::s3(S3Response { status, code }) {
+            // A 2xx whose body the SDK could not read (a proxy's page, a garbled listing):
+            // whether it took effect is unknown, and every request sent here is safe to
+            // repeat. An error is never "done".
+            Class::Done => Class::Retry,
+            class => class,
+        },
     };
     let mut message = format!("S3 {operation} {target}: ");
     match (code, status) {
         (Some(c), Some(s)) => message.push_str(&format!("{c} (HTTP {s})")),
+        (None, Some(s)) if matches!(err, SdkError::ResponseError(_)) => {
+            message.push_str(&format!("HTTP {s} with an unreadable answer: "));
+            message.push_str(&error_chain(err));
+        }
         (None, Some(s)) => message.push_str(&format!("HTTP {s}")),
         _ => message.push_str(&error_chain(err)),
     }
