@@ -2,15 +2,44 @@
 # Runs every check and test of the workspace. This is the one test command: README.md names it
 # and .ci/run calls it. It installs what it needs (pinned) into the repo's ignored folders.
 #
-# Layout for the stages that need services (added by the sink issues): install the pinned
-# Python packages into .venv/, start each service on 127.0.0.1 in start_services, register its
-# PID for stop_services (run on exit, success or not), then run `cargo test --features
-# integration` with the *_ENDPOINT / *_URL variables set.
+# Stages that need services: the pinned Python packages go into .venv/, start_services starts
+# each service on 127.0.0.1 (a free port), registers its PID for stop_services (run on exit,
+# success or not) and exports its *_ENDPOINT / *_URL variables; then every package with an
+# `integration` feature is tested with it on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each stage's heading shows the seconds since the start, so slow stages stand out in CI logs.
+step() { printf '\n==> %s [%ds]\n' "$*" "$SECONDS"; }
+
+# Python tools, pinned, in the ignored .venv/: moto (the S3 API the integration tests talk to)
+# and cargo-lambda (builds the functions). ziglang is cargo-lambda's own dependency (the zig it
+# links with); it is pinned too so that the linker does not change under us.
+PY_PINS=(
+  "moto[server]==5.2.5"
+  "cargo-lambda==1.9.2"
+  "ziglang==0.17.1"
+)
+VENV=$ROOT/.venv
+
+# Creates .venv if needed and installs PY_PINS into it, unless the stamp file says this exact
+# list is already installed (then nothing is downloaded or checked: a warm run stays offline).
+setup_venv() {
+  local stamp=$VENV/.cwlogs-pins want
+  want=$(printf '%s\n' "${PY_PINS[@]}")
+  if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c '' 2>/dev/null &&
+    [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    return
+  fi
+  step "python tools into .venv (${PY_PINS[*]})"
+  [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c '' 2>/dev/null || {
+    rm -rf "$VENV"
+    python3 -m venv "$VENV"
+  }
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check "${PY_PINS[@]}"
+  printf '%s\n' "$want" >"$stamp"
+}
 
 SERVICE_PIDS=()
 stop_services() {
@@ -20,9 +49,48 @@ stop_services() {
 }
 trap stop_services EXIT
 
+# A TCP port on 127.0.0.1 that nothing listens on right now.
+free_port() {
+  "$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Waits (at most $3 seconds) until $2 answers HTTP; fails with the tail of log $4 if it never
+# does or if the process $1 dies first.
+wait_http() {
+  local pid=$1 url=$2 limit=$3 log=$4 end=$((SECONDS + $3))
+  until "$VENV/bin/python" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' "$url" 2>/dev/null; do
+    if ! kill -0 "$pid" 2>/dev/null || [ "$SECONDS" -ge "$end" ]; then
+      echo "error: $url did not answer within ${limit}s (or its server exited); last lines of $log:" >&2
+      tail -n 30 "$log" >&2 || true
+      exit 1
+    fi
+    sleep 0.3
+  done
+}
+
 start_services() {
-  # No service is needed yet: the S3 (moto) and OpenSearch (osmem-server) sinks add theirs here.
-  :
+  setup_venv
+  mkdir -p "$ROOT/target"
+
+  step "start moto (S3) on 127.0.0.1"
+  local port url
+  port=$(free_port)
+  url=http://127.0.0.1:$port
+  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$ROOT/target/moto.log" 2>&1 &
+  SERVICE_PIDS+=($!)
+  wait_http "$!" "$url/" 30 "$ROOT/target/moto.log"
+  echo "moto answers at $url (log: target/moto.log)"
+  # The standard AWS variables, so the SDK (and anything else) reaches moto with throwaway
+  # credentials; anything that could point it elsewhere is cleared.
+  unset AWS_ENDPOINT_URL_S3 AWS_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_PROFILE
+  export AWS_ENDPOINT_URL=$url CWLOGS_MOTO_URL=$url
+  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
+  export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+
+  # OpenSearch (issue 6) goes here: osmem-server from PyPI (add its pin to PY_PINS), started
+  # like moto with `-addr 127.0.0.1:PORT -no-stdin-watch`, its PID added to SERVICE_PIDS,
+  # waited for with wait_http, and OPENSEARCH_URL exported (unless already set, to run against
+  # a real cluster).
 }
 
 step "format"
@@ -46,6 +114,19 @@ done
 
 start_services
 
+# Every package with an `integration` feature (its tests need the services above): found from
+# the manifests, so a crate that adds the feature is tested here without editing this script.
+integration_args=()
+for manifest in crates/*/Cargo.toml functions/*/Cargo.toml; do
+  grep -q '^integration *=' "$manifest" || continue
+  pkg=$(sed -n 's/^name *= *"\(.*\)"/\1/p' "$manifest" | head -n 1)
+  integration_args+=(-p "$pkg" --features "$pkg/integration")
+done
+if [ ${#integration_args[@]} -gt 0 ]; then
+  step "integration tests against the services (${integration_args[*]})"
+  cargo test --locked "${integration_args[@]}"
+fi
+
 step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
@@ -53,6 +134,36 @@ step "main job on the samples"
 out=$(mktemp -d)
 cargo run --release --locked -q -p cwlogs -- replay --out "$out/out" samples
 rm -rf "$out"
+
+# The Lambda functions, as they are deployed: `cargo lambda build` with cargo-lambda's default
+# compiler, zig (the pinned ziglang wheel, so nothing is downloaded). zig links against an old
+# glibc, so the bootstrap also runs on the Lambda runtime's (AL2023: glibc 2.34), which a plain
+# `cargo build` on a newer host does not promise.
+lambda_packages=()
+for manifest in functions/*/Cargo.toml; do
+  [ -f "$manifest" ] || continue
+  lambda_packages+=(-p "$(sed -n 's/^name *= *"\(.*\)"/\1/p' "$manifest" | head -n 1)")
+done
+if [ ${#lambda_packages[@]} -gt 0 ]; then
+  setup_venv
+  step "cargo lambda build (${lambda_packages[*]})"
+  rm -rf target/lambda # so that a stale bootstrap cannot pass the check below
+  PATH="$VENV/bin:$PATH" cargo lambda build --release --locked "${lambda_packages[@]}"
+  for manifest in functions/*/Cargo.toml; do
+    # The [[bin]] names (cargo lambda names each output folder after its binary), else the
+    # package name.
+    bins=$(sed -n '/^\[\[bin\]\]/,/^$/s/^name *= *"\(.*\)"/\1/p' "$manifest")
+    [ -n "$bins" ] || bins=$(sed -n 's/^name *= *"\(.*\)"/\1/p' "$manifest" | head -n 1)
+    for bin in $bins; do
+      bootstrap=target/lambda/$bin/bootstrap
+      [ -x "$bootstrap" ] || {
+        echo "error: cargo lambda build did not produce $bootstrap" >&2
+        exit 1
+      }
+      echo "$bootstrap: $(wc -c <"$bootstrap") bytes"
+    done
+  done
+fi
 
 echo
 echo "all checks passed"
