@@ -169,9 +169,22 @@ impl Archive for S3Archive {
 /// S3-compatible servers are reached by address, not by bucket subdomain).
 fn s3_client(sdk: &aws_config::SdkConfig) -> Client {
     let conf = aws_sdk_s3::config::Builder::from(sdk)
-        .force_path_style(sdk.endpoint_url().is_some())
+        .force_path_style(sdk.endpoint_url().is_some() || s3_endpoint_override(sdk).is_some())
         .build();
     Client::from_conf(conf)
+}
+
+/// The S3-only endpoint override (`AWS_ENDPOINT_URL_S3`, or `endpoint_url` in the profile's
+/// `services` section), which the S3 config builder takes from `sdk` but `sdk.endpoint_url()`
+/// does not show. Looked up with the same key the SDK's own builder uses.
+fn s3_endpoint_override(sdk: &aws_config::SdkConfig) -> Option<String> {
+    let key = aws_types::service_config::ServiceConfigKey::builder()
+        .service_id("S3")
+        .env("AWS_ENDPOINT_URL")
+        .profile("endpoint_url")
+        .build()
+        .ok()?;
+    sdk.service_config()?.load_config(key)
 }
 
 /// Lists and reads objects, for replaying an archive (or its dead letters).

@@ -6,8 +6,8 @@ use cwlogs_aws::{Credentials, S3Archive, S3Source, S3Url, sdk_config_with};
 use cwlogs_pipeline::{Archive, Backoff, Class, Object};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -37,7 +37,8 @@ const OK: Step = Step::Ok("");
 /// connection, then answers anything more with 500 so the count shows it.
 struct Stub {
     url: String,
-    requests: Arc<AtomicUsize>,
+    /// The request line (`PUT /bucket/key?x-id=PutObject HTTP/1.1`) of each request read.
+    seen: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -49,22 +50,26 @@ impl Stub {
             .set_nonblocking(true)
             .expect("non-blocking listener");
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
-        let requests = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
-            let (requests, stop) = (requests.clone(), stop.clone());
-            std::thread::spawn(move || serve(listener, steps, &requests, &stop))
+            let (seen, stop) = (seen.clone(), stop.clone());
+            std::thread::spawn(move || serve(listener, steps, &seen, &stop))
         };
         Stub {
             url,
-            requests,
+            seen,
             stop,
             thread: Some(thread),
         }
     }
 
     fn requests(&self) -> usize {
-        self.requests.load(Ordering::SeqCst)
+        self.request_lines().len()
+    }
+
+    fn request_lines(&self) -> Vec<String> {
+        self.seen.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
     fn sdk(&self) -> aws_config::SdkConfig {
@@ -99,7 +104,7 @@ impl Drop for Stub {
     }
 }
 
-fn serve(listener: TcpListener, steps: Vec<Step>, requests: &AtomicUsize, stop: &AtomicBool) {
+fn serve(listener: TcpListener, steps: Vec<Step>, seen: &Mutex<Vec<String>>, stop: &AtomicBool) {
     let until = Instant::now() + STUB_LIFETIME;
     let mut steps = steps.into_iter();
     while !stop.load(Ordering::SeqCst) && Instant::now() < until {
@@ -114,22 +119,24 @@ fn serve(listener: TcpListener, steps: Vec<Step>, requests: &AtomicUsize, stop: 
         let step = steps
             .next()
             .unwrap_or(Step::Error(500, "UnexpectedExtraRequest", &[]));
-        let _ = handle(conn, step, requests, stop, until);
+        let _ = handle(conn, step, seen, stop, until);
     }
 }
 
 fn handle(
     mut conn: TcpStream,
     step: Step,
-    requests: &AtomicUsize,
+    seen: &Mutex<Vec<String>>,
     stop: &AtomicBool,
     until: Instant,
 ) -> std::io::Result<()> {
     conn.set_nonblocking(false)?;
     conn.set_read_timeout(Some(READ_TIMEOUT))?;
     conn.set_write_timeout(Some(READ_TIMEOUT))?;
-    read_request(&mut conn, matches!(step, Step::Drop))?;
-    requests.fetch_add(1, Ordering::SeqCst);
+    let line = read_request(&mut conn, matches!(step, Step::Drop))?;
+    if let Ok(mut seen) = seen.lock() {
+        seen.push(line);
+    }
     let (status, body, length, headers) = match step {
         Step::Drop => return Ok(()), // dropping `conn` closes it unanswered
         Step::Slow(wait) => {
@@ -168,8 +175,9 @@ fn handle(
 }
 
 /// Reads one request: the head, then (unless `head_only`) a `Content-Length` body or a chunked
-/// body up to its last chunk. Bounded by the read timeout and a size cap.
-fn read_request(conn: &mut TcpStream, head_only: bool) -> std::io::Result<()> {
+/// body up to its last chunk, and returns the request line. Bounded by the read timeout and a
+/// size cap.
+fn read_request(conn: &mut TcpStream, head_only: bool) -> std::io::Result<String> {
     const CAP: usize = 1 << 20;
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
@@ -183,8 +191,13 @@ fn read_request(conn: &mut TcpStream, head_only: bool) -> std::io::Result<()> {
         }
         buf.extend_from_slice(&chunk[..n]);
     };
+    let line = String::from_utf8_lossy(&buf[..head_end])
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
     if head_only {
-        return Ok(());
+        return Ok(line);
     }
     let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
     let header = |name: &str| {
@@ -209,7 +222,7 @@ fn read_request(conn: &mut TcpStream, head_only: bool) -> std::io::Result<()> {
         }
         buf.extend_from_slice(&chunk[..n]);
     }
-    Ok(())
+    Ok(line)
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -372,4 +385,36 @@ async fn get_refuses_an_announced_size_over_the_cap_without_retrying() {
     assert_eq!(e.class, Class::Reject, "{e}");
     assert!(e.message.contains("larger than 19 bytes"), "{e}");
     assert_eq!(stub.requests(), 1);
+}
+
+/// An S3-only endpoint override, as `AWS_ENDPOINT_URL_S3` gives one, without touching the
+/// process environment.
+#[derive(Debug)]
+struct S3EndpointOnly(String);
+
+impl aws_types::service_config::LoadServiceConfig for S3EndpointOnly {
+    fn load_config(&self, key: aws_types::service_config::ServiceConfigKey<'_>) -> Option<String> {
+        (key.service_id() == "S3" && key.env() == "AWS_ENDPOINT_URL").then(|| self.0.clone())
+    }
+}
+
+#[tokio::test]
+async fn an_s3_only_endpoint_override_is_addressed_by_path() {
+    let stub = Stub::start(vec![OK]);
+    // A host name, not an address: by subdomain the bucket would be `stub-bucket.localhost`.
+    let url = stub.url.replace("127.0.0.1", "localhost");
+    let mut sdk = stub.sdk().to_builder();
+    sdk.set_endpoint_url(None);
+    let sdk = sdk.service_config(S3EndpointOnly(url)).build();
+    assert_eq!(sdk.endpoint_url(), None);
+
+    let r = S3Archive::new(&sdk, "stub-bucket", None)
+        .put(object(), None)
+        .await;
+    assert_eq!(r, Ok(()));
+    let lines = stub.request_lines();
+    assert!(
+        lines.len() == 1 && lines[0].starts_with("PUT /stub-bucket/cwl/"),
+        "{lines:?}"
+    );
 }
