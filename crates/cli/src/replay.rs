@@ -7,7 +7,8 @@ use anyhow::{Context, Result};
 use cwlogs_aws::{S3Archive, S3Source, S3Url};
 use cwlogs_pipeline::input::{is_error_file, refused_name};
 use cwlogs_pipeline::{
-    Archive, ArchiveObject, BatchOutput, Config, DeadLetter, Object, process_batch, process_input,
+    Archive, ArchiveObject, BatchOutput, Config, DeadLetter, process_batch, process_input,
+    put_dead_letter,
 };
 use futures_util::StreamExt as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -302,9 +303,11 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
                 Some(r),
             ) => {
                 for d in &dead {
-                    if let Err(e) =
-                        r.rt.block_on(put_dead_letter(archive, dead_letter_prefix, d))
-                    {
+                    let now_ms = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_millis() as i64);
+                    let put = put_dead_letter(archive, dead_letter_prefix, d, now_ms, None);
+                    if let Err(e) = r.rt.block_on(put) {
                         // The bucket refuses even the dead letter: keep it on disk instead.
                         eprintln!(
                             "cwlogs: {e}; kept in {}",
@@ -383,50 +386,10 @@ fn put_objects(
     objects: &[&ArchiveObject],
 ) -> Vec<std::result::Result<(), cwlogs_pipeline::SendError>> {
     rt.block_on(
-        futures_util::stream::iter(objects.iter().map(|o| {
-            archive.put(
-                Object {
-                    key: &o.key,
-                    body: &o.body,
-                    content_type: "application/x-ndjson",
-                    content_encoding: Some("gzip"),
-                },
-                None,
-            )
-        }))
-        .buffered(CONCURRENT_PUTS)
-        .collect(),
+        futures_util::stream::iter(objects.iter().map(|o| archive.put(o.as_object(), None)))
+            .buffered(CONCURRENT_PUTS)
+            .collect(),
     )
-}
-
-/// Writes one dead letter (raw bytes, then its error file) under the bucket's dead-letter
-/// prefix, dated today.
-async fn put_dead_letter(
-    archive: &S3Archive,
-    prefix: &str,
-    dead: &DeadLetter,
-) -> std::result::Result<(), cwlogs_pipeline::SendError> {
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    let (raw_key, error_key) = dead.keys(prefix, now_ms);
-    if let Some(raw) = &dead.raw {
-        let object = Object {
-            key: &raw_key,
-            body: raw,
-            content_type: "application/octet-stream",
-            content_encoding: None,
-        };
-        archive.put(object, None).await?;
-    }
-    let json = dead.error_json();
-    let object = Object {
-        key: &error_key,
-        body: &json,
-        content_type: "application/json",
-        content_encoding: None,
-    };
-    archive.put(object, None).await
 }
 
 fn print_summary(s: &Summary, config: &Config, out: &Path, archive_at: &str, secs: f64) {

@@ -7,8 +7,8 @@ use cwlogs_decode::{Shape, detect};
 use cwlogs_pipeline::archive::short_hash;
 use cwlogs_pipeline::input::refused_name;
 use cwlogs_pipeline::{
-    Archive, ArchiveObject, Class, Config, DeadLetter, Object, SendError, archive_ndjson,
-    process_batch, process_input,
+    Archive, ArchiveObject, Class, Config, DeadLetter, archive_ndjson, process_batch,
+    process_input, put_dead_letter,
 };
 use futures_util::StreamExt as _;
 use lambda_runtime::LambdaEvent;
@@ -227,15 +227,7 @@ impl<A: Archive> Archiver<A> {
     ) -> RecordFate {
         let put = self
             .archive
-            .put(
-                Object {
-                    key: &object.key,
-                    body: &object.body,
-                    content_type: "application/x-ndjson",
-                    content_encoding: Some("gzip"),
-                },
-                budget.send_until,
-            )
+            .put(object.as_object(), budget.send_until)
             .await;
         match put {
             Ok(()) => RecordFate {
@@ -276,44 +268,23 @@ impl<A: Archive> Archiver<A> {
         let now_ms = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
-        let (raw_key, error_key) = dead.keys(prefix, now_ms);
         tracing::warn!(
             event = "DeadLettered",
-            key = %raw_key,
+            key = %dead.keys(prefix, now_ms).0,
             stage = dead.stage,
             log_group = dead.log_group.as_deref(),
             error = %dead.error,
         );
-        let error_json = dead.error_json();
-        let mut written: Result<(), SendError> = Ok(());
-        if let Some(raw) = &dead.raw {
-            written = self
-                .archive
-                .put(
-                    Object {
-                        key: &raw_key,
-                        body: raw,
-                        content_type: "application/octet-stream",
-                        content_encoding: None,
-                    },
-                    budget.dead_letter_until,
-                )
-                .await;
-        }
-        if written.is_ok() {
-            written = self
-                .archive
-                .put(
-                    Object {
-                        key: &error_key,
-                        body: &error_json,
-                        content_type: "application/json",
-                        content_encoding: None,
-                    },
-                    budget.dead_letter_until,
-                )
-                .await;
-        }
+        // Boxed: dead letters are rare, and nesting this generic future inline grows the
+        // handler's future type past the compiler's layout depth limit.
+        let written = Box::pin(put_dead_letter(
+            &self.archive,
+            prefix,
+            dead,
+            now_ms,
+            budget.dead_letter_until,
+        ))
+        .await;
         match written {
             Ok(()) => RecordFate {
                 dead_letters: 1,
@@ -322,7 +293,7 @@ impl<A: Archive> Archiver<A> {
             Err(e) => {
                 tracing::error!(
                     event = "DeadLetterFailed",
-                    key = %raw_key,
+                    key = %dead.keys(prefix, now_ms).0,
                     error = %e,
                     original_error = %dead.error,
                 );

@@ -17,6 +17,18 @@ pub struct ArchiveObject {
     pub events: usize,
 }
 
+impl ArchiveObject {
+    /// The object as a sink writes it: `application/x-ndjson`, `Content-Encoding: gzip`.
+    pub fn as_object(&self) -> crate::Object<'_> {
+        crate::Object {
+            key: &self.key,
+            body: &self.body,
+            content_type: "application/x-ndjson",
+            content_encoding: Some("gzip"),
+        }
+    }
+}
+
 /// Percent-encodes a Hive partition value: every byte outside `[A-Za-z0-9._-]` becomes `%XX`,
 /// as Hive escapes partition paths (`/aws/lambda/x` -> `%2Faws%2Flambda%2Fx`).
 pub fn hive_escape(value: &str) -> String {

@@ -57,7 +57,7 @@ pub use cwlogs_decode::LogBatch;
 pub use index::{BulkChunk, IndexTemplate, bulk_chunks, doc_id};
 pub use input::{DeadLetter, ProcessedInput, ProcessedRecord, process_input};
 pub use route::{Glob, Route};
-pub use sink::{Archive, Backoff, Class, MemoryArchive, Object, SendError};
+pub use sink::{Archive, Backoff, Class, MemoryArchive, Object, SendError, put_dead_letter};
 
 /// What one batch turns into.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -116,6 +116,19 @@ fn routed<'a>(
     })
 }
 
+/// Each event's message wrapped for pattern matching (parsed lazily, at most once), when
+/// `needed`; else nothing, so unfiltered routes cost nothing.
+fn messages<'a>(batch: &'a LogBatch<'_>, needed: bool) -> Vec<cwlogs_filter::Message<'a>> {
+    if !needed {
+        return Vec::new();
+    }
+    batch
+        .log_events
+        .iter()
+        .map(|e| cwlogs_filter::Message::new(&e.message))
+        .collect()
+}
+
 /// Appends the archive's NDJSON lines for `batch` (after the archive route) to `out`, for
 /// transports that write the archive themselves (a Firehose transformation answers with these
 /// lines and Firehose buffers, compresses and stores them). Returns how many events were
@@ -129,15 +142,7 @@ pub fn archive_ndjson(
     let Some(a) = &config.archive else {
         return (0, batch.log_events.len());
     };
-    let messages: Vec<cwlogs_filter::Message<'_>> = if a.route.filters_events() {
-        batch
-            .log_events
-            .iter()
-            .map(|e| cwlogs_filter::Message::new(&e.message))
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let messages = messages(batch, a.route.filters_events());
     let own = routed(&a.route, batch, &messages);
     let b = own.as_ref().unwrap_or(batch);
     archive_lines(region, b, out);
@@ -157,15 +162,7 @@ pub fn process_batch(config: &Config, region: &str, batch: &LogBatch<'_>) -> Bat
     .into_iter()
     .flatten()
     .any(Route::filters_events);
-    let messages: Vec<cwlogs_filter::Message<'_>> = if any_patterns {
-        batch
-            .log_events
-            .iter()
-            .map(|e| cwlogs_filter::Message::new(&e.message))
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let messages = messages(batch, any_patterns);
     let total = batch.log_events.len();
     let mut out = BatchOutput::default();
     if let Some(a) = &config.archive {

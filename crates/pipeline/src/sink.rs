@@ -63,6 +63,36 @@ pub trait Archive: Send + Sync {
     ) -> impl Future<Output = Result<(), SendError>> + Send;
 }
 
+/// Writes a dead letter into `archive` under `prefix` (see [`crate::DeadLetter::keys`]): the
+/// bytes as received, then the error file, each retried until `deadline`. The error file is
+/// written last, so a dead letter with an error file is complete.
+pub async fn put_dead_letter<A: Archive>(
+    archive: &A,
+    prefix: &str,
+    dead: &crate::DeadLetter,
+    now_ms: i64,
+    deadline: Option<Instant>,
+) -> Result<(), SendError> {
+    let (raw_key, error_key) = dead.keys(prefix, now_ms);
+    if let Some(raw) = &dead.raw {
+        let object = Object {
+            key: &raw_key,
+            body: raw,
+            content_type: "application/octet-stream",
+            content_encoding: None,
+        };
+        archive.put(object, deadline).await?;
+    }
+    let json = dead.error_json();
+    let object = Object {
+        key: &error_key,
+        body: &json,
+        content_type: "application/json",
+        content_encoding: None,
+    };
+    archive.put(object, deadline).await
+}
+
 /// The retry schedule: exponential backoff with full jitter (the delay is uniform in
 /// `[0, min(cap, base * 2^attempt)]`), so that many functions throttled at once spread out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
