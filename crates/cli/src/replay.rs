@@ -5,7 +5,7 @@ use crate::sinks::{
 };
 use anyhow::{Context, Result};
 use cwlogs_aws::{S3Archive, S3Source, S3Url};
-use cwlogs_pipeline::input::{is_error_file, refused_name};
+use cwlogs_pipeline::input::is_error_file;
 use cwlogs_pipeline::{
     Archive, ArchiveObject, BatchOutput, Config, DeadLetter, process_batch, process_input,
     put_dead_letter,
@@ -276,17 +276,10 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
                         }
                         Err(e) => {
                             sum.archive_failed += 1;
-                            dead.push(DeadLetter {
-                                name: refused_name(&object.key),
-                                raw: Some(object.body.clone()),
-                                input: format!("s3://{}/{}", archive.bucket(), object.key),
-                                shape: None,
-                                record: None,
-                                record_id: None,
-                                stage: "s3",
-                                error: e.message,
-                                log_group: None,
-                            });
+                            let to = format!("s3://{}/{}", archive.bucket(), object.key);
+                            let refused =
+                                DeadLetter::refused(&object.key, &object.body, to, e.message);
+                            dead.push(refused);
                         }
                     }
                 }

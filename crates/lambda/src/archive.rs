@@ -5,7 +5,6 @@ use crate::{Budget, RetryLater};
 use base64::Engine as _;
 use cwlogs_decode::{Shape, detect};
 use cwlogs_pipeline::archive::short_hash;
-use cwlogs_pipeline::input::refused_name;
 use cwlogs_pipeline::{
     Archive, ArchiveObject, Class, Config, DeadLetter, archive_ndjson, process_batch,
     process_input, put_dead_letter,
@@ -240,17 +239,8 @@ impl<A: Archive> Archiver<A> {
                 ..RecordFate::default()
             },
             Err(e) => {
-                let dead = DeadLetter {
-                    name: refused_name(&object.key),
-                    raw: Some(object.body.clone()),
-                    input: format!("{input} {}", object.key),
-                    shape: None,
-                    record: None,
-                    record_id: None,
-                    stage: "s3",
-                    error: e.message,
-                    log_group: None,
-                };
+                let to = format!("{input} {}", object.key);
+                let dead = DeadLetter::refused(&object.key, &object.body, to, e.message);
                 self.dead_letter(&dead, budget).await
             }
         }

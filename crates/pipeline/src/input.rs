@@ -50,6 +50,23 @@ impl DeadLetter {
         }
     }
 
+    /// A dead letter for an archive object the archive refused for good: the object's body
+    /// (gzip NDJSON, which `cwlogs replay` reads back) under [`refused_name`], `input` naming
+    /// where it was going.
+    pub fn refused(key: &str, body: &[u8], input: String, error: String) -> Self {
+        DeadLetter {
+            name: refused_name(key),
+            raw: Some(body.to_vec()),
+            input,
+            shape: None,
+            record: None,
+            record_id: None,
+            stage: "s3",
+            error,
+            log_group: None,
+        }
+    }
+
     /// The error file written beside the raw bytes: this dead letter as pretty JSON.
     pub fn error_json(&self) -> Vec<u8> {
         let mut json = serde_json::to_vec_pretty(self).unwrap_or_default();
