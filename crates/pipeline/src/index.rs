@@ -91,6 +91,17 @@ impl IndexTemplate {
         Ok(IndexTemplate { parts, hourly })
     }
 
+    /// The default quarantine index: `cwl-quarantine-{yyyy.MM.dd}`.
+    pub fn quarantine() -> IndexTemplate {
+        IndexTemplate::parse("cwl-quarantine-{yyyy.MM.dd}")
+            .expect("the quarantine template is valid")
+    }
+
+    /// Whether the template contains a date placeholder.
+    pub fn has_date(&self) -> bool {
+        self.parts.iter().any(|p| matches!(p, Part::Date(_)))
+    }
+
     /// The span of time one rendered name covers, in milliseconds (a day, or an hour when the
     /// template uses `HH`): events in the same span of the same batch share a name.
     fn granularity(&self) -> i64 {

@@ -52,7 +52,10 @@ pub mod sink;
 pub mod time;
 
 pub use archive::{ArchiveObject, archive_key, archive_lines, archive_object};
-pub use config::{ArchiveConfig, Config, ConfigError, DEFAULT_CONFIG, IndexConfig};
+pub use config::{
+    ArchiveConfig, Config, ConfigError, DEFAULT_CONFIG, DocumentConfig, Extract, IndexAuth,
+    IndexConfig,
+};
 pub use cwlogs_decode::LogBatch;
 pub use index::{BulkChunk, IndexTemplate, bulk_chunks, doc_id};
 pub use input::{DeadLetter, ProcessedInput, ProcessedRecord, process_input};
