@@ -42,6 +42,7 @@
 //! cannot fail.
 
 pub mod archive;
+pub mod bulk;
 pub mod classify;
 pub mod config;
 pub mod index;

@@ -1,0 +1,1 @@
+//! Sending `_bulk` requests so that nothing is lost and nothing is duplicated.
