@@ -110,13 +110,18 @@ impl IndexTemplate {
 
     /// Renders the index name for an event of `batch` at `timestamp`.
     pub fn render(&self, batch: &LogBatch<'_>, region: &str, timestamp: i64) -> String {
+        self.render_for(&batch.owner, &batch.log_group, region, timestamp)
+    }
+
+    /// Renders the index name for an event of `log_group` in account `owner` at `timestamp`.
+    pub fn render_for(&self, owner: &str, log_group: &str, region: &str, timestamp: i64) -> String {
         let t = UtcTime::from_millis(timestamp);
         let mut name = String::with_capacity(64);
         for part in &self.parts {
             match part {
                 Part::Literal(s) => name.push_str(s),
-                Part::LogGroup => name.push_str(batch.log_group.trim_matches('/')),
-                Part::Account => name.push_str(&batch.owner),
+                Part::LogGroup => name.push_str(log_group.trim_matches('/')),
+                Part::Account => name.push_str(owner),
                 Part::Region => name.push_str(region),
                 Part::Date(d) => {
                     for p in d {
