@@ -13,11 +13,13 @@ ROOT=$PWD
 # Each stage's heading shows the seconds since the start, so slow stages stand out in CI logs.
 step() { printf '\n==> %s [%ds]\n' "$*" "$SECONDS"; }
 
-# Python tools, pinned, in the ignored .venv/: moto (the S3 API the integration tests talk to)
-# and cargo-lambda (builds the functions). ziglang is cargo-lambda's own dependency (the zig it
+# Python tools, pinned, in the ignored .venv/: moto (the S3 API the integration tests talk to),
+# osmem-server (an in-memory OpenSearch: a static binary shipped inside the wheel) and
+# cargo-lambda (builds the functions). ziglang is cargo-lambda's own dependency (the zig it
 # links with); it is pinned too so that the linker does not change under us.
 PY_PINS=(
   "moto[server]==5.2.5"
+  "osmem-server==0.1.6"
   "cargo-lambda==1.9.2"
   "ziglang==0.17.1"
 )
@@ -33,10 +35,11 @@ setup_venv() {
     return
   fi
   step "python tools into .venv (${PY_PINS[*]})"
-  [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c '' 2>/dev/null || {
+  # A .venv whose python no longer runs (the host python moved) is made anew.
+  if ! { [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c '' 2>/dev/null; }; then
     rm -rf "$VENV"
     python3 -m venv "$VENV"
-  }
+  fi
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check "${PY_PINS[@]}"
   printf '%s\n' "$want" >"$stamp"
 }
@@ -87,10 +90,30 @@ start_services() {
   export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
   export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 
-  # OpenSearch (issue 6) goes here: osmem-server from PyPI (add its pin to PY_PINS), started
-  # like moto with `-addr 127.0.0.1:PORT -no-stdin-watch`, its PID added to SERVICE_PIDS,
-  # waited for with wait_http, and OPENSEARCH_URL exported (unless already set, to run against
-  # a real cluster).
+  # OpenSearch: a cluster named by OPENSEARCH_URL is used as it is (the same integration tests
+  # then run against a real OpenSearch or Elasticsearch); otherwise osmem-server, started here.
+  if [ -n "${OPENSEARCH_URL:-}" ]; then
+    # Credentials in the URL (https://user:password@host) stay out of the log.
+    step "OpenSearch: using OPENSEARCH_URL=$(printf '%s' "$OPENSEARCH_URL" | sed 's|//[^/@]*@|//***@|') (not starting osmem-server)"
+    export OPENSEARCH_URL
+  else
+    step "start osmem-server (OpenSearch) on 127.0.0.1"
+    # The wheel knows where its binary is (OSMEM_SERVER_BIN overrides it); ask it rather than
+    # guess the site-packages path.
+    local osmem
+    osmem=$("$VENV/bin/python" -c 'import osmem_server; print(osmem_server.resolve_binary())')
+    port=$(free_port)
+    url=http://127.0.0.1:$port
+    # Started in the background, its stdin is /dev/null: without -no-stdin-watch it would read
+    # EOF and exit at once. -parent-pid stops it too if this script is killed outright (SIGKILL
+    # skips the EXIT trap).
+    "$osmem" -addr "127.0.0.1:$port" -no-stdin-watch -parent-pid "$$" \
+      >"$ROOT/target/osmem.log" 2>&1 &
+    SERVICE_PIDS+=($!)
+    wait_http "$!" "$url/" 30 "$ROOT/target/osmem.log"
+    echo "osmem-server answers at $url (log: target/osmem.log)"
+    export OPENSEARCH_URL=$url
+  fi
 }
 
 step "format"
