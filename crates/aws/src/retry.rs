@@ -1,8 +1,8 @@
 //! The one retry loop every sink uses: attempt, classify, back off, stop in time.
 
+use cwlogs_pipeline::sink::jitter;
 use cwlogs_pipeline::{Backoff, Class, SendError};
 use std::future::Future;
-use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, Instant};
 
 /// Time an attempt needs at the least: no retry starts with less than this left.
@@ -42,7 +42,7 @@ where
             Ok(v) => return Ok(v),
             Err(e) => e,
         };
-        let delay = backoff.delay(n, random());
+        let delay = backoff.delay(n, jitter());
         if !backoff.should_retry(&error, n, delay, Instant::now(), deadline, MIN_ATTEMPT) {
             return Err(if n > 1 {
                 SendError {
@@ -56,14 +56,6 @@ where
         tracing::debug!(attempt = n, delay_ms = delay.as_millis() as u64, error = %error, "retrying");
         tokio::time::sleep(delay).await;
     }
-}
-
-/// A random number for jitter: the standard library's per-process random hash keys, fresh
-/// for every call. Jitter needs spread, not cryptographic quality.
-fn random() -> u64 {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(Instant::now().elapsed().as_nanos());
-    h.finish()
 }
 
 #[cfg(test)]

@@ -144,6 +144,15 @@ impl Backoff {
     }
 }
 
+/// A random number for retry jitter: the standard library's per-process random hash keys,
+/// fresh for every call. Jitter needs spread, not cryptographic quality.
+pub fn jitter() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Instant::now().elapsed().as_nanos());
+    h.finish()
+}
+
 /// An archive held in memory: what tests and benchmarks write to. It can be told to fail
 /// writes whose key contains a given text, to exercise the failure paths.
 #[derive(Debug, Default)]
