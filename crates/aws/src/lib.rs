@@ -40,6 +40,8 @@
 //! try again later (keep the input for redelivery) or should dead-letter what it sent. The
 //! message names the operation, the bucket and key, the S3 error code and what to check.
 
+#[cfg(feature = "opensearch")]
+mod opensearch;
 pub mod retry;
 #[cfg(feature = "s3")]
 mod s3;
@@ -50,6 +52,8 @@ use std::time::Duration;
 /// Static credentials, for [`sdk_config_with`].
 pub use aws_credential_types::Credentials;
 
+#[cfg(feature = "opensearch")]
+pub use opensearch::{Auth, OpenSearchIndex, region_of};
 #[cfg(feature = "s3")]
 pub use s3::{S3Archive, S3Source, S3Url};
 

@@ -97,6 +97,22 @@ impl IndexTemplate {
             .expect("the quarantine template is valid")
     }
 
+    /// The text before the first placeholder, sanitised as index names are (`cwl-` for the
+    /// default template): what every rendered name starts with.
+    pub fn literal_prefix(&self) -> String {
+        match self.parts.first() {
+            Some(Part::Literal(s)) => {
+                let name = sanitize_index_name(s);
+                if name == "cwl" && !s.to_ascii_lowercase().starts_with("cwl") {
+                    String::new()
+                } else {
+                    name
+                }
+            }
+            _ => String::new(),
+        }
+    }
+
     /// Whether the template contains a date placeholder.
     pub fn has_date(&self) -> bool {
         self.parts.iter().any(|p| matches!(p, Part::Date(_)))
