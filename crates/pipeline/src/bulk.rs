@@ -192,6 +192,10 @@ pub fn classify_item(status: u16, error: Option<&serde_json::Value>) -> ItemClas
             "{}; the index is write-blocked (index.blocks.write, or the domain is low on storage): the input is kept as a dead letter, replay it once writes are allowed",
             text()
         )),
+        400 if reason.contains("Document ID is not supported") => ItemClass::Reject(format!(
+            "{}; this OpenSearch Serverless collection (time series or vector search) takes no document ids: set `document_ids = false` in [index] (redeliveries can then duplicate documents) or use a search collection",
+            text()
+        )),
         404 => ItemClass::Reject(format!(
             "{}; the index does not exist and the cluster does not create indices on write (action.auto_create_index)",
             text()
@@ -264,6 +268,14 @@ pub fn classify_response(reply: &Reply, items: usize) -> ResponseClass {
         }
         429 | 500..=599 => {
             return ResponseClass::Retry(format!("{status}: {}", request_error(&reply.body)));
+        }
+        // Amazon OpenSearch Service blocks writes by itself under JVM memory pressure or low
+        // disk, and lifts the block by itself: a 403 that is not about credentials.
+        403 if request_error(&reply.body).starts_with("cluster_block_exception") => {
+            return ResponseClass::Retry(format!(
+                "403 {}: the cluster blocks writes (on Amazon OpenSearch Service: JVM memory pressure or low free storage; the block is lifted once that passes)",
+                request_error(&reply.body)
+            ));
         }
         401 | 403 => {
             return ResponseClass::Stop(format!(
@@ -558,6 +570,137 @@ pub async fn send_items<T: BulkTransport>(
         .into_iter()
         .map(|f| f.unwrap_or_else(|| Fate::Pending("not sent".into())))
         .collect();
+    report
+}
+
+/// The fields of a document that name where it belongs.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Origin {
+    #[serde(rename = "@timestamp")]
+    timestamp: String,
+    cloud: OriginCloud,
+    aws: OriginAws,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct OriginCloud {
+    account: OriginAccount,
+    region: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct OriginAccount {
+    id: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct OriginAws {
+    cloudwatch: OriginGroup,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct OriginGroup {
+    log_group: String,
+}
+
+#[derive(Deserialize)]
+struct Action {
+    #[serde(rename = "_index")]
+    index: String,
+    #[serde(rename = "_id")]
+    id: Option<String>,
+}
+
+/// The `_bulk` item that stores a document the cluster rejected for its mapping in the
+/// quarantine index (`config.quarantine_index`, rendered from the document's own time, account,
+/// region and log group), under the same `_id`: see
+/// [`crate::document::quarantine_document`] for what it holds.
+pub fn quarantine_item(config: &crate::IndexConfig, item: &[u8], kind: &str, reason: &str) -> Vec<u8> {
+    let (action, doc) = match item.iter().position(|&b| b == b'\n') {
+        Some(at) => (&item[..at], &item[at + 1..]),
+        None => (item, &b""[..]),
+    };
+    let doc = doc.strip_suffix(b"\n").unwrap_or(doc);
+    let action: Option<Action> = serde_json::from_slice::<BTreeMap<String, Action>>(action)
+        .ok()
+        .and_then(|m| m.into_values().next());
+    let origin: Origin = serde_json::from_slice(doc).unwrap_or_default();
+    let timestamp = crate::time::UtcTime::parse_rfc3339(&origin.timestamp).unwrap_or(0);
+    let index = config.quarantine_index.render_for(
+        &origin.cloud.account.id,
+        &origin.aws.cloudwatch.log_group,
+        &origin.cloud.region,
+        timestamp,
+    );
+    let original_index = action.as_ref().map_or("", |a| a.index.as_str());
+    let mut out = Vec::with_capacity(doc.len() * 2 + 256);
+    out.extend_from_slice(b"{\"create\":{\"_index\":");
+    crate::json::push_str(&mut out, &index);
+    if let Some(id) = action.as_ref().and_then(|a| a.id.as_deref()) {
+        out.extend_from_slice(b",\"_id\":");
+        crate::json::push_str(&mut out, id);
+    }
+    out.extend_from_slice(b"}}\n");
+    out.extend_from_slice(&crate::document::quarantine_document(
+        doc,
+        original_index,
+        kind,
+        reason,
+    ));
+    out.push(b'\n');
+    out
+}
+
+/// [`send_items`], then the quarantine: items the cluster rejected for their mapping are stored
+/// in the quarantine index ([`quarantine_item`]). A quarantined item ends [`Fate::Quarantine`]
+/// once stored; if the quarantine index refuses it too it ends [`Fate::Rejected`] (a dead
+/// letter), and if that cannot finish in time, [`Fate::Pending`].
+pub async fn index_items<T: BulkTransport>(
+    transport: &T,
+    items: &[&[u8]],
+    config: &crate::IndexConfig,
+    options: &BulkOptions,
+    deadline: Option<Instant>,
+) -> BulkReport {
+    let mut report = send_items(transport, items, options, deadline).await;
+    let quarantined: Vec<usize> = (0..items.len())
+        .filter(|&i| matches!(report.fates[i], Fate::Quarantine { .. }))
+        .collect();
+    if quarantined.is_empty() {
+        return report;
+    }
+    let built: Vec<Vec<u8>> = quarantined
+        .iter()
+        .map(|&i| match &report.fates[i] {
+            Fate::Quarantine { kind, reason } => quarantine_item(config, items[i], kind, reason),
+            _ => Vec::new(),
+        })
+        .collect();
+    let refs: Vec<&[u8]> = built.iter().map(Vec::as_slice).collect();
+    let second = send_items(transport, &refs, options, deadline).await;
+    report.requests += second.requests;
+    report.bytes_sent += second.bytes_sent;
+    report.retried_items += second.retried_items;
+    for (&i, fate) in quarantined.iter().zip(second.fates) {
+        match fate {
+            Fate::Done { .. } => {}
+            Fate::Quarantine { reason, .. } | Fate::Rejected(reason) => {
+                let first = match &report.fates[i] {
+                    Fate::Quarantine { kind, reason } => format!("{kind}: {reason}"),
+                    _ => String::new(),
+                };
+                report.fates[i] = Fate::Rejected(format!(
+                    "rejected for its mapping ({first}), and the quarantine index refused it too: {reason}"
+                ));
+            }
+            Fate::Pending(why) => report.fates[i] = Fate::Pending(why),
+        }
+    }
     report
 }
 

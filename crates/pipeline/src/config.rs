@@ -61,6 +61,7 @@ struct RawIndex {
     data_stream: Option<bool>,
     quarantine_index: Option<Spanned<String>>,
     install_template: Option<bool>,
+    document_ids: Option<bool>,
     max_bulk_bytes: Option<Spanned<u64>>,
     compress: Option<bool>,
     json_key: Option<Spanned<String>>,
@@ -142,6 +143,11 @@ pub struct IndexConfig {
     /// Whether the index template (keyword ids, date `@timestamp`) is installed on first use
     /// (`install_template`, default true).
     pub install_template: bool,
+    /// Whether documents get the deterministic `_id` (`document_ids`, default true), which
+    /// makes redelivery harmless. OpenSearch Serverless time series and vector search
+    /// collections refuse ids: there, `document_ids = false` lets the cluster choose them, and
+    /// a redelivered batch is indexed again.
+    pub document_ids: bool,
     /// Upper bound on one `_bulk` body before compression, in bytes (default 5 MB).
     pub max_bulk_bytes: usize,
     /// Whether `_bulk` bodies are sent gzip-compressed (`compress`, default true).
@@ -498,6 +504,7 @@ impl Config {
                 data_stream,
                 quarantine_index,
                 install_template: i.install_template.unwrap_or(true),
+                document_ids: i.document_ids.unwrap_or(true),
                 max_bulk_bytes,
                 compress: i.compress.unwrap_or(true),
                 documents: DocumentConfig {

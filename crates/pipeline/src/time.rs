@@ -49,6 +49,35 @@ impl UtcTime {
         format!("{:04}-{:02}-{:02}", self.year, self.month, self.day)
     }
 
+    /// Milliseconds since the epoch of the form [`UtcTime::rfc3339`] writes
+    /// (`2025-11-25T00:00:01.000Z`); `None` for anything else.
+    pub fn parse_rfc3339(text: &str) -> Option<i64> {
+        let b = text.as_bytes();
+        if b.len() != 24 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[23] != b'Z' {
+            return None;
+        }
+        let num = |from: usize, to: usize| -> Option<i64> {
+            let part = text.get(from..to)?;
+            part.bytes()
+                .all(|c| c.is_ascii_digit())
+                .then(|| part.parse().ok())?
+        };
+        let (y, m, d) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
+        let (hh, mm, ss, ms) = (num(11, 13)?, num(14, 16)?, num(17, 19)?, num(20, 23)?);
+        if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 59 {
+            return None;
+        }
+        // Days from civil (H. Hinnant), the inverse of `from_millis`.
+        let y = if m <= 2 { y - 1 } else { y };
+        let era = y.div_euclid(400);
+        let yoe = y.rem_euclid(400);
+        let mp = if m > 2 { m - 3 } else { m + 9 };
+        let doy = (153 * mp + 2) / 5 + d - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        let days = era * 146_097 + doe - 719_468;
+        Some(days * 86_400_000 + hh * 3_600_000 + mm * 60_000 + ss * 1000 + ms)
+    }
+
     /// RFC 3339 with milliseconds: `2025-11-25T00:00:01.000Z`.
     pub fn rfc3339(&self) -> String {
         format!(
@@ -88,6 +117,14 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn rfc3339_round_trips(ms in -10_000_000_000_000i64..10_000_000_000_000) {
+            let text = UtcTime::from_millis(ms).rfc3339();
+            if text.len() == 24 {
+                proptest::prop_assert_eq!(UtcTime::parse_rfc3339(&text), Some(ms));
+            }
+        }
+
         #[test]
         fn consecutive_days_are_consistent(day in -1_000_000i64..1_000_000) {
             let a = UtcTime::from_millis(day * 86_400_000);
