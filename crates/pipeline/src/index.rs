@@ -1,5 +1,7 @@
 //! Index names, document ids, documents and `_bulk` bodies.
 
+use crate::config::IndexConfig;
+use crate::document::DocumentBuilder;
 use crate::json::push_str;
 use crate::time::UtcTime;
 use cwlogs_decode::LogBatch;
@@ -252,21 +254,15 @@ impl BulkChunk {
 
 /// Builds the `_bulk` items of a batch, grouped by target index in first-seen order.
 ///
-/// Each document: `@timestamp` (event time, RFC 3339 UTC), `message`, `event.id`,
-/// `cloud.provider`, `cloud.account.id`, `cloud.region`, `aws.cloudwatch.log_group` and
-/// `aws.cloudwatch.log_stream` (ECS names). The action is `create` with [`doc_id`].
-pub fn bulk_chunks(template: &IndexTemplate, region: &str, batch: &LogBatch<'_>) -> Vec<BulkChunk> {
-    // The end of each document is the same for the whole batch.
-    let mut tail = Vec::with_capacity(160);
-    tail.extend_from_slice(b"\"},\"cloud\":{\"provider\":\"aws\",\"account\":{\"id\":");
-    push_str(&mut tail, &batch.owner);
-    tail.extend_from_slice(b"},\"region\":");
-    push_str(&mut tail, region);
-    tail.extend_from_slice(b"},\"aws\":{\"cloudwatch\":{\"log_group\":");
-    push_str(&mut tail, &batch.log_group);
-    tail.extend_from_slice(b",\"log_stream\":");
-    push_str(&mut tail, &batch.log_stream);
-    tail.extend_from_slice(b"}}}\n");
+/// The action is `create` with [`doc_id`] and the index from `config.index`; the document is
+/// built by [`DocumentBuilder`] from `config.documents` (ECS metadata, the message, and the
+/// message's JSON or extracted fields under `json_key`).
+pub fn bulk_chunks(config: &IndexConfig, region: &str, batch: &LogBatch<'_>) -> Vec<BulkChunk> {
+    let template = &config.index;
+    let mut documents = DocumentBuilder::new(&config.documents, region, batch);
+    // JSON messages appear twice (as text and as fields): size the bodies for that.
+    let message_bytes: usize = batch.log_events.iter().map(|e| e.message.len()).sum();
+    let capacity = 2 * message_bytes + 480 * batch.log_events.len();
 
     let span = template.granularity();
     let mut chunks: Vec<BulkChunk> = Vec::new();
@@ -282,7 +278,7 @@ pub fn bulk_chunks(template: &IndexTemplate, region: &str, batch: &LogBatch<'_>)
                     None => {
                         chunks.push(BulkChunk {
                             index: name,
-                            body: Vec::with_capacity(batch.log_events.len() * 400),
+                            body: Vec::with_capacity(capacity),
                             ends: Vec::with_capacity(batch.log_events.len()),
                         });
                         chunks.len() - 1
@@ -298,20 +294,8 @@ pub fn bulk_chunks(template: &IndexTemplate, region: &str, batch: &LogBatch<'_>)
         push_str(out, &chunk.index);
         out.extend_from_slice(b",\"_id\":\"");
         out.extend_from_slice(doc_id(&batch.log_group, &batch.log_stream, &e.id).as_bytes());
-        out.extend_from_slice(b"\"}}\n{\"@timestamp\":\"");
-        out.extend_from_slice(UtcTime::from_millis(e.timestamp).rfc3339().as_bytes());
-        out.extend_from_slice(b"\",\"message\":");
-        push_str(out, &e.message);
-        out.extend_from_slice(b",\"event\":{\"id\":\"");
-        // Event ids are decimal digits; anything else is escaped like any string.
-        if e.id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            out.extend_from_slice(e.id.as_bytes());
-        } else {
-            let mut quoted = Vec::new();
-            push_str(&mut quoted, &e.id);
-            out.extend_from_slice(&quoted[1..quoted.len() - 1]);
-        }
-        out.extend_from_slice(&tail);
+        out.extend_from_slice(b"\"}}\n");
+        documents.push(out, e);
         chunk.ends.push(out.len());
     }
     chunks
@@ -341,6 +325,12 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    fn index_config() -> IndexConfig {
+        crate::Config::builtin(&|_| None)
+            .index
+            .expect("indexing is on by default")
     }
 
     #[test]
@@ -386,7 +376,7 @@ mod tests {
     #[test]
     fn bulk_body_shape() {
         let b = batch(&[1_764_028_800_000, 1_764_028_801_000]);
-        let chunks = bulk_chunks(&IndexTemplate::default(), "eu-west-1", &b);
+        let chunks = bulk_chunks(&index_config(), "eu-west-1", &b);
         assert_eq!(chunks.len(), 1);
         let c = &chunks[0];
         assert_eq!(c.items().count(), 2);
@@ -424,7 +414,7 @@ mod tests {
             1_764_028_800_000 - 2,
             1_764_028_800_000 + day,
         ]);
-        let chunks = bulk_chunks(&IndexTemplate::default(), "r", &b);
+        let chunks = bulk_chunks(&index_config(), "r", &b);
         let names: Vec<(&str, usize)> = chunks
             .iter()
             .map(|c| (c.index.as_str(), c.ends.len()))

@@ -31,9 +31,14 @@
 //!
 //! - The configuration file is capped at [`config::MAX_CONFIG_BYTES`] and parsed with
 //!   unknown keys rejected; every value is range-checked once, at load.
-//! - Builders splice strings into JSON with proper escaping; they never parse messages, so a
-//!   message's size or nesting cannot blow up the builders (sizes are bounded by the decoder's
+//! - Builders splice strings into JSON with proper escaping (sizes are bounded by the decoder's
 //!   gunzip cap).
+//! - JSON messages are parsed once when documents are built, with caps from `[index]`:
+//!   nesting (`max_depth`, default 10: deeper values are kept as JSON text), fields per document
+//!   (`max_fields`, default 500: the rest stay in `message` only), keys the cluster would reject
+//!   renamed and duplicate keys reduced to the last; a document where anything was capped says
+//!   so in `cwlogs.truncated` ([`document`] has the rules). The parse never recurses deeper than
+//!   `max_depth` levels, so no nesting, however deep, can exhaust the stack.
 //! - Index names are sanitised and capped at 255 bytes; key components are percent-encoded.
 //!
 //! # Errors
@@ -45,6 +50,7 @@ pub mod archive;
 pub mod bulk;
 pub mod classify;
 pub mod config;
+pub mod document;
 pub mod index;
 pub mod input;
 mod json;
@@ -58,6 +64,7 @@ pub use config::{
     IndexConfig,
 };
 pub use cwlogs_decode::LogBatch;
+pub use document::{DocumentBuilder, quarantine_document};
 pub use index::{BulkChunk, IndexTemplate, bulk_chunks, doc_id};
 pub use input::{DeadLetter, ProcessedInput, ProcessedRecord, process_input};
 pub use route::{Glob, Route};
@@ -181,7 +188,7 @@ pub fn process_batch(config: &Config, region: &str, batch: &LogBatch<'_>) -> Bat
         let own = routed(&i.route, batch, &messages);
         let b = own.as_ref().unwrap_or(batch);
         out.index_filtered = total - b.log_events.len();
-        out.bulk = bulk_chunks(&i.index, region, b);
+        out.bulk = bulk_chunks(i, region, b);
     }
     out
 }

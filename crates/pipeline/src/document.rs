@@ -1,0 +1,1611 @@
+//! Documents: what one log event is indexed as, and what a document the cluster rejected is
+//! quarantined as.
+//!
+//! # Shape
+//!
+//! Every document carries, with ECS names:
+//!
+//! ```json
+//! {"@timestamp": "2025-11-25T10:00:00.000Z", "message": "<the message, exactly>",
+//!  "event": {"id": "<CloudWatch event id>"},
+//!  "log": {"level": "ERROR"},                                  // Lambda runtime lines only
+//!  "cloud": {"provider": "aws", "account": {"id": "123456789012"}, "region": "eu-west-1"},
+//!  "aws": {"lambda": {"request_id": "8b2b1e3c-..."},           // Lambda runtime lines only
+//!          "cloudwatch": {"log_group": "/aws/lambda/app", "log_stream": "..."}},
+//!  "json": {...},                                              // under `json_key`, see below
+//!  "cwlogs": {"truncated": true, "reasons": ["max_depth"]}}    // only when fields were capped
+//! ```
+//!
+//! **Fields from the message**, under [`DocumentConfig::json_key`] (a dotted key such as
+//! `app.fields` gives nested objects, never a dotted name); none when `json_key` is off:
+//!
+//! - A message that is a JSON object (after trimming ASCII whitespace), or a Lambda runtime line
+//!   whose text after the prefix is one, gives its members. Lambda runtime lines are
+//!   `TIMESTAMP\tREQUEST_ID\tLEVEL\ttext` (Node.js) and `[LEVEL]\tTIMESTAMP\tREQUEST_ID\ttext`
+//!   (Python), with an ISO 8601 timestamp, a UUID request id and an uppercase level word; they
+//!   set `log.level` and `aws.lambda.request_id` whether or not the text is JSON.
+//! - Otherwise, the first `[[index.extract]]` entry whose log groups take the batch and whose
+//!   space-delimited pattern matches the message gives the pattern's named fields, as strings.
+//! - Anything else (JSON arrays and scalars, invalid JSON) stays in `message` only.
+//!
+//! **Mapping safety.** The common case copies the message's JSON text into the document as it
+//! is (line breaks between tokens become spaces), after one validating pass that allocates
+//! nothing. The members are rewritten only when the text would make the cluster reject the
+//! document or grow its mapping without bound; the document then gets
+//! `"cwlogs":{"truncated":true,"reasons":[...]}` naming what was done:
+//!
+//! - `max_depth`: objects and arrays nest at most [`DocumentConfig::max_depth`] levels (the
+//!   message's own object is level 1; a key `a.b` counts as the objects it stands for). A
+//!   deeper object becomes its JSON text, as a string, at the member that holds it; an array
+//!   whose content is too deep becomes its JSON text as a whole (never an array that mixes
+//!   strings with objects). Key dots that would pass the limit become `_`.
+//! - `max_fields`: at most [`DocumentConfig::max_fields`] fields (object members, at any level)
+//!   are kept; later members are left out (the full text is in `message`).
+//! - `invalid_key`: keys Elasticsearch and OpenSearch reject (`""`, whitespace only, starting or
+//!   ending with `.`, containing `..` or a blank part) have their dots replaced by `_`; an empty
+//!   or blank key becomes `_empty`. Keys starting with `_` are fine below `json_key` (only the
+//!   document's top level holds metadata fields such as `_id`).
+//! - `duplicate_key`: the cluster rejects an object naming a key twice (`Duplicate field`); the
+//!   last one is kept, as JSON parsers do.
+//!
+//! Numbers and strings are always copied as written, so large integers keep every digit. JSON
+//! that `serde_json` rejects (syntax, numbers beyond `f64`, lone surrogate escapes) is not
+//! indexed as fields. Nothing here recurses deeper than `max_depth` levels: deeper input is
+//! skipped by `serde_json`'s iterative skipper, however deep it is.
+
+use crate::config::DocumentConfig;
+use crate::json::push_str;
+use crate::time::UtcTime;
+use cwlogs_decode::{LogBatch, LogEvent};
+use cwlogs_filter::{Message, Pattern};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::fmt;
+
+/// Top-level names of the document that `json_key` must not start with.
+pub const RESERVED_FIELDS: [&str; 7] = [
+    "@timestamp",
+    "message",
+    "event",
+    "log",
+    "cloud",
+    "aws",
+    "cwlogs",
+];
+
+const DEPTH: u8 = 1;
+const FIELDS: u8 = 2;
+const KEY: u8 = 4;
+const DUPLICATE: u8 = 8;
+const REASONS: [(u8, &str); 4] = [
+    (DEPTH, "max_depth"),
+    (FIELDS, "max_fields"),
+    (KEY, "invalid_key"),
+    (DUPLICATE, "duplicate_key"),
+];
+
+/// Builds the documents of one batch. Made once per batch (the parts every document of the
+/// batch shares are rendered once), then [`DocumentBuilder::push`] per event.
+#[derive(Debug)]
+pub struct DocumentBuilder<'c> {
+    config: &'c DocumentConfig,
+    /// `"app":{"fields":` for `json_key = "app.fields"`; `None` when fields are off.
+    key_open: Option<Vec<u8>>,
+    /// How many `}` close `key_open` beyond the value's own.
+    key_close: usize,
+    /// `,"cloud":{...},"aws":{`
+    cloud: Vec<u8>,
+    /// `"cloudwatch":{...}}`
+    cloudwatch: Vec<u8>,
+    /// The extract patterns whose log groups take this batch, in configuration order.
+    extract: Vec<&'c Pattern>,
+    probe: Probe,
+}
+
+impl<'c> DocumentBuilder<'c> {
+    /// Prepares the documents of `batch`, recorded in `region`.
+    ///
+    /// A `json_key` whose first part is one of [`RESERVED_FIELDS`], or that has an empty or
+    /// blank part, would collide with the document's own fields: no fields are added then
+    /// (the configuration check rejects such keys).
+    pub fn new(
+        config: &'c DocumentConfig,
+        region: &str,
+        batch: &LogBatch<'_>,
+    ) -> DocumentBuilder<'c> {
+        let key_open = config.json_key.as_deref().and_then(|key| {
+            let parts: Vec<&str> = key.split('.').collect();
+            let usable =
+                !RESERVED_FIELDS.contains(&parts[0]) && parts.iter().all(|p| !p.trim().is_empty());
+            usable.then(|| {
+                let mut open = Vec::new();
+                for (i, p) in parts.iter().enumerate() {
+                    if i > 0 {
+                        open.push(b'{');
+                    }
+                    push_str(&mut open, p);
+                    open.push(b':');
+                }
+                open
+            })
+        });
+        let key_close = config
+            .json_key
+            .as_deref()
+            .map_or(0, |k| k.matches('.').count());
+
+        let mut cloud = Vec::with_capacity(96);
+        cloud.extend_from_slice(b",\"cloud\":{\"provider\":\"aws\",\"account\":{\"id\":");
+        push_str(&mut cloud, &batch.owner);
+        cloud.extend_from_slice(b"},\"region\":");
+        push_str(&mut cloud, region);
+        cloud.extend_from_slice(b"},\"aws\":{");
+        let mut cloudwatch = Vec::with_capacity(128);
+        cloudwatch.extend_from_slice(b"\"cloudwatch\":{\"log_group\":");
+        push_str(&mut cloudwatch, &batch.log_group);
+        cloudwatch.extend_from_slice(b",\"log_stream\":");
+        push_str(&mut cloudwatch, &batch.log_stream);
+        cloudwatch.extend_from_slice(b"}}");
+
+        let extract = config
+            .extract
+            .iter()
+            .filter(|x| {
+                x.log_groups.is_empty() || x.log_groups.iter().any(|g| g.matches(&batch.log_group))
+            })
+            .map(|x| &x.pattern)
+            .collect();
+        DocumentBuilder {
+            config,
+            key_open,
+            key_close,
+            cloud,
+            cloudwatch,
+            extract,
+            probe: Probe::default(),
+        }
+    }
+
+    /// Appends the document of `event`, and a line feed, to `out`.
+    pub fn push(&mut self, out: &mut Vec<u8>, event: &LogEvent<'_>) {
+        out.extend_from_slice(b"{\"@timestamp\":\"");
+        push_rfc3339(out, event.timestamp);
+        out.extend_from_slice(b"\",\"message\":");
+        push_str(out, &event.message);
+        out.extend_from_slice(b",\"event\":{\"id\":");
+        // Event ids are decimal digits; anything else is escaped like any string.
+        if event.id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            out.push(b'"');
+            out.extend_from_slice(event.id.as_bytes());
+            out.push(b'"');
+        } else {
+            push_str(out, &event.id);
+        }
+        out.push(b'}');
+        let lambda = lambda_prefix(&event.message);
+        if let Some(l) = &lambda {
+            // The level is uppercase letters and the id hex digits and dashes: no escaping.
+            out.extend_from_slice(b",\"log\":{\"level\":\"");
+            out.extend_from_slice(l.level.as_bytes());
+            out.extend_from_slice(b"\"}");
+        }
+        out.extend_from_slice(&self.cloud);
+        if let Some(l) = &lambda {
+            out.extend_from_slice(b"\"lambda\":{\"request_id\":\"");
+            out.extend_from_slice(l.request_id.as_bytes());
+            out.extend_from_slice(b"\"},");
+        }
+        out.extend_from_slice(&self.cloudwatch);
+        let text = lambda.as_ref().map_or(&*event.message, |l| l.rest);
+        let reasons = self.fields(out, &event.message, text);
+        if reasons != 0 {
+            out.extend_from_slice(b",\"cwlogs\":{\"truncated\":true,\"reasons\":[");
+            let mut first = true;
+            for (bit, name) in REASONS {
+                if reasons & bit != 0 {
+                    if !first {
+                        out.push(b',');
+                    }
+                    first = false;
+                    out.push(b'"');
+                    out.extend_from_slice(name.as_bytes());
+                    out.push(b'"');
+                }
+            }
+            out.extend_from_slice(b"]}");
+        }
+        out.extend_from_slice(b"}\n");
+    }
+
+    /// Appends `,"<json_key>":{...}` from the JSON object in `text` or from an extract pattern
+    /// matching `message`, if any; returns the reasons the fields were rewritten (0: none).
+    fn fields(&mut self, out: &mut Vec<u8>, message: &str, text: &str) -> u8 {
+        let Some(open) = &self.key_open else {
+            return 0;
+        };
+        let start = out.len();
+        if let Some(object) = json_object_text(text) {
+            out.push(b',');
+            out.extend_from_slice(open);
+            match self.probe.check(object, self.config) {
+                Check::Clean => {
+                    splice_json(out, object);
+                    close(out, self.key_close);
+                    return 0;
+                }
+                Check::Risky => {
+                    let mut rewriter = Rewriter {
+                        max_depth: self.config.max_depth,
+                        max_fields: self.config.max_fields,
+                        fields: 0,
+                        reasons: 0,
+                    };
+                    if rewriter.object(out, object, 1).is_ok() {
+                        close(out, self.key_close);
+                        return rewriter.reasons;
+                    }
+                }
+                Check::Invalid => {}
+            }
+            out.truncate(start);
+        }
+        if self.extract.is_empty() {
+            return 0;
+        }
+        let msg = Message::new(message);
+        let Some(found) = self.extract.iter().find_map(|p| p.extract(&msg)) else {
+            return 0;
+        };
+        // Named fields only: `$3` is a position, not a name.
+        let named: Vec<(Cow<'_, str>, &str)> = found
+            .iter()
+            .filter_map(|(k, v)| {
+                let name = k.strip_prefix('$').unwrap_or(k);
+                (!name.bytes().all(|b| b.is_ascii_digit())).then_some((Cow::Borrowed(name), v))
+            })
+            .collect();
+        if named.is_empty() {
+            return 0;
+        }
+        let mut rewriter = Rewriter {
+            max_depth: self.config.max_depth,
+            max_fields: self.config.max_fields,
+            fields: 0,
+            reasons: 0,
+        };
+        out.push(b',');
+        out.extend_from_slice(open);
+        let keys = rewriter.keys(named.iter().map(|(k, _)| k.clone()).collect(), 1);
+        out.push(b'{');
+        let mut first = true;
+        for ((key, _), (_, value)) in keys.iter().zip(&named) {
+            let Some(key) = key else { continue };
+            if !rewriter.take_field() {
+                break;
+            }
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            push_str(out, key);
+            out.push(b':');
+            push_str(out, value);
+        }
+        out.push(b'}');
+        close(out, self.key_close);
+        rewriter.reasons
+    }
+}
+
+fn close(out: &mut Vec<u8>, n: usize) {
+    out.resize(out.len() + n, b'}');
+}
+
+/// The text of `message` when it looks like a JSON object: `{...}` after trimming ASCII
+/// whitespace. Whether it is one is for the parser to say.
+fn json_object_text(message: &str) -> Option<&str> {
+    let t = message.trim_ascii();
+    (t.len() >= 2 && t.starts_with('{') && t.ends_with('}')).then_some(t)
+}
+
+/// Copies validated JSON text, turning line breaks into spaces: valid JSON has them only
+/// between tokens (strings cannot hold raw control characters), and a raw line break would
+/// end the NDJSON line.
+fn splice_json(out: &mut Vec<u8>, json: &str) {
+    let bytes = json.as_bytes();
+    if bytes.contains(&b'\n') || bytes.contains(&b'\r') {
+        out.extend(bytes.iter().map(|&b| match b {
+            b'\n' | b'\r' => b' ',
+            b => b,
+        }));
+    } else {
+        out.extend_from_slice(bytes);
+    }
+}
+
+/// RFC 3339 with milliseconds, written in place.
+fn push_rfc3339(out: &mut Vec<u8>, millis: i64) {
+    let t = UtcTime::from_millis(millis);
+    if !(0..=9999).contains(&t.year) {
+        out.extend_from_slice(t.rfc3339().as_bytes());
+        return;
+    }
+    let two = |out: &mut Vec<u8>, v: u32| {
+        out.push(b'0' + (v / 10 % 10) as u8);
+        out.push(b'0' + (v % 10) as u8);
+    };
+    let year = t.year as u32;
+    two(out, year / 100);
+    two(out, year % 100);
+    out.push(b'-');
+    two(out, t.month);
+    out.push(b'-');
+    two(out, t.day);
+    out.push(b'T');
+    two(out, t.hour);
+    out.push(b':');
+    two(out, t.minute);
+    out.push(b':');
+    two(out, t.second);
+    out.push(b'.');
+    out.push(b'0' + (t.millis / 100 % 10) as u8);
+    two(out, t.millis % 100);
+    out.push(b'Z');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lambda runtime prefix
+
+/// The parts of a Lambda runtime log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct LambdaPrefix<'a> {
+    level: &'a str,
+    request_id: &'a str,
+    /// The text after the prefix.
+    rest: &'a str,
+}
+
+/// Recognises `TIMESTAMP\tREQUEST_ID\tLEVEL\ttext` (Node.js) and
+/// `[LEVEL]\tTIMESTAMP\tREQUEST_ID\ttext` (Python), strictly: an ISO 8601 timestamp, a UUID
+/// and an uppercase word, so that other tab-separated lines are not misread.
+fn lambda_prefix(message: &str) -> Option<LambdaPrefix<'_>> {
+    let b = message.as_bytes();
+    let (level, ts, id, rest) = if b.first() == Some(&b'[') {
+        let end = message.get(..16)?.find("]\t").unwrap_or(usize::MAX);
+        let level = message.get(1..end)?;
+        let mut parts = message[end + 2..].splitn(3, '\t');
+        (level, parts.next()?, parts.next()?, parts.next()?)
+    } else {
+        // Cheap reject first: `YYYY-MM-DDT`.
+        if b.len() < 60 || b[4] != b'-' || b[10] != b'T' {
+            return None;
+        }
+        let mut parts = message.splitn(4, '\t');
+        let (ts, id, level) = (parts.next()?, parts.next()?, parts.next()?);
+        (level, ts, id, parts.next()?)
+    };
+    (is_level(level) && is_iso_timestamp(ts) && is_uuid(id)).then_some(LambdaPrefix {
+        level,
+        request_id: id,
+        rest,
+    })
+}
+
+fn is_level(s: &str) -> bool {
+    (2..=10).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+/// `YYYY-MM-DDTHH:MM:SS`, optional `.fraction` (1-9 digits), then `Z` or `+HH:MM` / `-HH:MM`.
+fn is_iso_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    let shape = digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && b[10] == b'T'
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19);
+    if !shape {
+        return false;
+    }
+    let mut rest = &b[19..];
+    if let Some(frac) = rest.strip_prefix(b".") {
+        let n = frac.iter().take_while(|c| c.is_ascii_digit()).count();
+        if !(1..=9).contains(&n) {
+            return false;
+        }
+        rest = &frac[n..];
+    }
+    match rest {
+        b"Z" => true,
+        [b'+' | b'-', h1, h2, b':', m1, m2] => [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit()),
+        _ => false,
+    }
+}
+
+/// `8-4-4-4-12` hex digits.
+fn is_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fast path: one validating pass, no allocation
+
+/// What the validating pass found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Check {
+    /// A JSON object the cluster takes as it is.
+    Clean,
+    /// Something to rewrite (the slow path decides what, and whether the JSON is valid).
+    Risky,
+    /// Not valid JSON (or not an object).
+    Invalid,
+}
+
+/// The validating pass: walks the value like [`IgnoredAny`] but counts depth and fields,
+/// checks keys and remembers the hashes of the current objects' keys to spot duplicates. The
+/// hash stack is reused from message to message, so a warm probe allocates nothing.
+#[derive(Debug, Default)]
+struct Probe {
+    max_depth: usize,
+    max_fields: usize,
+    fields: usize,
+    flags: u8,
+    keys: Vec<u64>,
+}
+
+impl Probe {
+    fn check(&mut self, object: &str, config: &DocumentConfig) -> Check {
+        self.max_depth = config.max_depth;
+        self.max_fields = config.max_fields;
+        self.fields = 0;
+        self.flags = 0;
+        self.keys.clear();
+        let mut de = serde_json::Deserializer::from_str(object);
+        let walked = Walk {
+            probe: self,
+            depth: 1,
+            top: true,
+        }
+        .deserialize(&mut de)
+        .and_then(|()| de.end());
+        match walked {
+            _ if self.flags != 0 => Check::Risky,
+            Ok(()) => Check::Clean,
+            Err(_) => Check::Invalid,
+        }
+    }
+}
+
+/// The error the walk stops with once it knows the slow path is needed.
+fn stop<E: de::Error>() -> E {
+    E::custom("rewrite needed")
+}
+
+/// One value at `depth` (the level it has if it is an object or array).
+struct Walk<'p> {
+    probe: &'p mut Probe,
+    depth: usize,
+    /// The message's own value, which must be an object.
+    top: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for Walk<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Walk<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        self.scalar()
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        self.scalar()
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        self.scalar()
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        self.scalar()
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        self.scalar()
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.scalar()
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        if self.top {
+            return Err(de::Error::custom("not an object"));
+        }
+        if self.depth > self.probe.max_depth {
+            self.probe.flags |= DEPTH;
+            return Err(stop());
+        }
+        while seq
+            .next_element_seed(Walk {
+                probe: &mut *self.probe,
+                depth: self.depth + 1,
+                top: false,
+            })?
+            .is_some()
+        {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        if self.depth > self.probe.max_depth {
+            self.probe.flags |= DEPTH;
+            return Err(stop());
+        }
+        let base = self.probe.keys.len();
+        while let Some(dots) = map.next_key_seed(Key {
+            probe: &mut *self.probe,
+            depth: self.depth,
+            base,
+        })? {
+            if self.probe.flags != 0 {
+                return Err(stop());
+            }
+            map.next_value_seed(Walk {
+                probe: &mut *self.probe,
+                depth: self.depth + 1 + dots,
+                top: false,
+            })?;
+        }
+        self.probe.keys.truncate(base);
+        Ok(())
+    }
+}
+
+impl Walk<'_> {
+    fn scalar<E: de::Error>(self) -> Result<(), E> {
+        if self.top {
+            Err(E::custom("not an object"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// One key of an object at `depth`; its value is the number of dots in it.
+struct Key<'p> {
+    probe: &'p mut Probe,
+    depth: usize,
+    /// Where the object's key hashes start on the probe's stack.
+    base: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for Key<'_> {
+    type Value = usize;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<usize, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key<'_> {
+    type Value = usize;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<usize, E> {
+        let p = self.probe;
+        p.fields += 1;
+        if p.fields > p.max_fields {
+            p.flags |= FIELDS;
+        }
+        let dots = key_dots(key);
+        match dots {
+            None => p.flags |= KEY,
+            Some(d) if self.depth + d > p.max_depth => p.flags |= DEPTH,
+            Some(_) => {}
+        }
+        let h = key_hash(key.as_bytes());
+        if p.keys[self.base..].contains(&h) {
+            p.flags |= DUPLICATE;
+        }
+        p.keys.push(h);
+        Ok(dots.unwrap_or(0))
+    }
+}
+
+/// The number of dots in a key the cluster accepts (each stands for one more object level);
+/// `None` for a key it rejects: empty, blank, or with an empty or blank part between dots.
+fn key_dots(key: &str) -> Option<usize> {
+    let first = *key.as_bytes().first()?;
+    let plain = first.is_ascii_graphic() && first != b'.';
+    if !plain && key.chars().all(char::is_whitespace) {
+        return None;
+    }
+    if !key.as_bytes().contains(&b'.') {
+        return Some(0);
+    }
+    let mut dots = 0;
+    for part in key.split('.') {
+        if part.is_empty() || part.chars().all(char::is_whitespace) {
+            return None;
+        }
+        dots += 1;
+    }
+    Some(dots - 1)
+}
+
+/// A fast 64-bit hash of a key (FxHash-like). Equal hashes send the message to the slow path,
+/// which compares keys exactly, so a collision costs time, never correctness.
+fn key_hash(bytes: &[u8]) -> u64 {
+    let mut h = bytes.len() as u64;
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    let mut w = [0u8; 8];
+    let tail = chunks.remainder();
+    w[..tail.len()].copy_from_slice(tail);
+    (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Slow path: rewrite, one object level at a time
+
+/// An object's members in order, keys decoded, values as raw text. Parsing a level skips the
+/// values with `serde_json`'s iterative skipper, so no input nests the stack.
+struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'de> serde::Deserialize<'de> for Members<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Members<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<'de>, A::Error> {
+                let mut v = Vec::new();
+                while let Some(k) = map.next_key::<CowStr<'de>>()? {
+                    v.push((k.0, map.next_value::<&'de RawValue>()?));
+                }
+                Ok(Members(v))
+            }
+        }
+        deserializer.deserialize_map(V)
+    }
+}
+
+/// A string borrowed from the input when it has no escapes.
+struct CowStr<'a>(Cow<'a, str>);
+
+impl<'de> serde::Deserialize<'de> for CowStr<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = CowStr<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<CowStr<'de>, E> {
+                Ok(CowStr(Cow::Borrowed(s)))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<CowStr<'de>, E> {
+                Ok(CowStr(Cow::Owned(s.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(V)
+    }
+}
+
+/// Checks one scalar as fully as the fast path does (number range, string escapes).
+fn check_scalar(raw: &str) -> Result<(), serde_json::Error> {
+    struct Scalar;
+    impl<'de> serde::Deserialize<'de> for Scalar {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Scalar, D::Error> {
+            d.deserialize_any(IgnoredAny).map(|_| Scalar)
+        }
+    }
+    serde_json::from_str::<Scalar>(raw).map(|_| ())
+}
+
+/// Writes a rewritten copy of a JSON object (see the module docs for the rules).
+struct Rewriter {
+    max_depth: usize,
+    max_fields: usize,
+    fields: usize,
+    reasons: u8,
+}
+
+impl Rewriter {
+    /// Counts one more field; false once the cap is reached.
+    fn take_field(&mut self) -> bool {
+        if self.fields >= self.max_fields {
+            self.reasons |= FIELDS;
+            return false;
+        }
+        self.fields += 1;
+        true
+    }
+
+    /// The keys as written, each with the depth its value's content starts at, for an object
+    /// at `depth`; `None` for a member left out because a later one has the same key.
+    fn keys<'a>(
+        &mut self,
+        raw: Vec<Cow<'a, str>>,
+        depth: usize,
+    ) -> Vec<(Option<Cow<'a, str>>, usize)> {
+        let mut keys: Vec<(Option<Cow<'a, str>>, usize)> = raw
+            .into_iter()
+            .map(|k| match key_dots(&k) {
+                Some(d) if depth + d <= self.max_depth => (Some(k), depth + 1 + d),
+                Some(_) => {
+                    self.reasons |= DEPTH;
+                    (Some(Cow::Owned(k.replace('.', "_"))), depth + 1)
+                }
+                None => {
+                    self.reasons |= KEY;
+                    let fixed = k.replace('.', "_");
+                    let fixed = if fixed.trim().is_empty() {
+                        "_empty".to_string()
+                    } else {
+                        fixed
+                    };
+                    (Some(Cow::Owned(fixed)), depth + 1)
+                }
+            })
+            .collect();
+        // Keep the last of equal keys.
+        let mut seen = std::collections::HashSet::new();
+        for (key, _) in keys.iter_mut().rev() {
+            if let Some(k) = key
+                && !seen.insert(k.clone())
+            {
+                *key = None;
+                self.reasons |= DUPLICATE;
+            }
+        }
+        keys
+    }
+
+    /// Writes the object in `text` (at `depth`, which is within the limit).
+    fn object(
+        &mut self,
+        out: &mut Vec<u8>,
+        text: &str,
+        depth: usize,
+    ) -> Result<(), serde_json::Error> {
+        let Members(members) = serde_json::from_str(text)?;
+        let (keys, values): (Vec<_>, Vec<_>) = members.into_iter().unzip();
+        let keys = self.keys(keys, depth);
+        out.push(b'{');
+        let mut first = true;
+        for ((key, inner), value) in keys.into_iter().zip(values) {
+            let Some(key) = key else { continue };
+            if !self.take_field() {
+                break;
+            }
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            push_str(out, &key);
+            out.push(b':');
+            self.value(out, value.get(), inner)?;
+        }
+        out.push(b'}');
+        Ok(())
+    }
+
+    /// Writes a value whose content, if it is an object or array, is at level `depth`.
+    fn value(
+        &mut self,
+        out: &mut Vec<u8>,
+        raw: &str,
+        depth: usize,
+    ) -> Result<(), serde_json::Error> {
+        match raw.as_bytes().first() {
+            Some(b'{') if depth <= self.max_depth => self.object(out, raw, depth),
+            Some(b'[') if depth + nesting(raw) - 1 <= self.max_depth => self.array(out, raw, depth),
+            Some(b'{' | b'[') => {
+                self.reasons |= DEPTH;
+                push_str(out, raw);
+                Ok(())
+            }
+            _ => {
+                check_scalar(raw)?;
+                out.extend_from_slice(raw.as_bytes());
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes the array in `text` (at `depth`; its content fits within the limit).
+    fn array(
+        &mut self,
+        out: &mut Vec<u8>,
+        text: &str,
+        depth: usize,
+    ) -> Result<(), serde_json::Error> {
+        let items: Vec<&RawValue> = serde_json::from_str(text)?;
+        out.push(b'[');
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            self.value(out, item.get(), depth + 1)?;
+        }
+        out.push(b']');
+        Ok(())
+    }
+}
+
+/// How many levels of objects and arrays `json` (syntactically valid) nests, itself included.
+fn nesting(json: &str) -> usize {
+    let (mut depth, mut max, mut in_str, mut escaped) = (0usize, 0usize, false, false);
+    for &b in json.as_bytes() {
+        if in_str {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_str = false,
+                _ => {}
+            }
+        } else {
+            match b {
+                b'"' => in_str = true,
+                b'{' | b'[' => {
+                    depth += 1;
+                    max = max.max(depth);
+                }
+                b'}' | b']' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
+    max
+}
+
+// ---------------------------------------------------------------------------------------------
+// Quarantine
+
+/// The document stored in the quarantine index for `original`, a document the cluster rejected
+/// for its mapping in `original_index` (`error_type` and `error_reason` as the `_bulk` item
+/// reported them). Returns the JSON text, without a line feed.
+///
+/// Only fixed fields of fixed types, so it cannot itself conflict with any mapping: `@timestamp`,
+/// `message`, `event.id`, `log.level`, `cloud.*`, `aws.cloudwatch.*` and
+/// `aws.lambda.request_id` copied from the original when they are strings there (`@timestamp`
+/// only when it is an ISO 8601 time; else the epoch, the time the quarantine index name is
+/// rendered from for such a document), `error.type`, `error.message`, `cwlogs.original_index`,
+/// and `event.original`: the whole original document as a string.
+pub fn quarantine_document(
+    original: &[u8],
+    original_index: &str,
+    error_type: &str,
+    error_reason: &str,
+) -> Vec<u8> {
+    use serde_json::{Map, Value};
+    let original = String::from_utf8_lossy(original.trim_ascii_end());
+    let doc: Option<Value> = serde_json::from_str(&original).ok();
+    let get = |pointer: &str| {
+        doc.as_ref()
+            .and_then(|d| d.pointer(pointer))
+            .and_then(Value::as_str)
+    };
+    let mut root = Map::new();
+    let timestamp = match get("/@timestamp") {
+        Some(t) if is_iso_timestamp(t) => t.to_string(),
+        _ => "1970-01-01T00:00:00.000Z".to_string(),
+    };
+    insert(&mut root, &["@timestamp"], timestamp);
+    for path in QUARANTINE_COPIED {
+        let pointer: String = path.iter().flat_map(|p| ["/", p]).collect();
+        if let Some(v) = get(&pointer) {
+            insert(&mut root, path, v.to_string());
+        }
+    }
+    insert(&mut root, &["event", "original"], original.into_owned());
+    insert(&mut root, &["error", "type"], error_type.to_string());
+    insert(&mut root, &["error", "message"], error_reason.to_string());
+    insert(
+        &mut root,
+        &["cwlogs", "original_index"],
+        original_index.to_string(),
+    );
+    // A map of strings serializes into a Vec without any failure path.
+    serde_json::to_vec(&Value::Object(root)).expect("serializing strings into a Vec cannot fail")
+}
+
+/// The string fields a quarantine document copies from the original.
+const QUARANTINE_COPIED: [&[&str]; 9] = [
+    &["message"],
+    &["event", "id"],
+    &["log", "level"],
+    &["cloud", "provider"],
+    &["cloud", "account", "id"],
+    &["cloud", "region"],
+    &["aws", "cloudwatch", "log_group"],
+    &["aws", "cloudwatch", "log_stream"],
+    &["aws", "lambda", "request_id"],
+];
+
+/// Sets the string at `path`, creating the objects on the way.
+fn insert(root: &mut serde_json::Map<String, serde_json::Value>, path: &[&str], value: String) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut map = root;
+    for p in parents {
+        let entry = map
+            .entry(p.to_string())
+            .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+        if !entry.is_object() {
+            *entry = serde_json::Value::Object(serde_json::Map::new());
+        }
+        let serde_json::Value::Object(m) = entry else {
+            return;
+        };
+        map = m;
+    }
+    map.insert(last.to_string(), serde_json::Value::String(value));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Extract;
+    use crate::route::Glob;
+    use cwlogs_decode::MessageType;
+    use serde_json::{Value, json};
+
+    const REQ: &str = "8b2b1e3c-5d0f-4a8e-9c1b-0123456789ab";
+
+    fn batch(group: &str) -> LogBatch<'static> {
+        LogBatch {
+            message_type: MessageType::Data,
+            owner: "123456789012".into(),
+            log_group: group.to_string().into(),
+            log_stream: "s".into(),
+            subscription_filters: vec![],
+            policy_level: None,
+            region: None,
+            log_events: vec![],
+        }
+    }
+
+    fn event(message: &str) -> LogEvent<'static> {
+        LogEvent {
+            id: "36000000000000000000000000000000000000000000000000000001".into(),
+            timestamp: 1_764_064_800_000,
+            message: message.to_string().into(),
+        }
+    }
+
+    /// A JSON value, refusing duplicate keys (as Elasticsearch does).
+    struct Strict(Value);
+
+    impl<'de> serde::Deserialize<'de> for Strict {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Strict, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Strict;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("JSON")
+                }
+                fn visit_bool<E: de::Error>(self, v: bool) -> Result<Strict, E> {
+                    Ok(Strict(v.into()))
+                }
+                fn visit_i64<E: de::Error>(self, v: i64) -> Result<Strict, E> {
+                    Ok(Strict(v.into()))
+                }
+                fn visit_u64<E: de::Error>(self, v: u64) -> Result<Strict, E> {
+                    Ok(Strict(v.into()))
+                }
+                fn visit_f64<E: de::Error>(self, v: f64) -> Result<Strict, E> {
+                    Ok(Strict(v.into()))
+                }
+                fn visit_str<E: de::Error>(self, v: &str) -> Result<Strict, E> {
+                    Ok(Strict(v.into()))
+                }
+                fn visit_unit<E: de::Error>(self) -> Result<Strict, E> {
+                    Ok(Strict(Value::Null))
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Strict, A::Error> {
+                    let mut v = Vec::new();
+                    while let Some(Strict(x)) = a.next_element()? {
+                        v.push(x);
+                    }
+                    Ok(Strict(Value::Array(v)))
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Strict, A::Error> {
+                    let mut m = serde_json::Map::new();
+                    while let Some((k, Strict(v))) = a.next_entry::<String, Strict>()? {
+                        if m.insert(k.clone(), v).is_some() {
+                            return Err(de::Error::custom(format!("duplicate key {k:?}")));
+                        }
+                    }
+                    Ok(Strict(Value::Object(m)))
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+
+    /// The document line for `message`, checked: one line, strict JSON, the message intact.
+    fn build_in(config: &DocumentConfig, group: &str, message: &str) -> (String, Value) {
+        let b = batch(group);
+        let mut out = Vec::new();
+        DocumentBuilder::new(config, "eu-west-1", &b).push(&mut out, &event(message));
+        let line = String::from_utf8(out).expect("utf8");
+        assert!(line.ends_with('\n'));
+        assert!(!line[..line.len() - 1].contains(['\n', '\r']), "{line}");
+        let Strict(doc) = serde_json::from_str(&line).expect("strict JSON document");
+        assert_eq!(doc["message"], message, "{line}");
+        (line, doc)
+    }
+
+    fn build(config: &DocumentConfig, message: &str) -> Value {
+        build_in(config, "/aws/lambda/app", message).1
+    }
+
+    fn with(max_depth: usize, max_fields: usize) -> DocumentConfig {
+        DocumentConfig {
+            max_depth,
+            max_fields,
+            ..DocumentConfig::default()
+        }
+    }
+
+    fn reasons(doc: &Value) -> Vec<&str> {
+        doc["cwlogs"]["reasons"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn text_messages_keep_the_metadata_only() {
+        let doc = build(&DocumentConfig::default(), "hello world");
+        assert_eq!(
+            doc,
+            json!({
+                "@timestamp": "2025-11-25T10:00:00.000Z",
+                "message": "hello world",
+                "event": {"id": "36000000000000000000000000000000000000000000000000000001"},
+                "cloud": {"provider": "aws", "account": {"id": "123456789012"}, "region": "eu-west-1"},
+                "aws": {"cloudwatch": {"log_group": "/aws/lambda/app", "log_stream": "s"}}
+            })
+        );
+    }
+
+    #[test]
+    fn json_objects_are_spliced_as_written() {
+        let msg = r#"  {"level":"info","n":12345678901234567890123,"f":1.50,"a":[1,{"b":null}],"_id":"x","s":"\u00e9\n"}  "#;
+        let (line, doc) = build_in(&DocumentConfig::default(), "g", msg);
+        // The raw text, byte for byte: big integers and number spellings survive.
+        assert!(
+            line.contains(&format!(",\"json\":{}", msg.trim())),
+            "{line}"
+        );
+        assert_eq!(doc["json"]["level"], "info");
+        assert_eq!(doc["json"]["_id"], "x");
+        assert!(doc.get("cwlogs").is_none());
+    }
+
+    #[test]
+    fn line_breaks_between_tokens_become_spaces() {
+        let msg = "{\r\n  \"a\": 1,\n  \"b\": {\"c\": \"d\"}\n}\n";
+        let doc = build(&DocumentConfig::default(), msg);
+        assert_eq!(doc["json"], json!({"a": 1, "b": {"c": "d"}}));
+    }
+
+    #[test]
+    fn what_is_not_a_json_object_stays_text() {
+        for msg in [
+            "[1,2,3]",
+            "\"text\"",
+            "42",
+            "{not json}",
+            "{\"a\":1} trailing",
+            "{\"a\":1}}",
+            "{\"a\":1e400}",
+            "{\"a\":\"\\ud800\"}",
+            "{\"a\":\"tab\there\"}",
+            "{",
+            "",
+        ] {
+            let doc = build(&DocumentConfig::default(), msg);
+            assert!(doc.get("json").is_none(), "{msg}: {doc}");
+            assert!(doc.get("cwlogs").is_none(), "{msg}: {doc}");
+        }
+        assert_eq!(build(&DocumentConfig::default(), " {} ")["json"], json!({}));
+    }
+
+    #[test]
+    fn lambda_runtime_lines() {
+        let node = format!("2025-11-25T10:00:00.000Z\t{REQ}\tERROR\t{{\"a\":1}}\n");
+        let doc = build(&DocumentConfig::default(), &node);
+        assert_eq!(doc["log"]["level"], "ERROR");
+        assert_eq!(doc["aws"]["lambda"]["request_id"], REQ);
+        assert_eq!(doc["aws"]["cloudwatch"]["log_group"], "/aws/lambda/app");
+        assert_eq!(doc["json"], json!({"a": 1}));
+
+        let python = format!("[WARNING]\t2025-11-25T10:00:00.123Z\t{REQ}\t{{\"b\":[true]}}\n");
+        let doc = build(&DocumentConfig::default(), &python);
+        assert_eq!(doc["log"]["level"], "WARNING");
+        assert_eq!(doc["aws"]["lambda"]["request_id"], REQ);
+        assert_eq!(doc["json"], json!({"b": [true]}));
+
+        let text = format!("2025-11-25T10:00:00+01:00\t{REQ}\tINFO\tuser signed in\n");
+        let doc = build(&DocumentConfig::default(), &text);
+        assert_eq!(doc["log"]["level"], "INFO");
+        assert!(doc.get("json").is_none());
+
+        // Without fields, the prefix still gives the level and the request id.
+        let off = DocumentConfig {
+            json_key: None,
+            ..DocumentConfig::default()
+        };
+        let doc = build(&off, &node);
+        assert_eq!(doc["log"]["level"], "ERROR");
+        assert!(doc.get("json").is_none());
+    }
+
+    #[test]
+    fn other_tab_separated_lines_are_not_lambda_lines() {
+        for msg in [
+            format!("2025-11-25 10:00:00\t{REQ}\tERROR\t{{\"a\":1}}"),
+            "2025-11-25T10:00:00.000Z\tnot-a-request-id-at-all-but-36chars\tERROR\t{}".to_string(),
+            format!("2025-11-25T10:00:00.000Z\t{REQ}\tError\t{{\"a\":1}}"),
+            format!("2025-11-25T10:00:00.000Z\t{REQ}\tERROR"),
+            format!("2025-11-25T10:00:00.0000000000Z\t{REQ}\tERROR\tx"),
+            format!("[ERROR] 2025-11-25T10:00:00.000Z\t{REQ}\tx"),
+            format!("[error]\t2025-11-25T10:00:00.000Z\t{REQ}\tx"),
+            "a\tb\tERROR\t{\"a\":1}".to_string(),
+            "[\t\t\t".to_string(),
+            "2025-11-25T10:00:00.000Z\t\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\tERROR\t{}".to_string(),
+        ] {
+            assert_eq!(lambda_prefix(&msg), None, "{msg}");
+            let doc = build(&DocumentConfig::default(), &msg);
+            assert!(doc.get("log").is_none(), "{msg}");
+            assert!(doc["aws"].get("lambda").is_none(), "{msg}");
+        }
+    }
+
+    #[test]
+    fn deep_objects_become_text_at_the_limit() {
+        let doc = build(
+            &with(3, 500),
+            r#"{"a":{"b":{"c":{"d":1}},"e":2},"f":[1,[2]]}"#,
+        );
+        assert_eq!(
+            doc["json"],
+            json!({"a": {"b": {"c": "{\"d\":1}"}, "e": 2}, "f": [1, [2]]})
+        );
+        assert_eq!(doc["cwlogs"]["truncated"], true);
+        assert_eq!(reasons(&doc), ["max_depth"]);
+
+        // An array whose content is too deep becomes text as a whole: no array mixes objects
+        // and strings.
+        let doc = build(
+            &with(2, 500),
+            r#"{"a":[{"b":1},{"c":2}],"d":[1],"e":[[1]]}"#,
+        );
+        assert_eq!(
+            doc["json"],
+            json!({"a": "[{\"b\":1},{\"c\":2}]", "d": [1], "e": "[[1]]"})
+        );
+
+        // At exactly the limit nothing changes.
+        let doc = build(&with(3, 500), r#"{"a":{"b":{"c":1}}}"#);
+        assert!(doc.get("cwlogs").is_none());
+    }
+
+    #[test]
+    fn dots_in_keys_count_as_levels() {
+        let doc = build(&with(3, 500), r#"{"a.b":{"c":1},"x.y.z":2,"p.q.r.s":3}"#);
+        assert_eq!(
+            doc["json"],
+            json!({"a.b": {"c": 1}, "x.y.z": 2, "p_q_r_s": 3})
+        );
+        assert_eq!(reasons(&doc), ["max_depth"]);
+        let doc = build(&with(2, 500), r#"{"a.b":{"c":1}}"#);
+        assert_eq!(doc["json"], json!({"a.b": "{\"c\":1}"}));
+    }
+
+    #[test]
+    fn nesting_beyond_the_parser_limit_is_kept_as_text() {
+        for n in [127, 129, 5_000, 200_000] {
+            let msg = format!("{}1{}", "{\"a\":".repeat(n), "}".repeat(n));
+            let doc = build(&DocumentConfig::default(), &msg);
+            let mut v = &doc["json"];
+            for _ in 0..10 {
+                v = &v["a"];
+            }
+            assert!(v.is_string(), "{n}");
+            assert_eq!(reasons(&doc), ["max_depth"]);
+        }
+        // Arrays too, and a top-level array is never fields.
+        let n = 100_000;
+        let msg = format!("{{\"a\":{}1{}}}", "[".repeat(n), "]".repeat(n));
+        let doc = build(&DocumentConfig::default(), &msg);
+        assert!(doc["json"]["a"].is_string());
+        let msg = format!("{}1{}", "[".repeat(n), "]".repeat(n));
+        assert!(
+            build(&DocumentConfig::default(), &msg)
+                .get("json")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn fields_beyond_the_cap_are_left_out() {
+        let doc = build(&with(10, 3), r#"{"a":1,"b":{"c":2,"d":3},"e":4}"#);
+        assert_eq!(doc["json"], json!({"a": 1, "b": {"c": 2}}));
+        assert_eq!(reasons(&doc), ["max_fields"]);
+        let doc = build(&with(10, 4), r#"{"a":1,"b":{"c":2,"d":3}}"#);
+        assert!(doc.get("cwlogs").is_none());
+        // A wide object, more than the cap at one level.
+        let wide: Vec<String> = (0..2_000).map(|i| format!("\"k{i}\":{i}")).collect();
+        let doc = build(
+            &DocumentConfig::default(),
+            &format!("{{{}}}", wide.join(",")),
+        );
+        assert_eq!(doc["json"].as_object().map(|o| o.len()), Some(500));
+    }
+
+    #[test]
+    fn keys_the_cluster_rejects_are_renamed() {
+        let doc = build(
+            &DocumentConfig::default(),
+            r#"{"":1,".":2,"a..b":3,".x":4,"y.":5," ":6,"ok.key":7,"_id":8,"a. .b":9,"sub":{"":{"..":1}}}"#,
+        );
+        assert_eq!(
+            doc["json"],
+            json!({"_empty": 6, "_": 2, "a__b": 3, "_x": 4, "y_": 5, "ok.key": 7, "_id": 8, "a_ _b": 9, "sub": {"_empty": {"__": 1}}})
+        );
+        assert_eq!(reasons(&doc), ["invalid_key", "duplicate_key"]);
+    }
+
+    #[test]
+    fn duplicate_keys_keep_the_last() {
+        let doc = build(
+            &DocumentConfig::default(),
+            r#"{"a":1,"b":{"x":1,"x":{"y":2}},"a":3}"#,
+        );
+        assert_eq!(doc["json"], json!({"b": {"x": {"y": 2}}, "a": 3}));
+        assert_eq!(reasons(&doc), ["duplicate_key"]);
+        // The same key in sibling objects is not a duplicate.
+        let doc = build(
+            &DocumentConfig::default(),
+            r#"{"a":{"x":1},"b":{"x":2},"c":[{"x":1},{"x":2}]}"#,
+        );
+        assert!(doc.get("cwlogs").is_none());
+        // Escaped spellings of one key are one key.
+        let doc = build(&DocumentConfig::default(), r#"{"ab":1,"a\u0062":2}"#);
+        assert_eq!(doc["json"], json!({"ab": 2}));
+    }
+
+    #[test]
+    fn dotted_json_key_gives_nested_objects() {
+        let config = DocumentConfig {
+            json_key: Some("app.fields".into()),
+            ..DocumentConfig::default()
+        };
+        let (line, doc) = build_in(&config, "g", r#"{"a":{"":1}}"#);
+        assert_eq!(doc["app"]["fields"], json!({"a": {"_empty": 1}}));
+        assert!(!line.contains("\"app.fields\""));
+        assert_eq!(reasons(&doc), ["invalid_key"]);
+        // A key that would collide with the document's own fields adds nothing.
+        for key in ["log", "aws.extra", "cwlogs", "a. .b"] {
+            let config = DocumentConfig {
+                json_key: Some(key.into()),
+                ..DocumentConfig::default()
+            };
+            let doc = build(&config, r#"{"level":"x"}"#);
+            assert!(
+                doc.get("cwlogs").is_none() && doc.get("a").is_none(),
+                "{key}"
+            );
+            assert!(doc.get("log").is_none(), "{key}");
+        }
+    }
+
+    fn extracting(patterns: &[(&[&str], &str)]) -> DocumentConfig {
+        DocumentConfig {
+            extract: patterns
+                .iter()
+                .map(|(groups, p)| Extract {
+                    log_groups: groups.iter().map(|g| Glob::new(g)).collect(),
+                    pattern: Pattern::new(p).expect("pattern"),
+                })
+                .collect(),
+            ..DocumentConfig::default()
+        }
+    }
+
+    #[test]
+    fn extracted_fields() {
+        let access =
+            r#"127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /a.gif HTTP/1.0" 404 2326"#;
+        let config = extracting(&[
+            (&["/other/*"], "[ip, ...]"),
+            (&[], "[ip, identity, user, ts, request, status = 2*, size]"),
+            (
+                &["/web/*"],
+                "[ip, identity, user, ts, request, status, size]",
+            ),
+            (&[], "[ip, ..., size]"),
+        ]);
+        let (_, doc) = build_in(&config, "/web/access", access);
+        assert_eq!(
+            doc["json"],
+            json!({"ip": "127.0.0.1", "identity": "-", "user": "frank", "ts": "10/Oct/2000:13:55:36 -0700", "request": "GET /a.gif HTTP/1.0", "status": "404", "size": "2326"})
+        );
+        // Another group: the third entry does not apply, the fourth does; `...` has no names.
+        let (_, doc) = build_in(&config, "/app", access);
+        assert_eq!(doc["json"], json!({"ip": "127.0.0.1", "size": "2326"}));
+        // JSON messages are not extracted; nothing matches: no fields.
+        let (_, doc) = build_in(&config, "/web/x", r#"{"a": "b c d e f g"}"#);
+        assert_eq!(doc["json"], json!({"a": "b c d e f g"}));
+        let (_, doc) = build_in(&config, "/web/x", "");
+        assert!(doc.get("json").is_none());
+        // Positions only (`[]` names nothing): no fields.
+        let (_, doc) = build_in(&extracting(&[(&[], "[]")]), "/g", "a b c");
+        assert!(doc.get("json").is_none());
+        // The field cap holds here too.
+        let config = DocumentConfig {
+            max_fields: 2,
+            ..extracting(&[(&[], "[a, b, c]")])
+        };
+        let (_, doc) = build_in(&config, "/g", "1 2 3");
+        assert_eq!(doc["json"], json!({"a": "1", "b": "2"}));
+        assert_eq!(reasons(&doc), ["max_fields"]);
+        // No json_key: no extraction.
+        let config = DocumentConfig {
+            json_key: None,
+            ..extracting(&[(&[], "[a, b, c]")])
+        };
+        assert!(build_in(&config, "/g", "1 2 3").1.get("json").is_none());
+    }
+
+    #[test]
+    fn the_probe_agrees_with_the_rewriter() {
+        // Clean for the probe means the rewriter would change nothing.
+        let config = with(4, 6);
+        for msg in [
+            r#"{"a":{"b":{"c":{"d":1}}}}"#,
+            r#"{"a":[[[1]]]}"#,
+            r#"{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6}"#,
+            r#"{"a.b.c":{"d":1}}"#,
+        ] {
+            let mut probe = Probe::default();
+            assert_eq!(probe.check(msg, &config), Check::Clean, "{msg}");
+            let mut rw = Rewriter {
+                max_depth: 4,
+                max_fields: 6,
+                fields: 0,
+                reasons: 0,
+            };
+            let mut out = Vec::new();
+            rw.object(&mut out, msg, 1).expect("valid");
+            assert_eq!(rw.reasons, 0, "{msg}");
+            assert_eq!(
+                serde_json::from_slice::<Value>(&out).expect("json"),
+                serde_json::from_str::<Value>(msg).expect("json")
+            );
+        }
+        for msg in [
+            r#"{"a":{"b":{"c":{"d":{}}}}}"#,
+            r#"{"a":[[[[1]]]]}"#,
+            r#"{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7}"#,
+            r#"{"a.b.c.d.e":1}"#,
+            r#"{"a":1,"a":1}"#,
+            r#"{"a..b":1}"#,
+        ] {
+            assert_eq!(Probe::default().check(msg, &config), Check::Risky, "{msg}");
+        }
+    }
+
+    #[test]
+    fn timestamps() {
+        let mut out = Vec::new();
+        for ms in [
+            0,
+            1_764_064_800_123,
+            -1,
+            253_402_300_799_999,
+            253_402_300_800_000,
+        ] {
+            out.clear();
+            push_rfc3339(&mut out, ms);
+            assert_eq!(
+                String::from_utf8_lossy(&out),
+                UtcTime::from_millis(ms).rfc3339()
+            );
+        }
+    }
+
+    #[test]
+    fn quarantine_documents() {
+        let b = batch("/aws/lambda/app");
+        let msg = format!("2025-11-25T10:00:00.000Z\t{REQ}\tERROR\t{{\"a\":{{\"b\":1}}}}");
+        let mut original = Vec::new();
+        DocumentBuilder::new(&DocumentConfig::default(), "eu-west-1", &b)
+            .push(&mut original, &event(&msg));
+        let q = quarantine_document(
+            &original,
+            "cwl-aws-lambda-app-2025.11.25",
+            "mapper_parsing_exception",
+            "failed to parse field [json.a] of type [long]",
+        );
+        assert!(!q.contains(&b'\n'));
+        let Strict(q) = serde_json::from_slice(&q).expect("strict JSON");
+        let original_text = String::from_utf8(original).expect("utf8");
+        assert_eq!(
+            q,
+            json!({
+                "@timestamp": "2025-11-25T10:00:00.000Z",
+                "message": msg,
+                "event": {
+                    "id": "36000000000000000000000000000000000000000000000000000001",
+                    "original": original_text.trim_end(),
+                },
+                "log": {"level": "ERROR"},
+                "cloud": {"provider": "aws", "account": {"id": "123456789012"}, "region": "eu-west-1"},
+                "aws": {
+                    "cloudwatch": {"log_group": "/aws/lambda/app", "log_stream": "s"},
+                    "lambda": {"request_id": REQ}
+                },
+                "error": {"type": "mapper_parsing_exception", "message": "failed to parse field [json.a] of type [long]"},
+                "cwlogs": {"original_index": "cwl-aws-lambda-app-2025.11.25"}
+            })
+        );
+    }
+
+    #[test]
+    fn quarantine_documents_take_only_strings_from_anything() {
+        for original in [
+            &b"not json \xff"[..],
+            b"[1,2]",
+            br#"{"@timestamp":12,"message":{"a":1},"cloud":"x","aws":{"cloudwatch":[1]},"event":{"id":7}}"#,
+            br#"{"@timestamp":"yesterday","json":{"deep":{"x":1}}}"#,
+        ] {
+            let q = quarantine_document(original, "i", "t", "r");
+            let Strict(q) = serde_json::from_slice(&q).expect("strict JSON");
+            let keys: Vec<&str> = q.as_object().map_or(vec![], |o| o.keys().map(String::as_str).collect());
+            assert_eq!(keys, ["@timestamp", "cwlogs", "error", "event"], "{q}");
+            assert_eq!(q["@timestamp"], "1970-01-01T00:00:00.000Z");
+            assert_eq!(q["event"]["original"], String::from_utf8_lossy(original).as_ref());
+        }
+    }
+
+    /// Depth of a JSON value, counting objects and arrays.
+    fn depth(v: &Value) -> usize {
+        match v {
+            Value::Object(m) => 1 + m.values().map(depth).max().unwrap_or(0),
+            Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    /// Object members at any depth.
+    fn fields(v: &Value) -> usize {
+        match v {
+            Value::Object(m) => m.len() + m.values().map(fields).sum::<usize>(),
+            Value::Array(a) => a.iter().map(fields).sum(),
+            _ => 0,
+        }
+    }
+
+    /// Keys the cluster rejects, anywhere in `v`.
+    fn bad_keys(v: &Value) -> bool {
+        match v {
+            Value::Object(m) => m.iter().any(|(k, v)| key_dots(k).is_none() || bad_keys(v)),
+            Value::Array(a) => a.iter().any(bad_keys),
+            _ => false,
+        }
+    }
+
+    fn json_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let key = prop_oneof![
+            "[a-c]{1,2}",
+            Just(String::new()),
+            Just(".".to_string()),
+            Just("a..b".to_string()),
+            Just(" ".to_string()),
+            "[a-b.]{1,4}",
+            Just("_id".to_string()),
+        ];
+        let leaf = prop_oneof![
+            Just("null".to_string()),
+            Just("true".to_string()),
+            any::<i64>().prop_map(|n| n.to_string()),
+            Just("1.5e3".to_string()),
+            Just("123456789012345678901234567890".to_string()),
+            any::<String>().prop_map(|s| serde_json::to_string(&s).unwrap_or_default()),
+        ];
+        leaf.prop_recursive(14, 120, 6, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4)
+                    .prop_map(|v| format!("[{}]", v.join(","))),
+                proptest::collection::vec((key.clone(), inner, "[ \n\t]{0,1}"), 0..6).prop_map(
+                    |v| {
+                        let members: Vec<String> = v
+                            .iter()
+                            .map(|(k, v, ws)| {
+                                format!("{ws}{}:{v}", serde_json::to_string(k).unwrap_or_default())
+                            })
+                            .collect();
+                        format!("{{{}}}", members.join(","))
+                    }
+                ),
+            ]
+        })
+    }
+
+    use proptest::strategy::Strategy as _;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn every_document_is_one_valid_line(
+            body in proptest::prop_oneof![
+                json_text(),
+                proptest::prelude::any::<String>(),
+                json_text().prop_map(|j| format!("2025-11-25T10:00:00.000Z\t{REQ}\tERROR\t{j}\n")),
+                json_text().prop_map(|j| format!("[INFO]\t2025-11-25T10:00:00.000Z\t{REQ}\t{j}")),
+                json_text().prop_map(|j| format!("{j}x")),
+            ],
+            max_depth in 1usize..6,
+            max_fields in 1usize..12,
+            key in proptest::prop_oneof![
+                proptest::strategy::Just(Some("json")),
+                proptest::strategy::Just(Some("a.b")),
+                proptest::strategy::Just(None::<&'static str>),
+            ],
+        ) {
+            let config = DocumentConfig {
+                json_key: key.map(str::to_string),
+                max_depth,
+                max_fields,
+                extract: Vec::new(),
+            };
+            let (_, doc) = build_in(&config, "g", &body);
+            let fields_at = match key {
+                Some("a.b") => &doc["a"]["b"],
+                _ => &doc["json"],
+            };
+            if !fields_at.is_null() {
+                proptest::prop_assert!(depth(fields_at) <= max_depth, "{}", fields_at);
+                proptest::prop_assert!(fields(fields_at) <= max_fields, "{}", fields_at);
+                proptest::prop_assert!(!bad_keys(fields_at), "{}", fields_at);
+            }
+            proptest::prop_assert!(depth(&doc) <= max_depth + 2);
+        }
+    }
+}
