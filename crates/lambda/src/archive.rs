@@ -6,8 +6,7 @@ use base64::Engine as _;
 use cwlogs_decode::{Shape, detect};
 use cwlogs_pipeline::archive::short_hash;
 use cwlogs_pipeline::{
-    Archive, ArchiveObject, Class, Config, DeadLetter, archive_ndjson, process_batch,
-    process_input, put_dead_letter,
+    Archive, ArchiveObject, Class, Config, DeadLetter, archive_ndjson, process_batch, process_input,
 };
 use futures_util::StreamExt as _;
 use lambda_runtime::LambdaEvent;
@@ -255,46 +254,16 @@ impl<A: Archive> Archiver<A> {
             .archive
             .as_ref()
             .map_or("dead-letter", |a| a.dead_letter_prefix.as_str());
-        let now_ms = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
-        tracing::warn!(
-            event = "DeadLettered",
-            key = %dead.keys(prefix, now_ms).0,
-            stage = dead.stage,
-            log_group = dead.log_group.as_deref(),
-            error = %dead.error,
-        );
-        // Boxed: dead letters are rare, and nesting this generic future inline grows the
-        // handler's future type past the compiler's layout depth limit.
-        let written = Box::pin(put_dead_letter(
-            &self.archive,
-            prefix,
-            dead,
-            now_ms,
-            budget.dead_letter_until,
-        ))
-        .await;
-        match written {
+        match crate::dead::write(Some(&self.archive), prefix, dead, budget.dead_letter_until).await
+        {
             Ok(()) => RecordFate {
                 dead_letters: 1,
                 ..RecordFate::default()
             },
-            Err(e) => {
-                tracing::error!(
-                    event = "DeadLetterFailed",
-                    key = %dead.keys(prefix, now_ms).0,
-                    error = %e,
-                    original_error = %dead.error,
-                );
-                RecordFate {
-                    pending: Some(format!(
-                        "{} (and its dead letter could not be written: {e})",
-                        dead.error
-                    )),
-                    ..RecordFate::default()
-                }
-            }
+            Err(why) => RecordFate {
+                pending: Some(why),
+                ..RecordFate::default()
+            },
         }
     }
 

@@ -43,9 +43,12 @@
 //! redeliver). Configuration problems surface at cold start as [`ColdStartError`].
 
 mod archive;
+mod dead;
+mod index;
 mod response;
 
 pub use archive::{Archiver, InvocationSummary};
+pub use index::{IndexSummary, Indexer};
 pub use response::{BatchItemFailure, FirehoseRecord, FirehoseResult, Response};
 
 use cwlogs_pipeline::Config;

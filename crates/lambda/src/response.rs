@@ -5,7 +5,7 @@ use serde::Serialize;
 /// The answer of one invocation, serialised as the trigger expects it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
-pub enum Response {
+pub enum Response<S = crate::InvocationSummary> {
     /// Kinesis (with `ReportBatchItemFailures`): the records to retry; empty when all are done.
     Kinesis {
         /// Records that still need a retry.
@@ -18,7 +18,7 @@ pub enum Response {
         records: Vec<FirehoseRecord>,
     },
     /// A direct (asynchronous) invocation, or a payload invoked by hand: what was done.
-    Summary(crate::InvocationSummary),
+    Summary(S),
 }
 
 /// One Kinesis record to retry.
@@ -60,7 +60,7 @@ mod tests {
 
     #[test]
     fn wire_shapes() {
-        let k = Response::Kinesis {
+        let k: Response = Response::Kinesis {
             batch_item_failures: vec![BatchItemFailure {
                 item_identifier: "4959".into(),
             }],
@@ -69,7 +69,7 @@ mod tests {
             serde_json::to_string(&k).expect("json"),
             r#"{"batchItemFailures":[{"itemIdentifier":"4959"}]}"#
         );
-        let f = Response::Firehose {
+        let f: Response = Response::Firehose {
             records: vec![FirehoseRecord {
                 record_id: "r1".into(),
                 result: FirehoseResult::ProcessingFailed,

@@ -620,7 +620,12 @@ struct Action {
 /// quarantine index (`config.quarantine_index`, rendered from the document's own time, account,
 /// region and log group), under the same `_id`: see
 /// [`crate::document::quarantine_document`] for what it holds.
-pub fn quarantine_item(config: &crate::IndexConfig, item: &[u8], kind: &str, reason: &str) -> Vec<u8> {
+pub fn quarantine_item(
+    config: &crate::IndexConfig,
+    item: &[u8],
+    kind: &str,
+    reason: &str,
+) -> Vec<u8> {
     let (action, doc) = match item.iter().position(|&b| b == b'\n') {
         Some(at) => (&item[..at], &item[at + 1..]),
         None => (item, &b""[..]),
@@ -804,8 +809,8 @@ pub enum Fault {
         /// Body.
         body: String,
     },
-    /// Items whose document line contains `needle` get `status` and an error of type `kind`,
-    /// `n` times each (then they succeed), or forever when `n` is `usize::MAX`.
+    /// Items whose action or document line contains `needle` get `status` and an error of type `kind`,
+    /// `n` times per `_id` (then they succeed), or forever when `n` is `usize::MAX`.
     Item {
         /// Text that selects the items.
         needle: String,
@@ -824,7 +829,7 @@ pub enum Fault {
 struct MemoryState {
     docs: BTreeMap<(String, String), StoredDoc>,
     faults: Vec<Fault>,
-    item_hits: BTreeMap<(String, String), usize>,
+    item_hits: BTreeMap<String, usize>,
     requests: usize,
 }
 
@@ -911,9 +916,9 @@ impl MemoryIndex {
                     status,
                     kind,
                 } = f
-                    && doc.contains(needle.as_str())
+                    && (action.contains(needle.as_str()) || doc.contains(needle.as_str()))
                 {
-                    let hits = st.item_hits.entry(key.clone()).or_default();
+                    let hits = st.item_hits.entry(id.clone()).or_default();
                     if *hits < *n {
                         *hits += 1;
                         fault = Some((*status, kind.clone()));

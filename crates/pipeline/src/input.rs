@@ -106,6 +106,70 @@ pub fn is_error_file(name: &str) -> bool {
     name.ends_with(".error.json")
 }
 
+/// A dead letter for record `i` of a multi-record input, holding the record's bytes as
+/// received (base64 text, gzip or JSON, named by extension); stage and error to be filled in.
+fn record_letter(
+    name: &str,
+    input: &str,
+    shape: &'static str,
+    i: usize,
+    record: &cwlogs_decode::Record<'_>,
+) -> DeadLetter {
+    let ext = match record.data {
+        RecordData::Base64(_) => "b64",
+        RecordData::Gzip(_) => "gz",
+        RecordData::Json(_) => "json",
+    };
+    DeadLetter {
+        name: format!("{name}.record-{i}.{ext}"),
+        raw: Some(record.raw().to_vec()),
+        input: input.to_string(),
+        shape: Some(shape),
+        record: Some(i),
+        record_id: record.id.as_deref().map(String::from),
+        stage: "",
+        error: String::new(),
+        log_group: None,
+    }
+}
+
+impl DeadLetter {
+    /// A dead letter for record `index` of `bytes` (decoded fine, but a sink refused some of
+    /// what it became for good): the whole input when it has one record, else the record's
+    /// bytes, named as [`process_input`] names undecodable records. `None` when `bytes` has no
+    /// such record.
+    pub fn for_record(
+        name: &str,
+        input: &str,
+        bytes: &[u8],
+        index: usize,
+        stage: &'static str,
+        error: String,
+    ) -> Option<DeadLetter> {
+        let trigger = detect(bytes).ok()?;
+        let record = trigger.records.get(index)?;
+        let shape = trigger.shape.as_str();
+        let mut d = if trigger.records.len() == 1 {
+            DeadLetter {
+                name: name.to_string(),
+                raw: Some(bytes.to_vec()),
+                input: input.to_string(),
+                shape: Some(shape),
+                record: None,
+                record_id: record.id.as_deref().map(String::from),
+                stage: "",
+                error: String::new(),
+                log_group: None,
+            }
+        } else {
+            record_letter(name, input, shape, index, record)
+        };
+        d.stage = stage;
+        d.error = error;
+        Some(d)
+    }
+}
+
 /// What one record of an input turned into.
 #[derive(Debug)]
 pub struct ProcessedRecord<T> {
@@ -199,22 +263,11 @@ pub fn process_input<T>(
             if single {
                 return whole(e, Some(shape));
             }
-            let ext = match record.data {
-                RecordData::Base64(_) => "b64",
-                RecordData::Gzip(_) => "gz",
-                RecordData::Json(_) => "json",
-            };
-            DeadLetter {
-                name: format!("{name}.record-{i}.{ext}"),
-                raw: Some(record.raw().to_vec()),
-                input: input.to_string(),
-                shape: Some(shape),
-                record: Some(i),
-                record_id: record.id.as_deref().map(String::from),
-                stage: e.stage().as_str(),
-                error: e.to_string(),
-                log_group: e.log_group().map(String::from),
-            }
+            let mut d = record_letter(name, input, shape, i, record);
+            d.stage = e.stage().as_str();
+            d.error = e.to_string();
+            d.log_group = e.log_group().map(String::from);
+            d
         };
         let payload = match record.decompress(&config.limits) {
             Ok(p) => p,

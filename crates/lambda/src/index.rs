@@ -1,0 +1,345 @@
+//! The index function's handler: every event into OpenSearch / Elasticsearch, into the
+//! quarantine index, into a dead letter, or back to the trigger.
+
+use crate::response::{BatchItemFailure, FirehoseRecord, FirehoseResult, Response};
+use crate::{Budget, RetryLater};
+use cwlogs_decode::{Shape, detect};
+use cwlogs_pipeline::archive::short_hash;
+use cwlogs_pipeline::bulk::{BulkOptions, BulkTransport, Fate, index_items};
+use cwlogs_pipeline::{
+    Archive, Backoff, Config, DeadLetter, IndexConfig, process_batch, process_input,
+};
+use lambda_runtime::LambdaEvent;
+use serde::Serialize;
+use serde_json::value::RawValue;
+use std::time::{Instant, SystemTime};
+
+/// The index function: decodes whatever trigger invoked it, builds each data batch's
+/// documents and sends them in `_bulk` requests (see [`cwlogs_pipeline::bulk`]). Documents the
+/// cluster rejects for their mapping go to the quarantine index; records with documents it
+/// will never take go, whole, to a dead letter in the archive bucket (replaying them is
+/// harmless: what was indexed answers 409); what is still failing at the deadline is left to
+/// the trigger. Built once at cold start and borrowed by every invocation.
+#[derive(Debug)]
+pub struct Indexer<T, A> {
+    config: Config,
+    index: IndexConfig,
+    transport: T,
+    dead_letters: Option<A>,
+    dead_letter_prefix: String,
+    options: BulkOptions,
+}
+
+/// What one invocation of the index function did: logged as one line, and the answer to
+/// direct invocations.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct IndexSummary {
+    /// The trigger's shape (`direct`, `kinesis`, `firehose-transform`, ...).
+    pub shape: &'static str,
+    /// Records in the event.
+    pub records: usize,
+    /// Log events in data batches.
+    pub events: usize,
+    /// Control messages skipped.
+    pub control_messages: usize,
+    /// Documents created.
+    pub indexed_events: usize,
+    /// Documents that were already in the index (a redelivery).
+    pub existing_events: usize,
+    /// Documents stored in the quarantine index.
+    pub quarantined_events: usize,
+    /// Events the index's route left out.
+    pub filtered_events: usize,
+    /// Documents the cluster will never take (their records are dead-lettered).
+    pub refused_events: usize,
+    /// Dead letters written.
+    pub dead_letters: usize,
+    /// Records left for the trigger to deliver again.
+    pub pending_records: usize,
+    /// `_bulk` requests sent.
+    pub requests: usize,
+    /// Documents sent more than once (retried alone).
+    pub retried_events: usize,
+    /// Bytes on the wire (compressed).
+    pub bytes_sent: usize,
+}
+
+/// How the documents of one record ended.
+#[derive(Debug, Default)]
+struct Tally {
+    created: usize,
+    existed: usize,
+    quarantined: usize,
+    refused: usize,
+    first_refusal: Option<String>,
+    pending: Option<String>,
+}
+
+impl<T: BulkTransport, A: Archive> Indexer<T, A> {
+    /// A handler indexing with `config` (its `[index]` section, which must be on) through
+    /// `transport`; dead letters go to `dead_letters` under `[archive] dead_letter_prefix`.
+    /// Without a dead-letter archive, records the cluster refuses stay with the trigger.
+    /// Returns `None` when indexing is off in `config`.
+    pub fn new(mut config: Config, transport: T, dead_letters: Option<A>) -> Option<Self> {
+        let index = config.index.clone()?;
+        let dead_letter_prefix = config
+            .archive
+            .as_ref()
+            .map_or("dead-letter".to_string(), |a| a.dead_letter_prefix.clone());
+        // Archiving is the archive function's job: no archive bodies are built here.
+        config.archive = None;
+        let options = BulkOptions {
+            max_bytes: index.max_bulk_bytes,
+            compress: index.compress,
+            backoff: Backoff::default(),
+        };
+        Some(Indexer {
+            config,
+            index,
+            transport,
+            dead_letters,
+            dead_letter_prefix,
+            options,
+        })
+    }
+
+    /// Replaces the retry schedule (tests use a fast one).
+    pub fn with_backoff(mut self, backoff: Backoff) -> Self {
+        self.options.backoff = backoff;
+        self
+    }
+
+    /// The transport requests go through.
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
+    /// Where dead letters go, when anywhere.
+    pub fn dead_letters(&self) -> Option<&A> {
+        self.dead_letters.as_ref()
+    }
+
+    /// The validated configuration in use (without its archive section).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Handles one invocation: the direct trigger gets the summary (or an error while records
+    /// are pending), Kinesis its `batchItemFailures`, a Firehose transformation each record
+    /// back unchanged (`Ok`) once indexed, or `ProcessingFailed` while pending.
+    pub async fn handle(
+        &self,
+        event: LambdaEvent<Box<RawValue>>,
+    ) -> Result<Response<IndexSummary>, RetryLater> {
+        let started = Instant::now();
+        let budget = Budget::new(event.context.deadline, SystemTime::now());
+        let bytes = event.payload.get().as_bytes();
+        let result = self.deliver(bytes, &event.context.request_id, budget).await;
+        let (s, outcome) = match &result {
+            Ok((s, _)) => (s, "ok"),
+            Err((s, _)) => (s, "retry"),
+        };
+        tracing::info!(
+            event = "InvocationSummary",
+            outcome,
+            shape = s.shape,
+            records = s.records,
+            events = s.events,
+            control_messages = s.control_messages,
+            indexed_events = s.indexed_events,
+            existing_events = s.existing_events,
+            quarantined_events = s.quarantined_events,
+            filtered_events = s.filtered_events,
+            refused_events = s.refused_events,
+            dead_letters = s.dead_letters,
+            pending_records = s.pending_records,
+            requests = s.requests,
+            retried_events = s.retried_events,
+            bytes_sent = s.bytes_sent,
+            input_bytes = bytes.len(),
+            duration_ms = started.elapsed().as_millis() as u64,
+        );
+        result.map(|(_, r)| r).map_err(|(_, e)| e)
+    }
+
+    async fn dead_letter(&self, dead: &DeadLetter, budget: Budget) -> Result<(), String> {
+        crate::dead::write(
+            self.dead_letters.as_ref(),
+            &self.dead_letter_prefix,
+            dead,
+            budget.dead_letter_until,
+        )
+        .await
+    }
+
+    #[allow(clippy::type_complexity)]
+    async fn deliver(
+        &self,
+        bytes: &[u8],
+        request: &str,
+        budget: Budget,
+    ) -> Result<(IndexSummary, Response<IndexSummary>), (IndexSummary, RetryLater)> {
+        let config = &self.config;
+        let hash = short_hash(bytes);
+        let input = format!("lambda:{request}");
+        let processed = process_input(config, &hash, &input, bytes, |region, batch| {
+            process_batch(config, region, batch)
+        });
+        let shape = processed.shape;
+        let mut summary = IndexSummary {
+            shape: shape.map_or("unknown", Shape::as_str),
+            records: processed.records.len(),
+            ..IndexSummary::default()
+        };
+
+        if let Some(dead) = &processed.dead {
+            let dead = DeadLetter {
+                name: format!("unrecognised-{hash}.bin"),
+                ..dead.clone()
+            };
+            return match self.dead_letter(&dead, budget).await {
+                Ok(()) => {
+                    summary.dead_letters = 1;
+                    Ok((summary.clone(), Response::Summary(summary)))
+                }
+                Err(why) => Err((summary, RetryLater { message: why })),
+            };
+        }
+
+        // Every document of the invocation in one list, so that requests are as full as the
+        // byte budget allows; `owner` maps each back to its record.
+        let mut items: Vec<&[u8]> = Vec::new();
+        let mut owner: Vec<usize> = Vec::new();
+        for (r, record) in processed.records.iter().enumerate() {
+            for out in &record.outputs {
+                summary.filtered_events += out.index_filtered;
+                for chunk in &out.bulk {
+                    for item in chunk.items() {
+                        items.push(item);
+                        owner.push(r);
+                    }
+                }
+            }
+        }
+        let report = index_items(
+            &self.transport,
+            &items,
+            &self.index,
+            &self.options,
+            budget.send_until,
+        )
+        .await;
+        summary.requests = report.requests;
+        summary.retried_events = report.retried_items;
+        summary.bytes_sent = report.bytes_sent;
+
+        let mut tallies: Vec<Tally> = processed.records.iter().map(|_| Tally::default()).collect();
+        for (fate, &r) in report.fates.iter().zip(&owner) {
+            let t = &mut tallies[r];
+            match fate {
+                Fate::Done { created: true } => t.created += 1,
+                Fate::Done { created: false } => t.existed += 1,
+                Fate::Quarantine { .. } => t.quarantined += 1,
+                Fate::Rejected(why) => {
+                    t.refused += 1;
+                    t.first_refusal.get_or_insert_with(|| why.clone());
+                }
+                Fate::Pending(why) => {
+                    t.pending.get_or_insert_with(|| why.clone());
+                }
+            }
+        }
+
+        let shape_name = summary.shape;
+        let mut failures = Vec::new();
+        let mut first_error = None;
+        let mut pending = vec![false; processed.records.len()];
+        for (i, (record, t)) in processed.records.iter().zip(&tallies).enumerate() {
+            summary.events += record.events;
+            summary.control_messages += record.control;
+            summary.indexed_events += t.created;
+            summary.existing_events += t.existed;
+            summary.quarantined_events += t.quarantined;
+            summary.refused_events += t.refused;
+            let mut why = t.pending.clone();
+            let dead = match (&record.dead, &t.first_refusal) {
+                _ if why.is_some() => None,
+                (Some(dead), _) => Some(DeadLetter {
+                    name: format!("{shape_name}-{}", dead.name),
+                    ..dead.clone()
+                }),
+                (None, Some(first)) => DeadLetter::for_record(
+                    &format!("{shape_name}-index-{hash}"),
+                    &input,
+                    bytes,
+                    i,
+                    "index",
+                    format!(
+                        "{} of {} documents refused by the cluster; first: {first}",
+                        t.refused,
+                        t.created + t.existed + t.quarantined + t.refused
+                    ),
+                ),
+                (None, None) => None,
+            };
+            if let Some(dead) = dead {
+                match self.dead_letter(&dead, budget).await {
+                    Ok(()) => summary.dead_letters += 1,
+                    Err(e) => why = Some(e),
+                }
+            }
+            if let Some(why) = why {
+                summary.pending_records += 1;
+                pending[i] = true;
+                first_error.get_or_insert(why);
+                failures.push(BatchItemFailure {
+                    item_identifier: record.id.clone().unwrap_or_default(),
+                });
+            }
+        }
+
+        match shape {
+            Some(Shape::Kinesis) => Ok((
+                summary,
+                Response::Kinesis {
+                    batch_item_failures: failures,
+                },
+            )),
+            Some(Shape::FirehoseTransform) => {
+                let originals: Vec<String> = detect(bytes)
+                    .map(|t| {
+                        t.records
+                            .iter()
+                            .map(|r| String::from_utf8_lossy(r.raw()).into_owned())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let records = processed
+                    .records
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| FirehoseRecord {
+                        record_id: r.id.clone().unwrap_or_default(),
+                        result: if pending[i] {
+                            FirehoseResult::ProcessingFailed
+                        } else {
+                            FirehoseResult::Ok
+                        },
+                        data: originals.get(i).cloned().unwrap_or_default(),
+                    })
+                    .collect();
+                Ok((summary, Response::Firehose { records }))
+            }
+            _ => match first_error {
+                None => Ok((summary.clone(), Response::Summary(summary))),
+                Some(why) => {
+                    let message = format!(
+                        "{} of {} records not indexed; Lambda will retry the invocation: {why}",
+                        summary.pending_records, summary.records
+                    );
+                    Err((summary, RetryLater { message }))
+                }
+            },
+        }
+    }
+}
