@@ -67,8 +67,11 @@ fn load(name: &str) -> (Reply, usize) {
         .join("tests/fixtures/bulk")
         .join(format!("{name}.json"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let f: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let status = f["status"].as_u64().unwrap_or_else(|| panic!("{name}: status")) as u16;
+    let f: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let status = f["status"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{name}: status")) as u16;
     let body = match &f["body"] {
         serde_json::Value::String(s) => s.clone().into_bytes(),
         v => serde_json::to_vec(v).unwrap_or_default(),
@@ -113,7 +116,11 @@ fn every_fixture_is_classified_as_expected() {
 fn every_fixture_file_is_listed() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bulk");
     for entry in std::fs::read_dir(&dir).expect("fixture dir") {
-        let name = entry.expect("entry").file_name().to_string_lossy().into_owned();
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
         let Some(stem) = name.strip_suffix(".json") else {
             continue;
         };
@@ -129,7 +136,11 @@ fn every_fixture_file_is_listed() {
 
 #[test]
 fn single_items_that_still_fail_are_dead_letters() {
-    for name in ["osmem-no-trailing-newline", "aws-413-request-too-large", "osmem-id-too-long"] {
+    for name in [
+        "osmem-no-trailing-newline",
+        "aws-413-request-too-large",
+        "osmem-id-too-long",
+    ] {
         let (reply, _) = load(name);
         assert!(
             matches!(classify_response(&reply, 1), ResponseClass::Reject(_)),
@@ -144,7 +155,10 @@ fn messages_say_what_to_fix() {
     let ResponseClass::Stop(m) = classify_response(&reply, n) else {
         panic!("stop")
     };
-    assert!(m.contains("not authorized") && m.contains("access policy"), "{m}");
+    assert!(
+        m.contains("not authorized") && m.contains("access policy"),
+        "{m}"
+    );
     let (reply, n) = load("aoss-document-id-not-supported");
     let ResponseClass::Items(items) = classify_response(&reply, n) else {
         panic!("items")
