@@ -1,0 +1,47 @@
+//! The index function: CloudWatch Logs subscription data (direct, Kinesis or a Firehose
+//! transformation) to OpenSearch / Elasticsearch `_bulk` requests, with dead letters in the
+//! archive bucket. Wiring only; the handler is `cwlogs_lambda::Indexer`.
+
+use cwlogs_lambda::ColdStartError;
+use std::time::Duration;
+
+/// The longest the cold start waits for the index templates to be installed.
+const TEMPLATE_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    cwlogs_lambda::init_tracing();
+    let env = |k: &str| std::env::var(k).ok();
+    let config = cwlogs_lambda::load_config(&env)?;
+    let index = config
+        .index
+        .as_ref()
+        .ok_or_else(|| ColdStartError("the index function needs `[index]` enabled".into()))?;
+    let sdk = cwlogs_aws::sdk_config(None).await;
+    let cluster = cwlogs_aws::OpenSearchIndex::from_config(index, Some(&sdk), &config.region, &env)
+        .map_err(ColdStartError)?;
+    if index.install_template {
+        match tokio::time::timeout(TEMPLATE_TIMEOUT, cluster.install_templates(index)).await {
+            Ok(Ok(names)) => tracing::info!(event = "TemplatesInstalled", ?names),
+            Ok(Err(e)) => tracing::warn!(event = "TemplatesNotInstalled", error = %e),
+            Err(_) => tracing::warn!(event = "TemplatesNotInstalled", error = "timed out"),
+        }
+    }
+    let dead_letters = config.archive.as_ref().and_then(|a| {
+        let bucket = a.bucket.as_deref()?;
+        Some(cwlogs_aws::S3Archive::new(
+            &sdk,
+            bucket,
+            a.kms_key_id.as_deref(),
+        ))
+    });
+    if dead_letters.is_none() {
+        tracing::warn!(
+            event = "NoDeadLetterBucket",
+            message = "set `[archive] bucket` or CWLOGS_ARCHIVE_BUCKET: without it, records the cluster refuses stay with the trigger"
+        );
+    }
+    let handler = cwlogs_lambda::Indexer::new(config, cluster, dead_letters)
+        .ok_or_else(|| ColdStartError("the index function needs `[index]` enabled".into()))?;
+    lambda_runtime::run(lambda_runtime::service_fn(|event| handler.handle(event))).await
+}
