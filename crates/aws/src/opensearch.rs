@@ -192,7 +192,12 @@ impl OpenSearchIndex {
             Some(d) => d.saturating_duration_since(Instant::now()),
             None => REQUEST_TIMEOUT,
         };
-        let what = format!("{} {}{path}", method_name(method), self.endpoint);
+        let what = format!(
+            "{} {}/{}",
+            method_name(method),
+            self.endpoint,
+            path.trim_start_matches('/')
+        );
         let sent = self
             .transport
             .send(method, path, headers, None::<&()>, body, Some(timeout));

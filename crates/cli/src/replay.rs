@@ -4,11 +4,12 @@ use crate::sinks::{
     LocalArchive, LocalDeadLetters, LocalIndex, flat_name, is_error_sidecar, prepare_out_dir,
 };
 use anyhow::{Context, Result};
-use cwlogs_aws::{S3Archive, S3Source, S3Url};
+use cwlogs_aws::{OpenSearchIndex, S3Archive, S3Source, S3Url};
+use cwlogs_pipeline::bulk::{BulkOptions, Fate, index_items};
 use cwlogs_pipeline::input::is_error_file;
 use cwlogs_pipeline::{
-    Archive, ArchiveObject, BatchOutput, Config, DeadLetter, process_batch, process_input,
-    put_dead_letter,
+    Archive, ArchiveObject, BatchOutput, Config, DeadLetter, IndexAuth, IndexConfig, process_batch,
+    process_input, put_dead_letter,
 };
 use futures_util::StreamExt as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -45,6 +46,18 @@ pub struct ReplayArgs {
     /// (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_S3, ...).
     #[arg(long, value_name = "S3_URL")]
     archive_to: Option<String>,
+    /// Send documents to this OpenSearch / Elasticsearch cluster instead of writing OUT/index:
+    /// its base URL (`https://search-x.eu-west-1.es.amazonaws.com`, `http://127.0.0.1:9200`).
+    /// Same requests, retries and quarantine as the index function; index templates are
+    /// installed first unless `install_template = false`.
+    #[arg(long, value_name = "URL")]
+    index_to: Option<String>,
+    /// How to authenticate to --index-to: sigv4, sigv4-serverless, basic
+    /// (CWLOGS_INDEX_USERNAME, CWLOGS_INDEX_PASSWORD), api-key (CWLOGS_INDEX_API_KEY) or none.
+    /// Default: the configuration's `auth`, else inferred from the URL (SigV4 for
+    /// *.es.amazonaws.com and *.aoss.amazonaws.com, none otherwise).
+    #[arg(long, value_name = "AUTH", requires = "index_to")]
+    index_auth: Option<String>,
     /// Lambda events of any supported trigger, raw gzip payloads, base64 payloads, cwlogs
     /// archive objects (.ndjson.gz) or dead letters; directories are read recursively, and
     /// `s3://BUCKET/PREFIX` reads every object under the prefix (an archive, or dead letters).
@@ -125,6 +138,14 @@ struct Summary {
     indexed_events: usize,
     index_filtered: usize,
     index_files: usize,
+    /// With --index-to: documents that were already in the index.
+    index_existing: usize,
+    /// With --index-to: documents stored in the quarantine index.
+    index_quarantined: usize,
+    /// With --index-to: documents the cluster refused, or that were still failing at the end.
+    index_failed: usize,
+    /// With --index-to: the inputs with failed documents, to replay once the cause is fixed.
+    index_failed_inputs: Vec<String>,
     dead_lettered: usize,
     dead_lettered_inputs: usize,
     archive_failed: usize,
@@ -156,12 +177,17 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         },
         None => Config::builtin(&env),
     };
-    let wants_s3 = args.archive_to.is_some()
+    let wants_remote = args.archive_to.is_some()
+        || args.index_to.is_some()
         || args
             .inputs
             .iter()
             .any(|i| i.to_str().is_some_and(|t| t.starts_with("s3://")));
-    let remote = if wants_s3 { Some(Remote::new()?) } else { None };
+    let remote = if wants_remote {
+        Some(Remote::new()?)
+    } else {
+        None
+    };
     let archive_to = match &args.archive_to {
         None => None,
         Some(text) => {
@@ -209,10 +235,20 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
             args.out.join("archive"),
         ))),
     };
-    let mut index = config
-        .index
-        .as_ref()
-        .map(|i| LocalIndex::new(args.out.join("index"), i.max_bulk_bytes));
+    let cluster = match (&args.index_to, &remote) {
+        (Some(url), Some(r)) => Some(connect_index(
+            &mut config,
+            url,
+            args.index_auth.as_deref(),
+            r,
+            &env,
+        )?),
+        _ => None,
+    };
+    let mut index = match (&config.index, &cluster) {
+        (Some(i), None) => Some(LocalIndex::new(args.out.join("index"), i.max_bulk_bytes)),
+        _ => None,
+    };
     let dead_letters = LocalDeadLetters::new(args.out.join("dead-letter"));
 
     let started = Instant::now();
@@ -229,6 +265,9 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         });
         let mut dead: Vec<DeadLetter> = Vec::new();
         let mut objects: Vec<&ArchiveObject> = Vec::new();
+        if let (Some(cluster), Some(r), Some(i)) = (&cluster, &remote, &config.index) {
+            send_documents(&r.rt, cluster, i, chunk, &results, &mut sum);
+        }
         for r in &results {
             sum.inputs += 1;
             sum.input_bytes += r.bytes;
@@ -319,7 +358,9 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         }
     }
     progress.finish_and_clear();
-    sum.index_files = index.as_ref().map_or(0, |i| i.files_written);
+    if let Some(i) = &index {
+        sum.index_files = i.files_written;
+    }
     let elapsed = started.elapsed();
 
     let mut json = serde_json::to_vec_pretty(&sum)?;
@@ -331,7 +372,23 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         Some(ArchiveSink::S3 { prefix, .. }) => prefix.clone(),
         _ => args.out.join("archive").display().to_string(),
     };
-    print_summary(&sum, &config, &args.out, &archive_at, elapsed.as_secs_f64());
+    print_summary(
+        &sum,
+        &config,
+        &args.out,
+        &archive_at,
+        args.index_to.as_deref(),
+        elapsed.as_secs_f64(),
+    );
+    if sum.index_failed > 0 {
+        eprintln!(
+            "cwlogs: {} documents were not indexed (see the errors above); replay these inputs once the cause is fixed (documents already indexed are not duplicated):",
+            sum.index_failed
+        );
+        for input in &sum.index_failed_inputs {
+            eprintln!("  {input}");
+        }
+    }
     if sum.archive_failed > 0 {
         eprintln!(
             "cwlogs: {} archive objects were not written to S3; they are dead letters with the error",
@@ -339,7 +396,97 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         );
         return Ok(ExitCode::FAILURE);
     }
+    if sum.index_failed > 0 {
+        return Ok(ExitCode::FAILURE);
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Points the configuration's index at `url` and connects to it; installs the index templates
+/// when the configuration asks for it (a failure there is a warning: indexing still works,
+/// with the cluster's dynamic mappings).
+fn connect_index(
+    config: &mut Config,
+    url: &str,
+    auth: Option<&str>,
+    remote: &Remote,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<OpenSearchIndex> {
+    let region = config.region.clone();
+    let Some(i) = config.index.as_mut() else {
+        anyhow::bail!("--index-to: indexing is disabled in the configuration");
+    };
+    i.auth = match auth {
+        Some(a) => IndexAuth::parse(a).with_context(|| {
+            format!("--index-auth {a}: use sigv4, sigv4-serverless, basic, api-key or none")
+        })?,
+        None if i.endpoint.is_some() => i.auth,
+        None => IndexAuth::infer(Some(url)),
+    };
+    i.endpoint = Some(url.trim_end_matches('/').to_string());
+    let cluster = OpenSearchIndex::from_config(i, Some(&remote.sdk), &region, env)
+        .map_err(|e| anyhow::anyhow!("--index-to {url}: {e}"))?;
+    if i.install_template {
+        match remote.rt.block_on(cluster.install_templates(i)) {
+            Ok(_) => {}
+            Err(e) => eprintln!("cwlogs: index templates not installed: {e}"),
+        }
+    }
+    Ok(cluster)
+}
+
+/// Sends the documents of a window of inputs to the cluster, in requests as full as the byte
+/// budget allows, and counts how each ended; inputs with failed documents are listed.
+fn send_documents(
+    rt: &tokio::runtime::Runtime,
+    cluster: &OpenSearchIndex,
+    index: &IndexConfig,
+    inputs: &[(Input, u64)],
+    results: &[InputResult],
+    sum: &mut Summary,
+) {
+    let mut items: Vec<&[u8]> = Vec::new();
+    let mut owner: Vec<usize> = Vec::new();
+    for (n, r) in results.iter().enumerate() {
+        for chunk in r.outputs.iter().flat_map(|o| &o.bulk) {
+            for item in chunk.items() {
+                items.push(item);
+                owner.push(n);
+            }
+        }
+    }
+    if items.is_empty() {
+        return;
+    }
+    let options = BulkOptions {
+        max_bytes: index.max_bulk_bytes,
+        compress: index.compress,
+        ..BulkOptions::default()
+    };
+    let report = rt.block_on(index_items(cluster, &items, index, &options, None));
+    let mut failed = vec![false; results.len()];
+    let mut shown = 0;
+    for (fate, &n) in report.fates.iter().zip(&owner) {
+        match fate {
+            Fate::Done { created: true } => sum.indexed_events += 1,
+            Fate::Done { created: false } => sum.index_existing += 1,
+            Fate::Quarantine { .. } => sum.index_quarantined += 1,
+            Fate::Rejected(why) | Fate::Pending(why) => {
+                sum.index_failed += 1;
+                // The first error of each failed input (of the first few).
+                if !std::mem::replace(&mut failed[n], true) && shown < 5 {
+                    eprintln!("cwlogs: {}: {why}", inputs[n].0.shown());
+                    shown += 1;
+                }
+            }
+        }
+    }
+    sum.index_files += report.requests;
+    for (n, f) in failed.iter().enumerate() {
+        if *f {
+            sum.index_failed_inputs.push(inputs[n].0.shown());
+        }
+    }
 }
 
 /// Reads the S3 inputs of a window, a few at a time; `None` for local files (read by the
@@ -385,7 +532,14 @@ fn put_objects(
     )
 }
 
-fn print_summary(s: &Summary, config: &Config, out: &Path, archive_at: &str, secs: f64) {
+fn print_summary(
+    s: &Summary,
+    config: &Config,
+    out: &Path,
+    archive_at: &str,
+    index_to: Option<&str>,
+    secs: f64,
+) {
     let mb = s.decompressed_bytes as f64 / 1e6;
     println!(
         "cwlogs replay: {} inputs ({:.1} MB), {} records, {} batches, {} events",
@@ -401,14 +555,24 @@ fn print_summary(s: &Summary, config: &Config, out: &Path, archive_at: &str, sec
             s.archived_events, s.archive_objects, s.archive_filtered, archive_at
         );
     }
-    if config.index.is_some() {
-        println!(
+    match (&config.index, index_to) {
+        (Some(_), Some(url)) => println!(
+            "  indexed        {:>9} events in {} _bulk requests ({} already there, {} quarantined, {} failed, {} filtered out)  -> {url}",
+            s.indexed_events,
+            s.index_files,
+            s.index_existing,
+            s.index_quarantined,
+            s.index_failed,
+            s.index_filtered,
+        ),
+        (Some(_), None) => println!(
             "  indexed        {:>9} events in {} _bulk files ({} filtered out)  -> {}",
             s.indexed_events,
             s.index_files,
             s.index_filtered,
             out.join("index").display()
-        );
+        ),
+        (None, _) => {}
     }
     println!(
         "  control        {:>9} messages skipped",
