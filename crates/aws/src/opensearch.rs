@@ -198,9 +198,16 @@ impl OpenSearchIndex {
             self.endpoint,
             path.trim_start_matches('/')
         );
-        let sent = self
-            .transport
-            .send(method, path, headers, None::<&()>, body, Some(timeout));
+        // The client's own timeout a little later than ours, so that a slow answer is reported
+        // as what it is: no answer before the deadline.
+        let sent = self.transport.send(
+            method,
+            path,
+            headers,
+            None::<&()>,
+            body,
+            Some(timeout + Duration::from_millis(500)),
+        );
         let response = match tokio::time::timeout(timeout, sent).await {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => {

@@ -58,7 +58,7 @@ pub struct IndexSummary {
     pub pending_records: usize,
     /// `_bulk` requests sent.
     pub requests: usize,
-    /// Documents sent more than once (retried alone).
+    /// Re-sends of documents (after a retryable failure or a split of a request too large).
     pub retried_events: usize,
     /// Bytes on the wire (compressed).
     pub bytes_sent: usize,

@@ -383,7 +383,8 @@ pub struct BulkReport {
     pub requests: usize,
     /// Bytes sent on the wire (after compression).
     pub bytes_sent: usize,
-    /// Items sent more than once.
+    /// Re-sends of items (after a retryable failure or a split): an item sent three times
+    /// counts twice.
     pub retried_items: usize,
 }
 
@@ -466,6 +467,8 @@ pub async fn send_items<T: BulkTransport>(
     let mut todo: Vec<usize> = (0..items.len()).collect();
     let mut attempt = 0u32;
     let mut sent_before = vec![false; items.len()];
+    // Why the items of this round are being sent again, for the message if time runs out.
+    let mut previous_error: Option<String> = None;
     'rounds: while !todo.is_empty() {
         attempt += 1;
         let mut again: Vec<usize> = Vec::new();
@@ -475,9 +478,14 @@ pub async fn send_items<T: BulkTransport>(
         stack.reverse();
         while let Some(group) = stack.pop() {
             if !time_left(deadline) {
-                let why = "the invocation's deadline came before this item was sent; it is kept for redelivery";
+                let why = match &previous_error {
+                    Some(e) => format!(
+                        "{e} (still failing when the invocation's deadline came; kept for redelivery)"
+                    ),
+                    None => "the invocation's deadline came before this item was sent; it is kept for redelivery".into(),
+                };
                 for i in stack.drain(..).flatten().chain(group) {
-                    fates[i] = Some(Fate::Pending(why.into()));
+                    fates[i] = Some(Fate::Pending(why.clone()));
                 }
                 break;
             }
@@ -554,8 +562,13 @@ pub async fn send_items<T: BulkTransport>(
             deadline,
             MIN_ATTEMPT,
         ) {
+            let stop = if attempt < options.backoff.max_attempts {
+                ", stopped for the invocation's deadline"
+            } else {
+                ""
+            };
             let why = format!(
-                "{} (after {attempt} attempts); kept for redelivery",
+                "{} (after {attempt} attempts{stop}); kept for redelivery",
                 error.message
             );
             for i in again {
@@ -564,6 +577,7 @@ pub async fn send_items<T: BulkTransport>(
             break;
         }
         transport.sleep(delay).await;
+        previous_error = Some(error.message);
         todo = again;
     }
     report.fates = fates
