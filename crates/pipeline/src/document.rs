@@ -172,7 +172,7 @@ impl<'c> DocumentBuilder<'c> {
         out.extend_from_slice(b"{\"@timestamp\":\"");
         push_rfc3339(out, event.timestamp);
         out.extend_from_slice(b"\",\"message\":");
-        push_str(out, &event.message);
+        push_json_str(out, &event.message);
         out.extend_from_slice(b",\"event\":{\"id\":");
         // Event ids are decimal digits; anything else is escaped like any string.
         if event.id.bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -314,7 +314,7 @@ fn json_object_text(message: &str) -> Option<&str> {
 /// end the NDJSON line.
 fn splice_json(out: &mut Vec<u8>, json: &str) {
     let bytes = json.as_bytes();
-    if bytes.contains(&b'\n') || bytes.contains(&b'\r') {
+    if has_control(bytes) {
         out.extend(bytes.iter().map(|&b| match b {
             b'\n' | b'\r' => b' ',
             b => b,
@@ -322,6 +322,88 @@ fn splice_json(out: &mut Vec<u8>, json: &str) {
     } else {
         out.extend_from_slice(bytes);
     }
+}
+
+/// Appends `s` as a JSON string literal, byte for byte as `serde_json` writes it (`\"`, `\\`,
+/// `\b \t \n \f \r`, `\u00XX` for other control characters), scanning eight bytes at a time
+/// for the few that need escaping.
+pub(crate) fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    #[inline(always)]
+    fn escape(out: &mut Vec<u8>, b: u8) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            _ => out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 15)],
+            ]),
+        }
+    }
+    let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let mut run = 0; // start of the bytes not yet copied
+    let mut words = bytes.chunks_exact(8);
+    let mut at = 0;
+    for word in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let x = u64::from_le_bytes(w);
+        let mut hits = zero_bytes(x ^ splat(b'"'))
+            | zero_bytes(x ^ splat(b'\\'))
+            | zero_bytes(x & splat(0xe0));
+        while hits != 0 {
+            let j = at + (hits.trailing_zeros() / 8) as usize;
+            out.extend_from_slice(&bytes[run..j]);
+            escape(out, bytes[j]);
+            run = j + 1;
+            hits &= hits - 1;
+        }
+        at += 8;
+    }
+    for (k, &b) in words.remainder().iter().enumerate() {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            let j = at + k;
+            out.extend_from_slice(&bytes[run..j]);
+            escape(out, b);
+            run = j + 1;
+        }
+    }
+    out.extend_from_slice(&bytes[run..]);
+    out.push(b'"');
+}
+
+const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+
+const fn splat(b: u8) -> u64 {
+    0x0101_0101_0101_0101 * b as u64
+}
+
+/// The high bit of each byte of `x` that is zero, exactly (no borrow between bytes).
+fn zero_bytes(x: u64) -> u64 {
+    !(((x & LOW7) + LOW7) | x | LOW7)
+}
+
+/// Whether `bytes` holds a control character (below 0x20), eight bytes at a time.
+fn has_control(bytes: &[u8]) -> bool {
+    let mut words = bytes.chunks_exact(8);
+    let mut found = 0;
+    for word in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        found |= zero_bytes(u64::from_le_bytes(w) & splat(0xe0));
+    }
+    found != 0 || words.remainder().iter().any(|&b| b < 0x20)
 }
 
 /// RFC 3339 with milliseconds, written in place.
@@ -618,13 +700,15 @@ impl<'de> Visitor<'de> for Key<'_> {
         if p.fields > p.max_fields {
             p.flags |= FIELDS;
         }
-        let dots = key_dots(key);
+        let (h, dotted) = key_scan(key.as_bytes());
+        // Most keys are plain words: no dots and a visible ASCII first byte.
+        let plain = !dotted && key.as_bytes().first().is_some_and(u8::is_ascii_graphic);
+        let dots = if plain { Some(0) } else { key_dots(key) };
         match dots {
             None => p.flags |= KEY,
             Some(d) if self.depth + d > p.max_depth => p.flags |= DEPTH,
             Some(_) => {}
         }
-        let h = key_hash(key.as_bytes());
         if p.keys[self.base..].contains(&h) {
             p.flags |= DUPLICATE;
         }
@@ -641,7 +725,8 @@ fn key_dots(key: &str) -> Option<usize> {
     if !plain && key.chars().all(char::is_whitespace) {
         return None;
     }
-    if !key.as_bytes().contains(&b'.') {
+    // Keys are short: a plain loop beats a call to memchr.
+    if !key.bytes().any(|b| b == b'.') {
         return Some(0);
     }
     let mut dots = 0;
@@ -654,20 +739,29 @@ fn key_dots(key: &str) -> Option<usize> {
     Some(dots - 1)
 }
 
-/// A fast 64-bit hash of a key (FxHash-like). Equal hashes send the message to the slow path,
-/// which compares keys exactly, so a collision costs time, never correctness.
-fn key_hash(bytes: &[u8]) -> u64 {
+/// A fast 64-bit hash of a key (FxHash-like), and whether the key has a dot, in one pass of
+/// eight bytes at a time. Equal hashes send the message to the slow path, which compares keys
+/// exactly, so a collision costs time, never correctness.
+fn key_scan(bytes: &[u8]) -> (u64, bool) {
+    const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
     let mut h = bytes.len() as u64;
+    let mut dots = 0;
     let mut chunks = bytes.chunks_exact(8);
     for c in &mut chunks {
         let mut w = [0u8; 8];
         w.copy_from_slice(c);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        let x = u64::from_le_bytes(w);
+        dots |= zero_bytes(x ^ splat(b'.'));
+        h = (h.rotate_left(5) ^ x).wrapping_mul(K);
     }
-    let mut w = [0u8; 8];
     let tail = chunks.remainder();
+    let mut w = [0u8; 8];
     w[..tail.len()].copy_from_slice(tail);
-    (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95)
+    let dotted = dots != 0 || tail.contains(&b'.');
+    (
+        (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K),
+        dotted,
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1426,6 +1520,43 @@ mod tests {
             r#"{"a..b":1}"#,
         ] {
             assert_eq!(Probe::default().check(msg, &config), Check::Risky, "{msg}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn word_at_a_time_scans_agree_with_bytewise_ones(s in "(?s:.{0,40})") {
+            let b = s.as_bytes();
+            proptest::prop_assert_eq!(key_scan(b).1, b.contains(&b'.'));
+            proptest::prop_assert_eq!(has_control(b), b.iter().any(|&c| c < 0x20));
+        }
+
+        #[test]
+        fn strings_escape_as_serde_json_does(s in "(?s:.{0,40})", pad in 0usize..9) {
+            let s = format!("{}{s}", "a".repeat(pad));
+            let mut out = Vec::new();
+            push_json_str(&mut out, &s);
+            proptest::prop_assert_eq!(
+                String::from_utf8(out).expect("utf8"),
+                serde_json::to_string(&s).expect("json")
+            );
+        }
+    }
+
+    #[test]
+    fn every_control_character_escapes_as_serde_json_does() {
+        let all: String = (0u8..128)
+            .map(char::from)
+            .chain(['\u{e9}', '\u{2028}', '\u{1f600}'])
+            .collect();
+        for start in 0..8 {
+            let s = &all[start..];
+            let mut out = Vec::new();
+            push_json_str(&mut out, s);
+            assert_eq!(
+                String::from_utf8(out).expect("utf8"),
+                serde_json::to_string(s).expect("json")
+            );
         }
     }
 

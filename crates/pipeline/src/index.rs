@@ -214,19 +214,34 @@ pub fn sanitize_index_name(name: &str) -> String {
 /// The document `_id` of an event: 32 hex digits of SHA-256 over log group, stream and event
 /// id. Deterministic, so a redelivered event is recognised (`create` answers 409).
 pub fn doc_id(log_group: &str, log_stream: &str, event_id: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(log_group.as_bytes());
-    h.update([0]);
-    h.update(log_stream.as_bytes());
-    h.update([0]);
-    h.update(event_id.as_bytes());
-    let digest = h.finalize();
-    let mut out = String::with_capacity(32);
-    for b in &digest[..16] {
-        out.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
-        out.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+    let mut hex = Vec::with_capacity(32);
+    DocIds::new(log_group, log_stream).push(&mut hex, event_id);
+    hex.into_iter().map(char::from).collect()
+}
+
+/// The [`doc_id`]s of one log stream: the hash state after the group and the stream is
+/// computed once per batch, and each id is written in place.
+struct DocIds(Sha256);
+
+impl DocIds {
+    fn new(log_group: &str, log_stream: &str) -> DocIds {
+        let mut h = Sha256::new();
+        h.update(log_group.as_bytes());
+        h.update([0]);
+        h.update(log_stream.as_bytes());
+        h.update([0]);
+        DocIds(h)
     }
-    out
+
+    /// Appends the 32 hex digits of the id of `event_id`.
+    fn push(&self, out: &mut Vec<u8>, event_id: &str) {
+        let mut h = self.0.clone();
+        h.update(event_id.as_bytes());
+        for b in &h.finalize()[..16] {
+            out.push(b"0123456789abcdef"[usize::from(b >> 4)]);
+            out.push(b"0123456789abcdef"[usize::from(b & 15)]);
+        }
+    }
 }
 
 /// `_bulk` items (action line + document line) for one index.
@@ -260,9 +275,18 @@ impl BulkChunk {
 pub fn bulk_chunks(config: &IndexConfig, region: &str, batch: &LogBatch<'_>) -> Vec<BulkChunk> {
     let template = &config.index;
     let mut documents = DocumentBuilder::new(&config.documents, region, batch);
-    // JSON messages appear twice (as text and as fields): size the bodies for that.
-    let message_bytes: usize = batch.log_events.iter().map(|e| e.message.len()).sum();
-    let capacity = 2 * message_bytes + 480 * batch.log_events.len();
+    let ids = DocIds::new(&batch.log_group, &batch.log_stream);
+    // Size the bodies once: metadata, the message with room for escapes, and once more for
+    // messages that may be JSON (text and fields).
+    let capacity: usize = batch
+        .log_events
+        .iter()
+        .map(|e| {
+            let m = e.message.as_bytes();
+            let json = m.first() == Some(&b'{') || (m.len() > 60 && m[4] == b'-');
+            512 + m.len() + m.len() / 4 + if json { m.len() } else { 0 }
+        })
+        .sum();
 
     let span = template.granularity();
     let mut chunks: Vec<BulkChunk> = Vec::new();
@@ -293,7 +317,7 @@ pub fn bulk_chunks(config: &IndexConfig, region: &str, batch: &LogBatch<'_>) -> 
         out.extend_from_slice(b"{\"create\":{\"_index\":");
         push_str(out, &chunk.index);
         out.extend_from_slice(b",\"_id\":\"");
-        out.extend_from_slice(doc_id(&batch.log_group, &batch.log_stream, &e.id).as_bytes());
+        ids.push(out, &e.id);
         out.extend_from_slice(b"\"}}\n");
         documents.push(out, e);
         chunk.ends.push(out.len());
@@ -371,6 +395,8 @@ mod tests {
         assert_eq!(a.len(), 32);
         assert_ne!(a, doc_id("g", "s1", ""));
         assert_ne!(a, doc_id("gs", "", "1"));
+        // Known value: the first 16 bytes of SHA-256("g\0s\01").
+        assert_eq!(a, "b8612a68d6cebfcfe10b5d49d6c2e678");
     }
 
     #[test]
