@@ -481,6 +481,9 @@ fn is_level(s: &str) -> bool {
 /// `YYYY-MM-DDTHH:MM:SS`, optional `.fraction` (1-9 digits), then `Z` or `+HH:MM` / `-HH:MM`.
 fn is_iso_timestamp(s: &str) -> bool {
     let b = s.as_bytes();
+    if b.len() < 20 {
+        return false;
+    }
     let digits =
         |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
     let shape = digits(0..4)
@@ -1268,6 +1271,25 @@ mod tests {
     }
 
     #[test]
+    fn truncated_timestamps_are_not_timestamps() {
+        let full = "2025-11-25T10:00:00.123+01:00";
+        for n in 0..full.len() {
+            let ts = &full[..n];
+            // No prefix has a zone: none is a timestamp, and none may panic.
+            let expected = false;
+            assert_eq!(is_iso_timestamp(ts), expected, "{ts}");
+            for msg in [
+                format!("[INFO]\t{ts}\t{REQ}\tx"),
+                format!("{ts}\t{REQ}\tINFO\t{}", "x".repeat(60)),
+            ] {
+                assert_eq!(lambda_prefix(&msg).is_some(), expected, "{msg}");
+            }
+        }
+        assert!(is_iso_timestamp("2025-11-25T10:00:00Z"));
+        assert!(is_iso_timestamp(full));
+    }
+
+    #[test]
     fn other_tab_separated_lines_are_not_lambda_lines() {
         for msg in [
             format!("2025-11-25 10:00:00\t{REQ}\tERROR\t{{\"a\":1}}"),
@@ -1529,6 +1551,16 @@ mod tests {
             let b = s.as_bytes();
             proptest::prop_assert_eq!(key_scan(b).1, b.contains(&b'.'));
             proptest::prop_assert_eq!(has_control(b), b.iter().any(|&c| c < 0x20));
+        }
+
+        #[test]
+        fn near_miss_lambda_lines_never_panic(
+            msg in "\\[?[A-Z]{0,9}\\]?\t?[0-9T:.Z+-]{0,30}\t[0-9a-f-]{0,40}\t[A-Z]{0,9}\t?.{0,70}"
+        ) {
+            if let Some(p) = lambda_prefix(&msg) {
+                proptest::prop_assert!(is_level(p.level) && is_uuid(p.request_id));
+            }
+            build(&DocumentConfig::default(), &msg);
         }
 
         #[test]
