@@ -29,8 +29,9 @@
 //! - Anything else (JSON arrays and scalars, invalid JSON) stays in `message` only.
 //!
 //! **Mapping safety.** The common case copies the message's JSON text into the document as it
-//! is (line breaks between tokens become spaces), after one validating pass that allocates
-//! nothing. The members are rewritten only when the text would make the cluster reject the
+//! is (line breaks between tokens become spaces), after one validating `serde_json` pass that
+//! builds no tree (measured in `benches/bulk.rs`: well under half the cost of a
+//! `serde_json::Value` round trip). The members are rewritten only when the text would make the cluster reject the
 //! document or grow its mapping without bound; the document then gets
 //! `"cwlogs":{"truncated":true,"reasons":[...]}` naming what was done:
 //!
