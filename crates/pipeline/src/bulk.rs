@@ -754,6 +754,7 @@ pub fn index_templates(
             "lambda": {"properties": {"request_id": keyword}}
         }},
         "log": {"properties": {"level": keyword}},
+        "cwlogs": {"properties": {"truncated": {"type": "boolean"}, "reasons": keyword}},
     });
     let pattern = |t: &crate::IndexTemplate, what: &str| {
         let prefix = t.literal_prefix();
@@ -788,7 +789,7 @@ pub fn index_templates(
     ));
     let mut q = common;
     q["error"] = json!({"properties": {"type": keyword, "message": {"type": "text"}}});
-    q["cwlogs"] = json!({"properties": {"original_index": keyword}});
+    q["cwlogs"]["properties"]["original_index"] = keyword;
     out.push((
         format!(
             "cwlogs-quarantine-{}",
@@ -920,7 +921,11 @@ impl MemoryIndex {
                 None => ("create".into(), serde_json::Value::Null),
             };
             let index = m["_index"].as_str().unwrap_or_default().to_string();
-            let id = m["_id"].as_str().unwrap_or_default().to_string();
+            // Without an `_id` the cluster picks one, as a real one does.
+            let id = match m["_id"].as_str() {
+                Some(id) => id.to_string(),
+                None => format!("auto-{}", st.docs.len() + items.len()),
+            };
             let key = (index.clone(), id.clone());
             let mut fault = None;
             for f in &st.faults {

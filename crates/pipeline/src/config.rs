@@ -436,14 +436,24 @@ impl Config {
                 Some(k) if k.get_ref().is_empty() => None,
                 Some(k) => {
                     let v = k.get_ref();
+                    let first = v.split('.').next().unwrap_or_default();
                     if v.starts_with(['.', '_', '@'])
                         || v.ends_with('.')
                         || v.contains("..")
+                        || v.split('.').any(|p| p.trim().is_empty())
                         || v.chars().any(char::is_control)
                     {
                         err(
                             k.span(),
                             "`json_key` must be a field name such as `json` or `app.fields` (no leading `.`, `_` or `@`, no empty parts)".into(),
+                        );
+                    } else if crate::document::RESERVED_FIELDS.contains(&first) {
+                        err(
+                            k.span(),
+                            format!(
+                                "`json_key` must not start with `{first}`: the document's own fields are {}",
+                                crate::document::RESERVED_FIELDS.join(", ")
+                            ),
                         );
                     }
                     Some(k.into_inner())
@@ -669,6 +679,12 @@ mod tests {
         .expect_err("invalid");
         let shown: Vec<String> = errs.iter().map(ToString::to_string).collect();
         assert_eq!(shown.len(), 6, "{shown:?}");
+        let errs = Config::from_toml("[index]\njson_key = \"log.fields\"\n", &no_env)
+            .expect_err("reserved");
+        assert!(
+            errs[0].message.contains("must not start with `log`"),
+            "{errs:?}"
+        );
         for (at, what) in [
             (0, "line 2, column 12: `endpoint`"),
             (1, "line 3, column 8: unknown `auth`"),

@@ -316,9 +316,13 @@ pub fn bulk_chunks(config: &IndexConfig, region: &str, batch: &LogBatch<'_>) -> 
         let out = &mut chunk.body;
         out.extend_from_slice(b"{\"create\":{\"_index\":");
         push_str(out, &chunk.index);
-        out.extend_from_slice(b",\"_id\":\"");
-        ids.push(out, &e.id);
-        out.extend_from_slice(b"\"}}\n");
+        if config.document_ids {
+            out.extend_from_slice(b",\"_id\":\"");
+            ids.push(out, &e.id);
+            out.extend_from_slice(b"\"}}\n");
+        } else {
+            out.extend_from_slice(b"}}\n");
+        }
         documents.push(out, e);
         chunk.ends.push(out.len());
     }
@@ -386,6 +390,18 @@ mod tests {
         assert_eq!(sanitize_index_name("---"), "cwl");
         let long = sanitize_index_name(&"x".repeat(400));
         assert_eq!(long.len(), MAX_INDEX_NAME);
+    }
+
+    #[test]
+    fn ids_can_be_left_to_the_cluster() {
+        let mut config = crate::Config::builtin(&|_| None).index.expect("index");
+        config.document_ids = false;
+        let chunks = bulk_chunks(&config, "r", &batch(&[1_764_028_800_000]));
+        let text = String::from_utf8(chunks[0].body.clone()).expect("utf8");
+        let action: serde_json::Value =
+            serde_json::from_str(text.lines().next().expect("line")).expect("json");
+        assert!(action["create"].get("_id").is_none(), "{action}");
+        assert!(action["create"]["_index"].is_string());
     }
 
     #[test]
