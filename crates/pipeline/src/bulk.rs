@@ -1042,19 +1042,7 @@ mod tests {
 
     fn send(index: &MemoryIndex, items: &[Vec<u8>], options: &BulkOptions) -> BulkReport {
         let refs: Vec<&[u8]> = items.iter().map(Vec::as_slice).collect();
-        block_on(send_items(index, &refs, options, None))
-    }
-
-    /// Runs a future whose awaits all complete at once (the memory index never waits).
-    fn block_on<F: Future>(f: F) -> F::Output {
-        use std::task::{Context, Poll, Waker};
-        let mut f = std::pin::pin!(f);
-        let mut cx = Context::from_waker(Waker::noop());
-        loop {
-            if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-                return v;
-            }
-        }
+        crate::block_on(send_items(index, &refs, options, None))
     }
 
     #[test]
@@ -1202,7 +1190,7 @@ mod tests {
         let index = MemoryIndex::new();
         let all = items(3);
         let refs: Vec<&[u8]> = all.iter().map(Vec::as_slice).collect();
-        let r = block_on(send_items(
+        let r = crate::block_on(send_items(
             &index,
             &refs,
             &BulkOptions::default(),

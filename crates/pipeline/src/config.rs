@@ -2,6 +2,11 @@
 
 use crate::index::IndexTemplate;
 use crate::route::{Glob, Route};
+use crate::rules::{
+    AlertRule, AlertsConfig, GroupKey, MAX_DIMENSIONS, MAX_GROUP_BY, MAX_METRIC_TEXT, MetricRule,
+    RateLimit, Rule, STANDARD_UNITS, Severity, check_metric_text, check_rule_name, check_topic_arn,
+    parse_duration,
+};
 use serde::Deserialize;
 use std::fmt;
 use toml::Spanned;
@@ -26,6 +31,58 @@ struct RawConfig {
     decode: RawDecode,
     archive: Option<RawArchive>,
     index: Option<RawIndex>,
+    alerts: Option<RawAlerts>,
+    #[serde(default)]
+    rule: Vec<RawRule>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlerts {
+    table: Option<Spanned<String>>,
+    topic: Option<Spanned<String>>,
+    grace: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    name: Spanned<String>,
+    pattern: Spanned<String>,
+    #[serde(default)]
+    log_groups: Vec<String>,
+    metric: Option<Spanned<RawMetric>>,
+    alert: Option<Spanned<RawAlert>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMetric {
+    namespace: Spanned<String>,
+    name: Spanned<String>,
+    value: Option<Spanned<toml::Value>>,
+    default: Option<Spanned<f64>>,
+    unit: Option<Spanned<String>>,
+    dimensions: Option<Spanned<std::collections::BTreeMap<String, Spanned<String>>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlert {
+    topic: Option<Spanned<String>>,
+    #[serde(default)]
+    group_by: Vec<Spanned<String>>,
+    window: Option<Spanned<String>>,
+    max_per_window: Option<Spanned<u32>>,
+    severity: Option<Spanned<String>>,
+    rate: Option<Spanned<RawRate>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRate {
+    burst: u32,
+    interval: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -100,6 +157,14 @@ pub struct Config {
     pub archive: Option<ArchiveConfig>,
     /// Index settings; `None` when indexing is off.
     pub index: Option<IndexConfig>,
+    /// `[[rule]]`s, in file order.
+    pub rules: Vec<Rule>,
+    /// `[alerts]`: what every rule's alerts share.
+    pub alerts: AlertsConfig,
+    /// The log group the function itself writes to (`AWS_LAMBDA_LOG_GROUP_NAME`): its events
+    /// are never processed, whatever the subscription says, so that a function subscribed to
+    /// its own logs (or the EMF lines it prints) cannot feed itself.
+    pub own_log_group: Option<String>,
 }
 
 /// `[archive]`: gzip NDJSON objects at deterministic keys.
@@ -527,12 +592,48 @@ impl Config {
             }
         });
 
+        let alerts_raw = raw.alerts;
+        let default_topic = match alerts_raw.as_ref().and_then(|a| a.topic.as_ref()) {
+            Some(t) => {
+                if let Err(m) = check_topic_arn(t.get_ref()) {
+                    err(t.span(), format!("`[alerts] topic`: {m}"));
+                }
+                Some(t.get_ref().clone())
+            }
+            None => env("CWLOGS_ALERT_TOPIC").filter(|t| !t.is_empty()),
+        };
+        let mut alerts = AlertsConfig {
+            table: env("CWLOGS_ALERT_TABLE").filter(|t| !t.is_empty()),
+            ..AlertsConfig::default()
+        };
+        if let Some(a) = alerts_raw {
+            if let Some(t) = a.table {
+                if t.get_ref().trim().is_empty() {
+                    err(t.span(), "`[alerts] table` must not be empty".into());
+                }
+                alerts.table = Some(t.into_inner());
+            }
+            if let Some(g) = a.grace {
+                match parse_duration(g.get_ref()) {
+                    Some(ms) if (0..=3_600_000).contains(&ms) => alerts.grace_ms = ms,
+                    _ => err(
+                        g.span(),
+                        "`grace` must be a duration from 0s to 1h, such as `1m`".into(),
+                    ),
+                }
+            }
+        }
+        let rules = build_rules(raw.rule, default_topic.as_deref(), &mut err);
+
         if errors.is_empty() {
             Ok(Config {
                 region,
                 limits,
                 archive,
                 index,
+                rules,
+                alerts,
+                own_log_group: env("AWS_LAMBDA_LOG_GROUP_NAME").filter(|g| !g.is_empty()),
             })
         } else {
             Err(errors)
@@ -553,6 +654,242 @@ fn check_endpoint(text: &str) -> Result<String, String> {
         ));
     }
     Ok(t.to_string())
+}
+
+/// Validates `[[rule]]`s: names unique, patterns compiled, metric and alert settings checked
+/// against what CloudWatch and SNS accept. Every problem is reported at its position.
+fn build_rules(
+    raw: Vec<RawRule>,
+    default_topic: Option<&str>,
+    err: &mut dyn FnMut(std::ops::Range<usize>, String),
+) -> Vec<Rule> {
+    let mut names = std::collections::HashSet::new();
+    let mut rules = Vec::with_capacity(raw.len());
+    for r in raw {
+        let name = r.name.get_ref().clone();
+        if let Err(m) = check_rule_name(&name) {
+            err(r.name.span(), m);
+        } else if !names.insert(name.clone()) {
+            err(r.name.span(), format!("rule `{name}` is defined twice"));
+        }
+        let pattern = match cwlogs_filter::Pattern::new(r.pattern.get_ref()) {
+            Ok(p) => p,
+            Err(e) => {
+                err(
+                    r.pattern.span(),
+                    format!("rule `{name}`: `pattern`: {}", e.aws_message()),
+                );
+                continue;
+            }
+        };
+        if r.metric.is_none() && r.alert.is_none() {
+            err(
+                r.name.span(),
+                format!("rule `{name}` has neither `metric` nor `alert`: it would do nothing"),
+            );
+        }
+        let field = |text: &Spanned<String>,
+                     what: &str,
+                     err: &mut dyn FnMut(std::ops::Range<usize>, String)| {
+            let v = cwlogs_filter::MetricValue::parse(text.get_ref())
+                .and_then(|v| pattern.check_dimension(&v).map(|()| v));
+            v.map_err(|e| {
+                err(
+                    text.span(),
+                    format!(
+                        "rule `{name}`: {what} `{}`: {}",
+                        text.get_ref(),
+                        e.aws_message()
+                    ),
+                );
+            })
+            .ok()
+        };
+        let metric = r.metric.map(|m| {
+            let span = m.span();
+            let m = m.into_inner();
+            for (what, t) in [("namespace", &m.namespace), ("name", &m.name)] {
+                if let Err(e) = check_metric_text(what, t.get_ref()) {
+                    err(t.span(), format!("rule `{name}`: {e}"));
+                }
+            }
+            if m.namespace.get_ref().starts_with("AWS/") {
+                err(
+                    m.namespace.span(),
+                    format!("rule `{name}`: namespaces starting with `AWS/` are reserved for AWS"),
+                );
+            }
+            let value_text = match m.value.as_ref().map(Spanned::get_ref) {
+                None => Some("1".to_string()),
+                Some(toml::Value::String(s)) => Some(s.clone()),
+                Some(toml::Value::Integer(i)) => Some(i.to_string()),
+                Some(toml::Value::Float(f)) => Some(f.to_string()),
+                Some(_) => None,
+            };
+            let value_span = m.value.as_ref().map_or(span.clone(), Spanned::span);
+            let value = value_text
+                .ok_or_else(|| "a number or a field reference such as `$.bytes`".to_string())
+                .and_then(|t| {
+                    cwlogs_filter::MetricValue::parse(&t)
+                        .and_then(|v| pattern.check_metric_value(&v).map(|()| v))
+                        .map_err(|e| e.aws_message())
+                })
+                .unwrap_or_else(|e| {
+                    err(value_span, format!("rule `{name}`: metric `value`: {e}"));
+                    cwlogs_filter::MetricValue::parse("1").expect("a literal")
+                });
+            let unit = m.unit.map(|u| {
+                if !STANDARD_UNITS.contains(&u.get_ref().as_str()) {
+                    err(
+                        u.span(),
+                        format!(
+                            "rule `{name}`: unknown unit `{}`: use one of {}",
+                            u.get_ref(),
+                            STANDARD_UNITS.join(", ")
+                        ),
+                    );
+                }
+                u.into_inner()
+            });
+            let mut dimensions = Vec::new();
+            if let Some(d) = &m.dimensions {
+                if d.get_ref().len() > MAX_DIMENSIONS {
+                    err(
+                        d.span(),
+                        format!(
+                            "rule `{name}`: {} dimensions; a metric may have at most {MAX_DIMENSIONS}",
+                            d.get_ref().len()
+                        ),
+                    );
+                }
+                for (dim, text) in d.get_ref() {
+                    if dim.trim().is_empty()
+                        || dim.chars().count() > MAX_METRIC_TEXT
+                        || dim.starts_with(':')
+                        || !dim.is_ascii()
+                        || dim.chars().any(|c| c.is_ascii_control())
+                    {
+                        err(
+                            d.span(),
+                            format!("rule `{name}`: dimension name `{dim}` must be 1-255 ASCII characters, not starting with `:`"),
+                        );
+                    }
+                    if let Some(v) = field(text, "dimension", err) {
+                        dimensions.push((dim.clone(), v));
+                    }
+                }
+                if let (Some(dflt), false) = (&m.default, d.get_ref().is_empty()) {
+                    err(
+                        dflt.span(),
+                        format!("rule `{name}`: a metric with dimensions cannot have a `default` (CloudWatch refuses it)"),
+                    );
+                }
+            }
+            MetricRule {
+                namespace: m.namespace.into_inner(),
+                name: m.name.into_inner(),
+                value,
+                default: m.default.map(Spanned::into_inner).filter(|d| d.is_finite()),
+                unit,
+                dimensions,
+            }
+        });
+        let alert = r.alert.map(|a| {
+            let span = a.span();
+            let a = a.into_inner();
+            let topic = match &a.topic {
+                Some(t) => {
+                    if let Err(m) = check_topic_arn(t.get_ref()) {
+                        err(t.span(), format!("rule `{name}`: {m}"));
+                    }
+                    Some(t.get_ref().clone())
+                }
+                None => default_topic.map(str::to_string),
+            };
+            if a.group_by.len() > MAX_GROUP_BY {
+                err(
+                    span.clone(),
+                    format!("rule `{name}`: `group_by` has {} entries; at most {MAX_GROUP_BY}", a.group_by.len()),
+                );
+            }
+            let group_by = a
+                .group_by
+                .iter()
+                .filter_map(|g| match g.get_ref().as_str() {
+                    "@log_group" => Some(GroupKey::LogGroup),
+                    "@log_stream" => Some(GroupKey::LogStream),
+                    _ => field(g, "group_by", err).map(GroupKey::Field),
+                })
+                .collect();
+            let window_ms = match &a.window {
+                Some(w) => match parse_duration(w.get_ref()) {
+                    Some(ms) if (60_000..=86_400_000).contains(&ms) && 86_400_000 % ms == 0 => ms,
+                    _ => {
+                        err(
+                            w.span(),
+                            format!("rule `{name}`: `window` must be a duration from 1m to 1d that divides a day, such as `5m` or `1h`"),
+                        );
+                        300_000
+                    }
+                },
+                None => 300_000,
+            };
+            let max_per_window = match &a.max_per_window {
+                Some(m) if !(1..=1000).contains(m.get_ref()) => {
+                    err(m.span(), format!("rule `{name}`: `max_per_window` must be between 1 and 1000"));
+                    1
+                }
+                Some(m) => *m.get_ref(),
+                None => 1,
+            };
+            let severity = match &a.severity {
+                Some(s) => Severity::parse(s.get_ref()).unwrap_or_else(|| {
+                    err(
+                        s.span(),
+                        format!("rule `{name}`: unknown severity `{}`: use info, low, medium, high or critical", s.get_ref()),
+                    );
+                    Severity::Medium
+                }),
+                None => Severity::Medium,
+            };
+            let rate = match &a.rate {
+                Some(r) => {
+                    let interval = parse_duration(&r.get_ref().interval)
+                        .filter(|ms| (1000..=7 * 86_400_000).contains(ms));
+                    match (r.get_ref().burst, interval) {
+                        (1..=10_000, Some(interval_ms)) => RateLimit {
+                            burst: r.get_ref().burst,
+                            interval_ms,
+                        },
+                        _ => {
+                            err(
+                                r.span(),
+                                format!("rule `{name}`: `rate` needs `burst` from 1 to 10000 and an `interval` from 1s to 7d"),
+                            );
+                            RateLimit::default()
+                        }
+                    }
+                }
+                None => RateLimit::default(),
+            };
+            AlertRule {
+                topic,
+                group_by,
+                window_ms,
+                max_per_window,
+                severity,
+                rate,
+            }
+        });
+        rules.push(Rule {
+            name,
+            pattern,
+            log_groups: r.log_groups.iter().map(|g| Glob::new(g)).collect(),
+            metric,
+            alert,
+        });
+    }
+    rules
 }
 
 /// Compiles a section's routing; pattern errors are reported at the pattern's position with
@@ -698,6 +1035,100 @@ mod tests {
         ] {
             assert!(shown[at].starts_with(what), "{at}: {shown:?}");
         }
+    }
+
+    const RULES: &str = r#"[alerts]
+topic = "arn:aws:sns:eu-west-1:123456789012:security"
+
+[[rule]]
+name = "access-denied"
+pattern = '{ $.errorCode = "AccessDenied" }'
+log_groups = ["/aws/cloudtrail/*"]
+metric = { namespace = "Security", name = "AccessDenied", value = "1", default = 0, unit = "Count" }
+alert = { group_by = ["$.userIdentity.arn", "@log_group"], window = "5m", max_per_window = 3, severity = "high", rate = { burst = 5, interval = "10m" } }
+
+[[rule]]
+name = "bytes"
+pattern = '[ip, user, username, timestamp, request, status_code, size]'
+metric = { namespace = "Web", name = "Bytes", value = "$size", unit = "Bytes", dimensions = { Status = "$status_code" } }
+"#;
+
+    #[test]
+    fn rules() {
+        let c = Config::from_toml(RULES, &no_env).expect("valid");
+        assert_eq!(c.rules.len(), 2);
+        let r = &c.rules[0];
+        assert!(r.takes_group("/aws/cloudtrail/org") && !r.takes_group("/aws/lambda/x"));
+        let m = r.metric.as_ref().expect("metric");
+        assert_eq!((m.namespace.as_str(), m.default), ("Security", Some(0.0)));
+        let a = r.alert.as_ref().expect("alert");
+        assert_eq!(
+            a.topic.as_deref(),
+            Some("arn:aws:sns:eu-west-1:123456789012:security"),
+            "the [alerts] topic is the default"
+        );
+        assert_eq!(a.group_by.len(), 2);
+        assert_eq!(a.group_by[1], GroupKey::LogGroup);
+        assert_eq!((a.window_ms, a.max_per_window), (300_000, 3));
+        assert_eq!(a.severity, Severity::High);
+        assert_eq!(a.rate, RateLimit { burst: 5, interval_ms: 600_000 });
+        let m = c.rules[1].metric.as_ref().expect("metric");
+        assert_eq!(m.dimensions[0].0, "Status");
+        assert_eq!(m.value.source(), "$size");
+
+        let env = |k: &str| (k == "CWLOGS_ALERT_TABLE").then(|| "cwlogs-alerts".to_string());
+        let c = Config::from_toml(RULES, &env).expect("valid");
+        assert_eq!(c.alerts.table.as_deref(), Some("cwlogs-alerts"));
+        assert_eq!(c.alerts.grace_ms, 60_000);
+    }
+
+    #[test]
+    fn bad_rules_are_reported_where_they_are() {
+        let text = r#"[[rule]]
+name = "a"
+pattern = '{ $.x = }'
+metric = { namespace = "N", name = "M" }
+
+[[rule]]
+name = "b"
+pattern = '{ $.x = 1 }'
+metric = { namespace = "N", name = "M:1", value = "$.y", default = 1, dimensions = { A = "$.a", B = "$.b", C = "$.c", D = "$.d" } }
+
+[[rule]]
+name = "b"
+pattern = 'ERROR'
+metric = { namespace = "N", name = "M", value = "$.x", unit = "Furlongs", dimensions = { A = "$.a" } }
+alert = { topic = "arn:aws:sns:eu-west-1:1234:t", window = "7m", severity = "urgent", group_by = ["$.a"] }
+
+[[rule]]
+name = "nothing"
+pattern = ''
+"#;
+        let errs = Config::from_toml(text, &no_env).expect_err("invalid");
+        let shown: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        let expect = [
+            "line 3, column 11: rule `a`: `pattern`: Invalid metric filter pattern",
+            "line 9, column 36: rule `b`: the metric name `M:1` must not contain `:`",
+            "line 9, column 84: rule `b`: 4 dimensions; a metric may have at most 3",
+            "line 9, column 68: rule `b`: a metric with dimensions cannot have a `default`",
+            "line 12, column 8: rule `b` is defined twice",
+            "line 14, column 49: rule `b`: metric `value`: Invalid metric value '$.x': `$.path` needs a JSON pattern",
+            "line 14, column 63: rule `b`: unknown unit `Furlongs`",
+            "line 14, column 94: rule `b`: dimension `$.a`: The specified filter pattern does not support dimensions",
+            "line 15, column 19: rule `b`: `arn:aws:sns:eu-west-1:1234:t` is not an SNS topic ARN",
+            "line 15, column 99: rule `b`: group_by `$.a`: The specified filter pattern does not support dimensions",
+            "line 15, column 60: rule `b`: `window` must be a duration",
+            "line 15, column 77: rule `b`: unknown severity `urgent`",
+            "line 18, column 8: rule `nothing` has neither `metric` nor `alert`",
+        ];
+        for (i, e) in expect.iter().enumerate() {
+            assert!(
+                shown.iter().any(|s| s.starts_with(e)),
+                "{i}: {e}\n{}",
+                shown.join("\n")
+            );
+        }
+        assert_eq!(shown.len(), expect.len(), "{}", shown.join("\n"));
     }
 
     #[test]

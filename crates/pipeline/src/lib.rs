@@ -55,7 +55,9 @@ pub mod index;
 pub mod input;
 mod json;
 pub mod route;
+pub mod rules;
 pub mod sink;
+pub mod state;
 pub mod time;
 
 pub use archive::{ArchiveObject, archive_key, archive_lines, archive_object};
@@ -68,7 +70,23 @@ pub use document::{DocumentBuilder, quarantine_document};
 pub use index::{BulkChunk, IndexTemplate, bulk_chunks, doc_id};
 pub use input::{DeadLetter, ProcessedInput, ProcessedRecord, process_input};
 pub use route::{Glob, Route};
+pub use rules::{AlertRule, AlertsConfig, GroupKey, MetricRule, RateLimit, Rule, Severity};
 pub use sink::{Archive, Backoff, Class, MemoryArchive, Object, SendError, put_dead_letter};
+pub use state::{AlertMessage, MemoryPublisher, MemoryStateStore, Publish, StateStore, Versioned};
+
+/// Runs a future whose awaits all complete at once (the in-memory sinks and stores never
+/// wait), for unit tests without an async runtime.
+#[cfg(test)]
+pub(crate) fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    use std::task::{Context, Poll, Waker};
+    let mut f = std::pin::pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
 
 /// What one batch turns into.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
