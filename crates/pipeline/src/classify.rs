@@ -83,6 +83,167 @@ pub fn s3_hint(code: &str) -> Option<&'static str> {
     })
 }
 
+/// What came back from one request to an AWS JSON or query API (SNS, DynamoDB), as far as
+/// classification needs it: the same shape as [`S3Response`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AwsResponse<'a> {
+    /// The HTTP status; `None` when no response arrived (timeout, connection refused or reset,
+    /// DNS or TLS failure).
+    pub status: Option<u16>,
+    /// The error code (`<Code>` in a query API's XML error, `__type` without its namespace in
+    /// a JSON API's), when there was one.
+    pub code: Option<&'a str>,
+}
+
+/// SNS error codes that succeed when tried again: throttling (the account's publish quota,
+/// or KMS's behind an encrypted topic), transient server faults, credentials the provider
+/// refreshes.
+const SNS_RETRY_CODES: &[&str] = &[
+    "Throttled",
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "InternalError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "RequestTimeout",
+    "KMSThrottling",
+    "ExpiredToken",
+    "RequestExpired",
+];
+
+/// Classifies one SNS `Publish` outcome.
+///
+/// No response, 408, 429 and 5xx are [`Class::Retry`], and so are SNS's throttling and
+/// transient-fault codes whatever their status (SNS throttles with a 400 `Throttling`).
+/// Everything else that is not 2xx is [`Class::Reject`]: a missing topic (`NotFound`), a role
+/// without `sns:Publish` (`AuthorizationError`), an unusable KMS key (`KMSDisabled`,
+/// `KMSAccessDenied`, `KMSNotFound`, `KMSInvalidState`, `KMSOptInRequired`), a message SNS
+/// refuses (`InvalidParameter`, `ParameterValueInvalid`, `ValidationException`), bad
+/// credentials (`InvalidClientTokenId`, `SignatureDoesNotMatch`, `InvalidSecurity`).
+pub fn sns(response: AwsResponse<'_>) -> Class {
+    let Some(status) = response.status else {
+        return Class::Retry;
+    };
+    if response.code.is_some_and(|c| SNS_RETRY_CODES.contains(&c)) {
+        return Class::Retry;
+    }
+    match status {
+        200..=299 => Class::Done,
+        408 | 429 | 500..=599 => Class::Retry,
+        _ => Class::Reject,
+    }
+}
+
+/// What an operator should check for an SNS error code.
+pub fn sns_hint(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "NotFound" => {
+            "the topic does not exist in this account and region: check the rule's `alert.topic`, \
+             `[alerts] topic` or CWLOGS_ALERT_TOPIC, and AWS_REGION"
+        }
+        "AuthorizationError" => {
+            "the function's role needs sns:Publish on the topic (and kms:GenerateDataKey/Decrypt \
+             when the topic is encrypted), and the topic policy must not deny it"
+        }
+        "KMSDisabled" | "KMSNotFound" | "KMSInvalidState" | "KMSAccessDenied"
+        | "KMSOptInRequired" => {
+            "the topic's KMS key is missing, disabled or not usable by the role: check the topic's \
+             KmsMasterKeyId and the key policy (kms:GenerateDataKey and kms:Decrypt)"
+        }
+        "InvalidParameter" | "ParameterValueInvalid" | "ValidationException" => {
+            "SNS refused the message as sent: a FIFO topic (`.fifo`) needs a group id and a \
+             standard topic must not get one; the subject is at most 100 printable ASCII \
+             characters, the message at most 256 KiB with its attributes"
+        }
+        "InvalidClientTokenId" | "SignatureDoesNotMatch" | "InvalidSecurity" => {
+            "the credentials are not valid for this account or endpoint"
+        }
+        "EndpointDisabled" | "PlatformApplicationDisabled" => {
+            "the target is a disabled mobile endpoint, not a topic: alerts need a topic ARN"
+        }
+        "Throttled" | "Throttling" | "ThrottlingException" | "KMSThrottling" => {
+            "SNS (or KMS behind an encrypted topic) is throttling publishes in this account and \
+             region; retried with backoff (raise the quota or lower the rules' `rate`)"
+        }
+        _ => return None,
+    })
+}
+
+/// DynamoDB error codes that succeed when tried again: throttling, transient server faults,
+/// conflicts with a concurrent transaction or replica write, credentials the provider
+/// refreshes.
+const DYNAMODB_RETRY_CODES: &[&str] = &[
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "TransactionConflictException",
+    "TransactionInProgressException",
+    "ReplicatedWriteConflictException",
+    "LimitExceededException",
+    "ExpiredTokenException",
+];
+
+/// Classifies one DynamoDB `GetItem` / `PutItem` outcome.
+///
+/// No response, 408, 429 and 5xx are [`Class::Retry`], and so are DynamoDB's throttling and
+/// conflict codes (sent with a 400). Everything else that is not 2xx is [`Class::Reject`]: a
+/// missing table (`ResourceNotFoundException`), a role without access
+/// (`AccessDeniedException`), an item that does not fit the table (`ValidationException`,
+/// `ItemCollectionSizeLimitExceededException`), bad credentials
+/// (`UnrecognizedClientException`). `ConditionalCheckFailedException` is a [`Class::Reject`]
+/// too (the same write will fail the same way), but a state store reads it first, as "someone
+/// else wrote first", and never as an error.
+pub fn dynamodb(response: AwsResponse<'_>) -> Class {
+    let Some(status) = response.status else {
+        return Class::Retry;
+    };
+    if response
+        .code
+        .is_some_and(|c| DYNAMODB_RETRY_CODES.contains(&c))
+    {
+        return Class::Retry;
+    }
+    match status {
+        200..=299 => Class::Done,
+        408 | 429 | 500..=599 => Class::Retry,
+        _ => Class::Reject,
+    }
+}
+
+/// What an operator should check for a DynamoDB error code.
+pub fn dynamodb_hint(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "ResourceNotFoundException" => {
+            "the table does not exist in this account and region (or is still being created): \
+             create it (partition key `pk`, type S; TTL on `expires_at`) and set `[alerts] table` \
+             or CWLOGS_ALERT_TABLE to its name"
+        }
+        "AccessDeniedException" => {
+            "the function's role needs dynamodb:GetItem and dynamodb:PutItem on the table (and \
+             kms:Decrypt when it is encrypted with a customer-managed key)"
+        }
+        "ValidationException" => {
+            "the item does not fit the table: its key must be `pk` (S) alone, with no sort key"
+        }
+        "ItemCollectionSizeLimitExceededException" => {
+            "a local secondary index's item collection is full: the state table needs no index"
+        }
+        "UnrecognizedClientException" | "InvalidSignatureException" => {
+            "the credentials are not valid for this account or endpoint"
+        }
+        "ProvisionedThroughputExceededException" | "ThrottlingException" => {
+            "DynamoDB is throttling the table; retried with backoff (use on-demand capacity)"
+        }
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,5 +292,130 @@ mod tests {
         assert!(s3_hint("NoSuchBucket").is_some_and(|h| h.contains("CWLOGS_ARCHIVE_BUCKET")));
         assert!(s3_hint("PermanentRedirect").is_some_and(|h| h.contains("region")));
         assert_eq!(s3_hint("Nope"), None);
+    }
+
+    /// SNS answers (status, `<Code>`) from the Publish API reference's error list and the
+    /// query protocol's common errors, and the class each must get.
+    const SNS_FIXTURES: &[(Option<u16>, Option<&str>, Class)] = &[
+        (Some(200), None, Class::Done),
+        (None, None, Class::Retry),
+        (Some(400), Some("Throttling"), Class::Retry),
+        (Some(400), Some("Throttled"), Class::Retry),
+        (Some(400), Some("ThrottlingException"), Class::Retry),
+        (Some(400), Some("KMSThrottling"), Class::Retry),
+        (Some(500), Some("InternalError"), Class::Retry),
+        (Some(500), Some("InternalFailure"), Class::Retry),
+        (Some(503), Some("ServiceUnavailable"), Class::Retry),
+        (Some(502), None, Class::Retry),
+        (Some(504), None, Class::Retry),
+        (Some(429), None, Class::Retry),
+        (Some(408), None, Class::Retry),
+        (Some(403), Some("ExpiredToken"), Class::Retry),
+        (Some(404), Some("NotFound"), Class::Reject),
+        (Some(403), Some("AuthorizationError"), Class::Reject),
+        (Some(400), Some("InvalidParameter"), Class::Reject),
+        (Some(400), Some("ParameterValueInvalid"), Class::Reject),
+        (Some(400), Some("ValidationException"), Class::Reject),
+        (Some(400), Some("KMSDisabled"), Class::Reject),
+        (Some(400), Some("KMSAccessDenied"), Class::Reject),
+        (Some(400), Some("KMSNotFound"), Class::Reject),
+        (Some(400), Some("KMSInvalidState"), Class::Reject),
+        (Some(403), Some("KMSOptInRequired"), Class::Reject),
+        (Some(400), Some("EndpointDisabled"), Class::Reject),
+        (Some(403), Some("InvalidSecurity"), Class::Reject),
+        (Some(403), Some("InvalidClientTokenId"), Class::Reject),
+        (Some(403), Some("SignatureDoesNotMatch"), Class::Reject),
+        (Some(400), None, Class::Reject),
+    ];
+
+    #[test]
+    fn sns_fixtures() {
+        for &(status, code, want) in SNS_FIXTURES {
+            assert_eq!(
+                sns(AwsResponse { status, code }),
+                want,
+                "{status:?} {code:?}"
+            );
+        }
+    }
+
+    /// DynamoDB answers (status, `__type` without its namespace) from the GetItem / PutItem
+    /// references and the common errors, and the class each must get.
+    const DYNAMODB_FIXTURES: &[(Option<u16>, Option<&str>, Class)] = &[
+        (Some(200), None, Class::Done),
+        (None, None, Class::Retry),
+        (
+            Some(400),
+            Some("ProvisionedThroughputExceededException"),
+            Class::Retry,
+        ),
+        (Some(400), Some("ThrottlingException"), Class::Retry),
+        (Some(400), Some("RequestLimitExceeded"), Class::Retry),
+        (Some(500), Some("InternalServerError"), Class::Retry),
+        (
+            Some(400),
+            Some("TransactionConflictException"),
+            Class::Retry,
+        ),
+        (
+            Some(400),
+            Some("ReplicatedWriteConflictException"),
+            Class::Retry,
+        ),
+        (Some(400), Some("ExpiredTokenException"), Class::Retry),
+        (Some(503), None, Class::Retry),
+        (Some(500), None, Class::Retry),
+        (Some(429), None, Class::Retry),
+        (Some(400), Some("ResourceNotFoundException"), Class::Reject),
+        (Some(400), Some("AccessDeniedException"), Class::Reject),
+        (Some(400), Some("ValidationException"), Class::Reject),
+        (
+            Some(400),
+            Some("ItemCollectionSizeLimitExceededException"),
+            Class::Reject,
+        ),
+        (
+            Some(400),
+            Some("UnrecognizedClientException"),
+            Class::Reject,
+        ),
+        (
+            Some(400),
+            Some("ConditionalCheckFailedException"),
+            Class::Reject,
+        ),
+        (Some(400), Some("SerializationException"), Class::Reject),
+        (Some(413), None, Class::Reject),
+    ];
+
+    #[test]
+    fn dynamodb_fixtures() {
+        for &(status, code, want) in DYNAMODB_FIXTURES {
+            assert_eq!(
+                dynamodb(AwsResponse { status, code }),
+                want,
+                "{status:?} {code:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn sns_and_dynamodb_hints_name_the_fix() {
+        assert!(
+            sns_hint("AuthorizationError")
+                .is_some_and(|h| h.contains("sns:Publish") && h.contains("kms:GenerateDataKey"))
+        );
+        assert!(sns_hint("NotFound").is_some_and(|h| h.contains("CWLOGS_ALERT_TOPIC")));
+        assert!(sns_hint("KMSDisabled").is_some_and(|h| h.contains("KMS")));
+        assert_eq!(sns_hint("Nope"), None);
+        assert!(
+            dynamodb_hint("ResourceNotFoundException")
+                .is_some_and(|h| h.contains("CWLOGS_ALERT_TABLE"))
+        );
+        assert!(
+            dynamodb_hint("AccessDeniedException")
+                .is_some_and(|h| h.contains("dynamodb:GetItem") && h.contains("dynamodb:PutItem"))
+        );
+        assert_eq!(dynamodb_hint("Nope"), None);
     }
 }

@@ -165,6 +165,8 @@ pub struct Config {
     /// are never processed, whatever the subscription says, so that a function subscribed to
     /// its own logs (or the EMF lines it prints) cannot feed itself.
     pub own_log_group: Option<String>,
+    /// Every rule's pattern, compiled together (index = rule index).
+    rule_patterns: cwlogs_filter::PatternSet,
 }
 
 /// `[archive]`: gzip NDJSON objects at deterministic keys.
@@ -349,6 +351,12 @@ fn line_col(text: &str, at: usize) -> (usize, usize) {
 }
 
 impl Config {
+    /// Every rule's pattern, compiled together for one pass per message (pattern `i` is
+    /// `rules[i].pattern`).
+    pub fn rule_patterns(&self) -> &cwlogs_filter::PatternSet {
+        &self.rule_patterns
+    }
+
     /// The built-in configuration ([`DEFAULT_CONFIG`]).
     pub fn builtin(env: &dyn Fn(&str) -> Option<String>) -> Config {
         // The built-in text is a constant checked by `builtin_parses`, and nothing it reads
@@ -631,9 +639,12 @@ impl Config {
                 limits,
                 archive,
                 index,
-                rules,
                 alerts,
                 own_log_group: env("AWS_LAMBDA_LOG_GROUP_NAME").filter(|g| !g.is_empty()),
+                rule_patterns: cwlogs_filter::PatternSet::new(
+                    rules.iter().map(|r| r.pattern.clone()),
+                ),
+                rules,
             })
         } else {
             Err(errors)
@@ -1071,7 +1082,13 @@ metric = { namespace = "Web", name = "Bytes", value = "$size", unit = "Bytes", d
         assert_eq!(a.group_by[1], GroupKey::LogGroup);
         assert_eq!((a.window_ms, a.max_per_window), (300_000, 3));
         assert_eq!(a.severity, Severity::High);
-        assert_eq!(a.rate, RateLimit { burst: 5, interval_ms: 600_000 });
+        assert_eq!(
+            a.rate,
+            RateLimit {
+                burst: 5,
+                interval_ms: 600_000
+            }
+        );
         let m = c.rules[1].metric.as_ref().expect("metric");
         assert_eq!(m.dimensions[0].0, "Status");
         assert_eq!(m.value.source(), "$size");

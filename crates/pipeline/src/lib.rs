@@ -51,9 +51,11 @@ pub mod bulk;
 pub mod classify;
 pub mod config;
 pub mod document;
+pub mod evaluate;
 pub mod index;
 pub mod input;
 mod json;
+pub mod metrics;
 pub mod route;
 pub mod rules;
 pub mod sink;
@@ -67,6 +69,7 @@ pub use config::{
 };
 pub use cwlogs_decode::LogBatch;
 pub use document::{DocumentBuilder, quarantine_document};
+pub use evaluate::{AlertEvent, Occurrences, RuleRun, RuleStats};
 pub use index::{BulkChunk, IndexTemplate, bulk_chunks, doc_id};
 pub use input::{DeadLetter, ProcessedInput, ProcessedRecord, process_input};
 pub use route::{Glob, Route};
@@ -184,6 +187,15 @@ pub fn archive_ndjson(
 /// Builds everything a data batch is sent as, after each destination's route. Control messages
 /// carry no log data: callers skip them (and count them) before calling this.
 pub fn process_batch(config: &Config, region: &str, batch: &LogBatch<'_>) -> BatchOutput {
+    if config.own_log_group.as_deref() == Some(&*batch.log_group) {
+        // The function's own logs (and the EMF lines it prints) never feed it back.
+        let total = batch.log_events.len();
+        return BatchOutput {
+            archive_filtered: total,
+            index_filtered: total,
+            ..BatchOutput::default()
+        };
+    }
     let any_patterns = [
         config.archive.as_ref().map(|a| &a.route),
         config.index.as_ref().map(|i| &i.route),

@@ -1,0 +1,450 @@
+//! Running the `[[rule]]`s over decoded batches: which events match which rule, the metric
+//! datapoints they give ([`crate::metrics`]), and the occurrences each alert rule collects
+//! per group and window (sent by [`crate::alert`]).
+//!
+//! All patterns are evaluated together ([`cwlogs_filter::PatternSet`]): one literal scan and
+//! at most one JSON parse per message, however many rules there are.
+
+use crate::archive::short_hash;
+use crate::metrics::{MetricAggregator, minute_of};
+use crate::{Config, LogBatch};
+use cwlogs_filter::Message;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Events of one group and window kept whole per invocation, as candidates for alerts of
+/// their own (the rest are counted).
+pub const MAX_CANDIDATES: usize = 20;
+/// Longest message text kept for an alert, in bytes (cut at a character boundary, marked).
+pub const MAX_EVENT_TEXT: usize = 32 * 1024;
+/// Longest group value kept, in bytes.
+pub const MAX_GROUP_VALUE: usize = 256;
+/// Distinct log groups, accounts or regions remembered per group and window.
+pub const MAX_NAMES: usize = 10;
+/// Distinct (rule, group, window) buckets one invocation collects; occurrences beyond it are
+/// counted in [`RuleStats::alert_overflow`] (their events still count in metrics).
+pub const MAX_BUCKETS: usize = 10_000;
+
+/// One event as an alert shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AlertEvent {
+    /// The CloudWatch event id.
+    pub id: String,
+    /// Event time, ms since the epoch.
+    pub timestamp: i64,
+    /// Log group.
+    pub log_group: String,
+    /// Log stream.
+    pub log_stream: String,
+    /// The account that owns the log group.
+    pub account: String,
+    /// The region.
+    pub region: String,
+    /// The message, at most [`MAX_EVENT_TEXT`] bytes.
+    pub message: String,
+    /// Whether `message` was cut.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+}
+
+/// What one alert rule collected for one group and window in this invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Occurrences {
+    /// The rule's index in [`Config::rules`].
+    pub rule: usize,
+    /// The `group_by` values, in order.
+    pub group: Vec<String>,
+    /// Window start, ms since the epoch (a multiple of the rule's window).
+    pub window_start: i64,
+    /// Matching events.
+    pub count: u64,
+    /// The first [`MAX_CANDIDATES`] events, in delivery order.
+    pub events: Vec<AlertEvent>,
+    /// Hashes of the batches the events came from (what makes a redelivery recognisable).
+    pub batches: BTreeSet<String>,
+    /// Input records the events came from (what the trigger redelivers on failure).
+    pub records: BTreeSet<usize>,
+    /// Log groups seen (at most [`MAX_NAMES`]).
+    pub log_groups: BTreeSet<String>,
+    /// Earliest and latest event time.
+    pub first_ms: i64,
+    /// See `first_ms`.
+    pub last_ms: i64,
+}
+
+/// Counters of one run of the rules.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RuleStats {
+    /// Events looked at (of batches not skipped).
+    pub events: u64,
+    /// (rule, event) matches.
+    pub matches: u64,
+    /// Events of the function's own log group, never processed.
+    pub own_log_group_events: u64,
+    /// Metric datapoints (default values included).
+    pub datapoints: u64,
+    /// Matches that published no datapoint: the value or a dimension was missing or not a
+    /// number (as CloudWatch metric filters do).
+    pub unpublished: u64,
+    /// Datapoints dropped for the per-rule dimension-set cap.
+    pub dropped_datapoints: u64,
+    /// Matches of alert rules past [`MAX_BUCKETS`] buckets.
+    pub alert_overflow: u64,
+}
+
+/// The rules run over the batches of one invocation (or one replay).
+#[derive(Debug)]
+pub struct RuleRun<'c> {
+    config: &'c Config,
+    metrics: MetricAggregator,
+    /// `(rule, minute)` of events the rule looked at, for rules with a `default`.
+    seen_minutes: BTreeSet<(usize, i64)>,
+    /// `(rule, minute)` with at least one match.
+    matched_minutes: BTreeSet<(usize, i64)>,
+    buckets: BTreeMap<(usize, Vec<String>, i64), Occurrences>,
+    stats: RuleStats,
+    defaults_added: bool,
+    hits: Vec<usize>,
+}
+
+/// Cuts `text` to at most `max` bytes at a character boundary.
+pub fn cut(text: &str, max: usize) -> (&str, bool) {
+    if text.len() <= max {
+        return (text, false);
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    (&text[..end], true)
+}
+
+impl<'c> RuleRun<'c> {
+    /// Nothing seen yet.
+    pub fn new(config: &'c Config) -> Self {
+        RuleRun {
+            config,
+            metrics: MetricAggregator::new(),
+            seen_minutes: BTreeSet::new(),
+            matched_minutes: BTreeSet::new(),
+            buckets: BTreeMap::new(),
+            stats: RuleStats::default(),
+            defaults_added: false,
+            hits: Vec::new(),
+        }
+    }
+
+    /// Whether the configuration has any rules (when not, [`RuleRun::add_batch`] does nothing).
+    pub fn has_rules(&self) -> bool {
+        !self.config.rules.is_empty()
+    }
+
+    /// Runs every rule over `batch`, which came from input record `record`, in `region`.
+    /// Returns the number of (rule, event) matches. Batches of the function's own log group
+    /// are skipped.
+    pub fn add_batch(&mut self, region: &str, batch: &LogBatch<'_>, record: usize) -> u64 {
+        let config = self.config;
+        if config.rules.is_empty() {
+            return 0;
+        }
+        if config.own_log_group.as_deref() == Some(&*batch.log_group) {
+            self.stats.own_log_group_events += batch.log_events.len() as u64;
+            return 0;
+        }
+        let takes: Vec<bool> = config
+            .rules
+            .iter()
+            .map(|r| r.takes_group(&batch.log_group))
+            .collect();
+        if !takes.contains(&true) {
+            self.stats.events += batch.log_events.len() as u64;
+            return 0;
+        }
+        let batch_hash = batch_hash(batch);
+        let mut matched = 0;
+        let mut hits = std::mem::take(&mut self.hits);
+        for event in &batch.log_events {
+            self.stats.events += 1;
+            let minute = minute_of(event.timestamp);
+            for (i, rule) in config.rules.iter().enumerate() {
+                if takes[i] && rule.metric.as_ref().is_some_and(|m| m.default.is_some()) {
+                    self.seen_minutes.insert((i, minute));
+                }
+            }
+            let message = Message::new(&event.message);
+            config.rule_patterns().matches(&message, &mut hits);
+            for &i in &hits {
+                if !takes[i] {
+                    continue;
+                }
+                matched += 1;
+                self.stats.matches += 1;
+                let rule = &config.rules[i];
+                if let Some(m) = &rule.metric {
+                    self.matched_minutes.insert((i, minute));
+                    let value = rule.pattern.metric_value(&message, &m.value);
+                    let dims: Option<Vec<String>> = m
+                        .dimensions
+                        .iter()
+                        .map(|(_, v)| {
+                            rule.pattern
+                                .field_text(&message, v)
+                                .map(|t| cut(&t, crate::rules::MAX_METRIC_TEXT).0.to_string())
+                        })
+                        .collect();
+                    match (value, dims) {
+                        (Some(v), Some(d)) => {
+                            if self.metrics.add(i, d, event.timestamp, v) {
+                                self.stats.datapoints += 1;
+                            } else {
+                                self.stats.dropped_datapoints += 1;
+                            }
+                        }
+                        _ => self.stats.unpublished += 1,
+                    }
+                }
+                if let Some(a) = &rule.alert {
+                    let group: Vec<String> = a
+                        .group_by
+                        .iter()
+                        .map(|g| {
+                            let v = g.value(
+                                &rule.pattern,
+                                &message,
+                                &batch.log_group,
+                                &batch.log_stream,
+                            );
+                            cut(&v, MAX_GROUP_VALUE).0.to_string()
+                        })
+                        .collect();
+                    let window_start = event.timestamp.div_euclid(a.window_ms) * a.window_ms;
+                    let key = (i, group, window_start);
+                    if !self.buckets.contains_key(&key) && self.buckets.len() >= MAX_BUCKETS {
+                        self.stats.alert_overflow += 1;
+                        continue;
+                    }
+                    let b = self
+                        .buckets
+                        .entry(key)
+                        .or_insert_with_key(|(rule, group, start)| Occurrences {
+                            rule: *rule,
+                            group: group.clone(),
+                            window_start: *start,
+                            count: 0,
+                            events: Vec::new(),
+                            batches: BTreeSet::new(),
+                            records: BTreeSet::new(),
+                            log_groups: BTreeSet::new(),
+                            first_ms: event.timestamp,
+                            last_ms: event.timestamp,
+                        });
+                    b.count += 1;
+                    b.first_ms = b.first_ms.min(event.timestamp);
+                    b.last_ms = b.last_ms.max(event.timestamp);
+                    if b.batches.len() < 64 {
+                        b.batches.insert(batch_hash.clone());
+                    }
+                    b.records.insert(record);
+                    if b.log_groups.len() < MAX_NAMES {
+                        b.log_groups.insert(batch.log_group.to_string());
+                    }
+                    if b.events.len() < MAX_CANDIDATES {
+                        let (text, truncated) = cut(&event.message, MAX_EVENT_TEXT);
+                        b.events.push(AlertEvent {
+                            id: event.id.to_string(),
+                            timestamp: event.timestamp,
+                            log_group: batch.log_group.to_string(),
+                            log_stream: batch.log_stream.to_string(),
+                            account: batch.owner.to_string(),
+                            region: region.to_string(),
+                            message: text.to_string(),
+                            truncated,
+                        });
+                    }
+                }
+            }
+        }
+        self.hits = hits;
+        matched
+    }
+
+    /// Adds the `default` datapoints (once per minute in which a rule with a default looked at
+    /// events and none matched) and returns the EMF documents, one per line.
+    pub fn emf_lines(&mut self) -> Vec<String> {
+        if !self.defaults_added {
+            self.defaults_added = true;
+            let missing: Vec<(usize, i64)> = self
+                .seen_minutes
+                .difference(&self.matched_minutes)
+                .copied()
+                .collect();
+            for (i, minute) in missing {
+                if let Some(d) = self.config.rules[i].metric.as_ref().and_then(|m| m.default) {
+                    self.metrics.add(i, Vec::new(), minute, d);
+                    self.stats.datapoints += 1;
+                }
+            }
+        }
+        let rules = &self.config.rules;
+        self.metrics.emf_lines(|i| {
+            let r = rules.get(i)?;
+            Some((r.name.as_str(), r.metric.as_ref()?))
+        })
+    }
+
+    /// The alert occurrences collected, by rule, group and window.
+    pub fn occurrences(&self) -> impl Iterator<Item = &Occurrences> {
+        self.buckets.values()
+    }
+
+    /// Takes the occurrences out, leaving none (what [`crate::alert::send_alerts`] consumes).
+    pub fn take_occurrences(&mut self) -> Vec<Occurrences> {
+        std::mem::take(&mut self.buckets).into_values().collect()
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> RuleStats {
+        self.stats
+    }
+
+    /// The configuration the rules come from.
+    pub fn config(&self) -> &'c Config {
+        self.config
+    }
+}
+
+/// A batch's identity: log group, stream and first and last event id (what a redelivery
+/// repeats exactly).
+pub fn batch_hash(batch: &LogBatch<'_>) -> String {
+    let first = batch.log_events.first().map_or("", |e| &*e.id);
+    let last = batch.log_events.last().map_or("", |e| &*e.id);
+    short_hash(format!("{}\n{}\n{first}\n{last}", batch.log_group, batch.log_stream).as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cwlogs_decode::{LogEvent, MessageType};
+
+    pub(crate) fn batch<'a>(group: &'a str, events: &[(&'a str, i64, &'a str)]) -> LogBatch<'a> {
+        LogBatch {
+            message_type: MessageType::Data,
+            owner: "123456789012".into(),
+            log_group: group.into(),
+            log_stream: "s".into(),
+            subscription_filters: vec![],
+            policy_level: None,
+            region: None,
+            log_events: events
+                .iter()
+                .map(|(id, ts, m)| LogEvent {
+                    id: (*id).into(),
+                    timestamp: *ts,
+                    message: (*m).into(),
+                })
+                .collect(),
+        }
+    }
+
+    const T: i64 = 1_764_028_800_000;
+
+    #[test]
+    fn metrics_with_defaults_and_unpublished_values() {
+        let c = Config::from_toml(
+            "[[rule]]\nname = \"denied\"\npattern = '{ $.errorCode = \"AccessDenied\" }'\nlog_groups = [\"/trail\"]\nmetric = { namespace = \"Sec\", name = \"Denied\", value = \"1\", default = 0 }\n\n[[rule]]\nname = \"bytes\"\npattern = '{ $.bytes = * }'\nmetric = { namespace = \"Sec\", name = \"Bytes\", value = \"$.bytes\" }\n",
+            &|_| None,
+        )
+        .expect("config");
+        let mut run = RuleRun::new(&c);
+        let denied = r#"{"errorCode":"AccessDenied","bytes":"x"}"#;
+        let ok = r#"{"errorCode":"None","bytes":12}"#;
+        let b = batch(
+            "/trail",
+            &[
+                ("1", T, denied),
+                ("2", T + 1, denied),
+                ("3", T + 60_000, ok),
+                ("4", T + 61_000, "not json"),
+            ],
+        );
+        // Events 1 and 2 match both rules (`"x"` is a value for `= *`), event 3 only "bytes".
+        assert_eq!(run.add_batch("eu-west-1", &b, 0), 5);
+        run.add_batch(
+            "eu-west-1",
+            &batch("/other", &[("5", T + 120_000, denied)]),
+            1,
+        );
+        let lines = run.emf_lines();
+        let docs: Vec<serde_json::Value> = lines
+            .iter()
+            .map(|l| serde_json::from_str(l).expect("json"))
+            .collect();
+        assert_eq!(docs.len(), 3, "{lines:#?}");
+        // Minute 0: two matches; minute 1: events but no match, so the default.
+        assert_eq!(docs[0]["Denied"]["Counts"], serde_json::json!([2]));
+        assert_eq!(docs[0]["_aws"]["Timestamp"], T);
+        assert_eq!(docs[1]["Denied"]["Values"], serde_json::json!([0]));
+        assert_eq!(docs[1]["_aws"]["Timestamp"], T + 60_000);
+        // "bytes": "x" is not a number: no datapoint (three times); 12 is.
+        assert_eq!(docs[2]["Bytes"]["Values"], serde_json::json!([12]));
+        let s = run.stats();
+        assert_eq!(
+            (s.events, s.matches, s.unpublished, s.datapoints),
+            (5, 6, 3, 4)
+        );
+    }
+
+    #[test]
+    fn occurrences_by_group_and_window_and_own_group_skipped() {
+        let env = |k: &str| {
+            (k == "AWS_LAMBDA_LOG_GROUP_NAME").then(|| "/aws/lambda/cwlogs-alert".to_string())
+        };
+        let c = Config::from_toml(
+            "[[rule]]\nname = \"denied\"\npattern = '{ $.errorCode = \"AccessDenied\" }'\nalert = { group_by = [\"$.user\"], window = \"5m\" }\n",
+            &env,
+        )
+        .expect("config");
+        let mut run = RuleRun::new(&c);
+        let a = r#"{"errorCode":"AccessDenied","user":"alice"}"#;
+        let b = r#"{"errorCode":"AccessDenied","user":"bob"}"#;
+        let n = r#"{"errorCode":"AccessDenied"}"#;
+        run.add_batch(
+            "r",
+            &batch(
+                "/trail",
+                &[
+                    ("1", T, a),
+                    ("2", T + 1, a),
+                    ("3", T + 2, b),
+                    ("4", T + 300_000, a),
+                    ("5", T, n),
+                ],
+            ),
+            0,
+        );
+        run.add_batch("r", &batch("/aws/lambda/cwlogs-alert", &[("6", T, a)]), 1);
+        let occ: Vec<&Occurrences> = run.occurrences().collect();
+        let shown: Vec<(String, i64, u64)> = occ
+            .iter()
+            .map(|o| (o.group.join(","), o.window_start - T, o.count))
+            .collect();
+        assert_eq!(
+            shown,
+            vec![
+                ("-".into(), 0, 1),
+                ("alice".into(), 0, 2),
+                ("alice".into(), 300_000, 1),
+                ("bob".into(), 0, 1)
+            ]
+        );
+        assert_eq!(occ[1].events.len(), 2);
+        assert_eq!(occ[1].records, BTreeSet::from([0]));
+        assert_eq!(run.stats().own_log_group_events, 1);
+    }
+
+    #[test]
+    fn cut_respects_characters() {
+        assert_eq!(cut("héllo", 2), ("h", true));
+        assert_eq!(cut("héllo", 3), ("hé", true));
+        assert_eq!(cut("abc", 3), ("abc", false));
+    }
+}
