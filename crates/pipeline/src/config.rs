@@ -846,8 +846,8 @@ fn build_rules(
                 None => 300_000,
             };
             let max_per_window = match &a.max_per_window {
-                Some(m) if !(1..=1000).contains(m.get_ref()) => {
-                    err(m.span(), format!("rule `{name}`: `max_per_window` must be between 1 and 1000"));
+                Some(m) if !(1..=100).contains(m.get_ref()) => {
+                    err(m.span(), format!("rule `{name}`: `max_per_window` must be between 1 and 100"));
                     1
                 }
                 Some(m) => *m.get_ref(),

@@ -46,6 +46,7 @@
 //! Configuration errors ([`ConfigError`]) carry the line and column of the fault. Builders
 //! cannot fail.
 
+pub mod alert;
 pub mod archive;
 pub mod bulk;
 pub mod classify;

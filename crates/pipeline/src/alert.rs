@@ -1,0 +1,1600 @@
+//! Alerts: what the occurrences of a run ([`crate::evaluate`]) turn into on an SNS topic.
+//!
+//! Per rule, group (`group_by` values) and window (aligned to the rule's `window`, by event
+//! time):
+//!
+//! - the first `max_per_window` events go out at once, one message each ([`send_alerts`]);
+//! - once the window has ended (plus `[alerts] grace` for late events), one summary reports
+//!   what was not sent individually ([`flush_summaries`]): "37 matches of access-denied for
+//!   role X in 5 min, 34 not sent individually". Events arriving after the summary get another
+//!   one for the rest. When more than [`DIGEST_AFTER`] summaries of one rule are due together,
+//!   they go out as one digest message instead;
+//! - individual alerts spend tokens of the rule's bucket (`rate`: `burst` per `interval`, all
+//!   groups together); events refused for lack of tokens are counted in their window's summary,
+//!   and the next message that goes out says how many were suppressed since when.
+//!
+//! The counts live in a [`StateStore`], updated with conditional writes, so concurrent
+//! invocations sharing a DynamoDB table agree on who sends what: one alert per event slot,
+//! one summary per window. Everything that could be redelivered is recognised: a batch
+//! already counted in a window is not counted again, an event already alerted is not alerted
+//! again, and every message carries a deterministic dedup id (FIFO topics get it as
+//! `MessageDeduplicationId`).
+//!
+//! Failures: a publish that can never succeed comes back in [`AlertReport::failed`] with the
+//! message, for the dead letter. A publish still failing at the deadline rolls its window's
+//! counts back and reports the input records in [`AlertReport::pending_records`], so the
+//! trigger's redelivery sends it then.
+//!
+//! # Input safety
+//!
+//! Messages are at most [`MAX_MESSAGE_BYTES`] (SNS's limit): event texts are cut at a
+//! character boundary (and marked `truncated`), samples and group lists shrink until the JSON
+//! fits; JSON is never cut mid-token. Subjects are at most [`MAX_SUBJECT_CHARS`] ASCII
+//! characters without line breaks. State items hold at most a few samples, 64 batch hashes
+//! and 100 alerted event ids; a rule's pending list holds at most [`MAX_PENDING`] windows.
+
+use crate::Config;
+use crate::archive::short_hash;
+use crate::evaluate::{AlertEvent, Occurrences, cut};
+use crate::input::DeadLetter;
+use crate::rules::{AlertRule, Rule};
+use crate::sink::{Class, SendError};
+use crate::state::{AlertMessage, Publish, StateStore};
+use crate::time::UtcTime;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+/// The largest SNS message, in bytes.
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+/// The longest subject SNS accepts (it must be under 100 characters).
+pub const MAX_SUBJECT_CHARS: usize = 99;
+/// Sample events kept per window for its summary.
+pub const SAMPLES_PER_SUMMARY: usize = 3;
+/// Longest sample text in a summary, in bytes.
+pub const SAMPLE_TEXT: usize = 4096;
+/// Due summaries of one rule above which they go out as one digest.
+pub const DIGEST_AFTER: usize = 3;
+/// Windows a rule's pending list remembers (the oldest are forgotten first).
+pub const MAX_PENDING: usize = 1000;
+/// Groups listed in one digest.
+pub const DIGEST_GROUPS: usize = 50;
+/// Conditional-write attempts before giving up on a contended item (retried later).
+const MAX_ATTEMPTS: usize = 25;
+/// Batch hashes remembered per window.
+const MAX_BATCHES: usize = 64;
+/// Alerted event ids remembered per window (`max_per_window` is at most this).
+const MAX_ALERTED: usize = 100;
+
+/// How a run sends alerts.
+#[derive(Debug, Clone, Default)]
+pub struct AlertOptions {
+    /// Now, in ms since the epoch (wall clock): when windows are due and buckets refill.
+    pub now_ms: i64,
+    /// When sends must stop.
+    pub deadline: Option<Instant>,
+    /// Send every pending summary now, ended or not (the end of a `cwlogs replay`).
+    pub flush_all: bool,
+    /// Replaces every rule's topic (`cwlogs replay --alert-to`).
+    pub topic: Option<String>,
+}
+
+/// What sending alerts did.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct AlertReport {
+    /// Messages published (alerts, summaries, digests).
+    pub published: usize,
+    /// Individual alerts published.
+    pub alerts: usize,
+    /// Summaries and digests published.
+    pub summaries: usize,
+    /// Events not sent individually because the rule's rate limit had no tokens left.
+    pub rate_limited: u64,
+    /// Occurrences whose batches were all counted before (a redelivery): nothing sent.
+    pub redelivered: usize,
+    /// Messages the topic will never take, with the error: dead-letter them.
+    #[serde(skip)]
+    pub failed: Vec<FailedAlert>,
+    /// Input records whose alerts could not be sent yet (counts rolled back): redeliver them.
+    #[serde(skip)]
+    pub pending_records: BTreeSet<usize>,
+    /// The last retryable error, when something is pending.
+    pub pending_error: Option<String>,
+}
+
+impl AlertReport {
+    /// Adds `other`'s counts and failures to these.
+    pub fn merge(&mut self, other: AlertReport) {
+        self.published += other.published;
+        self.alerts += other.alerts;
+        self.summaries += other.summaries;
+        self.rate_limited += other.rate_limited;
+        self.redelivered += other.redelivered;
+        self.failed.extend(other.failed);
+        self.pending_records.extend(other.pending_records);
+        if other.pending_error.is_some() {
+            self.pending_error = other.pending_error;
+        }
+    }
+}
+
+/// A message the topic refused for good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedAlert {
+    /// The message as it would have been sent.
+    pub message: AlertMessage,
+    /// Why it was refused.
+    pub error: SendError,
+}
+
+impl FailedAlert {
+    /// The dead letter keeping it: the message as JSON (stage `sns`), named after
+    /// `name_prefix` and the dedup id, so a retry overwrites its own dead letter.
+    pub fn dead_letter(&self, name_prefix: &str, input: &str) -> DeadLetter {
+        let raw = serde_json::to_vec_pretty(&self.message).unwrap_or_default();
+        DeadLetter {
+            name: format!("{name_prefix}alert-{}.json", self.message.dedup_id),
+            raw: Some(raw),
+            input: input.to_string(),
+            shape: None,
+            record: None,
+            record_id: None,
+            stage: "sns",
+            error: self.error.message.clone(),
+            log_group: self
+                .message
+                .attributes
+                .iter()
+                .find(|(k, _)| k == "log_group")
+                .map(|(_, v)| v.clone()),
+        }
+    }
+}
+
+/// The state of one rule, group and window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct WindowState {
+    group: Vec<String>,
+    window_start: i64,
+    count: u64,
+    /// Events sent (or being sent) individually.
+    sent: u64,
+    /// Events refused individually by the rate limit.
+    rate_limited: u64,
+    /// Events reported by summaries so far.
+    reported: u64,
+    first_ms: i64,
+    last_ms: i64,
+    log_groups: Vec<String>,
+    samples: Vec<AlertEvent>,
+    batches: Vec<String>,
+    alerted: Vec<String>,
+    /// Whether the window is on its rule's pending list.
+    listed: bool,
+}
+
+impl WindowState {
+    fn unreported(&self) -> u64 {
+        self.count.saturating_sub(self.sent + self.reported)
+    }
+}
+
+/// A rule's windows waiting for a summary: `(window key, window end ms)`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct PendingState {
+    windows: Vec<(String, i64)>,
+}
+
+/// A rule's token bucket.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct RateState {
+    tokens: f64,
+    at_ms: i64,
+    /// Events suppressed since `since_ms` and not reported yet.
+    suppressed: u64,
+    since_ms: i64,
+}
+
+/// Suppressed events to report in the next message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Suppressed {
+    count: u64,
+    since_ms: i64,
+}
+
+fn window_key(rule: &str, group: &[String], start: i64) -> String {
+    format!(
+        "w#{rule}#{}#{start}",
+        short_hash(group.join("\u{1f}").as_bytes())
+    )
+}
+
+fn contention(key: &str) -> SendError {
+    SendError {
+        class: Class::Retry,
+        message: format!("alert state `{key}`: too many concurrent updates; will retry"),
+    }
+}
+
+/// Reads `key`, lets `f` compute the new state and a result, and writes it if nobody wrote in
+/// between (else reads again). `f` returns `None` as the state when nothing needs writing.
+async fn update<S, T, R>(
+    store: &S,
+    key: &str,
+    expires_at: i64,
+    deadline: Option<Instant>,
+    mut f: impl FnMut(Option<T>) -> (Option<T>, R),
+) -> Result<R, SendError>
+where
+    S: StateStore,
+    T: Serialize + DeserializeOwned,
+{
+    for _ in 0..MAX_ATTEMPTS {
+        let current = store.get(key, deadline).await?;
+        // A state that does not parse (written by another version) starts afresh.
+        let parsed = current
+            .as_ref()
+            .and_then(|v| serde_json::from_str::<T>(&v.value).ok());
+        let (next, result) = f(parsed);
+        let Some(next) = next else {
+            return Ok(result);
+        };
+        let text = serde_json::to_string(&next).map_err(|e| SendError {
+            class: Class::Reject,
+            message: format!("alert state `{key}` cannot be written: {e}"),
+        })?;
+        if store
+            .put(key, &text, current.map(|v| v.version), expires_at, deadline)
+            .await?
+        {
+            return Ok(result);
+        }
+    }
+    Err(contention(key))
+}
+
+fn topic_of<'a>(rule: &'a AlertRule, options: &'a AlertOptions) -> &'a str {
+    options
+        .topic
+        .as_deref()
+        .or(rule.topic.as_deref())
+        .unwrap_or_default()
+}
+
+/// Sends the individual alerts of `occurrences` and records their counts (see the module
+/// docs). Call [`flush_summaries`] afterwards for the windows that ended.
+pub async fn send_alerts<S: StateStore, P: Publish>(
+    config: &Config,
+    occurrences: Vec<Occurrences>,
+    store: &S,
+    publisher: &P,
+    options: &AlertOptions,
+) -> AlertReport {
+    let mut report = AlertReport::default();
+    for o in occurrences {
+        let Some(rule) = config.rules.get(o.rule) else {
+            continue;
+        };
+        let Some(alert) = &rule.alert else {
+            continue;
+        };
+        if let Err(e) = send_one(
+            config,
+            rule,
+            alert,
+            &o,
+            store,
+            publisher,
+            options,
+            &mut report,
+        )
+        .await
+        {
+            report.pending_records.extend(o.records.iter().copied());
+            report.pending_error = Some(e.message);
+        }
+    }
+    report
+}
+
+/// What claiming a window gave.
+enum Claim {
+    Redelivered,
+    Claimed {
+        /// Event ids to send individually.
+        chosen: Vec<String>,
+        /// Whether the window must be added to the pending list.
+        list: bool,
+    },
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn send_one<S: StateStore, P: Publish>(
+    config: &Config,
+    rule: &Rule,
+    alert: &AlertRule,
+    o: &Occurrences,
+    store: &S,
+    publisher: &P,
+    options: &AlertOptions,
+    report: &mut AlertReport,
+) -> Result<(), SendError> {
+    let key = window_key(&rule.name, &o.group, o.window_start);
+    let window_end = o.window_start + alert.window_ms;
+    let expires = (window_end + config.alerts.grace_ms) / 1000 + 86_400;
+    let max = u64::from(alert.max_per_window);
+    let claim = update(
+        store,
+        &key,
+        expires,
+        options.deadline,
+        |cur: Option<WindowState>| {
+            let mut st = cur.unwrap_or_else(|| WindowState {
+                group: o.group.clone(),
+                window_start: o.window_start,
+                first_ms: o.first_ms,
+                last_ms: o.last_ms,
+                ..WindowState::default()
+            });
+            if !o.batches.is_empty() && o.batches.iter().all(|b| st.batches.contains(b)) {
+                return (None, Claim::Redelivered);
+            }
+            st.count += o.count;
+            st.first_ms = st.first_ms.min(o.first_ms);
+            st.last_ms = st.last_ms.max(o.last_ms);
+            for g in &o.log_groups {
+                if st.log_groups.len() < crate::evaluate::MAX_NAMES && !st.log_groups.contains(g) {
+                    st.log_groups.push(g.clone());
+                }
+            }
+            for e in &o.events {
+                if st.samples.len() >= SAMPLES_PER_SUMMARY {
+                    break;
+                }
+                if !st.samples.iter().any(|s| s.id == e.id) {
+                    let (text, cut_off) = cut(&e.message, SAMPLE_TEXT);
+                    st.samples.push(AlertEvent {
+                        message: text.to_string(),
+                        truncated: e.truncated || cut_off,
+                        ..e.clone()
+                    });
+                }
+            }
+            for b in &o.batches {
+                if !st.batches.contains(b) {
+                    st.batches.push(b.clone());
+                }
+            }
+            let extra = st.batches.len().saturating_sub(MAX_BATCHES);
+            st.batches.drain(..extra);
+            let room = max.saturating_sub(st.sent) as usize;
+            let chosen: Vec<String> = o
+                .events
+                .iter()
+                .filter(|e| !st.alerted.contains(&e.id))
+                .take(room)
+                .map(|e| e.id.clone())
+                .collect();
+            st.sent += chosen.len() as u64;
+            st.alerted.extend(chosen.iter().cloned());
+            let extra = st.alerted.len().saturating_sub(MAX_ALERTED);
+            st.alerted.drain(..extra);
+            let list = st.unreported() > 0 && !st.listed;
+            st.listed |= list;
+            (Some(st), Claim::Claimed { chosen, list })
+        },
+    )
+    .await?;
+    let (chosen, list) = match claim {
+        Claim::Redelivered => {
+            report.redelivered += 1;
+            return Ok(());
+        }
+        Claim::Claimed { chosen, list } => (chosen, list),
+    };
+    if list {
+        add_pending(rule, &key, window_end, store, options).await?;
+    }
+    if chosen.is_empty() {
+        return Ok(());
+    }
+    let (granted, suppressed) =
+        take_tokens(rule, alert, chosen.len() as u64, store, options).await?;
+    let refused = &chosen[granted as usize..];
+    if !refused.is_empty() {
+        report.rate_limited += refused.len() as u64;
+        let list = update(
+            store,
+            &key,
+            expires,
+            options.deadline,
+            |cur: Option<WindowState>| {
+                let Some(mut st) = cur else {
+                    return (None, false);
+                };
+                st.sent = st.sent.saturating_sub(refused.len() as u64);
+                st.rate_limited += refused.len() as u64;
+                let list = st.unreported() > 0 && !st.listed;
+                st.listed |= list;
+                (Some(st), list)
+            },
+        )
+        .await?;
+        if list {
+            add_pending(rule, &key, window_end, store, options).await?;
+        }
+    }
+    let mut suppressed = suppressed;
+    for (n, id) in chosen[..granted as usize].iter().enumerate() {
+        let Some(event) = o.events.iter().find(|e| &e.id == id) else {
+            continue;
+        };
+        let message = alert_message(rule, alert, o, event, suppressed.take(), options);
+        let sent = if options.deadline.is_some_and(|d| Instant::now() >= d) {
+            Err(SendError {
+                class: Class::Retry,
+                message: "no time left before the deadline".into(),
+            })
+        } else {
+            publisher.publish(&message, options.deadline).await
+        };
+        match sent {
+            Ok(_) => {
+                report.published += 1;
+                report.alerts += 1;
+            }
+            Err(e) if e.class == Class::Retry => {
+                // Undo this bucket's count and the slots not sent, so a redelivery sends them.
+                let unsent: Vec<&String> = chosen[n..granted as usize].iter().collect();
+                update(
+                    store,
+                    &key,
+                    expires,
+                    options.deadline,
+                    |cur: Option<WindowState>| {
+                        let Some(mut st) = cur else {
+                            return (None, ());
+                        };
+                        st.batches.retain(|b| !o.batches.contains(b));
+                        st.count = st.count.saturating_sub(o.count);
+                        st.sent = st.sent.saturating_sub(unsent.len() as u64);
+                        st.alerted.retain(|a| !unsent.contains(&a));
+                        (Some(st), ())
+                    },
+                )
+                .await?;
+                return Err(e);
+            }
+            Err(e) => report.failed.push(FailedAlert { message, error: e }),
+        }
+    }
+    Ok(())
+}
+
+async fn add_pending<S: StateStore>(
+    rule: &Rule,
+    key: &str,
+    window_end: i64,
+    store: &S,
+    options: &AlertOptions,
+) -> Result<(), SendError> {
+    let expires = options.now_ms / 1000 + 30 * 86_400;
+    update(
+        store,
+        &format!("p#{}", rule.name),
+        expires,
+        options.deadline,
+        |cur: Option<PendingState>| {
+            let mut st = cur.unwrap_or_default();
+            if st.windows.iter().any(|(k, _)| k == key) {
+                return (None, ());
+            }
+            st.windows.push((key.to_string(), window_end));
+            let extra = st.windows.len().saturating_sub(MAX_PENDING);
+            st.windows.drain(..extra);
+            (Some(st), ())
+        },
+    )
+    .await
+}
+
+/// Takes up to `wanted` tokens from the rule's bucket; returns how many were granted and,
+/// when some were and earlier events had been suppressed, that report (reset).
+async fn take_tokens<S: StateStore>(
+    rule: &Rule,
+    alert: &AlertRule,
+    wanted: u64,
+    store: &S,
+    options: &AlertOptions,
+) -> Result<(u64, Option<Suppressed>), SendError> {
+    let burst = f64::from(alert.rate.burst);
+    let interval = alert.rate.interval_ms as f64;
+    let now = options.now_ms;
+    let expires = (now + alert.rate.interval_ms) / 1000 + 86_400;
+    update(
+        store,
+        &format!("r#{}", rule.name),
+        expires,
+        options.deadline,
+        |cur: Option<RateState>| {
+            let mut st = cur.unwrap_or(RateState {
+                tokens: burst,
+                at_ms: now,
+                suppressed: 0,
+                since_ms: 0,
+            });
+            let elapsed = (now - st.at_ms).max(0) as f64;
+            st.tokens = (st.tokens + elapsed * burst / interval).min(burst);
+            st.at_ms = st.at_ms.max(now);
+            let granted = (st.tokens.floor().max(0.0) as u64).min(wanted);
+            st.tokens -= granted as f64;
+            let mut report = None;
+            if granted > 0 && st.suppressed > 0 {
+                report = Some(Suppressed {
+                    count: st.suppressed,
+                    since_ms: st.since_ms,
+                });
+                st.suppressed = 0;
+            }
+            if granted < wanted {
+                if st.suppressed == 0 {
+                    st.since_ms = now;
+                }
+                st.suppressed += wanted - granted;
+            }
+            (Some(st), (granted, report))
+        },
+    )
+    .await
+}
+
+/// Takes the rule's unreported rate-limit suppressions (for a summary).
+async fn take_suppressed<S: StateStore>(
+    rule: &Rule,
+    alert: &AlertRule,
+    store: &S,
+    options: &AlertOptions,
+) -> Result<Option<Suppressed>, SendError> {
+    let expires = (options.now_ms + alert.rate.interval_ms) / 1000 + 86_400;
+    update(
+        store,
+        &format!("r#{}", rule.name),
+        expires,
+        options.deadline,
+        |cur: Option<RateState>| match cur {
+            Some(mut st) if st.suppressed > 0 => {
+                let s = Suppressed {
+                    count: st.suppressed,
+                    since_ms: st.since_ms,
+                };
+                st.suppressed = 0;
+                (Some(st), Some(s))
+            }
+            _ => (None, None),
+        },
+    )
+    .await
+}
+
+/// A claimed summary: the window's state after the claim and what this summary reports.
+struct Due {
+    key: String,
+    state: WindowState,
+    reporting: u64,
+}
+
+/// Sends the summaries of windows that ended (`grace` ago), or of every window with
+/// `flush_all`. Each window's summary is claimed with a conditional write first, so
+/// concurrent invocations send it once.
+pub async fn flush_summaries<S: StateStore, P: Publish>(
+    config: &Config,
+    store: &S,
+    publisher: &P,
+    options: &AlertOptions,
+) -> AlertReport {
+    let mut report = AlertReport::default();
+    for rule in &config.rules {
+        let Some(alert) = &rule.alert else {
+            continue;
+        };
+        if let Err(e) =
+            flush_rule(config, rule, alert, store, publisher, options, &mut report).await
+        {
+            report.pending_error = Some(e.message);
+        }
+    }
+    report
+}
+
+async fn flush_rule<S: StateStore, P: Publish>(
+    config: &Config,
+    rule: &Rule,
+    alert: &AlertRule,
+    store: &S,
+    publisher: &P,
+    options: &AlertOptions,
+    report: &mut AlertReport,
+) -> Result<(), SendError> {
+    let pending_key = format!("p#{}", rule.name);
+    let grace = config.alerts.grace_ms;
+    let is_due = |end: i64| options.flush_all || end + grace <= options.now_ms;
+    // Take the due windows off the list first: an event arriving after this sees its window
+    // unlisted only once the claim below has reported everything before it.
+    let expires = options.now_ms / 1000 + 30 * 86_400;
+    let due: Vec<(String, i64)> = update(
+        store,
+        &pending_key,
+        expires,
+        options.deadline,
+        |cur: Option<PendingState>| {
+            let Some(mut st) = cur else {
+                return (None, Vec::new());
+            };
+            let (due, keep): (Vec<_>, Vec<_>) =
+                st.windows.into_iter().partition(|(_, end)| is_due(*end));
+            if due.is_empty() {
+                return (None, due);
+            }
+            st.windows = keep;
+            (Some(st), due)
+        },
+    )
+    .await?;
+    if due.is_empty() {
+        return Ok(());
+    }
+    let mut claimed = Vec::new();
+    let mut relist = Vec::new();
+    for (key, end) in &due {
+        let expires = (end + grace) / 1000 + 86_400;
+        let got = update(
+            store,
+            key,
+            expires,
+            options.deadline,
+            |cur: Option<WindowState>| {
+                let Some(mut st) = cur else {
+                    return (None, None);
+                };
+                let reporting = st.unreported();
+                st.reported += reporting;
+                st.listed = false;
+                let claimed = (reporting > 0).then(|| st.clone());
+                (Some(st), claimed.map(|s| (s, reporting)))
+            },
+        )
+        .await;
+        match got {
+            Ok(Some((state, reporting))) => claimed.push(Due {
+                key: key.clone(),
+                state,
+                reporting,
+            }),
+            Ok(None) => {}
+            Err(e) => {
+                relist.push((key.clone(), *end));
+                report.pending_error = Some(e.message);
+            }
+        }
+    }
+    let suppressed = if claimed.is_empty() {
+        None
+    } else {
+        take_suppressed(rule, alert, store, options).await?
+    };
+    let messages: Vec<(AlertMessage, Vec<usize>)> = if claimed.len() > DIGEST_AFTER {
+        vec![(
+            digest_message(rule, alert, &claimed, suppressed, options),
+            (0..claimed.len()).collect(),
+        )]
+    } else {
+        let mut suppressed = suppressed;
+        claimed
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                (
+                    summary_message(rule, alert, d, suppressed.take(), options),
+                    vec![i],
+                )
+            })
+            .collect()
+    };
+    for (message, covers) in messages {
+        let sent = if options.deadline.is_some_and(|d| Instant::now() >= d) {
+            Err(SendError {
+                class: Class::Retry,
+                message: "no time left before the deadline".into(),
+            })
+        } else {
+            publisher.publish(&message, options.deadline).await
+        };
+        match sent {
+            Ok(_) => {
+                report.published += 1;
+                report.summaries += 1;
+            }
+            Err(e) if e.class == Class::Retry => {
+                for i in covers {
+                    let d = &claimed[i];
+                    let end = d.state.window_start + alert.window_ms;
+                    let expires = (end + grace) / 1000 + 86_400;
+                    update(
+                        store,
+                        &d.key,
+                        expires,
+                        options.deadline,
+                        |cur: Option<WindowState>| {
+                            let Some(mut st) = cur else {
+                                return (None, ());
+                            };
+                            st.reported = st.reported.saturating_sub(d.reporting);
+                            st.listed = true;
+                            (Some(st), ())
+                        },
+                    )
+                    .await?;
+                    relist.push((d.key.clone(), end));
+                }
+                report.pending_error = Some(e.message);
+            }
+            Err(e) => report.failed.push(FailedAlert { message, error: e }),
+        }
+    }
+    for (key, end) in relist {
+        add_pending(rule, &key, end, store, options).await?;
+    }
+    Ok(())
+}
+
+/// `5 min`, `1 h`, `90 s`.
+fn human_duration(ms: i64) -> String {
+    if ms % 3_600_000 == 0 {
+        format!("{} h", ms / 3_600_000)
+    } else if ms % 60_000 == 0 {
+        format!("{} min", ms / 60_000)
+    } else {
+        format!("{} s", ms / 1000)
+    }
+}
+
+fn rfc3339(ms: i64) -> String {
+    UtcTime::from_millis(ms).rfc3339()
+}
+
+/// `HH:MM` UTC.
+fn clock(ms: i64) -> String {
+    let t = UtcTime::from_millis(ms);
+    format!("{:02}:{:02}", t.hour, t.minute)
+}
+
+/// The group as a JSON object (`{"$.userIdentity.arn": "arn:…"}`).
+fn group_json(alert: &AlertRule, group: &[String]) -> serde_json::Value {
+    let map: serde_json::Map<String, serde_json::Value> = alert
+        .group_by
+        .iter()
+        .zip(group)
+        .map(|(k, v)| (k.source().to_string(), json!(v)))
+        .collect();
+    serde_json::Value::Object(map)
+}
+
+/// The group's values for humans: `arn:…, /aws/x`, or `all events` without `group_by`.
+fn group_text(group: &[String]) -> String {
+    if group.is_empty() {
+        "all events".to_string()
+    } else {
+        group.join(", ")
+    }
+}
+
+/// A subject SNS accepts: printable ASCII (others become `?`), single spaces, at most
+/// [`MAX_SUBJECT_CHARS`] characters (cut with `...`).
+pub fn subject(text: &str) -> String {
+    let mut s = String::with_capacity(text.len().min(MAX_SUBJECT_CHARS));
+    for c in text.chars() {
+        let c = if c.is_ascii_graphic() {
+            c
+        } else if c.is_whitespace() {
+            ' '
+        } else {
+            '?'
+        };
+        if c == ' ' && (s.is_empty() || s.ends_with(' ')) {
+            continue;
+        }
+        s.push(c);
+    }
+    let s = s.trim_end().to_string();
+    if s.chars().count() <= MAX_SUBJECT_CHARS {
+        return s;
+    }
+    let mut cutoff: String = s.chars().take(MAX_SUBJECT_CHARS - 3).collect();
+    cutoff.push_str("...");
+    cutoff
+}
+
+/// Encodes a string value of the console's Logs Insights link: form-encoded, then `%` as `*`.
+fn console_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 2);
+    for b in text.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => out.push(b as char),
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("*{b:02X}")),
+        }
+    }
+    out
+}
+
+/// A CloudWatch Logs Insights console link for `log_groups` from `start_ms` to `end_ms`,
+/// listing the events that mention `needle` (the group value) when there is one.
+pub fn insights_url(
+    region: &str,
+    log_groups: &[String],
+    start_ms: i64,
+    end_ms: i64,
+    needle: Option<&str>,
+) -> String {
+    let mut query = String::from("fields @timestamp, @logStream, @message\n");
+    if let Some(n) = needle.filter(|n| !n.is_empty() && *n != "-") {
+        let escaped = n.replace('\\', "\\\\").replace('"', "\\\"");
+        query.push_str(&format!("| filter @message like \"{escaped}\"\n"));
+    }
+    query.push_str("| sort @timestamp desc\n| limit 200");
+    // The fragment is a jsurl-style value whose punctuation is itself escaped: `~` `$257E`,
+    // `(` `$2528`, `)` `$2529`, `'` `$2527`.
+    let (t, open, close, q) = ("$257E", "$2528", "$2529", "$2527");
+    let mut s = format!(
+        "https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#logsV2:logs-insights$3FqueryDetail$3D{t}{open}end{t}{q}{}{t}start{t}{q}{}{t}timeType{t}{q}ABSOLUTE{t}tz{t}{q}UTC{t}editorString{t}{q}{}{t}source{t}{open}",
+        console_string(&rfc3339(end_ms)),
+        console_string(&rfc3339(start_ms)),
+        console_string(&query),
+    );
+    for g in log_groups.iter().take(crate::evaluate::MAX_NAMES) {
+        s.push_str(t);
+        s.push_str(q);
+        s.push_str(&console_string(g));
+    }
+    s.push_str(close);
+    s.push_str(close);
+    s
+}
+
+fn attributes(
+    rule: &Rule,
+    alert: &AlertRule,
+    kind: &str,
+    log_group: &str,
+    account: &str,
+    region: &str,
+) -> Vec<(String, String)> {
+    [
+        ("rule", rule.name.as_str()),
+        ("kind", kind),
+        ("severity", alert.severity.as_str()),
+        ("log_group", log_group),
+        ("account", account),
+        ("region", region),
+    ]
+    .into_iter()
+    .filter(|(_, v)| !v.is_empty())
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+fn suppressed_json(s: Option<Suppressed>) -> serde_json::Value {
+    match s {
+        Some(s) => json!({ "suppressed": s.count, "since": rfc3339(s.since_ms) }),
+        None => serde_json::Value::Null,
+    }
+}
+
+fn event_json(e: &AlertEvent) -> serde_json::Value {
+    let mut v = json!({
+        "id": e.id,
+        "timestamp": rfc3339(e.timestamp),
+        "log_group": e.log_group,
+        "log_stream": e.log_stream,
+        "account": e.account,
+        "region": e.region,
+        "message": e.message,
+    });
+    if e.truncated {
+        v["truncated"] = json!(true);
+    }
+    v
+}
+
+/// Serializes `body`, shrinking it with `shrink` (called with increasing steps; `false` when
+/// nothing is left to shrink) until it fits in [`MAX_MESSAGE_BYTES`].
+fn fit(
+    mut body: serde_json::Value,
+    mut shrink: impl FnMut(&mut serde_json::Value, usize) -> bool,
+) -> String {
+    let mut step = 0;
+    loop {
+        let text = serde_json::to_string_pretty(&body).unwrap_or_default();
+        if text.len() <= MAX_MESSAGE_BYTES || !shrink(&mut body, step) {
+            return text;
+        }
+        step += 1;
+    }
+}
+
+/// Cuts every string field named `message` below `value` to `max` bytes.
+fn cut_messages(value: &mut serde_json::Value, max: usize) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                if k == "message"
+                    && let serde_json::Value::String(s) = v
+                    && s.len() > max
+                {
+                    *s = cut(s, max).0.to_string();
+                } else {
+                    cut_messages(v, max);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| cut_messages(v, max)),
+        _ => {}
+    }
+}
+
+fn shrink_messages(body: &mut serde_json::Value, step: usize) -> bool {
+    let max = MAX_EVENT_TEXT_STEPS.get(step);
+    if let Some(&max) = max {
+        cut_messages(body, max);
+        true
+    } else {
+        false
+    }
+}
+
+const MAX_EVENT_TEXT_STEPS: [usize; 4] = [16 * 1024, 4096, 1024, 256];
+
+fn alert_message(
+    rule: &Rule,
+    alert: &AlertRule,
+    o: &Occurrences,
+    event: &AlertEvent,
+    suppressed: Option<Suppressed>,
+    options: &AlertOptions,
+) -> AlertMessage {
+    let start = o.window_start;
+    let end = start + alert.window_ms;
+    let group = group_text(&o.group);
+    let summary = format!(
+        "{} matched {} in {} at {} UTC",
+        group,
+        rule.name,
+        event.log_group,
+        rfc3339(event.timestamp)
+    );
+    let body = json!({
+        "kind": "alert",
+        "rule": rule.name,
+        "severity": alert.severity.as_str(),
+        "summary": summary,
+        "pattern": rule.pattern.source(),
+        "group": group_json(alert, &o.group),
+        "window": { "start": rfc3339(start), "end": rfc3339(end) },
+        "event": event_json(event),
+        "rate_limit": suppressed_json(suppressed),
+        "console_url": insights_url(&event.region, std::slice::from_ref(&event.log_group), event.timestamp - 60_000, event.timestamp + 60_000, o.group.first().map(String::as_str)),
+    });
+    let dedup = short_hash(
+        format!(
+            "alert\n{}\n{}\n{start}\n{}\n{}",
+            rule.name,
+            o.group.join("\u{1f}"),
+            event.log_group,
+            event.id
+        )
+        .as_bytes(),
+    );
+    let topic = topic_of(alert, options).to_string();
+    let fifo = topic.ends_with(".fifo");
+    AlertMessage {
+        subject: subject(&format!(
+            "[{}] {}: {}",
+            alert.severity.as_str().to_uppercase(),
+            rule.name,
+            group
+        )),
+        message: fit(body, shrink_messages),
+        attributes: attributes(
+            rule,
+            alert,
+            "alert",
+            &event.log_group,
+            &event.account,
+            &event.region,
+        ),
+        group_id: fifo.then(|| rule.name.clone()),
+        dedup_id: format!("a-{dedup}"),
+        topic,
+    }
+}
+
+fn summary_message(
+    rule: &Rule,
+    alert: &AlertRule,
+    d: &Due,
+    suppressed: Option<Suppressed>,
+    options: &AlertOptions,
+) -> AlertMessage {
+    let st = &d.state;
+    let start = st.window_start;
+    let end = start + alert.window_ms;
+    let group = group_text(&st.group);
+    let earlier = st.reported - d.reporting;
+    let what = if earlier == 0 {
+        format!(
+            "{} matches of {} for {} in {} ({}-{} UTC), {} not sent individually",
+            st.count,
+            rule.name,
+            group,
+            human_duration(alert.window_ms),
+            clock(start),
+            clock(end),
+            d.reporting
+        )
+    } else {
+        format!(
+            "{} more matches of {} for {} in {} ({}-{} UTC) after the last summary ({} in all)",
+            d.reporting,
+            rule.name,
+            group,
+            human_duration(alert.window_ms),
+            clock(start),
+            clock(end),
+            st.count
+        )
+    };
+    let sample = st.samples.first();
+    let region = sample.map_or("", |s| s.region.as_str());
+    let account = sample.map_or("", |s| s.account.as_str());
+    let log_group = st.log_groups.first().map_or("", String::as_str);
+    let body = json!({
+        "kind": "summary",
+        "rule": rule.name,
+        "severity": alert.severity.as_str(),
+        "summary": what,
+        "pattern": rule.pattern.source(),
+        "group": group_json(alert, &st.group),
+        "window": { "start": rfc3339(start), "end": rfc3339(end) },
+        "count": st.count,
+        "sent_individually": st.sent,
+        "rate_limited": st.rate_limited,
+        "reported_now": d.reporting,
+        "first": rfc3339(st.first_ms),
+        "last": rfc3339(st.last_ms),
+        "log_groups": st.log_groups,
+        "samples": st.samples.iter().map(event_json).collect::<Vec<_>>(),
+        "rate_limit": suppressed_json(suppressed),
+        "console_url": insights_url(region, &st.log_groups, start, end, st.group.first().map(String::as_str)),
+    });
+    let dedup = short_hash(
+        format!(
+            "summary\n{}\n{}\n{start}\n{}",
+            rule.name,
+            st.group.join("\u{1f}"),
+            st.reported
+        )
+        .as_bytes(),
+    );
+    let topic = topic_of(alert, options).to_string();
+    let fifo = topic.ends_with(".fifo");
+    AlertMessage {
+        subject: subject(&format!(
+            "[{}] {}: {} matches for {} in {}",
+            alert.severity.as_str().to_uppercase(),
+            rule.name,
+            st.count,
+            group,
+            human_duration(alert.window_ms)
+        )),
+        message: fit(body, |b, step| {
+            if shrink_messages(b, step) {
+                return true;
+            }
+            b["samples"] = json!([]);
+            false
+        }),
+        attributes: attributes(rule, alert, "summary", log_group, account, region),
+        group_id: fifo.then(|| rule.name.clone()),
+        dedup_id: format!("s-{dedup}"),
+        topic,
+    }
+}
+
+fn digest_message(
+    rule: &Rule,
+    alert: &AlertRule,
+    claimed: &[Due],
+    suppressed: Option<Suppressed>,
+    options: &AlertOptions,
+) -> AlertMessage {
+    let mut order: Vec<&Due> = claimed.iter().collect();
+    order.sort_by(|a, b| {
+        b.reporting
+            .cmp(&a.reporting)
+            .then_with(|| a.key.cmp(&b.key))
+    });
+    let total: u64 = order.iter().map(|d| d.reporting).sum();
+    let start = order
+        .iter()
+        .map(|d| d.state.window_start)
+        .min()
+        .unwrap_or_default();
+    let end = order
+        .iter()
+        .map(|d| d.state.window_start + alert.window_ms)
+        .max()
+        .unwrap_or_default();
+    let mut log_groups: Vec<String> = Vec::new();
+    for d in &order {
+        for g in &d.state.log_groups {
+            if log_groups.len() < crate::evaluate::MAX_NAMES && !log_groups.contains(g) {
+                log_groups.push(g.clone());
+            }
+        }
+    }
+    let sample = order.iter().find_map(|d| d.state.samples.first());
+    let region = sample.map_or("", |s| s.region.as_str());
+    let account = sample.map_or("", |s| s.account.as_str());
+    let groups: Vec<serde_json::Value> = order
+        .iter()
+        .take(DIGEST_GROUPS)
+        .map(|d| {
+            json!({
+                "group": group_json(alert, &d.state.group),
+                "window": { "start": rfc3339(d.state.window_start), "end": rfc3339(d.state.window_start + alert.window_ms) },
+                "count": d.state.count,
+                "not_sent_individually": d.reporting,
+                "sample": d.state.samples.first().map(event_json),
+            })
+        })
+        .collect();
+    let what = format!(
+        "{total} matches of {} not sent individually, in {} groups and windows between {} and {} UTC",
+        rule.name,
+        claimed.len(),
+        rfc3339(start),
+        rfc3339(end)
+    );
+    let body = json!({
+        "kind": "digest",
+        "rule": rule.name,
+        "severity": alert.severity.as_str(),
+        "summary": what,
+        "pattern": rule.pattern.source(),
+        "groups_total": claimed.len(),
+        "groups": groups,
+        "groups_not_listed": claimed.len().saturating_sub(DIGEST_GROUPS),
+        "rate_limit": suppressed_json(suppressed),
+        "console_url": insights_url(region, &log_groups, start, end, None),
+    });
+    let mut ids: Vec<String> = claimed
+        .iter()
+        .map(|d| format!("{}:{}", d.key, d.state.reported))
+        .collect();
+    ids.sort();
+    let dedup = short_hash(format!("digest\n{}\n{}", rule.name, ids.join("\n")).as_bytes());
+    let topic = topic_of(alert, options).to_string();
+    let fifo = topic.ends_with(".fifo");
+    AlertMessage {
+        subject: subject(&format!(
+            "[{}] {}: {total} matches in {} groups",
+            alert.severity.as_str().to_uppercase(),
+            rule.name,
+            claimed.len()
+        )),
+        message: fit(body, |b, step| {
+            if shrink_messages(b, step) {
+                return true;
+            }
+            if let Some(items) = b["groups"].as_array_mut()
+                && items.len() > 1
+            {
+                let keep = items.len() / 2;
+                items.truncate(keep);
+                b["groups_not_listed"] = json!(claimed.len() - keep);
+                return true;
+            }
+            false
+        }),
+        attributes: attributes(
+            rule,
+            alert,
+            "digest",
+            log_groups.first().map_or("", String::as_str),
+            account,
+            region,
+        ),
+        group_id: fifo.then(|| rule.name.clone()),
+        dedup_id: format!("d-{dedup}"),
+        topic,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::block_on;
+    use crate::evaluate::RuleRun;
+    use crate::state::{MemoryPublisher, MemoryStateStore};
+    use cwlogs_decode::{LogBatch, LogEvent, MessageType};
+
+    const T: i64 = 1_764_028_800_000;
+    const TOPIC: &str = "arn:aws:sns:eu-west-1:123456789012:security";
+
+    fn config(alert: &str) -> Config {
+        let text = format!(
+            "[alerts]\ntopic = \"{TOPIC}\"\n[[rule]]\nname = \"denied\"\npattern = '{{ $.errorCode = \"AccessDenied\" }}'\nalert = {{ group_by = [\"$.user\"], window = \"5m\"{alert} }}\n"
+        );
+        Config::from_toml(&text, &|_| None).expect("config")
+    }
+
+    fn batch<'a>(stream: &'a str, events: &[(String, i64, String)]) -> LogBatch<'a> {
+        LogBatch {
+            message_type: MessageType::Data,
+            owner: "123456789012".into(),
+            log_group: "/trail".into(),
+            log_stream: stream.into(),
+            subscription_filters: vec![],
+            policy_level: None,
+            region: None,
+            log_events: events
+                .iter()
+                .map(|(id, ts, m)| LogEvent {
+                    id: id.clone().into(),
+                    timestamp: *ts,
+                    message: m.clone().into(),
+                })
+                .collect(),
+        }
+    }
+
+    fn denied(user: &str, id: usize, ts: i64) -> (String, i64, String) {
+        (
+            format!("{id:04}"),
+            ts,
+            format!(r#"{{"errorCode":"AccessDenied","user":"{user}","n":{id}}}"#),
+        )
+    }
+
+    fn occurrences(c: &Config, stream: &str, events: &[(String, i64, String)]) -> Vec<Occurrences> {
+        let mut run = RuleRun::new(c);
+        run.add_batch("eu-west-1", &batch(stream, events), 0);
+        run.take_occurrences()
+    }
+
+    fn at(now_ms: i64) -> AlertOptions {
+        AlertOptions {
+            now_ms,
+            ..AlertOptions::default()
+        }
+    }
+
+    fn body(m: &AlertMessage) -> serde_json::Value {
+        serde_json::from_str(&m.message).expect("json body")
+    }
+
+    #[test]
+    fn first_occurrence_at_once_then_one_summary_per_window() {
+        let c = config(", severity = \"high\"");
+        let store = MemoryStateStore::new();
+        let sns = MemoryPublisher::new();
+        let events = [
+            denied("alice", 1, T + 1000),
+            denied("bob", 2, T + 2000),
+            denied("alice", 3, T + 3000),
+            denied("alice", 4, T + 4000),
+        ];
+        let r = block_on(send_alerts(
+            &c,
+            occurrences(&c, "s", &events),
+            &store,
+            &sns,
+            &at(T + 5000),
+        ));
+        assert_eq!((r.published, r.alerts, r.summaries), (2, 2, 0));
+        let sent = sns.sent();
+        assert_eq!(sent[0].subject, "[HIGH] denied: alice");
+        let b = body(&sent[0]);
+        assert_eq!(b["kind"], "alert");
+        assert_eq!(b["event"]["id"], "0001");
+        assert_eq!(b["group"]["$.user"], "alice");
+        assert_eq!(b["window"]["start"], "2025-11-25T00:00:00.000Z");
+        assert!(b["console_url"].as_str().expect("url").starts_with("https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#logsV2:logs-insights$3FqueryDetail$3D$257E$2528end$257E$2527"));
+        let attrs: std::collections::BTreeMap<_, _> = sent[0].attributes.iter().cloned().collect();
+        assert_eq!(attrs["rule"], "denied");
+        assert_eq!(attrs["severity"], "high");
+        assert_eq!(attrs["log_group"], "/trail");
+        assert_eq!(attrs["account"], "123456789012");
+        assert_eq!(attrs["region"], "eu-west-1");
+        assert_eq!(
+            (sent[0].group_id.as_deref(), sent[0].topic.as_str()),
+            (None, TOPIC)
+        );
+
+        // The window has not ended (plus grace): no summary yet.
+        let r = block_on(flush_summaries(&c, &store, &sns, &at(T + 300_000)));
+        assert_eq!(r.published, 0);
+        let r = block_on(flush_summaries(&c, &store, &sns, &at(T + 360_000)));
+        assert_eq!((r.published, r.summaries), (1, 1));
+        let s = &sns.sent()[2];
+        let b = body(s);
+        assert_eq!(b["kind"], "summary");
+        assert_eq!(
+            b["summary"],
+            "3 matches of denied for alice in 5 min (00:00-00:05 UTC), 2 not sent individually"
+        );
+        assert_eq!(
+            (b["count"].as_u64(), b["sent_individually"].as_u64()),
+            (Some(3), Some(1))
+        );
+        assert_eq!(b["samples"].as_array().map(Vec::len), Some(3));
+        assert_eq!(s.subject, "[HIGH] denied: 3 matches for alice in 5 min");
+        // Once only.
+        assert_eq!(
+            block_on(flush_summaries(&c, &store, &sns, &at(T + 999_000))).published,
+            0
+        );
+
+        // A late event gets a summary of its own for the rest.
+        let late = [denied("alice", 5, T + 200_000)];
+        let r = block_on(send_alerts(
+            &c,
+            occurrences(&c, "s2", &late),
+            &store,
+            &sns,
+            &at(T + 400_000),
+        ));
+        assert_eq!(
+            r.published, 0,
+            "the window's one individual alert went out already"
+        );
+        block_on(flush_summaries(&c, &store, &sns, &at(T + 999_000)));
+        let b = body(&sns.sent()[3]);
+        assert!(
+            b["summary"]
+                .as_str()
+                .expect("text")
+                .starts_with("1 more matches of denied for alice"),
+            "{b}"
+        );
+    }
+
+    #[test]
+    fn redelivery_sends_nothing_new_and_dedup_ids_are_stable() {
+        let c = config(", max_per_window = 2");
+        let events = [denied("alice", 1, T), denied("alice", 2, T + 1)];
+        let (store, sns) = (MemoryStateStore::new(), MemoryPublisher::new());
+        block_on(send_alerts(
+            &c,
+            occurrences(&c, "s", &events),
+            &store,
+            &sns,
+            &at(T),
+        ));
+        let r = block_on(send_alerts(
+            &c,
+            occurrences(&c, "s", &events),
+            &store,
+            &sns,
+            &at(T),
+        ));
+        assert_eq!((r.published, r.redelivered), (0, 1));
+        assert_eq!(sns.sent().len(), 2);
+        // Another store (another container without a table) sends the same ids again.
+        let other = MemoryPublisher::new();
+        block_on(send_alerts(
+            &c,
+            occurrences(&c, "s", &events),
+            &MemoryStateStore::new(),
+            &other,
+            &at(T),
+        ));
+        let ids = |p: &MemoryPublisher| {
+            p.sent()
+                .iter()
+                .map(|m| m.dedup_id.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&sns), ids(&other));
+        assert_ne!(ids(&sns)[0], ids(&sns)[1]);
+    }
+
+    #[test]
+    fn a_retryable_failure_rolls_back_so_the_redelivery_sends() {
+        let c = config("");
+        let events = [denied("alice", 1, T)];
+        let store = MemoryStateStore::new();
+        let sns = MemoryPublisher::new();
+        sns.fail_containing(
+            "alice",
+            SendError {
+                class: Class::Retry,
+                message: "Throttled".into(),
+            },
+        );
+        let r = block_on(send_alerts(
+            &c,
+            occurrences(&c, "s", &events),
+            &store,
+            &sns,
+            &at(T),
+        ));
+        assert_eq!(r.pending_records, BTreeSet::from([0]));
+        assert_eq!(r.pending_error.as_deref(), Some("Throttled"));
+        let ok = MemoryPublisher::new();
+        let r = block_on(send_alerts(
+            &c,
+            occurrences(&c, "s", &events),
+            &store,
+            &ok,
+            &at(T),
+        ));
+        assert_eq!((r.alerts, r.redelivered), (1, 0));
+        // Nothing left for a summary: the one event went out individually.
+        assert_eq!(
+            block_on(flush_summaries(&c, &store, &ok, &at(T + 999_000))).published,
+            0
+        );
+    }
+
+    #[test]
+    fn a_refused_publish_is_kept_for_the_dead_letter() {
+        let c = config("");
+        let sns = MemoryPublisher::new();
+        sns.fail_containing(
+            "alice",
+            SendError {
+                class: Class::Reject,
+                message: "NotFound: Topic does not exist".into(),
+            },
+        );
+        let r = block_on(send_alerts(
+            &c,
+            occurrences(&c, "s", &[denied("alice", 1, T)]),
+            &MemoryStateStore::new(),
+            &sns,
+            &at(T),
+        ));
+        assert_eq!(r.failed.len(), 1);
+        let d = r.failed[0].dead_letter("", "request-1");
+        assert_eq!(d.stage, "sns");
+        assert_eq!(d.log_group.as_deref(), Some("/trail"));
+        let kept: AlertMessage =
+            serde_json::from_slice(d.raw.as_deref().expect("raw")).expect("message");
+        assert_eq!(kept, r.failed[0].message);
+        assert!(r.pending_records.is_empty());
+    }
+
+    #[test]
+    fn the_rate_limit_counts_what_it_suppresses_and_reports_it() {
+        let c = config(", rate = { burst = 2, interval = \"1h\" }");
+        let (store, sns) = (MemoryStateStore::new(), MemoryPublisher::new());
+        let events: Vec<_> = ["a", "b", "c", "d", "e"]
+            .iter()
+            .enumerate()
+            .map(|(i, u)| denied(u, i, T + i as i64))
+            .collect();
+        let r = block_on(send_alerts(
+            &c,
+            occurrences(&c, "s", &events),
+            &store,
+            &sns,
+            &at(T),
+        ));
+        assert_eq!((r.alerts, r.rate_limited), (2, 3));
+        // The three refused windows are summarised together (3 = DIGEST_AFTER: one each).
+        let r = block_on(flush_summaries(&c, &store, &sns, &at(T + 999_000)));
+        assert_eq!(r.summaries, 3);
+        let first = body(&sns.sent()[2]);
+        assert_eq!(first["rate_limit"]["suppressed"], 3);
+        assert_eq!(first["rate_limited"], 1);
+        assert!(
+            body(&sns.sent()[3])["rate_limit"].is_null(),
+            "reported once"
+        );
+        // Half an hour later one token is back.
+        let later = [
+            denied("f", 10, T + 1_800_000),
+            denied("g", 11, T + 1_800_001),
+        ];
+        let r = block_on(send_alerts(
+            &c,
+            occurrences(&c, "s2", &later),
+            &store,
+            &sns,
+            &at(T + 1_800_000),
+        ));
+        assert_eq!((r.alerts, r.rate_limited), (1, 1));
+    }
+
+    #[test]
+    fn many_due_summaries_of_a_rule_become_one_digest() {
+        let c = config("");
+        let (store, sns) = (MemoryStateStore::new(), MemoryPublisher::new());
+        let events: Vec<_> = (0..12)
+            .map(|i| denied(&format!("user-{}", i % 6), i, T + i as i64))
+            .collect();
+        let r = block_on(send_alerts(
+            &c,
+            occurrences(&c, "s", &events),
+            &store,
+            &sns,
+            &at(T),
+        ));
+        assert_eq!(r.alerts, 6);
+        let r = block_on(flush_summaries(
+            &c,
+            &store,
+            &sns,
+            &AlertOptions {
+                flush_all: true,
+                ..at(T)
+            },
+        ));
+        assert_eq!(r.summaries, 1);
+        let d = sns.sent().pop().expect("digest");
+        let b = body(&d);
+        assert_eq!(b["kind"], "digest");
+        assert_eq!(b["groups_total"], 6);
+        assert_eq!(b["groups"].as_array().map(Vec::len), Some(6));
+        assert!(d.subject.contains("6 matches in 6 groups"), "{}", d.subject);
+    }
+
+    #[test]
+    fn fifo_topics_get_group_and_dedup_ids() {
+        let c = config("");
+        let sns = MemoryPublisher::new();
+        let options = AlertOptions {
+            topic: Some("arn:aws:sns:eu-west-1:123456789012:alerts.fifo".into()),
+            ..at(T)
+        };
+        block_on(send_alerts(
+            &c,
+            occurrences(&c, "s", &[denied("alice", 1, T)]),
+            &MemoryStateStore::new(),
+            &sns,
+            &options,
+        ));
+        let m = &sns.sent()[0];
+        assert!(m.is_fifo());
+        assert_eq!(m.group_id.as_deref(), Some("denied"));
+        assert!(m.dedup_id.starts_with("a-") && m.dedup_id.len() <= 128);
+    }
+
+    #[test]
+    fn messages_fit_sns_limits() {
+        let c = config("");
+        let huge = format!(
+            r#"{{"errorCode":"AccessDenied","user":"{}","pad":"{}"}}"#,
+            "ü".repeat(300),
+            "x".repeat(900_000)
+        );
+        let sns = MemoryPublisher::new();
+        block_on(send_alerts(
+            &c,
+            occurrences(&c, "s", &[("1".into(), T, huge)]),
+            &MemoryStateStore::new(),
+            &sns,
+            &at(T),
+        ));
+        let m = &sns.sent()[0];
+        assert!(m.message.len() <= MAX_MESSAGE_BYTES);
+        assert!(m.subject.len() <= MAX_SUBJECT_CHARS && m.subject.is_ascii());
+        assert!(m.subject.ends_with("..."));
+        let b = body(m);
+        assert_eq!(b["event"]["truncated"], true);
+        assert_eq!(subject("a\n\tb  c\u{7}"), "a b c?");
+    }
+}
