@@ -6,6 +6,12 @@
 //! into; the CLI writes them to local directories, the Lambda functions send them to S3 and
 //! OpenSearch. The same inputs always give the same bytes, which is what makes redelivery safe.
 //!
+//! Rules (`[[rule]]`, [`rules`]) run over the same batches ([`RuleRun`]): their matches become
+//! CloudWatch Embedded Metric Format documents ([`metrics`]) and SNS alerts ([`alert`]) that
+//! are grouped, summarised per window and rate-limited, with their shared state behind the
+//! [`StateStore`] trait and their sending behind [`Publish`] (DynamoDB and SNS in
+//! `cwlogs-aws`, memory here).
+//!
 //! ```
 //! use cwlogs_pipeline::{Config, process_batch};
 //! use cwlogs_decode::{LogBatch, LogEvent, MessageType};
@@ -40,6 +46,11 @@
 //!   so in `cwlogs.truncated` ([`document`] has the rules). The parse never recurses deeper than
 //!   `max_depth` levels, so no nesting, however deep, can exhaust the stack.
 //! - Index names are sanitised and capped at 255 bytes; key components are percent-encoded.
+//! - Rules: metric dimension values are cut at 255 characters and each rule keeps at most
+//!   [`metrics::MAX_DIMENSION_SETS`] dimension sets per run; alert buckets per run are capped
+//!   ([`evaluate::MAX_BUCKETS`]) and keep at most [`evaluate::MAX_CANDIDATES`] events of
+//!   [`evaluate::MAX_EVENT_TEXT`] bytes each; SNS messages stay within 256 KB and subjects
+//!   within 99 ASCII characters ([`alert`] has the rules).
 //!
 //! # Errors
 //!
