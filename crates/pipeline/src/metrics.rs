@@ -139,6 +139,40 @@ impl MetricAggregator {
     }
 }
 
+/// The namespace of the functions' own metrics.
+pub const SELF_NAMESPACE: &str = "cwlogs";
+
+/// One EMF document of a function's own counters for one invocation: namespace
+/// [`SELF_NAMESPACE`], dimension `Function` = `function`, one `Count` metric per counter
+/// (`EventsIn`, `EventsDelivered`, `EventsFiltered`, `DeadLetters`, `RecordsPending`, ...).
+/// The dashboards and alarms of the deployment read these.
+pub fn self_metrics_line(function: &str, timestamp_ms: i64, counters: &[(&str, u64)]) -> String {
+    let mut out = String::with_capacity(128 + counters.len() * 48);
+    out.push_str("{\"_aws\":{\"Timestamp\":");
+    out.push_str(&timestamp_ms.to_string());
+    out.push_str(",\"CloudWatchMetrics\":[{\"Namespace\":");
+    push_json_str(&mut out, SELF_NAMESPACE);
+    out.push_str(",\"Dimensions\":[[\"Function\"]],\"Metrics\":[");
+    for (i, (name, _)) in counters.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"Name\":");
+        push_json_str(&mut out, name);
+        out.push_str(",\"Unit\":\"Count\"}");
+    }
+    out.push_str("]}]},\"Function\":");
+    push_json_str(&mut out, function);
+    for (name, value) in counters {
+        out.push(',');
+        push_json_str(&mut out, name);
+        out.push(':');
+        out.push_str(&value.to_string());
+    }
+    out.push('}');
+    out
+}
+
 /// Appends a number as JSON (integers without a fraction).
 fn push_number(out: &mut String, n: f64) {
     use std::fmt::Write;
@@ -304,6 +338,25 @@ mod tests {
             first["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]
                 .get("Unit")
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn self_metrics() {
+        let line = self_metrics_line(
+            "cwlogs-archive",
+            1000,
+            &[("EventsIn", 12), ("DeadLetters", 0)],
+        );
+        let doc: serde_json::Value = serde_json::from_str(&line).expect("json");
+        assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Namespace"], "cwlogs");
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"][0]["Metrics"][1]["Name"],
+            "DeadLetters"
+        );
+        assert_eq!(
+            (doc["Function"].as_str(), doc["EventsIn"].as_u64()),
+            (Some("cwlogs-archive"), Some(12))
         );
     }
 
