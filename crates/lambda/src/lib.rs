@@ -1,5 +1,9 @@
 //! cwlogs Lambda glue: what every cwlogs function does around its sink.
 //!
+//! The handlers: [`Archiver`] (the archive function: S3), [`Indexer`] (the index function:
+//! OpenSearch / Elasticsearch) and [`Alerter`] (the alert function: `[[rule]]` metrics as EMF
+//! lines on stdout, alerts and window summaries to SNS, state in DynamoDB or memory).
+//!
 //! - **Trigger detection**: one handler takes any trigger a subscription can use (direct
 //!   `awslogs`, Kinesis Data Streams, a Firehose transformation), detected by the payload's
 //!   shape, read as raw JSON and decoded by `cwlogs-decode` without an intermediate tree.
@@ -11,7 +15,11 @@
 //! - **Deadlines** ([`Budget`]): retries stop early enough to write dead letters and answer
 //!   before the function times out.
 //! - **Logs**: JSON through `tracing` (with Lambda's `AWS_LAMBDA_LOG_FORMAT=JSON`), one summary
-//!   line per invocation and one line per dead letter, never one per event.
+//!   line per invocation and one line per dead letter, never one per event. The alert
+//!   function's EMF lines are the exception: raw stdout lines, where CloudWatch looks for them.
+//! - **Recursion guard**: the rules never look at the function's own log group
+//!   (`AWS_LAMBDA_LOG_GROUP_NAME`), where its logs and EMF lines go, whatever the
+//!   subscription says.
 //! - **Cold start** ([`load_config`]): the configuration is read and validated once; a bad
 //!   file fails the cold start with every error and its line, not each invocation.
 //!
@@ -36,17 +44,22 @@
 //! asynchronous invocations) and decoded with the decoder's caps (gunzip output, nesting).
 //! A Firehose answer is kept under Lambda's 6 MB response limit: records past it are answered
 //! `ProcessingFailed`, so Firehose keeps them in its error output instead of failing the batch.
+//! Only payloads under 64 KiB are probed for an EventBridge scheduled event. What the rules
+//! keep per invocation is bounded by `cwlogs_pipeline::evaluate` (candidate events per group
+//! and window, distinct buckets), and alert messages by `cwlogs_pipeline::alert` (256 KB).
 //!
 //! # Errors
 //!
 //! A handler fails only with [`RetryLater`] (retryable failures remain and the trigger should
 //! redeliver). Configuration problems surface at cold start as [`ColdStartError`].
 
+mod alert;
 mod archive;
 mod dead;
 mod index;
 mod response;
 
+pub use alert::{AlertSummary, Alerter, check_alert_config};
 pub use archive::{Archiver, InvocationSummary};
 pub use index::{IndexSummary, Indexer};
 pub use response::{BatchItemFailure, FirehoseRecord, FirehoseResult, Response};

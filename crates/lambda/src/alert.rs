@@ -1,0 +1,516 @@
+//! The alert function's handler: every data batch through the `[[rule]]`s, their metrics out
+//! as EMF lines on stdout, their alerts and summaries to SNS, what SNS refuses for good to a
+//! dead letter, and what is still failing at the deadline back to the trigger.
+
+use crate::response::{BatchItemFailure, FirehoseRecord, FirehoseResult, Response};
+use crate::{Budget, ColdStartError, RetryLater};
+use cwlogs_decode::{Shape, detect};
+use cwlogs_pipeline::alert::{AlertOptions, AlertReport, flush_summaries, send_alerts};
+use cwlogs_pipeline::archive::short_hash;
+use cwlogs_pipeline::{
+    Archive, Config, DeadLetter, Publish, RuleRun, RuleStats, StateStore, process_input,
+};
+use lambda_runtime::LambdaEvent;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Payloads larger than this are never EventBridge events (those are a few hundred bytes), so
+/// they are not probed for one.
+const MAX_SCHEDULED_EVENT_BYTES: usize = 64 * 1024;
+
+/// Where EMF lines go: stdout by default (see [`Alerter::with_metrics_out`]).
+type MetricsOut = Box<dyn Fn(&str) + Send + Sync>;
+
+/// The alert function: runs the configuration's `[[rule]]`s over whatever trigger invoked it
+/// ([`cwlogs_pipeline::evaluate`]), prints the metrics as CloudWatch Embedded Metric Format
+/// lines on stdout (where CloudWatch turns them into metrics), and sends alerts and window
+/// summaries through `publisher` with their state in `store` ([`cwlogs_pipeline::alert`]).
+/// Messages the topic refuses for good go to a dead letter in the archive bucket; messages
+/// still failing at the deadline leave their records with the trigger, their counts rolled
+/// back, so the redelivery sends them.
+///
+/// Batches of the function's own log group (`AWS_LAMBDA_LOG_GROUP_NAME`, where its EMF lines
+/// go) are never looked at, whatever the subscription says: no feedback loop.
+///
+/// An EventBridge scheduled event (`"detail-type": "Scheduled Event"`) only sends the
+/// summaries of windows that ended, so that they go out even when no more events arrive.
+///
+/// Built once at cold start and borrowed by every invocation.
+pub struct Alerter<S, P, A> {
+    config: Config,
+    store: S,
+    publisher: P,
+    dead_letters: Option<A>,
+    dead_letter_prefix: String,
+    metrics_out: MetricsOut,
+}
+
+impl<S, P, A> std::fmt::Debug for Alerter<S, P, A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Alerter")
+            .field("rules", &self.config.rules.len())
+            .field("dead_letters", &self.dead_letters.is_some())
+            .field("dead_letter_prefix", &self.dead_letter_prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one invocation of the alert function did: logged as one line, and the answer to
+/// direct invocations.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AlertSummary {
+    /// The trigger's shape (`direct`, `kinesis`, `firehose-transform`, ...), or `scheduled`.
+    pub shape: &'static str,
+    /// Records in the event.
+    pub records: usize,
+    /// Log events in data batches.
+    pub events: usize,
+    /// Control messages skipped.
+    pub control_messages: usize,
+    /// What the rules saw: events looked at, matches, events of the function's own log group
+    /// (skipped), metric datapoints.
+    pub rules: RuleStats,
+    /// EMF documents printed.
+    pub metric_documents: usize,
+    /// What was sent: messages published, individual alerts, summaries, rate-limited events,
+    /// redelivered occurrences, the last retryable error.
+    pub alerts: AlertReport,
+    /// Dead letters written (undecodable inputs and records, messages SNS refused for good).
+    pub dead_letters: usize,
+    /// Records left for the trigger to deliver again.
+    pub pending_records: usize,
+}
+
+/// The fields of an EventBridge event that say it comes from a schedule.
+#[derive(Deserialize)]
+struct EventBridgeProbe<'a> {
+    #[serde(borrow)]
+    source: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "detail-type")]
+    detail_type: Option<Cow<'a, str>>,
+}
+
+/// Whether `bytes` is an EventBridge scheduled event.
+fn is_scheduled_event(bytes: &[u8]) -> bool {
+    if bytes.len() > MAX_SCHEDULED_EVENT_BYTES {
+        return false;
+    }
+    serde_json::from_slice::<EventBridgeProbe<'_>>(bytes).is_ok_and(|p| {
+        p.source.as_deref() == Some("aws.events")
+            && p.detail_type.as_deref() == Some("Scheduled Event")
+    })
+}
+
+/// Checks, at cold start, that `config` gives the alert function something to do: at least
+/// one `[[rule]]` (each has a `metric` or an `alert`), and a topic for every rule with an
+/// alert. The error names every rule without a topic.
+pub fn check_alert_config(config: &Config) -> Result<(), ColdStartError> {
+    if config.rules.is_empty() {
+        return Err(ColdStartError(
+            "the alert function needs at least one `[[rule]]` with a `metric` or an `alert`".into(),
+        ));
+    }
+    let missing: Vec<&str> = config
+        .rules
+        .iter()
+        .filter(|r| r.alert.as_ref().is_some_and(|a| a.topic.is_none()))
+        .map(|r| r.name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        return Err(ColdStartError(format!(
+            "no SNS topic for the alerts of rule{} `{}`: set `topic` in the rule's `alert`, `[alerts] topic`, or CWLOGS_ALERT_TOPIC",
+            if missing.len() == 1 { "" } else { "s" },
+            missing.join("`, `")
+        )));
+    }
+    Ok(())
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
+    /// A handler running the rules of `config`, with alert state in `store` (DynamoDB shared
+    /// by every container, or memory per container), publishing through `publisher`; dead
+    /// letters go to `dead_letters` under `[archive] dead_letter_prefix`. Without a
+    /// dead-letter archive, undecodable records stay with the trigger, and messages the topic
+    /// refuses are logged whole instead.
+    pub fn new(config: Config, store: S, publisher: P, dead_letters: Option<A>) -> Self {
+        let dead_letter_prefix = config
+            .archive
+            .as_ref()
+            .map_or("dead-letter".to_string(), |a| a.dead_letter_prefix.clone());
+        Alerter {
+            config,
+            store,
+            publisher,
+            dead_letters,
+            dead_letter_prefix,
+            metrics_out: Box::new(|line| println!("{line}")),
+        }
+    }
+
+    /// Sends EMF lines to `out` instead of stdout (tests capture them). In Lambda they must
+    /// stay raw stdout lines: CloudWatch extracts metrics from log events that are EMF
+    /// documents, so they never go through `tracing`.
+    pub fn with_metrics_out(mut self, out: Box<dyn Fn(&str) + Send + Sync>) -> Self {
+        self.metrics_out = out;
+        self
+    }
+
+    /// The validated configuration in use.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Where alert state lives.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Where alerts go.
+    pub fn publisher(&self) -> &P {
+        &self.publisher
+    }
+
+    /// Where dead letters go, when anywhere.
+    pub fn dead_letters(&self) -> Option<&A> {
+        self.dead_letters.as_ref()
+    }
+
+    /// Handles one invocation: the direct trigger gets the summary (or an error while records
+    /// are pending), Kinesis its `batchItemFailures`, a Firehose transformation each record
+    /// back unchanged (`Ok`), or `ProcessingFailed` while pending; a scheduled event gets the
+    /// summary of the summaries it flushed.
+    pub async fn handle(
+        &self,
+        event: LambdaEvent<Box<RawValue>>,
+    ) -> Result<Response<AlertSummary>, RetryLater> {
+        let started = Instant::now();
+        let budget = Budget::new(event.context.deadline, SystemTime::now());
+        let bytes = event.payload.get().as_bytes();
+        let request = &event.context.request_id;
+        let result = if is_scheduled_event(bytes) {
+            Ok(self.scheduled(request, budget).await)
+        } else {
+            self.deliver(bytes, request, budget).await
+        };
+        let (s, outcome) = match &result {
+            Ok((s, _)) => (s, "ok"),
+            Err((s, _)) => (s, "retry"),
+        };
+        tracing::info!(
+            event = "InvocationSummary",
+            outcome,
+            shape = s.shape,
+            records = s.records,
+            events = s.events,
+            control_messages = s.control_messages,
+            rule_events = s.rules.events,
+            matches = s.rules.matches,
+            own_log_group_events = s.rules.own_log_group_events,
+            metric_datapoints = s.rules.datapoints,
+            unpublished_matches = s.rules.unpublished,
+            dropped_datapoints = s.rules.dropped_datapoints,
+            alert_overflow = s.rules.alert_overflow,
+            metric_documents = s.metric_documents,
+            published = s.alerts.published,
+            alerts = s.alerts.alerts,
+            summaries = s.alerts.summaries,
+            rate_limited = s.alerts.rate_limited,
+            redelivered = s.alerts.redelivered,
+            failed_alerts = s.alerts.failed.len(),
+            pending_error = s.alerts.pending_error.as_deref(),
+            dead_letters = s.dead_letters,
+            pending_records = s.pending_records,
+            input_bytes = bytes.len(),
+            duration_ms = started.elapsed().as_millis() as u64,
+        );
+        result.map(|(_, r)| r).map_err(|(_, e)| e)
+    }
+
+    fn options(&self, budget: Budget) -> AlertOptions {
+        AlertOptions {
+            now_ms: now_ms(),
+            deadline: budget.send_until,
+            flush_all: false,
+            topic: None,
+        }
+    }
+
+    /// A scheduled event: the summaries of the windows that ended. A summary still failing
+    /// stays listed for the next schedule (or invocation), so the answer is a success.
+    async fn scheduled(
+        &self,
+        request: &str,
+        budget: Budget,
+    ) -> (AlertSummary, Response<AlertSummary>) {
+        let options = self.options(budget);
+        let report = Box::pin(flush_summaries(
+            &self.config,
+            &self.store,
+            &self.publisher,
+            &options,
+        ))
+        .await;
+        let mut summary = AlertSummary {
+            shape: "scheduled",
+            ..AlertSummary::default()
+        };
+        let input = format!("lambda:{request}");
+        summary.dead_letters = self.dead_letter_alerts(&report, &input, budget).await;
+        summary.alerts = report;
+        (summary.clone(), Response::Summary(summary))
+    }
+
+    async fn dead_letter(&self, dead: &DeadLetter, budget: Budget) -> Result<(), String> {
+        crate::dead::write(
+            self.dead_letters.as_ref(),
+            &self.dead_letter_prefix,
+            dead,
+            budget.dead_letter_until,
+        )
+        .await
+    }
+
+    /// Dead-letters the messages the topic refused for good; returns how many were written.
+    /// Their counts stay in the state (a redelivery would not send them again), so one that
+    /// cannot be written is logged whole rather than kept for the trigger.
+    async fn dead_letter_alerts(&self, report: &AlertReport, input: &str, budget: Budget) -> usize {
+        let mut written = 0;
+        for failed in &report.failed {
+            let dead = failed.dead_letter("", input);
+            match self.dead_letter(&dead, budget).await {
+                Ok(()) => written += 1,
+                Err(_) => tracing::error!(
+                    event = "AlertLost",
+                    subject = %failed.message.subject,
+                    dedup_id = %failed.message.dedup_id,
+                    error = %failed.error,
+                    alert = %serde_json::to_string(&failed.message).unwrap_or_default(),
+                ),
+            }
+        }
+        written
+    }
+
+    #[allow(clippy::type_complexity)]
+    async fn deliver(
+        &self,
+        bytes: &[u8],
+        request: &str,
+        budget: Budget,
+    ) -> Result<(AlertSummary, Response<AlertSummary>), (AlertSummary, RetryLater)> {
+        let config = &self.config;
+        let hash = short_hash(bytes);
+        let input = format!("lambda:{request}");
+        // `process_input` does not say which record a batch came from: each batch is given
+        // its sequence number as the record index, and mapped back to its record below.
+        let mut run = RuleRun::new(config);
+        let mut next_batch = 0usize;
+        let processed = process_input(config, &hash, &input, bytes, |region, batch| {
+            let n = next_batch;
+            next_batch += 1;
+            run.add_batch(region, batch, n);
+            n
+        });
+        let record_of: Vec<usize> = processed
+            .records
+            .iter()
+            .enumerate()
+            .flat_map(|(r, record)| record.outputs.iter().map(move |_| r))
+            .collect();
+        let shape = processed.shape;
+        let mut summary = AlertSummary {
+            shape: shape.map_or("unknown", Shape::as_str),
+            records: processed.records.len(),
+            ..AlertSummary::default()
+        };
+
+        if let Some(dead) = &processed.dead {
+            let dead = DeadLetter {
+                name: format!("unrecognised-{hash}.bin"),
+                ..dead.clone()
+            };
+            return match self.dead_letter(&dead, budget).await {
+                Ok(()) => {
+                    summary.dead_letters = 1;
+                    Ok((summary.clone(), Response::Summary(summary)))
+                }
+                Err(why) => Err((summary, RetryLater { message: why })),
+            };
+        }
+
+        let lines = run.emf_lines();
+        for line in &lines {
+            (self.metrics_out)(line);
+        }
+        summary.metric_documents = lines.len();
+        let occurrences = run.take_occurrences();
+        summary.rules = run.stats();
+
+        let options = self.options(budget);
+        let mut report = Box::pin(send_alerts(
+            config,
+            occurrences,
+            &self.store,
+            &self.publisher,
+            &options,
+        ))
+        .await;
+        report.merge(
+            Box::pin(flush_summaries(
+                config,
+                &self.store,
+                &self.publisher,
+                &options,
+            ))
+            .await,
+        );
+        summary.dead_letters += self.dead_letter_alerts(&report, &input, budget).await;
+
+        let mut pending: Vec<Option<String>> = vec![None; processed.records.len()];
+        for n in &report.pending_records {
+            if let Some(&r) = record_of.get(*n) {
+                pending[r] = Some(
+                    report
+                        .pending_error
+                        .clone()
+                        .unwrap_or_else(|| "alerts not sent yet".into()),
+                );
+            }
+        }
+        let shape_name = summary.shape;
+        for (i, record) in processed.records.iter().enumerate() {
+            summary.events += record.events;
+            summary.control_messages += record.control;
+            if let Some(dead) = &record.dead {
+                let dead = DeadLetter {
+                    name: format!("{shape_name}-{}", dead.name),
+                    ..dead.clone()
+                };
+                match self.dead_letter(&dead, budget).await {
+                    Ok(()) => summary.dead_letters += 1,
+                    Err(e) => pending[i] = Some(e),
+                }
+            }
+        }
+        summary.alerts = report;
+
+        let mut failures = Vec::new();
+        let mut first_error = None;
+        for (record, why) in processed.records.iter().zip(&pending) {
+            if let Some(why) = why {
+                summary.pending_records += 1;
+                first_error.get_or_insert_with(|| why.clone());
+                failures.push(BatchItemFailure {
+                    item_identifier: record.id.clone().unwrap_or_default(),
+                });
+            }
+        }
+
+        match shape {
+            Some(Shape::Kinesis) => Ok((
+                summary,
+                Response::Kinesis {
+                    batch_item_failures: failures,
+                },
+            )),
+            Some(Shape::FirehoseTransform) => {
+                let originals: Vec<String> = detect(bytes)
+                    .map(|t| {
+                        t.records
+                            .iter()
+                            .map(|r| String::from_utf8_lossy(r.raw()).into_owned())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let records = processed
+                    .records
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| FirehoseRecord {
+                        record_id: r.id.clone().unwrap_or_default(),
+                        result: if pending[i].is_some() {
+                            FirehoseResult::ProcessingFailed
+                        } else {
+                            FirehoseResult::Ok
+                        },
+                        data: originals.get(i).cloned().unwrap_or_default(),
+                    })
+                    .collect();
+                Ok((summary, Response::Firehose { records }))
+            }
+            _ => match first_error {
+                None => Ok((summary.clone(), Response::Summary(summary))),
+                Some(why) => {
+                    let message = format!(
+                        "{} of {} records have alerts not sent yet; Lambda will retry the invocation: {why}",
+                        summary.pending_records, summary.records
+                    );
+                    Err((summary, RetryLater { message }))
+                }
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cold_start_needs_rules_and_topics() {
+        let env = |_: &str| None;
+        let none = Config::from_toml("[archive]\n", &env).expect("config");
+        assert!(
+            check_alert_config(&none)
+                .expect_err("no rules")
+                .0
+                .contains("at least one `[[rule]]`")
+        );
+        let rule = |name: &str, alert: &str| {
+            format!("[[rule]]\nname = \"{name}\"\npattern = 'ERROR'\n{alert}\n")
+        };
+        let text = rule("m", "metric = { namespace = \"App\", name = \"Errors\" }")
+            + &rule("a", "alert = { window = \"5m\" }")
+            + &rule("b", "alert = {}");
+        let c = Config::from_toml(&text, &env).expect("config");
+        let e = check_alert_config(&c).expect_err("no topic").0;
+        assert!(
+            e.contains("rules `a`, `b`") && e.contains("CWLOGS_ALERT_TOPIC"),
+            "{e}"
+        );
+        let topic = |k: &str| {
+            (k == "CWLOGS_ALERT_TOPIC").then(|| "arn:aws:sns:eu-west-1:123456789012:t".to_string())
+        };
+        let c = Config::from_toml(&text, &topic).expect("config");
+        assert_eq!(check_alert_config(&c), Ok(()));
+        let metrics_only = Config::from_toml(
+            &rule("m", "metric = { namespace = \"App\", name = \"Errors\" }"),
+            &env,
+        )
+        .expect("config");
+        assert_eq!(check_alert_config(&metrics_only), Ok(()));
+    }
+
+    #[test]
+    fn scheduled_events_are_recognised() {
+        let scheduled = br#"{"version":"0","id":"53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa","detail-type":"Scheduled Event","source":"aws.events","account":"123456789012","time":"2025-11-25T00:20:00Z","region":"eu-west-1","resources":["arn:aws:events:eu-west-1:123456789012:rule/cwlogs-alert-flush"],"detail":{}}"#;
+        assert!(is_scheduled_event(scheduled));
+        for other in [
+            &br#"{"awslogs":{"data":"H4sI"}}"#[..],
+            br#"{"source":"aws.events","detail-type":"EC2 Instance State-change Notification"}"#,
+            br#"{"source":"my.app","detail-type":"Scheduled Event"}"#,
+            br#""Scheduled Event""#,
+            b"not json",
+        ] {
+            assert!(!is_scheduled_event(other));
+        }
+    }
+}
