@@ -4,6 +4,15 @@
 //!   gzip NDJSON objects at deterministic keys with `Content-Type`, `Content-Encoding`,
 //!   server-side encryption (SSE-S3, or SSE-KMS with an S3 Bucket Key) and a CRC32C checksum.
 //!   [`S3Source`] lists and reads archived objects back for `cwlogs replay s3://…`.
+//! - [`SnsPublisher`] (feature `sns`) implements [`cwlogs_pipeline::Publish`] on
+//!   `aws-sdk-sns`: one `Publish` per alert, with its subject, its attributes as `String`
+//!   message attributes (for subscription filter policies) and, for FIFO topics only,
+//!   `MessageGroupId` and the deterministic `MessageDeduplicationId`.
+//! - [`DynamoStateStore`] (feature `dynamodb`) implements [`cwlogs_pipeline::StateStore`] on
+//!   `aws-sdk-dynamodb`: one item per key in a table with the partition key `pk` (S) alone,
+//!   the version in `v` (N) checked by a `ConditionExpression`, the JSON state in `state` (S)
+//!   and the table's TTL attribute `expires_at` (N, epoch seconds); an expired item counts as
+//!   absent before DynamoDB gets round to deleting it.
 //! - [`sdk_config`] loads the standard AWS configuration (region, credentials,
 //!   `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_S3`) on one HTTPS stack: rustls with ring, shared
 //!   with the OpenSearch client. [`sdk_config_with`] takes the endpoint, region and
@@ -38,13 +47,18 @@
 //!
 //! Sends fail with [`cwlogs_pipeline::SendError`], whose class says whether the caller may
 //! try again later (keep the input for redelivery) or should dead-letter what it sent. The
-//! message names the operation, the bucket and key, the S3 error code and what to check.
+//! message names the operation, the target (bucket and key, topic ARN, table and key), the
+//! service's error code and what to check.
 
+#[cfg(feature = "dynamodb")]
+mod dynamodb;
 #[cfg(feature = "opensearch")]
 mod opensearch;
 pub mod retry;
 #[cfg(feature = "s3")]
 mod s3;
+#[cfg(feature = "sns")]
+mod sns;
 
 use aws_credential_types::provider::SharedCredentialsProvider;
 use std::time::Duration;
@@ -52,10 +66,14 @@ use std::time::Duration;
 /// Static credentials, for [`sdk_config_with`].
 pub use aws_credential_types::Credentials;
 
+#[cfg(feature = "dynamodb")]
+pub use dynamodb::DynamoStateStore;
 #[cfg(feature = "opensearch")]
 pub use opensearch::{Auth, OpenSearchIndex, region_of};
 #[cfg(feature = "s3")]
 pub use s3::{S3Archive, S3Source, S3Url};
+#[cfg(feature = "sns")]
+pub use sns::SnsPublisher;
 
 /// How long to wait for a TCP + TLS connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -121,4 +139,75 @@ fn timeouts() -> aws_config::timeout::TimeoutConfig {
         .connect_timeout(CONNECT_TIMEOUT)
         .operation_attempt_timeout(ATTEMPT_TIMEOUT)
         .build()
+}
+
+/// Turns a failed SNS or DynamoDB call into a classified [`cwlogs_pipeline::SendError`] whose
+/// message reads `{service} {operation} {target}: {code} (HTTP {status}): {message} -- {hint}`.
+/// `classify` and `hint` are the service's pure functions in [`cwlogs_pipeline::classify`].
+#[cfg(any(feature = "sns", feature = "dynamodb"))]
+fn send_error<E>(
+    service: &str,
+    operation: &str,
+    target: &str,
+    err: &aws_smithy_runtime_api::client::result::SdkError<
+        E,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    >,
+    classify: fn(cwlogs_pipeline::classify::AwsResponse<'_>) -> cwlogs_pipeline::Class,
+    hint: fn(&str) -> Option<&'static str>,
+) -> cwlogs_pipeline::SendError
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    use aws_smithy_runtime_api::client::result::SdkError;
+    use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+    use cwlogs_pipeline::Class;
+
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    let code = err.code();
+    let class = match err {
+        // Our request could not be built: sending it again builds it the same way.
+        SdkError::ConstructionFailure(_) => Class::Reject,
+        _ => match classify(cwlogs_pipeline::classify::AwsResponse { status, code }) {
+            // A 2xx whose body the SDK could not read: whether it took effect is unknown, and
+            // both services' writes are safe to repeat (SNS FIFO topics deduplicate, the state
+            // store recognizes its own write). An error is never "done".
+            Class::Done => Class::Retry,
+            class => class,
+        },
+    };
+    let mut message = format!("{service} {operation} {target}: ");
+    match (code, status) {
+        (Some(c), Some(s)) => message.push_str(&format!("{c} (HTTP {s})")),
+        (Some(c), None) => message.push_str(c),
+        (None, Some(s)) if matches!(err, SdkError::ResponseError(_)) => {
+            message.push_str(&format!("HTTP {s} with an unreadable answer: "));
+            message.push_str(&error_chain(err));
+        }
+        (None, Some(s)) => message.push_str(&format!("HTTP {s}")),
+        (None, None) => message.push_str(&error_chain(err)),
+    }
+    if let Some(m) = err.message().filter(|m| !m.is_empty()) {
+        message.push_str(": ");
+        message.push_str(m);
+    }
+    if let Some(h) = code.and_then(hint) {
+        message.push_str(" -- ");
+        message.push_str(h);
+    }
+    cwlogs_pipeline::SendError { class, message }
+}
+
+/// The error and its sources on one line (the SDK's top-level text alone says only
+/// "dispatch failure").
+#[cfg(any(feature = "sns", feature = "dynamodb"))]
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
