@@ -1,7 +1,8 @@
 //! The `cwlogs` command: run the cwlogs pipeline on a laptop.
 //!
-//! - `cwlogs replay [--config FILE] [--out DIR] INPUT...` runs decode, archive and index over
-//!   captured payloads, writing local sinks that mirror the real ones.
+//! - `cwlogs replay [--config FILE] [--out DIR] INPUT...` runs decode, archive, index and the
+//!   `[[rule]]`s (metrics and alerts) over captured payloads, writing local sinks that mirror
+//!   the real ones.
 //! - `cwlogs test-pattern PATTERN [MESSAGE...]` tests a CloudWatch filter pattern;
 //!   `--jsonl` is the machine interface.
 //! - `cwlogs check-config FILE` validates a configuration file.
@@ -26,7 +27,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the pipeline over captured inputs, writing archive/, index/ and dead-letter/.
+    /// Run the pipeline over captured inputs, writing archive/, index/, dead-letter/ and, with
+    /// `[[rule]]`s in the configuration, metrics.ndjson and alerts.ndjson.
     Replay(replay::ReplayArgs),
     /// Test a filter pattern against messages, like `aws logs test-metric-filter`.
     TestPattern(test_pattern::TestPatternArgs),

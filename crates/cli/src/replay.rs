@@ -1,20 +1,25 @@
 //! `cwlogs replay`: the whole pipeline over files, with local sinks.
 
 use crate::sinks::{
-    LocalArchive, LocalDeadLetters, LocalIndex, flat_name, is_error_sidecar, prepare_out_dir,
+    AlertFile, LocalArchive, LocalDeadLetters, LocalIndex, flat_name, is_error_sidecar,
+    prepare_out_dir,
 };
 use anyhow::{Context, Result};
-use cwlogs_aws::{OpenSearchIndex, S3Archive, S3Source, S3Url};
+use cwlogs_aws::{DynamoStateStore, OpenSearchIndex, S3Archive, S3Source, S3Url, SnsPublisher};
+use cwlogs_decode::{LogBatch, LogEvent};
+use cwlogs_pipeline::alert::{AlertOptions, AlertReport, flush_summaries, send_alerts};
 use cwlogs_pipeline::bulk::{BulkOptions, Fate, index_items};
 use cwlogs_pipeline::input::is_error_file;
 use cwlogs_pipeline::{
-    Archive, ArchiveObject, BatchOutput, Config, DeadLetter, IndexAuth, IndexConfig, process_batch,
-    process_input, put_dead_letter,
+    Archive, ArchiveObject, BatchOutput, Config, DeadLetter, IndexAuth, IndexConfig,
+    MemoryStateStore, RuleRun, SendError, StateStore, Versioned, process_batch, process_input,
+    put_dead_letter,
 };
 use futures_util::StreamExt as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -58,9 +63,24 @@ pub struct ReplayArgs {
     /// *.es.amazonaws.com and *.aoss.amazonaws.com, none otherwise).
     #[arg(long, value_name = "AUTH", requires = "index_to")]
     index_auth: Option<String>,
+    /// Publish the `[[rule]]` alerts to this SNS topic (its ARN; it replaces every rule's
+    /// topic), as well as writing them to OUT/alerts.ndjson. Region, credentials and endpoint
+    /// come from the standard AWS environment (AWS_ENDPOINT_URL_SNS, ...).
+    #[arg(long, value_name = "ARN")]
+    alert_to: Option<String>,
+    /// Keep alert state (windows, counts, rate limits) in this DynamoDB table instead of in
+    /// memory for the run: a replay then shares windows with the alert function (or another
+    /// replay) using the same table.
+    #[arg(long, value_name = "NAME")]
+    alert_table: Option<String>,
     /// Lambda events of any supported trigger, raw gzip payloads, base64 payloads, cwlogs
     /// archive objects (.ndjson.gz) or dead letters; directories are read recursively, and
     /// `s3://BUCKET/PREFIX` reads every object under the prefix (an archive, or dead letters).
+    ///
+    /// With `[[rule]]`s in the configuration, the rules run over every event: their metrics go
+    /// to OUT/metrics.ndjson (EMF documents, aggregated over the whole run) and their alerts
+    /// to OUT/alerts.ndjson (one SNS message as JSON per line: alerts as each input is read,
+    /// every window's summary at the end). Without rules neither file is written.
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
 }
@@ -149,6 +169,20 @@ struct Summary {
     dead_lettered: usize,
     dead_lettered_inputs: usize,
     archive_failed: usize,
+    /// (rule, event) matches.
+    rule_matches: u64,
+    /// Metric datapoints in metrics.ndjson.
+    metric_datapoints: u64,
+    /// Alert messages published (individual alerts, summaries and digests).
+    alerts_published: usize,
+    /// Summaries and digests among them.
+    alert_summaries: usize,
+    /// Events not alerted individually because of a rule's rate limit (counted in summaries).
+    alerts_rate_limited: u64,
+    /// Messages the topic refused (kept as dead letters).
+    alerts_failed: usize,
+    /// Inputs whose alerts were still failing at the end (retryable errors): replay them.
+    alert_failed_inputs: Vec<String>,
 }
 
 /// Everything one input produced, held until it is written in input order.
@@ -162,6 +196,9 @@ struct InputResult {
     events: usize,
     outputs: Vec<BatchOutput>,
     dead: Vec<DeadLetter>,
+    /// Copies of the batches some rule looks at, with their region, for the run's rules
+    /// (which see every input in order, on one thread).
+    rule_batches: Vec<(String, LogBatch<'static>)>,
 }
 
 /// Runs `cwlogs replay`.
@@ -179,6 +216,8 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     };
     let wants_remote = args.archive_to.is_some()
         || args.index_to.is_some()
+        || args.alert_to.is_some()
+        || args.alert_table.is_some()
         || args
             .inputs
             .iter()
@@ -250,6 +289,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         _ => None,
     };
     let dead_letters = LocalDeadLetters::new(args.out.join("dead-letter"));
+    let mut rules = Rules::new(&config, &args, remote.as_ref())?;
 
     let started = Instant::now();
     let mut sum = Summary::default();
@@ -294,6 +334,11 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
             }
             dead.extend(r.dead.iter().cloned());
             progress.inc(r.bytes);
+        }
+        if let Some(rules) = rules.as_mut() {
+            for ((input, _), r) in chunk.iter().zip(&results) {
+                rules.add_input(&input.shown(), r, &dead_letters, &mut sum)?;
+            }
         }
         match &archive {
             None => {}
@@ -361,6 +406,10 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     if let Some(i) = &index {
         sum.index_files = i.files_written;
     }
+    let alert_to = rules.as_ref().and_then(|r| r.topic.clone());
+    if let Some(rules) = rules {
+        rules.finish(&args.out, &dead_letters, &mut sum)?;
+    }
     let elapsed = started.elapsed();
 
     let mut json = serde_json::to_vec_pretty(&sum)?;
@@ -378,6 +427,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         &args.out,
         &archive_at,
         args.index_to.as_deref(),
+        alert_to.as_deref(),
         elapsed.as_secs_f64(),
     );
     if sum.index_failed > 0 {
@@ -394,12 +444,274 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
             "cwlogs: {} archive objects were not written to S3; they are dead letters with the error",
             sum.archive_failed
         );
-        return Ok(ExitCode::FAILURE);
     }
-    if sum.index_failed > 0 {
+    if sum.alerts_failed > 0 {
+        eprintln!(
+            "cwlogs: {} alert messages were refused; they are dead letters in {} with the error",
+            sum.alerts_failed,
+            args.out.join("dead-letter").display()
+        );
+    }
+    if !sum.alert_failed_inputs.is_empty() {
+        eprintln!(
+            "cwlogs: alerts of these inputs could not be sent (see the errors above); replay them once the cause is fixed:"
+        );
+        for input in &sum.alert_failed_inputs {
+            eprintln!("  {input}");
+        }
+    }
+    if sum.archive_failed > 0
+        || sum.index_failed > 0
+        || sum.alerts_failed > 0
+        || !sum.alert_failed_inputs.is_empty()
+    {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where alert state lives during a replay: memory (the run's own), or a DynamoDB table
+/// (`--alert-table`).
+enum AlertState {
+    Memory(MemoryStateStore),
+    Dynamo(DynamoStateStore),
+}
+
+impl StateStore for AlertState {
+    async fn get(
+        &self,
+        key: &str,
+        deadline: Option<Instant>,
+    ) -> std::result::Result<Option<Versioned>, SendError> {
+        match self {
+            AlertState::Memory(s) => s.get(key, deadline).await,
+            AlertState::Dynamo(s) => s.get(key, deadline).await,
+        }
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        value: &str,
+        expected: Option<u64>,
+        expires_at: i64,
+        deadline: Option<Instant>,
+    ) -> std::result::Result<bool, SendError> {
+        match self {
+            AlertState::Memory(s) => s.put(key, value, expected, expires_at, deadline).await,
+            AlertState::Dynamo(s) => s.put(key, value, expected, expires_at, deadline).await,
+        }
+    }
+}
+
+/// The `[[rule]]`s of a replay: one run over every input in order (metrics aggregated over the
+/// whole replay), alerts sent after each input, summaries of every window at the end.
+struct Rules<'c> {
+    config: &'c Config,
+    run: RuleRun<'c>,
+    state: AlertState,
+    out: AlertFile<SnsPublisher>,
+    /// `--alert-to`.
+    topic: Option<String>,
+    rt: RulesRuntime,
+    report: AlertReport,
+}
+
+/// The runtime alert sends run on: the AWS one, or a local one when nothing goes to AWS.
+enum RulesRuntime {
+    Local(tokio::runtime::Runtime),
+    Remote(tokio::runtime::Handle),
+}
+
+impl<'c> Rules<'c> {
+    /// `None` when the configuration has no rules (then `--alert-to` / `--alert-table` are
+    /// usage errors).
+    fn new(config: &'c Config, args: &ReplayArgs, remote: Option<&Remote>) -> Result<Option<Self>> {
+        let alerting = config.rules.iter().any(|r| r.alert.is_some());
+        for (flag, given) in [
+            ("--alert-to", args.alert_to.is_some()),
+            ("--alert-table", args.alert_table.is_some()),
+        ] {
+            if given && !alerting {
+                anyhow::bail!("{flag}: no `[[rule]]` in the configuration has an `alert`");
+            }
+        }
+        if config.rules.is_empty() {
+            return Ok(None);
+        }
+        if let Some(arn) = &args.alert_to {
+            cwlogs_pipeline::rules::check_topic_arn(arn)
+                .map_err(|e| anyhow::anyhow!("--alert-to: {e}"))?;
+        }
+        // Published in the topic's own region, whatever AWS_REGION says.
+        let sns = match (&args.alert_to, remote) {
+            (Some(arn), Some(r)) => {
+                let region = arn.split(':').nth(3).unwrap_or_default().to_string();
+                let sdk = r
+                    .sdk
+                    .to_builder()
+                    .region(aws_config::Region::new(region))
+                    .build();
+                Some(SnsPublisher::new(&sdk))
+            }
+            _ => None,
+        };
+        let state = match (&args.alert_table, remote) {
+            (Some(table), Some(r)) => AlertState::Dynamo(DynamoStateStore::new(&r.sdk, table)),
+            _ => AlertState::Memory(MemoryStateStore::new()),
+        };
+        let rt = match remote {
+            Some(r) => RulesRuntime::Remote(r.rt.handle().clone()),
+            None => RulesRuntime::Local(
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .context("cannot start the async runtime")?,
+            ),
+        };
+        Ok(Some(Rules {
+            config,
+            run: RuleRun::new(config),
+            state,
+            out: AlertFile::create(args.out.join("alerts.ndjson"), sns)?,
+            topic: args.alert_to.clone(),
+            rt,
+            report: AlertReport::default(),
+        }))
+    }
+
+    fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        match &self.rt {
+            RulesRuntime::Local(rt) => rt.block_on(f),
+            RulesRuntime::Remote(h) => h.block_on(f),
+        }
+    }
+
+    fn options(&self, flush_all: bool) -> AlertOptions {
+        AlertOptions {
+            now_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64),
+            deadline: None,
+            flush_all,
+            topic: self.topic.clone(),
+        }
+    }
+
+    /// Runs the rules over one input's batches and sends its alerts.
+    fn add_input(
+        &mut self,
+        shown: &str,
+        r: &InputResult,
+        dead_letters: &LocalDeadLetters,
+        sum: &mut Summary,
+    ) -> Result<()> {
+        for (region, batch) in &r.rule_batches {
+            self.run.add_batch(region, batch, 0);
+        }
+        let occurrences = self.run.take_occurrences();
+        if occurrences.is_empty() {
+            return Ok(());
+        }
+        let options = self.options(false);
+        let report = self.block_on(send_alerts(
+            self.config,
+            occurrences,
+            &self.state,
+            &self.out,
+            &options,
+        ));
+        if !report.pending_records.is_empty() {
+            eprintln!(
+                "cwlogs: {shown}: alerts not sent: {}",
+                report.pending_error.as_deref().unwrap_or("unknown error")
+            );
+            sum.alert_failed_inputs.push(shown.to_string());
+        }
+        self.settle(report, shown, dead_letters, sum)
+    }
+
+    /// Dead-letters what the topic refused and adds the counts.
+    fn settle(
+        &mut self,
+        mut report: AlertReport,
+        input: &str,
+        dead_letters: &LocalDeadLetters,
+        sum: &mut Summary,
+    ) -> Result<()> {
+        for failed in std::mem::take(&mut report.failed) {
+            eprintln!(
+                "cwlogs: alert `{}` refused: {}",
+                failed.message.subject, failed.error
+            );
+            dead_letters.put(&failed.dead_letter("", input))?;
+            sum.alerts_failed += 1;
+        }
+        report.pending_records.clear();
+        self.report.merge(report);
+        Ok(())
+    }
+
+    /// Sends every window's summary, writes metrics.ndjson and adds the counts.
+    fn finish(
+        mut self,
+        out: &Path,
+        dead_letters: &LocalDeadLetters,
+        sum: &mut Summary,
+    ) -> Result<()> {
+        let options = self.options(true);
+        let report = self.block_on(flush_summaries(
+            self.config,
+            &self.state,
+            &self.out,
+            &options,
+        ));
+        if let Some(e) = &report.pending_error {
+            eprintln!("cwlogs: window summaries not sent: {e}");
+            sum.alert_failed_inputs.push("(window summaries)".into());
+        }
+        self.settle(report, "cwlogs replay: window summaries", dead_letters, sum)?;
+        self.out.flush()?;
+        let mut metrics = String::new();
+        for line in self.run.emf_lines() {
+            metrics.push_str(&line);
+            metrics.push('\n');
+        }
+        let path = out.join("metrics.ndjson");
+        std::fs::write(&path, metrics)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        let stats = self.run.stats();
+        sum.rule_matches = stats.matches;
+        sum.metric_datapoints = stats.datapoints;
+        sum.alerts_published = self.report.published;
+        sum.alert_summaries = self.report.summaries;
+        sum.alerts_rate_limited = self.report.rate_limited;
+        Ok(())
+    }
+}
+
+/// An owned copy of `batch`, for the rules (its events are borrowed from the decompressed
+/// payload, which does not outlive the worker).
+fn owned_batch(batch: &LogBatch<'_>) -> LogBatch<'static> {
+    let own = |c: &Cow<'_, str>| Cow::Owned(c.to_string());
+    LogBatch {
+        message_type: batch.message_type,
+        owner: own(&batch.owner),
+        log_group: own(&batch.log_group),
+        log_stream: own(&batch.log_stream),
+        subscription_filters: Vec::new(),
+        policy_level: None,
+        region: batch.region.as_ref().map(own),
+        log_events: batch
+            .log_events
+            .iter()
+            .map(|e| LogEvent {
+                id: own(&e.id),
+                timestamp: e.timestamp,
+                message: own(&e.message),
+            })
+            .collect(),
+    }
 }
 
 /// Points the configuration's index at `url` and connects to it; installs the index templates
@@ -538,6 +850,7 @@ fn print_summary(
     out: &Path,
     archive_at: &str,
     index_to: Option<&str>,
+    alert_to: Option<&str>,
     secs: f64,
 ) {
     let mb = s.decompressed_bytes as f64 / 1e6;
@@ -573,6 +886,22 @@ fn print_summary(
             out.join("index").display()
         ),
         (None, _) => {}
+    }
+    if !config.rules.is_empty() {
+        println!(
+            "  rules          {:>9} matches, {} metric datapoints  -> {}",
+            s.rule_matches,
+            s.metric_datapoints,
+            out.join("metrics.ndjson").display()
+        );
+        let to = match alert_to {
+            Some(arn) => format!("{arn} and {}", out.join("alerts.ndjson").display()),
+            None => out.join("alerts.ndjson").display().to_string(),
+        };
+        println!(
+            "  alerts         {:>9} published ({} summaries, {} rate-limited events, {} failed)  -> {to}",
+            s.alerts_published, s.alert_summaries, s.alerts_rate_limited, s.alerts_failed,
+        );
     }
     println!(
         "  control        {:>9} messages skipped",
@@ -708,7 +1037,12 @@ fn process_one(
         }
     };
     let processed = process_input(config, &name, &shown, &bytes, |region, batch| {
-        process_batch(config, region, batch)
+        let for_rules = config
+            .rules
+            .iter()
+            .any(|rule| rule.takes_group(&batch.log_group))
+            .then(|| (region.to_string(), owned_batch(batch)));
+        (process_batch(config, region, batch), for_rules)
     });
     r.bytes = processed.bytes;
     r.dead.extend(processed.dead_letters().cloned());
@@ -718,7 +1052,10 @@ fn process_one(
         r.batches += record.batches;
         r.control += record.control;
         r.events += record.events;
-        r.outputs.extend(record.outputs);
+        for (output, for_rules) in record.outputs {
+            r.outputs.push(output);
+            r.rule_batches.extend(for_rules);
+        }
     }
     r
 }

@@ -1,13 +1,19 @@
 //! The local-directory sinks `cwlogs replay` writes by default: `archive/` mirrors the S3 key
-//! layout, `index/` holds `_bulk` bodies ready for `curl --data-binary`, `dead-letter/` keeps
-//! every input that could not be decoded, byte for byte, with its error beside it.
+//! layout, `index/` holds `_bulk` bodies ready for `curl --data-binary`, `alerts.ndjson` the
+//! alert messages (the SNS messages they would be), `metrics.ndjson` the EMF documents,
+//! `dead-letter/` keeps every input that could not be decoded, byte for byte, with its error
+//! beside it.
 
 use anyhow::{Context, Result};
-use cwlogs_pipeline::{ArchiveObject, BulkChunk, DeadLetter};
+use cwlogs_pipeline::{
+    AlertMessage, ArchiveObject, BulkChunk, Class, DeadLetter, Publish, SendError,
+};
 use std::collections::HashMap;
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Instant;
 
 /// Marks a directory as written by `cwlogs replay`, so that a later run may clear it.
 const MARKER: &str = ".cwlogs-out";
@@ -142,6 +148,76 @@ impl LocalIndex {
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
         Ok(())
+    }
+}
+
+/// A [`Publish`] that writes each message as one JSON line ([`AlertMessage`]) to a file
+/// (`alerts.ndjson`), after handing it to `forward` (SNS, with `replay --alert-to`) when there
+/// is one: the file then holds what the topic took; a message it refused is not written (it
+/// becomes a dead letter).
+pub struct AlertFile<P> {
+    path: PathBuf,
+    out: Mutex<BufWriter<File>>,
+    forward: Option<P>,
+    written: Mutex<usize>,
+}
+
+impl<P> AlertFile<P> {
+    /// Creates (or truncates) the file at `path`; messages go to `forward` first, if any.
+    pub fn create(path: PathBuf, forward: Option<P>) -> Result<Self> {
+        let file =
+            File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(AlertFile {
+            path,
+            out: Mutex::new(BufWriter::new(file)),
+            forward,
+            written: Mutex::new(0),
+        })
+    }
+
+    /// Writes what is buffered to the file.
+    pub fn flush(&self) -> Result<()> {
+        let mut out = self
+            .out
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        out.flush()
+            .with_context(|| format!("cannot write {}", self.path.display()))
+    }
+
+    fn append(&self, message: &AlertMessage) -> Result<usize, SendError> {
+        let refused = |why: String| SendError {
+            class: Class::Reject,
+            message: format!("cannot write {}: {why}", self.path.display()),
+        };
+        let mut line = serde_json::to_vec(message).map_err(|e| refused(e.to_string()))?;
+        line.push(b'\n');
+        let mut out = self
+            .out
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        out.write_all(&line).map_err(|e| refused(e.to_string()))?;
+        let mut n = self
+            .written
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *n += 1;
+        Ok(*n)
+    }
+}
+
+impl<P: Publish> Publish for AlertFile<P> {
+    async fn publish(
+        &self,
+        message: &AlertMessage,
+        deadline: Option<Instant>,
+    ) -> Result<String, SendError> {
+        let id = match &self.forward {
+            Some(p) => Some(p.publish(message, deadline).await?),
+            None => None,
+        };
+        let n = self.append(message)?;
+        Ok(id.unwrap_or_else(|| format!("alerts.ndjson:{n}")))
     }
 }
 
