@@ -1,0 +1,189 @@
+"""Bad input for the SAM template: what CloudFormation would refuse before creating anything.
+
+cfn-lint checks the template itself, not the values a deployment passes, so this checks those:
+each parameter's constraints (AllowedPattern, AllowedValues, MinValue / MaxValue, MaxLength)
+against values that must pass and values that must fail, and the template's Rules against
+parameter sets (direct without log groups, direct with three functions, ...). Run with the
+Python that has cfn-lint (its decoder reads the template's short-form tags):
+
+    .tools/infra-venv/bin/python infra/sam/test_parameters.py
+
+Prints 'N passed, N failed' and exits non-zero on any failure.
+"""
+
+import os
+import re
+import sys
+
+from cfnlint.decode import decode
+
+TEMPLATE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "template.yaml")
+
+# (parameter, values CloudFormation must accept, values it must reject)
+CASES = [
+    ("Topology", ["direct", "fan-out"], ["both", "Direct", ""]),
+    ("LogGroupNames", ["/aws/lambda/app,/ecs/web", "aws-cloudtrail-logs-123_x#1"], ["/a,bad name", "/a,x*"]),
+    ("ExcludedLogGroupNames", ["", "/aws/noisy"], ["/a b"]),
+    ("SubscriptionFilterPattern", ["", "ERROR", "{ $.level = ERROR }"], ['{ $.level = "ERROR" }', "a\\b", "x" * 1025]),
+    ("ArchiveBucketName", ["", "my-log-archive", "logs.example.com"], ["My_Bucket", "ab", "-bucket", "a" * 64]),
+    ("ArchivePrefix", ["cwl", "logs/cwl"], ["", "/cwl", "cwl/", "a//b", "a b"]),
+    (
+        "ArchiveKmsKeyArn",
+        ["", "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"],
+        ["alias/aws/s3", "arn:aws:kms:eu-west-1:123456789012:alias/mine", "arn:aws:kms:eu-west-1:1234:key/x"],
+    ),
+    (
+        "IndexEndpoint",
+        ["", "https://search-logs-abc.eu-west-1.es.amazonaws.com", "http://10.0.0.5:9200", "https://h/prefix"],
+        ["search-logs.es.amazonaws.com", "ftp://host", "https://host/?q=1", "https://"],
+    ),
+    (
+        "IndexDomainArn",
+        ["", "arn:aws:es:eu-west-1:123456789012:domain/logs"],
+        ["arn:aws:es:eu-west-1:123456789012:domain/Logs", "arn:aws:aoss:eu-west-1:123456789012:collection/abc", "logs"],
+    ),
+    (
+        "IndexCollectionArn",
+        ["", "arn:aws:aoss:eu-west-1:123456789012:collection/abcdefghij0123456789"],
+        ["arn:aws:es:eu-west-1:123456789012:domain/logs", "arn:aws:aoss:eu-west-1:123456789012:collection/A"],
+    ),
+    ("EnableAlerts", ["true", "false"], ["yes", "True"]),
+    (
+        "AlertTopicArn",
+        ["", "arn:aws:sns:eu-west-1:123456789012:security", "arn:aws:sns:eu-west-1:123456789012:alerts.fifo"],
+        ["arn:aws:sqs:eu-west-1:123456789012:q", "security", "arn:aws:sns:eu-west-1:12345:x"],
+    ),
+    ("AlertScheduleExpression", ["rate(1 minute)", "rate(5 minutes)", "cron(0/5 * * * ? *)"], ["rate(0 minutes)", "every minute", "rate(1 second)"]),
+    ("Architecture", ["arm64", "x86_64"], ["aarch64", "amd64"]),
+    ("MemorySize", ["128", "512", "10240"], ["64", "10241"]),
+    ("Timeout", ["5", "900"], ["1", "901"]),
+    ("LogLevel", ["INFO", "DEBUG"], ["info", "VERBOSE"]),
+    ("LogRetentionDays", ["30", "3653"], ["0", "31", "forever"]),
+    ("StreamMode", ["ON_DEMAND", "PROVISIONED"], ["on-demand"]),
+    ("StreamShardCount", ["1", "500"], ["0", "501"]),
+    ("StreamRetentionHours", ["24", "8760"], ["23", "8761"]),
+    ("BatchSize", ["1", "10000"], ["0", "10001"]),
+    ("MaximumBatchingWindowInSeconds", ["0", "300"], ["301"]),
+    ("ParallelizationFactor", ["1", "10"], ["0", "11"]),
+    ("MaximumRetryAttempts", ["0", "10000"], ["-1", "10001"]),
+    ("MaximumRecordAgeInSeconds", ["60", "604800"], ["59", "604801"]),
+    ("AlarmTopicArn", ["", "arn:aws:sns:eu-west-1:123456789012:ops"], ["arn:aws:sns:eu-west-1:123456789012:ops.fifo"]),
+    ("IteratorAgeAlarmMilliseconds", ["1000", "600000"], ["999"]),
+]
+
+DIRECT = {"Topology": "direct", "LogGroupNames": "/aws/lambda/app"}
+INDEX = {"IndexEndpoint": "https://search-logs-abc.eu-west-1.es.amazonaws.com"}
+DOMAIN = {"IndexDomainArn": "arn:aws:es:eu-west-1:123456789012:domain/logs"}
+COLLECTION = {"IndexCollectionArn": "arn:aws:aoss:eu-west-1:123456789012:collection/abcdefghij0123456789"}
+
+# (parameter overrides, the rules that must fail: empty for a valid set)
+RULE_CASES = [
+    (DIRECT, []),
+    ({**DIRECT, **INDEX, "EnableAlerts": "false"}, []),
+    ({"Topology": "fan-out", **INDEX, **DOMAIN}, []),
+    ({"Topology": "fan-out", **INDEX, **COLLECTION}, []),
+    ({"Topology": "direct"}, ["DirectNeedsLogGroups"]),
+    ({"Topology": "direct", "LogGroupNames": "/a,,/b"}, ["DirectNeedsLogGroups"]),
+    ({**DIRECT, **INDEX}, ["DirectAtMostTwoFilters"]),
+    ({"Topology": "fan-out", **INDEX, **DOMAIN, **COLLECTION}, ["OneIndexTarget"]),
+    ({"Topology": "fan-out", **DOMAIN}, ["IndexArnNeedsEndpoint"]),
+]
+
+
+def constraint_errors(spec, value):
+    """Why CloudFormation would refuse `value` for a parameter declared as `spec`, if it would."""
+    kind = spec.get("Type", "String")
+    items = value.split(",") if kind == "CommaDelimitedList" else [value]
+    errors = []
+    for item in items:
+        if "AllowedValues" in spec and item not in [str(v) for v in spec["AllowedValues"]]:
+            errors.append(f"{item!r} not in AllowedValues")
+        if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], item):
+            errors.append(f"{item!r} does not match AllowedPattern")
+        if "MaxLength" in spec and len(item) > int(spec["MaxLength"]):
+            errors.append(f"{item!r} longer than MaxLength")
+        if kind == "Number":
+            try:
+                n = float(item)
+            except ValueError:
+                errors.append(f"{item!r} is not a number")
+                continue
+            if "MinValue" in spec and n < float(spec["MinValue"]):
+                errors.append(f"{item!r} below MinValue")
+            if "MaxValue" in spec and n > float(spec["MaxValue"]):
+                errors.append(f"{item!r} above MaxValue")
+    return errors
+
+
+def evaluate(expr, params):
+    """The value of a Rules expression (the functions the template's Rules use)."""
+    if isinstance(expr, dict) and len(expr) == 1:
+        (fn, arg), = expr.items()
+        if fn == "Ref":
+            return params[arg]
+        if fn == "Fn::Equals":
+            return evaluate(arg[0], params) == evaluate(arg[1], params)
+        if fn == "Fn::Not":
+            return not evaluate(arg[0], params)
+        if fn == "Fn::And":
+            return all(evaluate(a, params) for a in arg)
+        if fn == "Fn::Or":
+            return any(evaluate(a, params) for a in arg)
+        if fn == "Fn::Contains":
+            return evaluate(arg[1], params) in evaluate(arg[0], params)
+        raise ValueError(f"unsupported rule function {fn}")
+    return expr
+
+
+def failing_rules(template, overrides):
+    params = {}
+    for name, spec in template["Parameters"].items():
+        value = str(overrides.get(name, spec.get("Default", "")))
+        params[name] = value.split(",") if spec.get("Type") == "CommaDelimitedList" else value
+    failing = []
+    for name, rule in template.get("Rules", {}).items():
+        if "RuleCondition" in rule and not evaluate(rule["RuleCondition"], params):
+            continue
+        if not all(evaluate(a["Assert"], params) for a in rule["Assertions"]):
+            failing.append(name)
+    return sorted(failing)
+
+
+def main():
+    template, matches = decode(TEMPLATE)
+    if matches:
+        print("\n".join(str(m) for m in matches))
+        return 1
+    passed = failed = 0
+
+    def check(ok, what):
+        nonlocal passed, failed
+        if ok:
+            passed += 1
+        else:
+            failed += 1
+            print(f"FAIL {what}")
+
+    parameters = template["Parameters"]
+    for name, good, bad in CASES:
+        spec = parameters[name]
+        for v in good:
+            errors = constraint_errors(spec, v)
+            check(not errors, f"{name}={v!r} should be accepted: {errors}")
+        for v in bad:
+            check(bool(constraint_errors(spec, v)), f"{name}={v!r} should be rejected")
+        if "Default" in spec:
+            check(not constraint_errors(spec, str(spec["Default"])), f"{name}: the default must be accepted")
+    untested = set(parameters) - {c[0] for c in CASES}
+    check(not untested, f"parameters without cases: {sorted(untested)}")
+
+    for overrides, expected in RULE_CASES:
+        got = failing_rules(template, overrides)
+        check(got == sorted(expected), f"rules for {overrides}: expected {expected} to fail, got {got}")
+
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
