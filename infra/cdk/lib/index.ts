@@ -1,0 +1,3 @@
+export * from './pipeline';
+export { propsFromContext } from './context';
+export { archiveSettings } from './validate';

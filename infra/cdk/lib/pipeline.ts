@@ -1,0 +1,776 @@
+// CwlogsPipeline: the cwlogs functions and what they need, the same stack as
+// infra/sam/template.yaml (see there for the reasons behind each resource).
+
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
+import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { RustFunction } from 'cargo-lambda-cdk';
+import { Construct } from 'constructs';
+import {
+  BUCKET_NAME,
+  COLLECTION_ARN,
+  DOMAIN_ARN,
+  ENDPOINT_URL,
+  KEY_PREFIX,
+  KMS_KEY_ARN,
+  LOG_GROUP_NAME,
+  Problems,
+  TOPIC_ARN,
+  checkConfigFile,
+} from './validate';
+
+/**
+ * How log events reach the functions.
+ *
+ * - `direct`: a subscription filter on each of `logGroupNames` to each function (CloudWatch
+ *   Logs allows 2 per log group).
+ * - `fan-out`: an account-level subscription policy sends every log group of the account and
+ *   region (but the functions' own) to one Kinesis stream; each function reads it through an
+ *   event source mapping.
+ */
+export type Topology = 'direct' | 'fan-out';
+
+/** The three functions: package `cwlogs-function-<name>`, binary `<name>`. */
+export type FunctionName = 'archive' | 'index' | 'alert';
+
+export interface ArchiveProps {
+  /** An existing bucket. @default - a bucket is created (kept when the stack is deleted) */
+  readonly bucket?: s3.IBucket;
+  /** An existing bucket by name (instead of `bucket`). */
+  readonly bucketName?: string;
+  /**
+   * The key prefix of archive objects; must equal `[archive] prefix` of the configuration
+   * file (checked at synth), since the archive function may write only there and under
+   * `dead-letter/`. @default "cwl"
+   */
+  readonly prefix?: string;
+  /** SSE-KMS with this key ARN (CWLOGS_ARCHIVE_KMS_KEY). @default - SSE-S3 */
+  readonly kmsKeyArn?: string;
+}
+
+export interface IndexProps {
+  /** The OpenSearch / Elasticsearch endpoint URL (CWLOGS_INDEX_ENDPOINT). */
+  readonly endpoint: string;
+  /** The Amazon OpenSearch Service domain behind it: es:ESHttpPost / es:ESHttpPut on it. */
+  readonly domainArn?: string;
+  /** The OpenSearch Serverless collection behind it: aoss:APIAccessAll on it. */
+  readonly collectionArn?: string;
+}
+
+export interface AlertsProps {
+  /** Deploy the alert function. @default true */
+  readonly enabled?: boolean;
+  /** An existing topic. @default - a topic is created */
+  readonly topic?: sns.ITopic;
+  /** An existing topic by ARN (instead of `topic`). */
+  readonly topicArn?: string;
+  /** How often summaries of ended windows are sent. @default rate(1 minute) */
+  readonly schedule?: events.Schedule;
+}
+
+export interface FunctionsProps {
+  /** @default ARM_64 */
+  readonly architecture?: lambda.Architecture;
+  /** MB, 128 to 10240. @default 512 */
+  readonly memorySize?: number;
+  /** 5 s to 15 min. @default 60 seconds */
+  readonly timeout?: Duration;
+  /** @default INFO */
+  readonly logLevel?: lambda.ApplicationLogLevel;
+  /** Retention of the functions' own log groups. @default ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+export interface StreamProps {
+  /** @default ON_DEMAND */
+  readonly mode?: kinesis.StreamMode;
+  /** PROVISIONED only, 1 to 500. @default 2 */
+  readonly shardCount?: number;
+  /** 24 h to 365 days. @default 24 hours */
+  readonly retention?: Duration;
+  /** Records per invocation, 1 to 10000. @default 100 */
+  readonly batchSize?: number;
+  /** 0 to 300 s. @default 5 seconds */
+  readonly maxBatchingWindow?: Duration;
+  /** Concurrent batches per shard, 1 to 10. @default 1 */
+  readonly parallelizationFactor?: number;
+  /** Retries of a failing batch (halved each time) before the failure queue, 0 to 10000. @default 5 */
+  readonly retryAttempts?: number;
+  /** Older records go to the failure queue, 60 s to 7 days. @default 6 hours */
+  readonly maxRecordAge?: Duration;
+}
+
+export interface AlarmsProps {
+  /** Where alarms notify. @default - alarms without actions */
+  readonly topic?: sns.ITopic;
+  /** fan-out: alarm when a function's IteratorAge exceeds this. @default 10 minutes */
+  readonly iteratorAgeThreshold?: Duration;
+}
+
+export interface CwlogsPipelineProps {
+  readonly topology: Topology;
+  /** direct (required there): the log groups to subscribe. */
+  readonly logGroupNames?: string[];
+  /** fan-out: more log groups the account policy leaves out (the functions' own always are). */
+  readonly excludedLogGroupNames?: string[];
+  /** What CloudWatch Logs sends at all. @default "" (every event) */
+  readonly subscriptionFilterPattern?: string;
+  readonly archive?: ArchiveProps;
+  /** @default - no index function */
+  readonly index?: IndexProps;
+  readonly alerts?: AlertsProps;
+  readonly functions?: FunctionsProps;
+  /** fan-out: the stream and the event source mappings. */
+  readonly stream?: StreamProps;
+  readonly alarms?: AlarmsProps;
+  /**
+   * The cwlogs.toml shipped to every function (a layer: /opt/cwlogs.toml, CWLOGS_CONFIG).
+   * @default infra/sam/config/cwlogs.toml of the workspace
+   */
+  readonly configFile?: string;
+  /** The Cargo workspace. @default the first parent directory whose Cargo.toml has [workspace] */
+  readonly workspaceRoot?: string;
+  /**
+   * Use functions already built by `cargo lambda build` (`<lambdaDir>/<binary>/bootstrap`)
+   * instead of building them at synth with cargo-lambda-cdk. @default - built by RustFunction
+   */
+  readonly lambdaDir?: string;
+  /** Prefix of the functions' own log group names. @default /cwlogs/<stack name> */
+  readonly logGroupPrefix?: string;
+}
+
+/**
+ * The cwlogs pipeline: the archive function (S3), the index function (OpenSearch, with
+ * `index`), the alert function (SNS, DynamoDB state, a schedule; unless `alerts.enabled` is
+ * false), wired by `topology`, each with a least-privilege role, its own log group, failure
+ * destinations, alarms, and a dashboard of the cwlogs self-metrics.
+ */
+export class CwlogsPipeline extends Construct {
+  public readonly archiveFunction: lambda.Function;
+  public readonly indexFunction?: lambda.Function;
+  public readonly alertFunction?: lambda.Function;
+  public readonly functions: Partial<Record<FunctionName, lambda.Function>> = {};
+  public readonly bucketName: string;
+  public readonly bucket?: s3.IBucket;
+  public readonly failureQueue: sqs.Queue;
+  public readonly configLayer: lambda.LayerVersion;
+  public readonly stream?: kinesis.Stream;
+  public readonly accountPolicy?: logs.CfnAccountPolicy;
+  public readonly alertTopicArn?: string;
+  public readonly alertTable?: dynamodb.Table;
+  public readonly alarms: cloudwatch.Alarm[] = [];
+  public readonly dashboard: cloudwatch.Dashboard;
+  /** The functions' own log groups (left out of the account policy). */
+  public readonly logGroupNames: Record<FunctionName, string>;
+
+  constructor(scope: Construct, id: string, props: CwlogsPipelineProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    const workspaceRoot = props.workspaceRoot ?? findWorkspaceRoot(__dirname);
+    const configFile = props.configFile ?? path.join(workspaceRoot, 'infra', 'sam', 'config', 'cwlogs.toml');
+    const prefix = props.archive?.prefix ?? 'cwl';
+    const alertsEnabled = props.alerts?.enabled ?? true;
+    const fanOut = props.topology === 'fan-out';
+    validate(props, { workspaceRoot, configFile, prefix, alertsEnabled }, this.node.path);
+
+    const logGroupPrefix = props.logGroupPrefix ?? `/cwlogs/${stack.stackName}`;
+    this.logGroupNames = {
+      archive: `${logGroupPrefix}/archive`,
+      index: `${logGroupPrefix}/index`,
+      alert: `${logGroupPrefix}/alert`,
+    };
+
+    // ------------------------------------------------------------ shared
+
+    this.configLayer = new lambda.LayerVersion(this, 'ConfigLayer', {
+      description: 'cwlogs.toml for the cwlogs functions (at /opt/cwlogs.toml)',
+      code: lambda.Code.fromAsset(stageConfig(configFile)),
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    if (props.archive?.bucket) {
+      this.bucket = props.archive.bucket;
+      this.bucketName = props.archive.bucket.bucketName;
+    } else if (props.archive?.bucketName) {
+      this.bucketName = props.archive.bucketName;
+    } else {
+      this.bucket = new s3.Bucket(this, 'ArchiveBucket', {
+        encryption: s3.BucketEncryption.S3_MANAGED,
+        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+        objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        enforceSSL: true,
+        lifecycleRules: [{ id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(7) }],
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+      this.bucketName = this.bucket.bucketName;
+    }
+    const objects = (keyPrefix: string) => `arn:${Aws.PARTITION}:s3:::${this.bucketName}/${keyPrefix}/*`;
+
+    this.failureQueue = new sqs.Queue(this, 'FailureQueue', {
+      retentionPeriod: Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+    });
+
+    if (fanOut) {
+      const mode = props.stream?.mode ?? kinesis.StreamMode.ON_DEMAND;
+      this.stream = new kinesis.Stream(this, 'LogStream', {
+        streamMode: mode,
+        shardCount: mode === kinesis.StreamMode.PROVISIONED ? (props.stream?.shardCount ?? 2) : undefined,
+        retentionPeriod: props.stream?.retention ?? Duration.hours(24),
+        encryption: kinesis.StreamEncryption.MANAGED,
+      });
+    }
+
+    // ------------------------------------------------------------ functions
+
+    const fn = props.functions ?? {};
+    const environment: Record<string, string> = {
+      CWLOGS_CONFIG: '/opt/cwlogs.toml',
+      CWLOGS_ARCHIVE_BUCKET: this.bucketName,
+      CWLOGS_ARCHIVE_KMS_KEY: props.archive?.kmsKeyArn ?? '',
+    };
+
+    const makeFunction = (
+      name: FunctionName,
+      description: string,
+      statements: iam.PolicyStatement[],
+      extraEnvironment: Record<string, string>,
+    ): lambda.Function => {
+      const logGroup = new logs.LogGroup(this, `${title(name)}LogGroup`, {
+        logGroupName: this.logGroupNames[name],
+        retention: fn.logRetention ?? logs.RetentionDays.ONE_MONTH,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      const role = new iam.Role(this, `${title(name)}Role`, {
+        description: `cwlogs ${name} function`,
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        inlinePolicies: {
+          [name]: new iam.PolicyDocument({
+            statements: [
+              new iam.PolicyStatement({
+                sid: 'OwnLogs',
+                actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+                resources: [logGroup.logGroupArn],
+              }),
+              ...statements,
+              ...(props.archive?.kmsKeyArn
+                ? [
+                    new iam.PolicyStatement({
+                      sid: 'ArchiveKey',
+                      actions: ['kms:GenerateDataKey'],
+                      resources: [props.archive.kmsKeyArn],
+                    }),
+                  ]
+                : []),
+              ...(this.stream
+                ? [
+                    new iam.PolicyStatement({
+                      sid: 'ReadStream',
+                      actions: [
+                        'kinesis:DescribeStream',
+                        'kinesis:DescribeStreamSummary',
+                        'kinesis:GetRecords',
+                        'kinesis:GetShardIterator',
+                        'kinesis:ListShards',
+                        'kinesis:SubscribeToShard',
+                      ],
+                      resources: [this.stream.streamArn],
+                    }),
+                  ]
+                : []),
+            ],
+          }),
+        },
+      });
+      const common = {
+        description,
+        role,
+        architecture: fn.architecture ?? lambda.Architecture.ARM_64,
+        memorySize: fn.memorySize ?? 512,
+        timeout: fn.timeout ?? Duration.seconds(60),
+        layers: [this.configLayer],
+        environment: { ...environment, ...extraEnvironment },
+        logGroup,
+        loggingFormat: lambda.LoggingFormat.JSON,
+        applicationLogLevelV2: fn.logLevel ?? lambda.ApplicationLogLevel.INFO,
+        systemLogLevelV2: lambda.SystemLogLevel.WARN,
+      };
+      const f = props.lambdaDir
+        ? new lambda.Function(this, `${title(name)}Function`, {
+            ...common,
+            runtime: lambda.Runtime.PROVIDED_AL2023,
+            handler: 'bootstrap',
+            code: lambda.Code.fromAsset(path.join(props.lambdaDir, name)),
+          })
+        : new RustFunction(this, `${title(name)}Function`, {
+            ...common,
+            manifestPath: path.join(workspaceRoot, 'functions', name, 'Cargo.toml'),
+            binaryName: name,
+          });
+      // Failed asynchronous invocations (direct subscriptions, the schedule).
+      f.configureAsyncInvoke({
+        retryAttempts: 2,
+        maxEventAge: name === 'alert' ? Duration.hours(1) : Duration.hours(6),
+        onFailure: new destinations.SqsDestination(this.failureQueue),
+      });
+      this.functions[name] = f;
+      return f;
+    };
+
+    this.archiveFunction = makeFunction(
+      'archive',
+      'cwlogs archive - CloudWatch Logs subscription data to S3 (gzip NDJSON)',
+      [
+        new iam.PolicyStatement({
+          sid: 'ArchiveAndDeadLetters',
+          actions: ['s3:PutObject'],
+          resources: [objects(prefix), objects('dead-letter')],
+        }),
+      ],
+      {},
+    );
+
+    const deadLetters = new iam.PolicyStatement({
+      sid: 'DeadLetters',
+      actions: ['s3:PutObject'],
+      resources: [objects('dead-letter')],
+    });
+
+    if (props.index) {
+      const statements = [deadLetters];
+      if (props.index.domainArn) {
+        statements.push(
+          new iam.PolicyStatement({
+            sid: 'Domain',
+            // POST _bulk, PUT _index_template/* at cold start.
+            actions: ['es:ESHttpPost', 'es:ESHttpPut'],
+            resources: [`${props.index.domainArn}/*`],
+          }),
+        );
+      }
+      if (props.index.collectionArn) {
+        statements.push(
+          new iam.PolicyStatement({
+            sid: 'Collection',
+            actions: ['aoss:APIAccessAll'],
+            resources: [props.index.collectionArn],
+          }),
+        );
+      }
+      this.indexFunction = makeFunction(
+        'index',
+        'cwlogs index - CloudWatch Logs subscription data to OpenSearch / Elasticsearch',
+        statements,
+        { CWLOGS_INDEX_ENDPOINT: props.index.endpoint },
+      );
+    }
+
+    if (alertsEnabled) {
+      let topicArn: string;
+      if (props.alerts?.topic) {
+        topicArn = props.alerts.topic.topicArn;
+      } else if (props.alerts?.topicArn) {
+        topicArn = props.alerts.topicArn;
+      } else {
+        const topic = new sns.Topic(this, 'AlertTopic', { displayName: 'cwlogs alerts' });
+        // SSE with the AWS managed key: publishers of the account need no KMS permission.
+        (topic.node.defaultChild as sns.CfnTopic).kmsMasterKeyId = 'alias/aws/sns';
+        topicArn = topic.topicArn;
+      }
+      this.alertTopicArn = topicArn;
+      // Alert state; items expire by themselves (TTL on expires_at).
+      this.alertTable = new dynamodb.Table(this, 'AlertTable', {
+        partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+        billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+        timeToLiveAttribute: 'expires_at',
+        encryption: dynamodb.TableEncryption.AWS_MANAGED,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      this.alertFunction = makeFunction(
+        'alert',
+        'cwlogs alert - [[rule]] metrics (EMF) and alerts to SNS',
+        [
+          new iam.PolicyStatement({ sid: 'Publish', actions: ['sns:Publish'], resources: [topicArn] }),
+          new iam.PolicyStatement({
+            sid: 'State',
+            actions: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+            resources: [this.alertTable.tableArn],
+          }),
+          deadLetters,
+        ],
+        { CWLOGS_ALERT_TOPIC: topicArn, CWLOGS_ALERT_TABLE: this.alertTable.tableName },
+      );
+      // Sends the summaries of windows that ended even when no more events arrive.
+      new events.Rule(this, 'FlushSummaries', {
+        description: 'cwlogs alert summaries of ended windows',
+        schedule: props.alerts?.schedule ?? events.Schedule.rate(Duration.minutes(1)),
+        targets: [new targets.LambdaFunction(this.alertFunction)],
+      });
+    }
+
+    // ------------------------------------------------------------ topology
+
+    const pattern = props.subscriptionFilterPattern ?? '';
+    if (!fanOut) {
+      const groups = props.logGroupNames ?? [];
+      for (const [name, f] of Object.entries(this.functions) as [FunctionName, lambda.Function][]) {
+        // One permission per function for the log groups of this account and region (one per
+        // log group would outgrow the 20 KB resource policy); the filters say which.
+        const permission = new lambda.CfnPermission(this, `${title(name)}LogsPermission`, {
+          action: 'lambda:InvokeFunction',
+          functionName: f.functionArn,
+          principal: 'logs.amazonaws.com',
+          sourceAccount: Aws.ACCOUNT_ID,
+          sourceArn: `arn:${Aws.PARTITION}:logs:${Aws.REGION}:${Aws.ACCOUNT_ID}:log-group:*`,
+        });
+        groups.forEach((group, i) => {
+          const filter = new logs.CfnSubscriptionFilter(this, `${title(name)}Subscription${i}`, {
+            logGroupName: group,
+            filterName: `cwlogs-${stack.stackName}-${name}`,
+            filterPattern: pattern,
+            destinationArn: f.functionArn,
+          });
+          filter.node.addDependency(permission);
+        });
+      }
+    } else {
+      const stream = this.stream!;
+      const role = new iam.Role(this, 'LogsToStreamRole', {
+        description: 'CloudWatch Logs to the cwlogs stream',
+        assumedBy: new iam.ServicePrincipal('logs.amazonaws.com', {
+          conditions: {
+            StringLike: { 'aws:SourceArn': `arn:${Aws.PARTITION}:logs:${Aws.REGION}:${Aws.ACCOUNT_ID}:*` },
+          },
+        }),
+        inlinePolicies: {
+          'put-records': new iam.PolicyDocument({
+            statements: [
+              new iam.PolicyStatement({
+                actions: ['kinesis:PutRecord', 'kinesis:PutRecords'],
+                resources: [stream.streamArn],
+              }),
+            ],
+          }),
+        },
+      });
+      const excluded = [
+        this.logGroupNames.archive,
+        this.logGroupNames.index,
+        this.logGroupNames.alert,
+        ...(props.excludedLogGroupNames ?? []),
+      ];
+      this.accountPolicy = new logs.CfnAccountPolicy(this, 'AccountSubscriptionPolicy', {
+        policyName: `cwlogs-${stack.stackName}`,
+        policyType: 'SUBSCRIPTION_FILTER_POLICY',
+        scope: 'ALL',
+        policyDocument: stack.toJsonString({
+          DestinationArn: stream.streamArn,
+          RoleArn: role.roleArn,
+          FilterPattern: pattern,
+          Distribution: 'Random',
+        }),
+        selectionCriteria: `LogGroupName NOT IN [${excluded.map((g) => `"${g}"`).join(', ')}]`,
+      });
+
+      const s = props.stream ?? {};
+      for (const [name, f] of Object.entries(this.functions) as [FunctionName, lambda.Function][]) {
+        new lambda.EventSourceMapping(this, `${title(name)}StreamMapping`, {
+          target: f,
+          eventSourceArn: stream.streamArn,
+          startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+          batchSize: s.batchSize ?? 100,
+          maxBatchingWindow: s.maxBatchingWindow ?? Duration.seconds(5),
+          parallelizationFactor: s.parallelizationFactor ?? 1,
+          reportBatchItemFailures: true,
+          bisectBatchOnError: true,
+          retryAttempts: s.retryAttempts ?? 5,
+          maxRecordAge: s.maxRecordAge ?? Duration.hours(6),
+          onFailure: new sources.SqsDlq(this.failureQueue),
+        });
+      }
+    }
+
+    // ------------------------------------------------------------ alarms and dashboard
+
+    const alarmActions = props.alarms?.topic ? [props.alarms.topic] : [];
+    const alarm = (id: string, description: string, metric: cloudwatch.IMetric, threshold: number, periods = 1) => {
+      const a = new cloudwatch.Alarm(this, id, {
+        alarmDescription: description,
+        metric,
+        threshold,
+        evaluationPeriods: periods,
+        datapointsToAlarm: periods > 1 ? 3 : undefined,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      for (const topic of alarmActions) {
+        a.addAlarmAction({ bind: () => ({ alarmActionArn: topic.topicArn }) });
+      }
+      this.alarms.push(a);
+      return a;
+    };
+    const selfMetric = (f: lambda.IFunction, metricName: string, period = Duration.minutes(5)) =>
+      new cloudwatch.Metric({
+        namespace: 'cwlogs',
+        metricName,
+        dimensionsMap: { Function: f.functionName },
+        statistic: 'Sum',
+        period,
+      });
+    for (const [name, f] of Object.entries(this.functions) as [FunctionName, lambda.Function][]) {
+      alarm(
+        `${title(name)}ErrorsAlarm`,
+        `The cwlogs ${name} function failed (retryable failures left, or a crash).`,
+        f.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+        0,
+      );
+      alarm(
+        `${title(name)}DeadLettersAlarm`,
+        `The cwlogs ${name} function wrote dead letters (dead-letter/ in the bucket; \`cwlogs replay\` feeds them back).`,
+        selfMetric(f, 'DeadLetters'),
+        0,
+      );
+      if (fanOut) {
+        alarm(
+          `${title(name)}IteratorAgeAlarm`,
+          `The cwlogs ${name} function falls behind the stream.`,
+          f.metric('IteratorAge', { statistic: 'Maximum', period: Duration.minutes(1) }),
+          (props.alarms?.iteratorAgeThreshold ?? Duration.minutes(10)).toMilliseconds(),
+          5,
+        );
+      }
+    }
+    if (this.alertFunction) {
+      alarm(
+        'AlertsFailedAlarm',
+        'SNS refused or kept failing alerts of the cwlogs alert function.',
+        selfMetric(this.alertFunction, 'AlertsFailed'),
+        0,
+      );
+    }
+    alarm(
+      'FailureQueueAlarm',
+      'Invocations or Kinesis batches the cwlogs functions gave up on wait in the failure queue.',
+      this.failureQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: Duration.minutes(5) }),
+      0,
+    );
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName: `cwlogs-${stack.stackName}`,
+    });
+    this.dashboard.addWidgets(
+      new cloudwatch.TextWidget({
+        width: 24,
+        height: 2,
+        markdown: `## cwlogs (${props.topology})\nEvents in = delivered + filtered + dead letters; pending records go back to the trigger. Dead letters: \`s3://${this.bucketName}/dead-letter/\`.`,
+      }),
+    );
+    const eventMetrics = ['EventsIn', 'EventsDelivered', 'EventsFiltered', 'DeadLetters', 'RecordsPending'];
+    this.dashboard.addWidgets(
+      ...(Object.entries(this.functions) as [FunctionName, lambda.Function][]).map(
+        ([name, f]) =>
+          new cloudwatch.GraphWidget({
+            title: name === 'alert' ? 'alert: events and alerts' : `${name}: events`,
+            width: 8,
+            left: [
+              ...eventMetrics,
+              ...(name === 'alert' ? ['AlertsPublished', 'AlertsFailed'] : []),
+            ].map((m) => selfMetric(f, m)),
+          }),
+      ),
+    );
+    const all = Object.values(this.functions) as lambda.Function[];
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'invocations and errors',
+        width: 8,
+        left: all.flatMap((f) => [f.metricInvocations(), f.metricErrors(), f.metricThrottles()]),
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'duration p99 (ms)',
+        width: 8,
+        left: all.map((f) => f.metricDuration({ statistic: 'p99' })),
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'iterator age (ms, fan-out) and failure queue',
+        width: 8,
+        left: all.map((f) => f.metric('IteratorAge', { statistic: 'Maximum', period: Duration.minutes(1) })),
+        right: [this.failureQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum' })],
+      }),
+    );
+
+    // ------------------------------------------------------------ outputs
+
+    new CfnOutput(this, 'Topology', { value: props.topology });
+    for (const [name, f] of Object.entries(this.functions) as [FunctionName, lambda.Function][]) {
+      new CfnOutput(this, `${title(name)}FunctionName`, { value: f.functionName });
+    }
+    new CfnOutput(this, 'ArchiveBucketName', {
+      description: 'Archive objects under the prefix, dead letters under dead-letter/',
+      value: this.bucketName,
+    });
+    if (this.alertTopicArn) new CfnOutput(this, 'AlertTopicArn', { value: this.alertTopicArn });
+    if (this.alertTable) new CfnOutput(this, 'AlertTableName', { value: this.alertTable.tableName });
+    if (this.stream) new CfnOutput(this, 'StreamArn', { value: this.stream.streamArn });
+    if (this.accountPolicy) new CfnOutput(this, 'AccountPolicyName', { value: this.accountPolicy.policyName });
+    new CfnOutput(this, 'FailureQueueUrl', {
+      description: 'Failed asynchronous invocations and Kinesis batches past their retries',
+      value: this.failureQueue.queueUrl,
+    });
+    new CfnOutput(this, 'DashboardUrl', {
+      value: `https://${Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}#dashboards:name=${this.dashboard.dashboardName}`,
+    });
+  }
+}
+
+function title(name: string): string {
+  return name[0].toUpperCase() + name.slice(1);
+}
+
+/** The nearest directory at or above `from` whose Cargo.toml declares a [workspace]. */
+export function findWorkspaceRoot(from: string): string {
+  let dir = path.resolve(from);
+  for (;;) {
+    const manifest = path.join(dir, 'Cargo.toml');
+    if (fs.existsSync(manifest) && /^\[workspace\]/m.test(fs.readFileSync(manifest, 'utf-8'))) {
+      return dir;
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) {
+      throw new Error(`CwlogsPipeline: no Cargo workspace above ${from}; set workspaceRoot`);
+    }
+    dir = parent;
+  }
+}
+
+/** A directory holding only `cwlogs.toml` (a copy of `file`), the layer's content. */
+function stageConfig(file: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cwlogs-config-'));
+  fs.copyFileSync(file, path.join(dir, 'cwlogs.toml'));
+  return dir;
+}
+
+interface Resolved {
+  readonly workspaceRoot: string;
+  readonly configFile: string;
+  readonly prefix: string;
+  readonly alertsEnabled: boolean;
+}
+
+function validate(props: CwlogsPipelineProps, r: Resolved, where: string): void {
+  const p = new Problems();
+  if (props.topology !== 'direct' && props.topology !== 'fan-out') {
+    p.add(`topology must be "direct" or "fan-out", not ${JSON.stringify(props.topology)}`);
+  }
+  const groups = props.logGroupNames ?? [];
+  if (props.topology === 'direct') {
+    if (groups.length === 0) {
+      p.add('topology "direct" needs logGroupNames: the log groups to subscribe (or choose topology "fan-out")');
+    }
+    if (props.index && r.alertsEnabled) {
+      p.add(
+        'CloudWatch Logs allows 2 subscription filters per log group, and "direct" would put 3 on each (archive, index, alert): choose topology "fan-out", or leave out index or alerts (alerts.enabled = false)',
+      );
+    }
+  }
+  if (props.topology === 'fan-out' && groups.length > 0) {
+    p.add(
+      'logGroupNames is for topology "direct"; "fan-out" takes every log group of the account: leave some out with excludedLogGroupNames',
+    );
+  }
+  const seen = new Set<string>();
+  for (const g of groups) {
+    p.pattern('logGroupNames item', g, LOG_GROUP_NAME, 'a log group name ([.-_/#A-Za-z0-9], 1 to 512 characters)');
+    if (seen.has(g)) p.add(`logGroupNames lists ${g} twice`);
+    seen.add(g);
+  }
+  const excluded = props.excludedLogGroupNames ?? [];
+  for (const g of excluded) {
+    p.pattern('excludedLogGroupNames item', g, LOG_GROUP_NAME, 'a log group name ([.-_/#A-Za-z0-9], 1 to 512 characters)');
+  }
+  if (excluded.length > 47) {
+    p.add(`excludedLogGroupNames has ${excluded.length} names; the account policy takes at most 50, 3 of them the functions' own`);
+  }
+  const pattern = props.subscriptionFilterPattern ?? '';
+  if (!Token.isUnresolved(pattern) && pattern.length > 1024) {
+    p.add(`subscriptionFilterPattern is ${pattern.length} characters; CloudWatch Logs takes at most 1024`);
+  }
+
+  const a = props.archive ?? {};
+  if (a.bucket && a.bucketName) p.add('archive: give bucket or bucketName, not both');
+  p.pattern('archive.bucketName', a.bucketName, BUCKET_NAME, 'an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)');
+  p.pattern('archive.prefix', a.prefix, KEY_PREFIX, 'an S3 key prefix without leading or trailing / (e.g. cwl or logs/cwl)');
+  p.pattern('archive.kmsKeyArn', a.kmsKeyArn, KMS_KEY_ARN, 'a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)');
+
+  if (props.index) {
+    const i = props.index;
+    if (!i.endpoint) p.add('index.endpoint is required with index');
+    p.pattern('index.endpoint', i.endpoint || undefined, ENDPOINT_URL, 'an http(s) URL without query, e.g. https://search-logs-abc.eu-west-1.es.amazonaws.com');
+    p.pattern('index.domainArn', i.domainArn, DOMAIN_ARN, 'an OpenSearch domain ARN (arn:aws:es:REGION:ACCOUNT:domain/NAME)');
+    p.pattern('index.collectionArn', i.collectionArn, COLLECTION_ARN, 'an OpenSearch Serverless collection ARN (arn:aws:aoss:REGION:ACCOUNT:collection/ID)');
+    if (i.domainArn && i.collectionArn) p.add('index: give domainArn or collectionArn, not both');
+  }
+
+  const al = props.alerts ?? {};
+  if (al.topic && al.topicArn) p.add('alerts: give topic or topicArn, not both');
+  p.pattern('alerts.topicArn', al.topicArn, TOPIC_ARN, 'an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)');
+  if (!r.alertsEnabled && (al.topic || al.topicArn || al.schedule)) {
+    p.add('alerts: topic, topicArn and schedule need alerts.enabled');
+  }
+
+  const f = props.functions ?? {};
+  p.range('functions.memorySize', f.memorySize, 128, 10240);
+  p.seconds('functions.timeout', f.timeout, 5, 900);
+
+  const s = props.stream ?? {};
+  if (props.topology === 'direct' && props.stream) p.add('stream settings are for topology "fan-out"');
+  p.range('stream.shardCount', s.shardCount, 1, 500);
+  if (s.shardCount !== undefined && s.mode !== kinesis.StreamMode.PROVISIONED) {
+    p.add('stream.shardCount needs stream.mode PROVISIONED');
+  }
+  if (s.retention && !s.retention.isUnresolved()) {
+    const h = s.retention.toHours({ integral: false });
+    if (!Number.isInteger(h) || h < 24 || h > 8760) p.add(`stream.retention must be whole hours from 24 to 8760, not ${h}`);
+  }
+  p.range('stream.batchSize', s.batchSize, 1, 10000);
+  p.seconds('stream.maxBatchingWindow', s.maxBatchingWindow, 0, 300);
+  p.range('stream.parallelizationFactor', s.parallelizationFactor, 1, 10);
+  p.range('stream.retryAttempts', s.retryAttempts, 0, 10000);
+  p.seconds('stream.maxRecordAge', s.maxRecordAge, 60, 604800);
+  if (props.alarms?.iteratorAgeThreshold) {
+    p.seconds('alarms.iteratorAgeThreshold', props.alarms.iteratorAgeThreshold, 1, 604800);
+  }
+
+  if (props.lambdaDir !== undefined) {
+    const names: FunctionName[] = ['archive', ...(props.index ? ['index' as const] : []), ...(r.alertsEnabled ? ['alert' as const] : [])];
+    for (const n of names) {
+      const bootstrap = path.join(props.lambdaDir, n, 'bootstrap');
+      if (!fs.existsSync(bootstrap)) {
+        p.add(`lambdaDir: ${bootstrap} does not exist (build with \`cargo lambda build --release\`)`);
+      }
+    }
+  } else {
+    for (const n of ['archive', 'index', 'alert']) {
+      const manifest = path.join(r.workspaceRoot, 'functions', n, 'Cargo.toml');
+      if ((n === 'archive' || (n === 'index' && props.index) || (n === 'alert' && r.alertsEnabled)) && !fs.existsSync(manifest)) {
+        p.add(`workspaceRoot: ${manifest} does not exist`);
+      }
+    }
+  }
+  checkConfigFile(p, r.configFile, r.prefix);
+  p.throwIfAny(where);
+}

@@ -1,0 +1,71 @@
+import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { archiveSettings, propsFromContext } from '../lib';
+
+const lookup = (values: Record<string, unknown>) => (key: string) => values[key];
+
+describe('app context', () => {
+  test('defaults: direct, arm64, alerts on, no index', () => {
+    const p = propsFromContext(lookup({}));
+    expect(p.topology).toBe('direct');
+    expect(p.logGroupNames).toBeUndefined();
+    expect(p.functions?.architecture).toBe(lambda.Architecture.ARM_64);
+    expect(p.alerts?.enabled).toBe(true);
+    expect(p.index).toBeUndefined();
+    expect(p.stream).toBeUndefined();
+  });
+
+  test('comma-separated lists from -c, lists from cdk.json', () => {
+    expect(propsFromContext(lookup({ logGroupNames: '/a, /b,,' })).logGroupNames).toEqual(['/a', '/b']);
+    expect(propsFromContext(lookup({ logGroupNames: ['/a', '/b'] })).logGroupNames).toEqual(['/a', '/b']);
+    expect(propsFromContext(lookup({ logGroupNames: '' })).logGroupNames).toBeUndefined();
+  });
+
+  test('index, alerts, stream and function settings', () => {
+    const p = propsFromContext(
+      lookup({
+        topology: 'fan-out',
+        indexEndpoint: 'https://x.es.amazonaws.com',
+        indexDomainArn: 'arn:aws:es:eu-west-1:123456789012:domain/logs',
+        enableAlerts: 'false',
+        architecture: 'x86_64',
+        memorySize: '1024',
+        timeoutSeconds: '120',
+        streamMode: 'PROVISIONED',
+        streamShardCount: '4',
+      }),
+    );
+    expect(p.topology).toBe('fan-out');
+    expect(p.index).toEqual({
+      endpoint: 'https://x.es.amazonaws.com',
+      domainArn: 'arn:aws:es:eu-west-1:123456789012:domain/logs',
+      collectionArn: undefined,
+    });
+    expect(p.alerts?.enabled).toBe(false);
+    expect(p.functions?.architecture).toBe(lambda.Architecture.X86_64);
+    expect(p.functions?.memorySize).toBe(1024);
+    expect(p.functions?.timeout?.toSeconds()).toBe(120);
+    expect(p.stream).toEqual({ mode: kinesis.StreamMode.PROVISIONED, shardCount: 4 });
+  });
+
+  test('bad values are named', () => {
+    expect(() => propsFromContext(lookup({ architecture: 'arm' }))).toThrow(/context architecture: expected arm64 or x86_64/);
+    expect(() => propsFromContext(lookup({ enableAlerts: 'yes' }))).toThrow(/context enableAlerts: expected true or false/);
+    expect(() => propsFromContext(lookup({ memorySize: 'lots' }))).toThrow(/context memorySize: "lots" is not a number/);
+    expect(() => propsFromContext(lookup({ streamMode: 'FAST' }))).toThrow(/context streamMode/);
+  });
+});
+
+describe('archiveSettings (what the IAM policies depend on in cwlogs.toml)', () => {
+  test('reads [archive] keys only', () => {
+    expect(
+      archiveSettings('[index]\nprefix = "no"\n[archive]\nprefix = "/logs/cwl/"  # comment\ndead_letter_prefix = \'dl\'\n[[rule]]\nprefix = "x"\n'),
+    ).toEqual({ enabled: true, prefix: 'logs/cwl', deadLetterPrefix: 'dl' });
+  });
+
+  test('absent or disabled [archive]', () => {
+    expect(archiveSettings('[index]\n').enabled).toBe(false);
+    expect(archiveSettings('[archive]\nenabled = false\n').enabled).toBe(false);
+    expect(archiveSettings('[archive]\n')).toEqual({ enabled: true, prefix: undefined, deadLetterPrefix: undefined });
+  });
+});
