@@ -27,7 +27,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     if dead_letters.is_none() {
         tracing::warn!(
             event = "NoDeadLetterBucket",
-            message = "set `[archive] bucket` or CWLOGS_ARCHIVE_BUCKET: without it, alerts SNS refuses are only logged"
+            message = "set `[archive] bucket` or CWLOGS_ARCHIVE_BUCKET: without it, undecodable records stay with the trigger and alerts SNS refuses are only logged"
         );
     }
     match config.alerts.table.clone() {
