@@ -79,7 +79,8 @@ start_services() {
   local port url
   port=$(free_port)
   url=http://127.0.0.1:$port
-  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" >"$ROOT/target/moto.log" 2>&1 &
+  # scripts/moto-server.py: moto_server with DynamoDB conditional writes made atomic.
+  "$VENV/bin/python" "$ROOT/scripts/moto-server.py" -H 127.0.0.1 -p "$port" >"$ROOT/target/moto.log" 2>&1 &
   SERVICE_PIDS+=($!)
   wait_http "$!" "$url/" 30 "$ROOT/target/moto.log"
   echo "moto answers at $url (log: target/moto.log)"

@@ -64,13 +64,13 @@ fn replays_the_samples_and_accounts_for_every_input() {
     let out = tmp.path().join("out");
     let o = replay(&out, &[&samples()]);
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(stdout.contains("48 events"), "{stdout}");
+    assert!(stdout.contains("96 events"), "{stdout}");
 
     let s = summary(&out);
-    assert_eq!(s["inputs"], 22);
-    assert_eq!(s["events"], 48);
-    assert_eq!(s["archived_events"], 48);
-    assert_eq!(s["indexed_events"], 48);
+    assert_eq!(s["inputs"], 23);
+    assert_eq!(s["events"], 96);
+    assert_eq!(s["archived_events"], 96);
+    assert_eq!(s["indexed_events"], 96);
     assert_eq!(s["control_messages"], 3);
     // 10 broken inputs and one bad Kinesis record.
     assert_eq!(s["dead_lettered"], 11);
@@ -92,9 +92,9 @@ fn replays_the_samples_and_accounts_for_every_input() {
             lines += 1;
         }
     }
-    // 48 events, of which 3 are delivered twice (the Kinesis sample's first record reappears in
+    // 96 events, of which 3 are delivered twice (the Kinesis sample's first record reappears in
     // the broken Kinesis sample) and land in the same object.
-    assert_eq!(lines, 45);
+    assert_eq!(lines, 93);
 
     // _bulk files: create actions with ids, one file per index.
     let index = tree(&out.join("index"));
@@ -112,7 +112,7 @@ fn replays_the_samples_and_accounts_for_every_input() {
             docs += 1;
         }
     }
-    assert_eq!(docs, 48);
+    assert_eq!(docs, 96);
 
     // Dead letters keep the input byte for byte, with the error beside it.
     let original = std::fs::read(samples().join("broken/not-gzip.json")).expect("sample");
@@ -188,7 +188,7 @@ fn archive_and_dead_letters_replay_back() {
     let s = summary(&second);
     // Dead letters stay dead letters (their sidecars are skipped, not read as inputs).
     assert_eq!(s["dead_lettered"], 11);
-    assert_eq!(s["inputs"], 12 + 11);
+    assert_eq!(s["inputs"], 13 + 11);
 }
 
 #[test]
@@ -305,20 +305,20 @@ exclude = '{ $.level = "DEBUG" }'
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let s = summary(&out);
-    // direct/: 8 CloudTrail (3 AccessDenied), 5 app (1 DEBUG), 7 runtime, 4 flow, 4 apache, 1 policy.
-    assert_eq!(s["events"], 29);
-    assert_eq!(s["archived_events"], 3);
-    assert_eq!(s["archive_filtered"], 26);
+    // direct/: 8 CloudTrail (3 AccessDenied), 48 in the CloudTrail burst (40 AccessDenied), 5 app (1 DEBUG), 7 runtime, 4 flow, 4 apache, 1 policy.
+    assert_eq!(s["events"], 77);
+    assert_eq!(s["archived_events"], 43);
+    assert_eq!(s["archive_filtered"], 34);
     // Indexed: /ecs/ groups only (5 app + 4 apache), minus the DEBUG line.
     assert_eq!(s["indexed_events"], 8);
-    assert_eq!(s["index_filtered"], 21);
+    assert_eq!(s["index_filtered"], 69);
     for (k, v) in [
         ("archived_events", "archive_filtered"),
         ("indexed_events", "index_filtered"),
     ] {
         assert_eq!(
             s[k].as_u64().unwrap_or(0) + s[v].as_u64().unwrap_or(0),
-            29,
+            77,
             "{k} + {v}"
         );
     }

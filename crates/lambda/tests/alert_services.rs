@@ -400,8 +400,6 @@ async fn fifo_topics_get_the_group_and_the_deterministic_dedup_id() {
 /// The shipped sample as it is: events from 2025, older than a day. The window state the
 /// first container writes must still be there for the second one.
 #[tokio::test]
-#[ignore = "cwlogs-pipeline alert.rs derives the window state's expires_at from event time: \
-            for events more than a day old DynamoStateStore reads it back as expired"]
 async fn old_events_share_the_table_too() {
     let sdk = sdk().await;
     let wiring = Wiring::new(&sdk, false).await;

@@ -323,7 +323,7 @@ async fn send_one<S: StateStore, P: Publish>(
 ) -> Result<(), SendError> {
     let key = window_key(&rule.name, &o.group, o.window_start);
     let window_end = o.window_start + alert.window_ms;
-    let expires = (window_end + config.alerts.grace_ms) / 1000 + 86_400;
+    let expires = (window_end.max(options.now_ms) + config.alerts.grace_ms) / 1000 + 86_400;
     let max = u64::from(alert.max_per_window);
     let claim = update(
         store,
@@ -648,7 +648,7 @@ async fn flush_rule<S: StateStore, P: Publish>(
     let mut claimed = Vec::new();
     let mut relist = Vec::new();
     for (key, end) in &due {
-        let expires = (end + grace) / 1000 + 86_400;
+        let expires = ((*end).max(options.now_ms) + grace) / 1000 + 86_400;
         let got = update(
             store,
             key,
@@ -720,7 +720,7 @@ async fn flush_rule<S: StateStore, P: Publish>(
                 for i in covers {
                     let d = &claimed[i];
                     let end = d.state.window_start + alert.window_ms;
-                    let expires = (end + grace) / 1000 + 86_400;
+                    let expires = (end.max(options.now_ms) + grace) / 1000 + 86_400;
                     update(
                         store,
                         &d.key,
