@@ -231,6 +231,15 @@ impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
             input_bytes = bytes.len(),
             duration_ms = started.elapsed().as_millis() as u64,
         );
+        crate::emit_self_metrics(&[
+            ("EventsIn", s.events as u64),
+            ("EventsDelivered", s.rules.events),
+            ("EventsFiltered", s.rules.own_log_group_events),
+            ("DeadLetters", s.dead_letters as u64),
+            ("RecordsPending", s.pending_records as u64),
+            ("AlertsPublished", s.alerts.published as u64),
+            ("AlertsFailed", s.alerts.failed.len() as u64),
+        ]);
         result.map(|(_, r)| r).map_err(|(_, e)| e)
     }
 

@@ -112,6 +112,13 @@ impl<A: Archive> Archiver<A> {
             input_bytes = bytes.len(),
             duration_ms = started.elapsed().as_millis() as u64,
         );
+        crate::emit_self_metrics(&[
+            ("EventsIn", summary.events as u64),
+            ("EventsDelivered", summary.archived_events as u64),
+            ("EventsFiltered", summary.filtered_events as u64),
+            ("DeadLetters", summary.dead_letters as u64),
+            ("RecordsPending", summary.pending_records as u64),
+        ]);
         result.map(|(_, r)| r).map_err(|(_, e)| e)
     }
 

@@ -159,6 +159,16 @@ impl<T: BulkTransport, A: Archive> Indexer<T, A> {
             input_bytes = bytes.len(),
             duration_ms = started.elapsed().as_millis() as u64,
         );
+        crate::emit_self_metrics(&[
+            ("EventsIn", s.events as u64),
+            (
+                "EventsDelivered",
+                (s.indexed_events + s.existing_events + s.quarantined_events) as u64,
+            ),
+            ("EventsFiltered", s.filtered_events as u64),
+            ("DeadLetters", s.dead_letters as u64),
+            ("RecordsPending", s.pending_records as u64),
+        ]);
         result.map(|(_, r)| r).map_err(|(_, e)| e)
     }
 

@@ -171,6 +171,27 @@ impl Budget {
     }
 }
 
+/// Prints the function's own counters for one invocation as one EMF line on stdout
+/// (namespace `cwlogs`, dimension `Function`; see
+/// [`cwlogs_pipeline::metrics::self_metrics_line`]), which CloudWatch turns into the metrics the
+/// deployment's dashboard and alarms read. Only inside Lambda (`AWS_LAMBDA_FUNCTION_NAME` set):
+/// tests and local runs print nothing.
+pub fn emit_self_metrics(counters: &[(&str, u64)]) {
+    let Some(function) = std::env::var("AWS_LAMBDA_FUNCTION_NAME")
+        .ok()
+        .filter(|f| !f.is_empty())
+    else {
+        return;
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    println!(
+        "{}",
+        cwlogs_pipeline::metrics::self_metrics_line(&function, now, counters)
+    );
+}
+
 /// Starts JSON (or, outside Lambda's JSON log format, plain) logging through `tracing`, at
 /// the level in `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` (default INFO).
 pub fn init_tracing() {
