@@ -71,6 +71,71 @@ def cloudtrail(i, name, source, error=None, arn=None, ip="198.51.100.23"):
     return json.dumps(ev, separators=(",", ":"))
 
 
+def cloudtrail_burst():
+    """40 AccessDenied from one assumed role over 6 minutes (00:12:30-00:18:21, across the
+    00:15 window boundary), with a few successes and other errors from other principals in
+    between: what the alert rules group, summarise and rate-limit."""
+    T = 1764029550000  # 2025-11-25T00:12:30Z
+    ROLE = f"arn:aws:sts::{ACCOUNT}:assumed-role/backup-sync/i-0a1b2c3d4e5f60718"
+    def iso(ms):
+        import datetime
+        return datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    def trail(n, ms, name, source, arn, key, error=None, ip="10.0.7.41", params=None):
+        ev = {"eventVersion": "1.09",
+              "userIdentity": {"type": "AssumedRole", "principalId": f"AROA{key}:{arn.rsplit('/', 1)[1]}", "arn": arn,
+                               "accountId": ACCOUNT, "accessKeyId": f"ASIA{key}",
+                               "sessionContext": {"sessionIssuer": {"type": "Role", "principalId": f"AROA{key}",
+                                                                    "arn": f"arn:aws:iam::{ACCOUNT}:role/{arn.split('/')[1]}",
+                                                                    "accountId": ACCOUNT, "userName": arn.split('/')[1]},
+                                                  "attributes": {"creationDate": "2025-11-25T00:05:12Z", "mfaAuthenticated": "false"}}},
+              "eventTime": iso(ms), "eventSource": source, "eventName": name, "awsRegion": "eu-west-1",
+              "sourceIPAddress": ip, "userAgent": "Boto3/1.35.40 md/Botocore#1.35.40 ua/2.0 os/linux#6.1.112 lang/python#3.12.6",
+              "requestParameters": params, "responseElements": None,
+              "requestID": f"B{n:05d}EXAMPLE{n * 7919 % 100000:05d}", "eventID": f"b0b0{n:04d}-7e57-4c1d-9a2b-{n * 104729 % 10**12:012d}",
+              "readOnly": name.startswith(("Get", "List", "Describe", "Head")), "eventType": "AwsApiCall",
+              "managementEvent": source != "s3.amazonaws.com", "recipientAccountId": ACCOUNT}
+        if error:
+            ev["errorCode"] = error
+            ev["errorMessage"] = (f"User: {arn} is not authorized to perform: {source.split('.')[0]}:{name} "
+                                  f"because no identity-based policy allows the {source.split('.')[0]}:{name} action")
+        return json.dumps(ev, separators=(",", ":"))
+    denied = [("GetObject", "s3.amazonaws.com", {"bucketName": "prod-finance-exports", "key": "2025/11/ledger.parquet"}),
+              ("ListObjects", "s3.amazonaws.com", {"bucketName": "prod-finance-exports", "prefix": "2025/"}),
+              ("GetBucketPolicy", "s3.amazonaws.com", {"bucketName": "prod-finance-exports"}),
+              ("GetParameter", "ssm.amazonaws.com", {"name": "/prod/finance/db-password", "withDecryption": True})]
+    events = []
+    n = 0
+    for i in range(40):
+        ms = T + i * 9000
+        name, source, params = denied[i % len(denied)]
+        events.append((ms, trail(n, ms, name, source, ROLE, "BACKUPSYNC0001", "AccessDenied", params=params)))
+        n += 1
+    others = [  # offset ms, event
+        (4_000, "GetObject", "s3.amazonaws.com", "backup-sync/i-0a1b2c3d4e5f60718", None, {"bucketName": "prod-backups", "key": "daily/2025-11-24.tar.zst"}),
+        (61_500, "PutObject", "s3.amazonaws.com", "backup-sync/i-0a1b2c3d4e5f60718", None, {"bucketName": "prod-backups", "key": "daily/2025-11-25.tar.zst"}),
+        (95_000, "DescribeInstances", "ec2.amazonaws.com", "ci-deployer/session-91", None, None),
+        (150_500, "Decrypt", "kms.amazonaws.com", "ci-deployer/session-91", "AccessDeniedException", None),
+        (203_000, "RunInstances", "ec2.amazonaws.com", "ci-deployer/session-91", "Client.UnauthorizedOperation", None),
+        (247_500, "GetCallerIdentity", "sts.amazonaws.com", "backup-sync/i-0a1b2c3d4e5f60718", None, None),
+        (301_000, "PutMetricData", "monitoring.amazonaws.com", "backup-sync/i-0a1b2c3d4e5f60718", "ThrottlingException", None),
+        (340_500, "ListBuckets", "s3.amazonaws.com", "ci-deployer/session-91", None, None),
+    ]
+    for off, name, source, who, err, params in others:
+        arn = f"arn:aws:sts::{ACCOUNT}:assumed-role/{who}"
+        key = "BACKUPSYNC0001" if who.startswith("backup") else "CIDEPLOYER0091"
+        ip = "10.0.7.41" if who.startswith("backup") else "198.51.100.23"
+        events.append((T + off, trail(n, T + off, name, source, arn, key, err, ip=ip, params=params)))
+        n += 1
+    events.sort(key=lambda e: e[0])
+    log_events = [{"id": f"{ms:013d}{i:043d}", "timestamp": ms, "message": m} for i, (ms, m) in enumerate(events)]
+    env = {"messageType": "DATA_MESSAGE", "owner": ACCOUNT, "logGroup": "aws-cloudtrail-logs-123456789012",
+           "logStream": f"{ACCOUNT}_CloudTrail_eu-west-1", "subscriptionFilters": ["aws-cloudtrail-logs-123456789012-to-cwlogs"],
+           "logEvents": log_events}
+    raw = gzip.compress(json.dumps(env, separators=(",", ":")).encode(), compresslevel=6, mtime=0)
+    out = {"awslogs": {"data": base64.b64encode(raw).decode()}}
+    return out
+
+
 def main():
     ct = [
         cloudtrail(1, "GetObject", "s3.amazonaws.com"),
@@ -84,6 +149,7 @@ def main():
         cloudtrail(7, "StopLogging", "cloudtrail.amazonaws.com"),
         cloudtrail(8, "AuthorizeSecurityGroupIngress", "ec2.amazonaws.com", error="UnauthorizedOperation"),
     ]
+    write("direct/cloudtrail-denied-burst.json", cloudtrail_burst())
     write("direct/cloudtrail.json", direct(envelope("aws-cloudtrail-logs-123456789012", f"{ACCOUNT}_CloudTrail_eu-west-1", ct, T0)))
 
     app = [
