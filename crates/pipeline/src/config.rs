@@ -33,7 +33,28 @@ struct RawConfig {
     index: Option<RawIndex>,
     alerts: Option<RawAlerts>,
     #[serde(default)]
+    packs: Vec<Spanned<toml::Value>>,
+    #[serde(default)]
     rule: Vec<RawRule>,
+}
+
+/// A pack's text: `[[rule]]`s only.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPack {
+    pub(crate) rule: Vec<RawRule>,
+}
+
+impl RawRule {
+    /// The rule's name.
+    pub(crate) fn name(&self) -> &str {
+        self.name.get_ref()
+    }
+
+    /// The pattern, as written.
+    pub(crate) fn pattern(&self) -> Option<&str> {
+        self.pattern.as_ref().map(|p| p.get_ref().as_str())
+    }
 }
 
 #[derive(Deserialize)]
@@ -46,11 +67,11 @@ struct RawAlerts {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawRule {
+pub(crate) struct RawRule {
     name: Spanned<String>,
-    pattern: Spanned<String>,
-    #[serde(default)]
-    log_groups: Vec<String>,
+    pattern: Option<Spanned<String>>,
+    log_groups: Option<Vec<String>>,
+    enabled: Option<bool>,
     metric: Option<Spanned<RawMetric>>,
     alert: Option<Spanned<RawAlert>>,
 }
@@ -390,7 +411,7 @@ impl Config {
         let mut errors = Vec::new();
         let mut err = |span: std::ops::Range<usize>, message: String| {
             errors.push(ConfigError {
-                position: Some(line_col(text, span.start)),
+                position: (span != NOWHERE).then(|| line_col(text, span.start)),
                 message,
             });
         };
@@ -631,7 +652,7 @@ impl Config {
                 }
             }
         }
-        let rules = build_rules(raw.rule, default_topic.as_deref(), &mut err);
+        let rules = build_rules(raw.rule, &raw.packs, default_topic.as_deref(), &mut err);
 
         if errors.is_empty() {
             Ok(Config {
@@ -667,38 +688,26 @@ fn check_endpoint(text: &str) -> Result<String, String> {
     Ok(t.to_string())
 }
 
-/// Validates `[[rule]]`s: names unique, patterns compiled, metric and alert settings checked
-/// against what CloudWatch and SNS accept. Every problem is reported at its position.
-fn build_rules(
-    raw: Vec<RawRule>,
+/// Validates one `[[rule]]` whose `pattern` is set: pattern compiled, metric and alert settings
+/// checked against what CloudWatch and SNS accept. Every problem is reported at its position.
+fn build_rule(
+    r: RawRule,
+    pattern_text: &Spanned<String>,
     default_topic: Option<&str>,
     err: &mut dyn FnMut(std::ops::Range<usize>, String),
-) -> Vec<Rule> {
-    let mut names = std::collections::HashSet::new();
-    let mut rules = Vec::with_capacity(raw.len());
-    for r in raw {
+) -> Option<Rule> {
+    {
         let name = r.name.get_ref().clone();
-        if let Err(m) = check_rule_name(&name) {
-            err(r.name.span(), m);
-        } else if !names.insert(name.clone()) {
-            err(r.name.span(), format!("rule `{name}` is defined twice"));
-        }
-        let pattern = match cwlogs_filter::Pattern::new(r.pattern.get_ref()) {
+        let pattern = match cwlogs_filter::Pattern::new(pattern_text.get_ref()) {
             Ok(p) => p,
             Err(e) => {
                 err(
-                    r.pattern.span(),
+                    pattern_text.span(),
                     format!("rule `{name}`: `pattern`: {}", e.aws_message()),
                 );
-                continue;
+                return None;
             }
         };
-        if r.metric.is_none() && r.alert.is_none() {
-            err(
-                r.name.span(),
-                format!("rule `{name}` has neither `metric` nor `alert`: it would do nothing"),
-            );
-        }
         let field = |text: &Spanned<String>,
                      what: &str,
                      err: &mut dyn FnMut(std::ops::Range<usize>, String)| {
@@ -892,15 +901,206 @@ fn build_rules(
                 rate,
             }
         });
-        rules.push(Rule {
+        Some(Rule {
             name,
             pattern,
-            log_groups: r.log_groups.iter().map(|g| Glob::new(g)).collect(),
+            log_groups: r
+                .log_groups
+                .unwrap_or_default()
+                .iter()
+                .map(|g| Glob::new(g))
+                .collect(),
             metric,
             alert,
-        });
+        })
     }
-    rules
+}
+
+/// No position: for errors in text other than the configuration file (a pack).
+const NOWHERE: std::ops::Range<usize> = usize::MAX..usize::MAX;
+
+/// The rules of the configuration: those of the enabled `packs` (each overridden, or disabled
+/// with `enabled = false`, by a `[[rule]]` of the same name), then the file's own, in order.
+fn build_rules(
+    raw: Vec<RawRule>,
+    packs: &[Spanned<toml::Value>],
+    default_topic: Option<&str>,
+    err: &mut dyn FnMut(std::ops::Range<usize>, String),
+) -> Vec<Rule> {
+    // The packs' rules, built as they ship (their texts are checked by tests).
+    let mut rules: Vec<Option<Rule>> = Vec::new();
+    let mut pack_names: Vec<&str> = Vec::new();
+    for p in packs {
+        let (name, log_groups) = match p.get_ref() {
+            toml::Value::String(n) => (n.as_str(), None),
+            toml::Value::Table(t) => {
+                let name = t
+                    .get("name")
+                    .and_then(toml::Value::as_str)
+                    .unwrap_or_default();
+                let groups = t
+                    .get("log_groups")
+                    .and_then(toml::Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(toml::Value::as_str)
+                            .map(str::to_string)
+                            .collect::<Vec<_>>()
+                    });
+                if t.keys().any(|k| k != "name" && k != "log_groups") {
+                    err(
+                        p.span(),
+                        "a pack is a name, or { name = \"...\", log_groups = [...] }".into(),
+                    );
+                }
+                (name, groups)
+            }
+            _ => ("", None),
+        };
+        let Some(pack) = crate::packs::find(name) else {
+            err(
+                p.span(),
+                format!(
+                    "unknown pack `{name}`: the packs are {}",
+                    crate::packs::names().join(", ")
+                ),
+            );
+            continue;
+        };
+        if pack_names.contains(&pack.name) {
+            continue;
+        }
+        pack_names.push(pack.name);
+        for mut r in pack.raw_rules() {
+            if log_groups.is_some() {
+                r.log_groups = log_groups.clone();
+            }
+            let Some(text) = r.pattern.clone() else {
+                continue;
+            };
+            let mut pack_err = |_: std::ops::Range<usize>, m: String| {
+                err(NOWHERE, format!("pack `{}`: {m}", pack.name));
+            };
+            rules.push(build_rule(r, &text, default_topic, &mut pack_err));
+        }
+    }
+    let pack_rules = rules.len();
+    let mut names = std::collections::HashSet::new();
+    for r in raw {
+        let name = r.name.get_ref().clone();
+        // Reported, and the rule still checked, so that one run shows every problem.
+        if let Err(m) = check_rule_name(&name) {
+            err(r.name.span(), m);
+        } else if !names.insert(name.clone()) {
+            err(r.name.span(), format!("rule `{name}` is defined twice"));
+        }
+        let in_pack = rules[..pack_rules]
+            .iter()
+            .position(|p| p.as_ref().is_some_and(|p| p.name == name));
+        if r.enabled == Some(false) {
+            match in_pack {
+                Some(i) => rules[i] = None,
+                None if r.pattern.is_none() => err(
+                    r.name.span(),
+                    format!(
+                        "rule `{name}` is disabled, but no enabled pack has a rule of that name: {}",
+                        pack_rule_names(&rules[..pack_rules])
+                    ),
+                ),
+                None => {}
+            }
+            continue;
+        }
+        let Some(i) = in_pack else {
+            let Some(text) = r.pattern.clone() else {
+                err(
+                    r.name.span(),
+                    format!(
+                        "rule `{name}` has no `pattern`, and no enabled pack has a rule of that name: {}",
+                        pack_rule_names(&rules[..pack_rules])
+                    ),
+                );
+                continue;
+            };
+            if r.metric.is_none() && r.alert.is_none() {
+                err(
+                    r.name.span(),
+                    format!("rule `{name}` has neither `metric` nor `alert`: it would do nothing"),
+                );
+            }
+            rules.push(build_rule(r, &text, default_topic, err));
+            continue;
+        };
+        // An override: what it sets replaces the pack rule's, the rest is inherited.
+        let Some(base) = rules[i].take() else {
+            continue;
+        };
+        let text = r
+            .pattern
+            .clone()
+            .unwrap_or_else(|| Spanned::new(r.name.span(), base.pattern.source().to_string()));
+        let (own_groups, own_metric, own_alert) = (
+            r.log_groups.is_some(),
+            r.metric.is_some(),
+            r.alert.is_some(),
+        );
+        let Some(mut rule) = build_rule(r, &text, default_topic, err) else {
+            rules[i] = Some(base);
+            continue;
+        };
+        if !own_groups {
+            rule.log_groups = base.log_groups;
+        }
+        if !own_metric {
+            rule.metric = base.metric;
+        }
+        if !own_alert {
+            rule.alert = base.alert;
+        }
+        let mut refs: Vec<&cwlogs_filter::MetricValue> = Vec::new();
+        if let Some(m) = &rule.metric {
+            if let Err(e) = rule.pattern.check_metric_value(&m.value) {
+                err(
+                    text.span(),
+                    format!(
+                        "rule `{name}`: the pack's metric `value` does not fit this pattern: {}",
+                        e.aws_message()
+                    ),
+                );
+            }
+            refs.extend(m.dimensions.iter().map(|(_, v)| v));
+        }
+        if let Some(a) = &rule.alert {
+            refs.extend(a.group_by.iter().filter_map(|g| match g {
+                GroupKey::Field(v) => Some(v),
+                _ => None,
+            }));
+        }
+        for v in refs {
+            if let Err(e) = rule.pattern.check_dimension(v) {
+                err(
+                    text.span(),
+                    format!(
+                        "rule `{name}`: the pack's `{}` does not fit this pattern: {}",
+                        v.source(),
+                        e.aws_message()
+                    ),
+                );
+            }
+        }
+        rules[i] = Some(rule);
+    }
+    rules.into_iter().flatten().collect()
+}
+
+/// The names of the packs' rules, for error messages.
+fn pack_rule_names(rules: &[Option<Rule>]) -> String {
+    let names: Vec<&str> = rules.iter().flatten().map(|r| r.name.as_str()).collect();
+    if names.is_empty() {
+        "no pack is enabled (`packs = [...]`)".to_string()
+    } else {
+        format!("the packs' rules are {}", names.join(", "))
+    }
 }
 
 /// Compiles a section's routing; pattern errors are reported at the pattern's position with

@@ -68,6 +68,7 @@ pub mod index;
 pub mod input;
 mod json;
 pub mod metrics;
+pub mod packs;
 pub mod route;
 pub mod rules;
 pub mod sink;
