@@ -5,9 +5,12 @@
 //!   the real ones.
 //! - `cwlogs test-pattern PATTERN [MESSAGE...]` tests a CloudWatch filter pattern;
 //!   `--jsonl` is the machine interface.
+//! - `cwlogs rules list` / `cwlogs rules show NAME` print the rule packs and their rules (with
+//!   `--config FILE`, the rules that configuration runs, packs expanded).
 //! - `cwlogs check-config FILE` validates a configuration file.
 
 mod replay;
+mod rules;
 mod sinks;
 mod test_pattern;
 
@@ -32,6 +35,8 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Test a filter pattern against messages, like `aws logs test-metric-filter`.
     TestPattern(test_pattern::TestPatternArgs),
+    /// The rule packs compiled into cwlogs, and the rules a configuration runs.
+    Rules(rules::RulesArgs),
     /// Validate a configuration file; errors carry line numbers.
     CheckConfig {
         /// The configuration file (TOML).
@@ -69,8 +74,8 @@ pub(crate) fn load_config(
 
 fn check_config(file: &Path) -> anyhow::Result<ExitCode> {
     match load_config(file, &|k| std::env::var(k).ok())? {
-        Ok(_) => {
-            println!("{}: ok", file.display());
+        Ok(c) => {
+            println!("{}: ok ({} rules)", file.display(), c.rules.len());
             Ok(ExitCode::SUCCESS)
         }
         Err(report) => {
@@ -85,6 +90,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Replay(args) => replay::run(args),
         Command::TestPattern(args) => test_pattern::run(args),
+        Command::Rules(args) => rules::run(args),
         Command::CheckConfig { file } => check_config(&file),
     };
     match result {

@@ -13,6 +13,11 @@ impl Glob {
         Glob(glob.to_string())
     }
 
+    /// The glob as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
     /// Whether `text` matches.
     pub fn matches(&self, text: &str) -> bool {
         let mut parts = self.0.split('*');
