@@ -159,6 +159,9 @@ out=$(mktemp -d)
 cargo run --release --locked -q -p cwlogs -- replay --out "$out/out" samples
 rm -rf "$out"
 
+step "infra: SAM and CDK templates, CDK tests, cdk synth, cfn-lint (scripts/check-infra.sh)"
+scripts/check-infra.sh
+
 # The Lambda functions, as they are deployed: `cargo lambda build` with cargo-lambda's default
 # compiler, zig (the pinned ziglang wheel, so nothing is downloaded). zig links against an old
 # glibc, so the bootstrap also runs on the Lambda runtime's (AL2023: glibc 2.34), which a plain

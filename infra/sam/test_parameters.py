@@ -2,8 +2,9 @@
 
 cfn-lint checks the template itself, not the values a deployment passes, so this checks those:
 each parameter's constraints (AllowedPattern, AllowedValues, MinValue / MaxValue, MaxLength)
-against values that must pass and values that must fail, and the template's Rules against
-parameter sets (direct without log groups, direct with three functions, ...). Run with the
+against values that must pass and values that must fail, the template's Rules against
+parameter sets (direct without log groups, direct with three functions, ...), and that the CDK
+construct checks its props with the same patterns. Run with the
 Python that has cfn-lint (its decoder reads the template's short-form tags):
 
     .tools/infra-venv/bin/python infra/sam/test_parameters.py
@@ -88,6 +89,31 @@ RULE_CASES = [
     ({"Topology": "fan-out", **INDEX, **DOMAIN, **COLLECTION}, ["OneIndexTarget"]),
     ({"Topology": "fan-out", **DOMAIN}, ["IndexArnNeedsEndpoint"]),
 ]
+
+
+# The CDK construct checks the same values with the same patterns (infra/cdk/lib/validate.ts):
+# its constant for each parameter, which the SAM pattern allows with an empty alternative.
+CDK_PATTERNS = {
+    "LOG_GROUP_NAME": "LogGroupNames",
+    "BUCKET_NAME": "ArchiveBucketName",
+    "KEY_PREFIX": "ArchivePrefix",
+    "KMS_KEY_ARN": "ArchiveKmsKeyArn",
+    "ENDPOINT_URL": "IndexEndpoint",
+    "DOMAIN_ARN": "IndexDomainArn",
+    "COLLECTION_ARN": "IndexCollectionArn",
+    "TOPIC_ARN": "AlertTopicArn",
+}
+CDK_VALIDATE = os.path.join(os.path.dirname(TEMPLATE), "..", "cdk", "lib", "validate.ts")
+
+
+def cdk_patterns():
+    """The regex literals `export const NAME = /.../;` of validate.ts, unescaped to plain regexes."""
+    with open(CDK_VALIDATE, encoding="utf-8") as f:
+        text = f.read()
+    return {
+        name: body.replace("\\/", "/")
+        for name, body in re.findall(r"^export const ([A-Z_]+) = /(.*)/;$", text, re.MULTILINE)
+    }
 
 
 def constraint_errors(spec, value):
@@ -176,6 +202,12 @@ def main():
             check(not constraint_errors(spec, str(spec["Default"])), f"{name}: the default must be accepted")
     untested = set(parameters) - {c[0] for c in CASES}
     check(not untested, f"parameters without cases: {sorted(untested)}")
+
+    cdk = cdk_patterns()
+    for const, name in CDK_PATTERNS.items():
+        sam = parameters[name]["AllowedPattern"]
+        sam = sam[len("^$|"):] if sam.startswith("^$|") else sam
+        check(cdk.get(const) == sam, f"CDK {const} {cdk.get(const)!r} differs from SAM {name} {sam!r}")
 
     for overrides, expected in RULE_CASES:
         got = failing_rules(template, overrides)

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Checks the deployment (infra/, issue 8) without an AWS account: the SAM template with cfn-lint
+# and its parameter constraints and Rules against good and bad values; the configuration it
+# ships with `cwlogs check-config`; the CDK construct's unit tests; `cdk synth` of both
+# topologies with bundling skipped (the functions are not compiled: scripts/test.sh builds them
+# with cargo lambda in its next stage) and cfn-lint on what it synthesized.
+#
+# It installs what it needs, pinned, into ignored folders: cfn-lint into .tools/infra-venv, the
+# CDK packages into infra/cdk/node_modules (`npm ci` from the committed lock). Needs Node 20+
+# and Python 3. scripts/test.sh runs it; it runs alone too.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+step() { printf '\n--> %s [%ds]\n' "$*" "$SECONDS"; }
+
+CFN_LINT_PIN="cfn-lint==1.58.0"
+VENV=$ROOT/.tools/infra-venv
+CDK=$ROOT/infra/cdk
+OUT=$ROOT/target/infra
+
+# cfn-lint in a venv of its own (it pulls sympy and networkx, which nothing else needs); the
+# stamp makes a warm run offline, as in test.sh's setup_venv.
+setup_cfn_lint() {
+  local stamp=$VENV/.cwlogs-pins
+  if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c '' 2>/dev/null &&
+    [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$CFN_LINT_PIN" ]; then
+    return
+  fi
+  step "cfn-lint into .tools/infra-venv ($CFN_LINT_PIN)"
+  if ! { [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c '' 2>/dev/null; }; then
+    rm -rf "$VENV"
+    python3 -m venv "$VENV"
+  fi
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$CFN_LINT_PIN"
+  printf '%s\n' "$CFN_LINT_PIN" >"$stamp"
+}
+
+# The CDK packages exactly as locked; skipped when node_modules was installed from this lock.
+setup_node() {
+  command -v node >/dev/null && command -v npm >/dev/null || {
+    echo "error: node and npm (Node 20+) are needed for the CDK checks" >&2
+    exit 1
+  }
+  local stamp=$CDK/node_modules/.cwlogs-lock want
+  want="$(node --version) $(sha256sum "$CDK/package-lock.json" | cut -d' ' -f1)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    return
+  fi
+  step "npm ci (infra/cdk, $(node --version))"
+  (cd "$CDK" && npm ci --no-audit --no-fund --loglevel=error)
+  printf '%s\n' "$want" >"$stamp"
+}
+
+setup_cfn_lint
+setup_node
+
+step "cfn-lint infra/sam/template.yaml"
+"$VENV/bin/cfn-lint" infra/sam/template.yaml
+echo "no findings"
+
+step "SAM parameters: constraints and rules against good and bad values"
+"$VENV/bin/python" infra/sam/test_parameters.py
+
+step "cwlogs check-config infra/sam/config/cwlogs.toml (the configuration the stack ships)"
+cargo run --release --locked -q -p cwlogs -- check-config infra/sam/config/cwlogs.toml
+
+step "CDK: compile (tsc) and unit tests (jest)"
+(cd "$CDK" && npx tsc && npx jest --ci)
+
+# The CLI runs with no AWS credentials, no instance metadata lookups, no telemetry, no version
+# check and no notices: nothing leaves the machine. The stack is environment-agnostic, so no
+# account is needed to synthesize it.
+cdk_synth() {
+  local name=$1
+  shift
+  rm -rf "$OUT/cdk.out-$name"
+  (cd "$CDK" && env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN \
+    -u AWS_PROFILE -u AWS_DEFAULT_PROFILE -u AWS_ENDPOINT_URL \
+    AWS_EC2_METADATA_DISABLED=true CDK_DISABLE_CLI_TELEMETRY=true CDK_DISABLE_VERSION_CHECK=true \
+    npx cdk synth --no-notices --quiet -c skipBundling=true "$@" -o "$OUT/cdk.out-$name")
+  echo "$OUT/cdk.out-$name/Cwlogs.template.json"
+}
+
+mkdir -p "$OUT"
+step "cdk synth: direct (archive + alert on two log groups), bundling skipped"
+cdk_synth direct -c topology=direct -c logGroupNames=/aws/lambda/app,/ecs/web
+
+step "cdk synth: fan-out (archive + index + alert, account policy, Kinesis), bundling skipped"
+cdk_synth fan-out -c topology=fan-out \
+  -c indexEndpoint=https://search-logs-abc.eu-west-1.es.amazonaws.com \
+  -c indexDomainArn=arn:aws:es:eu-west-1:123456789012:domain/logs
+
+# W3005 (a DependsOn that a reference already implies) is aws-cdk-lib's own doing: a Function
+# always depends explicitly on its role. Everything else cfn-lint says fails the check.
+step "cfn-lint on the synthesized templates"
+"$VENV/bin/cfn-lint" --ignore-checks W3005 -- \
+  "$OUT/cdk.out-direct/Cwlogs.template.json" "$OUT/cdk.out-fan-out/Cwlogs.template.json"
+echo "no findings"
+
+step "infra checks passed"
