@@ -104,6 +104,8 @@ pub struct RuleRun<'c> {
     stats: RuleStats,
     defaults_added: bool,
     hits: Vec<usize>,
+    /// Matches per rule, by index in [`Config::rules`].
+    rule_matches: Vec<u64>,
 }
 
 /// Cuts `text` to at most `max` bytes at a character boundary.
@@ -130,6 +132,7 @@ impl<'c> RuleRun<'c> {
             stats: RuleStats::default(),
             defaults_added: false,
             hits: Vec::new(),
+            rule_matches: vec![0; config.rules.len()],
         }
     }
 
@@ -178,6 +181,7 @@ impl<'c> RuleRun<'c> {
                 }
                 matched += 1;
                 self.stats.matches += 1;
+                self.rule_matches[i] += 1;
                 let rule = &config.rules[i];
                 if let Some(m) = &rule.metric {
                     self.matched_minutes.insert((i, minute));
@@ -306,6 +310,12 @@ impl<'c> RuleRun<'c> {
         self.stats
     }
 
+    /// Matches so far per rule, by index in [`Config::rules`] (their sum is
+    /// [`RuleStats::matches`]).
+    pub fn rule_matches(&self) -> &[u64] {
+        &self.rule_matches
+    }
+
     /// The configuration the rules come from.
     pub fn config(&self) -> &'c Config {
         self.config
@@ -391,6 +401,9 @@ mod tests {
             (s.events, s.matches, s.unpublished, s.datapoints),
             (5, 6, 3, 4)
         );
+        // "denied" took events 1 and 2 (not event 5, of another group); "bytes" 1, 2 and 3 and
+        // the other group's event 5.
+        assert_eq!(run.rule_matches(), &[2, 4]);
     }
 
     #[test]
