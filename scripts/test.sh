@@ -149,6 +149,15 @@ for manifest in crates/*/Cargo.toml functions/*/Cargo.toml; do
   integration_args+=(-p "$pkg" --features "$pkg/integration")
 done
 if [ ${#integration_args[@]} -gt 0 ]; then
+  # cwlogs's report.html is tested in headless Chromium (crates/cli/tests/report.rs): Debian's
+  # package, installed only when it is missing.
+  if ! command -v chromium >/dev/null 2>&1; then
+    step "install chromium (report.html tests)"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium
+  fi
   step "integration tests against the services (${integration_args[*]})"
   cargo test --locked "${integration_args[@]}"
 fi

@@ -2,7 +2,7 @@
 //!
 //! - `cwlogs replay [--config FILE] [--out DIR] INPUT...` runs decode, archive, index and the
 //!   `[[rule]]`s (metrics and alerts) over captured payloads, writing local sinks that mirror
-//!   the real ones.
+//!   the real ones, and `report.html`, the run on one page (module `report`).
 //! - `cwlogs test-pattern PATTERN [MESSAGE...]` tests a CloudWatch filter pattern;
 //!   `--jsonl` is the machine interface.
 //! - `cwlogs rules list` / `cwlogs rules show NAME` print the rule packs and their rules (with
@@ -10,6 +10,7 @@
 //! - `cwlogs check-config FILE` validates a configuration file.
 
 mod replay;
+mod report;
 mod rules;
 mod sinks;
 mod test_pattern;
@@ -30,8 +31,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the pipeline over captured inputs, writing archive/, index/, dead-letter/ and, with
-    /// `[[rule]]`s in the configuration, metrics.ndjson and alerts.ndjson.
+    /// Run the pipeline over captured inputs, writing archive/, index/, dead-letter/, report.html
+    /// and, with `[[rule]]`s in the configuration, metrics.ndjson and alerts.ndjson.
     Replay(replay::ReplayArgs),
     /// Test a filter pattern against messages, like `aws logs test-metric-filter`.
     TestPattern(test_pattern::TestPatternArgs),

@@ -1,5 +1,6 @@
 //! `cwlogs replay`: the whole pipeline over files, with local sinks.
 
+use crate::report::{RuleLine, RulesReport, RunReport, Timeline};
 use crate::sinks::{
     AlertFile, LocalArchive, LocalDeadLetters, LocalIndex, flat_name, is_error_sidecar,
     prepare_out_dir,
@@ -81,6 +82,8 @@ pub struct ReplayArgs {
     /// to OUT/metrics.ndjson (EMF documents, aggregated over the whole run) and their alerts
     /// to OUT/alerts.ndjson (one SNS message as JSON per line: alerts as each input is read,
     /// every window's summary at the end). Without rules neither file is written.
+    /// OUT/report.html shows the run on one self-contained page: events over time per log
+    /// group, rule hits, alerts sent and held back, dead letters with their errors, throughput.
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
 }
@@ -199,6 +202,8 @@ struct InputResult {
     /// Copies of the batches some rule looks at, with their region, for the run's rules
     /// (which see every input in order, on one thread).
     rule_batches: Vec<(String, LogBatch<'static>)>,
+    /// Events per log group and minute, for report.html.
+    timeline: Timeline,
 }
 
 /// Runs `cwlogs replay`.
@@ -293,10 +298,11 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
 
     let started = Instant::now();
     let mut sum = Summary::default();
+    let mut report = RunReport::default();
     let window = pool.current_num_threads().max(1) * WINDOW_PER_THREAD;
     for chunk in inputs.chunks(window) {
         let fetched = fetch_s3(remote.as_ref(), chunk);
-        let results: Vec<InputResult> = pool.install(|| {
+        let mut results: Vec<InputResult> = pool.install(|| {
             chunk
                 .par_iter()
                 .zip(fetched)
@@ -307,6 +313,9 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         let mut objects: Vec<&ArchiveObject> = Vec::new();
         if let (Some(cluster), Some(r), Some(i)) = (&cluster, &remote, &config.index) {
             send_documents(&r.rt, cluster, i, chunk, &results, &mut sum);
+        }
+        for r in &mut results {
+            report.timeline.merge(std::mem::take(&mut r.timeline));
         }
         for r in &results {
             sum.inputs += 1;
@@ -370,6 +379,9 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
             }
         }
         sum.dead_lettered += dead.len();
+        for d in &dead {
+            report.add_dead_letter(d);
+        }
         match (&archive, &remote) {
             (
                 Some(ArchiveSink::S3 {
@@ -408,9 +420,10 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     }
     let alert_to = rules.as_ref().and_then(|r| r.topic.clone());
     if let Some(rules) = rules {
-        rules.finish(&args.out, &dead_letters, &mut sum)?;
+        report.rules = Some(rules.finish(&args.out, &dead_letters, &mut sum)?);
     }
     let elapsed = started.elapsed();
+    write_report(&args.out, &config, &sum, report, elapsed.as_secs_f64())?;
 
     let mut json = serde_json::to_vec_pretty(&sum)?;
     json.push(b'\n');
@@ -652,13 +665,14 @@ impl<'c> Rules<'c> {
         Ok(())
     }
 
-    /// Sends every window's summary, writes metrics.ndjson and adds the counts.
+    /// Sends every window's summary, writes metrics.ndjson and adds the counts; returns the
+    /// rules' part of the report.
     fn finish(
         mut self,
         out: &Path,
         dead_letters: &LocalDeadLetters,
         sum: &mut Summary,
-    ) -> Result<()> {
+    ) -> Result<RulesReport> {
         let options = self.options(true);
         let report = self.block_on(flush_summaries(
             self.config,
@@ -686,7 +700,30 @@ impl<'c> Rules<'c> {
         sum.alerts_published = self.report.published;
         sum.alert_summaries = self.report.summaries;
         sum.alerts_rate_limited = self.report.rate_limited;
-        Ok(())
+        let rules = self
+            .config
+            .rules
+            .iter()
+            .zip(self.run.rule_matches())
+            .map(|(rule, &hits)| {
+                let (alerts_sent, summaries) = self.out.written_for(&rule.name);
+                RuleLine {
+                    name: rule.name.clone(),
+                    hits,
+                    alerting: rule.alert.is_some(),
+                    alerts_sent,
+                    summaries,
+                }
+            })
+            .collect();
+        Ok(RulesReport {
+            rules,
+            metric_datapoints: sum.metric_datapoints,
+            alerts_published: sum.alerts_published,
+            alert_summaries: sum.alert_summaries,
+            alerts_rate_limited: sum.alerts_rate_limited,
+            alerts_failed: sum.alerts_failed,
+        })
     }
 }
 
@@ -1036,7 +1073,12 @@ fn process_one(
             return r;
         }
     };
+    let mut timeline = Timeline::default();
     let processed = process_input(config, &name, &shown, &bytes, |region, batch| {
+        timeline.add_batch(
+            &batch.log_group,
+            batch.log_events.iter().map(|e| e.timestamp),
+        );
         let for_rules = config
             .rules
             .iter()
@@ -1044,6 +1086,7 @@ fn process_one(
             .then(|| (region.to_string(), owned_batch(batch)));
         (process_batch(config, region, batch), for_rules)
     });
+    r.timeline = timeline;
     r.bytes = processed.bytes;
     r.dead.extend(processed.dead_letters().cloned());
     for record in processed.records {
@@ -1058,4 +1101,30 @@ fn process_one(
         }
     }
     r
+}
+
+/// Writes `report.html` (see [`crate::report`]): the run's counts, its events over time per log
+/// group, rule hits, alerts and dead letters, as one self-contained page.
+fn write_report(
+    out: &Path,
+    config: &Config,
+    sum: &Summary,
+    mut report: RunReport,
+    elapsed_secs: f64,
+) -> Result<()> {
+    report.inputs = sum.inputs;
+    report.input_bytes = sum.input_bytes;
+    report.records = sum.records;
+    report.decompressed_bytes = sum.decompressed_bytes;
+    report.batches = sum.batches;
+    report.control_messages = sum.control_messages;
+    report.events = sum.events;
+    report.archived_events = config.archive.as_ref().map(|_| sum.archived_events);
+    report.archive_filtered = sum.archive_filtered;
+    report.indexed_events = config.index.as_ref().map(|_| sum.indexed_events);
+    report.index_filtered = sum.index_filtered;
+    report.elapsed_secs = elapsed_secs;
+    let path = out.join("report.html");
+    std::fs::write(&path, crate::report::render(&report))
+        .with_context(|| format!("cannot write {}", path.display()))
 }

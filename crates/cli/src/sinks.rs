@@ -160,6 +160,8 @@ pub struct AlertFile<P> {
     out: Mutex<BufWriter<File>>,
     forward: Option<P>,
     written: Mutex<usize>,
+    /// Messages written per rule: (alerts, summaries and digests), for the report.
+    per_rule: Mutex<std::collections::BTreeMap<String, (usize, usize)>>,
 }
 
 impl<P> AlertFile<P> {
@@ -172,6 +174,7 @@ impl<P> AlertFile<P> {
             out: Mutex::new(BufWriter::new(file)),
             forward,
             written: Mutex::new(0),
+            per_rule: Mutex::new(std::collections::BTreeMap::new()),
         })
     }
 
@@ -202,7 +205,35 @@ impl<P> AlertFile<P> {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         *n += 1;
+        let attribute = |name: &str| {
+            message
+                .attributes
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        if let Some(rule) = attribute("rule") {
+            let mut per_rule = self
+                .per_rule
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let counts = per_rule.entry(rule.to_string()).or_default();
+            match attribute("kind") {
+                Some("alert") => counts.0 += 1,
+                _ => counts.1 += 1,
+            }
+        }
         Ok(*n)
+    }
+
+    /// Messages written so far for `rule`: (alerts of single events, summaries and digests).
+    pub fn written_for(&self, rule: &str) -> (usize, usize) {
+        self.per_rule
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(rule)
+            .copied()
+            .unwrap_or_default()
     }
 }
 
