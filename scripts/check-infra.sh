@@ -17,7 +17,9 @@ step() { printf '\n--> %s [%ds]\n' "$*" "$SECONDS"; }
 CFN_LINT_PIN="cfn-lint==1.58.0"
 VENV=$ROOT/.tools/infra-venv
 CDK=$ROOT/infra/cdk
-OUT=$ROOT/target/infra
+# Synthesized assemblies: a directory per run, so that two runs in one work tree do not meet.
+OUT=$(mktemp -d "${TMPDIR:-/tmp}/cwlogs-infra.XXXXXX")
+trap 'rm -rf "$OUT"' EXIT
 
 # cfn-lint in a venv of its own (it pulls sympy and networkx, which nothing else needs); the
 # stamp makes a warm run offline, as in test.sh's setup_venv.
@@ -65,24 +67,28 @@ step "SAM parameters: constraints and rules against good and bad values"
 step "cwlogs check-config infra/sam/config/cwlogs.toml (the configuration the stack ships)"
 cargo run --release --locked -q -p cwlogs -- check-config infra/sam/config/cwlogs.toml
 
-step "CDK: compile (tsc) and unit tests (jest)"
+step "CDK: compile and type-check (tsc), unit tests (jest)"
 (cd "$CDK" && npx tsc && npx jest --ci)
 
-# The CLI runs with no AWS credentials, no instance metadata lookups, no telemetry, no version
-# check and no notices: nothing leaves the machine. The stack is environment-agnostic, so no
-# account is needed to synthesize it.
+# The app as compiled above (cdk.json's app command would compile it again). The CLI runs with
+# no AWS credentials, no instance metadata lookups, no telemetry, no version check and no
+# notices: nothing leaves the machine. The stack is environment-agnostic, so no account is
+# needed to synthesize it.
 cdk_synth() {
   local name=$1
   shift
-  rm -rf "$OUT/cdk.out-$name"
   (cd "$CDK" && env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN \
     -u AWS_PROFILE -u AWS_DEFAULT_PROFILE -u AWS_ENDPOINT_URL \
     AWS_EC2_METADATA_DISABLED=true CDK_DISABLE_CLI_TELEMETRY=true CDK_DISABLE_VERSION_CHECK=true \
-    npx cdk synth --no-notices --quiet -c skipBundling=true "$@" -o "$OUT/cdk.out-$name")
-  echo "$OUT/cdk.out-$name/Cwlogs.template.json"
+    npx cdk synth --app "node dist/bin/cwlogs.js" --no-notices --quiet -c skipBundling=true "$@" \
+    -o "$OUT/cdk.out-$name")
+  node -e 'const t = require(process.argv[1]); const n = {};
+    for (const r of Object.values(t.Resources)) n[r.Type] = (n[r.Type] || 0) + 1;
+    console.log(Object.keys(t.Resources).length + " resources: " +
+      Object.entries(n).map(([k, v]) => `${k.replace("AWS::", "")} ${v}`).join(", "));' \
+    "$OUT/cdk.out-$name/Cwlogs.template.json"
 }
 
-mkdir -p "$OUT"
 step "cdk synth: direct (archive + alert on two log groups), bundling skipped"
 cdk_synth direct -c topology=direct -c logGroupNames=/aws/lambda/app,/ecs/web
 
