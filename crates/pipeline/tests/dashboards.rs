@@ -399,3 +399,26 @@ fn cis_visualization_follows_the_pack() {
         }
     }
 }
+
+/// The CloudWatch dashboards of the deployment (SAM and CDK) graph every metric of the packs.
+#[test]
+fn cloudwatch_dashboards_show_every_pack_metric() {
+    let config = Config::from_toml(
+        "packs = [\"cis-aws-foundations\", \"lambda-ecs-ops\"]\n",
+        &|_| None,
+    )
+    .expect("packs");
+    for file in ["infra/sam/template.yaml", "infra/cdk/lib/pipeline.ts"] {
+        let text = std::fs::read_to_string(root().join(file)).expect(file);
+        for rule in &config.rules {
+            let metric = rule.metric.as_ref().expect("every pack rule has a metric");
+            for name in [&metric.namespace, &metric.name] {
+                assert!(
+                    text.contains(&format!("\"{name}\"")) || text.contains(&format!("'{name}'")),
+                    "{file}: no {name} (rule {})",
+                    rule.name
+                );
+            }
+        }
+    }
+}

@@ -612,6 +612,34 @@ export class CwlogsPipeline extends Construct {
         right: [this.failureQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum' })],
       }),
     );
+    // The metrics of the rule packs the alert function publishes (packs = [...] in the config).
+    const packMetric = (namespace: string, metricName: string) =>
+      new cloudwatch.Metric({ namespace, metricName, statistic: 'Sum', period: Duration.minutes(5) });
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'rule pack cis-aws-foundations (CISBenchmark)',
+        width: 12,
+        left: [
+          'UnauthorizedAPICalls', 'ConsoleSigninWithoutMFA', 'RootAccountUsage', 'IAMPolicyChanges',
+          'CloudTrailChanges', 'ConsoleAuthenticationFailures', 'DisableOrDeleteCMK', 'S3BucketPolicyChanges',
+          'AWSConfigChanges', 'SecurityGroupChanges', 'NACLChanges', 'NetworkGatewayChanges',
+          'RouteTableChanges', 'VPCChanges', 'OrganizationsChanges',
+        ].map((m) => packMetric('CISBenchmark', m)),
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'rule pack lambda-ecs-ops (cwlogs/Ops)',
+        width: 12,
+        left: [
+          ...['ErrorLines', 'LambdaTimeouts', 'LambdaOutOfMemory', 'LambdaInitFailures'].map((m) => packMetric('cwlogs/Ops', m)),
+          new cloudwatch.MathExpression({
+            expression: `SEARCH('{cwlogs/Ops,Cluster} MetricName="EcsTasksStopped"', 'Sum', 300)`,
+            label: 'EcsTasksStopped',
+            usingMetrics: {},
+            period: Duration.minutes(5),
+          }),
+        ],
+      }),
+    );
 
     // ------------------------------------------------------------ outputs
 

@@ -203,6 +203,11 @@ describe('direct topology', () => {
     }
     expect(body).toContain('\\"cwlogs\\"');
     expect(body).toContain('\\"Function\\"');
+    // The rule packs' metrics.
+    for (const m of ['CISBenchmark', 'UnauthorizedAPICalls', 'RootAccountUsage', 'cwlogs/Ops', 'LambdaTimeouts']) {
+      expect(body).toContain(`\\"${m}\\"`);
+    }
+    expect(body).toContain('SEARCH(');
   });
 
   test('outputs name what was created', () => {
