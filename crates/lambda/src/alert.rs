@@ -81,6 +81,11 @@ pub struct AlertSummary {
     pub dead_letters: usize,
     /// Records left for the trigger to deliver again.
     pub pending_records: usize,
+    /// Events of the records left for the trigger (their alerts are not all sent yet; the
+    /// rules saw them, and a redelivery does not count them twice). `events = rules.events +
+    /// rules.own_log_group_events`, of which `pending_events` are handed back; undecodable
+    /// records, whose events cannot be counted, are in `dead_letters`.
+    pub pending_events: usize,
 }
 
 /// The fields of an EventBridge event that say it comes from a schedule.
@@ -191,6 +196,15 @@ impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
         &self,
         event: LambdaEvent<Box<RawValue>>,
     ) -> Result<Response<AlertSummary>, RetryLater> {
+        self.handle_counted(event).await.1
+    }
+
+    /// [`Alerter::handle`], with the invocation's counts whatever the answer (a Kinesis or
+    /// Firehose answer, or an error, does not carry them).
+    pub async fn handle_counted(
+        &self,
+        event: LambdaEvent<Box<RawValue>>,
+    ) -> (AlertSummary, Result<Response<AlertSummary>, RetryLater>) {
         let started = Instant::now();
         let budget = Budget::new(event.context.deadline, SystemTime::now());
         let bytes = event.payload.get().as_bytes();
@@ -228,6 +242,7 @@ impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
             pending_error = s.alerts.pending_error.as_deref(),
             dead_letters = s.dead_letters,
             pending_records = s.pending_records,
+            pending_events = s.pending_events,
             input_bytes = bytes.len(),
             duration_ms = started.elapsed().as_millis() as u64,
         );
@@ -240,7 +255,10 @@ impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
             ("AlertsPublished", s.alerts.published as u64),
             ("AlertsFailed", s.alerts.failed.len() as u64),
         ]);
-        result.map(|(_, r)| r).map_err(|(_, e)| e)
+        match result {
+            Ok((s, r)) => (s, Ok(r)),
+            Err((s, e)) => (s, Err(e)),
+        }
     }
 
     fn options(&self, budget: Budget) -> AlertOptions {
@@ -416,6 +434,7 @@ impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
         for (record, why) in processed.records.iter().zip(&pending) {
             if let Some(why) = why {
                 summary.pending_records += 1;
+                summary.pending_events += record.events;
                 first_error.get_or_insert_with(|| why.clone());
                 failures.push(BatchItemFailure {
                     item_identifier: record.id.clone().unwrap_or_default(),

@@ -48,6 +48,15 @@ pub struct InvocationSummary {
     pub archived_objects: usize,
     /// Events the archive's route left out.
     pub filtered_events: usize,
+    /// Events of archive objects the bucket refused for good, kept whole as dead letters (and
+    /// of Firehose records answered `ProcessingFailed` for the response limit, which Firehose
+    /// keeps in its error output).
+    pub dead_lettered_events: usize,
+    /// Events of archive objects still failing with a retryable error: their records are
+    /// handed back to the trigger. `events = archived_events + filtered_events +
+    /// dead_lettered_events + pending_events`; undecodable records, whose events cannot be
+    /// counted, are in `dead_letters` (or `pending_records`).
+    pub pending_events: usize,
     /// Dead letters written (undecodable inputs and records, refused objects).
     pub dead_letters: usize,
     /// Records left for the trigger to deliver again.
@@ -60,6 +69,8 @@ struct RecordFate {
     archived_objects: usize,
     archived_events: usize,
     dead_letters: usize,
+    dead_lettered_events: usize,
+    pending_events: usize,
     /// Why the record must be delivered again; `None` when it is settled.
     pending: Option<String>,
 }
@@ -85,6 +96,15 @@ impl<A: Archive> Archiver<A> {
 
     /// Handles one invocation (see the crate docs for the answer each trigger gets).
     pub async fn handle(&self, event: LambdaEvent<Box<RawValue>>) -> Result<Response, RetryLater> {
+        self.handle_counted(event).await.1
+    }
+
+    /// [`Archiver::handle`], with the invocation's counts whatever the answer (a Kinesis or
+    /// Firehose answer, or an error, does not carry them).
+    pub async fn handle_counted(
+        &self,
+        event: LambdaEvent<Box<RawValue>>,
+    ) -> (InvocationSummary, Result<Response, RetryLater>) {
         let started = Instant::now();
         let budget = Budget::new(event.context.deadline, SystemTime::now());
         let bytes = event.payload.get().as_bytes();
@@ -107,6 +127,8 @@ impl<A: Archive> Archiver<A> {
             archived_events = summary.archived_events,
             archived_objects = summary.archived_objects,
             filtered_events = summary.filtered_events,
+            dead_lettered_events = summary.dead_lettered_events,
+            pending_events = summary.pending_events,
             dead_letters = summary.dead_letters,
             pending_records = summary.pending_records,
             input_bytes = bytes.len(),
@@ -119,7 +141,10 @@ impl<A: Archive> Archiver<A> {
             ("DeadLetters", summary.dead_letters as u64),
             ("RecordsPending", summary.pending_records as u64),
         ]);
-        result.map(|(_, r)| r).map_err(|(_, e)| e)
+        match result {
+            Ok((s, r)) => (s, Ok(r)),
+            Err((s, e)) => (s, Err(e)),
+        }
     }
 
     /// Direct, Kinesis and hand-invoked payloads: write objects and dead letters.
@@ -172,6 +197,11 @@ impl<A: Archive> Archiver<A> {
                     fate.archived_objects += f.archived_objects;
                     fate.archived_events += f.archived_events;
                     fate.dead_letters += f.dead_letters;
+                    if f.dead_letters > 0 {
+                        fate.dead_lettered_events += object.events;
+                    } else if f.pending.is_some() {
+                        fate.pending_events += object.events;
+                    }
                     fate.pending = fate.pending.or(f.pending);
                 }
             }
@@ -194,6 +224,8 @@ impl<A: Archive> Archiver<A> {
             summary.archived_events += fate.archived_events;
             summary.archived_objects += fate.archived_objects;
             summary.dead_letters += fate.dead_letters;
+            summary.dead_lettered_events += fate.dead_lettered_events;
+            summary.pending_events += fate.pending_events;
             if let Some(why) = fate.pending {
                 summary.pending_records += 1;
                 first_error.get_or_insert(why);
@@ -333,6 +365,7 @@ impl<A: Archive> Archiver<A> {
                         error = "the transformed records exceed Lambda's 6 MB response limit; lower the Firehose buffer size of the processor",
                     );
                     summary.dead_letters += 1;
+                    summary.dead_lettered_events += kept;
                     (FirehoseResult::ProcessingFailed, original)
                 } else {
                     summary.archived_events += kept;

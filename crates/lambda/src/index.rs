@@ -52,6 +52,11 @@ pub struct IndexSummary {
     pub filtered_events: usize,
     /// Documents the cluster will never take (their records are dead-lettered).
     pub refused_events: usize,
+    /// Documents still failing with a retryable error at the deadline: their records are
+    /// handed back to the trigger. `events = indexed_events + existing_events +
+    /// quarantined_events + filtered_events + refused_events + pending_events`; undecodable
+    /// records, whose events cannot be counted, are in `dead_letters` (or `pending_records`).
+    pub pending_events: usize,
     /// Dead letters written.
     pub dead_letters: usize,
     /// Records left for the trigger to deliver again.
@@ -71,6 +76,7 @@ struct Tally {
     existed: usize,
     quarantined: usize,
     refused: usize,
+    pending_docs: usize,
     first_refusal: Option<String>,
     pending: Option<String>,
 }
@@ -131,6 +137,15 @@ impl<T: BulkTransport, A: Archive> Indexer<T, A> {
         &self,
         event: LambdaEvent<Box<RawValue>>,
     ) -> Result<Response<IndexSummary>, RetryLater> {
+        self.handle_counted(event).await.1
+    }
+
+    /// [`Indexer::handle`], with the invocation's counts whatever the answer (a Kinesis or
+    /// Firehose answer, or an error, does not carry them).
+    pub async fn handle_counted(
+        &self,
+        event: LambdaEvent<Box<RawValue>>,
+    ) -> (IndexSummary, Result<Response<IndexSummary>, RetryLater>) {
         let started = Instant::now();
         let budget = Budget::new(event.context.deadline, SystemTime::now());
         let bytes = event.payload.get().as_bytes();
@@ -151,6 +166,7 @@ impl<T: BulkTransport, A: Archive> Indexer<T, A> {
             quarantined_events = s.quarantined_events,
             filtered_events = s.filtered_events,
             refused_events = s.refused_events,
+            pending_events = s.pending_events,
             dead_letters = s.dead_letters,
             pending_records = s.pending_records,
             requests = s.requests,
@@ -169,7 +185,10 @@ impl<T: BulkTransport, A: Archive> Indexer<T, A> {
             ("DeadLetters", s.dead_letters as u64),
             ("RecordsPending", s.pending_records as u64),
         ]);
-        result.map(|(_, r)| r).map_err(|(_, e)| e)
+        match result {
+            Ok((s, r)) => (s, Ok(r)),
+            Err((s, e)) => (s, Err(e)),
+        }
     }
 
     async fn dead_letter(&self, dead: &DeadLetter, budget: Budget) -> Result<(), String> {
@@ -255,6 +274,7 @@ impl<T: BulkTransport, A: Archive> Indexer<T, A> {
                     t.first_refusal.get_or_insert_with(|| why.clone());
                 }
                 Fate::Pending(why) => {
+                    t.pending_docs += 1;
                     t.pending.get_or_insert_with(|| why.clone());
                 }
             }
@@ -271,6 +291,7 @@ impl<T: BulkTransport, A: Archive> Indexer<T, A> {
             summary.existing_events += t.existed;
             summary.quarantined_events += t.quarantined;
             summary.refused_events += t.refused;
+            summary.pending_events += t.pending_docs;
             let mut why = t.pending.clone();
             let dead = match (&record.dead, &t.first_refusal) {
                 _ if why.is_some() => None,
