@@ -172,6 +172,12 @@ struct Summary {
     dead_lettered: usize,
     dead_lettered_inputs: usize,
     archive_failed: usize,
+    /// Events of the archive objects S3 refused (kept as dead letters holding the object):
+    /// `events = archived_events + archive_filtered + archive_dead_lettered_events`, and with
+    /// an index `events = indexed_events + index_existing + index_quarantined + index_failed
+    /// + index_filtered`. Undecodable inputs and records, whose events cannot be counted,
+    /// are in `dead_lettered`.
+    archive_dead_lettered_events: usize,
     /// (rule, event) matches.
     rule_matches: u64,
     /// Metric datapoints in metrics.ndjson.
@@ -369,6 +375,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
                         }
                         Err(e) => {
                             sum.archive_failed += 1;
+                            sum.archive_dead_lettered_events += object.events;
                             let to = format!("s3://{}/{}", archive.bucket(), object.key);
                             let refused =
                                 DeadLetter::refused(&object.key, &object.body, to, e.message);
