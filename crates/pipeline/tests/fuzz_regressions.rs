@@ -1,0 +1,54 @@
+//! Crashers kept by scripts/fuzz.sh (crates/pipeline/fuzz/regressions/<target>/*), replayed
+//! through the same calls as the fuzz targets: each once crashed, and must not any more.
+
+use cwlogs_pipeline::Config;
+use cwlogs_pipeline::bulk::{Reply, ResponseClass, classify_response};
+use std::path::Path;
+
+fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/regressions")
+        .join(target);
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, Vec<u8>)> = entries
+        .filter_map(Result::ok)
+        .map(|e| {
+            let bytes = std::fs::read(e.path()).expect("read crasher");
+            (e.path().display().to_string(), bytes)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn config_crashers_load_or_fail_cleanly() {
+    for (name, bytes) in inputs("config") {
+        let Ok(text) = std::str::from_utf8(&bytes) else {
+            continue;
+        };
+        if let Err(errors) = Config::from_toml(text, &|_| None) {
+            assert!(!errors.is_empty(), "{name}");
+        }
+    }
+}
+
+#[test]
+fn bulk_classify_crashers_classify() {
+    for (name, data) in inputs("bulk_classify") {
+        if data.len() < 3 {
+            continue;
+        }
+        let status = u16::from_be_bytes([data[0], data[1]]) % 1000;
+        let items = usize::from(data[2]);
+        let reply = Reply {
+            status,
+            body: data[3..].to_vec(),
+        };
+        if let ResponseClass::Items(classes) = classify_response(&reply, items) {
+            assert_eq!(classes.len(), items, "{name}");
+        }
+    }
+}
