@@ -70,7 +70,9 @@ impl<'a> Message<'a> {
 /// with `[` or `"` runs to the next `]` or `"` when there is one.
 fn split(text: &str) -> Vec<Token> {
     let b = text.as_bytes();
-    let mut out = Vec::new();
+    // Room for the common lines (VPC flow logs have 14 fields, access logs about 10) without
+    // growing the vector field by field.
+    let mut out = Vec::with_capacity(16);
     let mut i = 0;
     while i < b.len() {
         if b[i] == b' ' || b[i] == b'\t' {
@@ -301,6 +303,26 @@ impl Delim {
             }
         }
         true
+    }
+
+    /// The value of the first slot named `name` in a matching message: what [`Delim::extract`]
+    /// lists under `$name`, without building the list. `None` when the message does not match
+    /// or no slot has that name.
+    pub(crate) fn named(&self, msg: &Message<'_>, name: &str) -> Option<String> {
+        let b = self.bind(msg)?;
+        if !self.check(&b) {
+            return None;
+        }
+        if let Some(i) = self
+            .left
+            .iter()
+            .position(|s| s.name.as_deref() == Some(name))
+        {
+            return Some(b.left(i).to_string());
+        }
+        let right = self.right.as_deref()?;
+        let i = right.iter().position(|s| s.name.as_deref() == Some(name))?;
+        Some(b.right(i).to_string())
     }
 
     /// Extracted values (spec §6.3): `$name` for named slots, `$<position>` for the rest.

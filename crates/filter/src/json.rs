@@ -106,12 +106,14 @@ impl<'a> Reader<'a> {
                     return None;
                 }
                 self.i += 1;
-                let mut members = Vec::new();
                 self.ws();
                 if self.b.get(self.i) == Some(&b'}') {
                     self.i += 1;
-                    return Some(Json::Obj(members));
+                    return Some(Json::Obj(Vec::new()));
                 }
+                // Log objects have a handful to a few dozen members: start past the first
+                // doublings.
+                let mut members = Vec::with_capacity(8);
                 loop {
                     self.ws();
                     if self.b.get(self.i) != Some(&b'"') {
@@ -207,18 +209,16 @@ impl<'a> Reader<'a> {
     fn string(&mut self) -> Option<Cow<'a, str>> {
         self.i += 1;
         let start = self.i;
-        loop {
-            let c = *self.b.get(self.i)?;
-            match c {
-                b'"' => {
-                    let s = &self.s[start..self.i];
-                    self.i += 1;
-                    return Some(Cow::Borrowed(s));
-                }
-                b'\\' => break,
-                0..=0x1f => return None,
-                _ => self.i += 1,
-            }
+        // The common case, a string without escapes: find the closing quote (or a backslash)
+        // with memchr, then check the run for control characters in one pass.
+        let end = start + memchr::memchr2(b'"', b'\\', &self.b[start..])?;
+        if self.b[start..end].iter().any(|&c| c < 0x20) {
+            return None;
+        }
+        self.i = end;
+        if self.b[end] == b'"' {
+            self.i += 1;
+            return Some(Cow::Borrowed(&self.s[start..end]));
         }
         let mut out = String::from(&self.s[start..self.i]);
         loop {

@@ -338,6 +338,13 @@ impl Pattern {
                     Json::Null | Json::Arr(_) | Json::Obj(_) => None,
                 }
             }
+            // A named field (not one spelled like a position, `$3`, which `extract` could also
+            // list for an unnamed slot): read the slot directly.
+            (MetricKind::Field(name), Program::Delimited(d))
+                if !name.bytes().all(|c| c.is_ascii_digit()) =>
+            {
+                d.named(msg, name)
+            }
             (MetricKind::Field(_), Program::Delimited(_)) => {
                 let ex = self.extract(msg)?;
                 ex.get(&value.source).map(str::to_string)
@@ -526,6 +533,18 @@ impl PatternSet {
 
     /// Clears `out` and fills it with the indices of the patterns `msg` matches, ascending.
     pub fn matches(&self, msg: &Message<'_>, out: &mut Vec<usize>) {
+        self.matches_among(msg, &|_| true, out);
+    }
+
+    /// Like [`PatternSet::matches`], but only patterns `i` with `wanted(i)` are evaluated (the
+    /// others are left out of `out`): callers that know some patterns do not apply to a
+    /// message (rules scoped to other log groups) skip their JSON parse or field split.
+    pub fn matches_among(
+        &self,
+        msg: &Message<'_>,
+        wanted: &dyn Fn(usize) -> bool,
+        out: &mut Vec<usize>,
+    ) {
         out.clear();
         let mut found = vec![false; self.literal_count];
         if let Some(ac) = &self.ac {
@@ -567,6 +586,9 @@ impl PatternSet {
             }
         }
         for (i, p) in self.patterns.iter().enumerate() {
+            if !wanted(i) {
+                continue;
+            }
             let hit = match &p.inner.program {
                 Program::Terms(t) => {
                     let ids = &self.needle_ids[i];
@@ -686,6 +708,54 @@ mod tests {
             Pattern::new("?a   -\"b c\"  %x+%").unwrap().to_string(),
             "?a -\"b c\" %x+%"
         );
+    }
+
+    #[test]
+    fn named_fields_read_directly_agree_with_extract() {
+        let cases = [
+            (
+                "[ip, user, ..., status = 5*, size]",
+                "1.2.3.4 bob x y 500 12",
+            ),
+            ("[ip, user, ..., status, size]", "1.2.3.4 - 404 7"),
+            ("[a, b = x, c]", "1 x 3"),
+            ("[..., last]", "p q r"),
+        ];
+        for (src, text) in cases {
+            let p = Pattern::new(src).unwrap();
+            let m = Message::new(text);
+            let ex = p.extract(&m).expect(src);
+            for name in [
+                "$ip", "$user", "$status", "$size", "$a", "$b", "$c", "$last",
+            ] {
+                let v = MetricValue::parse(name).unwrap();
+                if p.check_metric_value(&v).is_ok() {
+                    assert_eq!(
+                        p.field_text(&m, &v).as_deref(),
+                        ex.get(name),
+                        "{src} {name}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn set_evaluates_only_the_wanted_patterns() {
+        let set = PatternSet::new([
+            Pattern::new("a").unwrap(),
+            Pattern::new("{ $.a = 1 }").unwrap(),
+            Pattern::new("[x, y]").unwrap(),
+        ]);
+        let m = Message::new(r#"{"a":1}"#);
+        let mut out = Vec::new();
+        set.matches_among(&m, &|i| i != 1, &mut out);
+        assert_eq!(out, vec![0]);
+        assert!(!m.json_parsed());
+        set.matches_among(&m, &|i| i == 1, &mut out);
+        assert_eq!(out, vec![1]);
+        set.matches(&m, &mut out);
+        assert_eq!(out, vec![0, 1]);
     }
 
     #[test]
