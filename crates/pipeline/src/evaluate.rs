@@ -165,16 +165,31 @@ impl<'c> RuleRun<'c> {
         let batch_hash = batch_hash(batch);
         let mut matched = 0;
         let mut hits = std::mem::take(&mut self.hits);
+        // Rules with a `default` remember the minutes they looked at: once per minute of the
+        // batch, not once per event (events come in time order, mostly).
+        let with_default: Vec<usize> = (0..config.rules.len())
+            .filter(|&i| {
+                takes[i]
+                    && config.rules[i]
+                        .metric
+                        .as_ref()
+                        .is_some_and(|m| m.default.is_some())
+            })
+            .collect();
+        let mut last_minute = None;
         for event in &batch.log_events {
             self.stats.events += 1;
             let minute = minute_of(event.timestamp);
-            for (i, rule) in config.rules.iter().enumerate() {
-                if takes[i] && rule.metric.as_ref().is_some_and(|m| m.default.is_some()) {
+            if last_minute != Some(minute) {
+                last_minute = Some(minute);
+                for &i in &with_default {
                     self.seen_minutes.insert((i, minute));
                 }
             }
             let message = Message::new(&event.message);
-            config.rule_patterns().matches(&message, &mut hits);
+            config
+                .rule_patterns()
+                .matches_among(&message, &|i| takes[i], &mut hits);
             for &i in &hits {
                 if !takes[i] {
                     continue;
