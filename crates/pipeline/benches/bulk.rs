@@ -20,8 +20,10 @@
 // criterion_group! generates an undocumented public function.
 #![allow(missing_docs)]
 
+mod common;
+
 use criterion::{Criterion, SamplingMode, Throughput};
-use cwlogs_decode::{LogBatch, LogEvent, MessageType, Payload, Record, RecordData};
+use cwlogs_decode::{LogBatch, MessageType, Payload, Record, RecordData};
 use cwlogs_pipeline::{Config, DocumentBuilder, IndexConfig, bulk_chunks};
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -41,20 +43,14 @@ fn load() -> Data {
     let mut payloads = Vec::new();
     let source = match std::env::var_os("CWLOGS_BENCH_DATA") {
         Some(dir) => {
-            let dir = std::path::PathBuf::from(dir).join("payloads");
-            let mut names: Vec<_> = std::fs::read_dir(&dir)
-                .unwrap_or_else(|e| panic!("CWLOGS_BENCH_DATA: cannot read {}: {e}", dir.display()))
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.to_string_lossy().ends_with(".json.gz"))
-                .collect();
-            names.sort();
-            for p in &names {
+            let dir = std::path::PathBuf::from(dir);
+            for p in common::files(&dir, "payloads", ".json.gz") {
                 payloads.push(std::fs::read(p).expect("payload file"));
             }
-            dir.display().to_string()
+            dir.join("payloads").display().to_string()
         }
         None => {
-            payloads = synthetic();
+            payloads = common::synthetic();
             "built-in synthetic mix".to_string()
         }
     };
@@ -286,156 +282,4 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     bench(&mut c, &data, &config);
     c.final_summary();
-}
-
-// ---------------------------------------------------------------------------------------------
-// Built-in data: the four kinds of logs `gen_cwl.py` writes, smaller.
-
-fn synthetic() -> Vec<Vec<u8>> {
-    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
-    let mut out = Vec::new();
-    let t0 = 1_764_028_800_000i64;
-    for (kind, group, stream) in [
-        (
-            "cloudtrail",
-            "aws-cloudtrail-logs-123456789012",
-            "123456789012_CloudTrail_eu-west-1",
-        ),
-        (
-            "app",
-            "/aws/lambda/checkout-prod",
-            "2025/11/25/[$LATEST]0123456789abcdef",
-        ),
-        ("vpcflow", "vpc-flow-logs", "eni-0123456789abcdef0-all"),
-        (
-            "apache",
-            "/ecs/frontend/apache-access",
-            "ecs/httpd/0123456789abcdef",
-        ),
-    ] {
-        for part in 0..3 {
-            let n = 2_000;
-            let events: Vec<LogEvent<'static>> = (0..n)
-                .map(|i| {
-                    let r = next();
-                    let ts = t0 + (part * n + i) as i64 * 17;
-                    LogEvent {
-                        id: format!("{ts:013}{:010}{:033}", part * n + i, r % 1_000_000_007).into(),
-                        timestamp: ts,
-                        message: message(kind, r, i).into(),
-                    }
-                })
-                .collect();
-            let envelope = serde_json::json!({
-                "messageType": "DATA_MESSAGE",
-                "owner": "123456789012",
-                "logGroup": group,
-                "logStream": stream,
-                "subscriptionFilters": ["all"],
-                "logEvents": events.iter().map(|e| serde_json::json!({
-                    "id": e.id, "timestamp": e.timestamp, "message": e.message
-                })).collect::<Vec<_>>(),
-            });
-            let mut gz = GzEncoder::new(Vec::new(), Compression::new(6));
-            serde_json::to_writer(&mut gz, &envelope).expect("gzip into a Vec");
-            out.push(gz.finish().expect("gzip into a Vec"));
-        }
-    }
-    out
-}
-
-fn message(kind: &str, r: u64, i: usize) -> String {
-    let names = [
-        "ConsoleLogin",
-        "AssumeRole",
-        "GetObject",
-        "PutObject",
-        "Decrypt",
-    ];
-    let levels = ["INFO", "INFO", "INFO", "WARN", "ERROR", "DEBUG"];
-    match kind {
-        "cloudtrail" => format!(
-            r#"{{"eventVersion":"1.09","userIdentity":{{"type":"AssumedRole","principalId":"AROA{:016X}:session","arn":"arn:aws:sts::123456789012:assumed-role/role-{}/session-{:x}","accountId":"123456789012","sessionContext":{{"sessionIssuer":{{"type":"Role","arn":"arn:aws:iam::123456789012:role/role-{}","userName":"role-{}"}},"attributes":{{"creationDate":"2025-11-25T00:00:00Z","mfaAuthenticated":"false"}}}}}},"eventTime":"2025-11-25T00:{:02}:{:02}Z","eventSource":"s3.amazonaws.com","eventName":"{}","awsRegion":"eu-west-1","sourceIPAddress":"10.{}.{}.{}","userAgent":"aws-cli/2.15.30 Python/3.11.8 Linux/6.1.79 exe/x86_64.amzn.2023","requestParameters":{{"bucketName":"bucket-{}","key":"data/{:x}.json"}},"responseElements":null,"requestID":"{:016X}","eventID":"{:08x}-{:04x}-4000-8000-{:012x}","readOnly":{},"eventType":"AwsApiCall","managementEvent":false,"recipientAccountId":"123456789012","tlsDetails":{{"tlsVersion":"TLSv1.3","cipherSuite":"TLS_AES_128_GCM_SHA256","clientProvidedHostHeader":"s3.eu-west-1.amazonaws.com"}}}}"#,
-            r,
-            r % 17,
-            r >> 40,
-            r % 17,
-            r % 17,
-            (i / 60) % 60,
-            i % 60,
-            names[(r % 5) as usize],
-            r % 256,
-            (r >> 8) % 256,
-            (r >> 16) % 256,
-            r % 7,
-            r >> 20,
-            r,
-            r >> 32,
-            r & 0xffff,
-            r & 0xffff_ffff_ffff,
-            r.is_multiple_of(3)
-        ),
-        "app" => {
-            let level = levels[(r % 6) as usize];
-            let json = format!(
-                r#"{{"timestamp":"2025-11-25T00:00:{:02}.{:03}Z","level":"{level}","service":"checkout","msg":"request completed","latency":{}.{:03},"status":{},"method":"GET","path":"/api/v1/orders/{:08x}","request_id":"{:08x}-{:04x}-4000-8000-{:012x}","trace_id":"1-{:08x}-{:024x}","user_id":{},"region":"eu-west-1"}}"#,
-                i % 60,
-                r % 1000,
-                r % 300,
-                r % 1000,
-                [200, 200, 201, 404, 500][(r % 5) as usize],
-                r >> 32,
-                r >> 32,
-                r & 0xffff,
-                r & 0xffff_ffff_ffff,
-                r >> 32,
-                u128::from(r) * 7919,
-                r % 1_000_000
-            );
-            if r.is_multiple_of(7) {
-                format!(
-                    "2025-11-25T00:00:{:02}.000Z\t{:08x}-{:04x}-4000-8000-{:012x}\t{level}\t{json}\n",
-                    i % 60,
-                    r >> 32,
-                    r & 0xffff,
-                    r & 0xffff_ffff_ffff
-                )
-            } else {
-                json
-            }
-        }
-        "vpcflow" => format!(
-            "2 123456789012 eni-{:017x} 10.0.{}.{} 10.1.{}.{} 443 {} 6 {} {} 1764028800 1764028860 {} OK",
-            r,
-            r % 256,
-            (r >> 8) % 256,
-            (r >> 16) % 256,
-            (r >> 24) % 256,
-            1024 + r % 60000,
-            r % 500,
-            r % 500_000,
-            if r.is_multiple_of(10) {
-                "REJECT"
-            } else {
-                "ACCEPT"
-            }
-        ),
-        _ => format!(
-            r#"{}.{}.{}.{} - - [25/Nov/2025:00:00:{:02} +0000] "GET /api/v1/orders/{:08x} HTTP/1.1" {} {} "-" "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/123.0.0.0 Safari/537.36""#,
-            52 + r % 10,
-            (r >> 8) % 256,
-            (r >> 16) % 256,
-            (r >> 24) % 255 + 1,
-            i % 60,
-            r >> 32,
-            [200, 200, 304, 404, 500][(r % 5) as usize],
-            r % 60_000
-        ),
-    }
 }
