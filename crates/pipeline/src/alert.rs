@@ -432,14 +432,7 @@ async fn send_one<S: StateStore, P: Publish>(
             continue;
         };
         let message = alert_message(rule, alert, o, event, suppressed.take(), options);
-        let sent = if options.deadline.is_some_and(|d| Instant::now() >= d) {
-            Err(SendError {
-                class: Class::Retry,
-                message: "no time left before the deadline".into(),
-            })
-        } else {
-            publisher.publish(&message, options.deadline).await
-        };
+        let sent = publish_in_time(publisher, &message, options.deadline).await;
         match sent {
             Ok(_) => {
                 report.published += 1;
@@ -471,6 +464,21 @@ async fn send_one<S: StateStore, P: Publish>(
         }
     }
     Ok(())
+}
+
+/// Publishes `message` unless the deadline has passed (then a retryable error, without trying).
+async fn publish_in_time<P: Publish>(
+    publisher: &P,
+    message: &AlertMessage,
+    deadline: Option<Instant>,
+) -> Result<String, SendError> {
+    if deadline.is_some_and(|d| Instant::now() >= d) {
+        return Err(SendError {
+            class: Class::Retry,
+            message: "no time left before the deadline".into(),
+        });
+    }
+    publisher.publish(message, deadline).await
 }
 
 async fn add_pending<S: StateStore>(
@@ -703,14 +711,7 @@ async fn flush_rule<S: StateStore, P: Publish>(
             .collect()
     };
     for (message, covers) in messages {
-        let sent = if options.deadline.is_some_and(|d| Instant::now() >= d) {
-            Err(SendError {
-                class: Class::Retry,
-                message: "no time left before the deadline".into(),
-            })
-        } else {
-            publisher.publish(&message, options.deadline).await
-        };
+        let sent = publish_in_time(publisher, &message, options.deadline).await;
         match sent {
             Ok(_) => {
                 report.published += 1;
