@@ -306,121 +306,136 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     let mut sum = Summary::default();
     let mut report = RunReport::default();
     let window = pool.current_num_threads().max(1) * WINDOW_PER_THREAD;
-    for chunk in inputs.chunks(window) {
-        let fetched = fetch_s3(remote.as_ref(), chunk);
-        let mut results: Vec<InputResult> = pool.install(|| {
-            chunk
-                .par_iter()
-                .zip(fetched)
-                .map(|((input, _), bytes)| process_one(&config, input, bytes))
-                .collect()
+    // The workers decode the next window while this thread writes the last one (in input
+    // order): writing no longer leaves the cores idle.
+    std::thread::scope(|scope| -> Result<()> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<InputResult>>(1);
+        let (config, pool, remote, inputs) = (&config, &pool, &remote, &inputs);
+        scope.spawn(move || {
+            for chunk in inputs.chunks(window) {
+                let fetched = fetch_s3(remote.as_ref(), chunk);
+                let results = pool.install(|| {
+                    chunk
+                        .par_iter()
+                        .zip(fetched)
+                        .map(|((input, _), bytes)| process_one(config, input, bytes))
+                        .collect()
+                });
+                if tx.send(results).is_err() {
+                    // The writer stopped on an error.
+                    break;
+                }
+            }
         });
-        let mut dead: Vec<DeadLetter> = Vec::new();
-        let mut objects: Vec<&ArchiveObject> = Vec::new();
-        if let (Some(cluster), Some(r), Some(i)) = (&cluster, &remote, &config.index) {
-            send_documents(&r.rt, cluster, i, chunk, &results, &mut sum);
-        }
-        for r in &mut results {
-            report.timeline.merge(std::mem::take(&mut r.timeline));
-        }
-        for r in &results {
-            sum.inputs += 1;
-            sum.input_bytes += r.bytes;
-            sum.records += r.records;
-            sum.decompressed_bytes += r.decompressed;
-            sum.batches += r.batches;
-            sum.control_messages += r.control;
-            sum.events += r.events;
-            for out in &r.outputs {
-                sum.archive_filtered += out.archive_filtered;
-                sum.index_filtered += out.index_filtered;
-                if let Some(object) = &out.archive {
-                    objects.push(object);
+        for (chunk, mut results) in inputs.chunks(window).zip(rx) {
+            let mut dead: Vec<DeadLetter> = Vec::new();
+            let mut objects: Vec<&ArchiveObject> = Vec::new();
+            if let (Some(cluster), Some(r), Some(i)) = (&cluster, &remote, &config.index) {
+                send_documents(&r.rt, cluster, i, chunk, &results, &mut sum);
+            }
+            for r in &mut results {
+                report.timeline.merge(std::mem::take(&mut r.timeline));
+            }
+            for r in &results {
+                sum.inputs += 1;
+                sum.input_bytes += r.bytes;
+                sum.records += r.records;
+                sum.decompressed_bytes += r.decompressed;
+                sum.batches += r.batches;
+                sum.control_messages += r.control;
+                sum.events += r.events;
+                for out in &r.outputs {
+                    sum.archive_filtered += out.archive_filtered;
+                    sum.index_filtered += out.index_filtered;
+                    if let Some(object) = &out.archive {
+                        objects.push(object);
+                    }
+                    if let Some(sink) = index.as_mut() {
+                        for c in &out.bulk {
+                            sink.append(c)?;
+                            sum.indexed_events += c.ends.len();
+                        }
+                    }
                 }
-                if let Some(sink) = index.as_mut() {
-                    for c in &out.bulk {
-                        sink.append(c)?;
-                        sum.indexed_events += c.ends.len();
+                if r.dead.iter().any(|d| d.record.is_none()) {
+                    sum.dead_lettered_inputs += 1;
+                }
+                dead.extend(r.dead.iter().cloned());
+                progress.inc(r.bytes);
+            }
+            if let Some(rules) = rules.as_mut() {
+                for ((input, _), r) in chunk.iter().zip(&results) {
+                    rules.add_input(&input.shown(), r, &dead_letters, &mut sum)?;
+                }
+            }
+            match &archive {
+                None => {}
+                Some(ArchiveSink::Local(sink)) => {
+                    for object in &objects {
+                        sink.put(object)?;
+                        sum.archive_objects += 1;
+                        sum.archived_events += object.events;
+                    }
+                }
+                Some(ArchiveSink::S3 { archive, .. }) => {
+                    let rt = &remote.as_ref().context("no S3 client")?.rt;
+                    let refused = put_objects(rt, archive, &objects);
+                    for (object, result) in objects.iter().zip(refused) {
+                        match result {
+                            Ok(()) => {
+                                sum.archive_objects += 1;
+                                sum.archived_events += object.events;
+                            }
+                            Err(e) => {
+                                sum.archive_failed += 1;
+                                sum.archive_dead_lettered_events += object.events;
+                                let to = format!("s3://{}/{}", archive.bucket(), object.key);
+                                let refused =
+                                    DeadLetter::refused(&object.key, &object.body, to, e.message);
+                                dead.push(refused);
+                            }
+                        }
                     }
                 }
             }
-            if r.dead.iter().any(|d| d.record.is_none()) {
-                sum.dead_lettered_inputs += 1;
+            sum.dead_lettered += dead.len();
+            for d in &dead {
+                report.add_dead_letter(d);
             }
-            dead.extend(r.dead.iter().cloned());
-            progress.inc(r.bytes);
-        }
-        if let Some(rules) = rules.as_mut() {
-            for ((input, _), r) in chunk.iter().zip(&results) {
-                rules.add_input(&input.shown(), r, &dead_letters, &mut sum)?;
-            }
-        }
-        match &archive {
-            None => {}
-            Some(ArchiveSink::Local(sink)) => {
-                for object in &objects {
-                    sink.put(object)?;
-                    sum.archive_objects += 1;
-                    sum.archived_events += object.events;
-                }
-            }
-            Some(ArchiveSink::S3 { archive, .. }) => {
-                let rt = &remote.as_ref().context("no S3 client")?.rt;
-                let refused = put_objects(rt, archive, &objects);
-                for (object, result) in objects.iter().zip(refused) {
-                    match result {
-                        Ok(()) => {
-                            sum.archive_objects += 1;
-                            sum.archived_events += object.events;
-                        }
-                        Err(e) => {
+            match (&archive, &remote) {
+                (
+                    Some(ArchiveSink::S3 {
+                        archive,
+                        dead_letter_prefix,
+                        ..
+                    }),
+                    Some(r),
+                ) => {
+                    for d in &dead {
+                        let now_ms = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| d.as_millis() as i64);
+                        let put = put_dead_letter(archive, dead_letter_prefix, d, now_ms, None);
+                        if let Err(e) = r.rt.block_on(put) {
+                            // The bucket refuses even the dead letter: keep it on disk instead.
+                            eprintln!(
+                                "cwlogs: {e}; kept in {}",
+                                args.out.join("dead-letter").display()
+                            );
                             sum.archive_failed += 1;
-                            sum.archive_dead_lettered_events += object.events;
-                            let to = format!("s3://{}/{}", archive.bucket(), object.key);
-                            let refused =
-                                DeadLetter::refused(&object.key, &object.body, to, e.message);
-                            dead.push(refused);
+                            dead_letters.put(d)?;
                         }
                     }
                 }
-            }
-        }
-        sum.dead_lettered += dead.len();
-        for d in &dead {
-            report.add_dead_letter(d);
-        }
-        match (&archive, &remote) {
-            (
-                Some(ArchiveSink::S3 {
-                    archive,
-                    dead_letter_prefix,
-                    ..
-                }),
-                Some(r),
-            ) => {
-                for d in &dead {
-                    let now_ms = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_millis() as i64);
-                    let put = put_dead_letter(archive, dead_letter_prefix, d, now_ms, None);
-                    if let Err(e) = r.rt.block_on(put) {
-                        // The bucket refuses even the dead letter: keep it on disk instead.
-                        eprintln!(
-                            "cwlogs: {e}; kept in {}",
-                            args.out.join("dead-letter").display()
-                        );
-                        sum.archive_failed += 1;
+                _ => {
+                    for d in &dead {
                         dead_letters.put(d)?;
                     }
                 }
             }
-            _ => {
-                for d in &dead {
-                    dead_letters.put(d)?;
-                }
-            }
         }
-    }
+        Ok(())
+    })?;
     progress.finish_and_clear();
     if let Some(i) = &index {
         sum.index_files = i.files_written;
