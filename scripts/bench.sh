@@ -70,6 +70,105 @@ for l in sys.stdin:
     if j.get("reason") == "compiler-artifact" and j["target"]["name"] == "e2e" and j.get("executable"):
         print(j["executable"])')
 if want footprint; then cargo build -q --release -p cwlogs-lambda --example invoke; fi
+if want multicore; then cargo build -q --release -p cwlogs; fi
+TARGET=$(cargo metadata -q --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+INVOKE=$TARGET/release/examples/invoke
+CWLOGS=$TARGET/release/cwlogs
+if [ ! -x "$BENCH_VENV/bin/python" ]; then
+  python3 -m venv "$BENCH_VENV"
+fi
+"$BENCH_VENV/bin/python" -c 'import orjson' 2>/dev/null ||
+  "$BENCH_VENV/bin/pip" install -q --disable-pip-version-check orjson==3.13.0
+PY=$BENCH_VENV/bin/python
+"$E2E" --rules 10 >"$OUT/rules10.toml"
+echo "results in $OUT"
+
+if want speed; then
+  step "speed: $ROUNDS interleaved rounds of floor, cwlogs, Node, Python json, Python orjson"
+  for r in $(seq 1 "$ROUNDS"); do
+    d=$OUT/round$r
+    mkdir -p "$d"
+    "$FLOOR" "$DATA" --reps 1 --stages full,full_gz6 --json "$d/floor.jsonl" >"$d/floor.txt" 2>&1
+    CWLOGS_BENCH_DATA=$DATA "$E2E" --bench --rounds 1 --json "$d/cwlogs.jsonl" >"$d/cwlogs.txt" 2>&1
+    node "$KIT/peers/node_blueprint.js" "$DATA" 1 bulk_blueprint,bulk_lean,bulk_lean_gz6 \
+      >"$d/node.jsonl" 2>"$d/node.err"
+    WARMUP=0 "$PY" "$KIT/peers/py_forwarder.py" "$DATA" 1 bulk,bulk_gz6 --codec json \
+      >"$d/py-json.jsonl" 2>"$d/py-json.err"
+    WARMUP=0 "$PY" "$KIT/peers/py_forwarder.py" "$DATA" 1 bulk,bulk_gz6 --codec orjson \
+      >"$d/py-orjson.jsonl" 2>"$d/py-orjson.err"
+    echo "round $r done; load $(cut -d' ' -f1 /proc/loadavg)"
+  done
+  python3 scripts/bench-summary.py "$DATA" "$OUT" | tee "$OUT/summary.txt"
+  python3 scripts/bench-summary.py "$DATA" "$OUT" --markdown >"$OUT/summary.md"
+fi
+
+# Median wall time, in ms, of N runs of a command (process start to exit).
+wall_ms() {
+  python3 - "$@" <<'EOF'
+import statistics, subprocess, sys, time
+n, cmd = int(sys.argv[1]), sys.argv[2:]
+ts = []
+for _ in range(n):
+    t = time.perf_counter()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    ts.append((time.perf_counter() - t) * 1e3)
+print(f"{statistics.median(ts):.1f}")
+EOF
+}
+# Peak RSS in MB of one run (GNU time).
+peak_mb() {
+  /usr/bin/time -f '%M' -o "$OUT/time.txt" "$@" >/dev/null 2>&1
+  awk '{printf "%.1f", $1 / 1024}' "$OUT/time.txt"
+}
+
+if want footprint; then
+  step "footprint: peak RSS (MB) of one invocation, process start to first event handled"
+  MEDIAN_EVENT=$(python3 -c 'import json,sys,os
+m = json.load(open(sys.argv[1]))
+f = sorted(m["files"], key=lambda f: f["events"])[len(m["files"]) // 2]
+print(os.path.join(sys.argv[2], "events", f["name"] + ".json"), f["events"], f["kind"])' \
+    "$DATA/manifest.json" "$DATA")
+  set -- $MEDIAN_EVENT
+  MEDIAN_FILE=$1
+  echo "median event: $MEDIAN_FILE ($2 log events, $3)"
+  printf '%-28s %14s %14s %18s\n' "handler" "max1mb.json" "small10k.json" "start+median (ms)"
+  for f in archive index alert; do
+    cfg=()
+    [ "$f" = alert ] && cfg=(--config "$OUT/rules10.toml")
+    label="cwlogs $f"
+    [ "$f" = alert ] && label="cwlogs alert (10 rules)"
+    printf '%-28s %14s %14s %18s\n' "$label" \
+      "$(peak_mb "$INVOKE" "$f" "$DATA/special/max1mb.json" "${cfg[@]}")" \
+      "$(peak_mb "$INVOKE" "$f" "$DATA/special/small10k.json" "${cfg[@]}")" \
+      "$(wall_ms 21 "$INVOKE" "$f" "$MEDIAN_FILE" "${cfg[@]}")"
+  done
+  printf '%-28s %14s %14s %18s\n' "floor (full_gz6)" \
+    "$(peak_mb "$FLOOR" --one "$DATA/special/max1mb.json")" \
+    "$(peak_mb "$FLOOR" --one "$DATA/special/small10k.json")" \
+    "$(wall_ms 21 "$FLOOR" --one "$MEDIAN_FILE")"
+  printf '%-28s %14s %14s %18s\n' "Node blueprint" \
+    "$(peak_mb node "$KIT/peers/node_blueprint.js" --one "$DATA/special/max1mb.json")" \
+    "$(peak_mb node "$KIT/peers/node_blueprint.js" --one "$DATA/special/small10k.json")" \
+    "$(wall_ms 11 node "$KIT/peers/node_blueprint.js" --one "$MEDIAN_FILE")"
+  for codec in json orjson; do
+    printf '%-28s %14s %14s %18s\n' "Python $codec" \
+      "$(peak_mb "$PY" "$KIT/peers/py_forwarder.py" --one "$DATA/special/max1mb.json" --codec $codec)" \
+      "$(peak_mb "$PY" "$KIT/peers/py_forwarder.py" --one "$DATA/special/small10k.json" --codec $codec)" \
+      "$(wall_ms 11 "$PY" "$KIT/peers/py_forwarder.py" --one "$MEDIAN_FILE" --codec $codec)"
+  done
+  echo
+  echo "function binaries (cargo lambda build --release; scripts/test.sh builds them):"
+  found=0
+  for b in "$TARGET"/lambda/*/bootstrap; do
+    [ -x "$b" ] || continue
+    found=1
+    strip -o "$OUT/stripped" "$b"
+    printf '  %-10s %6.1f MB as built, %6.1f MB stripped\n' "$(basename "$(dirname "$b")")" \
+      "$(echo "$(wc -c <"$b") / 1048576" | bc -l)" "$(echo "$(wc -c <"$OUT/stripped") / 1048576" | bc -l)"
+  done
+  [ $found = 1 ] || echo "  none in $TARGET/lambda: run cargo lambda build --release first"
+fi
+
 if want multicore; then
   # One core against two: the process is pinned with taskset, and replay's default --jobs (one
   # worker per core it may use) follows the pinning.
