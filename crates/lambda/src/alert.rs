@@ -3,12 +3,13 @@
 //! dead letter, and what is still failing at the deadline back to the trigger.
 
 use crate::response::{BatchItemFailure, FirehoseRecord, FirehoseResult, Response};
-use crate::{Budget, ColdStartError, RetryLater};
+use crate::{Budget, ColdStartError, GroupTallies, RetryLater};
 use cwlogs_decode::{Shape, detect};
 use cwlogs_pipeline::alert::{AlertOptions, AlertReport, flush_summaries, send_alerts};
 use cwlogs_pipeline::archive::short_hash;
 use cwlogs_pipeline::{
-    Archive, Config, DeadLetter, Publish, RuleRun, RuleStats, StateStore, process_input,
+    Archive, Config, DeadLetter, Publish, RuleRun, RuleStats, StateStore, oldest_event_ms,
+    process_input,
 };
 use lambda_runtime::LambdaEvent;
 use serde::{Deserialize, Serialize};
@@ -86,6 +87,10 @@ pub struct AlertSummary {
     /// rules.own_log_group_events`, of which `pending_events` are handed back; undecodable
     /// records, whose events cannot be counted, are in `dead_letters`.
     pub pending_events: usize,
+    /// The event counts per log group (sink `rules`: delivered means looked at by the rules,
+    /// filtered the function's own log group), for the self-metrics.
+    #[serde(skip)]
+    pub groups: GroupTallies,
 }
 
 /// The fields of an EventBridge event that say it comes from a schedule.
@@ -246,15 +251,18 @@ impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
             input_bytes = bytes.len(),
             duration_ms = started.elapsed().as_millis() as u64,
         );
-        crate::emit_self_metrics(&[
-            ("EventsIn", s.events as u64),
-            ("EventsDelivered", s.rules.events),
-            ("EventsFiltered", s.rules.own_log_group_events),
-            ("DeadLetters", s.dead_letters as u64),
-            ("RecordsPending", s.pending_records as u64),
-            ("AlertsPublished", s.alerts.published as u64),
-            ("AlertsFailed", s.alerts.failed.len() as u64),
-        ]);
+        crate::emit_self_metrics(
+            &[
+                ("EventsIn", s.events as u64),
+                ("EventsDelivered", s.rules.events),
+                ("EventsFiltered", s.rules.own_log_group_events),
+                ("DeadLetters", s.dead_letters as u64),
+                ("RecordsPending", s.pending_records as u64),
+                ("AlertsPublished", s.alerts.published as u64),
+                ("AlertsFailed", s.alerts.failed.len() as u64),
+            ],
+            &s.groups,
+        );
         match result {
             Ok((s, r)) => (s, Ok(r)),
             Err((s, e)) => (s, Err(e)),
@@ -340,10 +348,19 @@ impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
         // its sequence number as the record index, and mapped back to its record below.
         let mut run = RuleRun::new(config);
         let mut next_batch = 0usize;
+        // Per batch: log group, events, whether it is the function's own group, oldest event.
+        let mut batches: Vec<(String, u64, bool, Option<i64>)> = Vec::new();
         let processed = process_input(config, &hash, &input, bytes, |region, batch| {
             let n = next_batch;
             next_batch += 1;
             run.add_batch(region, batch, n);
+            let own = config.own_log_group.as_deref() == Some(&*batch.log_group);
+            batches.push((
+                batch.log_group.to_string(),
+                batch.log_events.len() as u64,
+                own,
+                oldest_event_ms(batch),
+            ));
             n
         });
         let record_of: Vec<usize> = processed
@@ -428,6 +445,18 @@ impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
             }
         }
         summary.alerts = report;
+
+        for ((group, events, own, oldest), &r) in batches.iter().zip(&record_of) {
+            let g = summary.groups.entry("rules", group);
+            g.events += events;
+            if *own {
+                g.filtered += events;
+            } else if pending[r].is_some() {
+                g.pending += events;
+            } else {
+                g.deliver(*events, *oldest);
+            }
+        }
 
         let mut failures = Vec::new();
         let mut first_error = None;

@@ -1,12 +1,13 @@
 //! The archive function's handler: every event to the archive, or to a dead letter.
 
 use crate::response::{BatchItemFailure, FirehoseRecord, FirehoseResult, Response};
-use crate::{Budget, RetryLater};
+use crate::{Budget, GroupTallies, RetryLater};
 use base64::Engine as _;
 use cwlogs_decode::{Shape, detect};
 use cwlogs_pipeline::archive::short_hash;
 use cwlogs_pipeline::{
-    Archive, ArchiveObject, Class, Config, DeadLetter, archive_ndjson, process_batch, process_input,
+    Archive, ArchiveObject, Class, Config, DeadLetter, archive_ndjson, oldest_event_ms,
+    process_batch, process_input,
 };
 use futures_util::StreamExt as _;
 use lambda_runtime::LambdaEvent;
@@ -61,11 +62,27 @@ pub struct InvocationSummary {
     pub dead_letters: usize,
     /// Records left for the trigger to deliver again.
     pub pending_records: usize,
+    /// The same counts per log group (sink `archive`), for the self-metrics.
+    #[serde(skip)]
+    pub groups: GroupTallies,
+}
+
+/// How one archive object ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum ObjectOutcome {
+    /// The batch had no object (every event filtered out).
+    #[default]
+    None,
+    Archived,
+    DeadLettered,
+    Pending,
 }
 
 /// How one record ended.
 #[derive(Debug, Default)]
 struct RecordFate {
+    /// How each output's object ended, in the record's output order.
+    outcomes: Vec<ObjectOutcome>,
     archived_objects: usize,
     archived_events: usize,
     dead_letters: usize,
@@ -134,13 +151,16 @@ impl<A: Archive> Archiver<A> {
             input_bytes = bytes.len(),
             duration_ms = started.elapsed().as_millis() as u64,
         );
-        crate::emit_self_metrics(&[
-            ("EventsIn", summary.events as u64),
-            ("EventsDelivered", summary.archived_events as u64),
-            ("EventsFiltered", summary.filtered_events as u64),
-            ("DeadLetters", summary.dead_letters as u64),
-            ("RecordsPending", summary.pending_records as u64),
-        ]);
+        crate::emit_self_metrics(
+            &[
+                ("EventsIn", summary.events as u64),
+                ("EventsDelivered", summary.archived_events as u64),
+                ("EventsFiltered", summary.filtered_events as u64),
+                ("DeadLetters", summary.dead_letters as u64),
+                ("RecordsPending", summary.pending_records as u64),
+            ],
+            &summary.groups,
+        );
         match result {
             Ok((s, r)) => (s, Ok(r)),
             Err((s, e)) => (s, Err(e)),
@@ -192,18 +212,24 @@ impl<A: Archive> Archiver<A> {
                 fate = self.dead_letter(&dead, budget).await;
             }
             for out in &record.outputs {
+                let mut outcome = ObjectOutcome::None;
                 if let Some(object) = &out.archive {
                     let f = self.archive_object(object, &input, budget).await;
                     fate.archived_objects += f.archived_objects;
                     fate.archived_events += f.archived_events;
                     fate.dead_letters += f.dead_letters;
-                    if f.dead_letters > 0 {
+                    outcome = if f.dead_letters > 0 {
                         fate.dead_lettered_events += object.events;
+                        ObjectOutcome::DeadLettered
                     } else if f.pending.is_some() {
                         fate.pending_events += object.events;
-                    }
+                        ObjectOutcome::Pending
+                    } else {
+                        ObjectOutcome::Archived
+                    };
                     fate.pending = fate.pending.or(f.pending);
                 }
+                fate.outcomes.push(outcome);
             }
             fate
         }))
@@ -216,11 +242,19 @@ impl<A: Archive> Archiver<A> {
         for (record, fate) in processed.records.iter().zip(fates) {
             summary.events += record.events;
             summary.control_messages += record.control;
-            summary.filtered_events += record
-                .outputs
-                .iter()
-                .map(|o| o.archive_filtered)
-                .sum::<usize>();
+            for (out, outcome) in record.outputs.iter().zip(&fate.outcomes) {
+                summary.filtered_events += out.archive_filtered;
+                let n = out.archive.as_ref().map_or(0, |o| o.events) as u64;
+                let g = summary.groups.entry("archive", &out.log_group);
+                g.events += n + out.archive_filtered as u64;
+                g.filtered += out.archive_filtered as u64;
+                match outcome {
+                    ObjectOutcome::None => {}
+                    ObjectOutcome::Archived => g.deliver(n, out.oldest_ms),
+                    ObjectOutcome::DeadLettered => g.dead_lettered += n,
+                    ObjectOutcome::Pending => g.pending += n,
+                }
+            }
             summary.archived_events += fate.archived_events;
             summary.archived_objects += fate.archived_objects;
             summary.dead_letters += fate.dead_letters;
@@ -314,7 +348,8 @@ impl<A: Archive> Archiver<A> {
         let processed = process_input(config, "firehose", &input, bytes, |region, batch| {
             let mut lines = Vec::new();
             let (kept, filtered) = archive_ndjson(config, region, batch, &mut lines);
-            (lines, kept, filtered)
+            let group = batch.log_group.to_string();
+            (lines, kept, filtered, group, oldest_event_ms(batch))
         });
         // The original record data, echoed for Dropped and ProcessingFailed records.
         let originals: Vec<String> = detect(bytes)
@@ -351,14 +386,26 @@ impl<A: Archive> Archiver<A> {
             } else {
                 let mut lines = Vec::new();
                 let mut kept = 0;
-                for (l, k, filtered) in &record.outputs {
+                for (l, k, filtered, group, _) in &record.outputs {
                     lines.extend_from_slice(l);
                     kept += k;
                     summary.filtered_events += filtered;
+                    let g = summary.groups.entry("archive", group);
+                    g.events += (k + filtered) as u64;
+                    g.filtered += *filtered as u64;
+                }
+                let fits = size + lines.len().div_ceil(3) * 4 <= MAX_RESPONSE_BYTES;
+                for (_, k, _, group, oldest) in &record.outputs {
+                    let g = summary.groups.entry("archive", group);
+                    if fits {
+                        g.deliver(*k as u64, *oldest);
+                    } else {
+                        g.dead_lettered += *k as u64;
+                    }
                 }
                 if kept == 0 {
                     (FirehoseResult::Dropped, original)
-                } else if size + lines.len().div_ceil(3) * 4 > MAX_RESPONSE_BYTES {
+                } else if !fits {
                     tracing::warn!(
                         event = "ProcessingFailed",
                         record_id = %record_id,

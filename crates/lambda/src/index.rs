@@ -2,7 +2,7 @@
 //! quarantine index, into a dead letter, or back to the trigger.
 
 use crate::response::{BatchItemFailure, FirehoseRecord, FirehoseResult, Response};
-use crate::{Budget, RetryLater};
+use crate::{Budget, GroupTallies, RetryLater};
 use cwlogs_decode::{Shape, detect};
 use cwlogs_pipeline::archive::short_hash;
 use cwlogs_pipeline::bulk::{BulkOptions, BulkTransport, Fate, index_items};
@@ -67,6 +67,9 @@ pub struct IndexSummary {
     pub retried_events: usize,
     /// Bytes on the wire (compressed).
     pub bytes_sent: usize,
+    /// The event counts per log group (sink `index`), for the self-metrics.
+    #[serde(skip)]
+    pub groups: GroupTallies,
 }
 
 /// How the documents of one record ended.
@@ -175,16 +178,19 @@ impl<T: BulkTransport, A: Archive> Indexer<T, A> {
             input_bytes = bytes.len(),
             duration_ms = started.elapsed().as_millis() as u64,
         );
-        crate::emit_self_metrics(&[
-            ("EventsIn", s.events as u64),
-            (
-                "EventsDelivered",
-                (s.indexed_events + s.existing_events + s.quarantined_events) as u64,
-            ),
-            ("EventsFiltered", s.filtered_events as u64),
-            ("DeadLetters", s.dead_letters as u64),
-            ("RecordsPending", s.pending_records as u64),
-        ]);
+        crate::emit_self_metrics(
+            &[
+                ("EventsIn", s.events as u64),
+                (
+                    "EventsDelivered",
+                    (s.indexed_events + s.existing_events + s.quarantined_events) as u64,
+                ),
+                ("EventsFiltered", s.filtered_events as u64),
+                ("DeadLetters", s.dead_letters as u64),
+                ("RecordsPending", s.pending_records as u64),
+            ],
+            &s.groups,
+        );
         match result {
             Ok((s, r)) => (s, Ok(r)),
             Err((s, e)) => (s, Err(e)),
@@ -238,14 +244,18 @@ impl<T: BulkTransport, A: Archive> Indexer<T, A> {
         // Every document of the invocation in one list, so that requests are as full as the
         // byte budget allows; `owner` maps each back to its record.
         let mut items: Vec<&[u8]> = Vec::new();
-        let mut owner: Vec<usize> = Vec::new();
+        let mut owner: Vec<(usize, usize)> = Vec::new();
         for (r, record) in processed.records.iter().enumerate() {
-            for out in &record.outputs {
+            for (o, out) in record.outputs.iter().enumerate() {
                 summary.filtered_events += out.index_filtered;
+                let g = summary.groups.entry("index", &out.log_group);
+                g.events += out.index_filtered as u64;
+                g.filtered += out.index_filtered as u64;
                 for chunk in &out.bulk {
                     for item in chunk.items() {
                         items.push(item);
-                        owner.push(r);
+                        owner.push((r, o));
+                        g.events += 1;
                     }
                 }
             }
@@ -263,8 +273,10 @@ impl<T: BulkTransport, A: Archive> Indexer<T, A> {
         summary.bytes_sent = report.bytes_sent;
 
         let mut tallies: Vec<Tally> = processed.records.iter().map(|_| Tally::default()).collect();
-        for (fate, &r) in report.fates.iter().zip(&owner) {
+        for (fate, &(r, o)) in report.fates.iter().zip(&owner) {
             let t = &mut tallies[r];
+            let out = &processed.records[r].outputs[o];
+            let g = summary.groups.entry("index", &out.log_group);
             match fate {
                 Fate::Done { created: true } => t.created += 1,
                 Fate::Done { created: false } => t.existed += 1,
@@ -272,11 +284,16 @@ impl<T: BulkTransport, A: Archive> Indexer<T, A> {
                 Fate::Rejected(why) => {
                     t.refused += 1;
                     t.first_refusal.get_or_insert_with(|| why.clone());
+                    g.dead_lettered += 1;
                 }
                 Fate::Pending(why) => {
                     t.pending_docs += 1;
                     t.pending.get_or_insert_with(|| why.clone());
+                    g.pending += 1;
                 }
+            }
+            if matches!(fate, Fate::Done { .. } | Fate::Quarantine { .. }) {
+                g.deliver(1, out.oldest_ms);
             }
         }
 

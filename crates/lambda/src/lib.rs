@@ -65,6 +65,7 @@ pub use index::{IndexSummary, Indexer};
 pub use response::{BatchItemFailure, FirehoseRecord, FirehoseResult, Response};
 
 use cwlogs_pipeline::Config;
+pub use cwlogs_pipeline::metrics::{GroupCounts, GroupTallies, SelfMetricsDetail};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -171,25 +172,57 @@ impl Budget {
     }
 }
 
-/// Prints the function's own counters for one invocation as one EMF line on stdout
-/// (namespace `cwlogs`, dimension `Function`; see
-/// [`cwlogs_pipeline::metrics::self_metrics_line`]), which CloudWatch turns into the metrics the
-/// deployment's dashboard and alarms read. Only inside Lambda (`AWS_LAMBDA_FUNCTION_NAME` set):
+/// Prints the function's own metrics for one invocation as EMF lines on stdout (namespace
+/// `cwlogs`), which CloudWatch turns into the metrics the deployment's dashboard and alarms
+/// read: the function's counters (dimension `Function`), then per sink and log group the
+/// events in, delivered, filtered, dead-lettered and pending, and the delivery lag (see
+/// [`self_metrics_lines`]). `CWLOGS_SELF_METRICS` (`off`, `function`, `sink`, `log_group`,
+/// default `log_group`) sets how much. Only inside Lambda (`AWS_LAMBDA_FUNCTION_NAME` set):
 /// tests and local runs print nothing.
-pub fn emit_self_metrics(counters: &[(&str, u64)]) {
+pub fn emit_self_metrics(counters: &[(&str, u64)], groups: &GroupTallies) {
     let Some(function) = std::env::var("AWS_LAMBDA_FUNCTION_NAME")
         .ok()
         .filter(|f| !f.is_empty())
     else {
         return;
     };
+    let detail = match std::env::var("CWLOGS_SELF_METRICS") {
+        Err(_) => SelfMetricsDetail::default(),
+        Ok(v) => SelfMetricsDetail::parse(&v).unwrap_or_else(|| {
+            tracing::warn!(
+                event = "BadSetting",
+                setting = "CWLOGS_SELF_METRICS",
+                value = %v,
+                message = "expected off, function, sink or log_group; using log_group"
+            );
+            SelfMetricsDetail::default()
+        }),
+    };
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
-    println!(
-        "{}",
-        cwlogs_pipeline::metrics::self_metrics_line(&function, now, counters)
-    );
+    for line in self_metrics_lines(&function, now, detail, counters, groups) {
+        println!("{line}");
+    }
+}
+
+/// The EMF lines [`emit_self_metrics`] prints: the function's counters (unless `detail` is
+/// `off`), then the per sink (and log group) documents of `groups`.
+pub fn self_metrics_lines(
+    function: &str,
+    now_ms: i64,
+    detail: SelfMetricsDetail,
+    counters: &[(&str, u64)],
+    groups: &GroupTallies,
+) -> Vec<String> {
+    if detail == SelfMetricsDetail::Off {
+        return Vec::new();
+    }
+    let mut lines = vec![cwlogs_pipeline::metrics::self_metrics_line(
+        function, now_ms, counters,
+    )];
+    lines.extend(groups.emf_lines(function, now_ms, detail));
+    lines
 }
 
 /// Starts JSON (or, outside Lambda's JSON log format, plain) logging through `tracing`, at

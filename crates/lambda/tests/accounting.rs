@@ -7,7 +7,8 @@
 //! (a Kinesis or Firehose answer, or a `RetryLater`, does not carry them).
 
 use cwlogs_lambda::{
-    AlertSummary, Alerter, Archiver, IndexSummary, Indexer, InvocationSummary, Response,
+    AlertSummary, Alerter, Archiver, GroupTallies, IndexSummary, Indexer, InvocationSummary,
+    Response,
 };
 use cwlogs_pipeline::bulk::{Fault, MemoryIndex};
 use cwlogs_pipeline::{
@@ -63,12 +64,49 @@ fn reject(msg: &str) -> SendError {
     }
 }
 
+/// The per log group counts (the self-metrics) add up within each group, and to the
+/// summary's own totals: `(events, delivered, filtered, dead-lettered, pending)`.
+fn check_groups(what: &str, groups: &GroupTallies, sink: &str, totals: [u64; 5]) {
+    let mut sum = [0u64; 5];
+    for (s, group, c) in groups.iter() {
+        assert_eq!(s, sink, "{what}: counts of another sink");
+        assert_eq!(
+            c.events,
+            c.delivered + c.filtered + c.dead_lettered + c.pending,
+            "{what}: {group}: events in != delivered + filtered + dead-lettered + pending: {c:?}"
+        );
+        assert_eq!(
+            c.oldest_delivered_ms.is_some(),
+            c.delivered > 0,
+            "{what}: {group}: a delivery lag without deliveries, or none with: {c:?}"
+        );
+        for (acc, n) in sum.iter_mut().zip([
+            c.events,
+            c.delivered,
+            c.filtered,
+            c.dead_lettered,
+            c.pending,
+        ]) {
+            *acc += n;
+        }
+    }
+    assert_eq!(sum, totals, "{what}: per group counts != the summary's");
+}
+
 fn check_archive(what: &str, s: &InvocationSummary) {
     assert_eq!(
         s.events,
         s.archived_events + s.filtered_events + s.dead_lettered_events + s.pending_events,
         "{what}: events in != archived + filtered + dead-lettered + pending: {s:?}"
     );
+    let totals = [
+        s.events,
+        s.archived_events,
+        s.filtered_events,
+        s.dead_lettered_events,
+        s.pending_events,
+    ];
+    check_groups(what, &s.groups, "archive", totals.map(|n| n as u64));
 }
 
 fn check_index(what: &str, s: &IndexSummary) {
@@ -82,6 +120,14 @@ fn check_index(what: &str, s: &IndexSummary) {
             + s.pending_events,
         "{what}: events in != indexed + existing + quarantined + filtered + refused + pending: {s:?}"
     );
+    let totals = [
+        s.events,
+        s.indexed_events + s.existing_events + s.quarantined_events,
+        s.filtered_events,
+        s.refused_events,
+        s.pending_events,
+    ];
+    check_groups(what, &s.groups, "index", totals.map(|n| n as u64));
 }
 
 fn check_alert(what: &str, s: &AlertSummary) {
@@ -94,6 +140,14 @@ fn check_alert(what: &str, s: &AlertSummary) {
         s.pending_events as u64 <= s.rules.events,
         "{what}: more events handed back than evaluated: {s:?}"
     );
+    let totals = [
+        s.events as u64,
+        s.rules.events - s.pending_events as u64,
+        s.rules.own_log_group_events,
+        0,
+        s.pending_events as u64,
+    ];
+    check_groups(what, &s.groups, "rules", totals);
 }
 
 /// The archive keys `process_input` builds for `text`, per record.
@@ -427,4 +481,51 @@ async fn alert_counts_add_up_when_publishing_fails() {
     check_alert("refused", &s);
     assert_eq!(s.pending_events, 0);
     assert!(s.dead_letters > 0, "{s:?}");
+}
+
+/// The self-metrics of a real invocation: one document for the function, then one per sink
+/// and log group with the group's counts and the delivery lag of its oldest event.
+#[tokio::test]
+async fn self_metrics_name_each_log_group_with_its_delivery_lag() {
+    let text = sample("kinesis/fanout.json");
+    let h = Archiver::new(builtin(), MemoryArchive::new());
+    let (s, answer) = h.handle_counted(event(&text)).await;
+    assert!(answer.is_ok(), "{answer:?}");
+    // The oldest event of each log group, read from the input itself.
+    let mut oldest: std::collections::BTreeMap<String, i64> = Default::default();
+    process_input(&builtin(), "t", "t", text.as_bytes(), |_, batch| {
+        for e in &batch.log_events {
+            let t = oldest
+                .entry(batch.log_group.to_string())
+                .or_insert(e.timestamp);
+            *t = (*t).min(e.timestamp);
+        }
+    });
+    assert!(
+        oldest.len() > 1,
+        "the sample should hold several log groups"
+    );
+
+    let now = 1_900_000_000_000;
+    let lines = cwlogs_lambda::self_metrics_lines(
+        "cwlogs-archive",
+        now,
+        cwlogs_lambda::SelfMetricsDetail::LogGroup,
+        &[("EventsIn", s.events as u64)],
+        &s.groups,
+    );
+    assert_eq!(lines.len(), 1 + oldest.len(), "{lines:#?}");
+    let docs: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("an EMF document"))
+        .collect();
+    assert_eq!(docs[0]["EventsIn"], s.events as u64);
+    for doc in &docs[1..] {
+        let group = doc["LogGroup"].as_str().expect("a log group");
+        assert_eq!(doc["Sink"], "archive");
+        assert_eq!(doc["DeliveryLag"], now - oldest[group], "{group}");
+        assert_eq!(doc["EventsIn"], doc["EventsDelivered"], "{group}");
+    }
+    let off = cwlogs_lambda::SelfMetricsDetail::Off;
+    assert!(cwlogs_lambda::self_metrics_lines("f", now, off, &[], &s.groups).is_empty());
 }

@@ -115,6 +115,17 @@ pub struct BatchOutput {
     pub archive_filtered: usize,
     /// Events the index's route left out (by log group or pattern).
     pub index_filtered: usize,
+    /// The batch's log group (for the self-metrics per log group).
+    pub log_group: String,
+    /// The time of the batch's oldest event, milliseconds since the epoch (for the delivery
+    /// lag); `None` for an empty batch.
+    pub oldest_ms: Option<i64>,
+}
+
+/// The time of the oldest event of `batch` (events usually come oldest first, but are not
+/// trusted to).
+pub fn oldest_event_ms(batch: &LogBatch<'_>) -> Option<i64> {
+    batch.log_events.iter().map(|e| e.timestamp).min()
 }
 
 /// The region to record for a batch: the batch's own (archive lines), the transport's, or the
@@ -200,12 +211,16 @@ pub fn archive_ndjson(
 /// Builds everything a data batch is sent as, after each destination's route. Control messages
 /// carry no log data: callers skip them (and count them) before calling this.
 pub fn process_batch(config: &Config, region: &str, batch: &LogBatch<'_>) -> BatchOutput {
+    let log_group = batch.log_group.to_string();
+    let oldest_ms = oldest_event_ms(batch);
     if config.own_log_group.as_deref() == Some(&*batch.log_group) {
         // The function's own logs (and the EMF lines it prints) never feed it back.
         let total = batch.log_events.len();
         return BatchOutput {
             archive_filtered: total,
             index_filtered: total,
+            log_group,
+            oldest_ms,
             ..BatchOutput::default()
         };
     }
@@ -218,7 +233,11 @@ pub fn process_batch(config: &Config, region: &str, batch: &LogBatch<'_>) -> Bat
     .any(Route::filters_events);
     let messages = messages(batch, any_patterns);
     let total = batch.log_events.len();
-    let mut out = BatchOutput::default();
+    let mut out = BatchOutput {
+        log_group,
+        oldest_ms,
+        ..BatchOutput::default()
+    };
     if let Some(a) = &config.archive {
         let own = routed(&a.route, batch, &messages);
         let b = own.as_ref().unwrap_or(batch);
