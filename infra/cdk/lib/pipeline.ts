@@ -93,6 +93,13 @@ export interface FunctionsProps {
   readonly logLevel?: lambda.ApplicationLogLevel;
   /** Retention of the functions' own log groups. @default ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * The functions' own EMF metrics (namespace `cwlogs`, CWLOGS_SELF_METRICS): per function,
+   * also per sink, or also per sink and log group (events in, delivered, filtered,
+   * dead-lettered, pending, delivery lag). Each log group adds custom metrics: with thousands
+   * of groups, choose `sink`. @default 'log_group'
+   */
+  readonly selfMetrics?: 'off' | 'function' | 'sink' | 'log_group';
 }
 
 export interface StreamProps {
@@ -242,6 +249,7 @@ export class CwlogsPipeline extends Construct {
       CWLOGS_CONFIG: '/opt/cwlogs.toml',
       CWLOGS_ARCHIVE_BUCKET: this.bucketName,
       CWLOGS_ARCHIVE_KMS_KEY: props.archive?.kmsKeyArn ?? '',
+      CWLOGS_SELF_METRICS: fn.selfMetrics ?? 'log_group',
     };
 
     const makeFunction = (
@@ -610,6 +618,37 @@ export class CwlogsPipeline extends Construct {
         width: 8,
         left: all.map((f) => f.metric('IteratorAge', { statistic: 'Maximum', period: Duration.minutes(1) })),
         right: [this.failureQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum' })],
+      }),
+    );
+    // How far behind the sinks are: now less the oldest event of each invocation, per sink,
+    // and per log group (a search over the LogGroup dimension, when selfMetrics is log_group).
+    const sinkOf: Record<FunctionName, string> = { archive: 'archive', index: 'index', alert: 'rules' };
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'delivery lag per sink (ms, oldest event of an invocation)',
+        width: 12,
+        left: (Object.entries(this.functions) as [FunctionName, lambda.Function][]).map(
+          ([name, f]) =>
+            new cloudwatch.Metric({
+              namespace: 'cwlogs',
+              metricName: 'DeliveryLag',
+              dimensionsMap: { Function: f.functionName, Sink: sinkOf[name] },
+              statistic: 'Maximum',
+              period: Duration.minutes(5),
+            }),
+        ),
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'delivery lag per log group and sink (ms, selfMetrics = log_group)',
+        width: 12,
+        left: [
+          new cloudwatch.MathExpression({
+            expression: `SEARCH('{cwlogs,Function,LogGroup,Sink} MetricName="DeliveryLag"', 'Maximum', 300)`,
+            label: '',
+            usingMetrics: {},
+            period: Duration.minutes(5),
+          }),
+        ],
       }),
     );
     // The metrics of the rule packs the alert function publishes (packs = [...] in the config).

@@ -68,7 +68,11 @@ describe('direct topology', () => {
       Timeout: 60,
       Layers: [{ Ref: Match.stringLikeRegexp('ConfigLayer') }],
       Environment: {
-        Variables: Match.objectLike({ CWLOGS_CONFIG: '/opt/cwlogs.toml', CWLOGS_ARCHIVE_BUCKET: Match.anyValue() }),
+        Variables: Match.objectLike({
+          CWLOGS_CONFIG: '/opt/cwlogs.toml',
+          CWLOGS_ARCHIVE_BUCKET: Match.anyValue(),
+          CWLOGS_SELF_METRICS: 'log_group',
+        }),
       },
       LoggingConfig: Match.objectLike({ LogFormat: 'JSON', LogGroup: Match.anyValue() }),
     });
@@ -208,6 +212,10 @@ describe('direct topology', () => {
       expect(body).toContain(`\\"${m}\\"`);
     }
     expect(body).toContain('SEARCH(');
+    // The delivery lag per sink, and per log group.
+    expect(body).toContain('\\"DeliveryLag\\"');
+    expect(body).toContain('\\"Sink\\"');
+    expect(body).toContain('{cwlogs,Function,LogGroup,Sink}');
   });
 
   test('outputs name what was created', () => {
