@@ -435,7 +435,7 @@ impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
             summary.control_messages += record.control;
             if let Some(dead) = &record.dead {
                 let dead = DeadLetter {
-                    name: format!("{shape_name}-{}", dead.name),
+                    name: crate::dead::record_name(shape_name, &hash, &dead.name),
                     ..dead.clone()
                 };
                 match self.dead_letter(&dead, budget).await {

@@ -206,7 +206,7 @@ impl<A: Archive> Archiver<A> {
             let mut fate = RecordFate::default();
             if let Some(dead) = &record.dead {
                 let dead = DeadLetter {
-                    name: format!("{shape_name}-{}", dead.name),
+                    name: crate::dead::record_name(shape_name, &hash, &dead.name),
                     ..dead.clone()
                 };
                 fate = self.dead_letter(&dead, budget).await;

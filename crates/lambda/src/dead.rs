@@ -4,6 +4,18 @@
 use cwlogs_pipeline::{Archive, DeadLetter, put_dead_letter};
 use std::time::{Instant, SystemTime};
 
+/// The name a handler gives the dead letter of one record of an input that `process_input`
+/// named `hash`: `{shape}-{name}`, without the input's hash for a record of a multi-record
+/// input (`{hash}.record-{record hash}.{ext}` becomes `{shape}-record-{record hash}.{ext}`), so
+/// that a partial redelivery, a different input, names it the same.
+pub(crate) fn record_name(shape: &str, hash: &str, name: &str) -> String {
+    let own = name
+        .strip_prefix(hash)
+        .and_then(|rest| rest.strip_prefix('.'))
+        .unwrap_or(name);
+    format!("{shape}-{own}")
+}
+
 /// Writes `dead` under `prefix` of `archive` until `until`, logging `DeadLettered` (or
 /// `DeadLetterFailed`). On failure, or when there is no archive to write to, returns why the
 /// input must stay with the trigger for redelivery.
@@ -52,4 +64,19 @@ pub(crate) async fn write<A: Archive>(
             dead.error
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::record_name;
+
+    #[test]
+    fn record_names_leave_out_the_input_hash() {
+        assert_eq!(
+            record_name("kinesis", "0a1b", "0a1b.record-77ff.b64"),
+            "kinesis-record-77ff.b64"
+        );
+        // A single-record input's dead letter is the input: its hash stays.
+        assert_eq!(record_name("direct", "0a1b", "0a1b"), "direct-0a1b");
+    }
 }

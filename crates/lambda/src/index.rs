@@ -313,11 +313,11 @@ impl<T: BulkTransport, A: Archive> Indexer<T, A> {
             let dead = match (&record.dead, &t.first_refusal) {
                 _ if why.is_some() => None,
                 (Some(dead), _) => Some(DeadLetter {
-                    name: format!("{shape_name}-{}", dead.name),
+                    name: crate::dead::record_name(shape_name, &hash, &dead.name),
                     ..dead.clone()
                 }),
                 (None, Some(first)) => DeadLetter::for_record(
-                    &format!("{shape_name}-index-{hash}"),
+                    &format!("{shape_name}-index"),
                     &input,
                     bytes,
                     i,

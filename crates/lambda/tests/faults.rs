@@ -896,7 +896,6 @@ async fn s3_kinesis_batch_with_a_bad_record_and_a_record_that_keeps_failing() {
 /// The same batch redelivered from the checkpoint: the undecodable record, settled in the
 /// first delivery, is dead-lettered once, not once per delivery.
 #[tokio::test]
-#[ignore = "bug: a record's dead letter is named after the whole batch's hash and the record's position, so a Kinesis redelivery of part of the batch writes the bad record again under a new name (see RELIABILITY.md, Faults tried)"]
 async fn s3_kinesis_redelivery_does_not_dead_letter_a_settled_record_twice() {
     bounded(async {
         let bucket = new_bucket("s3dltwice").await;

@@ -151,7 +151,7 @@ async fn refused_records_are_dead_lettered_whole_and_replay_cleanly() {
     assert_eq!(raw.len(), 2, "{letters:?}");
     assert!(
         raw.iter()
-            .all(|k| k.contains("kinesis-index-") && k.ends_with(".b64"))
+            .all(|k| k.contains("/kinesis-index.record-") && k.ends_with(".b64"))
     );
     // The block is gone (one refusal each): the same input now indexes everything.
     let Ok(Response::Kinesis {

@@ -108,6 +108,9 @@ pub fn is_error_file(name: &str) -> bool {
 
 /// A dead letter for record `i` of a multi-record input, holding the record's bytes as
 /// received (base64 text, gzip or JSON, named by extension); stage and error to be filled in.
+/// Named `{name}.record-{hash of the record's bytes}.{ext}`: the record's position would change
+/// when Kinesis redelivers part of a batch from its checkpoint, and a second name would keep
+/// the same dead letter twice.
 fn record_letter(
     name: &str,
     input: &str,
@@ -121,7 +124,10 @@ fn record_letter(
         RecordData::Json(_) => "json",
     };
     DeadLetter {
-        name: format!("{name}.record-{i}.{ext}"),
+        name: format!(
+            "{name}.record-{}.{ext}",
+            crate::archive::short_hash(record.raw())
+        ),
         raw: Some(record.raw().to_vec()),
         input: input.to_string(),
         shape: Some(shape),
@@ -135,9 +141,10 @@ fn record_letter(
 
 impl DeadLetter {
     /// A dead letter for record `index` of `bytes` (decoded fine, but a sink refused some of
-    /// what it became for good): the whole input when it has one record, else the record's
-    /// bytes, named as [`process_input`] names undecodable records. `None` when `bytes` has no
-    /// such record.
+    /// what it became for good): the whole input when it has one record (named `{name}-{hash of
+    /// the input}`), else the record's bytes, named as [`process_input`] names undecodable
+    /// records (by the record's hash, so that a redelivery overwrites it). `None` when `bytes`
+    /// has no such record.
     pub fn for_record(
         name: &str,
         input: &str,
@@ -151,7 +158,7 @@ impl DeadLetter {
         let shape = trigger.shape.as_str();
         let mut d = if trigger.records.len() == 1 {
             DeadLetter {
-                name: name.to_string(),
+                name: format!("{name}-{}", crate::archive::short_hash(bytes)),
                 raw: Some(bytes.to_vec()),
                 input: input.to_string(),
                 shape: Some(shape),
