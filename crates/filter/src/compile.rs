@@ -52,6 +52,102 @@ pub(crate) enum JExpr {
     Test(Vec<Step>, JTest),
 }
 
+/// Clauses over the texts of a message: every clause holds, each when the message contains
+/// at least one of its texts. Empty when nothing is known.
+pub(crate) type Clauses<'a> = Vec<Vec<&'a str>>;
+
+/// Literals shorter than this are not worth a prefilter (a 1- or 2-byte literal is found in
+/// nearly every message and slows the literal scan).
+const MIN_REQUIRED_LEN: usize = 3;
+
+/// The text that `op val` holding proves is in the compared value (and so in the message),
+/// if any: the fixed part of an `=` glob.
+fn required_text(op: Op, val: &Val) -> Option<&str> {
+    match (op, val) {
+        (
+            Op::Eq,
+            Val::Glob(Glob::Exact(s) | Glob::Prefix(s) | Glob::Suffix(s) | Glob::Contains(s)),
+        ) => Some(s.as_str()),
+        _ => None,
+    }
+}
+
+/// One clause from a text, if it is long enough and (for JSON, `json`) could only be spelled
+/// differently in the message through a `\u` escape.
+fn clause(text: &str, json: bool) -> Clauses<'_> {
+    let plain = |c: char| !(json && (matches!(c, '"' | '\\' | '/') || c.is_control()));
+    if text.len() >= MIN_REQUIRED_LEN && text.chars().all(plain) {
+        vec![vec![text]]
+    } else {
+        Vec::new()
+    }
+}
+
+/// The clauses of alternatives of which one holds: one clause of each (its fewest texts),
+/// joined; nothing when an alternative has none.
+fn any_of<'a>(alternatives: impl Iterator<Item = Clauses<'a>>) -> Clauses<'a> {
+    let mut joined = Vec::new();
+    for clauses in alternatives {
+        let Some(best) = clauses.into_iter().min_by_key(Vec::len) else {
+            return Vec::new();
+        };
+        joined.extend(best);
+    }
+    if joined.is_empty() {
+        Vec::new()
+    } else {
+        vec![joined]
+    }
+}
+
+impl JExpr {
+    /// What a matching message must contain (see [`Clauses`]), unless the message holds a
+    /// `\u` escape. Empty when nothing is known (a numeric comparison, `!=`, a regex, `NOT
+    /// EXISTS`, a bare `*`, a short text).
+    ///
+    /// Sound because a JSON string value can only be written differently from its decoded
+    /// text through escapes, and a text without `"`, `\`, `/` or control characters can only
+    /// be escaped with `\u`; a number matched by a quoted literal is compared by its raw
+    /// spelling; `true`, `false` and `null` have one spelling. Used by `PatternSet` to rule
+    /// messages out before any JSON parse.
+    pub(crate) fn required_texts(&self) -> Clauses<'_> {
+        match self {
+            JExpr::Test(_, test) => match test {
+                JTest::Cmp(op, v) => {
+                    required_text(*op, v).map_or_else(Vec::new, |t| clause(t, true))
+                }
+                JTest::IsTrue => clause("true", true),
+                JTest::IsFalse => clause("false", true),
+                JTest::IsNull => clause("null", true),
+                JTest::NotExists => Vec::new(),
+            },
+            JExpr::And(xs) => xs.iter().flat_map(JExpr::required_texts).collect(),
+            JExpr::Or(xs) => any_of(xs.iter().map(JExpr::required_texts)),
+        }
+    }
+}
+
+impl Delim {
+    /// What a matching message must contain (see [`Clauses`]): the fixed part of every `=`
+    /// text condition a slot must meet. Field values are slices of the message, so no escape
+    /// can hide them.
+    pub(crate) fn required_texts(&self) -> Clauses<'_> {
+        let slots = self.left.iter().chain(self.right.iter().flatten());
+        slots
+            .filter(|slot| !slot.conds.is_empty())
+            .flat_map(|slot| {
+                any_of(slot.conds.iter().map(|all| {
+                    all.iter()
+                        .flat_map(|c| {
+                            required_text(c.op, &c.val).map_or_else(Vec::new, |t| clause(t, false))
+                        })
+                        .collect()
+                }))
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Step {
     Key(String),

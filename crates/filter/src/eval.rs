@@ -57,6 +57,16 @@ impl<'a> Message<'a> {
         self.json.get().is_some()
     }
 
+    /// Whether the JSON parse or the field split is already done (or settled), so that a
+    /// prefilter would save nothing.
+    pub(crate) fn is_read(&self, json: bool) -> bool {
+        if json {
+            self.json.get().is_some()
+        } else {
+            self.tokens.get().is_some()
+        }
+    }
+
     pub(crate) fn tokens(&self) -> &[Token] {
         self.tokens.get_or_init(|| split(self.text))
     }

@@ -97,6 +97,7 @@ pub use parse::{MAX_PATTERN_CHARS, parse};
 use aho_corasick::AhoCorasick;
 use compile::{Needle, Program, Step};
 use json::Json;
+use memchr::memmem::Finder;
 use std::fmt;
 use std::sync::Arc;
 
@@ -437,6 +438,16 @@ impl MetricValue {
 /// overlapping pass.
 const MAX_RESTARTS: usize = 256;
 
+/// Texts a message is searched for, per [`PatternSet::matches_among`], to rule patterns out
+/// before its JSON is parsed or its fields split; past it, reading the message once costs less
+/// than searching it again for each further pattern.
+const MAX_PREFILTER_SEARCHES: usize = 16;
+
+/// Whether `text` holds a `\u` (a JSON escape that can spell any character).
+fn has_unicode_escape(text: &[u8]) -> bool {
+    memchr::memchr_iter(b'\\', text).any(|i| text.get(i + 1) == Some(&b'u'))
+}
+
 /// Many patterns compiled together. [`PatternSet::matches`] gives the same answers as calling
 /// [`Pattern::is_match`] on each, but finds the literals of all term patterns in one
 /// Aho-Corasick pass and parses the message's JSON at most once.
@@ -455,6 +466,14 @@ pub struct PatternSet {
     /// For each pattern, for each of its needles: the literal id (`None` for regexes and empty
     /// literals, which are evaluated directly).
     needle_ids: Vec<Vec<Option<usize>>>,
+    /// For each JSON and space-delimited pattern, the texts its matches contain (see
+    /// `JExpr::required_texts`, `Delim::required_texts`): clauses that must all hold, each met
+    /// by any of its texts. Until some pattern has parsed the message's JSON (or split its
+    /// fields), a message failing a clause is ruled out without that work (a JSON one only
+    /// when it holds no `\u` escape). Searched per pattern, not in the shared literal scan:
+    /// that scan slows down with many literals, while these searches stop once the message
+    /// has been read.
+    required: Vec<Vec<Vec<Finder<'static>>>>,
 }
 
 impl PatternSet {
@@ -464,23 +483,41 @@ impl PatternSet {
         let mut literals: Vec<Vec<u8>> = Vec::new();
         let mut index = std::collections::HashMap::new();
         let mut needle_ids = Vec::with_capacity(patterns.len());
+        let mut required_finders = Vec::with_capacity(patterns.len());
+        let mut id_of = |lit: &[u8]| -> usize {
+            *index.entry(lit.to_vec()).or_insert_with(|| {
+                literals.push(lit.to_vec());
+                literals.len() - 1
+            })
+        };
         for p in &patterns {
             let mut ids = Vec::new();
-            if let Program::Terms(t) = &p.inner.program {
-                for n in &t.needles {
-                    ids.push(match n {
-                        Needle::Text(f) if !f.needle().is_empty() => {
-                            let lit = f.needle().to_vec();
-                            Some(*index.entry(lit.clone()).or_insert_with(|| {
-                                literals.push(lit);
-                                literals.len() - 1
-                            }))
-                        }
-                        _ => None,
-                    });
+            let mut required = Vec::new();
+            match &p.inner.program {
+                Program::Terms(t) => {
+                    for n in &t.needles {
+                        ids.push(match n {
+                            Needle::Text(f) if !f.needle().is_empty() => Some(id_of(f.needle())),
+                            _ => None,
+                        });
+                    }
                 }
+                Program::Json(e) => required = e.required_texts(),
+                Program::Delimited(d) => required = d.required_texts(),
+                Program::MatchAll => {}
             }
             needle_ids.push(ids);
+            required_finders.push(
+                required
+                    .iter()
+                    .map(|texts| {
+                        texts
+                            .iter()
+                            .map(|t| Finder::new(t.as_bytes()).into_owned())
+                            .collect()
+                    })
+                    .collect::<Vec<Vec<Finder<'static>>>>(),
+            );
         }
         // Leftmost-longest search keeps the automaton's SIMD prefilter; restarting one byte after
         // each match start visits every position where a literal starts, and at such a position
@@ -513,6 +550,7 @@ impl PatternSet {
             ac_overlapping,
             prefixes,
             needle_ids,
+            required: required_finders,
         }
     }
 
@@ -585,6 +623,9 @@ impl PatternSet {
                 at = m.start() + 1;
             }
         }
+        // Patterns with texts to look for wait until the others have run: if one of those
+        // parsed the message's JSON (or split its fields), searching would save nothing.
+        let mut deferred = Vec::new();
         for (i, p) in self.patterns.iter().enumerate() {
             if !wanted(i) {
                 continue;
@@ -597,12 +638,42 @@ impl PatternSet {
                         None => t.needles[k].is_in(msg.text()),
                     })
                 }
+                Program::Json(_) | Program::Delimited(_) if !self.required[i].is_empty() => {
+                    deferred.push(i);
+                    continue;
+                }
                 _ => p.is_match(msg),
             };
             if hit {
                 out.push(i);
             }
         }
+        if deferred.is_empty() {
+            return;
+        }
+        let text = msg.text().as_bytes();
+        // Whether the message holds a `\u` escape, looked for once, when first needed.
+        let mut escaped: Option<bool> = None;
+        let mut searches = 0;
+        for i in deferred {
+            let p = &self.patterns[i];
+            let json = matches!(p.inner.program, Program::Json(_));
+            // Nothing left to save, or the texts could be spelled otherwise: evaluate.
+            let evaluate = searches >= MAX_PREFILTER_SEARCHES
+                || msg.is_read(json)
+                || (json && *escaped.get_or_insert_with(|| has_unicode_escape(text)));
+            let ruled_out = !evaluate
+                && self.required[i].iter().any(|any| {
+                    !any.iter().any(|f| {
+                        searches += 1;
+                        f.find(text).is_some()
+                    })
+                });
+            if !ruled_out && p.is_match(msg) {
+                out.push(i);
+            }
+        }
+        out.sort_unstable();
     }
 }
 
@@ -635,6 +706,79 @@ mod tests {
             let _ = e.to_string();
             assert!(src.is_char_boundary(e.span().start) && src.is_char_boundary(e.span().end));
         }
+    }
+
+    #[test]
+    fn json_patterns_name_the_texts_their_matches_contain() {
+        let required = |src: &str| -> Vec<Vec<String>> {
+            let p = Pattern::new(src).unwrap();
+            let Program::Json(e) = &p.inner.program else {
+                panic!("{src} is not a JSON pattern");
+            };
+            e.required_texts()
+                .iter()
+                .map(|c| c.iter().map(|t| t.to_string()).collect())
+                .collect()
+        };
+        let v = |clauses: &[&[&str]]| -> Vec<Vec<String>> {
+            clauses
+                .iter()
+                .map(|c| c.iter().map(|t| t.to_string()).collect())
+                .collect()
+        };
+        assert_eq!(
+            required(r#"{ $.errorCode = "AccessDenied" }"#),
+            v(&[&["AccessDenied"]])
+        );
+        assert_eq!(required(r#"{ $.e = "*Exception" }"#), v(&[&["Exception"]]));
+        assert_eq!(
+            required(
+                r#"{ ($.src = "iam.amazonaws.com") && (($.n = "CreateKey") || ($.n = "DeleteKey")) }"#
+            ),
+            v(&[&["iam.amazonaws.com"], &["CreateKey", "DeleteKey"]])
+        );
+        assert_eq!(
+            required("{ $.a IS TRUE || ($.b IS NULL && $.c = x) }"),
+            v(&[&["true", "null"]])
+        );
+        // Nothing known: numbers, !=, regexes, NOT EXISTS, a bare *, texts an escape other
+        // than \u could spell, and an OR with such a branch.
+        for src in [
+            "{ $.latency > 100 }",
+            "{ $.a = 1 }",
+            r#"{ $.a != "x" }"#,
+            "{ $.a = %ab+% }",
+            "{ $.a NOT EXISTS }",
+            "{ $.a = * }",
+            r#"{ $.a = "a/b" }"#,
+            r#"{ $.a = "x" || $.b > 1 }"#,
+        ] {
+            assert!(required(src).is_empty(), "{src}");
+        }
+        // One branch of an AND with nothing known still leaves the other's; texts under 3
+        // bytes are not worth a prefilter.
+        assert_eq!(required(r#"{ $.a > 1 && $.b = "yes" }"#), v(&[&["yes"]]));
+        assert!(required(r#"{ $.a = "no" }"#).is_empty());
+
+        let delimited = |src: &str| -> Vec<Vec<String>> {
+            let p = Pattern::new(src).unwrap();
+            let Program::Delimited(d) = &p.inner.program else {
+                panic!("{src} is not a space-delimited pattern");
+            };
+            d.required_texts()
+                .iter()
+                .map(|c| c.iter().map(|t| t.to_string()).collect())
+                .collect()
+        };
+        assert_eq!(
+            delimited(r#"[v, a, ..., action = "REJECT", status]"#),
+            v(&[&["REJECT"]])
+        );
+        assert_eq!(
+            delimited(r#"[ip, m = GET* || m = POST*, code = 5*, size > 100]"#),
+            v(&[&["GET", "POST"]])
+        );
+        assert!(delimited("[ip, code != 200, size > 100]").is_empty());
     }
 
     #[test]

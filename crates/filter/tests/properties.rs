@@ -178,6 +178,172 @@ proptest! {
     }
 }
 
+/// A JSON test over a small alphabet, so that the values of the messages below hit it.
+fn small_json_test() -> impl Strategy<Value = String> {
+    let sel = prop_oneof![Just("$.x"), Just("$.y"), Just("$.o.x"), Just("$.l[*]")];
+    let val = prop_oneof![
+        Just("\"aab\""),
+        Just("\"aabb\""),
+        Just("aab*"),
+        Just("*abb"),
+        Just("*aab*"),
+        Just("*"),
+        Just("\"éé\""),
+        Just("1"),
+        Just("\"1.0\""),
+        Just("\"aab/b\""),
+        Just("%a+b%"),
+    ];
+    prop_oneof![
+        (sel.clone(), prop_oneof![Just("="), Just("!=")], val)
+            .prop_map(|(s, o, v)| format!("{s} {o} {v}")),
+        (
+            sel,
+            prop_oneof![
+                Just("IS TRUE"),
+                Just("IS FALSE"),
+                Just("IS NULL"),
+                Just("NOT EXISTS")
+            ]
+        )
+            .prop_map(|(s, t)| format!("{s} {t}")),
+    ]
+}
+
+/// A JSON value as a message spells it: plain, or escaped in every way JSON allows.
+fn spelled_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just(r#""aab""#),
+        Just(r#""aabb""#),
+        Just(r#""\u0061ab""#),
+        Just(r#""a\u0061bb""#),
+        Just(r#""aab\/b""#),
+        Just(r#""aab/b""#),
+        Just(r#""\"aab""#),
+        Just(r#""b\naabb""#),
+        Just(r#""éé""#),
+        Just(r#""\u00e9é""#),
+        Just("1"),
+        Just("1.0"),
+        Just(r#""1.0""#),
+        Just("true"),
+        Just("false"),
+        Just("null"),
+        Just(r#"{"x": "aab"}"#),
+    ]
+    .prop_map(str::to_string)
+}
+
+proptest! {
+    /// JSON patterns in a set are ruled out by their required texts before any parse; the set
+    /// must still agree with each pattern evaluated alone, whatever escapes the message uses.
+    #[test]
+    fn set_agrees_with_single_json_patterns(
+        exprs in prop::collection::vec(
+            prop::collection::vec(small_json_test(), 1..4).prop_flat_map(|tests| {
+                let n = tests.len();
+                (Just(tests), prop::collection::vec(prop_oneof![Just(" && "), Just(" || ")], n))
+            }),
+            1..8,
+        ),
+        msgs in prop::collection::vec(
+            prop::collection::vec(
+                (prop_oneof![Just("x"), Just("y"), Just("o"), Just("l")], spelled_value()),
+                0..4,
+            ),
+            1..6,
+        ),
+        terms in prop::collection::vec(prop_oneof![Just("aab"), Just("u00"), Just("abb")], 0..2),
+    ) {
+        let mut sources: Vec<String> = exprs
+            .iter()
+            .map(|(tests, ops)| {
+                let mut e = tests[0].clone();
+                for (t, op) in tests[1..].iter().zip(ops) {
+                    e.push_str(op);
+                    e.push_str(t);
+                }
+                format!("{{ {e} }}")
+            })
+            .collect();
+        sources.extend(terms.iter().map(|t| t.to_string()));
+        let patterns: Vec<Pattern> = sources.iter().filter_map(|p| Pattern::new(p).ok()).collect();
+        let set = PatternSet::new(patterns.clone());
+        let mut hits = Vec::new();
+        for members in &msgs {
+            let body: Vec<String> = members
+                .iter()
+                .map(|(k, v)| {
+                    if *k == "l" {
+                        format!("\"l\": [{v}]")
+                    } else {
+                        format!("\"{k}\": {v}")
+                    }
+                })
+                .collect();
+            let m = format!("{{{}}}", body.join(", "));
+            let msg = Message::new(&m);
+            set.matches(&msg, &mut hits);
+            let want: Vec<usize> =
+                (0..patterns.len()).filter(|&i| patterns[i].is_match(&msg)).collect();
+            prop_assert_eq!(&hits, &want, "message {} patterns {:?}", m, sources);
+        }
+    }
+}
+
+proptest! {
+    /// Space-delimited patterns in a set are ruled out by the texts their `=` conditions
+    /// need; the set must agree with each pattern evaluated alone.
+    #[test]
+    fn set_agrees_with_single_delimited_patterns(
+        slots in prop::collection::vec(
+            prop::collection::vec(
+                prop_oneof![
+                    Just("a"),
+                    Just("..."),
+                    Just("s = REJECT"),
+                    Just("s = ACC*"),
+                    Just("s != REJECT"),
+                    Just("s = \"GET /x\""),
+                    Just("s = *EPT || s = 4*"),
+                    Just("s = REJECT && b > 10"),
+                    Just("n = 5*"),
+                ],
+                1..5,
+            ),
+            1..6,
+        ),
+        lines in prop::collection::vec(
+            prop::collection::vec(
+                prop_oneof![
+                    Just("REJECT"),
+                    Just("ACCEPT"),
+                    Just("\"GET /x\""),
+                    Just("[REJECT]"),
+                    Just("404"),
+                    Just("11"),
+                    Just("500"),
+                ],
+                0..6,
+            ),
+            1..6,
+        ),
+    ) {
+        let sources: Vec<String> = slots.iter().map(|s| format!("[{}]", s.join(", "))).collect();
+        let patterns: Vec<Pattern> = sources.iter().filter_map(|p| Pattern::new(p).ok()).collect();
+        let set = PatternSet::new(patterns.clone());
+        let mut hits = Vec::new();
+        for fields in &lines {
+            let m = fields.join(" ");
+            let msg = Message::new(&m);
+            set.matches(&msg, &mut hits);
+            let want: Vec<usize> =
+                (0..patterns.len()).filter(|&i| patterns[i].is_match(&msg)).collect();
+            prop_assert_eq!(&hits, &want, "message {:?} patterns {:?}", m, sources);
+        }
+    }
+}
+
 /// Fuzz find (roundtrip): the readable form of a pattern near the length limit can exceed it;
 /// the compact form never does.
 #[test]
