@@ -2,9 +2,9 @@
 //! as EMF lines on stdout, their alerts and summaries to SNS, what SNS refuses for good to a
 //! dead letter, and what is still failing at the deadline back to the trigger.
 
-use crate::response::{BatchItemFailure, FirehoseRecord, FirehoseResult, Response};
+use crate::response::Response;
 use crate::{Budget, ColdStartError, GroupTallies, RetryLater};
-use cwlogs_decode::{Shape, detect};
+use cwlogs_decode::Shape;
 use cwlogs_pipeline::alert::{AlertOptions, AlertReport, flush_summaries, send_alerts};
 use cwlogs_pipeline::archive::short_hash;
 use cwlogs_pipeline::{
@@ -458,62 +458,21 @@ impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
             }
         }
 
-        let mut failures = Vec::new();
-        let mut first_error = None;
         for (record, why) in processed.records.iter().zip(&pending) {
-            if let Some(why) = why {
+            if why.is_some() {
                 summary.pending_records += 1;
                 summary.pending_events += record.events;
-                first_error.get_or_insert_with(|| why.clone());
-                failures.push(BatchItemFailure {
-                    item_identifier: record.id.clone().unwrap_or_default(),
-                });
             }
         }
-
-        match shape {
-            Some(Shape::Kinesis) => Ok((
-                summary,
-                Response::Kinesis {
-                    batch_item_failures: failures,
-                },
-            )),
-            Some(Shape::FirehoseTransform) => {
-                let originals: Vec<String> = detect(bytes)
-                    .map(|t| {
-                        t.records
-                            .iter()
-                            .map(|r| String::from_utf8_lossy(r.raw()).into_owned())
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let records = processed
-                    .records
-                    .iter()
-                    .enumerate()
-                    .map(|(i, r)| FirehoseRecord {
-                        record_id: r.id.clone().unwrap_or_default(),
-                        result: if pending[i].is_some() {
-                            FirehoseResult::ProcessingFailed
-                        } else {
-                            FirehoseResult::Ok
-                        },
-                        data: originals.get(i).cloned().unwrap_or_default(),
-                    })
-                    .collect();
-                Ok((summary, Response::Firehose { records }))
-            }
-            _ => match first_error {
-                None => Ok((summary.clone(), Response::Summary(summary))),
-                Some(why) => {
-                    let message = format!(
-                        "{} of {} records have alerts not sent yet; Lambda will retry the invocation: {why}",
-                        summary.pending_records, summary.records
-                    );
-                    Err((summary, RetryLater { message }))
-                }
-            },
-        }
+        let not_done = "have alerts not sent yet";
+        crate::response::answer(
+            shape,
+            bytes,
+            &processed.records,
+            &pending,
+            summary,
+            not_done,
+        )
     }
 }
 

@@ -1,8 +1,7 @@
 //! The archive function's handler: every event to the archive, or to a dead letter.
 
-use crate::response::{BatchItemFailure, FirehoseRecord, FirehoseResult, Response};
+use crate::response::{FirehoseRecord, FirehoseResult, Response};
 use crate::{Budget, GroupTallies, RetryLater};
-use base64::Engine as _;
 use cwlogs_decode::{Shape, detect};
 use cwlogs_pipeline::archive::short_hash;
 use cwlogs_pipeline::{
@@ -237,8 +236,7 @@ impl<A: Archive> Archiver<A> {
         .collect::<Vec<RecordFate>>()
         .await;
 
-        let mut failures = Vec::new();
-        let mut first_error = None;
+        let mut pending = Vec::with_capacity(fates.len());
         for (record, fate) in processed.records.iter().zip(fates) {
             summary.events += record.events;
             summary.control_messages += record.control;
@@ -260,32 +258,18 @@ impl<A: Archive> Archiver<A> {
             summary.dead_letters += fate.dead_letters;
             summary.dead_lettered_events += fate.dead_lettered_events;
             summary.pending_events += fate.pending_events;
-            if let Some(why) = fate.pending {
-                summary.pending_records += 1;
-                first_error.get_or_insert(why);
-                failures.push(BatchItemFailure {
-                    item_identifier: record.id.clone().unwrap_or_default(),
-                });
-            }
+            summary.pending_records += usize::from(fate.pending.is_some());
+            pending.push(fate.pending);
         }
-        if shape == Some(Shape::Kinesis) {
-            return Ok((
-                summary,
-                Response::Kinesis {
-                    batch_item_failures: failures,
-                },
-            ));
-        }
-        match first_error {
-            None => Ok((summary.clone(), Response::Summary(summary))),
-            Some(why) => {
-                let message = format!(
-                    "{} of {} records not archived; Lambda will retry the invocation: {why}",
-                    summary.pending_records, summary.records
-                );
-                Err((summary, RetryLater { message }))
-            }
-        }
+        let not_done = "not archived";
+        crate::response::answer(
+            shape,
+            bytes,
+            &processed.records,
+            &pending,
+            summary,
+            not_done,
+        )
     }
 
     /// Writes one archive object; an object refused for good becomes a dead letter (its body
@@ -352,20 +336,12 @@ impl<A: Archive> Archiver<A> {
             (lines, kept, filtered, group, oldest_event_ms(batch))
         });
         // The original record data, echoed for Dropped and ProcessingFailed records.
-        let originals: Vec<String> = detect(bytes)
-            .map(|t| {
-                t.records
-                    .iter()
-                    .map(|r| String::from_utf8_lossy(r.raw()).into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let originals = crate::response::original_records(bytes);
         let mut summary = InvocationSummary {
             shape: Shape::FirehoseTransform.as_str(),
             records: processed.records.len(),
             ..InvocationSummary::default()
         };
-        let b64 = base64::engine::general_purpose::STANDARD;
         let mut size = 0usize;
         let mut records = Vec::with_capacity(processed.records.len());
         for (i, record) in processed.records.iter().enumerate() {
@@ -416,7 +392,7 @@ impl<A: Archive> Archiver<A> {
                     (FirehoseResult::ProcessingFailed, original)
                 } else {
                     summary.archived_events += kept;
-                    (FirehoseResult::Ok, b64.encode(&lines))
+                    (FirehoseResult::Ok, crate::response::base64(&lines))
                 }
             };
             size += data.len() + record_id.len() + 48;

@@ -1,9 +1,9 @@
 //! The index function's handler: every event into OpenSearch / Elasticsearch, into the
 //! quarantine index, into a dead letter, or back to the trigger.
 
-use crate::response::{BatchItemFailure, FirehoseRecord, FirehoseResult, Response};
+use crate::response::Response;
 use crate::{Budget, GroupTallies, RetryLater};
-use cwlogs_decode::{Shape, detect};
+use cwlogs_decode::Shape;
 use cwlogs_pipeline::archive::short_hash;
 use cwlogs_pipeline::bulk::{BulkOptions, BulkTransport, Fate, index_items};
 use cwlogs_pipeline::{
@@ -298,9 +298,7 @@ impl<T: BulkTransport, A: Archive> Indexer<T, A> {
         }
 
         let shape_name = summary.shape;
-        let mut failures = Vec::new();
-        let mut first_error = None;
-        let mut pending = vec![false; processed.records.len()];
+        let mut pending: Vec<Option<String>> = vec![None; processed.records.len()];
         for (i, (record, t)) in processed.records.iter().zip(&tallies).enumerate() {
             summary.events += record.events;
             summary.control_messages += record.control;
@@ -336,58 +334,19 @@ impl<T: BulkTransport, A: Archive> Indexer<T, A> {
                     Err(e) => why = Some(e),
                 }
             }
-            if let Some(why) = why {
+            if why.is_some() {
                 summary.pending_records += 1;
-                pending[i] = true;
-                first_error.get_or_insert(why);
-                failures.push(BatchItemFailure {
-                    item_identifier: record.id.clone().unwrap_or_default(),
-                });
+                pending[i] = why;
             }
         }
-
-        match shape {
-            Some(Shape::Kinesis) => Ok((
-                summary,
-                Response::Kinesis {
-                    batch_item_failures: failures,
-                },
-            )),
-            Some(Shape::FirehoseTransform) => {
-                let originals: Vec<String> = detect(bytes)
-                    .map(|t| {
-                        t.records
-                            .iter()
-                            .map(|r| String::from_utf8_lossy(r.raw()).into_owned())
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let records = processed
-                    .records
-                    .iter()
-                    .enumerate()
-                    .map(|(i, r)| FirehoseRecord {
-                        record_id: r.id.clone().unwrap_or_default(),
-                        result: if pending[i] {
-                            FirehoseResult::ProcessingFailed
-                        } else {
-                            FirehoseResult::Ok
-                        },
-                        data: originals.get(i).cloned().unwrap_or_default(),
-                    })
-                    .collect();
-                Ok((summary, Response::Firehose { records }))
-            }
-            _ => match first_error {
-                None => Ok((summary.clone(), Response::Summary(summary))),
-                Some(why) => {
-                    let message = format!(
-                        "{} of {} records not indexed; Lambda will retry the invocation: {why}",
-                        summary.pending_records, summary.records
-                    );
-                    Err((summary, RetryLater { message }))
-                }
-            },
-        }
+        let not_done = "not indexed";
+        crate::response::answer(
+            shape,
+            bytes,
+            &processed.records,
+            &pending,
+            summary,
+            not_done,
+        )
     }
 }

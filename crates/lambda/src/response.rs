@@ -1,5 +1,9 @@
 //! What each trigger gets back.
 
+use crate::RetryLater;
+use base64::Engine as _;
+use cwlogs_decode::{Shape, detect};
+use cwlogs_pipeline::ProcessedRecord;
 use serde::Serialize;
 
 /// The answer of one invocation, serialised as the trigger expects it.
@@ -52,6 +56,86 @@ pub enum FirehoseResult {
     /// Could not be decoded (or did not fit the response): Firehose writes it to its
     /// processing-failed output.
     ProcessingFailed,
+}
+
+/// The raw data of each record of `bytes` (base64 text as received), for the records a
+/// Firehose answer echoes back; empty when `bytes` cannot be read.
+pub(crate) fn original_records(bytes: &[u8]) -> Vec<String> {
+    detect(bytes)
+        .map(|t| {
+            t.records
+                .iter()
+                .map(|r| String::from_utf8_lossy(r.raw()).into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Base64 of `data`, for a Firehose record's `data`.
+pub(crate) fn base64(data: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(data)
+}
+
+/// What the trigger gets once each record of `records` (decoded from `bytes`) is settled
+/// (`None`) or pending (`Some(why)`): Kinesis the pending records' sequence numbers; a
+/// Firehose transformation every record echoed back, `Ok` or `ProcessingFailed`; a direct
+/// invocation `summary`, or, while any record is pending, an error ("N of M records
+/// {not_done}; ...") that makes Lambda retry the invocation.
+pub(crate) fn answer<S: Clone, T>(
+    shape: Option<Shape>,
+    bytes: &[u8],
+    records: &[ProcessedRecord<T>],
+    pending: &[Option<String>],
+    summary: S,
+    not_done: &str,
+) -> Result<(S, Response<S>), (S, RetryLater)> {
+    let id = |r: &ProcessedRecord<T>| r.id.clone().unwrap_or_default();
+    match shape {
+        Some(Shape::Kinesis) => {
+            let batch_item_failures = records
+                .iter()
+                .zip(pending)
+                .filter(|(_, why)| why.is_some())
+                .map(|(r, _)| BatchItemFailure {
+                    item_identifier: id(r),
+                })
+                .collect();
+            Ok((
+                summary,
+                Response::Kinesis {
+                    batch_item_failures,
+                },
+            ))
+        }
+        Some(Shape::FirehoseTransform) => {
+            let mut originals = original_records(bytes).into_iter();
+            let records = records
+                .iter()
+                .zip(pending)
+                .map(|(r, why)| FirehoseRecord {
+                    record_id: id(r),
+                    result: if why.is_some() {
+                        FirehoseResult::ProcessingFailed
+                    } else {
+                        FirehoseResult::Ok
+                    },
+                    data: originals.next().unwrap_or_default(),
+                })
+                .collect();
+            Ok((summary, Response::Firehose { records }))
+        }
+        _ => match pending.iter().flatten().next() {
+            None => Ok((summary.clone(), Response::Summary(summary))),
+            Some(why) => {
+                let left = pending.iter().flatten().count();
+                let message = format!(
+                    "{left} of {} records {not_done}; Lambda will retry the invocation: {why}",
+                    records.len()
+                );
+                Err((summary, RetryLater { message }))
+            }
+        },
+    }
 }
 
 #[cfg(test)]
