@@ -24,7 +24,7 @@ use std::borrow::Cow;
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The largest input file read, in bytes. Lambda events are at most 6 MB and archive objects a
 /// few tens of MB; anything larger is dead-lettered unread.
@@ -74,6 +74,13 @@ pub struct ReplayArgs {
     /// replay) using the same table.
     #[arg(long, value_name = "NAME")]
     alert_table: Option<String>,
+    /// The longest the delivery of one window of inputs to --archive-to, --index-to and
+    /// --alert-to may take, retries included: an unreachable or stalled destination cannot
+    /// hold the run. What still fails then is kept in OUT/dead-letter or listed in
+    /// summary.json (`index_failed_inputs`, `alert_failed_inputs`) to replay later.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    send_timeout: u64,
     /// Lambda events of any supported trigger, raw gzip payloads, base64 payloads, cwlogs
     /// archive objects (.ndjson.gz) or dead letters; directories are read recursively, and
     /// `s3://BUCKET/PREFIX` reads every object under the prefix (an archive, or dead letters).
@@ -214,6 +221,7 @@ struct InputResult {
 
 /// Runs `cwlogs replay`.
 pub fn run(args: ReplayArgs) -> Result<ExitCode> {
+    let send_timeout = Duration::from_secs(args.send_timeout);
     let env = |k: &str| std::env::var(k).ok();
     let mut config = match &args.config {
         Some(path) => match crate::load_config(path, &env)? {
@@ -292,6 +300,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
             args.index_auth.as_deref(),
             r,
             &env,
+            send_timeout,
         )?),
         _ => None,
     };
@@ -331,7 +340,8 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
             let mut dead: Vec<DeadLetter> = Vec::new();
             let mut objects: Vec<&ArchiveObject> = Vec::new();
             if let (Some(cluster), Some(r), Some(i)) = (&cluster, &remote, &config.index) {
-                send_documents(&r.rt, cluster, i, chunk, &results, &mut sum);
+                let deadline = Instant::now() + send_timeout;
+                send_documents(&r.rt, cluster, i, chunk, &results, &mut sum, deadline);
             }
             for r in &mut results {
                 report.timeline.merge(std::mem::take(&mut r.timeline));
@@ -379,7 +389,8 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
                 }
                 Some(ArchiveSink::S3 { archive, .. }) => {
                     let rt = &remote.as_ref().context("no S3 client")?.rt;
-                    let refused = put_objects(rt, archive, &objects);
+                    let deadline = Instant::now() + send_timeout;
+                    let refused = put_objects(rt, archive, &objects, deadline);
                     for (object, result) in objects.iter().zip(refused) {
                         match result {
                             Ok(()) => {
@@ -415,7 +426,8 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
                         let now_ms = std::time::SystemTime::now()
                             .duration_since(std::time::UNIX_EPOCH)
                             .map_or(0, |d| d.as_millis() as i64);
-                        let put = put_dead_letter(archive, dead_letter_prefix, d, now_ms, None);
+                        let until = Some(Instant::now() + send_timeout);
+                        let put = put_dead_letter(archive, dead_letter_prefix, d, now_ms, until);
                         if let Err(e) = r.rt.block_on(put) {
                             // The bucket refuses even the dead letter: keep it on disk instead.
                             eprintln!(
@@ -550,6 +562,8 @@ struct Rules<'c> {
     topic: Option<String>,
     rt: RulesRuntime,
     report: AlertReport,
+    /// `--send-timeout`: how long each publishing round may take.
+    send_timeout: Duration,
 }
 
 /// The runtime alert sends run on: the AWS one, or a local one when nothing goes to AWS.
@@ -612,6 +626,7 @@ impl<'c> Rules<'c> {
             topic: args.alert_to.clone(),
             rt,
             report: AlertReport::default(),
+            send_timeout: Duration::from_secs(args.send_timeout),
         }))
     }
 
@@ -627,7 +642,7 @@ impl<'c> Rules<'c> {
             now_ms: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as i64),
-            deadline: None,
+            deadline: Some(Instant::now() + self.send_timeout),
             flush_all,
             topic: self.topic.clone(),
         }
@@ -782,6 +797,7 @@ fn connect_index(
     auth: Option<&str>,
     remote: &Remote,
     env: &dyn Fn(&str) -> Option<String>,
+    send_timeout: Duration,
 ) -> Result<OpenSearchIndex> {
     let region = config.region.clone();
     let Some(i) = config.index.as_mut() else {
@@ -798,9 +814,16 @@ fn connect_index(
     let cluster = OpenSearchIndex::from_config(i, Some(&remote.sdk), &region, env)
         .map_err(|e| anyhow::anyhow!("--index-to {url}: {e}"))?;
     if i.install_template {
-        match remote.rt.block_on(cluster.install_templates(i)) {
-            Ok(_) => {}
-            Err(e) => eprintln!("cwlogs: index templates not installed: {e}"),
+        // Built inside the runtime: a timer needs its reactor.
+        let install =
+            async { tokio::time::timeout(send_timeout, cluster.install_templates(i)).await };
+        match remote.rt.block_on(install) {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => eprintln!("cwlogs: index templates not installed: {e}"),
+            Err(_) => eprintln!(
+                "cwlogs: index templates not installed: no answer within --send-timeout ({}s)",
+                send_timeout.as_secs()
+            ),
         }
     }
     Ok(cluster)
@@ -815,6 +838,7 @@ fn send_documents(
     inputs: &[(Input, u64)],
     results: &[InputResult],
     sum: &mut Summary,
+    deadline: Instant,
 ) {
     let mut items: Vec<&[u8]> = Vec::new();
     let mut owner: Vec<usize> = Vec::new();
@@ -834,7 +858,13 @@ fn send_documents(
         compress: index.compress,
         ..BulkOptions::default()
     };
-    let report = rt.block_on(index_items(cluster, &items, index, &options, None));
+    let report = rt.block_on(index_items(
+        cluster,
+        &items,
+        index,
+        &options,
+        Some(deadline),
+    ));
     let mut failed = vec![false; results.len()];
     let mut shown = 0;
     for (fate, &n) in report.fates.iter().zip(&owner) {
@@ -895,11 +925,16 @@ fn put_objects(
     rt: &tokio::runtime::Runtime,
     archive: &S3Archive,
     objects: &[&ArchiveObject],
+    deadline: Instant,
 ) -> Vec<std::result::Result<(), cwlogs_pipeline::SendError>> {
     rt.block_on(
-        futures_util::stream::iter(objects.iter().map(|o| archive.put(o.as_object(), None)))
-            .buffered(CONCURRENT_PUTS)
-            .collect(),
+        futures_util::stream::iter(
+            objects
+                .iter()
+                .map(|o| archive.put(o.as_object(), Some(deadline))),
+        )
+        .buffered(CONCURRENT_PUTS)
+        .collect(),
     )
 }
 

@@ -239,3 +239,68 @@ fn replay_to_a_refusing_bucket_adds_up() {
         .unwrap_or(0);
     assert!(kept > 0);
 }
+
+/// A cluster that refuses connections, and one that takes every request and never answers in
+/// time: with `--send-timeout 2`, the run ends in bounded time, fails, counts every document
+/// as failed and lists every input to replay.
+#[test]
+fn replay_to_an_unreachable_or_stalled_cluster_ends_and_adds_up() {
+    let stalled = Stub::start_then(
+        vec![],
+        Step::Slow(
+            std::time::Duration::from_secs(25),
+            Answer::new(200, "{\"took\":1,\"errors\":false,\"items\":[]}"),
+        ),
+    );
+    let inputs: Vec<_> = std::fs::read_dir(samples().join("direct"))
+        .expect("samples")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .collect();
+    for (what, url) in [
+        ("refused", stub::refused_url()),
+        ("stalled", stalled.url.clone()),
+    ] {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let out = tmp.path().join("out");
+        let input = samples().join("direct");
+        let started = std::time::Instant::now();
+        let o = replay(
+            &[
+                "--out",
+                out.to_str().expect("utf8"),
+                "--index-to",
+                &url,
+                "--index-auth",
+                "none",
+                "--send-timeout",
+                "2",
+                "--jobs",
+                "1",
+                input.to_str().expect("utf8"),
+            ],
+            None,
+        );
+        let took = started.elapsed();
+        assert!(
+            !o.status.success(),
+            "{what}: undelivered documents fail the run"
+        );
+        let s = summary(&out);
+        check_index(what, &s);
+        assert_eq!(
+            n(&s, "indexed_events") + n(&s, "index_existing"),
+            0,
+            "{what}: {s:#}"
+        );
+        assert!(n(&s, "index_failed") > 0, "{what}: {s:#}");
+        let listed = s["index_failed_inputs"].as_array().expect("list").len();
+        // Every input but the control message has documents, all failed.
+        assert_eq!(listed, inputs.len() - 1, "{what}: {s:#}");
+        // Template install and every window are each cut at 2 s.
+        assert!(
+            took < std::time::Duration::from_secs(25),
+            "{what}: took {took:?}"
+        );
+    }
+}
