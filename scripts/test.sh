@@ -167,10 +167,14 @@ step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
 step "main job on the samples"
-# The README's main command, on the debug build the tests already made (the release build of
-# the CLI adds minutes and proves nothing more; the functions are built for release below).
+# The README's main command, on the debug binary the tests already built (`cargo run -p
+# cwlogs` alone would build the CLI again with another feature set of its dependencies:
+# minutes on two cores, proving nothing more; the functions are built for release below).
+# check-infra.sh runs `cwlogs check-config` with the same binary.
+export CWLOGS_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/cwlogs"
+[ -x "$CWLOGS_BIN" ] || cargo build --locked -q -p cwlogs
 out=$(mktemp -d)
-cargo run --locked -q -p cwlogs -- replay --out "$out/out" samples
+"$CWLOGS_BIN" replay --out "$out/out" samples
 rm -rf "$out"
 
 step "infra: SAM and CDK templates, CDK tests, cdk synth, cfn-lint (scripts/check-infra.sh)"
