@@ -9,66 +9,23 @@
 //! is provoked here with a small TCP proxy in front of moto that drops the first answer.
 #![cfg(feature = "integration")]
 
+#[path = "../../lambda/tests/common/moto.rs"]
+mod moto;
+
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType, TableStatus, TimeToLiveSpecification,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, TableStatus, TimeToLiveSpecification};
 use cwlogs_aws::DynamoStateStore;
 use cwlogs_pipeline::{Backoff, Class, StateStore, Versioned};
+use moto::{sdk, unique};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// The SDK configuration from the environment, refusing to run against real AWS by accident.
-async fn sdk() -> aws_config::SdkConfig {
-    let sdk = cwlogs_aws::sdk_config(Some("us-east-1")).await;
-    assert!(
-        sdk.endpoint_url().is_some(),
-        "AWS_ENDPOINT_URL is not set: run the integration tests through scripts/test.sh, \
-         which starts moto and points the SDK at it"
-    );
-    sdk
-}
-
-/// A name no other test (or earlier run against the same server) uses.
-fn unique(tag: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() % 1_000_000_000_000);
-    format!(
-        "cwlogs-{tag}-{}-{nanos}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    )
-}
-
-/// Creates a state table as the stack will: `pk` (S) hash key alone, on demand, TTL on
-/// `expires_at`; waits until it is active.
-async fn new_table(client: &Client, tag: &str) -> String {
-    let table = unique(tag);
-    client
-        .create_table()
-        .table_name(&table)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("attribute definition"),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .expect("key schema"),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("create table {table}: {e:?}"));
+/// Creates a state table as the stack will (`moto::state_table`: `pk` (S) hash key alone, on
+/// demand), waits until it is active, and turns TTL on `expires_at` on.
+async fn new_table(sdk: &aws_config::SdkConfig, tag: &str) -> String {
+    let client = Client::new(sdk);
+    let table = moto::state_table(sdk, tag).await;
     let until = Instant::now() + Duration::from_secs(60);
     loop {
         let status = client
@@ -141,7 +98,7 @@ async fn raw_item(
 async fn conditional_puts_version_the_item() {
     let sdk = sdk().await;
     let client = Client::new(&sdk);
-    let table = new_table(&client, "versions").await;
+    let table = new_table(&sdk, "versions").await;
     let store = DynamoStateStore::new(&sdk, &table);
     assert_eq!(store.table(), table);
     let key = "window#access-denied#arn:aws:iam::1:user/x#1714568400000";
@@ -154,26 +111,19 @@ async fn conditional_puts_version_the_item() {
     assert_eq!(store.get(key, None).await, Ok(versioned(r#"{"n":1}"#, 1)));
 
     // Only the first writer of a new item wins; a stale or invented version is refused.
-    assert_eq!(
-        store.put(key, r#"{"n":9}"#, None, later(), None).await,
-        Ok(false)
-    );
-    assert_eq!(
-        store.put(key, r#"{"n":9}"#, Some(7), later(), None).await,
-        Ok(false)
-    );
-    assert_eq!(
-        store.put(key, r#"{"n":2}"#, Some(1), later(), None).await,
-        Ok(true)
-    );
-    assert_eq!(
-        store.put(key, r#"{"n":9}"#, Some(1), later(), None).await,
-        Ok(false)
-    );
-    assert_eq!(
-        store.put(key, r#"{"n":3}"#, Some(2), later(), None).await,
-        Ok(true)
-    );
+    for (value, version, written) in [
+        (r#"{"n":9}"#, None, false),
+        (r#"{"n":9}"#, Some(7), false),
+        (r#"{"n":2}"#, Some(1), true),
+        (r#"{"n":9}"#, Some(1), false),
+        (r#"{"n":3}"#, Some(2), true),
+    ] {
+        assert_eq!(
+            store.put(key, value, version, later(), None).await,
+            Ok(written),
+            "{value} on version {version:?}"
+        );
+    }
     assert_eq!(store.get(key, None).await, Ok(versioned(r#"{"n":3}"#, 3)));
 
     // The documented layout.
@@ -206,7 +156,7 @@ async fn conditional_puts_version_the_item() {
 async fn an_expired_item_counts_as_absent_and_can_be_replaced() {
     let sdk = sdk().await;
     let client = Client::new(&sdk);
-    let table = new_table(&client, "expiry").await;
+    let table = new_table(&sdk, "expiry").await;
     let store = DynamoStateStore::new(&sdk, &table);
     let key = "bucket#access-denied";
 
@@ -236,8 +186,7 @@ async fn concurrent_read_modify_write_increments_are_never_lost() {
     const TASKS: u64 = 16;
     const INCREMENTS: u64 = 10;
     let sdk = sdk().await;
-    let client = Client::new(&sdk);
-    let table = new_table(&client, "race").await;
+    let table = new_table(&sdk, "race").await;
     let store = Arc::new(DynamoStateStore::new(&sdk, &table));
     let key = "counter";
     let conflicts = Arc::new(AtomicUsize::new(0));
@@ -380,8 +329,7 @@ async fn lossy_proxy(
 #[tokio::test]
 async fn a_write_whose_answer_was_lost_is_recognized_on_the_retry() {
     let sdk = sdk().await;
-    let client = Client::new(&sdk);
-    let table = new_table(&client, "lost").await;
+    let table = new_table(&sdk, "lost").await;
     let direct = DynamoStateStore::new(&sdk, &table);
     let key = "window#lost";
     assert_eq!(direct.put(key, "v1", None, later(), None).await, Ok(true));

@@ -10,171 +10,24 @@
 //! `tests/sns_faults.rs` plays the failures from a local stub.
 #![cfg(feature = "integration")]
 
-use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+#[path = "../../lambda/tests/common/moto.rs"]
+mod moto;
+
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use cwlogs_aws::SnsPublisher;
 use cwlogs_pipeline::{AlertMessage, Class, Publish};
+use moto::{Topic, sdk, unique};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-/// The SDK configuration from the environment, refusing to run against real AWS by accident.
-async fn sdk() -> aws_config::SdkConfig {
-    let sdk = cwlogs_aws::sdk_config(Some("us-east-1")).await;
-    assert!(
-        sdk.endpoint_url().is_some(),
-        "AWS_ENDPOINT_URL is not set: run the integration tests through scripts/test.sh, \
-         which starts moto and points the SDK at it"
-    );
-    sdk
-}
-
-/// A name no other test (or earlier run against the same server) uses.
-fn unique(tag: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() % 1_000_000_000_000);
-    format!(
-        "cwlogs-{tag}-{}-{nanos}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    )
-}
-
-/// A topic and a queue subscribed to it (with the queue policy real SQS needs), made with the
-/// SDK directly, bypassing the code under test.
-struct Wiring {
-    sns: aws_sdk_sns::Client,
-    sqs: aws_sdk_sqs::Client,
-    topic_arn: String,
-}
-
-impl Wiring {
-    fn new(sdk: &aws_config::SdkConfig) -> Wiring {
-        Wiring {
-            sns: aws_sdk_sns::Client::new(sdk),
-            sqs: aws_sdk_sqs::Client::new(sdk),
-            topic_arn: String::new(),
-        }
-    }
-
-    /// Creates the topic (FIFO when `fifo`: name ending in `.fifo`, no content-based
-    /// deduplication, so the explicit dedup id is what counts).
-    async fn topic(mut self, tag: &str, fifo: bool) -> Wiring {
-        let name = if fifo {
-            format!("{}.fifo", unique(tag))
-        } else {
-            unique(tag)
-        };
-        let mut req = self.sns.create_topic().name(&name);
-        if fifo {
-            req = req
-                .attributes("FifoTopic", "true")
-                .attributes("ContentBasedDeduplication", "false");
-        }
-        let out = req
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("create topic {name}: {e:?}"));
-        self.topic_arn = out.topic_arn().expect("a topic ARN").to_string();
-        self
-    }
-
-    /// Creates a queue (FIFO like the topic) subscribed to the topic; returns its URL.
-    async fn queue(&self, raw: bool) -> String {
-        let fifo = self.topic_arn.ends_with(".fifo");
-        let name = if fifo {
-            format!("{}.fifo", unique("q"))
-        } else {
-            unique("q")
-        };
-        let mut req = self.sqs.create_queue().queue_name(&name);
-        if fifo {
-            req = req.attributes(QueueAttributeName::FifoQueue, "true");
-        }
-        let url = req
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("create queue {name}: {e:?}"))
-            .queue_url()
-            .expect("a queue URL")
-            .to_string();
-        let attributes = self
-            .sqs
-            .get_queue_attributes()
-            .queue_url(&url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .expect("queue attributes");
-        let queue_arn = attributes
-            .attributes()
-            .and_then(|a| a.get(&QueueAttributeName::QueueArn))
-            .expect("a queue ARN")
-            .clone();
-        // Real SQS accepts SNS's deliveries only with this policy; moto does not check it.
-        let policy = serde_json::json!({
-            "Version": "2012-10-17",
-            "Statement": [{
-                "Effect": "Allow",
-                "Principal": {"Service": "sns.amazonaws.com"},
-                "Action": "sqs:SendMessage",
-                "Resource": queue_arn,
-                "Condition": {"ArnEquals": {"aws:SourceArn": self.topic_arn}},
-            }],
-        });
-        self.sqs
-            .set_queue_attributes()
-            .queue_url(&url)
-            .attributes(QueueAttributeName::Policy, policy.to_string())
-            .send()
-            .await
-            .expect("queue policy");
-        let mut sub = self
-            .sns
-            .subscribe()
-            .topic_arn(&self.topic_arn)
-            .protocol("sqs")
-            .endpoint(&queue_arn);
-        if raw {
-            sub = sub.attributes("RawMessageDelivery", "true");
-        }
-        sub.send().await.expect("subscribe the queue");
-        url
-    }
-
-    /// Every message in the queue: received until `want` are in and then until a receive
-    /// comes back empty, or `patience` runs out. Messages are not deleted (they stay in
-    /// flight, so a receive never returns one twice).
-    async fn drain(
-        &self,
-        url: &str,
-        want: usize,
-        patience: Duration,
-    ) -> Vec<aws_sdk_sqs::types::Message> {
-        let mut messages = Vec::new();
-        let until = Instant::now() + patience;
-        while Instant::now() < until {
-            let out = self
-                .sqs
-                .receive_message()
-                .queue_url(url)
-                .max_number_of_messages(10)
-                .wait_time_seconds(if messages.len() < want { 1 } else { 0 })
-                .message_system_attribute_names(MessageSystemAttributeName::All)
-                .message_attribute_names("All")
-                .send()
-                .await
-                .expect("receive");
-            let got = out.messages();
-            if got.is_empty() && messages.len() >= want {
-                break;
-            }
-            messages.extend_from_slice(got);
-        }
-        messages
-    }
+/// The messages of the two `sent` (the first `access-denied`, the second `throttled`) from
+/// the queue `url`, in the order sent.
+async fn received_in_order(topic: &Topic, url: &str, sent: &[AlertMessage]) -> Vec<Message> {
+    let mut got = topic.drain(url, sent.len(), Duration::from_secs(10)).await;
+    assert_eq!(got.len(), sent.len(), "{got:?}");
+    got.sort_by_key(|m| m.body().unwrap_or_default().contains("throttled"));
+    got
 }
 
 fn alert(topic: &str, rule: &str, dedup_id: &str) -> AlertMessage {
@@ -217,14 +70,14 @@ fn expected_attributes(m: &AlertMessage) -> BTreeMap<String, (String, String)> {
 #[tokio::test]
 async fn standard_topic_messages_reach_the_queue_with_subject_and_attributes() {
     let sdk = sdk().await;
-    let wiring = Wiring::new(&sdk).topic("std", false).await;
-    let enveloped = wiring.queue(false).await;
-    let raw = wiring.queue(true).await;
+    let topic = Topic::create(&sdk, "std", false).await;
+    let enveloped = topic.queue(false).await;
+    let raw = topic.queue(true).await;
     let publisher = SnsPublisher::new(&sdk);
 
     let sent = [
-        alert(&wiring.topic_arn, "access-denied", "d-1"),
-        alert(&wiring.topic_arn, "throttled", "d-2"),
+        alert(&topic.arn, "access-denied", "d-1"),
+        alert(&topic.arn, "throttled", "d-2"),
     ];
     let mut ids = Vec::new();
     for m in &sent {
@@ -235,16 +88,12 @@ async fn standard_topic_messages_reach_the_queue_with_subject_and_attributes() {
 
     // Through the SNS envelope (the default): Subject, Message and MessageAttributes with
     // their type.
-    let mut got = wiring
-        .drain(&enveloped, sent.len(), Duration::from_secs(10))
-        .await;
-    assert_eq!(got.len(), sent.len(), "{got:?}");
-    got.sort_by_key(|m| m.body().unwrap_or_default().contains("throttled"));
+    let got = received_in_order(&topic, &enveloped, &sent).await;
     for (m, received) in sent.iter().zip(&got) {
         let envelope: Value =
             serde_json::from_str(received.body().expect("a body")).expect("the SNS envelope");
         assert_eq!(envelope["Type"], "Notification");
-        assert_eq!(envelope["TopicArn"], wiring.topic_arn.as_str());
+        assert_eq!(envelope["TopicArn"], topic.arn.as_str());
         assert_eq!(envelope["Subject"], m.subject.as_str());
         assert_eq!(envelope["Message"], m.message.as_str());
         assert!(
@@ -256,11 +105,7 @@ async fn standard_topic_messages_reach_the_queue_with_subject_and_attributes() {
 
     // Raw delivery: the body is the message, the attributes SQS message attributes with
     // DataType String.
-    let mut got = wiring
-        .drain(&raw, sent.len(), Duration::from_secs(10))
-        .await;
-    assert_eq!(got.len(), sent.len(), "{got:?}");
-    got.sort_by_key(|m| m.body().unwrap_or_default().contains("throttled"));
+    let got = received_in_order(&topic, &raw, &sent).await;
     for (m, received) in sent.iter().zip(&got) {
         assert_eq!(received.body(), Some(m.message.as_str()));
         let attributes: BTreeMap<String, (String, String)> = received
@@ -284,17 +129,17 @@ async fn standard_topic_messages_reach_the_queue_with_subject_and_attributes() {
 #[tokio::test]
 async fn fifo_topic_messages_carry_group_and_dedup_ids_and_a_repeat_arrives_once() {
     let sdk = sdk().await;
-    let wiring = Wiring::new(&sdk).topic("fifo", true).await;
-    let queue = wiring.queue(false).await;
+    let topic = Topic::create(&sdk, "fifo", true).await;
+    let queue = topic.queue(false).await;
     let publisher = SnsPublisher::new(&sdk);
 
     let first = alert(
-        &wiring.topic_arn,
+        &topic.arn,
         "access-denied",
         "access-denied/g1/1714568400000",
     );
     let mut other = alert(
-        &wiring.topic_arn,
+        &topic.arn,
         "access-denied",
         "access-denied/g2/1714568400000",
     );
@@ -305,7 +150,7 @@ async fn fifo_topic_messages_carry_group_and_dedup_ids_and_a_repeat_arrives_once
     publisher.publish(&other, None).await.expect("published");
 
     // Ask for three, so that a delivered repeat would be waited for (3 s) and seen.
-    let got = wiring.drain(&queue, 3, Duration::from_secs(3)).await;
+    let got = topic.drain(&queue, 3, Duration::from_secs(3)).await;
     let mut delivered: Vec<(String, String, String)> = got
         .iter()
         .map(|m| {

@@ -8,6 +8,10 @@
 //! after), among successes and other errors (`AccessDeniedException` included, which the
 //! pattern must not match).
 
+#[cfg(feature = "integration")]
+#[path = "../../lambda/tests/common/moto.rs"]
+mod moto;
+
 use cwlogs_pipeline::AlertMessage;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -26,8 +30,21 @@ metric = { namespace = "Security", name = "AccessDenied", value = "1", unit = "C
 alert = { group_by = ["$.userIdentity.arn"], window = "5m", max_per_window = 1 }
 "#;
 
-fn samples() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../samples")
+/// 3 `AccessDenied` at 00:00.
+const CLOUDTRAIL: &str = "direct/cloudtrail.json";
+/// 40 `AccessDenied` from 00:12:30 to 00:18:21.
+const BURST: &str = "direct/cloudtrail-denied-burst.json";
+
+/// The path of `samples/{rel}`.
+fn sample(rel: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../samples")
+        .join(rel);
+    arg(&path).to_string()
+}
+
+fn arg(path: &Path) -> &str {
+    path.to_str().expect("utf8")
 }
 
 fn cwlogs(args: &[&str]) -> Output {
@@ -40,22 +57,21 @@ fn cwlogs(args: &[&str]) -> Output {
         .expect("run cwlogs")
 }
 
+/// `cwlogs replay [--config config] {options} --out out` over the samples `inputs`.
+fn replay_with(config: Option<&Path>, options: &[&str], out: &Path, inputs: &[&str]) -> Output {
+    let mut args = vec!["replay".to_string()];
+    if let Some(config) = config {
+        args.extend(["--config".to_string(), arg(config).to_string()]);
+    }
+    args.extend(options.iter().map(|o| o.to_string()));
+    args.extend(["--out".to_string(), arg(out).to_string()]);
+    args.extend(inputs.iter().map(|rel| sample(rel)));
+    cwlogs(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// `cwlogs replay` of both samples with `config`, which must succeed.
 fn replay(config: &Path, out: &Path) -> Output {
-    let o = cwlogs(&[
-        "replay",
-        "--config",
-        config.to_str().expect("utf8"),
-        "--out",
-        out.to_str().expect("utf8"),
-        samples()
-            .join("direct/cloudtrail.json")
-            .to_str()
-            .expect("utf8"),
-        samples()
-            .join("direct/cloudtrail-denied-burst.json")
-            .to_str()
-            .expect("utf8"),
-    ]);
+    let o = replay_with(Some(config), &[], out, &[CLOUDTRAIL, BURST]);
     assert!(
         o.status.success(),
         "replay failed: {}",
@@ -72,6 +88,27 @@ fn lines(path: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The `AlertMessage`s of an output directory's alerts.ndjson.
+fn alert_messages(out: &Path) -> Vec<AlertMessage> {
+    lines(&out.join("alerts.ndjson"))
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("an AlertMessage per line"))
+        .collect()
+}
+
+/// A message's JSON body.
+fn body(m: &AlertMessage) -> serde_json::Value {
+    serde_json::from_str(&m.message).expect("JSON body")
+}
+
+/// A temporary directory holding `rules.toml` with `text`; its path.
+fn rules_file(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = tmp.path().join("rules.toml");
+    std::fs::write(&config, text).expect("write");
+    (tmp, config)
+}
+
 fn kind(m: &AlertMessage) -> &str {
     m.attributes
         .iter()
@@ -81,9 +118,7 @@ fn kind(m: &AlertMessage) -> &str {
 
 #[test]
 fn the_access_denied_rule_over_the_cloudtrail_samples() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let config = tmp.path().join("rules.toml");
-    std::fs::write(&config, RULES).expect("write");
+    let (tmp, config) = rules_file(RULES);
     let out = tmp.path().join("out");
     let o = replay(&config, &out);
     let stdout = String::from_utf8_lossy(&o.stdout);
@@ -130,14 +165,11 @@ fn the_access_denied_rule_over_the_cloudtrail_samples() {
 
     // Alerts: the first event of each user and window, then a summary of every window with
     // more than one event.
-    let messages: Vec<AlertMessage> = lines(&out.join("alerts.ndjson"))
-        .iter()
-        .map(|l| serde_json::from_str(l).expect("an AlertMessage per line"))
-        .collect();
+    let messages = alert_messages(&out);
     let shown: Vec<(String, String, Option<u64>)> = messages
         .iter()
         .map(|m| {
-            let body: serde_json::Value = serde_json::from_str(&m.message).expect("JSON body");
+            let body = body(m);
             let user = body["group"]["$.userIdentity.arn"]
                 .as_str()
                 .and_then(|a| a.rsplit(":assumed-role/").next())
@@ -171,10 +203,7 @@ fn the_access_denied_rule_over_the_cloudtrail_samples() {
     let summaries: Vec<String> = messages
         .iter()
         .filter(|m| kind(m) == "summary")
-        .map(|m| {
-            let body: serde_json::Value = serde_json::from_str(&m.message).expect("JSON body");
-            body["summary"].as_str().unwrap_or("").to_string()
-        })
+        .map(|m| body(m)["summary"].as_str().unwrap_or("").to_string())
         .collect();
     assert!(
         summaries[0].contains("(00:00-00:05 UTC), 1 not sent individually"),
@@ -193,7 +222,7 @@ fn the_access_denied_rule_over_the_cloudtrail_samples() {
         "{summaries:?}"
     );
     // The burst's first alert is its first AccessDenied, not the success before it.
-    let burst: serde_json::Value = serde_json::from_str(&messages[2].message).expect("JSON");
+    let burst = body(&messages[2]);
     assert_eq!(burst["event"]["timestamp"], "2025-11-25T00:12:30.000Z");
     assert!(
         burst["event"]["message"]
@@ -225,21 +254,15 @@ fn the_access_denied_rule_over_the_cloudtrail_samples() {
 
 #[test]
 fn the_rate_limit_moves_alerts_into_summaries() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let config = tmp.path().join("rules.toml");
     // Two alerts per hour for the rule; up to 10 per user and window.
-    let text = RULES.replace(
+    let (tmp, config) = rules_file(&RULES.replace(
         "max_per_window = 1 }",
         "max_per_window = 10, rate = { burst = 2, interval = \"1h\" } }",
-    );
-    std::fs::write(&config, text).expect("write");
+    ));
     let out = tmp.path().join("out");
     let o = replay(&config, &out);
     let stdout = String::from_utf8_lossy(&o.stdout);
-    let messages: Vec<AlertMessage> = lines(&out.join("alerts.ndjson"))
-        .iter()
-        .map(|l| serde_json::from_str(l).expect("an AlertMessage per line"))
-        .collect();
+    let messages = alert_messages(&out);
     let alerts = messages.iter().filter(|m| kind(m) == "alert").count();
     assert_eq!(alerts, 2, "{stdout}");
     // The deployer's event and the intruder's first take the two tokens; the intruder's
@@ -250,10 +273,7 @@ fn the_rate_limit_moves_alerts_into_summaries() {
     let rate_limited: u64 = messages
         .iter()
         .filter(|m| kind(m) == "summary")
-        .map(|m| {
-            let body: serde_json::Value = serde_json::from_str(&m.message).expect("JSON body");
-            body["rate_limited"].as_u64().unwrap_or(0)
-        })
+        .map(|m| body(m)["rate_limited"].as_u64().unwrap_or(0))
         .sum();
     assert_eq!(rate_limited, 21);
 }
@@ -262,31 +282,14 @@ fn the_rate_limit_moves_alerts_into_summaries() {
 fn without_rules_no_alert_or_metric_files_are_written() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let out = tmp.path().join("out");
-    let o = cwlogs(&[
-        "replay",
-        "--out",
-        out.to_str().expect("utf8"),
-        samples()
-            .join("direct/cloudtrail.json")
-            .to_str()
-            .expect("utf8"),
-    ]);
+    let o = replay_with(None, &[], &out, &[CLOUDTRAIL]);
     assert!(o.status.success());
     assert!(!out.join("alerts.ndjson").exists());
     assert!(!out.join("metrics.ndjson").exists());
     assert!(!String::from_utf8_lossy(&o.stdout).contains("alerts"));
     // --alert-to needs a rule with an alert.
-    let o = cwlogs(&[
-        "replay",
-        "--alert-to",
-        "arn:aws:sns:eu-west-1:123456789012:security",
-        "--out",
-        out.to_str().expect("utf8"),
-        samples()
-            .join("direct/cloudtrail.json")
-            .to_str()
-            .expect("utf8"),
-    ]);
+    let alert_to = ["--alert-to", "arn:aws:sns:eu-west-1:123456789012:security"];
+    let o = replay_with(None, &alert_to, &out, &[CLOUDTRAIL]);
     assert!(!o.status.success());
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("--alert-to: no `[[rule]]`"),
@@ -297,10 +300,7 @@ fn without_rules_no_alert_or_metric_files_are_written() {
 
 #[test]
 fn check_config_reports_bad_rules_at_their_lines() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let bad = tmp.path().join("rules.toml");
-    std::fs::write(
-        &bad,
+    let (tmp, bad) = rules_file(
         r#"[[rule]]
 name = "denied"
 pattern = '{ $.errorCode = "AccessDenied" '
@@ -316,9 +316,8 @@ name = "bytes"
 pattern = '{ $.bytes > 0 }'
 metric = { namespace = "App", name = "Bytes:Out", value = "$.bytes", dimensions = { A = "$.a", B = "$.b", C = "$.c", D = "$.d" } }
 "#,
-    )
-    .expect("write");
-    let o = cwlogs(&["check-config", bad.to_str().expect("utf8")]);
+    );
+    let o = cwlogs(&["check-config", arg(&bad)]);
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
     for want in [
@@ -331,17 +330,7 @@ metric = { namespace = "App", name = "Bytes:Out", value = "$.bytes", dimensions 
         assert!(err.contains(want), "missing {want:?} in:\n{err}");
     }
     // replay refuses it the same way, before reading any input.
-    let o = cwlogs(&[
-        "replay",
-        "--config",
-        bad.to_str().expect("utf8"),
-        "--out",
-        tmp.path().join("out").to_str().expect("utf8"),
-        samples()
-            .join("direct/cloudtrail.json")
-            .to_str()
-            .expect("utf8"),
-    ]);
+    let o = replay_with(Some(&bad), &[], &tmp.path().join("out"), &[CLOUDTRAIL]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("rules.toml:3:11:"));
 }
@@ -351,15 +340,8 @@ metric = { namespace = "App", name = "Bytes:Out", value = "$.bytes", dimensions 
 #[cfg(feature = "integration")]
 mod services {
     use super::*;
-    use aws_sdk_sqs::types::QueueAttributeName;
-    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-    fn unique(tag: &str) -> String {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() % 1_000_000_000_000);
-        format!("cwlogs-{tag}-{}-{nanos}", std::process::id())
-    }
+    use moto::{Topic, sdk, state_table, unique};
+    use std::time::Duration;
 
     fn runtime() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_current_thread()
@@ -368,127 +350,36 @@ mod services {
             .expect("runtime")
     }
 
-    async fn sdk() -> aws_config::SdkConfig {
-        let sdk = cwlogs_aws::sdk_config(Some("us-east-1")).await;
-        assert!(
-            sdk.endpoint_url().is_some(),
-            "AWS_ENDPOINT_URL is not set: run the integration tests through scripts/test.sh, \
-             which starts moto and points the SDK at it"
-        );
-        sdk
-    }
-
-    /// A topic with a queue subscribed; returns the topic ARN and the queue URL.
-    async fn topic_and_queue(sdk: &aws_config::SdkConfig) -> (String, String) {
-        let sns = aws_sdk_sns::Client::new(sdk);
-        let sqs = aws_sdk_sqs::Client::new(sdk);
-        let topic = sns
-            .create_topic()
-            .name(unique("replay"))
-            .send()
-            .await
-            .expect("create topic")
-            .topic_arn()
-            .expect("ARN")
-            .to_string();
-        let url = sqs
-            .create_queue()
-            .queue_name(unique("q"))
-            .send()
-            .await
-            .expect("create queue")
-            .queue_url()
-            .expect("URL")
-            .to_string();
-        let arn = sqs
-            .get_queue_attributes()
-            .queue_url(&url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .expect("attributes")
-            .attributes()
-            .and_then(|a| a.get(&QueueAttributeName::QueueArn))
-            .expect("queue ARN")
-            .clone();
-        sns.subscribe()
-            .topic_arn(&topic)
-            .protocol("sqs")
-            .endpoint(arn)
-            .attributes("RawMessageDelivery", "true")
-            .send()
-            .await
-            .expect("subscribe");
-        (topic, url)
-    }
-
-    /// The bodies in the queue (raw delivery: the messages themselves).
-    async fn drain(sdk: &aws_config::SdkConfig, url: &str, want: usize) -> Vec<String> {
-        let sqs = aws_sdk_sqs::Client::new(sdk);
-        let mut bodies = Vec::new();
-        let until = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < until {
-            let out = sqs
-                .receive_message()
-                .queue_url(url)
-                .max_number_of_messages(10)
-                .wait_time_seconds(if bodies.len() < want { 1 } else { 0 })
-                .send()
-                .await
-                .expect("receive");
-            if out.messages().is_empty() && bodies.len() >= want {
-                break;
-            }
-            bodies.extend(
-                out.messages()
-                    .iter()
-                    .filter_map(|m| m.body().map(String::from)),
-            );
-        }
-        bodies
-    }
-
     #[test]
     fn replay_alert_to_publishes_what_alerts_ndjson_holds() {
         let rt = runtime();
         let sdk = rt.block_on(sdk());
-        let (topic, queue) = rt.block_on(topic_and_queue(&sdk));
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let config = tmp.path().join("rules.toml");
-        std::fs::write(&config, RULES).expect("write");
+        // A topic with a queue subscribed, raw delivery: the bodies are the messages.
+        let topic = rt.block_on(Topic::create(&sdk, "replay", false));
+        let queue = rt.block_on(topic.queue(true));
+        let (tmp, config) = rules_file(RULES);
         let out = tmp.path().join("out");
-        let o = cwlogs(&[
-            "replay",
-            "--config",
-            config.to_str().expect("utf8"),
-            "--alert-to",
-            &topic,
-            "--out",
-            out.to_str().expect("utf8"),
-            samples()
-                .join("direct/cloudtrail.json")
-                .to_str()
-                .expect("utf8"),
-            samples()
-                .join("direct/cloudtrail-denied-burst.json")
-                .to_str()
-                .expect("utf8"),
-        ]);
+        let alert_to = ["--alert-to", topic.arn.as_str()];
+        let o = replay_with(Some(&config), &alert_to, &out, &[CLOUDTRAIL, BURST]);
         let stdout = String::from_utf8_lossy(&o.stdout);
         assert!(
             o.status.success(),
             "{stdout}\n{}",
             String::from_utf8_lossy(&o.stderr)
         );
-        assert!(stdout.contains(&format!("-> {topic} and ")), "{stdout}");
-        let written: Vec<AlertMessage> = lines(&out.join("alerts.ndjson"))
-            .iter()
-            .map(|l| serde_json::from_str(l).expect("AlertMessage"))
-            .collect();
+        assert!(
+            stdout.contains(&format!("-> {} and ", topic.arn)),
+            "{stdout}"
+        );
+        let written = alert_messages(&out);
         assert_eq!(written.len(), 7);
-        assert!(written.iter().all(|m| m.topic == topic));
+        assert!(written.iter().all(|m| m.topic == topic.arn));
         let mut want: Vec<String> = written.iter().map(|m| m.message.clone()).collect();
-        let mut got = rt.block_on(drain(&sdk, &queue, want.len()));
+        let mut got: Vec<String> = rt
+            .block_on(topic.drain(&queue, want.len(), Duration::from_secs(15)))
+            .iter()
+            .filter_map(|m| m.body().map(String::from))
+            .collect();
         want.sort();
         got.sort();
         assert_eq!(got, want);
@@ -496,24 +387,11 @@ mod services {
 
     #[test]
     fn refused_publishes_are_dead_letters_and_fail_the_replay() {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let config = tmp.path().join("rules.toml");
-        std::fs::write(&config, RULES).expect("write");
+        let (tmp, config) = rules_file(RULES);
         let out = tmp.path().join("out");
         let missing = format!("arn:aws:sns:us-east-1:123456789012:{}", unique("missing"));
-        let o = cwlogs(&[
-            "replay",
-            "--config",
-            config.to_str().expect("utf8"),
-            "--alert-to",
-            &missing,
-            "--out",
-            out.to_str().expect("utf8"),
-            samples()
-                .join("direct/cloudtrail.json")
-                .to_str()
-                .expect("utf8"),
-        ]);
+        let alert_to = ["--alert-to", missing.as_str()];
+        let o = replay_with(Some(&config), &alert_to, &out, &[CLOUDTRAIL]);
         let stderr = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(1), "{stderr}");
         assert!(stderr.contains("3 alert messages were refused"), "{stderr}");
@@ -543,56 +421,14 @@ mod services {
     /// nothing.
     #[test]
     fn replays_sharing_an_alert_table_send_each_alert_once() {
-        use aws_sdk_dynamodb::types::{
-            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-        };
         let rt = runtime();
         let sdk = rt.block_on(sdk());
-        let table = unique("state");
-        rt.block_on(
-            aws_sdk_dynamodb::Client::new(&sdk)
-                .create_table()
-                .table_name(&table)
-                .attribute_definitions(
-                    AttributeDefinition::builder()
-                        .attribute_name("pk")
-                        .attribute_type(ScalarAttributeType::S)
-                        .build()
-                        .expect("attribute"),
-                )
-                .key_schema(
-                    KeySchemaElement::builder()
-                        .attribute_name("pk")
-                        .key_type(KeyType::Hash)
-                        .build()
-                        .expect("key"),
-                )
-                .billing_mode(BillingMode::PayPerRequest)
-                .send(),
-        )
-        .expect("create table");
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let config = tmp.path().join("rules.toml");
-        std::fs::write(&config, RULES).expect("write");
+        let table = rt.block_on(state_table(&sdk, "state"));
+        let (tmp, config) = rules_file(RULES);
         for (run, published) in [("first", 7), ("second", 0)] {
             let out = tmp.path().join(run);
-            let o = cwlogs(&[
-                "replay",
-                "--config",
-                config.to_str().expect("utf8"),
-                "--alert-table",
-                &table,
-                "--out",
-                out.to_str().expect("utf8"),
-                samples()
-                    .join("direct/cloudtrail.json")
-                    .to_str()
-                    .expect("utf8"),
-                samples()
-                    .join("direct/cloudtrail-denied-burst.json")
-                    .to_str()
-                    .expect("utf8"),
-            ]);
+            let alert_table = ["--alert-table", table.as_str()];
+            let o = replay_with(Some(&config), &alert_table, &out, &[CLOUDTRAIL, BURST]);
             assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
             assert_eq!(lines(&out.join("alerts.ndjson")).len(), published, "{run}");
         }

@@ -20,13 +20,15 @@
 //! `cargo test -p cwlogs-lambda --features integration --test faults`.
 #![cfg(feature = "integration")]
 
+mod common;
 mod proxy;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
-use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use base64::Engine as _;
+use common::moto::{state_table, unique};
+use common::{
+    Wiring, alert_config, alerts_and_summary, b64, cloudtrail_data, direct_event, gunzip,
+    kinds_and_users, region_env, sample,
+};
 use cwlogs_aws::{
     Auth, Credentials, DynamoStateStore, OpenSearchIndex, S3Archive, S3Source, S3Url, SnsPublisher,
     sdk_config_with,
@@ -42,9 +44,6 @@ use proxy::{Action, Pick, Proxy, Reply, Request};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{Read as _, Write as _};
-use std::path::Path;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -95,20 +94,6 @@ fn sdk_at(url: &str) -> aws_config::SdkConfig {
     )
 }
 
-/// A name no other test (or earlier run against the same servers) uses: lower case, at most
-/// 63 characters (a bucket name).
-fn unique(tag: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() % 1_000_000_000_000);
-    format!(
-        "cwf-{tag}-{}-{nanos}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    )
-}
-
 /// A fast retry schedule: three attempts per invocation.
 fn fast() -> Backoff {
     Backoff {
@@ -123,6 +108,15 @@ async fn bounded(body: impl Future<Output = ()>) {
     tokio::time::timeout(TEST_LIMIT, body)
         .await
         .unwrap_or_else(|_| panic!("the test took longer than {TEST_LIMIT:?}"));
+}
+
+/// Runs an index test's body, bounded in time, with the URL of the cluster behind the proxy;
+/// skips it (saying so) when there is none the proxy can forward to.
+async fn with_cluster(body: impl AsyncFnOnce(&str)) {
+    let Some(cluster) = opensearch_url() else {
+        return;
+    };
+    bounded(body(&cluster)).await;
 }
 
 async fn new_bucket(tag: &str) -> String {
@@ -140,36 +134,7 @@ async fn new_bucket(tag: &str) -> String {
     bucket
 }
 
-fn region_env(k: &str) -> Option<String> {
-    (k == "AWS_REGION").then(|| "eu-west-1".to_string())
-}
-
 // ---------------------------------------------------------------- inputs and their events
-
-fn sample(rel: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../samples")
-        .join(rel);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn b64() -> base64::engine::GeneralPurpose {
-    base64::engine::general_purpose::STANDARD
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all(bytes).expect("gzip");
-    gz.finish().expect("gzip")
-}
-
-fn gunzip(bytes: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(bytes)
-        .read_to_end(&mut out)
-        .ok()?;
-    Some(out)
-}
 
 /// One log event, as every sink keys it: (log group, log stream, event id).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -308,17 +273,26 @@ fn kinesis_records(rel: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// `samples/kinesis/fanout.json` (CloudTrail `…890`, payments `…891`, a control message
-/// `…892`) with the undecodable record of `samples/broken/kinesis-one-bad-record.json`
-/// (`…999`) at the end.
-fn mixed_kinesis_batch() -> String {
-    let mut records = kinesis_records("kinesis/fanout.json");
-    let bad = kinesis_records("broken/kinesis-one-bad-record.json")
+/// The undecodable record (`…999`) of `samples/broken/kinesis-one-bad-record.json`:
+/// (sequence number, data).
+fn bad_record() -> (String, String) {
+    kinesis_records("broken/kinesis-one-bad-record.json")
         .into_iter()
         .find(|(seq, _)| seq.ends_with("999"))
-        .expect("the bad record");
-    records.push(bad);
+        .expect("the bad record")
+}
+
+/// `samples/kinesis/fanout.json` (CloudTrail `…890`, payments `…891`, a control message
+/// `…892`) with the [`bad_record`] (`…999`) at the end.
+fn mixed_kinesis_batch() -> String {
+    let mut records = kinesis_records("kinesis/fanout.json");
+    records.push(bad_record());
     kinesis_event(&records)
+}
+
+/// Every decodable event of a trigger's event, as a set: what must end up delivered once.
+fn expected_events(event: &str) -> BTreeSet<Ev> {
+    events_of(event).into_iter().collect()
 }
 
 const CLOUDTRAIL: &str = "aws-cloudtrail-logs-123456789012";
@@ -390,14 +364,83 @@ fn redelivery<S: std::fmt::Debug>(
     }
 }
 
-/// Delivers `first` to `handler` with `deadline_ms` of Lambda time, then whatever the trigger
-/// would deliver again, until nothing is handed back. Every answer must come before the
-/// deadline.
-async fn drive<S, F>(handler: F, first: &str, deadline_ms: u64) -> Vec<Round<S>>
-where
-    S: std::fmt::Debug,
-    F: AsyncFn(LambdaEvent<Box<RawValue>>) -> (S, Result<Response<S>, RetryLater>),
-{
+/// A function under test as the trigger sees it: one delivery, with the invocation's counts
+/// whatever the answer.
+trait Function {
+    type Summary: std::fmt::Debug;
+
+    async fn deliver(
+        &self,
+        event: LambdaEvent<Box<RawValue>>,
+    ) -> (Self::Summary, Result<Response<Self::Summary>, RetryLater>);
+}
+
+/// A function whose counts account for every event of its input.
+trait Counted: Function {
+    fn check_counts(summary: &Self::Summary);
+}
+
+impl Function for Archiver<S3Archive> {
+    type Summary = InvocationSummary;
+
+    async fn deliver(
+        &self,
+        event: LambdaEvent<Box<RawValue>>,
+    ) -> (InvocationSummary, Result<Response, RetryLater>) {
+        self.handle_counted(event).await
+    }
+}
+
+impl Counted for Archiver<S3Archive> {
+    fn check_counts(s: &InvocationSummary) {
+        assert_eq!(
+            s.events,
+            s.archived_events + s.filtered_events + s.dead_lettered_events + s.pending_events,
+            "{s:?}"
+        );
+    }
+}
+
+impl Function for Indexer<OpenSearchIndex, S3Archive> {
+    type Summary = IndexSummary;
+
+    async fn deliver(
+        &self,
+        event: LambdaEvent<Box<RawValue>>,
+    ) -> (IndexSummary, Result<Response<IndexSummary>, RetryLater>) {
+        self.handle_counted(event).await
+    }
+}
+
+impl Counted for Indexer<OpenSearchIndex, S3Archive> {
+    fn check_counts(s: &IndexSummary) {
+        assert_eq!(
+            s.events,
+            s.indexed_events
+                + s.existing_events
+                + s.quarantined_events
+                + s.filtered_events
+                + s.refused_events
+                + s.pending_events,
+            "{s:?}"
+        );
+    }
+}
+
+impl Function for Alerter<DynamoStateStore, SnsPublisher, S3Archive> {
+    type Summary = AlertSummary;
+
+    async fn deliver(
+        &self,
+        event: LambdaEvent<Box<RawValue>>,
+    ) -> (AlertSummary, Result<Response<AlertSummary>, RetryLater>) {
+        self.handle_counted(event).await
+    }
+}
+
+/// Delivers `first` to `h` with `deadline_ms` of Lambda time, then whatever the trigger would
+/// deliver again, until nothing is handed back. Every answer must come before the deadline.
+async fn drive<H: Function>(h: &H, first: &str, deadline_ms: u64) -> Vec<Round<H::Summary>> {
     let mut rounds = Vec::new();
     let mut next = Some(first.to_string());
     while let Some(event) = next.take() {
@@ -407,7 +450,7 @@ where
             trace(&rounds).join(" ")
         );
         let started = Instant::now();
-        let (summary, answer) = handler(invoke(&event, deadline_ms)).await;
+        let (summary, answer) = h.deliver(invoke(&event, deadline_ms)).await;
         let took = started.elapsed();
         assert!(
             took < Duration::from_millis(deadline_ms),
@@ -418,6 +461,59 @@ where
     }
     rounds
 }
+
+/// [`drive`] with an ordinary deadline; then checks the answers (`want`, as [`trace`] shows
+/// them) and the counts of every round.
+async fn settle<H: Counted>(
+    h: &H,
+    event: &str,
+    want: &[&str],
+    what: &str,
+) -> Vec<Round<H::Summary>> {
+    let rounds = drive(h, event, LONG_DEADLINE_MS).await;
+    check_rounds::<H>(&rounds, want, what);
+    rounds
+}
+
+/// The answers of `rounds` are `want`, and the counts of every round add up.
+fn check_rounds<H: Counted>(rounds: &[Round<H::Summary>], want: &[&str], what: &str) {
+    assert_eq!(trace(rounds), want, "{what}");
+    rounds.iter().for_each(|r| H::check_counts(&r.summary));
+}
+
+/// The first delivery of `event` with [`SHORT_DEADLINE_MS`] left, meeting answers that `held`
+/// (the proxy) keeps past it: the function must answer before the deadline. Then the fault
+/// passes (`held` heals) and the redeliveries go as in [`settle`].
+async fn settle_after_slow<H: Counted>(
+    h: &H,
+    event: &str,
+    held: &Proxy,
+    want: &[&str],
+    what: &str,
+) -> Vec<Round<H::Summary>> {
+    let started = Instant::now();
+    let (summary, answer) = h.deliver(invoke(event, SHORT_DEADLINE_MS)).await;
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_millis(SHORT_DEADLINE_MS),
+        "{what}: {took:?}"
+    );
+    held.heal();
+    let mut rounds = vec![Round { summary, answer }];
+    if let Some(again) = redelivery(event, &rounds[0].answer) {
+        rounds.extend(drive(h, &again, LONG_DEADLINE_MS).await);
+    }
+    check_rounds::<H>(&rounds, want, what);
+    rounds
+}
+
+/// What [`settle_after_slow`] sees, per input, when every write's answer is held past the
+/// deadline: the direct invocation fails, Kinesis gets both data records back; the
+/// redelivery finishes.
+const SLOW_CASES: [(&str, &[&str]); 2] = [
+    ("direct/app-json.json", &["error", "ok"]),
+    ("kinesis/fanout.json", &["kinesis[8890,8891]", "kinesis[]"]),
+];
 
 /// The answers of the rounds, short: `ok` (a summary), `error` (the invocation failed),
 /// `kinesis[8891]` (the last four digits of each sequence number handed back),
@@ -583,63 +679,95 @@ async fn assert_indexed_once(
 
 // ---------------------------------------------------------------- the functions, wired
 
-/// The archive function writing to `bucket` through `s3`.
-fn archiver(bucket: &str, s3: &Proxy) -> Archiver<S3Archive> {
-    let config = Config::from_toml(&format!("[archive]\nbucket = \"{bucket}\"\n"), &region_env)
-        .expect("config");
-    Archiver::new(
-        config,
-        S3Archive::new(&sdk_at(&s3.url), bucket, None).with_backoff(fast()),
-    )
+/// A bucket of its own in moto, and a fault proxy in front of moto for the archive function's
+/// S3 client.
+struct ArchiveRig {
+    bucket: String,
+    s3: Proxy,
 }
 
-/// The index function sending to `{prefix}-d-…` (quarantine `{prefix}-q-…`) through `os`,
-/// with dead letters to `bucket` through `s3`.
-fn indexer(
-    prefix: &str,
-    os: &Proxy,
-    bucket: &str,
-    s3: &Proxy,
-    max_bulk_bytes: Option<usize>,
-) -> Indexer<OpenSearchIndex, S3Archive> {
-    let mut toml = format!(
-        "[index]\nendpoint = \"{}\"\nauth = \"none\"\ninstall_template = false\n\
-         index = \"{prefix}-d-{{yyyy.MM.dd}}\"\nquarantine_index = \"{prefix}-q-{{yyyy.MM.dd}}\"\n",
-        os.url
-    );
-    if let Some(n) = max_bulk_bytes {
-        toml.push_str(&format!("max_bulk_bytes = {n}\n"));
+impl ArchiveRig {
+    async fn new(tag: &str) -> ArchiveRig {
+        ArchiveRig {
+            bucket: new_bucket(tag).await,
+            s3: Proxy::start(&moto_url()).await,
+        }
     }
-    toml.push_str(&format!("\n[archive]\nbucket = \"{bucket}\"\n"));
-    let config = Config::from_toml(&toml, &region_env).expect("config");
-    Indexer::new(
-        config,
-        OpenSearchIndex::new(&os.url, Auth::None).expect("proxy url"),
-        Some(S3Archive::new(&sdk_at(&s3.url), bucket, None).with_backoff(fast())),
-    )
-    .expect("indexing is on")
-    .with_backoff(fast())
+
+    /// The archive function writing to the bucket through the proxy.
+    fn archiver(&self) -> Archiver<S3Archive> {
+        let config = Config::from_toml(
+            &format!("[archive]\nbucket = \"{}\"\n", self.bucket),
+            &region_env,
+        )
+        .expect("config");
+        Archiver::new(
+            config,
+            S3Archive::new(&sdk_at(&self.s3.url), &self.bucket, None).with_backoff(fast()),
+        )
+    }
+
+    /// What the bucket holds, after checking that every event of `expected` is in exactly
+    /// one archive object and nothing else is archived.
+    async fn archived_once(&self, what: &str, expected: &BTreeSet<Ev>) -> BucketContents {
+        let contents = bucket_contents(&self.bucket).await;
+        assert_archived_once(what, &contents, expected);
+        contents
+    }
 }
 
-fn check_archive_counts(s: &InvocationSummary) {
-    assert_eq!(
-        s.events,
-        s.archived_events + s.filtered_events + s.dead_lettered_events + s.pending_events,
-        "{s:?}"
-    );
+/// Indices `{prefix}-…` and a bucket (for dead letters) of their own, and fault proxies in
+/// front of the cluster and of moto for the index function's clients.
+struct IndexRig {
+    prefix: String,
+    bucket: String,
+    os: Proxy,
+    s3: Proxy,
 }
 
-fn check_index_counts(s: &IndexSummary) {
-    assert_eq!(
-        s.events,
-        s.indexed_events
-            + s.existing_events
-            + s.quarantined_events
-            + s.filtered_events
-            + s.refused_events
-            + s.pending_events,
-        "{s:?}"
-    );
+impl IndexRig {
+    async fn new(cluster: &str, tag: &str) -> IndexRig {
+        IndexRig {
+            prefix: unique(tag),
+            bucket: new_bucket(tag).await,
+            os: Proxy::start(cluster).await,
+            s3: Proxy::start(&moto_url()).await,
+        }
+    }
+
+    /// The index function of the rig's indices.
+    fn indexer(&self) -> Indexer<OpenSearchIndex, S3Archive> {
+        self.indexer_to(&self.prefix)
+    }
+
+    /// The index function sending to `{prefix}-d-…` (quarantine `{prefix}-q-…`) through the
+    /// cluster's proxy, with dead letters to the bucket through the S3 proxy.
+    fn indexer_to(&self, prefix: &str) -> Indexer<OpenSearchIndex, S3Archive> {
+        let toml = format!(
+            "[index]\nendpoint = \"{}\"\nauth = \"none\"\ninstall_template = false\n\
+             index = \"{prefix}-d-{{yyyy.MM.dd}}\"\nquarantine_index = \"{prefix}-q-{{yyyy.MM.dd}}\"\n\
+             \n[archive]\nbucket = \"{}\"\n",
+            self.os.url, self.bucket
+        );
+        let config = Config::from_toml(&toml, &region_env).expect("config");
+        Indexer::new(
+            config,
+            OpenSearchIndex::new(&self.os.url, Auth::None).expect("proxy url"),
+            Some(S3Archive::new(&sdk_at(&self.s3.url), &self.bucket, None).with_backoff(fast())),
+        )
+        .expect("indexing is on")
+        .with_backoff(fast())
+    }
+
+    /// [`assert_indexed_once`] over the rig's indices.
+    async fn indexed_once(
+        &self,
+        what: &str,
+        expected: &BTreeSet<Ev>,
+        dead_lettered: &BTreeSet<Ev>,
+    ) -> BTreeSet<String> {
+        assert_indexed_once(what, &self.prefix, expected, dead_lettered).await
+    }
 }
 
 fn contains(r: &Request, text: &str) -> bool {
@@ -659,61 +787,43 @@ async fn s3_500_and_503_bursts_are_retried_then_redelivered() {
             // Direct: one object; 2 failures fit in 3 attempts, 4 do not.
             for (burst, want) in [(2, vec!["ok"]), (4, vec!["error", "ok"])] {
                 let what = format!("direct, {burst} x {status} {code}");
-                let bucket = new_bucket("s3burst").await;
-                let s3 = Proxy::start(&moto_url()).await;
-                s3.rule(
+                let rig = ArchiveRig::new("s3burst").await;
+                rig.s3.rule(
                     |r| r.is_put_object(),
                     Action::Answer(Reply::s3_error(status, code)),
                     burst,
                 );
-                let h = archiver(&bucket, &s3);
                 let event = sample("direct/app-json.json");
-                let rounds = drive(
-                    async |e| h.handle_counted(e).await,
-                    &event,
-                    LONG_DEADLINE_MS,
-                )
-                .await;
-                assert_eq!(trace(&rounds), want, "{what}");
-                rounds.iter().for_each(|r| check_archive_counts(&r.summary));
-                assert_eq!(s3.count("answer"), burst, "{what}");
-                let contents = bucket_contents(&bucket).await;
-                let expected: BTreeSet<Ev> = events_of(&event).into_iter().collect();
+                settle(&rig.archiver(), &event, &want, &what).await;
+                assert_eq!(rig.s3.count("answer"), burst, "{what}");
+                let expected = expected_events(&event);
                 assert_eq!(expected.len(), 5);
-                assert_archived_once(&what, &contents, &expected);
+                let contents = rig.archived_once(&what, &expected).await;
                 assert!(contents.dead_letters.is_empty(), "{what}");
             }
 
             // Kinesis: the CloudTrail object fails twice (absorbed), the payments object four
             // times (its record is handed back once).
             let what = format!("kinesis, {status} {code}");
-            let bucket = new_bucket("s3burstk").await;
-            let s3 = Proxy::start(&moto_url()).await;
-            s3.rule(
-                |r| r.is_put_object() && contains(r, CLOUDTRAIL),
-                Action::Answer(Reply::s3_error(status, code)),
-                2,
-            )
-            .rule(
-                |r| r.is_put_object() && contains(r, "payments-prod"),
-                Action::Answer(Reply::s3_error(status, code)),
-                4,
-            );
-            let h = archiver(&bucket, &s3);
+            let rig = ArchiveRig::new("s3burstk").await;
+            rig.s3
+                .rule(
+                    |r| r.is_put_object() && contains(r, CLOUDTRAIL),
+                    Action::Answer(Reply::s3_error(status, code)),
+                    2,
+                )
+                .rule(
+                    |r| r.is_put_object() && contains(r, "payments-prod"),
+                    Action::Answer(Reply::s3_error(status, code)),
+                    4,
+                );
             let event = sample("kinesis/fanout.json");
-            let rounds = drive(
-                async |e| h.handle_counted(e).await,
-                &event,
-                LONG_DEADLINE_MS,
-            )
-            .await;
-            assert_eq!(trace(&rounds), ["kinesis[8891]", "kinesis[]"], "{what}");
-            rounds.iter().for_each(|r| check_archive_counts(&r.summary));
+            let want = ["kinesis[8891]", "kinesis[]"];
+            let rounds = settle(&rig.archiver(), &event, &want, &what).await;
             assert_eq!(rounds[0].summary.pending_events, 3, "{what}");
-            let contents = bucket_contents(&bucket).await;
-            let expected: BTreeSet<Ev> = events_of(&event).into_iter().collect();
+            let expected = expected_events(&event);
             assert_eq!(expected.len(), 6);
-            assert_archived_once(&what, &contents, &expected);
+            let contents = rig.archived_once(&what, &expected).await;
             assert_eq!(contents.archived.len(), 2, "{what}");
             assert!(contents.dead_letters.is_empty(), "{what}");
         }
@@ -727,26 +837,17 @@ async fn s3_500_and_503_bursts_are_retried_then_redelivered() {
 #[tokio::test]
 async fn s3_writes_that_landed_but_answered_500_leave_one_object() {
     bounded(async {
-        let bucket = new_bucket("s3landed").await;
-        let s3 = Proxy::start(&moto_url()).await;
-        s3.rule(
+        let what = "landed but 500";
+        let rig = ArchiveRig::new("s3landed").await;
+        rig.s3.rule(
             |r| r.is_put_object(),
             Action::ForwardThenAnswer(Reply::s3_error(500, "InternalError")),
             4,
         );
-        let h = archiver(&bucket, &s3);
         let event = sample("direct/app-json.json");
-        let rounds = drive(
-            async |e| h.handle_counted(e).await,
-            &event,
-            LONG_DEADLINE_MS,
-        )
-        .await;
-        assert_eq!(trace(&rounds), ["error", "ok"]);
-        assert_eq!(s3.count("forward-then-answer"), 4);
-        let contents = bucket_contents(&bucket).await;
-        let expected: BTreeSet<Ev> = events_of(&event).into_iter().collect();
-        assert_archived_once("landed but 500", &contents, &expected);
+        settle(&rig.archiver(), &event, &["error", "ok"], what).await;
+        assert_eq!(rig.s3.count("forward-then-answer"), 4);
+        let contents = rig.archived_once(what, &expected_events(&event)).await;
         assert_eq!(contents.archived.len(), 1);
     })
     .await;
@@ -759,32 +860,24 @@ async fn s3_writes_that_landed_but_answered_500_leave_one_object() {
 #[tokio::test]
 async fn s3_connections_reset_mid_answer_after_the_write() {
     bounded(async {
-        let bucket = new_bucket("s3reset").await;
-        let s3 = Proxy::start(&moto_url()).await;
-        s3.rule(
-            |r| r.is_put_object() && contains(r, CLOUDTRAIL),
-            Action::ForwardThenReset,
-            1,
-        )
-        .rule(
-            |r| r.is_put_object() && contains(r, "payments-prod"),
-            Action::ForwardThenReset,
-            4,
-        );
-        let h = archiver(&bucket, &s3);
+        let what = "reset mid-answer";
+        let rig = ArchiveRig::new("s3reset").await;
+        rig.s3
+            .rule(
+                |r| r.is_put_object() && contains(r, CLOUDTRAIL),
+                Action::ForwardThenReset,
+                1,
+            )
+            .rule(
+                |r| r.is_put_object() && contains(r, "payments-prod"),
+                Action::ForwardThenReset,
+                4,
+            );
         let event = sample("kinesis/fanout.json");
-        let rounds = drive(
-            async |e| h.handle_counted(e).await,
-            &event,
-            LONG_DEADLINE_MS,
-        )
-        .await;
-        assert_eq!(trace(&rounds), ["kinesis[8891]", "kinesis[]"]);
-        rounds.iter().for_each(|r| check_archive_counts(&r.summary));
-        assert_eq!(s3.count("forward-then-reset"), 5);
-        let contents = bucket_contents(&bucket).await;
-        let expected: BTreeSet<Ev> = events_of(&event).into_iter().collect();
-        assert_archived_once("reset mid-answer", &contents, &expected);
+        let want = ["kinesis[8891]", "kinesis[]"];
+        settle(&rig.archiver(), &event, &want, what).await;
+        assert_eq!(rig.s3.count("forward-then-reset"), 5);
+        let contents = rig.archived_once(what, &expected_events(&event)).await;
         assert_eq!(contents.archived.len(), 2);
     })
     .await;
@@ -796,52 +889,38 @@ async fn s3_connections_reset_mid_answer_after_the_write() {
 #[tokio::test]
 async fn s3_answers_slower_than_the_lambda_deadline() {
     bounded(async {
-        for (name, want) in [
-            ("direct/app-json.json", vec!["error", "ok"]),
-            (
-                "kinesis/fanout.json",
-                vec!["kinesis[8890,8891]", "kinesis[]"],
-            ),
-        ] {
-            let bucket = new_bucket("s3slow").await;
-            let s3 = Proxy::start(&moto_url()).await;
-            s3.rule(
+        for (name, want) in SLOW_CASES {
+            let rig = ArchiveRig::new("s3slow").await;
+            rig.s3.rule(
                 |r| r.is_put_object(),
                 Action::ForwardThenHold(HOLD),
                 usize::MAX,
             );
-            let h = archiver(&bucket, &s3);
             let event = sample(name);
             // The first delivery meets the held answers; then the fault passes.
-            let started = Instant::now();
-            let (summary, answer) = h.handle_counted(invoke(&event, SHORT_DEADLINE_MS)).await;
-            let took = started.elapsed();
-            assert!(
-                took < Duration::from_millis(SHORT_DEADLINE_MS),
-                "{name}: {took:?}"
-            );
-            s3.heal();
-            let first = Round { summary, answer };
-            check_archive_counts(&first.summary);
-            assert_eq!(first.summary.pending_events, first.summary.events, "{name}");
-            let mut rounds = vec![first];
-            if let Some(again) = redelivery(&event, &rounds[0].answer) {
-                rounds.extend(
-                    drive(
-                        async |e| h.handle_counted(e).await,
-                        &again,
-                        LONG_DEADLINE_MS,
-                    )
-                    .await,
-                );
-            }
-            assert_eq!(trace(&rounds), want, "{name}");
-            let contents = bucket_contents(&bucket).await;
-            let expected: BTreeSet<Ev> = events_of(&event).into_iter().collect();
-            assert_archived_once(name, &contents, &expected);
+            let rounds = settle_after_slow(&rig.archiver(), &event, &rig.s3, want, name).await;
+            let first = &rounds[0].summary;
+            assert_eq!(first.pending_events, first.events, "{name}");
+            rig.archived_once(name, &expected_events(&event)).await;
         }
     })
     .await;
+}
+
+/// The archive function over [`mixed_kinesis_batch`] while the payments object keeps failing
+/// (503 SlowDown for four attempts: more than one invocation's three), delivered until
+/// settled: that record is handed back once. Returns the batch and what the bucket holds.
+async fn archive_mixed_batch(tag: &str) -> (String, BucketContents) {
+    let rig = ArchiveRig::new(tag).await;
+    rig.s3.rule(
+        |r| r.is_put_object() && contains(r, "payments-prod"),
+        Action::Answer(Reply::s3_error(503, "SlowDown")),
+        4,
+    );
+    let event = mixed_kinesis_batch();
+    let want = ["kinesis[8891]", "kinesis[]"];
+    settle(&rig.archiver(), &event, &want, tag).await;
+    (event, bucket_contents(&rig.bucket).await)
 }
 
 /// A Kinesis batch with an undecodable record and a record whose object keeps failing (503
@@ -851,32 +930,12 @@ async fn s3_answers_slower_than_the_lambda_deadline() {
 #[tokio::test]
 async fn s3_kinesis_batch_with_a_bad_record_and_a_record_that_keeps_failing() {
     bounded(async {
-        let bucket = new_bucket("s3mixed").await;
-        let s3 = Proxy::start(&moto_url()).await;
-        s3.rule(
-            |r| r.is_put_object() && contains(r, "payments-prod"),
-            Action::Answer(Reply::s3_error(503, "SlowDown")),
-            4,
-        );
-        let h = archiver(&bucket, &s3);
-        let event = mixed_kinesis_batch();
-        let rounds = drive(
-            async |e| h.handle_counted(e).await,
-            &event,
-            LONG_DEADLINE_MS,
-        )
-        .await;
-        assert_eq!(trace(&rounds), ["kinesis[8891]", "kinesis[]"]);
-        rounds.iter().for_each(|r| check_archive_counts(&r.summary));
-        let contents = bucket_contents(&bucket).await;
-        let expected: BTreeSet<Ev> = events_of(&event).into_iter().collect();
+        let (event, contents) = archive_mixed_batch("s3mixed").await;
+        let expected = expected_events(&event);
         assert_eq!(expected.len(), 6);
         assert_archived_once("mixed batch", &contents, &expected);
         // The bad record, byte for byte, with its error file.
-        let bad = kinesis_records("broken/kinesis-one-bad-record.json")
-            .into_iter()
-            .find(|(seq, _)| seq.ends_with("999"))
-            .expect("the bad record");
+        let bad = bad_record();
         let kept: Vec<&String> = contents
             .dead_letters
             .iter()
@@ -898,22 +957,7 @@ async fn s3_kinesis_batch_with_a_bad_record_and_a_record_that_keeps_failing() {
 #[tokio::test]
 async fn s3_kinesis_redelivery_does_not_dead_letter_a_settled_record_twice() {
     bounded(async {
-        let bucket = new_bucket("s3dltwice").await;
-        let s3 = Proxy::start(&moto_url()).await;
-        s3.rule(
-            |r| r.is_put_object() && contains(r, "payments-prod"),
-            Action::Answer(Reply::s3_error(503, "SlowDown")),
-            4,
-        );
-        let h = archiver(&bucket, &s3);
-        let rounds = drive(
-            async |e| h.handle_counted(e).await,
-            &mixed_kinesis_batch(),
-            LONG_DEADLINE_MS,
-        )
-        .await;
-        assert_eq!(trace(&rounds), ["kinesis[8891]", "kinesis[]"]);
-        let contents = bucket_contents(&bucket).await;
+        let (_, contents) = archive_mixed_batch("s3dltwice").await;
         assert_eq!(
             contents.dead_letters.len(),
             1,
@@ -930,29 +974,19 @@ async fn s3_kinesis_redelivery_does_not_dead_letter_a_settled_record_twice() {
 #[tokio::test]
 async fn s3_refusals_send_every_event_to_the_dead_letters() {
     bounded(async {
-        let bucket = new_bucket("s3refused").await;
-        let s3 = Proxy::start(&moto_url()).await;
-        s3.rule(
+        let rig = ArchiveRig::new("s3refused").await;
+        rig.s3.rule(
             |r| r.is_put_object() && !contains(r, "/dead-letter/"),
             Action::Answer(Reply::s3_error(403, "AccessDenied")),
             usize::MAX,
         );
-        let h = archiver(&bucket, &s3);
         let event = sample("kinesis/fanout.json");
-        let rounds = drive(
-            async |e| h.handle_counted(e).await,
-            &event,
-            LONG_DEADLINE_MS,
-        )
-        .await;
-        assert_eq!(trace(&rounds), ["kinesis[]"]);
+        let rounds = settle(&rig.archiver(), &event, &["kinesis[]"], "refused").await;
         let s = &rounds[0].summary;
-        check_archive_counts(s);
         assert_eq!((s.dead_lettered_events, s.dead_letters), (6, 2), "{s:?}");
-        let contents = bucket_contents(&bucket).await;
+        let contents = bucket_contents(&rig.bucket).await;
         assert!(contents.archived.is_empty());
-        let expected: BTreeSet<Ev> = events_of(&event).into_iter().collect();
-        assert_eq!(contents.dead_lettered_events(), expected);
+        assert_eq!(contents.dead_lettered_events(), expected_events(&event));
         assert_eq!(contents.error_files.len(), 2);
         for e in contents.error_files.values() {
             assert_eq!(e["stage"], "s3");
@@ -1003,43 +1037,25 @@ fn item_fault(ids: BTreeSet<String>, status: u16, kind: &str, times: usize) -> P
 /// again within the invocation; everything is indexed once, and the quarantine stays empty.
 #[tokio::test]
 async fn opensearch_429_storms_inside_200_answers() {
-    let Some(cluster) = opensearch_url() else {
-        return;
-    };
-    bounded(async {
-        for name in ["direct/app-json.json", "kinesis/fanout.json"] {
-            let prefix = unique("os429");
-            let bucket = new_bucket("os429").await;
-            let (os, s3) = (
-                Proxy::start(&cluster).await,
-                Proxy::start(&moto_url()).await,
-            );
+    with_cluster(async |cluster| {
+        for (name, want) in [
+            ("direct/app-json.json", "ok"),
+            ("kinesis/fanout.json", "kinesis[]"),
+        ] {
+            let rig = IndexRig::new(cluster, "os429").await;
             let event = sample(name);
-            let expected: BTreeSet<Ev> = events_of(&event).into_iter().collect();
+            let expected = expected_events(&event);
             let storm: BTreeSet<String> = expected.iter().step_by(2).map(Ev::doc_id).collect();
-            os.rule(
+            rig.os.rule(
                 Request::is_bulk,
                 Action::BulkItems(item_fault(storm, 429, "es_rejected_execution_exception", 2)),
                 usize::MAX,
             );
-            let h = indexer(&prefix, &os, &bucket, &s3, None);
-            let rounds = drive(
-                async |e| h.handle_counted(e).await,
-                &event,
-                LONG_DEADLINE_MS,
-            )
-            .await;
-            let want = if name.starts_with("direct") {
-                "ok"
-            } else {
-                "kinesis[]"
-            };
-            assert_eq!(trace(&rounds), [want], "{name}");
+            let rounds = settle(&rig.indexer(), &event, &[want], name).await;
             let s = &rounds[0].summary;
-            check_index_counts(s);
             assert_eq!(s.indexed_events, expected.len(), "{name}: {s:?}");
             assert_eq!(s.requests, 3, "{name}: {s:?}");
-            let indexed = assert_indexed_once(name, &prefix, &expected, &BTreeSet::new()).await;
+            let indexed = rig.indexed_once(name, &expected, &BTreeSet::new()).await;
             assert_eq!(indexed, doc_ids(&expected), "{name}");
         }
     })
@@ -1051,26 +1067,17 @@ async fn opensearch_429_storms_inside_200_answers() {
 /// everything is indexed once.
 #[tokio::test]
 async fn opensearch_413_halves_requests_until_they_fit() {
-    let Some(cluster) = opensearch_url() else {
-        return;
-    };
-    bounded(async {
-        let prefix = unique("os413");
-        let bucket = new_bucket("os413").await;
-        let (os, s3) = (
-            Proxy::start(&cluster).await,
-            Proxy::start(&moto_url()).await,
-        );
+    with_cluster(async |cluster| {
+        let rig = IndexRig::new(cluster, "os413").await;
         let event = sample("kinesis/fanout.json");
-        let expected: BTreeSet<Ev> = events_of(&event).into_iter().collect();
+        let expected = expected_events(&event);
         // The limit: the size of the first (whole) request, learnt from a clean run into
         // throwaway indices, divided by 3.
-        let probe_prefix = unique("os413p");
-        let probe = indexer(&probe_prefix, &os, &bucket, &s3, None);
+        let probe = rig.indexer_to(&unique("os413p"));
         assert!(probe.handle(invoke(&event, LONG_DEADLINE_MS)).await.is_ok());
-        let whole = os.seen()[0].decoded_len;
+        let whole = rig.os.seen()[0].decoded_len;
         let limit = whole / 3;
-        os.rule(
+        rig.os.rule(
             move |r| r.is_bulk() && r.decoded_body().len() > limit,
             Action::Answer(Reply::json(
                 413,
@@ -1078,19 +1085,11 @@ async fn opensearch_413_halves_requests_until_they_fit() {
             )),
             usize::MAX,
         );
-        let seen_before = os.seen().len();
-        let h = indexer(&prefix, &os, &bucket, &s3, None);
-        let rounds = drive(
-            async |e| h.handle_counted(e).await,
-            &event,
-            LONG_DEADLINE_MS,
-        )
-        .await;
-        assert_eq!(trace(&rounds), ["kinesis[]"]);
+        let seen_before = rig.os.seen().len();
+        let rounds = settle(&rig.indexer(), &event, &["kinesis[]"], "413").await;
         let s = &rounds[0].summary;
-        check_index_counts(s);
         assert_eq!(s.indexed_events, 6, "{s:?}");
-        let seen = &os.seen()[seen_before..];
+        let seen = &rig.os.seen()[seen_before..];
         assert!(
             seen.iter().filter(|r| r.action == "answer").count() >= 2,
             "{seen:?}"
@@ -1098,7 +1097,7 @@ async fn opensearch_413_halves_requests_until_they_fit() {
         for r in seen.iter().filter(|r| r.action == "forward") {
             assert!(r.decoded_len <= limit, "{r:?}");
         }
-        assert_indexed_once("413", &prefix, &expected, &BTreeSet::new()).await;
+        rig.indexed_once("413", &expected, &BTreeSet::new()).await;
     })
     .await;
 }
@@ -1107,17 +1106,12 @@ async fn opensearch_413_halves_requests_until_they_fit() {
 /// retries; four outlast the invocation's three attempts, and the redelivery finishes.
 #[tokio::test]
 async fn opensearch_whole_request_429_and_503_bursts() {
-    let Some(cluster) = opensearch_url() else {
-        return;
-    };
-    bounded(async {
+    with_cluster(async |cluster| {
         for status in [429, 503] {
             for (burst, want) in [(2, vec!["ok"]), (4, vec!["error", "ok"])] {
                 let what = format!("{burst} x {status}");
-                let prefix = unique("osburst");
-                let bucket = new_bucket("osburst").await;
-                let (os, s3) = (Proxy::start(&cluster).await, Proxy::start(&moto_url()).await);
-                os.rule(
+                let rig = IndexRig::new(cluster, "osburst").await;
+                rig.os.rule(
                     Request::is_bulk,
                     Action::Answer(Reply::json(
                         status,
@@ -1125,14 +1119,10 @@ async fn opensearch_whole_request_429_and_503_bursts() {
                     )),
                     burst,
                 );
-                let h = indexer(&prefix, &os, &bucket, &s3, None);
                 let event = sample("direct/app-json.json");
-                let rounds =
-                    drive(async |e| h.handle_counted(e).await, &event, LONG_DEADLINE_MS).await;
-                assert_eq!(trace(&rounds), want, "{what}");
-                rounds.iter().for_each(|r| check_index_counts(&r.summary));
-                let expected: BTreeSet<Ev> = events_of(&event).into_iter().collect();
-                assert_indexed_once(&what, &prefix, &expected, &BTreeSet::new()).await;
+                settle(&rig.indexer(), &event, &want, &what).await;
+                let expected = expected_events(&event);
+                rig.indexed_once(&what, &expected, &BTreeSet::new()).await;
             }
         }
     })
@@ -1145,10 +1135,7 @@ async fn opensearch_whole_request_429_and_503_bursts() {
 /// answers 409, which counts as delivered: one document per event.
 #[tokio::test]
 async fn opensearch_writes_that_landed_but_failed_on_the_way_back() {
-    let Some(cluster) = opensearch_url() else {
-        return;
-    };
-    bounded(async {
+    with_cluster(async |cluster| {
         for (what, action) in [
             (
                 "forwarded, then 503",
@@ -1156,31 +1143,18 @@ async fn opensearch_writes_that_landed_but_failed_on_the_way_back() {
             ),
             ("forwarded, then reset mid-answer", Action::ForwardThenReset),
         ] {
-            let prefix = unique("oslanded");
-            let bucket = new_bucket("oslanded").await;
-            let (os, s3) = (
-                Proxy::start(&cluster).await,
-                Proxy::start(&moto_url()).await,
-            );
-            os.rule(Request::is_bulk, action, 4);
-            let h = indexer(&prefix, &os, &bucket, &s3, None);
+            let rig = IndexRig::new(cluster, "oslanded").await;
+            rig.os.rule(Request::is_bulk, action, 4);
             let event = sample("direct/app-json.json");
-            let rounds = drive(
-                async |e| h.handle_counted(e).await,
-                &event,
-                LONG_DEADLINE_MS,
-            )
-            .await;
-            assert_eq!(trace(&rounds), ["error", "ok"], "{what}");
-            rounds.iter().for_each(|r| check_index_counts(&r.summary));
+            let rounds = settle(&rig.indexer(), &event, &["error", "ok"], what).await;
             let last = &rounds[1].summary;
             assert_eq!(
                 (last.indexed_events, last.existing_events),
                 (0, 5),
                 "{what}: {last:?}"
             );
-            let expected: BTreeSet<Ev> = events_of(&event).into_iter().collect();
-            assert_indexed_once(what, &prefix, &expected, &BTreeSet::new()).await;
+            let expected = expected_events(&event);
+            rig.indexed_once(what, &expected, &BTreeSet::new()).await;
         }
     })
     .await;
@@ -1191,55 +1165,19 @@ async fn opensearch_writes_that_landed_but_failed_on_the_way_back() {
 /// finds the documents already there.
 #[tokio::test]
 async fn opensearch_answers_slower_than_the_lambda_deadline() {
-    let Some(cluster) = opensearch_url() else {
-        return;
-    };
-    bounded(async {
-        for (name, want) in [
-            ("direct/app-json.json", vec!["error", "ok"]),
-            (
-                "kinesis/fanout.json",
-                vec!["kinesis[8890,8891]", "kinesis[]"],
-            ),
-        ] {
-            let prefix = unique("osslow");
-            let bucket = new_bucket("osslow").await;
-            let (os, s3) = (
-                Proxy::start(&cluster).await,
-                Proxy::start(&moto_url()).await,
-            );
-            os.rule(Request::is_bulk, Action::ForwardThenHold(HOLD), usize::MAX);
-            let h = indexer(&prefix, &os, &bucket, &s3, None);
+    with_cluster(async |cluster| {
+        for (name, want) in SLOW_CASES {
+            let rig = IndexRig::new(cluster, "osslow").await;
+            rig.os
+                .rule(Request::is_bulk, Action::ForwardThenHold(HOLD), usize::MAX);
             let event = sample(name);
-            let started = Instant::now();
-            let (summary, answer) = h.handle_counted(invoke(&event, SHORT_DEADLINE_MS)).await;
-            let took = started.elapsed();
-            assert!(
-                took < Duration::from_millis(SHORT_DEADLINE_MS),
-                "{name}: {took:?}"
-            );
-            os.heal();
-            check_index_counts(&summary);
-            assert_eq!(
-                summary.pending_events, summary.events,
-                "{name}: {summary:?}"
-            );
-            let mut rounds = vec![Round { summary, answer }];
-            if let Some(again) = redelivery(&event, &rounds[0].answer) {
-                rounds.extend(
-                    drive(
-                        async |e| h.handle_counted(e).await,
-                        &again,
-                        LONG_DEADLINE_MS,
-                    )
-                    .await,
-                );
-            }
-            assert_eq!(trace(&rounds), want, "{name}");
-            let expected: BTreeSet<Ev> = events_of(&event).into_iter().collect();
+            let rounds = settle_after_slow(&rig.indexer(), &event, &rig.os, want, name).await;
+            let first = &rounds[0].summary;
+            assert_eq!(first.pending_events, first.events, "{name}: {first:?}");
+            let expected = expected_events(&event);
             let last = &rounds[rounds.len() - 1].summary;
             assert_eq!(last.existing_events, expected.len(), "{name}: {last:?}");
-            assert_indexed_once(name, &prefix, &expected, &BTreeSet::new()).await;
+            rig.indexed_once(name, &expected, &BTreeSet::new()).await;
         }
     })
     .await;
@@ -1253,18 +1191,10 @@ async fn opensearch_answers_slower_than_the_lambda_deadline() {
 /// comes back until everything is settled: each event indexed once or kept in a dead letter.
 #[tokio::test]
 async fn opensearch_kinesis_batch_with_refused_throttled_and_bad_records() {
-    let Some(cluster) = opensearch_url() else {
-        return;
-    };
-    bounded(async {
-        let prefix = unique("osmixed");
-        let bucket = new_bucket("osmixed").await;
-        let (os, s3) = (
-            Proxy::start(&cluster).await,
-            Proxy::start(&moto_url()).await,
-        );
+    with_cluster(async |cluster| {
+        let rig = IndexRig::new(cluster, "osmixed").await;
         let event = mixed_kinesis_batch();
-        let expected: BTreeSet<Ev> = events_of(&event).into_iter().collect();
+        let expected = expected_events(&event);
         let cloudtrail: BTreeSet<Ev> = expected
             .iter()
             .filter(|e| e.group == CLOUDTRAIL)
@@ -1273,7 +1203,7 @@ async fn opensearch_kinesis_batch_with_refused_throttled_and_bad_records() {
         let payments = doc_ids(expected.iter().filter(|e| e.group == PAYMENTS));
         let refused = doc_ids(&cloudtrail);
         let throttle = item_fault(payments, 429, "es_rejected_execution_exception", 4);
-        os.rule(
+        rig.os.rule(
             Request::is_bulk,
             Action::BulkItems(Arc::new(move |i, action| {
                 if refused.contains(&action_id(action)) {
@@ -1283,24 +1213,17 @@ async fn opensearch_kinesis_batch_with_refused_throttled_and_bad_records() {
             })),
             usize::MAX,
         );
-        s3.rule(
+        rig.s3.rule(
             |r| r.is_put_object() && contains(r, "/dead-letter/"),
             Action::Answer(Reply::s3_error(503, "SlowDown")),
             3,
         );
-        let h = indexer(&prefix, &os, &bucket, &s3, None);
-        let rounds = drive(
-            async |e| h.handle_counted(e).await,
-            &event,
-            LONG_DEADLINE_MS,
-        )
-        .await;
-        assert_eq!(trace(&rounds), ["kinesis[8890,8891]", "kinesis[]"]);
-        rounds.iter().for_each(|r| check_index_counts(&r.summary));
-        let contents = bucket_contents(&bucket).await;
+        let want = ["kinesis[8890,8891]", "kinesis[]"];
+        settle(&rig.indexer(), &event, &want, "mixed batch").await;
+        let contents = bucket_contents(&rig.bucket).await;
         let dead = contents.dead_lettered_events();
         assert_eq!(dead, cloudtrail, "only the refused record's events");
-        let indexed = assert_indexed_once("mixed batch", &prefix, &expected, &dead).await;
+        let indexed = rig.indexed_once("mixed batch", &expected, &dead).await;
         assert_eq!(
             indexed,
             doc_ids(expected.iter().filter(|e| e.group == PAYMENTS))
@@ -1315,46 +1238,46 @@ async fn opensearch_kinesis_batch_with_refused_throttled_and_bad_records() {
     .await;
 }
 
+/// The records of a Firehose answer (the only round a Firehose delivery has).
+fn firehose_records<S: std::fmt::Debug>(rounds: &[Round<S>]) -> &[cwlogs_lambda::FirehoseRecord] {
+    match &rounds[0].answer {
+        Ok(Response::Firehose { records }) => records,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The records of a Firehose event whose `recordId` `keep` says.
+fn firehose_event_records(event: &Value, keep: impl Fn(&Value) -> bool) -> Vec<Value> {
+    event["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .filter(|r| keep(r))
+        .cloned()
+        .collect()
+}
+
 /// A Firehose transformation while the cluster answers 503 to the deadline: every record is
 /// answered `ProcessingFailed` with its original data (Firehose keeps those in its error
 /// output), in time. Replayed from that output once the cluster is back: `Ok`, each event
 /// indexed once.
 #[tokio::test]
 async fn opensearch_firehose_records_failing_to_the_deadline_keep_their_data() {
-    let Some(cluster) = opensearch_url() else {
-        return;
-    };
-    bounded(async {
-        let prefix = unique("osfh");
-        let bucket = new_bucket("osfh").await;
-        let (os, s3) = (
-            Proxy::start(&cluster).await,
-            Proxy::start(&moto_url()).await,
-        );
-        os.rule(
+    with_cluster(async |cluster| {
+        let rig = IndexRig::new(cluster, "osfh").await;
+        rig.os.rule(
             Request::is_bulk,
             Action::Answer(Reply::json(503, &json!({"message": "injected"}))),
             usize::MAX,
         );
-        let h = indexer(&prefix, &os, &bucket, &s3, None);
+        let h = rig.indexer();
         let event = sample("firehose/transform.json");
-        let rounds = drive(
-            async |e| h.handle_counted(e).await,
-            &event,
-            SHORT_DEADLINE_MS,
-        )
-        .await;
-        let Ok(Response::Firehose { records }) = &rounds[0].answer else {
-            panic!("{:?}", rounds[0].answer);
-        };
+        let rounds = drive(&h, &event, SHORT_DEADLINE_MS).await;
         let original: Value = serde_json::from_str(&event).expect("json");
-        let data_records: Vec<&Value> = original["records"]
-            .as_array()
-            .expect("records")
-            .iter()
-            .filter(|r| !events_of_data(r["data"].as_str().unwrap_or("")).is_empty())
-            .collect();
-        let failed: Vec<_> = records
+        let data_records = firehose_event_records(&original, |r| {
+            !events_of_data(r["data"].as_str().unwrap_or("")).is_empty()
+        });
+        let failed: Vec<_> = firehose_records(&rounds)
             .iter()
             .filter(|r| r.result == FirehoseResult::ProcessingFailed)
             .collect();
@@ -1363,222 +1286,33 @@ async fn opensearch_firehose_records_failing_to_the_deadline_keep_their_data() {
             assert_eq!(f.record_id, r["recordId"].as_str().expect("recordId"));
             assert_eq!(f.data, r["data"].as_str().expect("data"));
         }
-        check_index_counts(&rounds[0].summary);
+        Indexer::check_counts(&rounds[0].summary);
 
         // The operator replays the error output once the cluster is back.
-        os.heal();
+        rig.os.heal();
         let mut replay = original.clone();
         let ids: BTreeSet<&str> = failed.iter().map(|f| f.record_id.as_str()).collect();
-        replay["records"] = original["records"]
-            .as_array()
-            .expect("records")
-            .iter()
-            .filter(|r| ids.contains(r["recordId"].as_str().unwrap_or("")))
-            .cloned()
-            .collect();
-        let replay = replay.to_string();
-        let again = drive(
-            async |e| h.handle_counted(e).await,
-            &replay,
-            LONG_DEADLINE_MS,
-        )
-        .await;
-        let Ok(Response::Firehose { records }) = &again[0].answer else {
-            panic!("{:?}", again[0].answer);
-        };
+        replay["records"] = firehose_event_records(&original, |r| {
+            ids.contains(r["recordId"].as_str().unwrap_or(""))
+        })
+        .into();
+        let again = drive(&h, &replay.to_string(), LONG_DEADLINE_MS).await;
         assert!(
-            records.iter().all(|r| r.result == FirehoseResult::Ok),
+            firehose_records(&again)
+                .iter()
+                .all(|r| r.result == FirehoseResult::Ok),
             "{:?}",
             trace(&again)
         );
-        let expected: BTreeSet<Ev> = events_of(&event).into_iter().collect();
+        let expected = expected_events(&event);
         assert!(!expected.is_empty());
-        assert_indexed_once("firehose", &prefix, &expected, &BTreeSet::new()).await;
+        rig.indexed_once("firehose", &expected, &BTreeSet::new())
+            .await;
     })
     .await;
 }
 
 // ---------------------------------------------------------------- alert function (SNS)
-
-const INTRUDER: &str = "arn:aws:sts::123456789012:assumed-role/intruder/session-4";
-const DEPLOYER: &str = "arn:aws:sts::123456789012:assumed-role/ci-deployer/session-2";
-
-/// A topic (FIFO or not) with an SQS queue subscribed, made in moto directly.
-struct Wiring {
-    sqs: aws_sdk_sqs::Client,
-    topic_arn: String,
-    queue_url: String,
-}
-
-impl Wiring {
-    async fn new(sdk: &aws_config::SdkConfig, fifo: bool) -> Wiring {
-        let sns = aws_sdk_sns::Client::new(sdk);
-        let sqs = aws_sdk_sqs::Client::new(sdk);
-        let suffix = if fifo { ".fifo" } else { "" };
-        let mut topic = sns
-            .create_topic()
-            .name(format!("{}{suffix}", unique("alerts")));
-        if fifo {
-            topic = topic
-                .attributes("FifoTopic", "true")
-                .attributes("ContentBasedDeduplication", "false");
-        }
-        let topic_arn = topic
-            .send()
-            .await
-            .expect("create topic")
-            .topic_arn()
-            .expect("a topic ARN")
-            .to_string();
-        let mut queue = sqs
-            .create_queue()
-            .queue_name(format!("{}{suffix}", unique("q")));
-        if fifo {
-            queue = queue.attributes(QueueAttributeName::FifoQueue, "true");
-        }
-        let queue_url = queue
-            .send()
-            .await
-            .expect("create queue")
-            .queue_url()
-            .expect("a queue URL")
-            .to_string();
-        let queue_arn = sqs
-            .get_queue_attributes()
-            .queue_url(&queue_url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .expect("queue attributes")
-            .attributes()
-            .and_then(|a| a.get(&QueueAttributeName::QueueArn))
-            .expect("a queue ARN")
-            .clone();
-        sns.subscribe()
-            .topic_arn(&topic_arn)
-            .protocol("sqs")
-            .endpoint(&queue_arn)
-            .send()
-            .await
-            .expect("subscribe the queue");
-        Wiring {
-            sqs,
-            topic_arn,
-            queue_url,
-        }
-    }
-
-    /// (kind, user) of every message in the queue, sorted: received until `want` are in and
-    /// a receive then comes back empty, or 15 s have passed.
-    async fn drain(&self, want: usize) -> Vec<(String, String)> {
-        let mut messages = Vec::new();
-        let until = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < until {
-            let out = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.queue_url)
-                .max_number_of_messages(10)
-                .wait_time_seconds(if messages.len() < want { 1 } else { 0 })
-                .message_system_attribute_names(MessageSystemAttributeName::All)
-                .send()
-                .await
-                .expect("receive");
-            let got = out.messages();
-            if got.is_empty() && messages.len() >= want {
-                break;
-            }
-            messages.extend_from_slice(got);
-        }
-        let mut shown: Vec<(String, String)> = messages
-            .iter()
-            .map(|m| {
-                let env: Value =
-                    serde_json::from_str(m.body().expect("a body")).expect("the SNS envelope");
-                let body: Value =
-                    serde_json::from_str(env["Message"].as_str().expect("Message")).expect("JSON");
-                (
-                    env["MessageAttributes"]["kind"]["Value"]
-                        .as_str()
-                        .unwrap_or("")
-                        .to_string(),
-                    body["group"]["$.userIdentity.arn"]
-                        .as_str()
-                        .unwrap_or("")
-                        .to_string(),
-                )
-            })
-            .collect();
-        shown.sort();
-        shown
-    }
-}
-
-/// A state table as the stack creates it: partition key `pk` (S), on demand.
-async fn state_table(sdk: &aws_config::SdkConfig) -> String {
-    let client = aws_sdk_dynamodb::Client::new(sdk);
-    let table = unique("state");
-    client
-        .create_table()
-        .table_name(&table)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("attribute definition"),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .expect("key schema"),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("create table {table}: {e:?}"));
-    table
-}
-
-fn alert_config(topic: &str) -> Config {
-    let text = format!(
-        r#"[alerts]
-grace = "0s"
-
-[[rule]]
-name = "access-denied"
-pattern = '{{ $.errorCode = "AccessDenied" }}'
-log_groups = ["aws-cloudtrail-logs-*"]
-metric = {{ namespace = "Security", name = "AccessDenied", value = "1", unit = "Count" }}
-alert = {{ topic = "{topic}", group_by = ["$.userIdentity.arn"], window = "5m", max_per_window = 1, severity = "high" }}
-"#
-    );
-    Config::from_toml(&text, &region_env).expect("config")
-}
-
-/// The CloudTrail sample's envelope (3 `AccessDenied`: one by the deployer, two by the
-/// intruder) re-timed into the previous 5-minute window, so that with `grace = "0s"` the
-/// window's summary is due at once: gzip, base64.
-fn recent_cloudtrail_data() -> String {
-    let event: Value = serde_json::from_str(&sample("direct/cloudtrail.json")).expect("json");
-    let data = b64()
-        .decode(event["awslogs"]["data"].as_str().expect("data"))
-        .expect("base64");
-    let mut envelope: Value =
-        serde_json::from_slice(&gunzip(&data).expect("gzip")).expect("envelope");
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_millis() as i64;
-    let base = now.div_euclid(300_000) * 300_000 - 300_000;
-    for e in envelope["logEvents"].as_array_mut().expect("events") {
-        let ts = e["timestamp"].as_i64().expect("timestamp");
-        e["timestamp"] = (base + ts % 300_000).into();
-    }
-    b64().encode(gzip(envelope.to_string().as_bytes()))
-}
 
 /// SNS throttling (400 `Throttling`), for the intruder's messages only (an alert and the
 /// window's summary), four times: more than one invocation's three attempts. Standard topic:
@@ -1595,7 +1329,7 @@ async fn sns_throttling_hands_the_record_back_and_each_alert_goes_out_once() {
         for (fifo, kinesis) in [(false, false), (false, true), (true, false), (true, true)] {
             let what = format!("fifo {fifo}, kinesis {kinesis}");
             let wiring = Wiring::new(&moto, fifo).await;
-            let table = state_table(&moto).await;
+            let table = state_table(&moto, "state").await;
             let sns = Proxy::start(&moto_url()).await;
             let throttle = Reply::sns_error(400, "Sender", "Throttling");
             let action = if fifo {
@@ -1609,27 +1343,22 @@ async fn sns_throttling_hands_the_record_back_and_each_alert_goes_out_once() {
                 4,
             );
             let h = Alerter::new(
-                alert_config(&wiring.topic_arn),
+                alert_config(&wiring.topic.arn),
                 DynamoStateStore::new(&moto, &table),
                 SnsPublisher::new(&sdk_at(&sns.url)).with_backoff(fast()),
                 None::<S3Archive>,
             )
             .with_metrics_out(Box::new(|_| {}));
-            let data = recent_cloudtrail_data();
+            let data = cloudtrail_data(true);
             let event = if kinesis {
                 kinesis_event(&[(
                     "49590338271490256608559692538361571095921575989136588890".into(),
                     data,
                 )])
             } else {
-                json!({"awslogs": {"data": data}}).to_string()
+                direct_event(&data)
             };
-            let rounds: Vec<Round<AlertSummary>> = drive(
-                async |e| h.handle_counted(e).await,
-                &event,
-                LONG_DEADLINE_MS,
-            )
-            .await;
+            let rounds = drive(&h, &event, LONG_DEADLINE_MS).await;
             let want = if kinesis {
                 ["kinesis[8890]", "kinesis[]"]
             } else {
@@ -1652,12 +1381,8 @@ async fn sns_throttling_hands_the_record_back_and_each_alert_goes_out_once() {
                 4
             );
             assert_eq!(
-                wiring.drain(3).await,
-                [
-                    ("alert".to_string(), DEPLOYER.to_string()),
-                    ("alert".to_string(), INTRUDER.to_string()),
-                    ("summary".to_string(), INTRUDER.to_string()),
-                ],
+                kinds_and_users(&wiring.drain(3).await),
+                alerts_and_summary(),
                 "{what}"
             );
         }
