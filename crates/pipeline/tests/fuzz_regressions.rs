@@ -29,8 +29,25 @@ fn config_crashers_load_or_fail_cleanly() {
         let Ok(text) = std::str::from_utf8(&bytes) else {
             continue;
         };
-        if let Err(errors) = Config::from_toml(text, &|_| None) {
-            assert!(!errors.is_empty(), "{name}");
+        let _ = Config::from_toml(text, &|_| None);
+        let region = |k: &str| (k == "AWS_REGION").then(|| "eu-west-1".to_string());
+        match Config::from_toml(text, &region) {
+            Ok(config) => {
+                assert_eq!(config.rule_patterns().len(), config.rules.len(), "{name}");
+                for rule in &config.rules {
+                    for glob in &rule.log_groups {
+                        let group = glob.as_str().replace('*', "");
+                        assert!(glob.matches(&group), "{name}: {glob:?}");
+                        assert!(rule.takes_group(&group), "{name}: {glob:?}");
+                    }
+                }
+            }
+            Err(errors) => {
+                assert!(!errors.is_empty(), "{name}");
+                for e in &errors {
+                    let _ = e.to_string();
+                }
+            }
         }
     }
 }
