@@ -59,6 +59,7 @@ CASES = [
     ("MemorySize", ["128", "512", "10240"], ["64", "10241"]),
     ("Timeout", ["5", "900"], ["1", "901"]),
     ("LogLevel", ["INFO", "DEBUG"], ["info", "VERBOSE"]),
+    ("SelfMetrics", ["log_group", "sink", "function", "off"], ["LogGroup", "groups", ""]),
     ("LogRetentionDays", ["30", "3653"], ["0", "31", "forever"]),
     ("StreamMode", ["ON_DEMAND", "PROVISIONED"], ["on-demand"]),
     ("StreamShardCount", ["1", "500"], ["0", "501"]),
