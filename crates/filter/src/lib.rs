@@ -527,8 +527,13 @@ impl PatternSet {
             if literals.is_empty() {
                 None
             } else {
+                // A contiguous NFA, not the DFA the builder picks for small sets: a DFA over
+                // long literals (a config of 1,000-character phrases) takes seconds and tens of
+                // MB to build at every cold start; the NFA builds in milliseconds, and the
+                // packed prefilter does most of the searching either way.
                 AhoCorasick::builder()
                     .match_kind(kind)
+                    .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
                     .build(&literals)
                     .ok()
             }
@@ -552,6 +557,16 @@ impl PatternSet {
             needle_ids,
             required: required_finders,
         }
+    }
+
+    /// Heap bytes held by the literal index (the automata over the term literals), for
+    /// sizing: a configuration's rules cost this much memory in every function instance.
+    pub fn literal_index_bytes(&self) -> usize {
+        [&self.ac, &self.ac_overlapping]
+            .into_iter()
+            .flatten()
+            .map(AhoCorasick::memory_usage)
+            .sum()
     }
 
     /// The patterns, in the order given.

@@ -6,7 +6,6 @@
 
 use cwlogs_filter::{Message, MetricValue, Pattern, PatternSet, parse};
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -89,7 +88,6 @@ fn evaluate_crashers_agree() {
 /// (2 s and 31 MB per automaton), every cold start. A contiguous NFA builds the same automaton
 /// in under 3 ms in 0.8 MB, and searched as fast or faster in a quick comparison.
 #[test]
-#[ignore = "fuzz finding, fix pending: PatternSet::new takes seconds for long literals (Aho-Corasick DFA build); proposed: AhoCorasickKind::ContiguousNFA in crates/filter/src/lib.rs"]
 fn pattern_set_of_long_phrases_builds_quickly() {
     let alphabet: Vec<char> = ('a'..='z').chain('A'..='Z').chain('0'..='9').collect();
     let patterns: Vec<Pattern> = (0..100)
@@ -101,14 +99,15 @@ fn pattern_set_of_long_phrases_builds_quickly() {
         })
         .collect();
     let message = patterns[42].source().trim_matches('"').to_string();
-    let start = Instant::now();
     let set = PatternSet::new(patterns);
-    let took = start.elapsed();
     let mut out = Vec::new();
     set.matches(&Message::new(&message), &mut out);
     assert_eq!(out, vec![42]);
+    // Checked by size, not time (tests are not timers): the DFAs were 31 MB each, built in
+    // seconds; the NFAs hold about 0.8 MB for the 100,000 literal bytes.
+    let bytes = set.literal_index_bytes();
     assert!(
-        took < Duration::from_secs(1),
-        "PatternSet::new of 100 x 1000-char phrases took {took:?}"
+        bytes < 8 << 20,
+        "the literal index of 100 x 1000-char phrases holds {bytes} bytes"
     );
 }
