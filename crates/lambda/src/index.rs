@@ -244,20 +244,19 @@ impl<T: BulkTransport, A: Archive> Indexer<T, A> {
         // Every document of the invocation in one list, so that requests are as full as the
         // byte budget allows; `owner` maps each back to its record.
         let mut items: Vec<&[u8]> = Vec::new();
+        // `owner`: each item's record and output (numbered across records), for the counts.
         let mut owner: Vec<(usize, usize)> = Vec::new();
+        let mut outputs = 0;
         for (r, record) in processed.records.iter().enumerate() {
-            for (o, out) in record.outputs.iter().enumerate() {
+            for out in &record.outputs {
                 summary.filtered_events += out.index_filtered;
-                let g = summary.groups.entry("index", &out.log_group);
-                g.events += out.index_filtered as u64;
-                g.filtered += out.index_filtered as u64;
                 for chunk in &out.bulk {
                     for item in chunk.items() {
                         items.push(item);
-                        owner.push((r, o));
-                        g.events += 1;
+                        owner.push((r, outputs));
                     }
                 }
+                outputs += 1;
             }
         }
         let report = index_items(
@@ -273,10 +272,11 @@ impl<T: BulkTransport, A: Archive> Indexer<T, A> {
         summary.bytes_sent = report.bytes_sent;
 
         let mut tallies: Vec<Tally> = processed.records.iter().map(|_| Tally::default()).collect();
+        // Per output: documents delivered (created, existing or quarantined), refused, pending.
+        let mut per_output = vec![[0u64; 3]; outputs];
         for (fate, &(r, o)) in report.fates.iter().zip(&owner) {
             let t = &mut tallies[r];
-            let out = &processed.records[r].outputs[o];
-            let g = summary.groups.entry("index", &out.log_group);
+            let c = &mut per_output[o];
             match fate {
                 Fate::Done { created: true } => t.created += 1,
                 Fate::Done { created: false } => t.existed += 1,
@@ -284,17 +284,26 @@ impl<T: BulkTransport, A: Archive> Indexer<T, A> {
                 Fate::Rejected(why) => {
                     t.refused += 1;
                     t.first_refusal.get_or_insert_with(|| why.clone());
-                    g.dead_lettered += 1;
+                    c[1] += 1;
                 }
                 Fate::Pending(why) => {
                     t.pending_docs += 1;
                     t.pending.get_or_insert_with(|| why.clone());
-                    g.pending += 1;
+                    c[2] += 1;
                 }
             }
             if matches!(fate, Fate::Done { .. } | Fate::Quarantine { .. }) {
-                g.deliver(1, out.oldest_ms);
+                c[0] += 1;
             }
+        }
+        let all_outputs = processed.records.iter().flat_map(|r| &r.outputs);
+        for (out, [delivered, refused, pending]) in all_outputs.zip(per_output) {
+            let g = summary.groups.entry("index", &out.log_group);
+            g.events += out.index_filtered as u64 + delivered + refused + pending;
+            g.filtered += out.index_filtered as u64;
+            g.deliver(delivered, out.oldest_ms);
+            g.dead_lettered += refused;
+            g.pending += pending;
         }
 
         let shape_name = summary.shape;
