@@ -6,6 +6,9 @@
 //! The summaries come from `handle_counted`, which returns them whatever the trigger's answer
 //! (a Kinesis or Firehose answer, or a `RetryLater`, does not carry them).
 
+mod common;
+
+use common::sample;
 use cwlogs_lambda::{
     AlertSummary, Alerter, Archiver, GroupTallies, IndexSummary, Indexer, InvocationSummary,
     Response,
@@ -15,31 +18,13 @@ use cwlogs_pipeline::{
     Backoff, Class, Config, MemoryArchive, MemoryPublisher, MemoryStateStore, SendError,
     process_batch, process_input,
 };
-use lambda_runtime::{Context, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use serde_json::value::RawValue;
-use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-fn sample(rel: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../samples")
-        .join(rel);
-    std::fs::read_to_string(path).expect("sample")
-}
+use std::time::Duration;
 
 /// An invocation with `deadline_ms` of Lambda time left.
 fn event_with_deadline(text: &str, deadline_ms: u64) -> LambdaEvent<Box<RawValue>> {
-    let mut context = Context::default();
-    context.request_id = "req-acct".into();
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_millis() as u64;
-    context.deadline = now + deadline_ms;
-    LambdaEvent::new(
-        RawValue::from_string(text.to_string()).expect("json"),
-        context,
-    )
+    common::invocation(text, "req-acct", Some(deadline_ms))
 }
 
 fn event(text: &str) -> LambdaEvent<Box<RawValue>> {

@@ -4,16 +4,18 @@
 //! (with scripted failures) and dead letters in `MemoryArchive`. The same paths against SNS,
 //! SQS and DynamoDB (moto): tests/alert_services.rs.
 
+mod common;
+
 use base64::Engine as _;
+use common::sample;
 use cwlogs_lambda::{AlertSummary, Alerter, RetryLater};
 use cwlogs_pipeline::{
     AlertMessage, Class, Config, MemoryArchive, MemoryPublisher, MemoryStateStore, SendError,
     StateStore,
 };
-use lambda_runtime::{Context, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use serde_json::value::RawValue;
 use std::io::Write;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -23,20 +25,8 @@ const TOPIC: &str = "arn:aws:sns:eu-west-1:123456789012:security";
 const INTRUDER: &str = "arn:aws:sts::123456789012:assumed-role/intruder/session-4";
 const DEPLOYER: &str = "arn:aws:sts::123456789012:assumed-role/ci-deployer/session-2";
 
-fn sample(rel: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../samples")
-        .join(rel);
-    std::fs::read_to_string(path).expect("sample")
-}
-
 fn event(text: &str) -> LambdaEvent<Box<RawValue>> {
-    let mut context = Context::default();
-    context.request_id = "req-1".into();
-    LambdaEvent::new(
-        RawValue::from_string(text.to_string()).expect("json"),
-        context,
-    )
+    common::invocation(text, "req-1", None)
 }
 
 fn rules(grace: &str) -> String {

@@ -19,7 +19,7 @@ use common::{
 use cwlogs_aws::{DynamoStateStore, SnsPublisher};
 use cwlogs_lambda::{AlertSummary, Alerter, Response};
 use cwlogs_pipeline::{Config, MemoryArchive, MemoryStateStore, StateStore};
-use lambda_runtime::{Context, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use serde_json::value::RawValue;
 
 fn alerter<S: StateStore>(
@@ -62,12 +62,7 @@ fn recent_event() -> String {
 }
 
 fn invoke(text: &str, request: &str) -> LambdaEvent<Box<RawValue>> {
-    let mut context = Context::default();
-    context.request_id = request.into();
-    LambdaEvent::new(
-        RawValue::from_string(text.to_string()).expect("json"),
-        context,
-    )
+    common::invocation(text, request, None)
 }
 
 fn summary(answer: Result<Response<AlertSummary>, cwlogs_lambda::RetryLater>) -> AlertSummary {

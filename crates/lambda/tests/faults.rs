@@ -38,14 +38,14 @@ use cwlogs_lambda::{
     Response, RetryLater,
 };
 use cwlogs_pipeline::{Backoff, Config, doc_id};
-use lambda_runtime::{Context, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use opensearch::http::Method;
 use proxy::{Action, Pick, Proxy, Reply, Request};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// The longest one test may take, whatever happens.
 const TEST_LIMIT: Duration = Duration::from_secs(60);
@@ -301,18 +301,8 @@ const PAYMENTS: &str = "/aws/lambda/payments-prod";
 // ---------------------------------------------------------------- the trigger
 
 fn invoke(text: &str, deadline_ms: u64) -> LambdaEvent<Box<RawValue>> {
-    let mut context = Context::default();
     // Lambda's own retries of an asynchronous invocation keep its request id.
-    context.request_id = "faults-req".into();
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_millis() as u64;
-    context.deadline = now + deadline_ms;
-    LambdaEvent::new(
-        RawValue::from_string(text.to_string()).expect("json"),
-        context,
-    )
+    common::invocation(text, "faults-req", Some(deadline_ms))
 }
 
 /// One delivery and what came of it.

@@ -1,12 +1,14 @@
 //! The archive handler as a plain async function, fed `LambdaEvent`s built from the shipped
 //! samples in every transport shape, writing to the in-memory archive.
 
+mod common;
+
 use base64::Engine as _;
 use cwlogs_lambda::{Archiver, FirehoseResult, Response};
 use cwlogs_pipeline::{
     Class, Config, MemoryArchive, SendError, archive_ndjson, process_batch, process_input,
 };
-use lambda_runtime::{Context, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use serde_json::value::RawValue;
 use std::path::{Path, PathBuf};
 
@@ -19,12 +21,7 @@ fn sample(rel: &str) -> String {
 }
 
 fn event(text: &str) -> LambdaEvent<Box<RawValue>> {
-    let mut context = Context::default();
-    context.request_id = "req-1".into();
-    LambdaEvent::new(
-        RawValue::from_string(text.to_string()).expect("json"),
-        context,
-    )
+    common::invocation(text, "req-1", None)
 }
 
 fn config() -> Config {

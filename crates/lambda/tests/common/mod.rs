@@ -17,6 +17,28 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub const INTRUDER: &str = "arn:aws:sts::123456789012:assumed-role/intruder/session-4";
 pub const DEPLOYER: &str = "arn:aws:sts::123456789012:assumed-role/ci-deployer/session-2";
 
+/// A Lambda invocation of the event `text`, with request id `request` and, when given,
+/// `deadline_ms` of Lambda time left (else `Context::default()`'s: no deadline).
+pub fn invocation(
+    text: &str,
+    request: &str,
+    deadline_ms: Option<u64>,
+) -> lambda_runtime::LambdaEvent<Box<serde_json::value::RawValue>> {
+    let mut context = lambda_runtime::Context::default();
+    context.request_id = request.into();
+    if let Some(left) = deadline_ms {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock")
+            .as_millis() as u64;
+        context.deadline = now + left;
+    }
+    lambda_runtime::LambdaEvent::new(
+        serde_json::value::RawValue::from_string(text.to_string()).expect("json"),
+        context,
+    )
+}
+
 /// The text of `samples/{rel}`.
 pub fn sample(rel: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
