@@ -672,65 +672,115 @@ fn events_chart(t: &Timeline) -> ChartResult {
     Ok(svg)
 }
 
+/// The chart of one horizontal bar row per name (the first at the top), `0..xmax` across.
+type RowChart<'a, 'b> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<
+        plotters::coord::types::RangedCoordu64,
+        plotters::coord::ranged1d::SegmentedCoord<plotters::coord::types::RangedCoordi32>,
+    >,
+>;
+
+/// The width of the label area for `names`.
+fn label_width(names: &[String]) -> u32 {
+    names.iter().map(|s| s.chars().count()).max().unwrap_or(4) as u32 * 8 + 16
+}
+
+/// Draws the axes of a [`RowChart`] on `area`: the names down the left, `x_desc` across.
+fn row_chart<'a, 'b>(
+    area: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    names: &[String],
+    xmax: u64,
+    x_desc: &str,
+) -> Result<RowChart<'a, 'b>, String> {
+    let n = names.len() as i32;
+    let mut chart = ChartBuilder::on(area)
+        .margin(12)
+        .x_label_area_size(28)
+        .y_label_area_size(label_width(names).min(WIDTH / 2))
+        .build_cartesian_2d(0u64..xmax, (0..n).into_segmented())
+        .map_err(err)?;
+    let shown = |v: &SegmentValue<i32>| match v {
+        SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
+            // Row 0 is drawn at the top.
+            names.get((n - 1 - i) as usize).cloned().unwrap_or_default()
+        }
+        SegmentValue::Last => String::new(),
+    };
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(names.len().max(1))
+        .y_label_formatter(&shown)
+        .x_desc(x_desc)
+        .label_style(("sans-serif", 13))
+        .axis_desc_style(("sans-serif", 13))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(err)?;
+    Ok(chart)
+}
+
+/// Draws bar row `i` (counted from the top) of `rows` rows: `bars` as `(from, to, color)`,
+/// then `text` right of `end`.
+fn draw_row(
+    chart: &mut RowChart<'_, '_>,
+    rows: usize,
+    i: usize,
+    bars: &[(u64, u64, RGBAColor)],
+    end: u64,
+    text: String,
+) -> Result<(), String> {
+    let row = rows as i32 - 1 - i as i32;
+    let font = ("sans-serif", 13).into_font();
+    let rects = bars.iter().map(|&(from, to, color)| {
+        let mut bar = Rectangle::new(
+            [
+                (from, SegmentValue::Exact(row)),
+                (to, SegmentValue::Exact(row + 1)),
+            ],
+            color.filled(),
+        );
+        bar.set_margin(4, 4, 0, 0);
+        bar
+    });
+    chart.draw_series(rects).map_err(err)?;
+    chart
+        .draw_series(std::iter::once(
+            EmptyElement::at((end, SegmentValue::CenterOf(row)))
+                + Text::new(
+                    text,
+                    (5, 0),
+                    TextStyle::from(font).pos(Pos::new(HPos::Left, VPos::Center)),
+                ),
+        ))
+        .map_err(err)?;
+    Ok(())
+}
+
 /// Horizontal bars, one per rule, each labelled `N hits` (in rule order, top to bottom).
 fn rule_hits_chart(rules: &[RuleLine]) -> ChartResult {
-    let n = rules.len() as i32;
     let xmax = rules.iter().map(|r| r.hits).max().unwrap_or(0);
     let xmax = xmax + xmax / 4 + 2;
     let names: Vec<String> = rules.iter().map(|r| label(&r.name)).collect();
-    let label_width = names.iter().map(|s| s.chars().count()).max().unwrap_or(4) as u32 * 8 + 16;
-    let height = 60 + 26 * n.max(1) as u32;
+    let height = 60 + 26 * rules.len().max(1) as u32;
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(12)
-            .x_label_area_size(28)
-            .y_label_area_size(label_width.min(WIDTH / 2))
-            .build_cartesian_2d(0u64..xmax, (0..n).into_segmented())
-            .map_err(err)?;
-        let shown = |v: &SegmentValue<i32>| match v {
-            SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
-                // Row 0 is drawn at the top.
-                names.get((n - 1 - i) as usize).cloned().unwrap_or_default()
-            }
-            SegmentValue::Last => String::new(),
-        };
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(rules.len().max(1))
-            .y_label_formatter(&shown)
-            .x_desc("events matched")
-            .label_style(("sans-serif", 13))
-            .axis_desc_style(("sans-serif", 13))
-            .light_line_style(WHITE.mix(0.0))
-            .draw()
-            .map_err(err)?;
-        let font = ("sans-serif", 13).into_font();
+        let mut chart = row_chart(&root, &names, xmax, "events matched")?;
+        let color = Palette99::pick(0).to_rgba();
         for (i, r) in rules.iter().enumerate() {
-            let row = n - 1 - i as i32;
-            let color = Palette99::pick(0).to_rgba();
-            let mut bar = Rectangle::new(
-                [
-                    (0, SegmentValue::Exact(row)),
-                    (r.hits, SegmentValue::Exact(row + 1)),
-                ],
-                color.filled(),
-            );
-            bar.set_margin(4, 4, 0, 0);
-            chart.draw_series(std::iter::once(bar)).map_err(err)?;
-            chart
-                .draw_series(std::iter::once(
-                    EmptyElement::at((r.hits, SegmentValue::CenterOf(row)))
-                        + Text::new(
-                            format!("{} hits", r.hits),
-                            (5, 0),
-                            TextStyle::from(font.clone()).pos(Pos::new(HPos::Left, VPos::Center)),
-                        ),
-                ))
-                .map_err(err)?;
+            let text = format!("{} hits", r.hits);
+            draw_row(
+                &mut chart,
+                rules.len(),
+                i,
+                &[(0, r.hits, color)],
+                r.hits,
+                text,
+            )?;
         }
         root.present().map_err(err)?;
     }
@@ -741,12 +791,10 @@ fn rule_hits_chart(rules: &[RuleLine]) -> ChartResult {
 /// only counted in window summaries (past `max_per_window`, or held back by the rate limit).
 fn alerts_chart(rules: &[RuleLine]) -> ChartResult {
     let rules: Vec<&RuleLine> = rules.iter().filter(|r| r.alerting && r.hits > 0).collect();
-    let n = rules.len() as i32;
     let xmax = rules.iter().map(|r| r.hits).max().unwrap_or(0);
     let xmax = xmax + xmax / 2 + 2;
     let names: Vec<String> = rules.iter().map(|r| label(&r.name)).collect();
-    let label_width = names.iter().map(|s| s.chars().count()).max().unwrap_or(4) as u32 * 8 + 16;
-    let height = 90 + 26 * n.max(1) as u32;
+    let height = 90 + 26 * rules.len().max(1) as u32;
     let sent_color = Palette99::pick(2).to_rgba();
     let held_color = RGBColor(200, 200, 200).to_rgba();
     let mut svg = String::new();
@@ -754,56 +802,19 @@ fn alerts_chart(rules: &[RuleLine]) -> ChartResult {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let (top, legend) = root.split_vertically(height - 28);
-        let mut chart = ChartBuilder::on(&top)
-            .margin(12)
-            .x_label_area_size(28)
-            .y_label_area_size(label_width.min(WIDTH / 2))
-            .build_cartesian_2d(0u64..xmax, (0..n).into_segmented())
-            .map_err(err)?;
-        let shown = |v: &SegmentValue<i32>| match v {
-            SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
-                names.get((n - 1 - i) as usize).cloned().unwrap_or_default()
-            }
-            SegmentValue::Last => String::new(),
-        };
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(rules.len().max(1))
-            .y_label_formatter(&shown)
-            .x_desc("matches of alerting rules")
-            .label_style(("sans-serif", 13))
-            .axis_desc_style(("sans-serif", 13))
-            .light_line_style(WHITE.mix(0.0))
-            .draw()
-            .map_err(err)?;
-        let font = ("sans-serif", 13).into_font();
+        let mut chart = row_chart(&top, &names, xmax, "matches of alerting rules")?;
         for (i, r) in rules.iter().enumerate() {
-            let row = n - 1 - i as i32;
             let sent = (r.alerts_sent as u64).min(r.hits);
-            let y0 = SegmentValue::Exact(row);
-            let y1 = SegmentValue::Exact(row + 1);
-            let mut a = Rectangle::new([(0, y0.clone()), (sent, y1.clone())], sent_color.filled());
-            a.set_margin(4, 4, 0, 0);
-            let mut b = Rectangle::new([(sent, y0), (r.hits, y1)], held_color.filled());
-            b.set_margin(4, 4, 0, 0);
-            chart.draw_series([a, b]).map_err(err)?;
-            chart
-                .draw_series(std::iter::once(
-                    EmptyElement::at((r.hits, SegmentValue::CenterOf(row)))
-                        + Text::new(
-                            format!(
-                                "{sent} sent, {} not sent individually, {} summaries",
-                                r.hits - sent,
-                                r.summaries
-                            ),
-                            (5, 0),
-                            TextStyle::from(font.clone()).pos(Pos::new(HPos::Left, VPos::Center)),
-                        ),
-                ))
-                .map_err(err)?;
+            let bars = [(0, sent, sent_color), (sent, r.hits, held_color)];
+            let text = format!(
+                "{sent} sent, {} not sent individually, {} summaries",
+                r.hits - sent,
+                r.summaries
+            );
+            draw_row(&mut chart, rules.len(), i, &bars, r.hits, text)?;
         }
-        let x = label_width as i32 + 12;
+        let font = ("sans-serif", 13).into_font();
+        let x = label_width(&names) as i32 + 12;
         for (k, (color, what)) in [
             (sent_color, "sent as alerts of their own"),
             (
