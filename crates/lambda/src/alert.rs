@@ -2,7 +2,7 @@
 //! as EMF lines on stdout, their alerts and summaries to SNS, what SNS refuses for good to a
 //! dead letter, and what is still failing at the deadline back to the trigger.
 
-use crate::response::Response;
+use crate::response::{Delivered, Response};
 use crate::{Budget, ColdStartError, GroupTallies, RetryLater};
 use cwlogs_decode::Shape;
 use cwlogs_pipeline::alert::{AlertOptions, AlertReport, flush_summaries, send_alerts};
@@ -219,10 +219,7 @@ impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
         } else {
             self.deliver(bytes, request, budget).await
         };
-        let (s, outcome) = match &result {
-            Ok((s, _)) => (s, "ok"),
-            Err((s, _)) => (s, "retry"),
-        };
+        let (s, outcome) = crate::response::outcome(&result);
         tracing::info!(
             event = "InvocationSummary",
             outcome,
@@ -263,10 +260,7 @@ impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
             ],
             &s.groups,
         );
-        match result {
-            Ok((s, r)) => (s, Ok(r)),
-            Err((s, e)) => (s, Err(e)),
-        }
+        crate::response::split(result)
     }
 
     fn options(&self, budget: Budget) -> AlertOptions {
@@ -334,13 +328,12 @@ impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
         written
     }
 
-    #[allow(clippy::type_complexity)]
     async fn deliver(
         &self,
         bytes: &[u8],
         request: &str,
         budget: Budget,
-    ) -> Result<(AlertSummary, Response<AlertSummary>), (AlertSummary, RetryLater)> {
+    ) -> Delivered<AlertSummary> {
         let config = &self.config;
         let hash = short_hash(bytes);
         let input = format!("lambda:{request}");

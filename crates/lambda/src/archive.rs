@@ -1,6 +1,6 @@
 //! The archive function's handler: every event to the archive, or to a dead letter.
 
-use crate::response::{FirehoseRecord, FirehoseResult, Response};
+use crate::response::{Delivered, FirehoseRecord, FirehoseResult, Response};
 use crate::{Budget, GroupTallies, RetryLater};
 use cwlogs_decode::{Shape, detect};
 use cwlogs_pipeline::archive::short_hash;
@@ -129,10 +129,7 @@ impl<A: Archive> Archiver<A> {
             Ok(Shape::FirehoseTransform) => Ok(self.firehose(bytes, request)),
             _ => self.deliver(bytes, request, budget).await,
         };
-        let (summary, outcome) = match &result {
-            Ok((s, _)) => (s, "ok"),
-            Err((s, _)) => (s, "retry"),
-        };
+        let (summary, outcome) = crate::response::outcome(&result);
         tracing::info!(
             event = "InvocationSummary",
             outcome,
@@ -160,10 +157,7 @@ impl<A: Archive> Archiver<A> {
             ],
             &summary.groups,
         );
-        match result {
-            Ok((s, r)) => (s, Ok(r)),
-            Err((s, e)) => (s, Err(e)),
-        }
+        crate::response::split(result)
     }
 
     /// Direct, Kinesis and hand-invoked payloads: write objects and dead letters.
@@ -172,7 +166,7 @@ impl<A: Archive> Archiver<A> {
         bytes: &[u8],
         request: &str,
         budget: Budget,
-    ) -> Result<(InvocationSummary, Response), (InvocationSummary, RetryLater)> {
+    ) -> Delivered<InvocationSummary> {
         let config = &self.config;
         let hash = short_hash(bytes);
         let input = format!("lambda:{request}");

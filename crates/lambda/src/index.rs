@@ -1,7 +1,7 @@
 //! The index function's handler: every event into OpenSearch / Elasticsearch, into the
 //! quarantine index, into a dead letter, or back to the trigger.
 
-use crate::response::Response;
+use crate::response::{Delivered, Response};
 use crate::{Budget, GroupTallies, RetryLater};
 use cwlogs_decode::Shape;
 use cwlogs_pipeline::archive::short_hash;
@@ -153,10 +153,7 @@ impl<T: BulkTransport, A: Archive> Indexer<T, A> {
         let budget = Budget::new(event.context.deadline, SystemTime::now());
         let bytes = event.payload.get().as_bytes();
         let result = self.deliver(bytes, &event.context.request_id, budget).await;
-        let (s, outcome) = match &result {
-            Ok((s, _)) => (s, "ok"),
-            Err((s, _)) => (s, "retry"),
-        };
+        let (s, outcome) = crate::response::outcome(&result);
         tracing::info!(
             event = "InvocationSummary",
             outcome,
@@ -191,10 +188,7 @@ impl<T: BulkTransport, A: Archive> Indexer<T, A> {
             ],
             &s.groups,
         );
-        match result {
-            Ok((s, r)) => (s, Ok(r)),
-            Err((s, e)) => (s, Err(e)),
-        }
+        crate::response::split(result)
     }
 
     async fn dead_letter(&self, dead: &DeadLetter, budget: Budget) -> Result<(), String> {
@@ -207,13 +201,12 @@ impl<T: BulkTransport, A: Archive> Indexer<T, A> {
         .await
     }
 
-    #[allow(clippy::type_complexity)]
     async fn deliver(
         &self,
         bytes: &[u8],
         request: &str,
         budget: Budget,
-    ) -> Result<(IndexSummary, Response<IndexSummary>), (IndexSummary, RetryLater)> {
+    ) -> Delivered<IndexSummary> {
         let config = &self.config;
         let hash = short_hash(bytes);
         let input = format!("lambda:{request}");
