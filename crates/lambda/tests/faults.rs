@@ -1379,3 +1379,60 @@ async fn sns_throttling_hands_the_record_back_and_each_alert_goes_out_once() {
     })
     .await;
 }
+
+/// SNS takes the publish, then the answer is lost: the connection reset mid-answer, or the
+/// answer held past the Lambda deadline. The alert function cannot know the message went out,
+/// so it retries (in the invocation, or by handing the record back); on a FIFO topic the
+/// `MessageDeduplicationId` makes the repeats no-ops, and the subscriber gets each alert and
+/// summary exactly once. (A standard topic has no deduplication: there a lost answer means a
+/// repeated message, a documented limit.)
+#[tokio::test]
+async fn sns_answers_lost_after_the_publish_send_each_alert_once_on_fifo_topics() {
+    bounded(async {
+        let moto = sdk_at(&moto_url());
+        let cases = [
+            (
+                "reset mid-answer",
+                Action::ForwardThenReset,
+                LONG_DEADLINE_MS,
+            ),
+            (
+                "answer held past the deadline",
+                Action::ForwardThenHold(Duration::from_millis(SHORT_DEADLINE_MS * 2)),
+                SHORT_DEADLINE_MS,
+            ),
+        ];
+        for (what, action, deadline_ms) in cases {
+            let wiring = Wiring::new(&moto, true).await;
+            let table = state_table(&moto, "state").await;
+            let sns = Proxy::start(&moto_url()).await;
+            let name = action.name();
+            sns.rule(
+                |r| r.is_sns_publish() && String::from_utf8_lossy(&r.body).contains("intruder"),
+                action,
+                2,
+            );
+            let h = Alerter::new(
+                alert_config(&wiring.topic.arn),
+                DynamoStateStore::new(&moto, &table),
+                SnsPublisher::new(&sdk_at(&sns.url)).with_backoff(fast()),
+                None::<S3Archive>,
+            )
+            .with_metrics_out(Box::new(|_| {}));
+            let rounds = drive(&h, &direct_event(&cloudtrail_data(true)), deadline_ms).await;
+            let trace = trace(&rounds);
+            assert_eq!(
+                trace.last().map(String::as_str),
+                Some("ok"),
+                "{what}: {trace:?}"
+            );
+            assert_eq!(sns.count(name), 2, "{what}: the fault happened");
+            assert_eq!(
+                kinds_and_users(&wiring.drain(3).await),
+                alerts_and_summary(),
+                "{what}: {trace:?}"
+            );
+        }
+    })
+    .await;
+}
