@@ -643,6 +643,7 @@ impl<'c> Rules<'c> {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as i64),
             deadline: Some(Instant::now() + self.send_timeout),
+            undo_deadline: Some(Instant::now() + 2 * self.send_timeout),
             flush_all,
             topic: self.topic.clone(),
         }

@@ -267,6 +267,8 @@ impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
         AlertOptions {
             now_ms: now_ms(),
             deadline: budget.send_until,
+            // Giving back a claim is as important as a dead letter: it keeps the alert.
+            undo_deadline: budget.dead_letter_until,
             flush_all: false,
             topic: None,
         }

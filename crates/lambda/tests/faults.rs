@@ -1436,3 +1436,93 @@ async fn sns_answers_lost_after_the_publish_send_each_alert_once_on_fifo_topics(
     })
     .await;
 }
+
+/// SNS hangs: every publish of the intruder's alert gets no answer before the Lambda deadline
+/// (standard topic, nothing reaches it). The claim of the unsent alert must be undone although
+/// the send deadline has passed (else the redelivery finds its batch claimed and sends
+/// nothing): the record is handed back, and the redelivery sends each alert once.
+#[tokio::test]
+async fn sns_hanging_past_the_deadline_hands_the_record_back_and_the_alert_goes_out() {
+    bounded(async {
+        let moto = sdk_at(&moto_url());
+        let wiring = Wiring::new(&moto, false).await;
+        let table = state_table(&moto, "state").await;
+        let sns = Proxy::start(&moto_url()).await;
+        let hang = Action::Hold(
+            Duration::from_millis(SHORT_DEADLINE_MS * 2),
+            Reply::sns_error(500, "Receiver", "InternalError"),
+        );
+        sns.rule(
+            |r| r.is_sns_publish() && String::from_utf8_lossy(&r.body).contains("intruder"),
+            hang,
+            1,
+        );
+        let h = Alerter::new(
+            alert_config(&wiring.topic.arn),
+            DynamoStateStore::new(&moto, &table),
+            SnsPublisher::new(&sdk_at(&sns.url)).with_backoff(fast()),
+            None::<S3Archive>,
+        )
+        .with_metrics_out(Box::new(|_| {}));
+        let rounds = drive(&h, &direct_event(&cloudtrail_data(true)), SHORT_DEADLINE_MS).await;
+        assert_eq!(trace(&rounds), ["error", "ok"]);
+        assert_eq!(sns.count("hold"), 1);
+        assert_eq!(
+            kinds_and_users(&wiring.drain(3).await),
+            alerts_and_summary()
+        );
+    })
+    .await;
+}
+
+/// The alert state table misbehaves: DynamoDB throttles (`ProvisionedThroughputExceeded`), and
+/// claims that were stored lose their answer (reset mid-answer). A lost answer is retried, and
+/// the retry's failed condition is recognised as this writer's own earlier attempt (the
+/// writer token returned with the failure); throttling is retried. Each alert and summary
+/// still reaches the subscriber once, on a standard topic.
+#[tokio::test]
+async fn state_table_throttling_and_lost_answers_send_each_alert_once() {
+    bounded(async {
+        let moto = sdk_at(&moto_url());
+        let throttled = Reply::new(
+            400,
+            "application/x-amz-json-1.0",
+            r#"{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"injected by the fault proxy"}"#,
+        );
+        let cases = [
+            ("throttled", Action::Answer(throttled)),
+            ("claims stored, answers lost", Action::ForwardThenReset),
+        ];
+        for (what, action) in cases {
+            let wiring = Wiring::new(&moto, false).await;
+            let table = state_table(&moto, "state").await;
+            let dynamo = Proxy::start(&moto_url()).await;
+            let name = action.name();
+            dynamo.rule(
+                |r| {
+                    r.header("x-amz-target")
+                        .is_some_and(|t| t.ends_with(".PutItem"))
+                },
+                action,
+                3,
+            );
+            let h = Alerter::new(
+                alert_config(&wiring.topic.arn),
+                DynamoStateStore::new(&sdk_at(&dynamo.url), &table).with_backoff(fast()),
+                SnsPublisher::new(&moto).with_backoff(fast()),
+                None::<S3Archive>,
+            )
+            .with_metrics_out(Box::new(|_| {}));
+            let rounds = drive(&h, &direct_event(&cloudtrail_data(true)), LONG_DEADLINE_MS).await;
+            let trace = trace(&rounds);
+            assert_eq!(trace.last().map(String::as_str), Some("ok"), "{what}: {trace:?}");
+            assert_eq!(dynamo.count(name), 3, "{what}: the fault happened");
+            assert_eq!(
+                kinds_and_users(&wiring.drain(3).await),
+                alerts_and_summary(),
+                "{what}: {trace:?}"
+            );
+        }
+    })
+    .await;
+}

@@ -75,6 +75,10 @@ pub struct AlertOptions {
     pub now_ms: i64,
     /// When sends must stop.
     pub deadline: Option<Instant>,
+    /// When giving back the claim of alerts that could not be sent must stop (`None`: at
+    /// `deadline`). Set it later than `deadline`: a claim not given back makes the
+    /// redelivery take its batch for done, and its alerts are never sent.
+    pub undo_deadline: Option<Instant>,
     /// Send every pending summary now, ended or not (the end of a `cwlogs replay`).
     pub flush_all: bool,
     /// Replaces every rule's topic (`cwlogs replay --alert-to`).
@@ -245,11 +249,21 @@ where
             class: Class::Reject,
             message: format!("alert state `{key}` cannot be written: {e}"),
         })?;
-        if store
-            .put(key, &text, current.map(|v| v.version), expires_at, deadline)
-            .await?
-        {
-            return Ok(result);
+        let expected = current.map(|v| v.version);
+        match store.put(key, &text, expected, expires_at, deadline).await {
+            Ok(true) => return Ok(result),
+            Ok(false) => {}
+            Err(e) => {
+                // The write may have been stored with its answer lost (and the store's own
+                // retries lost too): read it back. Taking a stored write for a failed one
+                // would hand the record back with the state already claimed, and the
+                // redelivery would take its batch for done and never send its alerts.
+                let mine = expected.map_or(1, |v| v.saturating_add(1));
+                return match store.get(key, deadline).await {
+                    Ok(Some(v)) if v.version == mine && v.value == text => Ok(result),
+                    _ => Err(e),
+                };
+            }
         }
     }
     Err(contention(key))
@@ -394,18 +408,24 @@ async fn send_one<S: StateStore, P: Publish>(
         }
         Claim::Claimed { chosen, list } => (chosen, list),
     };
-    if list {
-        add_pending(rule, &key, window_end, store, options).await?;
+    // From here the window holds this occurrence's claim: a step that fails before its alerts
+    // are published gives the claim back (`give_back`), so that the redelivery sends them.
+    if list && let Err(e) = add_pending(rule, &key, window_end, store, options).await {
+        return give_back(store, &key, expires, o, &chosen, options, e).await;
     }
     if chosen.is_empty() {
         return Ok(());
     }
     let (granted, suppressed) =
-        take_tokens(rule, alert, chosen.len() as u64, store, options).await?;
-    let refused = &chosen[granted as usize..];
+        match take_tokens(rule, alert, chosen.len() as u64, store, options).await {
+            Ok(taken) => taken,
+            Err(e) => return give_back(store, &key, expires, o, &chosen, options, e).await,
+        };
+    let granted = granted as usize;
+    let refused = &chosen[granted..];
     if !refused.is_empty() {
         report.rate_limited += refused.len() as u64;
-        let list = update(
+        let refunded = update(
             store,
             &key,
             expires,
@@ -421,13 +441,18 @@ async fn send_one<S: StateStore, P: Publish>(
                 (Some(st), list)
             },
         )
-        .await?;
-        if list {
-            add_pending(rule, &key, window_end, store, options).await?;
+        .await;
+        let list = match refunded {
+            Ok(list) => list,
+            Err(e) => return give_back(store, &key, expires, o, &chosen, options, e).await,
+        };
+        if list && let Err(e) = add_pending(rule, &key, window_end, store, options).await {
+            let unsent = &chosen[..granted];
+            return give_back(store, &key, expires, o, unsent, options, e).await;
         }
     }
     let mut suppressed = suppressed;
-    for (n, id) in chosen[..granted as usize].iter().enumerate() {
+    for (n, id) in chosen[..granted].iter().enumerate() {
         let Some(event) = o.events.iter().find(|e| &e.id == id) else {
             continue;
         };
@@ -439,31 +464,41 @@ async fn send_one<S: StateStore, P: Publish>(
                 report.alerts += 1;
             }
             Err(e) if e.class == Class::Retry => {
-                // Undo this bucket's count and the slots not sent, so a redelivery sends them.
-                let unsent: Vec<&String> = chosen[n..granted as usize].iter().collect();
-                update(
-                    store,
-                    &key,
-                    expires,
-                    options.deadline,
-                    |cur: Option<WindowState>| {
-                        let Some(mut st) = cur else {
-                            return (None, ());
-                        };
-                        st.batches.retain(|b| !o.batches.contains(b));
-                        st.count = st.count.saturating_sub(o.count);
-                        st.sent = st.sent.saturating_sub(unsent.len() as u64);
-                        st.alerted.retain(|a| !unsent.contains(&a));
-                        (Some(st), ())
-                    },
-                )
-                .await?;
-                return Err(e);
+                let unsent = &chosen[n..granted];
+                return give_back(store, &key, expires, o, unsent, options, e).await;
             }
             Err(e) => report.failed.push(FailedAlert { message, error: e }),
         }
     }
     Ok(())
+}
+
+/// Gives back occurrence `o`'s claim in window `key` after `e` stopped its alerts: its batches
+/// and count, and the slots of the alerts in `unsent`, so that the redelivery counts it again
+/// and sends them. By `options.undo_deadline`, later than the send deadline that may have
+/// passed. Returns `e` (or the error that kept the claim from being given back).
+async fn give_back<S: StateStore>(
+    store: &S,
+    key: &str,
+    expires: i64,
+    o: &Occurrences,
+    unsent: &[String],
+    options: &AlertOptions,
+    e: SendError,
+) -> Result<(), SendError> {
+    let deadline = options.undo_deadline.or(options.deadline);
+    update(store, key, expires, deadline, |cur: Option<WindowState>| {
+        let Some(mut st) = cur else {
+            return (None, ());
+        };
+        st.batches.retain(|b| !o.batches.contains(b));
+        st.count = st.count.saturating_sub(o.count);
+        st.sent = st.sent.saturating_sub(unsent.len() as u64);
+        st.alerted.retain(|a| !unsent.contains(a));
+        (Some(st), ())
+    })
+    .await?;
+    Err(e)
 }
 
 /// Publishes `message` unless the deadline has passed (then a retryable error, without trying).
@@ -1284,6 +1319,166 @@ mod tests {
 
     fn body(m: &AlertMessage) -> serde_json::Value {
         serde_json::from_str(&m.message).expect("json body")
+    }
+
+    /// A store whose next `lose` writes are stored, but answered with a retryable error (the
+    /// answer lost on the way back, the store's own retries too).
+    struct LosesAnswers {
+        inner: MemoryStateStore,
+        lose: std::sync::atomic::AtomicUsize,
+    }
+
+    impl StateStore for LosesAnswers {
+        async fn get(
+            &self,
+            key: &str,
+            deadline: Option<Instant>,
+        ) -> Result<Option<crate::state::Versioned>, SendError> {
+            self.inner.get(key, deadline).await
+        }
+
+        async fn put(
+            &self,
+            key: &str,
+            value: &str,
+            expected: Option<u64>,
+            expires_at: i64,
+            deadline: Option<Instant>,
+        ) -> Result<bool, SendError> {
+            let stored = self
+                .inner
+                .put(key, value, expected, expires_at, deadline)
+                .await?;
+            let lost = self
+                .lose
+                .fetch_update(
+                    std::sync::atomic::Ordering::SeqCst,
+                    std::sync::atomic::Ordering::SeqCst,
+                    |n| n.checked_sub(1),
+                )
+                .is_ok();
+            if stored && lost {
+                return Err(SendError {
+                    class: Class::Retry,
+                    message: "connection reset after the write".into(),
+                });
+            }
+            Ok(stored)
+        }
+    }
+
+    /// A store whose next `fail` writes to keys starting with `prefix` fail (not stored).
+    struct FailsWrites {
+        inner: MemoryStateStore,
+        prefix: &'static str,
+        fail: std::sync::atomic::AtomicUsize,
+    }
+
+    impl StateStore for FailsWrites {
+        async fn get(
+            &self,
+            key: &str,
+            deadline: Option<Instant>,
+        ) -> Result<Option<crate::state::Versioned>, SendError> {
+            self.inner.get(key, deadline).await
+        }
+
+        async fn put(
+            &self,
+            key: &str,
+            value: &str,
+            expected: Option<u64>,
+            expires_at: i64,
+            deadline: Option<Instant>,
+        ) -> Result<bool, SendError> {
+            let fail = key.starts_with(self.prefix)
+                && self
+                    .fail
+                    .fetch_update(
+                        std::sync::atomic::Ordering::SeqCst,
+                        std::sync::atomic::Ordering::SeqCst,
+                        |n| n.checked_sub(1),
+                    )
+                    .is_ok();
+            if fail {
+                return Err(SendError {
+                    class: Class::Retry,
+                    message: "throttled".into(),
+                });
+            }
+            self.inner
+                .put(key, value, expected, expires_at, deadline)
+                .await
+        }
+    }
+
+    #[test]
+    fn a_step_failing_after_the_claim_gives_it_back_for_the_redelivery() {
+        let c = config("");
+        let events = [denied("alice", 1, T + 1000)];
+        // The rate limiter's bucket (`r#`) cannot be written, then the pending list (`p#`,
+        // after a second event for the window's summary): each time the claim made just
+        // before is given back, the record is handed back, and the redelivery sends.
+        for (prefix, events) in [
+            ("r#", events.to_vec()),
+            (
+                "p#",
+                vec![denied("alice", 1, T + 1000), denied("alice", 2, T + 2000)],
+            ),
+        ] {
+            let store = FailsWrites {
+                inner: MemoryStateStore::new(),
+                prefix,
+                fail: 1.into(),
+            };
+            let sns = MemoryPublisher::new();
+            let first = block_on(send_alerts(
+                &c,
+                occurrences(&c, "s", &events),
+                &store,
+                &sns,
+                &at(T + 5000),
+            ));
+            assert!(!first.pending_records.is_empty(), "{prefix}: {first:?}");
+            assert!(sns.sent().is_empty(), "{prefix}");
+            let again = block_on(send_alerts(
+                &c,
+                occurrences(&c, "s", &events),
+                &store,
+                &sns,
+                &at(T + 6000),
+            ));
+            assert_eq!(
+                (again.alerts, again.redelivered),
+                (1, 0),
+                "{prefix}: {again:?}"
+            );
+            assert!(again.pending_records.is_empty(), "{prefix}: {again:?}");
+            assert_eq!(sns.sent().len(), 1, "{prefix}");
+        }
+    }
+
+    #[test]
+    fn a_claim_stored_with_its_answer_lost_still_sends_the_alert() {
+        let c = config("");
+        let store = LosesAnswers {
+            inner: MemoryStateStore::new(),
+            lose: 1.into(),
+        };
+        let sns = MemoryPublisher::new();
+        let events = [denied("alice", 1, T + 1000)];
+        let r = block_on(send_alerts(
+            &c,
+            occurrences(&c, "s", &events),
+            &store,
+            &sns,
+            &at(T + 5000),
+        ));
+        // Read back, the write is found stored: the alert goes out now, and the record is
+        // not handed back (a redelivery would have found its batch claimed and sent nothing).
+        assert_eq!((r.published, r.alerts), (1, 1), "{r:?}");
+        assert!(r.pending_records.is_empty(), "{r:?}");
+        assert_eq!(sns.sent().len(), 1);
     }
 
     #[test]

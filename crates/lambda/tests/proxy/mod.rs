@@ -8,6 +8,8 @@
 //! - [`Action::ForwardThenReset`]: forwards, then sends the head and half of the body of the
 //!   service's answer and resets the connection (TCP RST);
 //! - [`Action::ForwardThenHold`]: forwards, then holds the service's answer this long;
+//! - [`Action::Hold`]: answers a fault this much later, the service never sees the request
+//!   (a service that hangs);
 //! - [`Action::BulkItems`]: for a `_bulk` request, keeps the items it picks away from the
 //!   cluster, forwards the rest and answers the picked ones with a per-item error inside the
 //!   cluster's 200 (what a cluster under write pressure does: those items were not indexed).
@@ -196,6 +198,8 @@ pub enum Action {
     ForwardThenReset,
     /// Forwards it at once, then relays the answer this much later.
     ForwardThenHold(Duration),
+    /// Answers this, this much later, without forwarding.
+    Hold(Duration, Reply),
     /// A `_bulk` request: the items `pick` takes are not forwarded and are answered with the
     /// status and error type it gives (429 `es_rejected_execution_exception`, ...); the rest
     /// are forwarded, their answers kept in place.
@@ -211,6 +215,7 @@ impl Action {
             Action::ForwardThenAnswer(_) => "forward-then-answer",
             Action::ForwardThenReset => "forward-then-reset",
             Action::ForwardThenHold(_) => "forward-then-hold",
+            Action::Hold(..) => "hold",
             Action::BulkItems(_) => "bulk-items",
         }
     }
@@ -366,6 +371,10 @@ async fn handle(
         }
         Action::ForwardThenHold(hold) => {
             let reply = forward(upstream, &request).await?;
+            tokio::time::sleep(hold).await;
+            reply
+        }
+        Action::Hold(hold, reply) => {
             tokio::time::sleep(hold).await;
             reply
         }
