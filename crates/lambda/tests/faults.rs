@@ -1526,3 +1526,68 @@ async fn state_table_throttling_and_lost_answers_send_each_alert_once() {
     })
     .await;
 }
+
+/// SNS refuses the intruder's messages for good (`AuthorizationError`), and the bucket the
+/// dead letters go to answers `503 SlowDown` twice: the refused alert and summary are kept as
+/// dead letters (retried into the bucket, each once), the deployer's alert is published, and
+/// the invocation succeeds (a refusal is not retried).
+#[tokio::test]
+async fn alerts_sns_refuses_are_dead_lettered_through_a_slow_bucket() {
+    bounded(async {
+        let moto = sdk_at(&moto_url());
+        let wiring = Wiring::new(&moto, false).await;
+        let table = state_table(&moto, "state").await;
+        let bucket = new_bucket("alert-dl").await;
+        let sns = Proxy::start(&moto_url()).await;
+        sns.rule(
+            |r| r.is_sns_publish() && String::from_utf8_lossy(&r.body).contains("intruder"),
+            Action::Answer(Reply::sns_error(403, "Sender", "AuthorizationError")),
+            usize::MAX,
+        );
+        let s3 = Proxy::start(&moto_url()).await;
+        s3.rule(
+            |r| r.is_put_object(),
+            Action::Answer(Reply::s3_error(503, "SlowDown")),
+            2,
+        );
+        let h = Alerter::new(
+            alert_config(&wiring.topic.arn),
+            DynamoStateStore::new(&moto, &table),
+            SnsPublisher::new(&sdk_at(&sns.url)).with_backoff(fast()),
+            Some(S3Archive::new(&sdk_at(&s3.url), &bucket, None).with_backoff(fast())),
+        )
+        .with_metrics_out(Box::new(|_| {}));
+        let rounds = drive(&h, &direct_event(&cloudtrail_data(true)), LONG_DEADLINE_MS).await;
+        assert_eq!(trace(&rounds), ["ok"]);
+        assert_eq!(rounds[0].summary.dead_letters, 2, "{:?}", rounds[0].summary);
+        assert_eq!(s3.count("answer"), 2, "the bucket's faults happened");
+        // Published: the deployer's alert only.
+        let received = kinds_and_users(&wiring.drain(1).await);
+        assert_eq!(received, [("alert".to_string(), common::DEPLOYER.to_string())]);
+        // Kept: the intruder's alert and summary, each once, with the refusal.
+        let contents = bucket_contents(&bucket).await;
+        assert_eq!(
+            contents.dead_letters.len(),
+            2,
+            "{:?}",
+            contents.dead_letters.keys()
+        );
+        let mut kinds: Vec<String> = contents
+            .dead_letters
+            .values()
+            .map(|body| {
+                let m: Value = serde_json::from_slice(body).expect("the SNS message, as JSON");
+                let inner: Value =
+                    serde_json::from_str(m["message"].as_str().expect("message")).expect("body");
+                assert!(inner.to_string().contains("intruder"), "{inner}");
+                inner["kind"].as_str().unwrap_or_default().to_string()
+            })
+            .collect();
+        kinds.sort();
+        assert_eq!(kinds, ["alert", "summary"]);
+        for error in contents.error_files.values() {
+            assert!(error.to_string().contains("AuthorizationError"), "{error}");
+        }
+    })
+    .await;
+}
