@@ -1563,7 +1563,10 @@ async fn alerts_sns_refuses_are_dead_lettered_through_a_slow_bucket() {
         assert_eq!(s3.count("answer"), 2, "the bucket's faults happened");
         // Published: the deployer's alert only.
         let received = kinds_and_users(&wiring.drain(1).await);
-        assert_eq!(received, [("alert".to_string(), common::DEPLOYER.to_string())]);
+        assert_eq!(
+            received,
+            [("alert".to_string(), common::DEPLOYER.to_string())]
+        );
         // Kept: the intruder's alert and summary, each once, with the refusal.
         let contents = bucket_contents(&bucket).await;
         assert_eq!(
