@@ -94,6 +94,24 @@ fn sdk_at(url: &str) -> aws_config::SdkConfig {
     )
 }
 
+/// The alert function publishing to `topic` through `sns`, its state in `table` through
+/// `dynamo`, its dead letters in `dead_letters`; fast retries, EMF lines dropped.
+fn alerter(
+    topic: &str,
+    dynamo: &aws_config::SdkConfig,
+    table: &str,
+    sns: &aws_config::SdkConfig,
+    dead_letters: Option<S3Archive>,
+) -> Alerter<DynamoStateStore, SnsPublisher, S3Archive> {
+    Alerter::new(
+        alert_config(topic),
+        DynamoStateStore::new(dynamo, table).with_backoff(fast()),
+        SnsPublisher::new(sns).with_backoff(fast()),
+        dead_letters,
+    )
+    .with_metrics_out(Box::new(|_| {}))
+}
+
 /// A fast retry schedule: three attempts per invocation.
 fn fast() -> Backoff {
     Backoff {
@@ -1332,13 +1350,7 @@ async fn sns_throttling_hands_the_record_back_and_each_alert_goes_out_once() {
                 action,
                 4,
             );
-            let h = Alerter::new(
-                alert_config(&wiring.topic.arn),
-                DynamoStateStore::new(&moto, &table),
-                SnsPublisher::new(&sdk_at(&sns.url)).with_backoff(fast()),
-                None::<S3Archive>,
-            )
-            .with_metrics_out(Box::new(|_| {}));
+            let h = alerter(&wiring.topic.arn, &moto, &table, &sdk_at(&sns.url), None);
             let data = cloudtrail_data(true);
             let event = if kinesis {
                 kinesis_event(&[(
@@ -1412,13 +1424,7 @@ async fn sns_answers_lost_after_the_publish_send_each_alert_once_on_fifo_topics(
                 action,
                 2,
             );
-            let h = Alerter::new(
-                alert_config(&wiring.topic.arn),
-                DynamoStateStore::new(&moto, &table),
-                SnsPublisher::new(&sdk_at(&sns.url)).with_backoff(fast()),
-                None::<S3Archive>,
-            )
-            .with_metrics_out(Box::new(|_| {}));
+            let h = alerter(&wiring.topic.arn, &moto, &table, &sdk_at(&sns.url), None);
             let rounds = drive(&h, &direct_event(&cloudtrail_data(true)), deadline_ms).await;
             let trace = trace(&rounds);
             assert_eq!(
@@ -1457,13 +1463,7 @@ async fn sns_hanging_past_the_deadline_hands_the_record_back_and_the_alert_goes_
             hang,
             1,
         );
-        let h = Alerter::new(
-            alert_config(&wiring.topic.arn),
-            DynamoStateStore::new(&moto, &table),
-            SnsPublisher::new(&sdk_at(&sns.url)).with_backoff(fast()),
-            None::<S3Archive>,
-        )
-        .with_metrics_out(Box::new(|_| {}));
+        let h = alerter(&wiring.topic.arn, &moto, &table, &sdk_at(&sns.url), None);
         let rounds = drive(&h, &direct_event(&cloudtrail_data(true)), SHORT_DEADLINE_MS).await;
         assert_eq!(trace(&rounds), ["error", "ok"]);
         assert_eq!(sns.count("hold"), 1);
@@ -1506,13 +1506,7 @@ async fn state_table_throttling_and_lost_answers_send_each_alert_once() {
                 action,
                 3,
             );
-            let h = Alerter::new(
-                alert_config(&wiring.topic.arn),
-                DynamoStateStore::new(&sdk_at(&dynamo.url), &table).with_backoff(fast()),
-                SnsPublisher::new(&moto).with_backoff(fast()),
-                None::<S3Archive>,
-            )
-            .with_metrics_out(Box::new(|_| {}));
+            let h = alerter(&wiring.topic.arn, &sdk_at(&dynamo.url), &table, &moto, None);
             let rounds = drive(&h, &direct_event(&cloudtrail_data(true)), LONG_DEADLINE_MS).await;
             let trace = trace(&rounds);
             assert_eq!(trace.last().map(String::as_str), Some("ok"), "{what}: {trace:?}");
@@ -1550,13 +1544,13 @@ async fn alerts_sns_refuses_are_dead_lettered_through_a_slow_bucket() {
             Action::Answer(Reply::s3_error(503, "SlowDown")),
             2,
         );
-        let h = Alerter::new(
-            alert_config(&wiring.topic.arn),
-            DynamoStateStore::new(&moto, &table),
-            SnsPublisher::new(&sdk_at(&sns.url)).with_backoff(fast()),
+        let h = alerter(
+            &wiring.topic.arn,
+            &moto,
+            &table,
+            &sdk_at(&sns.url),
             Some(S3Archive::new(&sdk_at(&s3.url), &bucket, None).with_backoff(fast())),
-        )
-        .with_metrics_out(Box::new(|_| {}));
+        );
         let rounds = drive(&h, &direct_event(&cloudtrail_data(true)), LONG_DEADLINE_MS).await;
         assert_eq!(trace(&rounds), ["ok"]);
         assert_eq!(rounds[0].summary.dead_letters, 2, "{:?}", rounds[0].summary);

@@ -1321,60 +1321,27 @@ mod tests {
         serde_json::from_str(&m.message).expect("json body")
     }
 
-    /// A store whose next `lose` writes are stored, but answered with a retryable error (the
-    /// answer lost on the way back, the store's own retries too).
-    struct LosesAnswers {
-        inner: MemoryStateStore,
-        lose: std::sync::atomic::AtomicUsize,
-    }
-
-    impl StateStore for LosesAnswers {
-        async fn get(
-            &self,
-            key: &str,
-            deadline: Option<Instant>,
-        ) -> Result<Option<crate::state::Versioned>, SendError> {
-            self.inner.get(key, deadline).await
-        }
-
-        async fn put(
-            &self,
-            key: &str,
-            value: &str,
-            expected: Option<u64>,
-            expires_at: i64,
-            deadline: Option<Instant>,
-        ) -> Result<bool, SendError> {
-            let stored = self
-                .inner
-                .put(key, value, expected, expires_at, deadline)
-                .await?;
-            let lost = self
-                .lose
-                .fetch_update(
-                    std::sync::atomic::Ordering::SeqCst,
-                    std::sync::atomic::Ordering::SeqCst,
-                    |n| n.checked_sub(1),
-                )
-                .is_ok();
-            if stored && lost {
-                return Err(SendError {
-                    class: Class::Retry,
-                    message: "connection reset after the write".into(),
-                });
-            }
-            Ok(stored)
-        }
-    }
-
-    /// A store whose next `fail` writes to keys starting with `prefix` fail (not stored).
-    struct FailsWrites {
+    /// A store whose next `left` writes to keys starting with `prefix` answer a retryable
+    /// error: not stored, or (`stored`) stored with the answer lost on the way back.
+    struct Faulty {
         inner: MemoryStateStore,
         prefix: &'static str,
-        fail: std::sync::atomic::AtomicUsize,
+        left: std::sync::atomic::AtomicUsize,
+        stored: bool,
     }
 
-    impl StateStore for FailsWrites {
+    impl Faulty {
+        fn new(prefix: &'static str, left: usize, stored: bool) -> Faulty {
+            Faulty {
+                inner: MemoryStateStore::new(),
+                prefix,
+                left: left.into(),
+                stored,
+            }
+        }
+    }
+
+    impl StateStore for Faulty {
         async fn get(
             &self,
             key: &str,
@@ -1393,22 +1360,31 @@ mod tests {
         ) -> Result<bool, SendError> {
             let fail = key.starts_with(self.prefix)
                 && self
-                    .fail
+                    .left
                     .fetch_update(
                         std::sync::atomic::Ordering::SeqCst,
                         std::sync::atomic::Ordering::SeqCst,
                         |n| n.checked_sub(1),
                     )
                     .is_ok();
-            if fail {
-                return Err(SendError {
-                    class: Class::Retry,
-                    message: "throttled".into(),
-                });
+            if !fail {
+                return self
+                    .inner
+                    .put(key, value, expected, expires_at, deadline)
+                    .await;
             }
-            self.inner
-                .put(key, value, expected, expires_at, deadline)
-                .await
+            if self.stored
+                && !self
+                    .inner
+                    .put(key, value, expected, expires_at, deadline)
+                    .await?
+            {
+                return Ok(false);
+            }
+            Err(SendError {
+                class: Class::Retry,
+                message: "throttled, or the answer lost after the write".into(),
+            })
         }
     }
 
@@ -1426,11 +1402,7 @@ mod tests {
                 vec![denied("alice", 1, T + 1000), denied("alice", 2, T + 2000)],
             ),
         ] {
-            let store = FailsWrites {
-                inner: MemoryStateStore::new(),
-                prefix,
-                fail: 1.into(),
-            };
+            let store = Faulty::new(prefix, 1, false);
             let sns = MemoryPublisher::new();
             let first = block_on(send_alerts(
                 &c,
@@ -1461,10 +1433,7 @@ mod tests {
     #[test]
     fn a_claim_stored_with_its_answer_lost_still_sends_the_alert() {
         let c = config("");
-        let store = LosesAnswers {
-            inner: MemoryStateStore::new(),
-            lose: 1.into(),
-        };
+        let store = Faulty::new("", 1, true);
         let sns = MemoryPublisher::new();
         let events = [denied("alice", 1, T + 1000)];
         let r = block_on(send_alerts(
