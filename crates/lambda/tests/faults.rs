@@ -94,6 +94,22 @@ fn sdk_at(url: &str) -> aws_config::SdkConfig {
     )
 }
 
+/// The last delivery of `rounds` succeeded, and the subscriber got each alert and the summary
+/// of `alerts_and_summary` exactly once.
+async fn each_alert_once_in_the_end<S>(what: &str, rounds: &[Round<S>], wiring: &Wiring) {
+    let trace = trace(rounds);
+    assert_eq!(
+        trace.last().map(String::as_str),
+        Some("ok"),
+        "{what}: {trace:?}"
+    );
+    assert_eq!(
+        kinds_and_users(&wiring.drain(3).await),
+        alerts_and_summary(),
+        "{what}: {trace:?}"
+    );
+}
+
 /// The alert function publishing to `topic` through `sns`, its state in `table` through
 /// `dynamo`, its dead letters in `dead_letters`; fast retries, EMF lines dropped.
 fn alerter(
@@ -1426,18 +1442,8 @@ async fn sns_answers_lost_after_the_publish_send_each_alert_once_on_fifo_topics(
             );
             let h = alerter(&wiring.topic.arn, &moto, &table, &sdk_at(&sns.url), None);
             let rounds = drive(&h, &direct_event(&cloudtrail_data(true)), deadline_ms).await;
-            let trace = trace(&rounds);
-            assert_eq!(
-                trace.last().map(String::as_str),
-                Some("ok"),
-                "{what}: {trace:?}"
-            );
             assert_eq!(sns.count(name), 2, "{what}: the fault happened");
-            assert_eq!(
-                kinds_and_users(&wiring.drain(3).await),
-                alerts_and_summary(),
-                "{what}: {trace:?}"
-            );
+            each_alert_once_in_the_end(what, &rounds, &wiring).await;
         }
     })
     .await;
@@ -1508,14 +1514,8 @@ async fn state_table_throttling_and_lost_answers_send_each_alert_once() {
             );
             let h = alerter(&wiring.topic.arn, &sdk_at(&dynamo.url), &table, &moto, None);
             let rounds = drive(&h, &direct_event(&cloudtrail_data(true)), LONG_DEADLINE_MS).await;
-            let trace = trace(&rounds);
-            assert_eq!(trace.last().map(String::as_str), Some("ok"), "{what}: {trace:?}");
             assert_eq!(dynamo.count(name), 3, "{what}: the fault happened");
-            assert_eq!(
-                kinds_and_users(&wiring.drain(3).await),
-                alerts_and_summary(),
-                "{what}: {trace:?}"
-            );
+            each_alert_once_in_the_end(what, &rounds, &wiring).await;
         }
     })
     .await;
