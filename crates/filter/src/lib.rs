@@ -599,7 +599,16 @@ impl PatternSet {
         out: &mut Vec<usize>,
     ) {
         out.clear();
-        let mut found = vec![false; self.literal_count];
+        // Which literals occur: on the stack for the usual few dozen, so that a message costs
+        // no allocation here.
+        let mut on_stack = [false; 64];
+        let mut on_heap = Vec::new();
+        let found: &mut [bool] = if self.literal_count <= on_stack.len() {
+            &mut on_stack[..self.literal_count]
+        } else {
+            on_heap.resize(self.literal_count, false);
+            &mut on_heap
+        };
         if let Some(ac) = &self.ac {
             let text = msg.text().as_bytes();
             let mut left = self.literal_count;
@@ -638,9 +647,10 @@ impl PatternSet {
                 at = m.start() + 1;
             }
         }
-        // Patterns with texts to look for wait until the others have run: if one of those
-        // parsed the message's JSON (or split its fields), searching would save nothing.
-        let mut deferred = Vec::new();
+        // Patterns with texts to look for wait until the others have run (a second pass, below):
+        // if one of those parsed the message's JSON (or split its fields), searching would save
+        // nothing.
+        let mut deferred = false;
         for (i, p) in self.patterns.iter().enumerate() {
             if !wanted(i) {
                 continue;
@@ -654,7 +664,7 @@ impl PatternSet {
                     })
                 }
                 Program::Json(_) | Program::Delimited(_) if !self.required[i].is_empty() => {
-                    deferred.push(i);
+                    deferred = true;
                     continue;
                 }
                 _ => p.is_match(msg),
@@ -663,15 +673,19 @@ impl PatternSet {
                 out.push(i);
             }
         }
-        if deferred.is_empty() {
+        if !deferred {
             return;
         }
         let text = msg.text().as_bytes();
         // Whether the message holds a `\u` escape, looked for once, when first needed.
         let mut escaped: Option<bool> = None;
         let mut searches = 0;
-        for i in deferred {
-            let p = &self.patterns[i];
+        let deferred = self.patterns.iter().enumerate().filter(|&(i, p)| {
+            matches!(p.inner.program, Program::Json(_) | Program::Delimited(_))
+                && !self.required[i].is_empty()
+                && wanted(i)
+        });
+        for (i, p) in deferred {
             let json = matches!(p.inner.program, Program::Json(_));
             // Nothing left to save, or the texts could be spelled otherwise: evaluate.
             let evaluate = searches >= MAX_PREFILTER_SEARCHES
@@ -794,6 +808,39 @@ mod tests {
             v(&[&["GET", "POST"]])
         );
         assert!(delimited("[ip, code != 200, size > 100]").is_empty());
+    }
+
+    #[test]
+    fn sets_past_the_stack_literal_table_agree_with_single_patterns() {
+        // 100 term literals (past the 64 looked up on the stack), and patterns deferred for
+        // their texts, some of them not wanted.
+        let mut patterns: Vec<Pattern> = (0..100)
+            .map(|i| Pattern::new(&format!("word{i}")).unwrap())
+            .collect();
+        patterns.push(Pattern::new(r#"{ $.e = "AccessDenied" }"#).unwrap());
+        patterns.push(Pattern::new(r#"[a, b = "REJECT"]"#).unwrap());
+        patterns.push(Pattern::new(r#"{ $.n > 1 }"#).unwrap());
+        let set = PatternSet::new(patterns.clone());
+        let every: &dyn Fn(usize) -> bool = &|_| true;
+        let some: &dyn Fn(usize) -> bool = &|i| i % 3 != 0;
+        let mut hits = Vec::new();
+        for text in [
+            "word7 word70 word99",
+            r#"{"e":"AccessDenied","m":"word3","n":2}"#,
+            "x REJECT",
+            "word100 REJECT",
+            "nothing",
+        ] {
+            let msg = Message::new(text);
+            for wanted in [every, some] {
+                set.matches_among(&msg, wanted, &mut hits);
+                let want: Vec<usize> = (0..patterns.len())
+                    .filter(|&i| wanted(i) && patterns[i].is_match(&msg))
+                    .collect();
+                assert!(!want.is_empty() || text == "nothing", "{text}");
+                assert_eq!(hits, want, "{text}");
+            }
+        }
     }
 
     #[test]
