@@ -474,6 +474,10 @@ pub struct PatternSet {
     /// that scan slows down with many literals, while these searches stop once the message
     /// has been read.
     required: Vec<Vec<Vec<Finder<'static>>>>,
+    /// The patterns evaluated first: those without texts to look for.
+    immediate: Vec<usize>,
+    /// The patterns evaluated after them: JSON and space-delimited ones with texts.
+    deferred: Vec<usize>,
 }
 
 impl PatternSet {
@@ -540,6 +544,12 @@ impl PatternSet {
         };
         let ac = build(aho_corasick::MatchKind::LeftmostLongest);
         let ac_overlapping = build(aho_corasick::MatchKind::Standard);
+        let (deferred, immediate): (Vec<usize>, Vec<usize>) = (0..patterns.len()).partition(|&i| {
+            matches!(
+                patterns[i].inner.program,
+                Program::Json(_) | Program::Delimited(_)
+            ) && !required_finders[i].is_empty()
+        });
         let prefixes = literals
             .iter()
             .map(|long| {
@@ -555,6 +565,8 @@ impl PatternSet {
             ac_overlapping,
             prefixes,
             needle_ids,
+            immediate,
+            deferred,
             required: required_finders,
         }
     }
@@ -650,11 +662,11 @@ impl PatternSet {
         // Patterns with texts to look for wait until the others have run (a second pass, below):
         // if one of those parsed the message's JSON (or split its fields), searching would save
         // nothing.
-        let mut deferred = false;
-        for (i, p) in self.patterns.iter().enumerate() {
+        for &i in &self.immediate {
             if !wanted(i) {
                 continue;
             }
+            let p = &self.patterns[i];
             let hit = match &p.inner.program {
                 Program::Terms(t) => {
                     let ids = &self.needle_ids[i];
@@ -663,29 +675,24 @@ impl PatternSet {
                         None => t.needles[k].is_in(msg.text()),
                     })
                 }
-                Program::Json(_) | Program::Delimited(_) if !self.required[i].is_empty() => {
-                    deferred = true;
-                    continue;
-                }
                 _ => p.is_match(msg),
             };
             if hit {
                 out.push(i);
             }
         }
-        if !deferred {
+        if self.deferred.is_empty() {
             return;
         }
         let text = msg.text().as_bytes();
         // Whether the message holds a `\u` escape, looked for once, when first needed.
         let mut escaped: Option<bool> = None;
         let mut searches = 0;
-        let deferred = self.patterns.iter().enumerate().filter(|&(i, p)| {
-            matches!(p.inner.program, Program::Json(_) | Program::Delimited(_))
-                && !self.required[i].is_empty()
-                && wanted(i)
-        });
-        for (i, p) in deferred {
+        for &i in &self.deferred {
+            if !wanted(i) {
+                continue;
+            }
+            let p = &self.patterns[i];
             let json = matches!(p.inner.program, Program::Json(_));
             // Nothing left to save, or the texts could be spelled otherwise: evaluate.
             let evaluate = searches >= MAX_PREFILTER_SEARCHES
