@@ -598,16 +598,57 @@ impl PatternSet {
 
     /// Clears `out` and fills it with the indices of the patterns `msg` matches, ascending.
     pub fn matches(&self, msg: &Message<'_>, out: &mut Vec<usize>) {
-        self.matches_among(msg, &|_| true, out);
+        self.run(&self.immediate, &self.deferred, self.ac.is_some(), msg, out);
     }
 
     /// Like [`PatternSet::matches`], but only patterns `i` with `wanted(i)` are evaluated (the
     /// others are left out of `out`): callers that know some patterns do not apply to a
-    /// message (rules scoped to other log groups) skip their JSON parse or field split.
+    /// message (rules scoped to other log groups) skip their JSON parse or field split. For
+    /// many messages with the same `wanted` (a batch of one log group), [`PatternSet::among`]
+    /// sorts the patterns once.
     pub fn matches_among(
         &self,
         msg: &Message<'_>,
         wanted: &dyn Fn(usize) -> bool,
+        out: &mut Vec<usize>,
+    ) {
+        self.among(wanted).matches(msg, out);
+    }
+
+    /// The patterns `i` with `wanted(i)`, ready to be evaluated against many messages.
+    pub fn among(&self, wanted: &dyn Fn(usize) -> bool) -> Among<'_> {
+        let immediate: Vec<usize> = self
+            .immediate
+            .iter()
+            .copied()
+            .filter(|&i| wanted(i))
+            .collect();
+        // The literal scan is needed only for term patterns with literals.
+        let scan = self.ac.is_some()
+            && immediate
+                .iter()
+                .any(|&i| self.needle_ids[i].iter().any(Option::is_some));
+        Among {
+            set: self,
+            deferred: self
+                .deferred
+                .iter()
+                .copied()
+                .filter(|&i| wanted(i))
+                .collect(),
+            immediate,
+            scan,
+        }
+    }
+
+    /// Evaluates the patterns `immediate`, then `deferred` (see [`PatternSet::matches`]); the
+    /// literal scan runs only with `scan`.
+    fn run(
+        &self,
+        immediate: &[usize],
+        deferred: &[usize],
+        scan: bool,
+        msg: &Message<'_>,
         out: &mut Vec<usize>,
     ) {
         out.clear();
@@ -621,7 +662,7 @@ impl PatternSet {
             on_heap.resize(self.literal_count, false);
             &mut on_heap
         };
-        if let Some(ac) = &self.ac {
+        if let Some(ac) = self.ac.as_ref().filter(|_| scan) {
             let text = msg.text().as_bytes();
             let mut left = self.literal_count;
             let mut at = 0;
@@ -662,10 +703,7 @@ impl PatternSet {
         // Patterns with texts to look for wait until the others have run (a second pass, below):
         // if one of those parsed the message's JSON (or split its fields), searching would save
         // nothing.
-        for &i in &self.immediate {
-            if !wanted(i) {
-                continue;
-            }
+        for &i in immediate {
             let p = &self.patterns[i];
             let hit = match &p.inner.program {
                 Program::Terms(t) => {
@@ -681,17 +719,14 @@ impl PatternSet {
                 out.push(i);
             }
         }
-        if self.deferred.is_empty() {
+        if deferred.is_empty() {
             return;
         }
         let text = msg.text().as_bytes();
         // Whether the message holds a `\u` escape, looked for once, when first needed.
         let mut escaped: Option<bool> = None;
         let mut searches = 0;
-        for &i in &self.deferred {
-            if !wanted(i) {
-                continue;
-            }
+        for &i in deferred {
             let p = &self.patterns[i];
             let json = matches!(p.inner.program, Program::Json(_));
             // Nothing left to save, or the texts could be spelled otherwise: evaluate.
@@ -710,6 +745,24 @@ impl PatternSet {
             }
         }
         out.sort_unstable();
+    }
+}
+
+/// Some patterns of a [`PatternSet`], chosen once ([`PatternSet::among`]) for many messages.
+#[derive(Debug, Clone)]
+pub struct Among<'s> {
+    set: &'s PatternSet,
+    immediate: Vec<usize>,
+    deferred: Vec<usize>,
+    scan: bool,
+}
+
+impl Among<'_> {
+    /// Clears `out` and fills it with the indices (in the whole set) of the chosen patterns
+    /// `msg` matches, ascending.
+    pub fn matches(&self, msg: &Message<'_>, out: &mut Vec<usize>) {
+        self.set
+            .run(&self.immediate, &self.deferred, self.scan, msg, out);
     }
 }
 
