@@ -191,9 +191,6 @@ impl<'c> RuleRun<'c> {
             let message = Message::new(&event.message);
             among.matches(&message, &mut hits);
             for &i in &hits {
-                if !takes[i] {
-                    continue;
-                }
                 matched += 1;
                 self.stats.matches += 1;
                 self.rule_matches[i] += 1;
