@@ -254,6 +254,7 @@ proptest! {
             1..6,
         ),
         terms in prop::collection::vec(prop_oneof![Just("aab"), Just("u00"), Just("abb")], 0..2),
+        chosen in prop::collection::vec(any::<bool>(), 10),
     ) {
         let mut sources: Vec<String> = exprs
             .iter()
@@ -287,6 +288,11 @@ proptest! {
             let want: Vec<usize> =
                 (0..patterns.len()).filter(|&i| patterns[i].is_match(&msg)).collect();
             prop_assert_eq!(&hits, &want, "message {} patterns {:?}", m, sources);
+            // Some of the patterns, chosen once for many messages (as for a batch's log group).
+            let among = set.among(&|i| chosen[i]);
+            among.matches(&msg, &mut hits);
+            let want: Vec<usize> = want.into_iter().filter(|&i| chosen[i]).collect();
+            prop_assert_eq!(&hits, &want, "message {} patterns {:?} chosen {:?}", m, sources, chosen);
         }
     }
 }
