@@ -149,15 +149,22 @@ pub fn parse_payload(bytes: &[u8]) -> Result<Vec<LogBatch<'_>>, DecodeError> {
     if looks_like_archive(&bytes[first..]) {
         return parse_archive(bytes);
     }
+    let hinted = |err: DecodeError| match log_group_hint(bytes) {
+        Some(g) => err.with_log_group(g),
+        None => err,
+    };
+    // One UTF-8 check of the whole payload (word by word over ASCII), so that the parse reads
+    // text and does not check every string again on its own (a call, and mispredicted
+    // branches, per message and per field).
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        hinted(DecodeError::new(
+            Stage::Json,
+            format!("envelope: invalid UTF-8 at byte {}", e.valid_up_to()),
+        ))
+    })?;
     let mut batches = Vec::with_capacity(1);
-    for item in serde_json::Deserializer::from_slice(bytes).into_iter::<LogBatch<'_>>() {
-        let batch = item.map_err(|e| {
-            let err = from_json(&e, "envelope");
-            match log_group_hint(bytes) {
-                Some(g) => err.with_log_group(g),
-                None => err,
-            }
-        })?;
+    for item in serde_json::Deserializer::from_str(text).into_iter::<LogBatch<'_>>() {
+        let batch = item.map_err(|e| hinted(from_json(&e, "envelope")))?;
         batch
             .validate()
             .map_err(|e| e.with_log_group(batch.log_group.to_string()))?;
@@ -289,6 +296,18 @@ mod tests {
         let e = parse_payload(&ENVELOPE.as_bytes()[..100]).expect_err("truncated");
         assert_eq!(e.stage(), Stage::Json);
         assert_eq!(e.log_group(), Some("/aws/lambda/x"));
+
+        let mut bad_utf8 = ENVELOPE.as_bytes().to_vec();
+        let at = ENVELOPE.find("hello").expect("message");
+        bad_utf8[at] = 0xff;
+        let e = parse_payload(&bad_utf8).expect_err("invalid UTF-8");
+        assert_eq!(e.stage(), Stage::Json);
+        assert_eq!(e.log_group(), Some("/aws/lambda/x"));
+        assert!(
+            e.to_string()
+                .contains(&format!("envelope: invalid UTF-8 at byte {at}")),
+            "{e}"
+        );
 
         let e = parse_payload(b"[1,2]").expect_err("array");
         assert_eq!(e.stage(), Stage::Json);
