@@ -8,11 +8,9 @@
 
 mod common;
 
+use common::counts::{check_alert, check_archive, check_index};
 use common::sample;
-use cwlogs_lambda::{
-    AlertSummary, Alerter, Archiver, GroupTallies, IndexSummary, Indexer, InvocationSummary,
-    Response,
-};
+use cwlogs_lambda::{Alerter, Archiver, Indexer, Response};
 use cwlogs_pipeline::bulk::{Fault, MemoryIndex};
 use cwlogs_pipeline::{
     Backoff, Class, Config, MemoryArchive, MemoryPublisher, MemoryStateStore, SendError,
@@ -47,92 +45,6 @@ fn reject(msg: &str) -> SendError {
         class: Class::Reject,
         message: msg.into(),
     }
-}
-
-/// The per log group counts (the self-metrics) add up within each group, and to the
-/// summary's own totals: `(events, delivered, filtered, dead-lettered, pending)`.
-fn check_groups(what: &str, groups: &GroupTallies, sink: &str, totals: [u64; 5]) {
-    let mut sum = [0u64; 5];
-    for (s, group, c) in groups.iter() {
-        assert_eq!(s, sink, "{what}: counts of another sink");
-        assert_eq!(
-            c.events,
-            c.delivered + c.filtered + c.dead_lettered + c.pending,
-            "{what}: {group}: events in != delivered + filtered + dead-lettered + pending: {c:?}"
-        );
-        assert_eq!(
-            c.oldest_delivered_ms.is_some(),
-            c.delivered > 0,
-            "{what}: {group}: a delivery lag without deliveries, or none with: {c:?}"
-        );
-        for (acc, n) in sum.iter_mut().zip([
-            c.events,
-            c.delivered,
-            c.filtered,
-            c.dead_lettered,
-            c.pending,
-        ]) {
-            *acc += n;
-        }
-    }
-    assert_eq!(sum, totals, "{what}: per group counts != the summary's");
-}
-
-fn check_archive(what: &str, s: &InvocationSummary) {
-    assert_eq!(
-        s.events,
-        s.archived_events + s.filtered_events + s.dead_lettered_events + s.pending_events,
-        "{what}: events in != archived + filtered + dead-lettered + pending: {s:?}"
-    );
-    let totals = [
-        s.events,
-        s.archived_events,
-        s.filtered_events,
-        s.dead_lettered_events,
-        s.pending_events,
-    ];
-    check_groups(what, &s.groups, "archive", totals.map(|n| n as u64));
-}
-
-fn check_index(what: &str, s: &IndexSummary) {
-    assert_eq!(
-        s.events,
-        s.indexed_events
-            + s.existing_events
-            + s.quarantined_events
-            + s.filtered_events
-            + s.refused_events
-            + s.pending_events,
-        "{what}: events in != indexed + existing + quarantined + filtered + refused + pending: {s:?}"
-    );
-    let totals = [
-        s.events,
-        s.indexed_events + s.existing_events + s.quarantined_events,
-        s.filtered_events,
-        s.refused_events,
-        s.pending_events,
-    ];
-    check_groups(what, &s.groups, "index", totals.map(|n| n as u64));
-}
-
-fn check_alert(what: &str, s: &AlertSummary) {
-    assert_eq!(
-        s.events as u64,
-        s.rules.events + s.rules.own_log_group_events,
-        "{what}: events in != evaluated + own log group: {s:?}"
-    );
-    assert!(
-        s.pending_events as u64 <= s.rules.events,
-        "{what}: more events handed back than evaluated: {s:?}"
-    );
-    let totals = [
-        s.events as u64,
-        s.rules.events - s.pending_events as u64,
-        s.rules.own_log_group_events,
-        0,
-        s.pending_events as u64,
-    ];
-    check_groups(what, &s.groups, "rules", totals);
 }
 
 /// The archive keys `process_input` builds for `text`, per record.
@@ -378,18 +290,7 @@ async fn index_counts_add_up_with_a_filter() {
 const TOPIC: &str = "arn:aws:sns:eu-west-1:123456789012:security";
 
 fn alert_config(own_log_group: Option<&str>) -> Config {
-    let text = format!(
-        r#"[alerts]
-grace = "1m"
-
-[[rule]]
-name = "access-denied"
-pattern = '{{ $.errorCode = "AccessDenied" }}'
-log_groups = ["aws-cloudtrail-logs-*"]
-metric = {{ namespace = "Security", name = "AccessDenied", value = "1", unit = "Count" }}
-alert = {{ topic = "{TOPIC}", group_by = ["$.userIdentity.arn"], window = "5m", max_per_window = 1, severity = "high" }}
-"#
-    );
+    let text = common::alert_rules(TOPIC, "1m");
     let own = own_log_group.map(String::from);
     let env = move |k: &str| match k {
         "AWS_REGION" => Some("eu-west-1".to_string()),

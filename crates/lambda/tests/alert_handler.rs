@@ -30,18 +30,7 @@ fn event(text: &str) -> LambdaEvent<Box<RawValue>> {
 }
 
 fn rules(grace: &str) -> String {
-    format!(
-        r#"[alerts]
-grace = "{grace}"
-
-[[rule]]
-name = "access-denied"
-pattern = '{{ $.errorCode = "AccessDenied" }}'
-log_groups = ["aws-cloudtrail-logs-*"]
-metric = {{ namespace = "Security", name = "AccessDenied", value = "1", unit = "Count" }}
-alert = {{ topic = "{TOPIC}", group_by = ["$.userIdentity.arn"], window = "5m", max_per_window = 1, severity = "high" }}
-"#
-    )
+    common::alert_rules(TOPIC, grace)
 }
 
 fn config_with(text: &str, own_log_group: Option<&str>) -> Config {

@@ -417,11 +417,7 @@ impl Function for Archiver<S3Archive> {
 
 impl Counted for Archiver<S3Archive> {
     fn check_counts(s: &InvocationSummary) {
-        assert_eq!(
-            s.events,
-            s.archived_events + s.filtered_events + s.dead_lettered_events + s.pending_events,
-            "{s:?}"
-        );
+        common::counts::check_archive("fault run", s);
     }
 }
 
@@ -438,16 +434,7 @@ impl Function for Indexer<OpenSearchIndex, S3Archive> {
 
 impl Counted for Indexer<OpenSearchIndex, S3Archive> {
     fn check_counts(s: &IndexSummary) {
-        assert_eq!(
-            s.events,
-            s.indexed_events
-                + s.existing_events
-                + s.quarantined_events
-                + s.filtered_events
-                + s.refused_events
-                + s.pending_events,
-            "{s:?}"
-        );
+        common::counts::check_index("fault run", s);
     }
 }
 

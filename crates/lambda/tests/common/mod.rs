@@ -4,6 +4,7 @@
 //! are made by [`moto`] (shared with other crates' tests too).
 #![allow(dead_code)]
 
+pub mod counts;
 pub mod moto;
 
 use base64::Engine as _;
@@ -71,11 +72,11 @@ pub fn region_env(k: &str) -> Option<String> {
 }
 
 /// One rule, `access-denied`: a metric, and an alert to `topic` per user and 5-minute window
-/// (at most one; then the window's summary, due at once with `grace = "0s"`).
-pub fn alert_config(topic: &str) -> Config {
-    let text = format!(
+/// (at most one; then the window's summary, due `grace` after the window ends).
+pub fn alert_rules(topic: &str, grace: &str) -> String {
+    format!(
         r#"[alerts]
-grace = "0s"
+grace = "{grace}"
 
 [[rule]]
 name = "access-denied"
@@ -84,8 +85,12 @@ log_groups = ["aws-cloudtrail-logs-*"]
 metric = {{ namespace = "Security", name = "AccessDenied", value = "1", unit = "Count" }}
 alert = {{ topic = "{topic}", group_by = ["$.userIdentity.arn"], window = "5m", max_per_window = 1, severity = "high" }}
 "#
-    );
-    Config::from_toml(&text, &region_env).expect("config")
+    )
+}
+
+/// [`alert_rules`] with the summary due at once (`grace = "0s"`).
+pub fn alert_config(topic: &str) -> Config {
+    Config::from_toml(&alert_rules(topic, "0s"), &region_env).expect("config")
 }
 
 /// The envelope of `samples/direct/cloudtrail.json` (3 `AccessDenied`: one by the deployer,
