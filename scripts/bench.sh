@@ -7,8 +7,8 @@
 #             gen_cwl.py --seed 42 writes it when DATA_DIR/manifest.json is missing, and
 #             scripts/bench-small-events.py adds special/small10k.json
 #   --only    comma-separated parts: speed, footprint, multicore (default: all three)
-# env: BENCH_KIT (default ../shared/bench beside the repo: gen_cwl.py, floor/, peers/),
-#      FLOOR_TARGET (default /tmp/cwl-floor-target: the floor's own cargo target dir),
+# The kit is bench/ in this repository (bench/README.md): gen_cwl.py, floor/, peers/.
+# env: FLOOR_TARGET (default target/bench-floor: the floor's own cargo target dir),
 #      BENCH_VENV (default /tmp/cwl-bench-venv: a venv with orjson for the Python peer).
 #
 # Ratios are computed round by round from neighbouring runs (scripts/bench-summary.py); compare
@@ -31,9 +31,8 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-KIT=${BENCH_KIT:-$ROOT/../shared/bench}
-KIT=$(cd "$KIT" && pwd)
-FLOOR_TARGET=${FLOOR_TARGET:-/tmp/cwl-floor-target}
+KIT=$ROOT/bench
+FLOOR_TARGET=${FLOOR_TARGET:-$ROOT/target/bench-floor}
 BENCH_VENV=${BENCH_VENV:-/tmp/cwl-bench-venv}
 OUT=${OUT:-$(mktemp -d /tmp/cwl-bench.XXXXXX)}
 mkdir -p "$OUT"
