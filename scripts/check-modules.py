@@ -14,8 +14,9 @@ Module A refers to module B when A's files hold a path into B:
     `use B::Item` in the root, `as` renames and `B::*` globs resolved); paths to what the root
     itself defines (or re-exports from another crate) are edges to the root and ignored.
 
-Test modules (`#[cfg(test)] mod tests`) count like any other code, and so do the paths of
-doc comments (`///`, `//!`: intra-doc links such as [`crate::B`] tie the modules' docs
+Unit-test modules (`#[cfg(test)] mod name { ... }`) do not count: like integration tests, they
+use the crate from above (a section's tests build a whole `Config`), and are not part of the
+library's module graph. The paths of doc comments do count (`///`, `//!`: intra-doc links such as [`crate::B`] tie the modules' docs
 together; they are marked `doc` in the report). Plain comments and string literals do not
 count. `--code-only` leaves the doc comments out too, to see what the code alone depends on.
 
@@ -289,26 +290,35 @@ class Crate:
         spans = [(0, list(file_mod))]
 
         def here():
-            return file_mod + [s for s in stack if s is not None]
+            return file_mod + [s for s, _ in stack if s is not None]
+
+        def in_test():
+            return any(test for _, test in stack)
+
+        def cfg_test_before(k):
+            """Whether the tokens just before position `k` (a `mod`) are `#[cfg(test)]`."""
+            want = ["#", "[", "cfg", "(", "test", ")", "]"]
+            return k >= len(want) and [toks[k - len(want) + n][1] for n in range(len(want))] == want
 
         i = 0
         while i < len(toks):
             kind, t, off = toks[i]
             if t == "{":
-                name = None
+                name, test = None, False
                 if i >= 2 and toks[i - 2][1] == "mod" and toks[i - 1][0] == "id":
                     name = toks[i - 1][1]
-                stack.append(name)
+                    test = cfg_test_before(i - 2)
+                stack.append((name, test))
                 if name is not None:
                     spans.append((off, here()))
                 i += 1
             elif t == "}":
-                if stack and stack.pop() is not None:
+                if stack and stack.pop()[0] is not None:
                     spans.append((off, here()))
                 i += 1
             elif t == "use" and kind == "id":
                 paths, j = parse_use_tree(toks, i + 1)
-                for p in paths:
+                for p in [] if in_test() else paths:
                     segs = plain(p)
                     absolute = self._absolute(here(), segs)
                     if absolute is not None:
@@ -323,7 +333,7 @@ class Crate:
                     segs.append(toks[j + 1][1])
                     j += 2
                 # Not `pub(crate)`, `pub(in crate::x)` is a path and counts.
-                absolute = self._absolute(here(), segs)
+                absolute = None if in_test() else self._absolute(here(), segs)
                 if absolute is not None:
                     self._add(module, self._resolve(absolute), path, line_of(off), "::".join(segs))
                 i = j
@@ -574,6 +584,12 @@ def self_test():
     expect("doc links counted", cycles(acyclic), [["low", "top", "low"], ["low", "top", "mid", "low"]])
     acyclic["src/low.rs"] = acyclic["src/low.rs"].replace("[`crate::top`]", "the top module")
     expect("acyclic", cycles(acyclic), [])
+    # A unit-test module may use the crate from above (low's tests build a top::T): no cycle;
+    # the same line outside the test module is one.
+    tested = dict(acyclic, **{"src/low.rs": acyclic["src/low.rs"].replace("use super::*;", "use super::*; use crate::top::T;")})
+    expect("unit tests do not count", cycles(tested), [])
+    untested = dict(acyclic, **{"src/low.rs": acyclic["src/low.rs"] + "fn h() { crate::top::f(); }\n"})
+    expect("the same path outside the tests counts", cycles(untested), [["low", "top", "low"], ["low", "top", "mid", "low"]])
 
     # Globs: `pub use g::*` in the root; crate::Gee is resolved by finding who defines it.
     globs = {

@@ -5,8 +5,9 @@ use crate::retry::with_retry;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use cwlogs_pipeline::sink::classify;
 use cwlogs_pipeline::sink::jitter;
-use cwlogs_pipeline::{Backoff, Class, SendError, StateStore, Versioned, classify};
+use cwlogs_pipeline::{Backoff, Class, SendError, StateStore, Versioned};
 use std::collections::HashMap;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 

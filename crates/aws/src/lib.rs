@@ -19,7 +19,7 @@
 //!   credentials as arguments instead, for S3-compatible servers and local test stubs.
 //!
 //! Every send goes through [`retry::with_retry`]: one attempt, then jittered exponential
-//! backoff while the pure classifier in [`cwlogs_pipeline::classify`] says the failure is
+//! backoff while the pure classifier in [`cwlogs_pipeline::sink::classify`] says the failure is
 //! retryable and the deadline leaves room. The SDK's own retries are switched off so that the
 //! decision lives in one place.
 //!
@@ -143,7 +143,7 @@ fn timeouts() -> aws_config::timeout::TimeoutConfig {
 
 /// Turns a failed SNS or DynamoDB call into a classified [`cwlogs_pipeline::SendError`] whose
 /// message reads `{service} {operation} {target}: {code} (HTTP {status}): {message} -- {hint}`.
-/// `classify` and `hint` are the service's pure functions in [`cwlogs_pipeline::classify`].
+/// `classify` and `hint` are the service's pure functions in [`cwlogs_pipeline::sink::classify`].
 #[cfg(any(feature = "sns", feature = "dynamodb"))]
 fn send_error<E>(
     service: &str,
@@ -153,7 +153,7 @@ fn send_error<E>(
         E,
         aws_smithy_runtime_api::client::orchestrator::HttpResponse,
     >,
-    classify: fn(cwlogs_pipeline::classify::AwsResponse<'_>) -> cwlogs_pipeline::Class,
+    classify: fn(cwlogs_pipeline::sink::classify::AwsResponse<'_>) -> cwlogs_pipeline::Class,
     hint: fn(&str) -> Option<&'static str>,
 ) -> cwlogs_pipeline::SendError
 where
@@ -168,7 +168,7 @@ where
     let class = match err {
         // Our request could not be built: sending it again builds it the same way.
         SdkError::ConstructionFailure(_) => Class::Reject,
-        _ => match classify(cwlogs_pipeline::classify::AwsResponse { status, code }) {
+        _ => match classify(cwlogs_pipeline::sink::classify::AwsResponse { status, code }) {
             // A 2xx whose body the SDK could not read: whether it took effect is unknown, and
             // both services' writes are safe to repeat (SNS FIFO topics deduplicate, the state
             // store recognizes its own write). An error is never "done".

@@ -1,6 +1,6 @@
 //! The OpenSearch / Elasticsearch `_bulk` transport, on the `opensearch` crate.
 
-use cwlogs_pipeline::bulk::{BulkTransport, MAX_RESPONSE_BYTES, Reply};
+use cwlogs_pipeline::sink::{BulkTransport, MAX_RESPONSE_BYTES, Reply};
 use cwlogs_pipeline::{Class, IndexAuth, IndexConfig, SendError};
 use opensearch::http::headers::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderValue};
 use opensearch::http::transport::{SingleNodeConnectionPool, Transport, TransportBuilder};
@@ -105,7 +105,7 @@ pub fn region_of(endpoint: &str) -> Option<String> {
     Some(labels[at - 1].to_string())
 }
 
-/// A cluster reached over HTTP(S): `_bulk` for [`cwlogs_pipeline::bulk::send_items`], and the
+/// A cluster reached over HTTP(S): `_bulk` for [`cwlogs_pipeline::index::send_items`], and the
 /// few other calls cwlogs makes (index templates, `_count`, `_refresh`).
 #[derive(Debug, Clone)]
 pub struct OpenSearchIndex {
@@ -293,11 +293,11 @@ impl OpenSearchIndex {
         })
     }
 
-    /// Installs the index templates of `config` ([`cwlogs_pipeline::bulk::index_templates`]):
+    /// Installs the index templates of `config` ([`cwlogs_pipeline::index::mapping_templates`]):
     /// `PUT _index_template/<name>` each. Returns the names installed.
     pub async fn install_templates(&self, config: &IndexConfig) -> Result<Vec<String>, SendError> {
         let mut names = Vec::new();
-        for (name, body) in cwlogs_pipeline::bulk::index_templates(config)? {
+        for (name, body) in cwlogs_pipeline::index::mapping_templates(config)? {
             self.json(Method::Put, &format!("_index_template/{name}"), Some(&body))
                 .await?;
             names.push(name);

@@ -5,7 +5,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, ServerSideEncryption};
-use cwlogs_pipeline::classify::{self, S3Response};
+use cwlogs_pipeline::sink::classify::{self, S3Response};
 use cwlogs_pipeline::{Archive, Backoff, Class, Object, SendError};
 use std::fmt;
 use std::time::Instant;

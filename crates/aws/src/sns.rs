@@ -3,7 +3,8 @@
 use crate::retry::with_retry;
 use aws_sdk_sns::Client;
 use aws_sdk_sns::types::MessageAttributeValue;
-use cwlogs_pipeline::{AlertMessage, Backoff, Class, Publish, SendError, classify};
+use cwlogs_pipeline::sink::classify;
+use cwlogs_pipeline::{AlertMessage, Backoff, Class, Publish, SendError};
 use std::time::Instant;
 
 /// The message group of a FIFO message whose [`AlertMessage::group_id`] is `None` and that has

@@ -10,7 +10,7 @@
 use base64::Engine as _;
 use cwlogs_aws::{Auth, OpenSearchIndex};
 use cwlogs_lambda::{IndexSummary, Indexer, Response};
-use cwlogs_pipeline::bulk::{BulkOptions, BulkReport, Fate, index_items, send_items};
+use cwlogs_pipeline::index::{BulkOptions, BulkReport, Fate, index_items, send_items};
 use cwlogs_pipeline::{Backoff, Config, IndexConfig, MemoryArchive, process_batch, process_input};
 use lambda_runtime::{Context, LambdaEvent};
 use opensearch::http::Method;

@@ -11,7 +11,7 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use base64::Engine as _;
 use cwlogs_aws::{Auth, Credentials, OpenSearchIndex};
 use cwlogs_pipeline::Backoff;
-use cwlogs_pipeline::bulk::{BulkOptions, BulkReport, Fate, send_items};
+use cwlogs_pipeline::index::{BulkOptions, BulkReport, Fate, send_items};
 use sha2::Digest as _;
 use std::time::{Duration, Instant};
 use stub::{Answer, Request, Step, Stub};

@@ -8,9 +8,9 @@ use crate::sinks::{
 use anyhow::{Context, Result};
 use cwlogs_aws::{DynamoStateStore, OpenSearchIndex, S3Archive, S3Source, S3Url, SnsPublisher};
 use cwlogs_decode::{LogBatch, LogEvent};
-use cwlogs_pipeline::alert::{AlertOptions, AlertReport, flush_summaries, send_alerts};
-use cwlogs_pipeline::bulk::{BulkOptions, Fate, index_items};
-use cwlogs_pipeline::input::is_error_file;
+use cwlogs_pipeline::index::{BulkOptions, Fate, index_items};
+use cwlogs_pipeline::rules::alert::{AlertOptions, AlertReport, flush_summaries, send_alerts};
+use cwlogs_pipeline::sink::is_error_file;
 use cwlogs_pipeline::{
     Archive, ArchiveObject, BatchOutput, Config, DeadLetter, IndexAuth, IndexConfig,
     MemoryStateStore, RuleRun, SendError, StateStore, Versioned, process_batch, process_input,
@@ -620,7 +620,7 @@ impl<'c> Rules<'c> {
         };
         Ok(Some(Rules {
             config,
-            run: RuleRun::new(config),
+            run: RuleRun::new(&config.rules),
             state,
             out: AlertFile::create(args.out.join("alerts.ndjson"), sns)?,
             topic: args.alert_to.clone(),
@@ -666,7 +666,7 @@ impl<'c> Rules<'c> {
         }
         let options = self.options(false);
         let report = self.block_on(send_alerts(
-            self.config,
+            &self.config.rules,
             occurrences,
             &self.state,
             &self.out,
@@ -713,7 +713,7 @@ impl<'c> Rules<'c> {
     ) -> Result<RulesReport> {
         let options = self.options(true);
         let report = self.block_on(flush_summaries(
-            self.config,
+            &self.config.rules,
             &self.state,
             &self.out,
             &options,

@@ -12,7 +12,7 @@
 //! (1 minute up to 1 week) when a run spans more; the page lists at most
 //! [`MAX_DEAD_LETTERS_SHOWN`] dead letters, errors cut at [`MAX_ERROR_CHARS`] characters.
 
-use cwlogs_pipeline::time::UtcTime;
+use cwlogs_pipeline::util::time::UtcTime;
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};

@@ -1,7 +1,7 @@
 //! `cwlogs rules`: the rule packs compiled into cwlogs, and the rules a configuration runs.
 
 use clap::{Args, Subcommand};
-use cwlogs_pipeline::packs::{PACKS, PackRule};
+use cwlogs_pipeline::rules::packs::{PACKS, PackRule};
 use cwlogs_pipeline::{Config, GroupKey, Rule};
 use std::path::PathBuf;
 use std::process::ExitCode;

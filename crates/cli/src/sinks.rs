@@ -280,7 +280,7 @@ impl LocalDeadLetters {
 pub fn is_error_sidecar(path: &Path) -> bool {
     path.file_name()
         .and_then(|n| n.to_str())
-        .is_some_and(cwlogs_pipeline::input::is_error_file)
+        .is_some_and(cwlogs_pipeline::sink::is_error_file)
 }
 
 /// A file name for what came from `input`: its path with separators flattened.
@@ -311,6 +311,6 @@ pub fn flat_name(input: &Path) -> String {
         .collect();
     format!(
         "{}-{tail}",
-        cwlogs_pipeline::archive::short_hash(name.as_bytes())
+        cwlogs_pipeline::util::short_hash(name.as_bytes())
     )
 }

@@ -15,8 +15,8 @@
 //! is used (the alert function needs `[[rule]]`s, so give it one).
 
 use cwlogs_lambda::{Alerter, Archiver, Indexer};
-use cwlogs_pipeline::bulk::{BulkTransport, Reply};
 use cwlogs_pipeline::sink::Object;
+use cwlogs_pipeline::sink::{BulkTransport, Reply};
 use cwlogs_pipeline::{Archive, Config, MemoryPublisher, MemoryStateStore, SendError};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::value::RawValue;

@@ -5,8 +5,8 @@
 use crate::response::{Delivered, Response};
 use crate::{Budget, ColdStartError, GroupTallies, RetryLater};
 use cwlogs_decode::Shape;
-use cwlogs_pipeline::alert::{AlertOptions, AlertReport, flush_summaries, send_alerts};
-use cwlogs_pipeline::archive::short_hash;
+use cwlogs_pipeline::rules::alert::{AlertOptions, AlertReport, flush_summaries, send_alerts};
+use cwlogs_pipeline::util::short_hash;
 use cwlogs_pipeline::{
     Archive, Config, DeadLetter, Publish, RuleRun, RuleStats, StateStore, oldest_event_ms,
     process_input,
@@ -25,9 +25,9 @@ const MAX_SCHEDULED_EVENT_BYTES: usize = 64 * 1024;
 type MetricsOut = Box<dyn Fn(&str) + Send + Sync>;
 
 /// The alert function: runs the configuration's `[[rule]]`s over whatever trigger invoked it
-/// ([`cwlogs_pipeline::evaluate`]), prints the metrics as CloudWatch Embedded Metric Format
+/// ([`cwlogs_pipeline::rules::evaluate`]), prints the metrics as CloudWatch Embedded Metric Format
 /// lines on stdout (where CloudWatch turns them into metrics), and sends alerts and window
-/// summaries through `publisher` with their state in `store` ([`cwlogs_pipeline::alert`]).
+/// summaries through `publisher` with their state in `store` ([`cwlogs_pipeline::rules::alert`]).
 /// Messages the topic refuses for good go to a dead letter in the archive bucket; messages
 /// still failing at the deadline leave their records with the trigger, their counts rolled
 /// back, so the redelivery sends them.
@@ -283,7 +283,7 @@ impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
     ) -> (AlertSummary, Response<AlertSummary>) {
         let options = self.options(budget);
         let report = Box::pin(flush_summaries(
-            &self.config,
+            &self.config.rules,
             &self.store,
             &self.publisher,
             &options,
@@ -341,7 +341,7 @@ impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
         let input = format!("lambda:{request}");
         // `process_input` does not say which record a batch came from: each batch is given
         // its sequence number as the record index, and mapped back to its record below.
-        let mut run = RuleRun::new(config);
+        let mut run = RuleRun::new(&config.rules);
         let mut next_batch = 0usize;
         // Per batch: log group, events, whether it is the function's own group, oldest event.
         let mut batches: Vec<(String, u64, bool, Option<i64>)> = Vec::new();
@@ -395,7 +395,7 @@ impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
 
         let options = self.options(budget);
         let mut report = Box::pin(send_alerts(
-            config,
+            &config.rules,
             occurrences,
             &self.store,
             &self.publisher,
@@ -404,7 +404,7 @@ impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
         .await;
         report.merge(
             Box::pin(flush_summaries(
-                config,
+                &config.rules,
                 &self.store,
                 &self.publisher,
                 &options,

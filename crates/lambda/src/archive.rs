@@ -3,7 +3,7 @@
 use crate::response::{Delivered, FirehoseRecord, FirehoseResult, Response};
 use crate::{Budget, GroupTallies, RetryLater};
 use cwlogs_decode::{Shape, detect};
-use cwlogs_pipeline::archive::short_hash;
+use cwlogs_pipeline::util::short_hash;
 use cwlogs_pipeline::{
     Archive, ArchiveObject, Class, Config, DeadLetter, archive_ndjson, oldest_event_ms,
     process_batch, process_input,

@@ -4,8 +4,9 @@
 use crate::response::{Delivered, Response};
 use crate::{Budget, GroupTallies, RetryLater};
 use cwlogs_decode::Shape;
-use cwlogs_pipeline::archive::short_hash;
-use cwlogs_pipeline::bulk::{BulkOptions, BulkTransport, Fate, index_items};
+use cwlogs_pipeline::index::{BulkOptions, Fate, index_items};
+use cwlogs_pipeline::sink::BulkTransport;
+use cwlogs_pipeline::util::short_hash;
 use cwlogs_pipeline::{
     Archive, Backoff, Config, DeadLetter, IndexConfig, process_batch, process_input,
 };
@@ -15,7 +16,7 @@ use serde_json::value::RawValue;
 use std::time::{Instant, SystemTime};
 
 /// The index function: decodes whatever trigger invoked it, builds each data batch's
-/// documents and sends them in `_bulk` requests (see [`cwlogs_pipeline::bulk`]). Documents the
+/// documents and sends them in `_bulk` requests (see [`cwlogs_pipeline::index`]). Documents the
 /// cluster rejects for their mapping go to the quarantine index; records with documents it
 /// will never take go, whole, to a dead letter in the archive bucket (replaying them is
 /// harmless: what was indexed answers 409); what is still failing at the deadline is left to

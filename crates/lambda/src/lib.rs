@@ -45,8 +45,8 @@
 //! A Firehose answer is kept under Lambda's 6 MB response limit: records past it are answered
 //! `ProcessingFailed`, so Firehose keeps them in its error output instead of failing the batch.
 //! Only payloads under 64 KiB are probed for an EventBridge scheduled event. What the rules
-//! keep per invocation is bounded by `cwlogs_pipeline::evaluate` (candidate events per group
-//! and window, distinct buckets), and alert messages by `cwlogs_pipeline::alert` (256 KB).
+//! keep per invocation is bounded by `cwlogs_pipeline::rules::evaluate` (candidate events per group
+//! and window, distinct buckets), and alert messages by `cwlogs_pipeline::rules::alert` (256 KB).
 //!
 //! # Errors
 //!
@@ -65,7 +65,8 @@ pub use index::{IndexSummary, Indexer};
 pub use response::{BatchItemFailure, FirehoseRecord, FirehoseResult, Response};
 
 use cwlogs_pipeline::Config;
-pub use cwlogs_pipeline::metrics::{GroupCounts, GroupTallies, SelfMetricsDetail};
+mod self_metrics;
+pub use self_metrics::{GroupCounts, GroupTallies, SelfMetricsDetail};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -218,9 +219,7 @@ pub fn self_metrics_lines(
     if detail == SelfMetricsDetail::Off {
         return Vec::new();
     }
-    let mut lines = vec![cwlogs_pipeline::metrics::self_metrics_line(
-        function, now_ms, counters,
-    )];
+    let mut lines = vec![self_metrics::self_metrics_line(function, now_ms, counters)];
     lines.extend(groups.emf_lines(function, now_ms, detail));
     lines
 }

@@ -11,7 +11,7 @@ mod common;
 use common::counts::{check_alert, check_archive, check_index};
 use common::sample;
 use cwlogs_lambda::{Alerter, Archiver, Indexer, Response};
-use cwlogs_pipeline::bulk::{Fault, MemoryIndex};
+use cwlogs_pipeline::sink::{Fault, MemoryIndex};
 use cwlogs_pipeline::{
     Backoff, Class, Config, MemoryArchive, MemoryPublisher, MemoryStateStore, SendError,
     process_batch, process_input,

@@ -217,7 +217,7 @@ async fn an_undecodable_kinesis_record_is_dead_lettered_with_its_bytes() {
     let i = err["record"].as_u64().expect("record number") as usize;
     let bad = doc["Records"][i]["kinesis"]["data"].as_str().expect("data");
     assert_eq!(objects[*raw_key].body, bad.as_bytes());
-    let hash = cwlogs_pipeline::archive::short_hash(bad.as_bytes());
+    let hash = cwlogs_pipeline::util::short_hash(bad.as_bytes());
     assert!(
         raw_key.ends_with(&format!("/kinesis-record-{hash}.b64")),
         "{raw_key}"
@@ -272,7 +272,7 @@ async fn a_refused_object_becomes_a_dead_letter_holding_its_body() {
     assert_eq!(s.archived_events, 0);
     let objects = handler_objects(&handler);
     for (key, body) in want {
-        let name = cwlogs_pipeline::input::refused_name(&key);
+        let name = cwlogs_pipeline::sink::refused_name(&key);
         let (k, o) = objects
             .iter()
             .find(|(k, _)| k.ends_with(&name))

@@ -6,8 +6,8 @@
 
 use base64::Engine as _;
 use cwlogs_lambda::{Archiver, Indexer, Response};
-use cwlogs_pipeline::bulk::MemoryIndex;
 use cwlogs_pipeline::config::MAX_CONFIG_BYTES;
+use cwlogs_pipeline::sink::MemoryIndex;
 use cwlogs_pipeline::{
     BatchOutput, Config, MemoryArchive, ProcessedInput, RuleRun, RuleStats, process_batch,
     process_input,
@@ -88,7 +88,7 @@ fn direct(payload: &[u8]) -> String {
 
 /// Runs decode, archive, documents and rules over one input.
 fn run(config: &Config, bytes: &[u8]) -> (ProcessedInput<BatchOutput>, RuleStats) {
-    let mut rules = RuleRun::new(config);
+    let mut rules = RuleRun::new(&config.rules);
     let out = process_input(config, "hostile", "test", bytes, |region, batch| {
         rules.add_batch(region, batch, 0);
         process_batch(config, region, batch)

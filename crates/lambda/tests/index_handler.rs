@@ -4,7 +4,7 @@
 //! the in-memory archive. The same paths against a real server: cwlogs-aws tests/opensearch.rs.
 
 use cwlogs_lambda::{FirehoseResult, IndexSummary, Indexer, Response};
-use cwlogs_pipeline::bulk::{Fault, MemoryIndex};
+use cwlogs_pipeline::sink::{Fault, MemoryIndex};
 use cwlogs_pipeline::{Backoff, Config, MemoryArchive};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::value::RawValue;

@@ -99,7 +99,7 @@ struct Counts {
 fn run(data: &Data, config: &Config) -> Counts {
     let mut c = Counts::default();
     for ev in &data.events {
-        let mut rules = RuleRun::new(config);
+        let mut rules = RuleRun::new(&config.rules);
         let out = process_input(config, "bench", "bench", ev, |region, batch| {
             let matches = rules.add_batch(region, batch, 0);
             (matches, process_batch(config, region, batch))

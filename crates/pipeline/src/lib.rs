@@ -57,38 +57,34 @@
 //! Configuration errors ([`ConfigError`]) carry the line and column of the fault. Builders
 //! cannot fail.
 
-pub mod alert;
 pub mod archive;
-pub mod bulk;
-pub mod classify;
 pub mod config;
-pub mod document;
-pub mod evaluate;
+pub mod error;
 pub mod index;
 pub mod input;
-mod json;
-pub mod metrics;
-pub mod packs;
 pub mod route;
 pub mod rules;
 pub mod sink;
-pub mod state;
-pub mod time;
+pub mod util;
 
-pub use archive::{ArchiveObject, archive_key, archive_lines, archive_object};
-pub use config::{
-    ArchiveConfig, Config, ConfigError, DEFAULT_CONFIG, DocumentConfig, Extract, IndexAuth,
-    IndexConfig,
-};
+pub use archive::{ArchiveConfig, ArchiveObject, archive_key, archive_lines, archive_object};
+pub use config::{Config, DEFAULT_CONFIG};
 pub use cwlogs_decode::LogBatch;
-pub use document::{DocumentBuilder, quarantine_document};
-pub use evaluate::{AlertEvent, Occurrences, RuleRun, RuleStats};
-pub use index::{BulkChunk, IndexTemplate, bulk_chunks, doc_id};
-pub use input::{DeadLetter, ProcessedInput, ProcessedRecord, process_input};
+pub use error::ConfigError;
+pub use index::{
+    BulkChunk, DocumentBuilder, DocumentConfig, Extract, IndexAuth, IndexConfig, IndexNamePattern,
+    bulk_chunks, doc_id,
+};
+pub use input::{ProcessedInput, ProcessedRecord, process_input};
 pub use route::{Glob, Route};
-pub use rules::{AlertRule, AlertsConfig, GroupKey, MetricRule, RateLimit, Rule, Severity};
-pub use sink::{Archive, Backoff, Class, MemoryArchive, Object, SendError, put_dead_letter};
-pub use state::{AlertMessage, MemoryPublisher, MemoryStateStore, Publish, StateStore, Versioned};
+pub use rules::evaluate::{AlertEvent, Occurrences, RuleRun, RuleStats};
+pub use rules::{
+    AlertRule, AlertsConfig, GroupKey, MetricRule, RateLimit, Rule, RuleSet, Severity,
+};
+pub use sink::{
+    AlertMessage, Archive, Backoff, Class, DeadLetter, MemoryArchive, MemoryPublisher,
+    MemoryStateStore, Object, Publish, SendError, StateStore, Versioned, put_dead_letter,
+};
 
 /// Runs a future whose awaits all complete at once (the in-memory sinks and stores never
 /// wait), for unit tests without an async runtime.

@@ -1,6 +1,8 @@
 //! Routing: which events of a batch a destination takes.
 
+use crate::error::Report;
 use cwlogs_filter::{Message, Pattern};
+use toml::Spanned;
 
 /// A log-group glob: `*` matches any run of characters (including `/`), everything else is
 /// literal. `/aws/lambda/*` takes every Lambda function's group.
@@ -53,6 +55,31 @@ pub struct Route {
 }
 
 impl Route {
+    /// Compiles a section's routing; pattern errors are reported at the pattern's position with
+    /// CloudWatch's own message.
+    pub(crate) fn build(
+        log_groups: &[String],
+        include: Option<Spanned<String>>,
+        exclude: Option<Spanned<String>>,
+        err: &mut Report<'_>,
+    ) -> Route {
+        let mut pattern = |p: Option<Spanned<String>>, key: &str| {
+            let p = p?;
+            match cwlogs_filter::Pattern::new(p.get_ref()) {
+                Ok(compiled) => Some(compiled),
+                Err(e) => {
+                    err(p.span(), format!("`{key}`: {}", e.aws_message()));
+                    None
+                }
+            }
+        };
+        Route {
+            include: pattern(include, "include"),
+            exclude: pattern(exclude, "exclude"),
+            log_groups: log_groups.iter().map(|g| Glob::new(g)).collect(),
+        }
+    }
+
     /// Whether the route takes events of `log_group` at all.
     pub fn takes_group(&self, log_group: &str) -> bool {
         self.log_groups.is_empty() || self.log_groups.iter().any(|g| g.matches(log_group))

@@ -1,7 +1,8 @@
 //! The `_bulk` classifier against recorded and documented answers (tests/fixtures/bulk, see
 //! its README for where each comes from and why it is classified so).
 
-use cwlogs_pipeline::bulk::{ItemClass, Reply, ResponseClass, classify_response};
+use cwlogs_pipeline::index::{ItemClass, ResponseClass, classify_response};
+use cwlogs_pipeline::sink::Reply;
 use std::path::Path;
 
 /// The expected class of the whole answer, and of each item when it has items.

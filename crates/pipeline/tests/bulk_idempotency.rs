@@ -4,7 +4,8 @@
 //! what is still pending, every document ends indexed exactly once (in its index or in
 //! quarantine) or refused (dead-lettered), never twice.
 
-use cwlogs_pipeline::bulk::{BulkOptions, Fate, Fault, MemoryIndex, index_items};
+use cwlogs_pipeline::index::{BulkOptions, Fate, index_items};
+use cwlogs_pipeline::sink::{Fault, MemoryIndex};
 use cwlogs_pipeline::{Backoff, Config};
 use proptest::prelude::*;
 use std::collections::BTreeMap;

@@ -92,7 +92,7 @@ fn batch<'a>(group: &'a str, events: impl IntoIterator<Item = &'a str>) -> LogBa
 /// The rules `message` matches in `group`, through a [`RuleRun`] (every pack rule alerts, so
 /// each match is an occurrence naming its rule).
 fn engine_matches(config: &Config, group: &str, message: &str) -> BTreeSet<String> {
-    let mut run = RuleRun::new(config);
+    let mut run = RuleRun::new(&config.rules);
     let n = run.add_batch("eu-west-1", &batch(group, [message]), 0);
     let names: BTreeSet<String> = run
         .occurrences()
@@ -291,7 +291,7 @@ fn unauthorized_calls_pattern_as_the_benchmark_writes_it() {
 fn cis_records_through_one_rule_run() {
     let cases = load("cis/cloudtrail.jsonl");
     let config = pack_config("cis-aws-foundations");
-    let mut run = RuleRun::new(&config);
+    let mut run = RuleRun::new(&config.rules);
     let expected_matches: usize = cases.iter().map(|c| c.matches.len()).sum();
     let n = run.add_batch(
         "eu-west-1",
@@ -362,7 +362,7 @@ fn ecs_task_stopped_metric_is_per_cluster() {
         .iter()
         .find(|c| c.case == "ecs-essential-container-exited")
         .expect("case");
-    let mut run = RuleRun::new(&config);
+    let mut run = RuleRun::new(&config.rules);
     run.add_batch(
         "eu-west-1",
         &batch(&stopped.log_group, [stopped.message.as_str()]),

@@ -6,7 +6,7 @@
 //! `json.*` fields), with OpenSearch's dynamic `.keyword` sub-field for their strings.
 
 use cwlogs_decode::{LogBatch, LogEvent, MessageType};
-use cwlogs_pipeline::bulk::index_templates;
+use cwlogs_pipeline::index::mapping_templates;
 use cwlogs_pipeline::{Config, DocumentBuilder};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -69,7 +69,7 @@ fn leaves(prefix: &str, v: &Value, out: &mut BTreeMap<String, bool>) {
 fn written_fields() -> BTreeSet<String> {
     let config = Config::builtin(&|_| None);
     let index = config.index.as_ref().expect("indexing is on by default");
-    let templates = index_templates(index).expect("templates");
+    let templates = mapping_templates(index).expect("templates");
     let mut fields = BTreeSet::new();
     fn mapped(prefix: &str, props: &Value, out: &mut BTreeSet<String>) {
         for (k, v) in props.as_object().expect("properties") {
@@ -308,7 +308,7 @@ fn the_index_pattern_selects_what_cwlogs_writes() {
     )];
     let config = Config::builtin(&|_| None);
     let index = config.index.as_ref().expect("index");
-    let templates = index_templates(index).expect("templates");
+    let templates = mapping_templates(index).expect("templates");
     let selected = templates[0].1["index_patterns"][0]
         .as_str()
         .expect("pattern");
@@ -359,7 +359,7 @@ fn cis_visualization_follows_the_pack() {
         .find(|a| a["type"] == "filters")
         .map(|a| a["params"]["filters"].as_array().expect("filters").clone())
         .expect("a filters aggregation");
-    let pack = cwlogs_pipeline::packs::find("cis-aws-foundations").expect("pack");
+    let pack = cwlogs_pipeline::rules::packs::find("cis-aws-foundations").expect("pack");
     let rules = pack.rules();
     let labels: Vec<&str> = filters
         .iter()

@@ -2,7 +2,8 @@
 //! through the same calls as the fuzz targets: each once crashed, and must not any more.
 
 use cwlogs_pipeline::Config;
-use cwlogs_pipeline::bulk::{Reply, ResponseClass, classify_response};
+use cwlogs_pipeline::index::{ResponseClass, classify_response};
+use cwlogs_pipeline::sink::Reply;
 use std::path::Path;
 
 fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
@@ -33,7 +34,7 @@ fn config_crashers_load_or_fail_cleanly() {
         let region = |k: &str| (k == "AWS_REGION").then(|| "eu-west-1".to_string());
         match Config::from_toml(text, &region) {
             Ok(config) => {
-                assert_eq!(config.rule_patterns().len(), config.rules.len(), "{name}");
+                assert_eq!(config.rules.patterns().len(), config.rules.len(), "{name}");
                 for rule in &config.rules {
                     for glob in &rule.log_groups {
                         let group = glob.as_str().replace('*', "");

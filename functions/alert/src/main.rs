@@ -30,7 +30,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             message = "set `[archive] bucket` or CWLOGS_ARCHIVE_BUCKET: without it, undecodable records stay with the trigger and alerts SNS refuses are only logged"
         );
     }
-    match config.alerts.table.clone() {
+    match config.rules.alerts.table.clone() {
         Some(table) => {
             run(
                 config,

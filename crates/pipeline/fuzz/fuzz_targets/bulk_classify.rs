@@ -3,7 +3,8 @@
 //! answer has exactly one class per item sent.
 #![no_main]
 
-use cwlogs_pipeline::bulk::{Reply, ResponseClass, classify_response};
+use cwlogs_pipeline::index::{ResponseClass, classify_response};
+use cwlogs_pipeline::sink::Reply;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

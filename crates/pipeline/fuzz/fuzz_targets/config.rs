@@ -12,7 +12,7 @@ fuzz_target!(|text: &str| {
     let region = |k: &str| (k == "AWS_REGION").then(|| "eu-west-1".to_string());
     match Config::from_toml(text, &region) {
         Ok(config) => {
-            assert_eq!(config.rule_patterns().len(), config.rules.len());
+            assert_eq!(config.rules.patterns().len(), config.rules.len());
             for rule in &config.rules {
                 for glob in &rule.log_groups {
                     let group = glob.as_str().replace('*', "");

@@ -1,15 +1,42 @@
-//! The seam between building and sending: the [`Archive`] trait every archive sink implements,
-//! the failure classes every send ends in, the retry schedule, and an in-memory archive for
-//! tests and benchmarks.
+//! The seams between building and sending, one trait per kind of destination, and what every
+//! send shares:
 //!
-//! The S3 implementation lives in `cwlogs-aws`; the local-directory one in the `cwlogs` CLI.
+//! | seam | what | implementations |
+//! | --- | --- | --- |
+//! | [`Archive`] | objects and dead letters | S3 (`cwlogs-aws`), a directory (CLI), [`MemoryArchive`] |
+//! | [`BulkTransport`] | one `_bulk` POST | OpenSearch (`cwlogs-aws`), [`MemoryIndex`] |
+//! | [`StateStore`] | alert windows, pending summaries, rate buckets | DynamoDB (`cwlogs-aws`), [`MemoryStateStore`] |
+//! | [`Publish`] | alert messages | SNS (`cwlogs-aws`), a file (CLI), [`MemoryPublisher`] |
+//!
+//! Every send ends in a [`Class`] (done, retry, dead letter); [`classify`] decides it for AWS
+//! services' errors from one table per service; [`Backoff`] spaces the retries; [`dead_letter`]
+//! is what is kept of what could not be delivered.
+//!
+//! A new destination is a trait here (when none of these fits), its I/O implementation in
+//! `cwlogs-aws` or the CLI, its pure request builder in a module of its own beside
+//! the index builders (the `index` module), and its handler in `cwlogs-lambda`.
 
-use std::collections::BTreeMap;
+mod bulk;
+pub mod classify;
+pub mod dead_letter;
+mod memory;
+mod state;
+
+pub use bulk::{BulkTransport, MAX_RESPONSE_BYTES, Reply};
+pub use dead_letter::{DeadLetter, is_error_file, put_dead_letter, refused_name};
+pub use memory::{
+    Fault, MemoryArchive, MemoryIndex, MemoryPublisher, MemoryStateStore, StoredDoc, StoredObject,
+};
+pub use state::{AlertMessage, Publish, StateStore, Versioned};
+
 use std::future::Future;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// How one attempt to send something ended (DESIGN.md §3, "Failure classes").
+/// No request starts with less than this left before the deadline: a shorter attempt would
+/// only time out, and what is left is for the dead letters and the answer.
+pub const MIN_ATTEMPT: Duration = Duration::from_millis(250);
+
+/// How one attempt to send something ended .
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {
     /// Written; nothing more to do.
@@ -61,36 +88,6 @@ pub trait Archive: Send + Sync {
         object: Object<'_>,
         deadline: Option<Instant>,
     ) -> impl Future<Output = Result<(), SendError>> + Send;
-}
-
-/// Writes a dead letter into `archive` under `prefix` (see [`crate::DeadLetter::keys`]): the
-/// bytes as received, then the error file, each retried until `deadline`. The error file is
-/// written last, so a dead letter with an error file is complete.
-pub async fn put_dead_letter<A: Archive>(
-    archive: &A,
-    prefix: &str,
-    dead: &crate::DeadLetter,
-    now_ms: i64,
-    deadline: Option<Instant>,
-) -> Result<(), SendError> {
-    let (raw_key, error_key) = dead.keys(prefix, now_ms);
-    if let Some(raw) = &dead.raw {
-        let object = Object {
-            key: &raw_key,
-            body: raw,
-            content_type: "application/octet-stream",
-            content_encoding: None,
-        };
-        archive.put(object, deadline).await?;
-    }
-    let json = dead.error_json();
-    let object = Object {
-        key: &error_key,
-        body: &json,
-        content_type: "application/json",
-        content_encoding: None,
-    };
-    archive.put(object, deadline).await
 }
 
 /// The retry schedule: exponential backoff with full jitter (the delay is uniform in
@@ -151,90 +148,6 @@ pub fn jitter() -> u64 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(Instant::now().elapsed().as_nanos());
     h.finish()
-}
-
-/// An archive held in memory: what tests and benchmarks write to. It can be told to fail
-/// writes whose key contains a given text, to exercise the failure paths.
-#[derive(Debug, Default)]
-pub struct MemoryArchive {
-    objects: Mutex<BTreeMap<String, StoredObject>>,
-    failures: Mutex<Vec<(String, SendError)>>,
-}
-
-/// What [`MemoryArchive`] keeps of an object.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredObject {
-    /// The bytes.
-    pub body: Vec<u8>,
-    /// `Content-Type`.
-    pub content_type: &'static str,
-    /// `Content-Encoding`.
-    pub content_encoding: Option<&'static str>,
-    /// How many times it was written.
-    pub writes: usize,
-}
-
-impl MemoryArchive {
-    /// An empty archive.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Makes every later write of a key containing `key_part` fail with `error`.
-    pub fn fail_keys(&self, key_part: &str, error: SendError) {
-        lock(&self.failures).push((key_part.to_string(), error));
-    }
-
-    /// A copy of every object, by key.
-    pub fn objects(&self) -> BTreeMap<String, StoredObject> {
-        lock(&self.objects).clone()
-    }
-
-    /// How many objects are held.
-    pub fn len(&self) -> usize {
-        lock(&self.objects).len()
-    }
-
-    /// Whether no object is held.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panic while holding the lock cannot leave the map half-written: recover the data.
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-impl Archive for MemoryArchive {
-    fn put(
-        &self,
-        object: Object<'_>,
-        _deadline: Option<Instant>,
-    ) -> impl Future<Output = Result<(), SendError>> + Send {
-        let failure = lock(&self.failures)
-            .iter()
-            .find(|(part, _)| object.key.contains(part.as_str()))
-            .map(|(_, e)| e.clone());
-        let result = match failure {
-            Some(e) => Err(e),
-            None => {
-                let mut objects = lock(&self.objects);
-                let writes = objects.get(object.key).map_or(0, |o| o.writes) + 1;
-                objects.insert(
-                    object.key.to_string(),
-                    StoredObject {
-                        body: object.body.to_vec(),
-                        content_type: object.content_type,
-                        content_encoding: object.content_encoding,
-                        writes,
-                    },
-                );
-                Ok(())
-            }
-        };
-        std::future::ready(result)
-    }
 }
 
 #[cfg(test)]

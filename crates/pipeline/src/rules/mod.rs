@@ -1,5 +1,5 @@
 //! Rules (`[[rule]]`): a CloudWatch filter pattern over some log groups that turns matches into
-//! a metric ([`crate::metrics`], Embedded Metric Format) and/or alerts ([`crate::alert`], SNS).
+//! a metric ([`crate::rules::metrics`], Embedded Metric Format) and/or alerts ([`crate::rules::alert`], SNS).
 //!
 //! ```toml
 //! [[rule]]
@@ -15,8 +15,23 @@
 //! pattern can extract (`$.path` for JSON patterns, `$name` / `$N` for space-delimited ones),
 //! and no `default` together with dimensions; `unit` one of CloudWatch's standard units.
 
+//!
+//! Where the pieces live: [`config`] checks the sections, [`packs`] holds the built-in rule
+//! packs, [`evaluate`] runs the rules over batches, [`metrics`] turns matches into EMF
+//! lines, and [`alert`] turns them into SNS messages with their state in a
+//! [`crate::sink::StateStore`].
+
+pub mod alert;
+mod config;
+pub mod evaluate;
+pub mod metrics;
+pub mod packs;
+
+pub(crate) use config::{RawAlerts, RawRule, build as build_config};
+
+use crate::error::Invalid;
 use crate::route::Glob;
-use cwlogs_filter::{Message, MetricValue, Pattern};
+use cwlogs_filter::{Message, MetricValue, Pattern, PatternSet};
 
 /// The most dimensions a metric may have (CloudWatch metric filters).
 pub const MAX_DIMENSIONS: usize = 3;
@@ -238,6 +253,80 @@ impl Default for AlertsConfig {
     }
 }
 
+/// The validated rules of a configuration with what they share: every pattern compiled into
+/// one [`PatternSet`] (pattern `i` is rule `i`'s), `[alerts]`, and the log group the rules
+/// never read (the function's own).
+#[derive(Debug, Clone)]
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    patterns: PatternSet,
+    /// `[alerts]`: what every rule's alerts share.
+    pub alerts: AlertsConfig,
+    /// The function's own log group (`AWS_LAMBDA_LOG_GROUP_NAME`): never evaluated, so that
+    /// the function cannot feed itself its own EMF lines and logs.
+    pub own_log_group: Option<String>,
+}
+
+impl RuleSet {
+    /// The rules, their shared settings, and the pattern set compiled from them.
+    pub fn new(rules: Vec<Rule>, alerts: AlertsConfig, own_log_group: Option<String>) -> Self {
+        let patterns = PatternSet::new(rules.iter().map(|r| r.pattern.clone()));
+        RuleSet {
+            rules,
+            patterns,
+            alerts,
+            own_log_group,
+        }
+    }
+
+    /// Every rule's pattern, compiled together for one pass per message.
+    pub fn patterns(&self) -> &PatternSet {
+        &self.patterns
+    }
+
+    /// The rules, in order (the packs' first, then the file's own).
+    pub fn as_slice(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// How many rules there are.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Whether there is no rule.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// The rules, in order.
+    pub fn iter(&self) -> std::slice::Iter<'_, Rule> {
+        self.rules.iter()
+    }
+
+    /// Rule `i`, if there is one.
+    pub fn get(&self, i: usize) -> Option<&Rule> {
+        self.rules.get(i)
+    }
+}
+
+impl std::ops::Index<usize> for RuleSet {
+    type Output = Rule;
+
+    fn index(&self, i: usize) -> &Rule {
+        &self.rules[i]
+    }
+}
+
+impl<'a> IntoIterator for &'a RuleSet {
+    type Item = &'a Rule;
+    type IntoIter = std::slice::Iter<'a, Rule>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.rules.iter()
+    }
+}
+
 /// Parses a duration such as `90s`, `5m`, `1h` or `1d` into milliseconds.
 pub fn parse_duration(text: &str) -> Option<i64> {
     let t = text.trim();
@@ -256,8 +345,8 @@ pub fn parse_duration(text: &str) -> Option<i64> {
 
 /// Checks an SNS topic ARN: `arn:<partition>:sns:<region>:<12-digit account>:<name>`, the
 /// name 1-256 letters, digits, `-` and `_` (plus `.fifo` for FIFO topics).
-pub fn check_topic_arn(arn: &str) -> Result<(), String> {
-    let bad = |why: &str| Err(format!("`{arn}` is not an SNS topic ARN: {why}"));
+pub fn check_topic_arn(arn: &str) -> Result<(), Invalid> {
+    let bad = |why: &str| Err(Invalid(format!("`{arn}` is not an SNS topic ARN: {why}")));
     let parts: Vec<&str> = arn.split(':').collect();
     if parts.len() != 6 || parts[0] != "arn" {
         return bad("expected arn:aws:sns:REGION:ACCOUNT:NAME");
@@ -296,39 +385,39 @@ pub fn check_topic_arn(arn: &str) -> Result<(), String> {
 }
 
 /// Checks a metric name or namespace (`what`): 1-255 characters, none of `:`, `*`, `$`.
-pub fn check_metric_text(what: &str, text: &str) -> Result<(), String> {
+pub fn check_metric_text(what: &str, text: &str) -> Result<(), Invalid> {
     if text.trim().is_empty() {
-        return Err(format!("the metric {what} must not be empty"));
+        return Err(Invalid(format!("the metric {what} must not be empty")));
     }
     if text.chars().count() > MAX_METRIC_TEXT {
-        return Err(format!(
+        return Err(Invalid(format!(
             "the metric {what} is longer than {MAX_METRIC_TEXT} characters"
-        ));
+        )));
     }
     if let Some(c) = text.chars().find(|c| matches!(c, ':' | '*' | '$')) {
-        return Err(format!(
+        return Err(Invalid(format!(
             "the metric {what} `{text}` must not contain `{c}` (CloudWatch refuses `:`, `*` and `$`)"
-        ));
+        )));
     }
     if text.chars().any(char::is_control) {
-        return Err(format!(
+        return Err(Invalid(format!(
             "the metric {what} must not contain control characters"
-        ));
+        )));
     }
     Ok(())
 }
 
 /// Checks a rule name: 1-64 letters, digits, `-`, `_` or `.`.
-pub fn check_rule_name(name: &str) -> Result<(), String> {
+pub fn check_rule_name(name: &str) -> Result<(), Invalid> {
     if name.is_empty()
         || name.len() > MAX_RULE_NAME
         || !name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
     {
-        return Err(format!(
+        return Err(Invalid(format!(
             "rule name `{name}` must be 1-{MAX_RULE_NAME} letters, digits, `-`, `_` or `.`"
-        ));
+        )));
     }
     Ok(())
 }

@@ -5,7 +5,7 @@
 //! `{ name = "cis-aws-foundations", log_groups = ["aws-cloudtrail-logs-*"] }` to point all of its
 //! rules at some log groups.
 
-use crate::config::{RawPack, RawRule};
+use crate::rules::config::{RawPack, RawRule};
 
 /// One pack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,12 +23,12 @@ pub const PACKS: &[Pack] = &[
     Pack {
         name: "cis-aws-foundations",
         description: "the CIS AWS Foundations Benchmark monitoring controls, on CloudTrail logs",
-        text: include_str!("../packs/cis-aws-foundations.toml"),
+        text: include_str!("../../packs/cis-aws-foundations.toml"),
     },
     Pack {
         name: "lambda-ecs-ops",
         description: "Lambda and ECS operations: error lines, timeouts, out-of-memory, failed tasks",
-        text: include_str!("../packs/lambda-ecs-ops.toml"),
+        text: include_str!("../../packs/lambda-ecs-ops.toml"),
     },
 ];
 

@@ -1,13 +1,14 @@
 //! Running the `[[rule]]`s over decoded batches: which events match which rule, the metric
-//! datapoints they give ([`crate::metrics`]), and the occurrences each alert rule collects
-//! per group and window (sent by [`crate::alert`]).
+//! datapoints they give ([`crate::rules::metrics`]), and the occurrences each alert rule collects
+//! per group and window (sent by [`crate::rules::alert`]).
 //!
 //! All patterns are evaluated together ([`cwlogs_filter::PatternSet`]): one literal scan and
 //! at most one JSON parse per message, however many rules there are.
 
-use crate::archive::short_hash;
-use crate::metrics::{MetricAggregator, minute_of};
-use crate::{Config, LogBatch};
+use crate::rules::RuleSet;
+use crate::rules::metrics::{MetricAggregator, minute_of};
+use crate::util::hash::short_hash;
+use cwlogs_decode::LogBatch;
 use cwlogs_filter::Message;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -49,7 +50,7 @@ pub struct AlertEvent {
 /// What one alert rule collected for one group and window in this invocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Occurrences {
-    /// The rule's index in [`Config::rules`].
+    /// The rule's index in [`RuleSet`].
     pub rule: usize,
     /// The `group_by` values, in order.
     pub group: Vec<String>,
@@ -94,7 +95,7 @@ pub struct RuleStats {
 /// The rules run over the batches of one invocation (or one replay).
 #[derive(Debug)]
 pub struct RuleRun<'c> {
-    config: &'c Config,
+    rules: &'c RuleSet,
     metrics: MetricAggregator,
     /// `(rule, minute)` of events the rule looked at, for rules with a `default`.
     seen_minutes: BTreeSet<(usize, i64)>,
@@ -104,7 +105,7 @@ pub struct RuleRun<'c> {
     stats: RuleStats,
     defaults_added: bool,
     hits: Vec<usize>,
-    /// Matches per rule, by index in [`Config::rules`].
+    /// Matches per rule, by index in [`RuleSet`].
     rule_matches: Vec<u64>,
 }
 
@@ -122,9 +123,9 @@ pub fn cut(text: &str, max: usize) -> (&str, bool) {
 
 impl<'c> RuleRun<'c> {
     /// Nothing seen yet.
-    pub fn new(config: &'c Config) -> Self {
+    pub fn new(rules: &'c RuleSet) -> Self {
         RuleRun {
-            config,
+            rules,
             metrics: MetricAggregator::new(),
             seen_minutes: BTreeSet::new(),
             matched_minutes: BTreeSet::new(),
@@ -132,29 +133,28 @@ impl<'c> RuleRun<'c> {
             stats: RuleStats::default(),
             defaults_added: false,
             hits: Vec::new(),
-            rule_matches: vec![0; config.rules.len()],
+            rule_matches: vec![0; rules.len()],
         }
     }
 
     /// Whether the configuration has any rules (when not, [`RuleRun::add_batch`] does nothing).
     pub fn has_rules(&self) -> bool {
-        !self.config.rules.is_empty()
+        !self.rules.is_empty()
     }
 
     /// Runs every rule over `batch`, which came from input record `record`, in `region`.
     /// Returns the number of (rule, event) matches. Batches of the function's own log group
     /// are skipped.
     pub fn add_batch(&mut self, region: &str, batch: &LogBatch<'_>, record: usize) -> u64 {
-        let config = self.config;
-        if config.rules.is_empty() {
+        let rules = self.rules;
+        if rules.is_empty() {
             return 0;
         }
-        if config.own_log_group.as_deref() == Some(&*batch.log_group) {
+        if rules.own_log_group.as_deref() == Some(&*batch.log_group) {
             self.stats.own_log_group_events += batch.log_events.len() as u64;
             return 0;
         }
-        let takes: Vec<bool> = config
-            .rules
+        let takes: Vec<bool> = rules
             .iter()
             .map(|r| r.takes_group(&batch.log_group))
             .collect();
@@ -167,17 +167,17 @@ impl<'c> RuleRun<'c> {
         let mut hits = std::mem::take(&mut self.hits);
         // Rules with a `default` remember the minutes they looked at: once per minute of the
         // batch, not once per event (events come in time order, mostly).
-        let with_default: Vec<usize> = (0..config.rules.len())
+        let with_default: Vec<usize> = (0..rules.len())
             .filter(|&i| {
                 takes[i]
-                    && config.rules[i]
+                    && rules[i]
                         .metric
                         .as_ref()
                         .is_some_and(|m| m.default.is_some())
             })
             .collect();
         // The rules that take this batch's log group, sorted once for all its events.
-        let among = config.rule_patterns().among(&|i| takes[i]);
+        let among = rules.patterns().among(&|i| takes[i]);
         let mut last_minute = None;
         for event in &batch.log_events {
             self.stats.events += 1;
@@ -194,7 +194,7 @@ impl<'c> RuleRun<'c> {
                 matched += 1;
                 self.stats.matches += 1;
                 self.rule_matches[i] += 1;
-                let rule = &config.rules[i];
+                let rule = &rules[i];
                 if let Some(m) = &rule.metric {
                     self.matched_minutes.insert((i, minute));
                     let value = rule.pattern.metric_value(&message, &m.value);
@@ -294,13 +294,13 @@ impl<'c> RuleRun<'c> {
                 .copied()
                 .collect();
             for (i, minute) in missing {
-                if let Some(d) = self.config.rules[i].metric.as_ref().and_then(|m| m.default) {
+                if let Some(d) = self.rules[i].metric.as_ref().and_then(|m| m.default) {
                     self.metrics.add(i, Vec::new(), minute, d);
                     self.stats.datapoints += 1;
                 }
             }
         }
-        let rules = &self.config.rules;
+        let rules = self.rules;
         self.metrics.emf_lines(|i| {
             let r = rules.get(i)?;
             Some((r.name.as_str(), r.metric.as_ref()?))
@@ -312,7 +312,7 @@ impl<'c> RuleRun<'c> {
         self.buckets.values()
     }
 
-    /// Takes the occurrences out, leaving none (what [`crate::alert::send_alerts`] consumes).
+    /// Takes the occurrences out, leaving none (what [`crate::rules::alert::send_alerts`] consumes).
     pub fn take_occurrences(&mut self) -> Vec<Occurrences> {
         std::mem::take(&mut self.buckets).into_values().collect()
     }
@@ -322,15 +322,15 @@ impl<'c> RuleRun<'c> {
         self.stats
     }
 
-    /// Matches so far per rule, by index in [`Config::rules`] (their sum is
+    /// Matches so far per rule, by index in [`RuleSet`] (their sum is
     /// [`RuleStats::matches`]).
     pub fn rule_matches(&self) -> &[u64] {
         &self.rule_matches
     }
 
-    /// The configuration the rules come from.
-    pub fn config(&self) -> &'c Config {
-        self.config
+    /// The rules being run.
+    pub fn rules(&self) -> &'c RuleSet {
+        self.rules
     }
 }
 
@@ -345,6 +345,7 @@ pub fn batch_hash(batch: &LogBatch<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
     use cwlogs_decode::{LogEvent, MessageType};
 
     pub(crate) fn batch<'a>(group: &'a str, events: &[(&'a str, i64, &'a str)]) -> LogBatch<'a> {
@@ -376,7 +377,7 @@ mod tests {
             &|_| None,
         )
         .expect("config");
-        let mut run = RuleRun::new(&c);
+        let mut run = RuleRun::new(&c.rules);
         let denied = r#"{"errorCode":"AccessDenied","bytes":"x"}"#;
         let ok = r#"{"errorCode":"None","bytes":12}"#;
         let b = batch(
@@ -428,7 +429,7 @@ mod tests {
             &env,
         )
         .expect("config");
-        let mut run = RuleRun::new(&c);
+        let mut run = RuleRun::new(&c.rules);
         let a = r#"{"errorCode":"AccessDenied","user":"alice"}"#;
         let b = r#"{"errorCode":"AccessDenied","user":"bob"}"#;
         let n = r#"{"errorCode":"AccessDenied"}"#;

@@ -1,4 +1,4 @@
-//! Alerts: what the occurrences of a run ([`crate::evaluate`]) turn into on an SNS topic.
+//! Alerts: what the occurrences of a run ([`crate::rules::evaluate`]) turn into on an SNS topic.
 //!
 //! Per rule, group (`group_by` values) and window (aligned to the rule's `window`, by event
 //! time):
@@ -33,17 +33,21 @@
 //! characters without line breaks. State items hold at most a few samples, 64 batch hashes
 //! and 100 alerted event ids; a rule's pending list holds at most [`MAX_PENDING`] windows.
 
-use crate::Config;
-use crate::archive::short_hash;
-use crate::evaluate::{AlertEvent, Occurrences, cut};
-use crate::input::DeadLetter;
-use crate::rules::{AlertRule, Rule};
-use crate::sink::{Class, SendError};
-use crate::state::{AlertMessage, Publish, StateStore};
-use crate::time::UtcTime;
+mod message;
+mod state;
+
+pub use message::{insights_url, subject};
+
+use crate::rules::evaluate::{AlertEvent, Occurrences, cut};
+use crate::rules::{AlertRule, Rule, RuleSet};
+use crate::sink::{AlertMessage, Class, DeadLetter, Publish, SendError, StateStore};
+use crate::util::hash::short_hash;
+use crate::util::time::UtcTime;
+use message::*;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use state::*;
 use std::collections::BTreeSet;
 use std::time::Instant;
 
@@ -157,130 +161,10 @@ impl FailedAlert {
     }
 }
 
-/// The state of one rule, group and window.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-struct WindowState {
-    group: Vec<String>,
-    window_start: i64,
-    count: u64,
-    /// Events sent (or being sent) individually.
-    sent: u64,
-    /// Events refused individually by the rate limit.
-    rate_limited: u64,
-    /// Events reported by summaries so far.
-    reported: u64,
-    first_ms: i64,
-    last_ms: i64,
-    log_groups: Vec<String>,
-    samples: Vec<AlertEvent>,
-    batches: Vec<String>,
-    alerted: Vec<String>,
-    /// Whether the window is on its rule's pending list.
-    listed: bool,
-}
-
-impl WindowState {
-    fn unreported(&self) -> u64 {
-        self.count.saturating_sub(self.sent + self.reported)
-    }
-}
-
-/// A rule's windows waiting for a summary: `(window key, window end ms)`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct PendingState {
-    windows: Vec<(String, i64)>,
-}
-
-/// A rule's token bucket.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct RateState {
-    tokens: f64,
-    at_ms: i64,
-    /// Events suppressed since `since_ms` and not reported yet.
-    suppressed: u64,
-    since_ms: i64,
-}
-
-/// Suppressed events to report in the next message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Suppressed {
-    count: u64,
-    since_ms: i64,
-}
-
-fn window_key(rule: &str, group: &[String], start: i64) -> String {
-    format!(
-        "w#{rule}#{}#{start}",
-        short_hash(group.join("\u{1f}").as_bytes())
-    )
-}
-
-fn contention(key: &str) -> SendError {
-    SendError {
-        class: Class::Retry,
-        message: format!("alert state `{key}`: too many concurrent updates; will retry"),
-    }
-}
-
-/// Reads `key`, lets `f` compute the new state and a result, and writes it if nobody wrote in
-/// between (else reads again). `f` returns `None` as the state when nothing needs writing.
-async fn update<S, T, R>(
-    store: &S,
-    key: &str,
-    expires_at: i64,
-    deadline: Option<Instant>,
-    mut f: impl FnMut(Option<T>) -> (Option<T>, R),
-) -> Result<R, SendError>
-where
-    S: StateStore,
-    T: Serialize + DeserializeOwned,
-{
-    for _ in 0..MAX_ATTEMPTS {
-        let current = store.get(key, deadline).await?;
-        // A state that does not parse (written by another version) starts afresh.
-        let parsed = current
-            .as_ref()
-            .and_then(|v| serde_json::from_str::<T>(&v.value).ok());
-        let (next, result) = f(parsed);
-        let Some(next) = next else {
-            return Ok(result);
-        };
-        let text = serde_json::to_string(&next).map_err(|e| SendError {
-            class: Class::Reject,
-            message: format!("alert state `{key}` cannot be written: {e}"),
-        })?;
-        let expected = current.map(|v| v.version);
-        match store.put(key, &text, expected, expires_at, deadline).await {
-            Ok(true) => return Ok(result),
-            Ok(false) => {}
-            Err(e) => {
-                // The write may have been stored with its answer lost (and the store's own
-                // retries lost too): read it back. Taking a stored write for a failed one
-                // would hand the record back with the state already claimed, and the
-                // redelivery would take its batch for done and never send its alerts.
-                let mine = expected.map_or(1, |v| v.saturating_add(1));
-                return match store.get(key, deadline).await {
-                    Ok(Some(v)) if v.version == mine && v.value == text => Ok(result),
-                    _ => Err(e),
-                };
-            }
-        }
-    }
-    Err(contention(key))
-}
-
-fn topic_of<'a>(rule: &'a AlertRule, options: &'a AlertOptions) -> &'a str {
-    options
-        .topic
-        .as_deref()
-        .or(rule.topic.as_deref())
-        .unwrap_or_default()
-}
-
 /// Sends the individual alerts of `occurrences` and records their counts (see the module
 /// docs). Call [`flush_summaries`] afterwards for the windows that ended.
 pub async fn send_alerts<S: StateStore, P: Publish>(
-    config: &Config,
+    rules: &RuleSet,
     occurrences: Vec<Occurrences>,
     store: &S,
     publisher: &P,
@@ -288,14 +172,14 @@ pub async fn send_alerts<S: StateStore, P: Publish>(
 ) -> AlertReport {
     let mut report = AlertReport::default();
     for o in occurrences {
-        let Some(rule) = config.rules.get(o.rule) else {
+        let Some(rule) = rules.get(o.rule) else {
             continue;
         };
         let Some(alert) = &rule.alert else {
             continue;
         };
         if let Err(e) = send_one(
-            config,
+            rules,
             rule,
             alert,
             &o,
@@ -326,7 +210,7 @@ enum Claim {
 
 #[allow(clippy::too_many_arguments)]
 async fn send_one<S: StateStore, P: Publish>(
-    config: &Config,
+    rules: &RuleSet,
     rule: &Rule,
     alert: &AlertRule,
     o: &Occurrences,
@@ -337,7 +221,7 @@ async fn send_one<S: StateStore, P: Publish>(
 ) -> Result<(), SendError> {
     let key = window_key(&rule.name, &o.group, o.window_start);
     let window_end = o.window_start + alert.window_ms;
-    let expires = (window_end.max(options.now_ms) + config.alerts.grace_ms) / 1000 + 86_400;
+    let expires = (window_end.max(options.now_ms) + rules.alerts.grace_ms) / 1000 + 86_400;
     let max = u64::from(alert.max_per_window);
     let claim = update(
         store,
@@ -359,7 +243,9 @@ async fn send_one<S: StateStore, P: Publish>(
             st.first_ms = st.first_ms.min(o.first_ms);
             st.last_ms = st.last_ms.max(o.last_ms);
             for g in &o.log_groups {
-                if st.log_groups.len() < crate::evaluate::MAX_NAMES && !st.log_groups.contains(g) {
+                if st.log_groups.len() < crate::rules::evaluate::MAX_NAMES
+                    && !st.log_groups.contains(g)
+                {
                     st.log_groups.push(g.clone());
                 }
             }
@@ -473,34 +359,6 @@ async fn send_one<S: StateStore, P: Publish>(
     Ok(())
 }
 
-/// Gives back occurrence `o`'s claim in window `key` after `e` stopped its alerts: its batches
-/// and count, and the slots of the alerts in `unsent`, so that the redelivery counts it again
-/// and sends them. By `options.undo_deadline`, later than the send deadline that may have
-/// passed. Returns `e` (or the error that kept the claim from being given back).
-async fn give_back<S: StateStore>(
-    store: &S,
-    key: &str,
-    expires: i64,
-    o: &Occurrences,
-    unsent: &[String],
-    options: &AlertOptions,
-    e: SendError,
-) -> Result<(), SendError> {
-    let deadline = options.undo_deadline.or(options.deadline);
-    update(store, key, expires, deadline, |cur: Option<WindowState>| {
-        let Some(mut st) = cur else {
-            return (None, ());
-        };
-        st.batches.retain(|b| !o.batches.contains(b));
-        st.count = st.count.saturating_sub(o.count);
-        st.sent = st.sent.saturating_sub(unsent.len() as u64);
-        st.alerted.retain(|a| !unsent.contains(a));
-        (Some(st), ())
-    })
-    .await?;
-    Err(e)
-}
-
 /// Publishes `message` unless the deadline has passed (then a retryable error, without trying).
 async fn publish_in_time<P: Publish>(
     publisher: &P,
@@ -516,111 +374,6 @@ async fn publish_in_time<P: Publish>(
     publisher.publish(message, deadline).await
 }
 
-async fn add_pending<S: StateStore>(
-    rule: &Rule,
-    key: &str,
-    window_end: i64,
-    store: &S,
-    options: &AlertOptions,
-) -> Result<(), SendError> {
-    let expires = options.now_ms / 1000 + 30 * 86_400;
-    update(
-        store,
-        &format!("p#{}", rule.name),
-        expires,
-        options.deadline,
-        |cur: Option<PendingState>| {
-            let mut st = cur.unwrap_or_default();
-            if st.windows.iter().any(|(k, _)| k == key) {
-                return (None, ());
-            }
-            st.windows.push((key.to_string(), window_end));
-            let extra = st.windows.len().saturating_sub(MAX_PENDING);
-            st.windows.drain(..extra);
-            (Some(st), ())
-        },
-    )
-    .await
-}
-
-/// Takes up to `wanted` tokens from the rule's bucket; returns how many were granted and,
-/// when some were and earlier events had been suppressed, that report (reset).
-async fn take_tokens<S: StateStore>(
-    rule: &Rule,
-    alert: &AlertRule,
-    wanted: u64,
-    store: &S,
-    options: &AlertOptions,
-) -> Result<(u64, Option<Suppressed>), SendError> {
-    let burst = f64::from(alert.rate.burst);
-    let interval = alert.rate.interval_ms as f64;
-    let now = options.now_ms;
-    let expires = (now + alert.rate.interval_ms) / 1000 + 86_400;
-    update(
-        store,
-        &format!("r#{}", rule.name),
-        expires,
-        options.deadline,
-        |cur: Option<RateState>| {
-            let mut st = cur.unwrap_or(RateState {
-                tokens: burst,
-                at_ms: now,
-                suppressed: 0,
-                since_ms: 0,
-            });
-            let elapsed = (now - st.at_ms).max(0) as f64;
-            st.tokens = (st.tokens + elapsed * burst / interval).min(burst);
-            st.at_ms = st.at_ms.max(now);
-            let granted = (st.tokens.floor().max(0.0) as u64).min(wanted);
-            st.tokens -= granted as f64;
-            let mut report = None;
-            if granted > 0 && st.suppressed > 0 {
-                report = Some(Suppressed {
-                    count: st.suppressed,
-                    since_ms: st.since_ms,
-                });
-                st.suppressed = 0;
-            }
-            if granted < wanted {
-                if st.suppressed == 0 {
-                    st.since_ms = now;
-                }
-                st.suppressed += wanted - granted;
-            }
-            (Some(st), (granted, report))
-        },
-    )
-    .await
-}
-
-/// Takes the rule's unreported rate-limit suppressions (for a summary).
-async fn take_suppressed<S: StateStore>(
-    rule: &Rule,
-    alert: &AlertRule,
-    store: &S,
-    options: &AlertOptions,
-) -> Result<Option<Suppressed>, SendError> {
-    let expires = (options.now_ms + alert.rate.interval_ms) / 1000 + 86_400;
-    update(
-        store,
-        &format!("r#{}", rule.name),
-        expires,
-        options.deadline,
-        |cur: Option<RateState>| match cur {
-            Some(mut st) if st.suppressed > 0 => {
-                let s = Suppressed {
-                    count: st.suppressed,
-                    since_ms: st.since_ms,
-                };
-                st.suppressed = 0;
-                (Some(st), Some(s))
-            }
-            _ => (None, None),
-        },
-    )
-    .await
-}
-
 /// A claimed summary: the window's state after the claim and what this summary reports.
 struct Due {
     key: String,
@@ -632,18 +385,17 @@ struct Due {
 /// `flush_all`. Each window's summary is claimed with a conditional write first, so
 /// concurrent invocations send it once.
 pub async fn flush_summaries<S: StateStore, P: Publish>(
-    config: &Config,
+    rules: &RuleSet,
     store: &S,
     publisher: &P,
     options: &AlertOptions,
 ) -> AlertReport {
     let mut report = AlertReport::default();
-    for rule in &config.rules {
+    for rule in rules {
         let Some(alert) = &rule.alert else {
             continue;
         };
-        if let Err(e) =
-            flush_rule(config, rule, alert, store, publisher, options, &mut report).await
+        if let Err(e) = flush_rule(rules, rule, alert, store, publisher, options, &mut report).await
         {
             report.pending_error = Some(e.message);
         }
@@ -652,7 +404,7 @@ pub async fn flush_summaries<S: StateStore, P: Publish>(
 }
 
 async fn flush_rule<S: StateStore, P: Publish>(
-    config: &Config,
+    rules: &RuleSet,
     rule: &Rule,
     alert: &AlertRule,
     store: &S,
@@ -661,7 +413,7 @@ async fn flush_rule<S: StateStore, P: Publish>(
     report: &mut AlertReport,
 ) -> Result<(), SendError> {
     let pending_key = format!("p#{}", rule.name);
-    let grace = config.alerts.grace_ms;
+    let grace = rules.alerts.grace_ms;
     let is_due = |end: i64| options.flush_all || end + grace <= options.now_ms;
     // Take the due windows off the list first: an event arriving after this sees its window
     // unlisted only once the claim below has reported everything before it.
@@ -785,485 +537,13 @@ async fn flush_rule<S: StateStore, P: Publish>(
     Ok(())
 }
 
-/// `5 min`, `1 h`, `90 s`.
-fn human_duration(ms: i64) -> String {
-    if ms % 3_600_000 == 0 {
-        format!("{} h", ms / 3_600_000)
-    } else if ms % 60_000 == 0 {
-        format!("{} min", ms / 60_000)
-    } else {
-        format!("{} s", ms / 1000)
-    }
-}
-
-fn rfc3339(ms: i64) -> String {
-    UtcTime::from_millis(ms).rfc3339()
-}
-
-/// `HH:MM` UTC.
-fn clock(ms: i64) -> String {
-    let t = UtcTime::from_millis(ms);
-    format!("{:02}:{:02}", t.hour, t.minute)
-}
-
-/// The group as a JSON object (`{"$.userIdentity.arn": "arn:…"}`).
-fn group_json(alert: &AlertRule, group: &[String]) -> serde_json::Value {
-    let map: serde_json::Map<String, serde_json::Value> = alert
-        .group_by
-        .iter()
-        .zip(group)
-        .map(|(k, v)| (k.source().to_string(), json!(v)))
-        .collect();
-    serde_json::Value::Object(map)
-}
-
-/// The group's values for humans: `arn:…, /aws/x`, or `all events` without `group_by`.
-fn group_text(group: &[String]) -> String {
-    if group.is_empty() {
-        "all events".to_string()
-    } else {
-        group.join(", ")
-    }
-}
-
-/// A subject SNS accepts: printable ASCII (others become `?`), single spaces, at most
-/// [`MAX_SUBJECT_CHARS`] characters (cut with `...`).
-pub fn subject(text: &str) -> String {
-    let mut s = String::with_capacity(text.len().min(MAX_SUBJECT_CHARS));
-    for c in text.chars() {
-        let c = if c.is_ascii_graphic() {
-            c
-        } else if c.is_whitespace() {
-            ' '
-        } else {
-            '?'
-        };
-        if c == ' ' && (s.is_empty() || s.ends_with(' ')) {
-            continue;
-        }
-        s.push(c);
-    }
-    let s = s.trim_end().to_string();
-    if s.chars().count() <= MAX_SUBJECT_CHARS {
-        return s;
-    }
-    let mut cutoff: String = s.chars().take(MAX_SUBJECT_CHARS - 3).collect();
-    cutoff.push_str("...");
-    cutoff
-}
-
-/// Encodes a string value of the console's Logs Insights link: form-encoded, then `%` as `*`.
-fn console_string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() * 2);
-    for b in text.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => out.push(b as char),
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("*{b:02X}")),
-        }
-    }
-    out
-}
-
-/// A CloudWatch Logs Insights console link for `log_groups` from `start_ms` to `end_ms`,
-/// listing the events that mention `needle` (the group value) when there is one.
-pub fn insights_url(
-    region: &str,
-    log_groups: &[String],
-    start_ms: i64,
-    end_ms: i64,
-    needle: Option<&str>,
-) -> String {
-    let mut query = String::from("fields @timestamp, @logStream, @message\n");
-    if let Some(n) = needle.filter(|n| !n.is_empty() && *n != "-") {
-        let escaped = n.replace('\\', "\\\\").replace('"', "\\\"");
-        query.push_str(&format!("| filter @message like \"{escaped}\"\n"));
-    }
-    query.push_str("| sort @timestamp desc\n| limit 200");
-    // The fragment is a jsurl-style value whose punctuation is itself escaped: `~` `$257E`,
-    // `(` `$2528`, `)` `$2529`, `'` `$2527`.
-    let (t, open, close, q) = ("$257E", "$2528", "$2529", "$2527");
-    let mut s = format!(
-        "https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#logsV2:logs-insights$3FqueryDetail$3D{t}{open}end{t}{q}{}{t}start{t}{q}{}{t}timeType{t}{q}ABSOLUTE{t}tz{t}{q}UTC{t}editorString{t}{q}{}{t}source{t}{open}",
-        console_string(&rfc3339(end_ms)),
-        console_string(&rfc3339(start_ms)),
-        console_string(&query),
-    );
-    for g in log_groups.iter().take(crate::evaluate::MAX_NAMES) {
-        s.push_str(t);
-        s.push_str(q);
-        s.push_str(&console_string(g));
-    }
-    s.push_str(close);
-    s.push_str(close);
-    s
-}
-
-fn attributes(
-    rule: &Rule,
-    alert: &AlertRule,
-    kind: &str,
-    log_group: &str,
-    account: &str,
-    region: &str,
-) -> Vec<(String, String)> {
-    [
-        ("rule", rule.name.as_str()),
-        ("kind", kind),
-        ("severity", alert.severity.as_str()),
-        ("log_group", log_group),
-        ("account", account),
-        ("region", region),
-    ]
-    .into_iter()
-    .filter(|(_, v)| !v.is_empty())
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
-}
-
-fn suppressed_json(s: Option<Suppressed>) -> serde_json::Value {
-    match s {
-        Some(s) => json!({ "suppressed": s.count, "since": rfc3339(s.since_ms) }),
-        None => serde_json::Value::Null,
-    }
-}
-
-fn event_json(e: &AlertEvent) -> serde_json::Value {
-    let mut v = json!({
-        "id": e.id,
-        "timestamp": rfc3339(e.timestamp),
-        "log_group": e.log_group,
-        "log_stream": e.log_stream,
-        "account": e.account,
-        "region": e.region,
-        "message": e.message,
-    });
-    if e.truncated {
-        v["truncated"] = json!(true);
-    }
-    v
-}
-
-/// Serializes `body`, shrinking it with `shrink` (called with increasing steps; `false` when
-/// nothing is left to shrink) until it fits in [`MAX_MESSAGE_BYTES`].
-fn fit(
-    mut body: serde_json::Value,
-    mut shrink: impl FnMut(&mut serde_json::Value, usize) -> bool,
-) -> String {
-    let mut step = 0;
-    loop {
-        let text = serde_json::to_string_pretty(&body).unwrap_or_default();
-        if text.len() <= MAX_MESSAGE_BYTES || !shrink(&mut body, step) {
-            return text;
-        }
-        step += 1;
-    }
-}
-
-/// Cuts every string field named `message` below `value` to `max` bytes.
-fn cut_messages(value: &mut serde_json::Value, max: usize) {
-    match value {
-        serde_json::Value::Object(map) => {
-            for (k, v) in map.iter_mut() {
-                if k == "message"
-                    && let serde_json::Value::String(s) = v
-                    && s.len() > max
-                {
-                    *s = cut(s, max).0.to_string();
-                } else {
-                    cut_messages(v, max);
-                }
-            }
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| cut_messages(v, max)),
-        _ => {}
-    }
-}
-
-fn shrink_messages(body: &mut serde_json::Value, step: usize) -> bool {
-    let max = MAX_EVENT_TEXT_STEPS.get(step);
-    if let Some(&max) = max {
-        cut_messages(body, max);
-        true
-    } else {
-        false
-    }
-}
-
-const MAX_EVENT_TEXT_STEPS: [usize; 4] = [16 * 1024, 4096, 1024, 256];
-
-fn alert_message(
-    rule: &Rule,
-    alert: &AlertRule,
-    o: &Occurrences,
-    event: &AlertEvent,
-    suppressed: Option<Suppressed>,
-    options: &AlertOptions,
-) -> AlertMessage {
-    let start = o.window_start;
-    let end = start + alert.window_ms;
-    let group = group_text(&o.group);
-    let summary = format!(
-        "{} matched {} in {} at {} UTC",
-        group,
-        rule.name,
-        event.log_group,
-        rfc3339(event.timestamp)
-    );
-    let body = json!({
-        "kind": "alert",
-        "rule": rule.name,
-        "severity": alert.severity.as_str(),
-        "summary": summary,
-        "pattern": rule.pattern.source(),
-        "group": group_json(alert, &o.group),
-        "window": { "start": rfc3339(start), "end": rfc3339(end) },
-        "event": event_json(event),
-        "rate_limit": suppressed_json(suppressed),
-        "console_url": insights_url(&event.region, std::slice::from_ref(&event.log_group), event.timestamp - 60_000, event.timestamp + 60_000, o.group.first().map(String::as_str)),
-    });
-    let dedup = short_hash(
-        format!(
-            "alert\n{}\n{}\n{start}\n{}\n{}",
-            rule.name,
-            o.group.join("\u{1f}"),
-            event.log_group,
-            event.id
-        )
-        .as_bytes(),
-    );
-    let topic = topic_of(alert, options).to_string();
-    let fifo = topic.ends_with(".fifo");
-    AlertMessage {
-        subject: subject(&format!(
-            "[{}] {}: {}",
-            alert.severity.as_str().to_uppercase(),
-            rule.name,
-            group
-        )),
-        message: fit(body, shrink_messages),
-        attributes: attributes(
-            rule,
-            alert,
-            "alert",
-            &event.log_group,
-            &event.account,
-            &event.region,
-        ),
-        group_id: fifo.then(|| rule.name.clone()),
-        dedup_id: format!("a-{dedup}"),
-        topic,
-    }
-}
-
-fn summary_message(
-    rule: &Rule,
-    alert: &AlertRule,
-    d: &Due,
-    suppressed: Option<Suppressed>,
-    options: &AlertOptions,
-) -> AlertMessage {
-    let st = &d.state;
-    let start = st.window_start;
-    let end = start + alert.window_ms;
-    let group = group_text(&st.group);
-    let earlier = st.reported - d.reporting;
-    let what = if earlier == 0 {
-        format!(
-            "{} matches of {} for {} in {} ({}-{} UTC), {} not sent individually",
-            st.count,
-            rule.name,
-            group,
-            human_duration(alert.window_ms),
-            clock(start),
-            clock(end),
-            d.reporting
-        )
-    } else {
-        format!(
-            "{} more matches of {} for {} in {} ({}-{} UTC) after the last summary ({} in all)",
-            d.reporting,
-            rule.name,
-            group,
-            human_duration(alert.window_ms),
-            clock(start),
-            clock(end),
-            st.count
-        )
-    };
-    let sample = st.samples.first();
-    let region = sample.map_or("", |s| s.region.as_str());
-    let account = sample.map_or("", |s| s.account.as_str());
-    let log_group = st.log_groups.first().map_or("", String::as_str);
-    let body = json!({
-        "kind": "summary",
-        "rule": rule.name,
-        "severity": alert.severity.as_str(),
-        "summary": what,
-        "pattern": rule.pattern.source(),
-        "group": group_json(alert, &st.group),
-        "window": { "start": rfc3339(start), "end": rfc3339(end) },
-        "count": st.count,
-        "sent_individually": st.sent,
-        "rate_limited": st.rate_limited,
-        "reported_now": d.reporting,
-        "first": rfc3339(st.first_ms),
-        "last": rfc3339(st.last_ms),
-        "log_groups": st.log_groups,
-        "samples": st.samples.iter().map(event_json).collect::<Vec<_>>(),
-        "rate_limit": suppressed_json(suppressed),
-        "console_url": insights_url(region, &st.log_groups, start, end, st.group.first().map(String::as_str)),
-    });
-    let dedup = short_hash(
-        format!(
-            "summary\n{}\n{}\n{start}\n{}",
-            rule.name,
-            st.group.join("\u{1f}"),
-            st.reported
-        )
-        .as_bytes(),
-    );
-    let topic = topic_of(alert, options).to_string();
-    let fifo = topic.ends_with(".fifo");
-    AlertMessage {
-        subject: subject(&format!(
-            "[{}] {}: {} matches for {} in {}",
-            alert.severity.as_str().to_uppercase(),
-            rule.name,
-            st.count,
-            group,
-            human_duration(alert.window_ms)
-        )),
-        message: fit(body, |b, step| {
-            if shrink_messages(b, step) {
-                return true;
-            }
-            b["samples"] = json!([]);
-            false
-        }),
-        attributes: attributes(rule, alert, "summary", log_group, account, region),
-        group_id: fifo.then(|| rule.name.clone()),
-        dedup_id: format!("s-{dedup}"),
-        topic,
-    }
-}
-
-fn digest_message(
-    rule: &Rule,
-    alert: &AlertRule,
-    claimed: &[Due],
-    suppressed: Option<Suppressed>,
-    options: &AlertOptions,
-) -> AlertMessage {
-    let mut order: Vec<&Due> = claimed.iter().collect();
-    order.sort_by(|a, b| {
-        b.reporting
-            .cmp(&a.reporting)
-            .then_with(|| a.key.cmp(&b.key))
-    });
-    let total: u64 = order.iter().map(|d| d.reporting).sum();
-    let start = order
-        .iter()
-        .map(|d| d.state.window_start)
-        .min()
-        .unwrap_or_default();
-    let end = order
-        .iter()
-        .map(|d| d.state.window_start + alert.window_ms)
-        .max()
-        .unwrap_or_default();
-    let mut log_groups: Vec<String> = Vec::new();
-    for d in &order {
-        for g in &d.state.log_groups {
-            if log_groups.len() < crate::evaluate::MAX_NAMES && !log_groups.contains(g) {
-                log_groups.push(g.clone());
-            }
-        }
-    }
-    let sample = order.iter().find_map(|d| d.state.samples.first());
-    let region = sample.map_or("", |s| s.region.as_str());
-    let account = sample.map_or("", |s| s.account.as_str());
-    let groups: Vec<serde_json::Value> = order
-        .iter()
-        .take(DIGEST_GROUPS)
-        .map(|d| {
-            json!({
-                "group": group_json(alert, &d.state.group),
-                "window": { "start": rfc3339(d.state.window_start), "end": rfc3339(d.state.window_start + alert.window_ms) },
-                "count": d.state.count,
-                "not_sent_individually": d.reporting,
-                "sample": d.state.samples.first().map(event_json),
-            })
-        })
-        .collect();
-    let what = format!(
-        "{total} matches of {} not sent individually, in {} groups and windows between {} and {} UTC",
-        rule.name,
-        claimed.len(),
-        rfc3339(start),
-        rfc3339(end)
-    );
-    let body = json!({
-        "kind": "digest",
-        "rule": rule.name,
-        "severity": alert.severity.as_str(),
-        "summary": what,
-        "pattern": rule.pattern.source(),
-        "groups_total": claimed.len(),
-        "groups": groups,
-        "groups_not_listed": claimed.len().saturating_sub(DIGEST_GROUPS),
-        "rate_limit": suppressed_json(suppressed),
-        "console_url": insights_url(region, &log_groups, start, end, None),
-    });
-    let mut ids: Vec<String> = claimed
-        .iter()
-        .map(|d| format!("{}:{}", d.key, d.state.reported))
-        .collect();
-    ids.sort();
-    let dedup = short_hash(format!("digest\n{}\n{}", rule.name, ids.join("\n")).as_bytes());
-    let topic = topic_of(alert, options).to_string();
-    let fifo = topic.ends_with(".fifo");
-    AlertMessage {
-        subject: subject(&format!(
-            "[{}] {}: {total} matches in {} groups",
-            alert.severity.as_str().to_uppercase(),
-            rule.name,
-            claimed.len()
-        )),
-        message: fit(body, |b, step| {
-            if shrink_messages(b, step) {
-                return true;
-            }
-            if let Some(items) = b["groups"].as_array_mut()
-                && items.len() > 1
-            {
-                let keep = items.len() / 2;
-                items.truncate(keep);
-                b["groups_not_listed"] = json!(claimed.len() - keep);
-                return true;
-            }
-            false
-        }),
-        attributes: attributes(
-            rule,
-            alert,
-            "digest",
-            log_groups.first().map_or("", String::as_str),
-            account,
-            region,
-        ),
-        group_id: fifo.then(|| rule.name.clone()),
-        dedup_id: format!("d-{dedup}"),
-        topic,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::block_on;
-    use crate::evaluate::RuleRun;
-    use crate::state::{MemoryPublisher, MemoryStateStore};
+    use crate::config::Config;
+    use crate::rules::evaluate::RuleRun;
+    use crate::sink::{MemoryPublisher, MemoryStateStore};
     use cwlogs_decode::{LogBatch, LogEvent, MessageType};
 
     const T: i64 = 1_764_028_800_000;
@@ -1305,7 +585,7 @@ mod tests {
     }
 
     fn occurrences(c: &Config, stream: &str, events: &[(String, i64, String)]) -> Vec<Occurrences> {
-        let mut run = RuleRun::new(c);
+        let mut run = RuleRun::new(&c.rules);
         run.add_batch("eu-west-1", &batch(stream, events), 0);
         run.take_occurrences()
     }
@@ -1346,7 +626,7 @@ mod tests {
             &self,
             key: &str,
             deadline: Option<Instant>,
-        ) -> Result<Option<crate::state::Versioned>, SendError> {
+        ) -> Result<Option<crate::sink::Versioned>, SendError> {
             self.inner.get(key, deadline).await
         }
 
@@ -1405,7 +685,7 @@ mod tests {
             let store = Faulty::new(prefix, 1, false);
             let sns = MemoryPublisher::new();
             let first = block_on(send_alerts(
-                &c,
+                &c.rules,
                 occurrences(&c, "s", &events),
                 &store,
                 &sns,
@@ -1414,7 +694,7 @@ mod tests {
             assert!(!first.pending_records.is_empty(), "{prefix}: {first:?}");
             assert!(sns.sent().is_empty(), "{prefix}");
             let again = block_on(send_alerts(
-                &c,
+                &c.rules,
                 occurrences(&c, "s", &events),
                 &store,
                 &sns,
@@ -1437,7 +717,7 @@ mod tests {
         let sns = MemoryPublisher::new();
         let events = [denied("alice", 1, T + 1000)];
         let r = block_on(send_alerts(
-            &c,
+            &c.rules,
             occurrences(&c, "s", &events),
             &store,
             &sns,
@@ -1462,7 +742,7 @@ mod tests {
             denied("alice", 4, T + 4000),
         ];
         let r = block_on(send_alerts(
-            &c,
+            &c.rules,
             occurrences(&c, "s", &events),
             &store,
             &sns,
@@ -1489,9 +769,9 @@ mod tests {
         );
 
         // The window has not ended (plus grace): no summary yet.
-        let r = block_on(flush_summaries(&c, &store, &sns, &at(T + 300_000)));
+        let r = block_on(flush_summaries(&c.rules, &store, &sns, &at(T + 300_000)));
         assert_eq!(r.published, 0);
-        let r = block_on(flush_summaries(&c, &store, &sns, &at(T + 360_000)));
+        let r = block_on(flush_summaries(&c.rules, &store, &sns, &at(T + 360_000)));
         assert_eq!((r.published, r.summaries), (1, 1));
         let s = &sns.sent()[2];
         let b = body(s);
@@ -1508,14 +788,14 @@ mod tests {
         assert_eq!(s.subject, "[HIGH] denied: 3 matches for alice in 5 min");
         // Once only.
         assert_eq!(
-            block_on(flush_summaries(&c, &store, &sns, &at(T + 999_000))).published,
+            block_on(flush_summaries(&c.rules, &store, &sns, &at(T + 999_000))).published,
             0
         );
 
         // A late event gets a summary of its own for the rest.
         let late = [denied("alice", 5, T + 200_000)];
         let r = block_on(send_alerts(
-            &c,
+            &c.rules,
             occurrences(&c, "s2", &late),
             &store,
             &sns,
@@ -1525,7 +805,7 @@ mod tests {
             r.published, 0,
             "the window's one individual alert went out already"
         );
-        block_on(flush_summaries(&c, &store, &sns, &at(T + 999_000)));
+        block_on(flush_summaries(&c.rules, &store, &sns, &at(T + 999_000)));
         let b = body(&sns.sent()[3]);
         assert!(
             b["summary"]
@@ -1542,14 +822,14 @@ mod tests {
         let events = [denied("alice", 1, T), denied("alice", 2, T + 1)];
         let (store, sns) = (MemoryStateStore::new(), MemoryPublisher::new());
         block_on(send_alerts(
-            &c,
+            &c.rules,
             occurrences(&c, "s", &events),
             &store,
             &sns,
             &at(T),
         ));
         let r = block_on(send_alerts(
-            &c,
+            &c.rules,
             occurrences(&c, "s", &events),
             &store,
             &sns,
@@ -1560,7 +840,7 @@ mod tests {
         // Another store (another container without a table) sends the same ids again.
         let other = MemoryPublisher::new();
         block_on(send_alerts(
-            &c,
+            &c.rules,
             occurrences(&c, "s", &events),
             &MemoryStateStore::new(),
             &other,
@@ -1590,7 +870,7 @@ mod tests {
             },
         );
         let r = block_on(send_alerts(
-            &c,
+            &c.rules,
             occurrences(&c, "s", &events),
             &store,
             &sns,
@@ -1600,7 +880,7 @@ mod tests {
         assert_eq!(r.pending_error.as_deref(), Some("Throttled"));
         let ok = MemoryPublisher::new();
         let r = block_on(send_alerts(
-            &c,
+            &c.rules,
             occurrences(&c, "s", &events),
             &store,
             &ok,
@@ -1609,7 +889,7 @@ mod tests {
         assert_eq!((r.alerts, r.redelivered), (1, 0));
         // Nothing left for a summary: the one event went out individually.
         assert_eq!(
-            block_on(flush_summaries(&c, &store, &ok, &at(T + 999_000))).published,
+            block_on(flush_summaries(&c.rules, &store, &ok, &at(T + 999_000))).published,
             0
         );
     }
@@ -1626,7 +906,7 @@ mod tests {
             },
         );
         let r = block_on(send_alerts(
-            &c,
+            &c.rules,
             occurrences(&c, "s", &[denied("alice", 1, T)]),
             &MemoryStateStore::new(),
             &sns,
@@ -1652,7 +932,7 @@ mod tests {
             .map(|(i, u)| denied(u, i, T + i as i64))
             .collect();
         let r = block_on(send_alerts(
-            &c,
+            &c.rules,
             occurrences(&c, "s", &events),
             &store,
             &sns,
@@ -1660,7 +940,7 @@ mod tests {
         ));
         assert_eq!((r.alerts, r.rate_limited), (2, 3));
         // The three refused windows are summarised together (3 = DIGEST_AFTER: one each).
-        let r = block_on(flush_summaries(&c, &store, &sns, &at(T + 999_000)));
+        let r = block_on(flush_summaries(&c.rules, &store, &sns, &at(T + 999_000)));
         assert_eq!(r.summaries, 3);
         let first = body(&sns.sent()[2]);
         assert_eq!(first["rate_limit"]["suppressed"], 3);
@@ -1675,7 +955,7 @@ mod tests {
             denied("g", 11, T + 1_800_001),
         ];
         let r = block_on(send_alerts(
-            &c,
+            &c.rules,
             occurrences(&c, "s2", &later),
             &store,
             &sns,
@@ -1692,7 +972,7 @@ mod tests {
             .map(|i| denied(&format!("user-{}", i % 6), i, T + i as i64))
             .collect();
         let r = block_on(send_alerts(
-            &c,
+            &c.rules,
             occurrences(&c, "s", &events),
             &store,
             &sns,
@@ -1700,7 +980,7 @@ mod tests {
         ));
         assert_eq!(r.alerts, 6);
         let r = block_on(flush_summaries(
-            &c,
+            &c.rules,
             &store,
             &sns,
             &AlertOptions {
@@ -1726,7 +1006,7 @@ mod tests {
             ..at(T)
         };
         block_on(send_alerts(
-            &c,
+            &c.rules,
             occurrences(&c, "s", &[denied("alice", 1, T)]),
             &MemoryStateStore::new(),
             &sns,
@@ -1748,7 +1028,7 @@ mod tests {
         );
         let sns = MemoryPublisher::new();
         block_on(send_alerts(
-            &c,
+            &c.rules,
             occurrences(&c, "s", &[("1".into(), T, huge)]),
             &MemoryStateStore::new(),
             &sns,

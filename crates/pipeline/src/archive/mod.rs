@@ -1,9 +1,18 @@
-//! Archive objects: deterministic, Athena-friendly keys and gzip NDJSON bodies.
+//! `[archive]`: every event kept as gzip NDJSON objects at deterministic, Athena-friendly keys.
+//!
+//! [`archive_object`] builds an object (key and body) from a batch; [`config`] checks the
+//! section. Writing is the [`crate::sink::Archive`] seam's (S3 in `cwlogs-aws`, a directory
+//! in the CLI, memory in tests).
 
-use crate::json::{push_int, push_str};
-use crate::time::UtcTime;
+mod config;
+
+pub use config::ArchiveConfig;
+pub(crate) use config::RawArchive;
+
+use crate::util::hash::short_hash;
+use crate::util::json::{push_int, push_str};
+use crate::util::time::UtcTime;
 use cwlogs_decode::LogBatch;
-use sha2::{Digest, Sha256};
 use std::io::Write;
 
 /// One archive object, ready to be written.
@@ -49,13 +58,6 @@ pub fn hive_escape(value: &str) -> String {
 /// The first 16 hex digits of SHA-256 of the log stream name: short, stable, and safe in a key.
 pub fn stream_hash(stream: &str) -> String {
     short_hash(stream.as_bytes())
-}
-
-/// The first 16 hex digits of SHA-256 of `bytes`: names dead letters after their content, so
-/// a redelivered input overwrites its own dead letter.
-pub fn short_hash(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The object key of a batch:

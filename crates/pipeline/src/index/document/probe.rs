@@ -1,0 +1,244 @@
+//! The fast path: one validating pass over a JSON message that allocates nothing and says
+//! whether its text can be copied into the document as it is.
+
+use super::*;
+
+/// What the validating pass found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Check {
+    /// A JSON object the cluster takes as it is.
+    Clean,
+    /// Something to rewrite (the slow path decides what, and whether the JSON is valid).
+    Risky,
+    /// Not valid JSON (or not an object).
+    Invalid,
+}
+
+/// The validating pass: walks the value like [`IgnoredAny`] but counts depth and fields,
+/// checks keys and remembers the hashes of the current objects' keys to spot duplicates. The
+/// hash stack is reused from message to message, so a warm probe allocates nothing.
+#[derive(Debug, Default)]
+pub(super) struct Probe {
+    pub(super) max_depth: usize,
+    pub(super) max_fields: usize,
+    pub(super) fields: usize,
+    pub(super) flags: u8,
+    pub(super) keys: Vec<u64>,
+}
+
+impl Probe {
+    pub(super) fn check(&mut self, object: &str, config: &DocumentConfig) -> Check {
+        self.max_depth = config.max_depth;
+        self.max_fields = config.max_fields;
+        self.fields = 0;
+        self.flags = 0;
+        self.keys.clear();
+        let mut de = serde_json::Deserializer::from_str(object);
+        let walked = Walk {
+            probe: self,
+            depth: 1,
+            top: true,
+        }
+        .deserialize(&mut de)
+        .and_then(|()| de.end());
+        match walked {
+            _ if self.flags != 0 => Check::Risky,
+            Ok(()) => Check::Clean,
+            Err(_) => Check::Invalid,
+        }
+    }
+}
+
+/// The error the walk stops with once it knows the slow path is needed.
+pub(super) fn stop<E: de::Error>() -> E {
+    E::custom("rewrite needed")
+}
+
+/// One value at `depth` (the level it has if it is an object or array).
+pub(super) struct Walk<'p> {
+    pub(super) probe: &'p mut Probe,
+    pub(super) depth: usize,
+    /// The message's own value, which must be an object.
+    pub(super) top: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for Walk<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Walk<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        self.scalar()
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        self.scalar()
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        self.scalar()
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        self.scalar()
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        self.scalar()
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.scalar()
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        if self.top {
+            return Err(de::Error::custom("not an object"));
+        }
+        if self.depth > self.probe.max_depth {
+            self.probe.flags |= DEPTH;
+            return Err(stop());
+        }
+        while seq
+            .next_element_seed(Walk {
+                probe: &mut *self.probe,
+                depth: self.depth + 1,
+                top: false,
+            })?
+            .is_some()
+        {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        if self.depth > self.probe.max_depth {
+            self.probe.flags |= DEPTH;
+            return Err(stop());
+        }
+        let base = self.probe.keys.len();
+        while let Some(dots) = map.next_key_seed(Key {
+            probe: &mut *self.probe,
+            depth: self.depth,
+            base,
+        })? {
+            if self.probe.flags != 0 {
+                return Err(stop());
+            }
+            map.next_value_seed(Walk {
+                probe: &mut *self.probe,
+                depth: self.depth + 1 + dots,
+                top: false,
+            })?;
+        }
+        self.probe.keys.truncate(base);
+        Ok(())
+    }
+}
+
+impl Walk<'_> {
+    pub(super) fn scalar<E: de::Error>(self) -> Result<(), E> {
+        if self.top {
+            Err(E::custom("not an object"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// One key of an object at `depth`; its value is the number of dots in it.
+pub(super) struct Key<'p> {
+    pub(super) probe: &'p mut Probe,
+    pub(super) depth: usize,
+    /// Where the object's key hashes start on the probe's stack.
+    pub(super) base: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for Key<'_> {
+    type Value = usize;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<usize, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key<'_> {
+    type Value = usize;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<usize, E> {
+        let p = self.probe;
+        p.fields += 1;
+        if p.fields > p.max_fields {
+            p.flags |= FIELDS;
+        }
+        let (h, dotted) = key_scan(key.as_bytes());
+        // Most keys are plain words: no dots and a visible ASCII first byte.
+        let plain = !dotted && key.as_bytes().first().is_some_and(u8::is_ascii_graphic);
+        let dots = if plain { Some(0) } else { key_dots(key) };
+        match dots {
+            None => p.flags |= KEY,
+            Some(d) if self.depth + d > p.max_depth => p.flags |= DEPTH,
+            Some(_) => {}
+        }
+        if p.keys[self.base..].contains(&h) {
+            p.flags |= DUPLICATE;
+        }
+        p.keys.push(h);
+        Ok(dots.unwrap_or(0))
+    }
+}
+
+/// The number of dots in a key the cluster accepts (each stands for one more object level);
+/// `None` for a key it rejects: empty, blank, or with an empty or blank part between dots.
+pub(super) fn key_dots(key: &str) -> Option<usize> {
+    let first = *key.as_bytes().first()?;
+    let plain = first.is_ascii_graphic() && first != b'.';
+    if !plain && key.chars().all(char::is_whitespace) {
+        return None;
+    }
+    // Keys are short: a plain loop beats a call to memchr.
+    if !key.bytes().any(|b| b == b'.') {
+        return Some(0);
+    }
+    let mut dots = 0;
+    for part in key.split('.') {
+        if part.is_empty() || part.chars().all(char::is_whitespace) {
+            return None;
+        }
+        dots += 1;
+    }
+    Some(dots - 1)
+}
+
+/// A fast 64-bit hash of a key (FxHash-like), and whether the key has a dot, in one pass of
+/// eight bytes at a time. Equal hashes send the message to the slow path, which compares keys
+/// exactly, so a collision costs time, never correctness.
+pub(super) fn key_scan(bytes: &[u8]) -> (u64, bool) {
+    const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+    let mut h = bytes.len() as u64;
+    let mut dots = 0;
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let x = u64::from_le_bytes(w);
+        dots |= zero_bytes(x ^ splat(b'.'));
+        h = (h.rotate_left(5) ^ x).wrapping_mul(K);
+    }
+    let tail = chunks.remainder();
+    let mut w = [0u8; 8];
+    w[..tail.len()].copy_from_slice(tail);
+    let dotted = dots != 0 || tail.contains(&b'.');
+    (
+        (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K),
+        dotted,
+    )
+}

@@ -1,0 +1,88 @@
+//! The index templates cwlogs installs: mappings that type every field it writes, so the first
+//! document of a day does not decide them.
+
+use crate::index::IndexConfig;
+use crate::index::names::IndexNamePattern;
+use crate::sink::{Class, SendError};
+
+/// The index templates `config` needs, as `(name, body)` for `PUT _index_template/<name>`
+/// (composable templates: OpenSearch 1+, Elasticsearch 7.8+):
+///
+/// - `cwlogs-<prefix>` for the indices of the `index` template (the pattern is its literal
+///   prefix and `*`): `@timestamp` a date, ids, account, region, log group and stream
+///   keywords, `message` text; a data stream when `data_stream` is on;
+/// - `cwlogs-quarantine-<prefix>` for the quarantine indices, at a higher priority (it often
+///   shares the prefix): fixed fields only and `dynamic: false`, so that a quarantined
+///   document can never itself hit a mapping conflict.
+///
+/// An `index` template that starts with a placeholder has no usable pattern: that is an
+/// error (install the template by hand, or set `install_template = false`).
+pub fn mapping_templates(
+    config: &IndexConfig,
+) -> Result<Vec<(String, serde_json::Value)>, SendError> {
+    use serde_json::json;
+    let keyword = json!({"type": "keyword", "ignore_above": 1024});
+    let common = json!({
+        "@timestamp": {"type": "date"},
+        "message": {"type": "text"},
+        "event": {"properties": {"id": keyword, "original": {"type": "text", "index": false}}},
+        "cloud": {"properties": {
+            "provider": keyword,
+            "region": keyword,
+            "account": {"properties": {"id": keyword}}
+        }},
+        "aws": {"properties": {
+            "cloudwatch": {"properties": {"log_group": keyword, "log_stream": keyword}},
+            "lambda": {"properties": {"request_id": keyword}}
+        }},
+        "log": {"properties": {"level": keyword}},
+        "cwlogs": {"properties": {"truncated": {"type": "boolean"}, "reasons": keyword}},
+    });
+    let pattern = |t: &IndexNamePattern, what: &str| {
+        let prefix = t.literal_prefix();
+        if prefix.is_empty() {
+            Err(SendError {
+                class: Class::Reject,
+                message: format!(
+                    "the {what} template starts with a placeholder, so no index pattern can select its indices: install an index template by hand and set install_template = false"
+                ),
+            })
+        } else {
+            Ok(prefix)
+        }
+    };
+    let main = pattern(&config.index, "index")?;
+    let quarantine = pattern(&config.quarantine_index, "quarantine_index")?;
+    let mut out = Vec::new();
+    let mut body = json!({
+        "index_patterns": [format!("{main}*")],
+        "priority": 100,
+        "template": {
+            "mappings": {"properties": common.clone()}
+        },
+        "_meta": {"managed_by": "cwlogs"}
+    });
+    if config.data_stream {
+        body["data_stream"] = json!({});
+    }
+    out.push((
+        format!("cwlogs-{}", main.trim_end_matches(['-', '_', '.'])),
+        body,
+    ));
+    let mut q = common;
+    q["error"] = json!({"properties": {"type": keyword, "message": {"type": "text"}}});
+    q["cwlogs"]["properties"]["original_index"] = keyword;
+    out.push((
+        format!(
+            "cwlogs-quarantine-{}",
+            quarantine.trim_end_matches(['-', '_', '.'])
+        ),
+        json!({
+            "index_patterns": [format!("{quarantine}*")],
+            "priority": 200,
+            "template": {"mappings": {"dynamic": false, "properties": q}},
+            "_meta": {"managed_by": "cwlogs"}
+        }),
+    ));
+    Ok(out)
+}

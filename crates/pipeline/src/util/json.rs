@@ -1,0 +1,131 @@
+//! Writing JSON by splicing, without building a DOM: one string quoter for every builder
+//! (documents, archive lines, index actions, EMF lines), byte for byte as `serde_json` writes.
+
+/// Appends `s` as a JSON string literal, byte for byte as `serde_json` writes it (`\"`, `\\`,
+/// `\b \t \n \f \r`, `\u00XX` for other control characters), scanning eight bytes at a time
+/// for the few that need escaping.
+pub(crate) fn push_str(out: &mut Vec<u8>, s: &str) {
+    #[inline(always)]
+    fn escape(out: &mut Vec<u8>, b: u8) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            _ => out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 15)],
+            ]),
+        }
+    }
+    let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let mut run = 0; // start of the bytes not yet copied
+    let mut words = bytes.chunks_exact(8);
+    let mut at = 0;
+    for word in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let x = u64::from_le_bytes(w);
+        let mut hits = zero_bytes(x ^ splat(b'"'))
+            | zero_bytes(x ^ splat(b'\\'))
+            | zero_bytes(x & splat(0xe0));
+        while hits != 0 {
+            let j = at + (hits.trailing_zeros() / 8) as usize;
+            out.extend_from_slice(&bytes[run..j]);
+            escape(out, bytes[j]);
+            run = j + 1;
+            hits &= hits - 1;
+        }
+        at += 8;
+    }
+    for (k, &b) in words.remainder().iter().enumerate() {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            let j = at + k;
+            out.extend_from_slice(&bytes[run..j]);
+            escape(out, b);
+            run = j + 1;
+        }
+    }
+    out.extend_from_slice(&bytes[run..]);
+    out.push(b'"');
+}
+
+const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+
+pub(crate) const fn splat(b: u8) -> u64 {
+    0x0101_0101_0101_0101 * b as u64
+}
+
+/// The high bit of each byte of `x` that is zero, exactly (no borrow between bytes).
+pub(crate) fn zero_bytes(x: u64) -> u64 {
+    !(((x & LOW7) + LOW7) | x | LOW7)
+}
+
+/// Whether `bytes` holds a control character (below 0x20), eight bytes at a time.
+pub(crate) fn has_control(bytes: &[u8]) -> bool {
+    let mut words = bytes.chunks_exact(8);
+    let mut found = 0;
+    for word in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        found |= zero_bytes(u64::from_le_bytes(w) & splat(0xe0));
+    }
+    found != 0 || words.remainder().iter().any(|&b| b < 0x20)
+}
+
+/// Appends `s` as a JSON string literal to a `String`.
+pub(crate) fn push_str_to_string(out: &mut String, s: &str) {
+    let mut v = Vec::with_capacity(s.len() + 2);
+    push_str(&mut v, s);
+    // Escaping only adds ASCII to valid UTF-8.
+    out.push_str(std::str::from_utf8(&v).unwrap_or_default());
+}
+
+/// Appends a decimal integer.
+pub(crate) fn push_int(out: &mut Vec<u8>, n: i64) {
+    out.extend_from_slice(n.to_string().as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn escapes() {
+        let mut v = Vec::new();
+        push_str(&mut v, "a\"b\\c\n\t\u{1}\u{8}\u{c}\r\u{1f}é");
+        assert_eq!(
+            String::from_utf8(v).expect("utf8"),
+            r#""a\"b\\c\n\t\u0001\b\f\r\u001fé""#
+        );
+        let mut s = String::from("x");
+        push_str_to_string(&mut s, "\"");
+        assert_eq!(s, r#"x"\"""#);
+    }
+
+    proptest! {
+        /// The word-at-a-time quoter writes exactly what serde_json writes.
+        #[test]
+        fn same_bytes_as_serde_json(s in "(?s).{0,40}", ctl in proptest::collection::vec(0u8..0x20, 0..4)) {
+            let mut text = s;
+            for c in ctl {
+                text.push(char::from(c));
+                text.push('"');
+            }
+            let mut ours = Vec::new();
+            push_str(&mut ours, &text);
+            prop_assert_eq!(ours, serde_json::to_vec(&text).expect("a str serializes"));
+        }
+    }
+}

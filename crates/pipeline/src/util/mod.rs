@@ -1,0 +1,13 @@
+//! Small pieces every stage shares: JSON splicing, UTC time arithmetic, content hashes. They
+//! depend on nothing else in the crate.
+
+pub(crate) mod hash;
+pub(crate) mod json;
+pub mod time;
+
+pub use hash::short_hash;
+
+/// `true`: serde's default for the `enabled` keys of the configuration's sections.
+pub(crate) fn yes() -> bool {
+    true
+}
