@@ -18,8 +18,8 @@
 #   target is printed, and a table of all of them at the end.
 # - A crash, a timeout (an input taking over 10 s) or running out of memory (2 GiB) stops that
 #   target's run; its input is copied to crates/*/fuzz/regressions/<target>/ so that it can be
-#   committed and turned into a named regression test (see STYLE.md, 7). The script then goes on
-#   with the next target and exits 1 at the end.
+#   committed and turned into a named regression test (crates/*/tests/fuzz_regressions.rs).
+#   The script then goes on with the next target and exits 1 at the end.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"

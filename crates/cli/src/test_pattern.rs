@@ -1,4 +1,4 @@
-//! `cwlogs test-pattern`: test a filter pattern against messages (DESIGN.md §3).
+//! `cwlogs test-pattern`: test a filter pattern against messages (README.md, "`cwlogs` commands").
 //!
 //! Human mode prints, like `aws logs test-metric-filter`, the messages that match with their
 //! 1-based event numbers and extracted values. `--jsonl` mode is a contract for other tools: one

@@ -1,6 +1,6 @@
 //! Decode throughput against a bare gunzip + `serde_json` floor, in MB/s of decompressed JSON.
 //!
-//! Data: `CWLOGS_BENCH_DATA=DIR` where DIR was written by `../shared/bench/gen_cwl.py DIR`
+//! Data: `CWLOGS_BENCH_DATA=DIR` where DIR was written by `python3 bench/gen_cwl.py DIR`
 //! (its `events/*.json` Lambda events are read); without it, a small synthetic set.
 
 // criterion_group! generates an undocumented public function.

@@ -1,7 +1,7 @@
 //! Benchmarks of cwlogs-filter on gen_cwl.py data.
 //!
 //! Set `CWLOGS_BENCH_DATA` to a directory written by
-//! `python3 shared/bench/gen_cwl.py DIR --mb 20 --seed 42`; its `payloads/*.json.gz` are decoded
+//! `python3 bench/gen_cwl.py DIR --mb 20 --seed 42`; its `payloads/*.json.gz` are decoded
 //! and their messages used. Without it a small synthetic set is used so `cargo bench` still runs.
 //!
 //! Groups: `json_messages` compares one JSON rule with a bare `serde_json::Value` parse of the

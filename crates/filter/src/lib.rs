@@ -4,7 +4,8 @@
 //! Tail: term patterns (`ERROR -DEBUG ?WARN`, `"quoted phrase"`, `%regex%`), JSON patterns
 //! (`{ $.errorCode = "AccessDenied" && $.latency > 100 }`) and space-delimited patterns
 //! (`[ip, user, ..., status = 4*, bytes > 1000]`). This crate follows what AWS was *observed* to
-//! do where that differs from the documentation (see `shared/filter-patterns.md`).
+//! do where that differs from the documentation: each observed answer is a row of
+//! `testdata/*.toml` (format: `testdata/README.md`), with the source it comes from.
 //!
 //! It works in phases: [`parse`] builds an [`ast::Ast`] with byte spans (its `Display` prints a
 //! pattern that parses back to the same tree), the tree is lowered to a small program, and the

@@ -1,4 +1,4 @@
-//! Runs every row of `testdata/*.toml` (format: notes/corpus-format.md) against the engine.
+//! Runs every row of `testdata/*.toml` (format: testdata/README.md) against the engine.
 //!
 //! On failure it lists every failing row, not just the first.
 

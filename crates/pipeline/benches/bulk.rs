@@ -9,7 +9,7 @@
 //! Throughput is bytes of decompressed payload JSON. Goal: (c) at 50% or more of (a).
 //!
 //! Data: `CWLOGS_BENCH_DATA` names a directory with `payloads/*.json.gz`, as written by
-//! `python3 /work/shared/bench/gen_cwl.py DIR --mb 50 --seed 42` (keep it outside the
+//! `python3 bench/gen_cwl.py DIR --mb 50 --seed 42` (keep it outside the
 //! repository); without it a built-in mix of the same four kinds of logs is used.
 //!
 //! `cargo bench --bench bulk` first prints a summary of interleaved rounds (events/s, MB/s and

@@ -17,7 +17,7 @@
 //! the rules are realistic ones for the four kinds of logs in the data ([`rules_toml`]).
 //!
 //! Data: `CWLOGS_BENCH_DATA` names a directory written by
-//! `python3 /work/shared/bench/gen_cwl.py DIR --mb 100 --seed 42` (keep it outside the
+//! `python3 bench/gen_cwl.py DIR --mb 100 --seed 42` (keep it outside the
 //! repository); its `events/*.json` are read. Without it a small built-in mix is used.
 //!
 //! ```sh

@@ -7,10 +7,44 @@
 //! OpenSearch. The same inputs always give the same bytes, which is what makes redelivery safe.
 //!
 //! Rules (`[[rule]]`, [`rules`]) run over the same batches ([`RuleRun`]): their matches become
-//! CloudWatch Embedded Metric Format documents ([`metrics`]) and SNS alerts ([`alert`]) that
-//! are grouped, summarised per window and rate-limited, with their shared state behind the
-//! [`StateStore`] trait and their sending behind [`Publish`] (DynamoDB and SNS in
-//! `cwlogs-aws`, memory here).
+//! CloudWatch Embedded Metric Format documents ([`rules::metrics`]) and SNS alerts
+//! ([`rules::alert`]) that are grouped, summarised per window and rate-limited, with their
+//! shared state behind the [`StateStore`] trait and their sending behind [`Publish`] (DynamoDB
+//! and SNS in `cwlogs-aws`, memory here).
+//!
+//! # Layout
+//!
+//! One module per stage and per destination; each holds its configuration section, its pure
+//! builders and what its destination's answers mean. Modules depend downwards only (`util`
+//! and `error` at the bottom, `sink` and `route` above them, the destinations and `rules`
+//! above those, `config` and `input` on top, this file's `process_batch` as the facade);
+//! `scripts/check-modules.py` fails CI on a cycle.
+//!
+//! | module | what |
+//! | --- | --- |
+//! | [`config`] | the file's top level: `RawConfig` -> [`Config`], each section checked by its own module |
+//! | [`input`] | one delivered input, start to finish: shape, records, batches, dead letters |
+//! | [`route`] | log-group globs and include / exclude patterns, per destination |
+//! | [`archive`] | `[archive]`: object keys, gzip NDJSON bodies |
+//! | [`index`] | `[index]`: index names, documents, `_bulk` items, the send loop, the quarantine, mappings |
+//! | [`rules`] | `[[rule]]`, packs, `[alerts]`: evaluation, EMF metrics, SNS alerts and their state |
+//! | [`sink`] | the seams ([`Archive`], [`sink::BulkTransport`], [`StateStore`], [`Publish`]), [`Class`], [`Backoff`], the AWS error classifier, dead letters, the in-memory doubles |
+//! | [`util`] | JSON splicing, UTC time, content hashes |
+//! | [`error`] | [`ConfigError`] and the checks' typed errors |
+//!
+//! **Adding a destination** (say Loki or Kafka): a module beside [`archive`] and [`index`]
+//! with its `Raw*` section and `build` (one field in `config::RawConfig` and [`Config`]), its
+//! pure request builder, and a classifier of its answers; a seam in [`sink`] when none of the
+//! existing traits fits, with an in-memory double there; its output in [`BatchOutput`] and
+//! [`process_batch`]. Outside this crate: the I/O implementation in `cwlogs-aws` (or the CLI for
+//! a local file), a handler in `cwlogs-lambda` (its `deliver` step and counters; the skeleton
+//! does the rest) with a thin `functions/<name>/src/main.rs`, the local sink in `cwlogs replay`,
+//! and the infrastructure (`infra/sam`, `infra/cdk`).
+//!
+//! **Adding a stage** that changes what is indexed (parsing AWS formats, enrichment,
+//! redaction, pattern ids): a module of its own (`shape/`, `patterns/`) with its section and
+//! `build`, called from [`process_batch`] between the route and the builders, so the CLI and
+//! every function run it through one code path. The archive keeps events as delivered.
 //!
 //! ```
 //! use cwlogs_pipeline::{Config, process_batch};
@@ -43,14 +77,15 @@
 //!   nesting (`max_depth`, default 10: deeper values are kept as JSON text), fields per document
 //!   (`max_fields`, default 500: the rest stay in `message` only), keys the cluster would reject
 //!   renamed and duplicate keys reduced to the last; a document where anything was capped says
-//!   so in `cwlogs.truncated` ([`document`] has the rules). The parse never recurses deeper than
+//!   so in `cwlogs.truncated` ([`index::document`] has the rules). The parse never recurses deeper than
 //!   `max_depth` levels, so no nesting, however deep, can exhaust the stack.
 //! - Index names are sanitised and capped at 255 bytes; key components are percent-encoded.
 //! - Rules: metric dimension values are cut at 255 characters and each rule keeps at most
-//!   [`metrics::MAX_DIMENSION_SETS`] dimension sets per run; alert buckets per run are capped
-//!   ([`evaluate::MAX_BUCKETS`]) and keep at most [`evaluate::MAX_CANDIDATES`] events of
-//!   [`evaluate::MAX_EVENT_TEXT`] bytes each; SNS messages stay within 256 KB and subjects
-//!   within 99 ASCII characters ([`alert`] has the rules).
+//!   [`rules::metrics::MAX_DIMENSION_SETS`] dimension sets per run; alert buckets per run are capped
+//!   ([`rules::evaluate::MAX_BUCKETS`]) and keep at most
+//!   [`rules::evaluate::MAX_CANDIDATES`] events of [`rules::evaluate::MAX_EVENT_TEXT`] bytes
+//!   each; SNS messages stay within 256 KB and subjects
+//!   within 99 ASCII characters ([`rules::alert`] has the rules).
 //!
 //! # Errors
 //!

@@ -1,6 +1,6 @@
 //! `[archive]`: every event kept as gzip NDJSON objects at deterministic, Athena-friendly keys.
 //!
-//! [`archive_object`] builds an object (key and body) from a batch; [`config`] checks the
+//! [`archive_object`] builds an object (key and body) from a batch; `config.rs` checks the
 //! section. Writing is the [`crate::sink::Archive`] seam's (S3 in `cwlogs-aws`, a directory
 //! in the CLI, memory in tests).
 

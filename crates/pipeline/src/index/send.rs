@@ -2,11 +2,11 @@
 //!
 //! [`send_items`] takes `_bulk` items (an action line and a document line each, built by
 //! [`crate::bulk_chunks`]) and drives them to a final [`Fate`] through a [`BulkTransport`]
-//! (the HTTP client lives in `cwlogs-aws`; [`MemoryIndex`] is an in-memory cluster for tests):
+//! (the HTTP client lives in `cwlogs-aws`; [`crate::sink::MemoryIndex`] is an in-memory cluster for tests):
 //!
 //! - requests are cut at item boundaries below a byte budget and sent gzip-compressed;
 //! - every answer goes through one pure function, [`classify_response`] (whole request) and
-//!   [`classify_item`] (each item), tested from recorded responses;
+//!   [`crate::index::classify_item`] (each item), tested from recorded responses;
 //! - items that failed for now (429, 5xx, rejected execution) are sent again, alone, after a
 //!   jittered backoff that stops in time for the deadline;
 //! - a 413 halves the request, down to the single item that is too large;

@@ -16,7 +16,7 @@
 //! and no `default` together with dimensions; `unit` one of CloudWatch's standard units.
 
 //!
-//! Where the pieces live: [`config`] checks the sections, [`packs`] holds the built-in rule
+//! Where the pieces live: `config.rs` checks the sections, [`packs`] holds the built-in rule
 //! packs, [`evaluate`] runs the rules over batches, [`metrics`] turns matches into EMF
 //! lines, and [`alert`] turns them into SNS messages with their state in a
 //! [`crate::sink::StateStore`].

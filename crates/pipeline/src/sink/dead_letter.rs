@@ -136,7 +136,7 @@ pub(crate) fn record_letter(
 impl DeadLetter {
     /// A dead letter for record `index` of `bytes` (decoded fine, but a sink refused some of
     /// what it became for good): the whole input when it has one record (named `{name}-{hash of
-    /// the input}`), else the record's bytes, named as [`process_input`] names undecodable
+    /// the input}`), else the record's bytes, named as `process_input` names undecodable
     /// records (by the record's hash, so that a redelivery overwrites it). `None` when `bytes`
     /// has no such record.
     pub fn for_record(

@@ -23,7 +23,7 @@ pub struct Versioned {
 ///
 /// The DynamoDB implementation (`cwlogs-aws`, feature `dynamodb`) maps a key to an item
 /// (`pk`), the version to a number attribute checked in a `ConditionExpression`, and
-/// `expires_at` to the table's TTL attribute. [`MemoryStateStore`] is the per-container
+/// `expires_at` to the table's TTL attribute. [`crate::sink::MemoryStateStore`] is the per-container
 /// fallback when no table is configured.
 pub trait StateStore: Send + Sync {
     /// The item at `key`, read consistently; `None` when there is none (or it expired).
