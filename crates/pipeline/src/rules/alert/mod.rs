@@ -584,6 +584,34 @@ mod tests {
         )
     }
 
+    /// Sends the alerts of `events` (in log stream `stream`) at `now_ms`.
+    fn send<S: StateStore>(
+        c: &Config,
+        stream: &str,
+        events: &[(String, i64, String)],
+        store: &S,
+        sns: &MemoryPublisher,
+        now_ms: i64,
+    ) -> AlertReport {
+        block_on(send_alerts(
+            &c.rules,
+            occurrences(c, stream, events),
+            store,
+            sns,
+            &at(now_ms),
+        ))
+    }
+
+    /// Flushes the summaries due at `now_ms`.
+    fn flush(
+        c: &Config,
+        store: &MemoryStateStore,
+        sns: &MemoryPublisher,
+        now_ms: i64,
+    ) -> AlertReport {
+        block_on(flush_summaries(&c.rules, store, sns, &at(now_ms)))
+    }
+
     fn occurrences(c: &Config, stream: &str, events: &[(String, i64, String)]) -> Vec<Occurrences> {
         let mut run = RuleRun::new(&c.rules);
         run.add_batch("eu-west-1", &batch(stream, events), 0);
@@ -684,22 +712,10 @@ mod tests {
         ] {
             let store = Faulty::new(prefix, 1, false);
             let sns = MemoryPublisher::new();
-            let first = block_on(send_alerts(
-                &c.rules,
-                occurrences(&c, "s", &events),
-                &store,
-                &sns,
-                &at(T + 5000),
-            ));
+            let first = send(&c, "s", &events, &store, &sns, T + 5000);
             assert!(!first.pending_records.is_empty(), "{prefix}: {first:?}");
             assert!(sns.sent().is_empty(), "{prefix}");
-            let again = block_on(send_alerts(
-                &c.rules,
-                occurrences(&c, "s", &events),
-                &store,
-                &sns,
-                &at(T + 6000),
-            ));
+            let again = send(&c, "s", &events, &store, &sns, T + 6000);
             assert_eq!(
                 (again.alerts, again.redelivered),
                 (1, 0),
@@ -716,13 +732,7 @@ mod tests {
         let store = Faulty::new("", 1, true);
         let sns = MemoryPublisher::new();
         let events = [denied("alice", 1, T + 1000)];
-        let r = block_on(send_alerts(
-            &c.rules,
-            occurrences(&c, "s", &events),
-            &store,
-            &sns,
-            &at(T + 5000),
-        ));
+        let r = send(&c, "s", &events, &store, &sns, T + 5000);
         // Read back, the write is found stored: the alert goes out now, and the record is
         // not handed back (a redelivery would have found its batch claimed and sent nothing).
         assert_eq!((r.published, r.alerts), (1, 1), "{r:?}");
@@ -741,13 +751,7 @@ mod tests {
             denied("alice", 3, T + 3000),
             denied("alice", 4, T + 4000),
         ];
-        let r = block_on(send_alerts(
-            &c.rules,
-            occurrences(&c, "s", &events),
-            &store,
-            &sns,
-            &at(T + 5000),
-        ));
+        let r = send(&c, "s", &events, &store, &sns, T + 5000);
         assert_eq!((r.published, r.alerts, r.summaries), (2, 2, 0));
         let sent = sns.sent();
         assert_eq!(sent[0].subject, "[HIGH] denied: alice");
@@ -769,9 +773,9 @@ mod tests {
         );
 
         // The window has not ended (plus grace): no summary yet.
-        let r = block_on(flush_summaries(&c.rules, &store, &sns, &at(T + 300_000)));
+        let r = flush(&c, &store, &sns, T + 300_000);
         assert_eq!(r.published, 0);
-        let r = block_on(flush_summaries(&c.rules, &store, &sns, &at(T + 360_000)));
+        let r = flush(&c, &store, &sns, T + 360_000);
         assert_eq!((r.published, r.summaries), (1, 1));
         let s = &sns.sent()[2];
         let b = body(s);
@@ -787,25 +791,16 @@ mod tests {
         assert_eq!(b["samples"].as_array().map(Vec::len), Some(3));
         assert_eq!(s.subject, "[HIGH] denied: 3 matches for alice in 5 min");
         // Once only.
-        assert_eq!(
-            block_on(flush_summaries(&c.rules, &store, &sns, &at(T + 999_000))).published,
-            0
-        );
+        assert_eq!(flush(&c, &store, &sns, T + 999_000).published, 0);
 
         // A late event gets a summary of its own for the rest.
         let late = [denied("alice", 5, T + 200_000)];
-        let r = block_on(send_alerts(
-            &c.rules,
-            occurrences(&c, "s2", &late),
-            &store,
-            &sns,
-            &at(T + 400_000),
-        ));
+        let r = send(&c, "s2", &late, &store, &sns, T + 400_000);
         assert_eq!(
             r.published, 0,
             "the window's one individual alert went out already"
         );
-        block_on(flush_summaries(&c.rules, &store, &sns, &at(T + 999_000)));
+        flush(&c, &store, &sns, T + 999_000);
         let b = body(&sns.sent()[3]);
         assert!(
             b["summary"]
@@ -821,20 +816,8 @@ mod tests {
         let c = config(", max_per_window = 2");
         let events = [denied("alice", 1, T), denied("alice", 2, T + 1)];
         let (store, sns) = (MemoryStateStore::new(), MemoryPublisher::new());
-        block_on(send_alerts(
-            &c.rules,
-            occurrences(&c, "s", &events),
-            &store,
-            &sns,
-            &at(T),
-        ));
-        let r = block_on(send_alerts(
-            &c.rules,
-            occurrences(&c, "s", &events),
-            &store,
-            &sns,
-            &at(T),
-        ));
+        send(&c, "s", &events, &store, &sns, T);
+        let r = send(&c, "s", &events, &store, &sns, T);
         assert_eq!((r.published, r.redelivered), (0, 1));
         assert_eq!(sns.sent().len(), 2);
         // Another store (another container without a table) sends the same ids again.
@@ -869,13 +852,7 @@ mod tests {
                 message: "Throttled".into(),
             },
         );
-        let r = block_on(send_alerts(
-            &c.rules,
-            occurrences(&c, "s", &events),
-            &store,
-            &sns,
-            &at(T),
-        ));
+        let r = send(&c, "s", &events, &store, &sns, T);
         assert_eq!(r.pending_records, BTreeSet::from([0]));
         assert_eq!(r.pending_error.as_deref(), Some("Throttled"));
         let ok = MemoryPublisher::new();
@@ -931,16 +908,10 @@ mod tests {
             .enumerate()
             .map(|(i, u)| denied(u, i, T + i as i64))
             .collect();
-        let r = block_on(send_alerts(
-            &c.rules,
-            occurrences(&c, "s", &events),
-            &store,
-            &sns,
-            &at(T),
-        ));
+        let r = send(&c, "s", &events, &store, &sns, T);
         assert_eq!((r.alerts, r.rate_limited), (2, 3));
         // The three refused windows are summarised together (3 = DIGEST_AFTER: one each).
-        let r = block_on(flush_summaries(&c.rules, &store, &sns, &at(T + 999_000)));
+        let r = flush(&c, &store, &sns, T + 999_000);
         assert_eq!(r.summaries, 3);
         let first = body(&sns.sent()[2]);
         assert_eq!(first["rate_limit"]["suppressed"], 3);
@@ -954,13 +925,7 @@ mod tests {
             denied("f", 10, T + 1_800_000),
             denied("g", 11, T + 1_800_001),
         ];
-        let r = block_on(send_alerts(
-            &c.rules,
-            occurrences(&c, "s2", &later),
-            &store,
-            &sns,
-            &at(T + 1_800_000),
-        ));
+        let r = send(&c, "s2", &later, &store, &sns, T + 1_800_000);
         assert_eq!((r.alerts, r.rate_limited), (1, 1));
     }
 
@@ -971,13 +936,7 @@ mod tests {
         let events: Vec<_> = (0..12)
             .map(|i| denied(&format!("user-{}", i % 6), i, T + i as i64))
             .collect();
-        let r = block_on(send_alerts(
-            &c.rules,
-            occurrences(&c, "s", &events),
-            &store,
-            &sns,
-            &at(T),
-        ));
+        let r = send(&c, "s", &events, &store, &sns, T);
         assert_eq!(r.alerts, 6);
         let r = block_on(flush_summaries(
             &c.rules,
