@@ -1,11 +1,12 @@
 //! The DynamoDB state store: alert windows, pending summaries and rate-limit buckets shared by
 //! every concurrent invocation.
 
+use crate::error::send_error;
 use crate::retry::with_retry;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
-use cwlogs_pipeline::sink::classify;
+use cwlogs_pipeline::sink::classify::Service;
 use cwlogs_pipeline::sink::jitter;
 use cwlogs_pipeline::{Backoff, Class, SendError, StateStore, Versioned};
 use std::collections::HashMap;
@@ -67,10 +68,10 @@ const WRITER: &str = "w";
 ///   token in `w`: the write is reported done (`Ok(true)`), not as lost to another writer.
 /// - `expires_at` is compared with this machine's clock, in whole seconds.
 ///
-/// Other failures are retried through [`with_retry`] as [`classify::dynamodb`] decides; the
-/// error names the table, the key, the DynamoDB error code and what to check. Items are at
-/// most 400 KB (DynamoDB's own limit); an item without a numeric `v` and a string `state` is
-/// refused with an error rather than overwritten.
+/// Other failures are retried through [`with_retry`] as [`cwlogs_pipeline::sink::classify`]
+/// decides for [`Service::DynamoDb`]; the error names the table, the key, the DynamoDB error
+/// code and what to check. Items are at most 400 KB (DynamoDB's own limit); an item without a
+/// numeric `v` and a string `state` is refused with an error rather than overwritten.
 #[derive(Debug, Clone)]
 pub struct DynamoStateStore {
     client: Client,
@@ -114,16 +115,7 @@ impl DynamoStateStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| {
-                crate::send_error(
-                    "DynamoDB",
-                    "GetItem",
-                    &self.target(key),
-                    &e,
-                    classify::dynamodb,
-                    classify::dynamodb_hint,
-                )
-            })?;
+            .map_err(|e| send_error(Service::DynamoDb, "GetItem", &self.target(key), &e))?;
         let Some(item) = out.item() else {
             return Ok(None);
         };
@@ -175,13 +167,11 @@ impl DynamoStateStore {
                         .and_then(|w| w.as_s().ok());
                     Ok(stored.is_some_and(|w| w == token))
                 }
-                _ => Err(crate::send_error(
-                    "DynamoDB",
+                _ => Err(send_error(
+                    Service::DynamoDb,
                     "PutItem",
                     &self.target(key),
                     &e,
-                    classify::dynamodb,
-                    classify::dynamodb_hint,
                 )),
             },
         }

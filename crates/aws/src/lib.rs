@@ -48,10 +48,20 @@
 //! Sends fail with [`cwlogs_pipeline::SendError`], whose class says whether the caller may
 //! try again later (keep the input for redelivery) or should dead-letter what it sent. The
 //! message names the operation, the target (bucket and key, topic ARN, table and key), the
-//! service's error code and what to check.
+//! service's error code and what to check: one path for every AWS SDK call, which the
+//! per-service tables in [`cwlogs_pipeline::sink::classify`] feed. Making an OpenSearch client
+//! fails with `ConfigError` (something missing from `[index]` or the environment) or
+//! `ClientError` (an endpoint or API key that cannot be used).
 
 #[cfg(feature = "dynamodb")]
 mod dynamodb;
+#[cfg(any(
+    feature = "s3",
+    feature = "sns",
+    feature = "dynamodb",
+    feature = "opensearch"
+))]
+mod error;
 #[cfg(feature = "opensearch")]
 mod opensearch;
 pub mod retry;
@@ -69,7 +79,7 @@ pub use aws_credential_types::Credentials;
 #[cfg(feature = "dynamodb")]
 pub use dynamodb::DynamoStateStore;
 #[cfg(feature = "opensearch")]
-pub use opensearch::{Auth, OpenSearchIndex, region_of};
+pub use opensearch::{Auth, ClientError, ConfigError, OpenSearchIndex, region_of};
 #[cfg(feature = "s3")]
 pub use s3::{S3Archive, S3Source, S3Url};
 #[cfg(feature = "sns")]
@@ -139,75 +149,4 @@ fn timeouts() -> aws_config::timeout::TimeoutConfig {
         .connect_timeout(CONNECT_TIMEOUT)
         .operation_attempt_timeout(ATTEMPT_TIMEOUT)
         .build()
-}
-
-/// Turns a failed SNS or DynamoDB call into a classified [`cwlogs_pipeline::SendError`] whose
-/// message reads `{service} {operation} {target}: {code} (HTTP {status}): {message} -- {hint}`.
-/// `classify` and `hint` are the service's pure functions in [`cwlogs_pipeline::sink::classify`].
-#[cfg(any(feature = "sns", feature = "dynamodb"))]
-fn send_error<E>(
-    service: &str,
-    operation: &str,
-    target: &str,
-    err: &aws_smithy_runtime_api::client::result::SdkError<
-        E,
-        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
-    >,
-    classify: fn(cwlogs_pipeline::sink::classify::AwsResponse<'_>) -> cwlogs_pipeline::Class,
-    hint: fn(&str) -> Option<&'static str>,
-) -> cwlogs_pipeline::SendError
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
-{
-    use aws_smithy_runtime_api::client::result::SdkError;
-    use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-    use cwlogs_pipeline::Class;
-
-    let status = err.raw_response().map(|r| r.status().as_u16());
-    let code = err.code();
-    let class = match err {
-        // Our request could not be built: sending it again builds it the same way.
-        SdkError::ConstructionFailure(_) => Class::Reject,
-        _ => match classify(cwlogs_pipeline::sink::classify::AwsResponse { status, code }) {
-            // A 2xx whose body the SDK could not read: whether it took effect is unknown, and
-            // both services' writes are safe to repeat (SNS FIFO topics deduplicate, the state
-            // store recognizes its own write). An error is never "done".
-            Class::Done => Class::Retry,
-            class => class,
-        },
-    };
-    let mut message = format!("{service} {operation} {target}: ");
-    match (code, status) {
-        (Some(c), Some(s)) => message.push_str(&format!("{c} (HTTP {s})")),
-        (Some(c), None) => message.push_str(c),
-        (None, Some(s)) if matches!(err, SdkError::ResponseError(_)) => {
-            message.push_str(&format!("HTTP {s} with an unreadable answer: "));
-            message.push_str(&error_chain(err));
-        }
-        (None, Some(s)) => message.push_str(&format!("HTTP {s}")),
-        (None, None) => message.push_str(&error_chain(err)),
-    }
-    if let Some(m) = err.message().filter(|m| !m.is_empty()) {
-        message.push_str(": ");
-        message.push_str(m);
-    }
-    if let Some(h) = code.and_then(hint) {
-        message.push_str(" -- ");
-        message.push_str(h);
-    }
-    cwlogs_pipeline::SendError { class, message }
-}
-
-/// The error and its sources on one line (the SDK's top-level text alone says only
-/// "dispatch failure").
-#[cfg(any(feature = "sns", feature = "dynamodb"))]
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }

@@ -1,12 +1,64 @@
 //! The OpenSearch / Elasticsearch `_bulk` transport, on the `opensearch` crate.
 
+use crate::error::error_chain;
+use crate::retry::time_left;
 use cwlogs_pipeline::sink::{BulkTransport, MAX_RESPONSE_BYTES, Reply};
 use cwlogs_pipeline::{Class, IndexAuth, IndexConfig, SendError};
 use opensearch::http::headers::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderValue};
-use opensearch::http::transport::{SingleNodeConnectionPool, Transport, TransportBuilder};
+use opensearch::http::transport::{
+    BuildError, SingleNodeConnectionPool, Transport, TransportBuilder,
+};
 use opensearch::http::{Method, Url};
 use std::future::Future;
 use std::time::{Duration, Instant};
+
+/// Why [`OpenSearchIndex::new`] could not make a client for an endpoint.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The endpoint is not a URL.
+    #[error("index endpoint `{endpoint}`: {reason}")]
+    InvalidEndpoint {
+        /// The endpoint as given.
+        endpoint: String,
+        /// What the URL parser found wrong with it.
+        reason: String,
+    },
+    /// The API key cannot be sent in an HTTP header (a control character, a non-ASCII byte).
+    #[error("CWLOGS_INDEX_API_KEY is not a valid header value")]
+    InvalidApiKey,
+    /// The HTTP client could not be built for the endpoint.
+    #[error("index endpoint `{endpoint}`: {error}")]
+    Transport {
+        /// The endpoint as given.
+        endpoint: String,
+        /// The client's reason.
+        error: BuildError,
+    },
+}
+
+/// Why a client could not be made from the `[index]` configuration ([`Auth::resolve`],
+/// [`OpenSearchIndex::from_config`]): something missing from it or from the environment, or
+/// a [`ClientError`].
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// No endpoint is configured.
+    #[error("no index endpoint: set `endpoint` in [index] or CWLOGS_INDEX_ENDPOINT")]
+    NoEndpoint,
+    /// The `auth` setting needs a secret that the environment does not hold (or holds empty).
+    #[error("`auth = \"{}\"` needs {variable}", auth.as_str())]
+    MissingSecret {
+        /// The `auth` setting.
+        auth: IndexAuth,
+        /// The environment variable it needs.
+        variable: &'static str,
+    },
+    /// SigV4 signing without AWS credentials.
+    #[error("SigV4 needs AWS credentials, and none were found in the environment")]
+    NoCredentials,
+    /// The client could not be made for the endpoint.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+}
 
 /// How requests to the cluster are authenticated, with the secrets resolved.
 #[derive(Clone)]
@@ -59,11 +111,11 @@ impl Auth {
         sdk: Option<&aws_config::SdkConfig>,
         fallback_region: &str,
         env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Auth, String> {
-        let need = |name: &str| {
-            env(name)
+    ) -> Result<Auth, ConfigError> {
+        let need = |variable: &'static str| {
+            env(variable)
                 .filter(|v| !v.is_empty())
-                .ok_or_else(|| format!("`auth = \"{}\"` needs {name}", auth.as_str()))
+                .ok_or(ConfigError::MissingSecret { auth, variable })
         };
         Ok(match auth {
             IndexAuth::None => Auth::None,
@@ -75,7 +127,7 @@ impl Auth {
             IndexAuth::SigV4 | IndexAuth::SigV4Serverless => {
                 let credentials = sdk
                     .and_then(aws_config::SdkConfig::credentials_provider)
-                    .ok_or("SigV4 needs AWS credentials, and none were found in the environment")?;
+                    .ok_or(ConfigError::NoCredentials)?;
                 let region = region_of(endpoint)
                     .or_else(|| sdk.and_then(|s| s.region()).map(|r| r.as_ref().to_string()))
                     .unwrap_or_else(|| fallback_region.to_string());
@@ -118,13 +170,16 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl OpenSearchIndex {
     /// A client for the cluster at `endpoint` (`https://host[:port][/path]`).
-    pub fn new(endpoint: &str, auth: Auth) -> Result<OpenSearchIndex, String> {
+    pub fn new(endpoint: &str, auth: Auth) -> Result<OpenSearchIndex, ClientError> {
         // reqwest is built with rustls but no crypto provider (see the workspace manifest): use
         // ring, the provider of the AWS SDK's client. Installing twice is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut base = endpoint.trim_end_matches('/').to_string();
         base.push('/');
-        let url = Url::parse(&base).map_err(|e| format!("index endpoint `{endpoint}`: {e}"))?;
+        let url = Url::parse(&base).map_err(|e| ClientError::InvalidEndpoint {
+            endpoint: endpoint.to_string(),
+            reason: e.to_string(),
+        })?;
         let mut builder = TransportBuilder::new(SingleNodeConnectionPool::new(url))
             .timeout(REQUEST_TIMEOUT)
             .disable_proxy();
@@ -144,15 +199,16 @@ impl OpenSearchIndex {
             }
             Auth::ApiKey(key) => {
                 let mut value = HeaderValue::from_str(&format!("ApiKey {key}"))
-                    .map_err(|_| "CWLOGS_INDEX_API_KEY is not a valid header value".to_string())?;
+                    .map_err(|_| ClientError::InvalidApiKey)?;
                 value.set_sensitive(true);
                 builder.header(opensearch::http::headers::AUTHORIZATION, value)
             }
             Auth::None => builder,
         };
-        let transport = builder
-            .build()
-            .map_err(|e| format!("index endpoint `{endpoint}`: {e}"))?;
+        let transport = builder.build().map_err(|error| ClientError::Transport {
+            endpoint: endpoint.to_string(),
+            error,
+        })?;
         Ok(OpenSearchIndex {
             transport,
             endpoint: endpoint.trim_end_matches('/').to_string(),
@@ -165,13 +221,10 @@ impl OpenSearchIndex {
         sdk: Option<&aws_config::SdkConfig>,
         fallback_region: &str,
         env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<OpenSearchIndex, String> {
-        let endpoint = config
-            .endpoint
-            .as_deref()
-            .ok_or("no index endpoint: set `endpoint` in [index] or CWLOGS_INDEX_ENDPOINT")?;
+    ) -> Result<OpenSearchIndex, ConfigError> {
+        let endpoint = config.endpoint.as_deref().ok_or(ConfigError::NoEndpoint)?;
         let auth = Auth::resolve(config.auth, endpoint, sdk, fallback_region, env)?;
-        OpenSearchIndex::new(endpoint, auth)
+        Ok(OpenSearchIndex::new(endpoint, auth)?)
     }
 
     /// The endpoint, without a trailing `/`.
@@ -189,7 +242,7 @@ impl OpenSearchIndex {
         deadline: Option<Instant>,
     ) -> Result<Reply, SendError> {
         let timeout = match deadline {
-            Some(d) => d.saturating_duration_since(Instant::now()),
+            Some(d) => time_left(d),
             None => REQUEST_TIMEOUT,
         };
         let what = format!(
@@ -260,15 +313,8 @@ impl OpenSearchIndex {
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         let body = body.map(|b| serde_json::to_vec(b).unwrap_or_default());
-        let reply = self
-            .request(
-                method,
-                path,
-                headers,
-                body,
-                Some(Instant::now() + REQUEST_TIMEOUT),
-            )
-            .await?;
+        // No deadline: the request's own, REQUEST_TIMEOUT.
+        let reply = self.request(method, path, headers, body, None).await?;
         if !(200..300).contains(&reply.status) {
             return Err(SendError {
                 class: if reply.status == 429 || reply.status >= 500 {
@@ -334,22 +380,6 @@ fn method_name(method: Method) -> &'static str {
     }
 }
 
-/// An error with its sources, for messages that say what actually failed (refused
-/// connection, DNS, TLS, timeout).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let t = s.to_string();
-        if !text.contains(&t) {
-            text.push_str(": ");
-            text.push_str(&t);
-        }
-        source = s.source();
-    }
-    text
-}
-
 impl BulkTransport for OpenSearchIndex {
     fn post_bulk(
         &self,
@@ -399,11 +429,33 @@ mod tests {
     fn auth_needs_its_secrets() {
         let env = |_: &str| None;
         let e = Auth::resolve(IndexAuth::Basic, "http://x", None, "r", &env).expect_err("no user");
-        assert!(e.contains("CWLOGS_INDEX_USERNAME"), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "`auth = \"basic\"` needs CWLOGS_INDEX_USERNAME"
+        );
         let e = Auth::resolve(IndexAuth::SigV4, "http://x", None, "r", &env).expect_err("no sdk");
-        assert!(e.contains("credentials"), "{e}");
+        assert!(matches!(e, ConfigError::NoCredentials), "{e}");
+        assert!(e.to_string().contains("credentials"), "{e}");
         let env = |k: &str| (k == "CWLOGS_INDEX_API_KEY").then(|| "abc".to_string());
         let a = Auth::resolve(IndexAuth::ApiKey, "http://x", None, "r", &env).expect("key");
         assert_eq!(format!("{a:?}"), "ApiKey");
+    }
+
+    #[test]
+    fn client_errors_name_what_is_wrong() {
+        let e = OpenSearchIndex::new("not a url", Auth::None).expect_err("no scheme");
+        assert!(matches!(e, ClientError::InvalidEndpoint { .. }), "{e}");
+        assert!(
+            e.to_string().starts_with("index endpoint `not a url`: "),
+            "{e}"
+        );
+        let e = OpenSearchIndex::new("http://x", Auth::ApiKey("a\nb".into())).expect_err("newline");
+        assert!(matches!(e, ClientError::InvalidApiKey), "{e}");
+        let env = |k: &str| (k == "AWS_REGION").then(|| "eu-west-1".to_string());
+        let config = cwlogs_pipeline::Config::from_toml("[index]\n", &env).expect("config");
+        let index = config.index.as_ref().expect("[index]");
+        let e = OpenSearchIndex::from_config(index, None, "r", &env).expect_err("no endpoint");
+        assert!(matches!(e, ConfigError::NoEndpoint), "{e}");
+        assert!(OpenSearchIndex::new("http://127.0.0.1:9200/", Auth::None).is_ok());
     }
 }

@@ -1,16 +1,21 @@
 //! The one retry loop every sink uses: attempt, classify, back off, stop in time.
 
-use cwlogs_pipeline::sink::jitter;
+use cwlogs_pipeline::sink::{MIN_ATTEMPT, jitter};
 use cwlogs_pipeline::{Backoff, Class, SendError};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-/// Time an attempt needs at the least: no retry starts with less than this left.
-pub const MIN_ATTEMPT: Duration = Duration::from_millis(250);
+/// What is left of the time before `deadline`, by the monotonic clock: how long an attempt
+/// may still take. With [`with_retry`]'s retry decision, the one place this crate reads the
+/// time for a deadline.
+pub(crate) fn time_left(deadline: Instant) -> Duration {
+    deadline.saturating_duration_since(Instant::now())
+}
 
 /// Runs `attempt` until it succeeds, fails for good, runs out of attempts, or `deadline` is
 /// too near for another try. Each attempt is cut off at `deadline`, so a slow response cannot
-/// hold the caller past it; a cut-off attempt counts as retryable (the input is kept).
+/// hold the caller past it; a cut-off attempt counts as retryable (the input is kept). No
+/// retry starts with less than [`MIN_ATTEMPT`] left.
 pub async fn with_retry<T, F, Fut>(
     backoff: &Backoff,
     deadline: Option<Instant>,
@@ -25,18 +30,15 @@ where
         n += 1;
         let result = match deadline {
             None => attempt().await,
-            Some(d) => {
-                let left = d.saturating_duration_since(Instant::now());
-                match tokio::time::timeout(left, attempt()).await {
-                    Ok(r) => r,
-                    Err(_) => Err(SendError {
-                        class: Class::Retry,
-                        message: format!(
-                            "no answer before the deadline (attempt {n}); the input is kept for redelivery"
-                        ),
-                    }),
-                }
-            }
+            Some(d) => match tokio::time::timeout(time_left(d), attempt()).await {
+                Ok(r) => r,
+                Err(_) => Err(SendError {
+                    class: Class::Retry,
+                    message: format!(
+                        "no answer before the deadline (attempt {n}); the input is kept for redelivery"
+                    ),
+                }),
+            },
         };
         let error = match result {
             Ok(v) => return Ok(v),

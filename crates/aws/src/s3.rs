@@ -1,11 +1,11 @@
 //! The S3 archive sink and the S3 reader.
 
+use crate::error::send_error;
 use crate::retry::with_retry;
 use aws_sdk_s3::Client;
-use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, ServerSideEncryption};
-use cwlogs_pipeline::sink::classify::{self, S3Response};
+use cwlogs_pipeline::sink::classify::Service;
 use cwlogs_pipeline::{Archive, Backoff, Class, Object, SendError};
 use std::fmt;
 use std::time::Instant;
@@ -43,59 +43,6 @@ impl fmt::Display for S3Url {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "s3://{}/{}", self.bucket, self.key)
     }
-}
-
-/// Turns an SDK failure into a classified [`SendError`] whose message names the operation,
-/// the object, the S3 error code and what to check.
-fn send_error<E>(operation: &str, target: &str, err: &SdkError<E>) -> SendError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    let status = err.raw_response().map(|r| r.status().as_u16());
-    let code = err.code();
-    let class = match err {
-        // Our request could not be built: sending it again builds it the same way.
-        SdkError::ConstructionFailure(_) => Class::Reject,
-        _ => match classify::s3(S3Response { status, code }) {
-            // A 2xx whose body the SDK could not read (a proxy's page, a garbled listing):
-            // whether it took effect is unknown, and every request sent here is safe to
-            // repeat. An error is never "done".
-            Class::Done => Class::Retry,
-            class => class,
-        },
-    };
-    let mut message = format!("S3 {operation} {target}: ");
-    match (code, status) {
-        (Some(c), Some(s)) => message.push_str(&format!("{c} (HTTP {s})")),
-        (None, Some(s)) if matches!(err, SdkError::ResponseError(_)) => {
-            message.push_str(&format!("HTTP {s} with an unreadable answer: "));
-            message.push_str(&error_chain(err));
-        }
-        (None, Some(s)) => message.push_str(&format!("HTTP {s}")),
-        _ => message.push_str(&error_chain(err)),
-    }
-    if let Some(m) = err.message().filter(|m| !m.is_empty()) {
-        message.push_str(": ");
-        message.push_str(m);
-    }
-    if let Some(hint) = code.and_then(classify::s3_hint) {
-        message.push_str(" -- ");
-        message.push_str(hint);
-    }
-    SendError { class, message }
-}
-
-/// The error and its sources on one line (the SDK's top-level text alone says only
-/// "dispatch failure").
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// Writes archive objects and dead letters to one bucket.
@@ -151,6 +98,7 @@ impl S3Archive {
         };
         req.send().await.map(drop).map_err(|e| {
             send_error(
+                Service::S3,
                 "PutObject",
                 &format!("s3://{}/{}", self.bucket, object.key),
                 &e,
@@ -218,7 +166,7 @@ impl S3Source {
                 async move {
                     req.send()
                         .await
-                        .map_err(|e| send_error("ListObjectsV2", &url.to_string(), &e))
+                        .map_err(|e| send_error(Service::S3, "ListObjectsV2", &url.to_string(), &e))
                 }
             })
             .await?;
@@ -255,7 +203,7 @@ impl S3Source {
                 .key(key)
                 .send()
                 .await
-                .map_err(|e| send_error("GetObject", &target, &e))?;
+                .map_err(|e| send_error(Service::S3, "GetObject", &target, &e))?;
             let too_big = || SendError {
                 class: Class::Reject,
                 message: format!("{target} is larger than {max_bytes} bytes"),

@@ -1,9 +1,10 @@
 //! The SNS alert publisher.
 
+use crate::error::send_error;
 use crate::retry::with_retry;
 use aws_sdk_sns::Client;
 use aws_sdk_sns::types::MessageAttributeValue;
-use cwlogs_pipeline::sink::classify;
+use cwlogs_pipeline::sink::classify::Service;
 use cwlogs_pipeline::{AlertMessage, Backoff, Class, Publish, SendError};
 use std::time::Instant;
 
@@ -24,8 +25,8 @@ const DEFAULT_GROUP_ID: &str = "cwlogs";
 ///   nothing twice within SNS's five-minute deduplication interval. Standard topics get
 ///   neither (SNS refuses them there) and may deliver a repeat.
 ///
-/// Failures are retried through [`with_retry`] as [`classify::sns`] decides; the error names
-/// the topic, the SNS error code and what to check.
+/// Failures are retried through [`with_retry`] as [`cwlogs_pipeline::sink::classify`] decides
+/// for [`Service::Sns`]; the error names the topic, the SNS error code and what to check.
 #[derive(Debug, Clone)]
 pub struct SnsPublisher {
     client: Client,
@@ -78,16 +79,10 @@ impl SnsPublisher {
                 .message_group_id(group_id(message))
                 .message_deduplication_id(&message.dedup_id);
         }
-        let out = req.send().await.map_err(|e| {
-            crate::send_error(
-                "SNS",
-                "Publish",
-                &message.topic,
-                &e,
-                classify::sns,
-                classify::sns_hint,
-            )
-        })?;
+        let out = req
+            .send()
+            .await
+            .map_err(|e| send_error(Service::Sns, "Publish", &message.topic, &e))?;
         Ok(out.message_id().unwrap_or_default().to_string())
     }
 }

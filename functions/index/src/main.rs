@@ -19,7 +19,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .ok_or_else(|| ColdStartError("the index function needs `[index]` enabled".into()))?;
     let sdk = cwlogs_aws::sdk_config(None).await;
     let cluster = cwlogs_aws::OpenSearchIndex::from_config(index, Some(&sdk), &config.region, &env)
-        .map_err(ColdStartError)?;
+        .map_err(|e| ColdStartError(e.to_string()))?;
     if index.install_template {
         match tokio::time::timeout(TEMPLATE_TIMEOUT, cluster.install_templates(index)).await {
             Ok(Ok(names)) => tracing::info!(event = "TemplatesInstalled", ?names),
