@@ -2,20 +2,16 @@
 //! as EMF lines on stdout, their alerts and summaries to SNS, what SNS refuses for good to a
 //! dead letter, and what is still failing at the deadline back to the trigger.
 
+use crate::dead_letter::{DeadLetterBucket, DeadLetters};
+use crate::handler::{Deliver, Invocation};
 use crate::response::{Delivered, Response};
-use crate::{Budget, ColdStartError, GroupTallies, RetryLater};
-use cwlogs_decode::Shape;
+use crate::summary::Summary as _;
+use crate::{AlertSummary, ColdStartError};
 use cwlogs_pipeline::rules::alert::{AlertOptions, AlertReport, flush_summaries, send_alerts};
-use cwlogs_pipeline::util::short_hash;
-use cwlogs_pipeline::{
-    Archive, Config, DeadLetter, Publish, RuleRun, RuleStats, StateStore, oldest_event_ms,
-    process_input,
-};
-use lambda_runtime::LambdaEvent;
-use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
+use cwlogs_pipeline::{Archive, Config, LogBatch, Publish, RuleRun, StateStore, oldest_event_ms};
+use serde::Deserialize;
 use std::borrow::Cow;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::ops::ControlFlow;
 
 /// Payloads larger than this are never EventBridge events (those are a few hundred bytes), so
 /// they are not probed for one.
@@ -43,8 +39,7 @@ pub struct Alerter<S, P, A> {
     config: Config,
     store: S,
     publisher: P,
-    dead_letters: Option<A>,
-    dead_letter_prefix: String,
+    dead_letters: DeadLetterBucket<A>,
     metrics_out: MetricsOut,
 }
 
@@ -52,45 +47,10 @@ impl<S, P, A> std::fmt::Debug for Alerter<S, P, A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Alerter")
             .field("rules", &self.config.rules.len())
-            .field("dead_letters", &self.dead_letters.is_some())
-            .field("dead_letter_prefix", &self.dead_letter_prefix)
+            .field("dead_letters", &self.dead_letters.archive().is_some())
+            .field("dead_letter_prefix", &self.dead_letters.prefix())
             .finish_non_exhaustive()
     }
-}
-
-/// What one invocation of the alert function did: logged as one line, and the answer to
-/// direct invocations.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct AlertSummary {
-    /// The trigger's shape (`direct`, `kinesis`, `firehose-transform`, ...), or `scheduled`.
-    pub shape: &'static str,
-    /// Records in the event.
-    pub records: usize,
-    /// Log events in data batches.
-    pub events: usize,
-    /// Control messages skipped.
-    pub control_messages: usize,
-    /// What the rules saw: events looked at, matches, events of the function's own log group
-    /// (skipped), metric datapoints.
-    pub rules: RuleStats,
-    /// EMF documents printed.
-    pub metric_documents: usize,
-    /// What was sent: messages published, individual alerts, summaries, rate-limited events,
-    /// redelivered occurrences, the last retryable error.
-    pub alerts: AlertReport,
-    /// Dead letters written (undecodable inputs and records, messages SNS refused for good).
-    pub dead_letters: usize,
-    /// Records left for the trigger to deliver again.
-    pub pending_records: usize,
-    /// Events of the records left for the trigger (their alerts are not all sent yet; the
-    /// rules saw them, and a redelivery does not count them twice). `events = rules.events +
-    /// rules.own_log_group_events`, of which `pending_events` are handed back; undecodable
-    /// records, whose events cannot be counted, are in `dead_letters`.
-    pub pending_events: usize,
-    /// The event counts per log group (sink `rules`: delivered means looked at by the rules,
-    /// filtered the function's own log group), for the self-metrics.
-    #[serde(skip)]
-    pub groups: GroupTallies,
 }
 
 /// The fields of an EventBridge event that say it comes from a schedule.
@@ -138,12 +98,6 @@ pub fn check_alert_config(config: &Config) -> Result<(), ColdStartError> {
     Ok(())
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
     /// A handler running the rules of `config`, with alert state in `store` (DynamoDB shared
     /// by every container, or memory per container), publishing through `publisher`; dead
@@ -151,16 +105,12 @@ impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
     /// dead-letter archive, undecodable records stay with the trigger, and messages the topic
     /// refuses are logged whole instead.
     pub fn new(config: Config, store: S, publisher: P, dead_letters: Option<A>) -> Self {
-        let dead_letter_prefix = config
-            .archive
-            .as_ref()
-            .map_or("dead-letter".to_string(), |a| a.dead_letter_prefix.clone());
+        let dead_letters = DeadLetterBucket::new(dead_letters, &config);
         Alerter {
             config,
             store,
             publisher,
             dead_letters,
-            dead_letter_prefix,
             metrics_out: Box::new(|line| println!("{line}")),
         }
     }
@@ -190,85 +140,24 @@ impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
 
     /// Where dead letters go, when anywhere.
     pub fn dead_letters(&self) -> Option<&A> {
-        self.dead_letters.as_ref()
+        self.dead_letters.archive()
     }
 
-    /// Handles one invocation: the direct trigger gets the summary (or an error while records
-    /// are pending), Kinesis its `batchItemFailures`, a Firehose transformation each record
-    /// back unchanged (`Ok`), or `ProcessingFailed` while pending; a scheduled event gets the
-    /// summary of the summaries it flushed.
-    pub async fn handle(
-        &self,
-        event: LambdaEvent<Box<RawValue>>,
-    ) -> Result<Response<AlertSummary>, RetryLater> {
-        self.handle_counted(event).await.1
-    }
+    crate::handler::entry_points!(
+        AlertSummary,
+        "Handles one invocation: the direct trigger gets the summary (or an error while \
+         records are pending), Kinesis its `batchItemFailures`, a Firehose transformation \
+         each record back unchanged (`Ok`), or `ProcessingFailed` while pending; a \
+         scheduled event gets the summary of the summaries it flushed."
+    );
 
-    /// [`Alerter::handle`], with the invocation's counts whatever the answer (a Kinesis or
-    /// Firehose answer, or an error, does not carry them).
-    pub async fn handle_counted(
-        &self,
-        event: LambdaEvent<Box<RawValue>>,
-    ) -> (AlertSummary, Result<Response<AlertSummary>, RetryLater>) {
-        let started = Instant::now();
-        let budget = Budget::new(event.context.deadline, SystemTime::now());
-        let bytes = event.payload.get().as_bytes();
-        let request = &event.context.request_id;
-        let result = if is_scheduled_event(bytes) {
-            Ok(self.scheduled(request, budget).await)
-        } else {
-            self.deliver(bytes, request, budget).await
-        };
-        let (s, outcome) = crate::response::outcome(&result);
-        tracing::info!(
-            event = "InvocationSummary",
-            outcome,
-            shape = s.shape,
-            records = s.records,
-            events = s.events,
-            control_messages = s.control_messages,
-            rule_events = s.rules.events,
-            matches = s.rules.matches,
-            own_log_group_events = s.rules.own_log_group_events,
-            metric_datapoints = s.rules.datapoints,
-            unpublished_matches = s.rules.unpublished,
-            dropped_datapoints = s.rules.dropped_datapoints,
-            alert_overflow = s.rules.alert_overflow,
-            metric_documents = s.metric_documents,
-            published = s.alerts.published,
-            alerts = s.alerts.alerts,
-            summaries = s.alerts.summaries,
-            rate_limited = s.alerts.rate_limited,
-            redelivered = s.alerts.redelivered,
-            failed_alerts = s.alerts.failed.len(),
-            pending_error = s.alerts.pending_error.as_deref(),
-            dead_letters = s.dead_letters,
-            pending_records = s.pending_records,
-            pending_events = s.pending_events,
-            input_bytes = bytes.len(),
-            duration_ms = started.elapsed().as_millis() as u64,
-        );
-        crate::emit_self_metrics(
-            &[
-                ("EventsIn", s.events as u64),
-                ("EventsDelivered", s.rules.events),
-                ("EventsFiltered", s.rules.own_log_group_events),
-                ("DeadLetters", s.dead_letters as u64),
-                ("RecordsPending", s.pending_records as u64),
-                ("AlertsPublished", s.alerts.published as u64),
-                ("AlertsFailed", s.alerts.failed.len() as u64),
-            ],
-            &s.groups,
-        );
-        crate::response::split(result)
-    }
-
-    fn options(&self, budget: Budget) -> AlertOptions {
+    /// The alerts' options: the invocation's start is their `now`.
+    fn options(input: &Invocation<'_>) -> AlertOptions {
         AlertOptions {
-            now_ms: now_ms(),
-            deadline: budget.send_until,
+            now_ms: input.now_ms(),
+            deadline: input.budget.send_until,
             // Giving back a claim is as important as a dead letter: it keeps the alert.
-            undo_deadline: budget.dead_letter_until,
+            undo_deadline: input.budget.dead_letter_until,
             flush_all: false,
             topic: None,
         }
@@ -276,12 +165,8 @@ impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
 
     /// A scheduled event: the summaries of the windows that ended. A summary still failing
     /// stays listed for the next schedule (or invocation), so the answer is a success.
-    async fn scheduled(
-        &self,
-        request: &str,
-        budget: Budget,
-    ) -> (AlertSummary, Response<AlertSummary>) {
-        let options = self.options(budget);
+    async fn scheduled(&self, input: &Invocation<'_>) -> (AlertSummary, Response<AlertSummary>) {
+        let options = Self::options(input);
         let report = Box::pin(flush_summaries(
             &self.config.rules,
             &self.store,
@@ -289,34 +174,21 @@ impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
             &options,
         ))
         .await;
-        let mut summary = AlertSummary {
-            shape: "scheduled",
-            ..AlertSummary::default()
-        };
-        let input = format!("lambda:{request}");
-        summary.dead_letters = self.dead_letter_alerts(&report, &input, budget).await;
+        let mut summary = AlertSummary::started("scheduled", 0);
+        summary.dead_letters = self.dead_letter_alerts(&report, input).await;
         summary.alerts = report;
         (summary.clone(), Response::Summary(summary))
-    }
-
-    async fn dead_letter(&self, dead: &DeadLetter, budget: Budget) -> Result<(), String> {
-        crate::dead::write(
-            self.dead_letters.as_ref(),
-            &self.dead_letter_prefix,
-            dead,
-            budget.dead_letter_until,
-        )
-        .await
     }
 
     /// Dead-letters the messages the topic refused for good; returns how many were written.
     /// Their counts stay in the state (a redelivery would not send them again), so one that
     /// cannot be written is logged whole rather than kept for the trigger.
-    async fn dead_letter_alerts(&self, report: &AlertReport, input: &str, budget: Budget) -> usize {
+    async fn dead_letter_alerts(&self, report: &AlertReport, input: &Invocation<'_>) -> usize {
         let mut written = 0;
+        let source = input.source();
         for failed in &report.failed {
-            let dead = failed.dead_letter("", input);
-            match self.dead_letter(&dead, budget).await {
+            let dead = failed.dead_letter("", &source);
+            match self.dead_letter(&dead, input).await {
                 Ok(()) => written += 1,
                 Err(_) => tracing::error!(
                     event = "AlertLost",
@@ -330,22 +202,16 @@ impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
         written
     }
 
-    async fn deliver(
-        &self,
-        bytes: &[u8],
-        request: &str,
-        budget: Budget,
-    ) -> Delivered<AlertSummary> {
+    /// Data batches: through the rules, their metrics out, their alerts and summaries sent.
+    async fn evaluate(&self, input: &Invocation<'_>) -> Delivered<AlertSummary> {
         let config = &self.config;
-        let hash = short_hash(bytes);
-        let input = format!("lambda:{request}");
         // `process_input` does not say which record a batch came from: each batch is given
         // its sequence number as the record index, and mapped back to its record below.
         let mut run = RuleRun::new(&config.rules);
         let mut next_batch = 0usize;
         // Per batch: log group, events, whether it is the function's own group, oldest event.
         let mut batches: Vec<(String, u64, bool, Option<i64>)> = Vec::new();
-        let processed = process_input(config, &hash, &input, bytes, |region, batch| {
+        let build = |region: &str, batch: &LogBatch<'_>| {
             let n = next_batch;
             next_batch += 1;
             run.add_batch(region, batch, n);
@@ -357,33 +223,17 @@ impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
                 oldest_event_ms(batch),
             ));
             n
-        });
-        let record_of: Vec<usize> = processed
+        };
+        let (decoded, mut summary) = match self.decode(input, config, build).await {
+            ControlFlow::Continue(decoded) => decoded,
+            ControlFlow::Break(answer) => return answer,
+        };
+        let record_of: Vec<usize> = decoded
             .records
             .iter()
             .enumerate()
             .flat_map(|(r, record)| record.outputs.iter().map(move |_| r))
             .collect();
-        let shape = processed.shape;
-        let mut summary = AlertSummary {
-            shape: shape.map_or("unknown", Shape::as_str),
-            records: processed.records.len(),
-            ..AlertSummary::default()
-        };
-
-        if let Some(dead) = &processed.dead {
-            let dead = DeadLetter {
-                name: format!("unrecognised-{hash}.bin"),
-                ..dead.clone()
-            };
-            return match self.dead_letter(&dead, budget).await {
-                Ok(()) => {
-                    summary.dead_letters = 1;
-                    Ok((summary.clone(), Response::Summary(summary)))
-                }
-                Err(why) => Err((summary, RetryLater { message: why })),
-            };
-        }
 
         let lines = run.emf_lines();
         for line in &lines {
@@ -393,7 +243,7 @@ impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
         let occurrences = run.take_occurrences();
         summary.rules = run.stats();
 
-        let options = self.options(budget);
+        let options = Self::options(input);
         let mut report = Box::pin(send_alerts(
             &config.rules,
             occurrences,
@@ -411,9 +261,9 @@ impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
             ))
             .await,
         );
-        summary.dead_letters += self.dead_letter_alerts(&report, &input, budget).await;
+        summary.dead_letters += self.dead_letter_alerts(&report, input).await;
 
-        let mut pending: Vec<Option<String>> = vec![None; processed.records.len()];
+        let mut pending: Vec<Option<String>> = vec![None; decoded.records.len()];
         for n in &report.pending_records {
             if let Some(&r) = record_of.get(*n) {
                 pending[r] = Some(
@@ -424,18 +274,13 @@ impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
                 );
             }
         }
-        let shape_name = summary.shape;
-        for (i, record) in processed.records.iter().enumerate() {
+        for (i, record) in decoded.records.iter().enumerate() {
             summary.events += record.events;
             summary.control_messages += record.control;
             if let Some(dead) = &record.dead {
-                let dead = DeadLetter {
-                    name: crate::dead::record_name(shape_name, &hash, &dead.name),
-                    ..dead.clone()
-                };
-                match self.dead_letter(&dead, budget).await {
+                match self.dead_letter(&decoded.record_letter(dead), input).await {
                     Ok(()) => summary.dead_letters += 1,
-                    Err(e) => pending[i] = Some(e),
+                    Err(e) => pending[i] = Some(e.to_string()),
                 }
             }
         }
@@ -453,21 +298,30 @@ impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
             }
         }
 
-        for (record, why) in processed.records.iter().zip(&pending) {
+        for (record, why) in decoded.records.iter().zip(&pending) {
             if why.is_some() {
                 summary.pending_records += 1;
                 summary.pending_events += record.events;
             }
         }
-        let not_done = "have alerts not sent yet";
-        crate::response::answer(
-            shape,
-            bytes,
-            &processed.records,
-            &pending,
-            summary,
-            not_done,
-        )
+        decoded.answer(input, &pending, summary, "have alerts not sent yet")
+    }
+}
+
+impl<S: StateStore, P: Publish, A: Archive> Deliver for Alerter<S, P, A> {
+    type Summary = AlertSummary;
+    type DeadLetterArchive = A;
+
+    /// A scheduled event flushes the summaries of ended windows; data goes through the rules.
+    async fn deliver(&self, input: &Invocation<'_>) -> Delivered<AlertSummary> {
+        if is_scheduled_event(input.bytes) {
+            return Ok(self.scheduled(input).await);
+        }
+        self.evaluate(input).await
+    }
+
+    fn dead_letter_destination(&self) -> DeadLetters<'_, A> {
+        self.dead_letters.destination()
     }
 }
 

@@ -1,18 +1,17 @@
 //! The archive function's handler: every event to the archive, or to a dead letter.
 
+use crate::InvocationSummary;
+use crate::dead_letter::DeadLetters;
+use crate::handler::{Deliver, Invocation};
 use crate::response::{Delivered, FirehoseRecord, FirehoseResult, Response};
-use crate::{Budget, GroupTallies, RetryLater};
+use crate::summary::Summary as _;
 use cwlogs_decode::{Shape, detect};
-use cwlogs_pipeline::util::short_hash;
 use cwlogs_pipeline::{
     Archive, ArchiveObject, Class, Config, DeadLetter, archive_ndjson, oldest_event_ms,
-    process_batch, process_input,
+    process_input,
 };
 use futures_util::StreamExt as _;
-use lambda_runtime::LambdaEvent;
-use serde::Serialize;
-use serde_json::value::RawValue;
-use std::time::{Instant, SystemTime};
+use std::ops::ControlFlow;
 
 /// How many S3 writes one invocation keeps in flight.
 const CONCURRENT_PUTS: usize = 16;
@@ -29,41 +28,6 @@ const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024 - 64 * 1024;
 pub struct Archiver<A> {
     config: Config,
     archive: A,
-}
-
-/// What one invocation did: logged as one line, and the answer to direct invocations.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct InvocationSummary {
-    /// The trigger's shape (`direct`, `kinesis`, `firehose-transform`, ...).
-    pub shape: &'static str,
-    /// Records in the event.
-    pub records: usize,
-    /// Log events in data batches.
-    pub events: usize,
-    /// Control messages skipped.
-    pub control_messages: usize,
-    /// Events written to the archive (or returned to Firehose).
-    pub archived_events: usize,
-    /// Archive objects written.
-    pub archived_objects: usize,
-    /// Events the archive's route left out.
-    pub filtered_events: usize,
-    /// Events of archive objects the bucket refused for good, kept whole as dead letters (and
-    /// of Firehose records answered `ProcessingFailed` for the response limit, which Firehose
-    /// keeps in its error output).
-    pub dead_lettered_events: usize,
-    /// Events of archive objects still failing with a retryable error: their records are
-    /// handed back to the trigger. `events = archived_events + filtered_events +
-    /// dead_lettered_events + pending_events`; undecodable records, whose events cannot be
-    /// counted, are in `dead_letters` (or `pending_records`).
-    pub pending_events: usize,
-    /// Dead letters written (undecodable inputs and records, refused objects).
-    pub dead_letters: usize,
-    /// Records left for the trigger to deliver again.
-    pub pending_records: usize,
-    /// The same counts per log group (sink `archive`), for the self-metrics.
-    #[serde(skip)]
-    pub groups: GroupTallies,
 }
 
 /// How one archive object ended.
@@ -110,104 +74,30 @@ impl<A: Archive> Archiver<A> {
         &self.config
     }
 
-    /// Handles one invocation (see the crate docs for the answer each trigger gets).
-    pub async fn handle(&self, event: LambdaEvent<Box<RawValue>>) -> Result<Response, RetryLater> {
-        self.handle_counted(event).await.1
-    }
-
-    /// [`Archiver::handle`], with the invocation's counts whatever the answer (a Kinesis or
-    /// Firehose answer, or an error, does not carry them).
-    pub async fn handle_counted(
-        &self,
-        event: LambdaEvent<Box<RawValue>>,
-    ) -> (InvocationSummary, Result<Response, RetryLater>) {
-        let started = Instant::now();
-        let budget = Budget::new(event.context.deadline, SystemTime::now());
-        let bytes = event.payload.get().as_bytes();
-        let request = &event.context.request_id;
-        let result = match detect(bytes).map(|t| t.shape) {
-            Ok(Shape::FirehoseTransform) => Ok(self.firehose(bytes, request)),
-            _ => self.deliver(bytes, request, budget).await,
-        };
-        let (summary, outcome) = crate::response::outcome(&result);
-        tracing::info!(
-            event = "InvocationSummary",
-            outcome,
-            shape = summary.shape,
-            records = summary.records,
-            events = summary.events,
-            control_messages = summary.control_messages,
-            archived_events = summary.archived_events,
-            archived_objects = summary.archived_objects,
-            filtered_events = summary.filtered_events,
-            dead_lettered_events = summary.dead_lettered_events,
-            pending_events = summary.pending_events,
-            dead_letters = summary.dead_letters,
-            pending_records = summary.pending_records,
-            input_bytes = bytes.len(),
-            duration_ms = started.elapsed().as_millis() as u64,
-        );
-        crate::emit_self_metrics(
-            &[
-                ("EventsIn", summary.events as u64),
-                ("EventsDelivered", summary.archived_events as u64),
-                ("EventsFiltered", summary.filtered_events as u64),
-                ("DeadLetters", summary.dead_letters as u64),
-                ("RecordsPending", summary.pending_records as u64),
-            ],
-            &summary.groups,
-        );
-        crate::response::split(result)
-    }
+    crate::handler::entry_points!(
+        InvocationSummary,
+        "Handles one invocation (see the crate docs for the answer each trigger gets)."
+    );
 
     /// Direct, Kinesis and hand-invoked payloads: write objects and dead letters.
-    async fn deliver(
-        &self,
-        bytes: &[u8],
-        request: &str,
-        budget: Budget,
-    ) -> Delivered<InvocationSummary> {
+    async fn write(&self, input: &Invocation<'_>) -> Delivered<InvocationSummary> {
         let config = &self.config;
-        let hash = short_hash(bytes);
-        let input = format!("lambda:{request}");
-        let processed = process_input(config, &hash, &input, bytes, |region, batch| {
-            process_batch(config, region, batch)
-        });
-        let shape = processed.shape;
-        let mut summary = InvocationSummary {
-            shape: shape.map_or("unknown", Shape::as_str),
-            records: processed.records.len(),
-            ..InvocationSummary::default()
+        let (decoded, mut summary) = match self.decode_batches(input, config).await {
+            ControlFlow::Continue(decoded) => decoded,
+            ControlFlow::Break(answer) => return answer,
         };
 
-        // The whole input could not even be recognised: keep it, and answer.
-        if let Some(dead) = &processed.dead {
-            let dead = DeadLetter {
-                name: format!("unrecognised-{hash}.bin"),
-                ..dead.clone()
-            };
-            let fate = self.dead_letter(&dead, budget).await;
-            summary.dead_letters += fate.dead_letters;
-            return match fate.pending {
-                None => Ok((summary.clone(), Response::Summary(summary))),
-                Some(why) => Err((summary, RetryLater { message: why })),
-            };
-        }
-
-        let shape_name = summary.shape;
-        let fates = futures_util::stream::iter(processed.records.iter().map(|record| async {
+        let fates = futures_util::stream::iter(decoded.records.iter().map(|record| async {
             let mut fate = RecordFate::default();
             if let Some(dead) = &record.dead {
-                let dead = DeadLetter {
-                    name: crate::dead::record_name(shape_name, &hash, &dead.name),
-                    ..dead.clone()
-                };
-                fate = self.dead_letter(&dead, budget).await;
+                fate = self
+                    .record_dead_letter(&decoded.record_letter(dead), input)
+                    .await;
             }
             for out in &record.outputs {
                 let mut outcome = ObjectOutcome::None;
                 if let Some(object) = &out.archive {
-                    let f = self.archive_object(object, &input, budget).await;
+                    let f = self.archive_object(object, input).await;
                     fate.archived_objects += f.archived_objects;
                     fate.archived_events += f.archived_events;
                     fate.dead_letters += f.dead_letters;
@@ -231,7 +121,7 @@ impl<A: Archive> Archiver<A> {
         .await;
 
         let mut pending = Vec::with_capacity(fates.len());
-        for (record, fate) in processed.records.iter().zip(fates) {
+        for (record, fate) in decoded.records.iter().zip(fates) {
             summary.events += record.events;
             summary.control_messages += record.control;
             for (out, outcome) in record.outputs.iter().zip(&fate.outcomes) {
@@ -255,28 +145,15 @@ impl<A: Archive> Archiver<A> {
             summary.pending_records += usize::from(fate.pending.is_some());
             pending.push(fate.pending);
         }
-        let not_done = "not archived";
-        crate::response::answer(
-            shape,
-            bytes,
-            &processed.records,
-            &pending,
-            summary,
-            not_done,
-        )
+        decoded.answer(input, &pending, summary, "not archived")
     }
 
     /// Writes one archive object; an object refused for good becomes a dead letter (its body
     /// is the gzip NDJSON, which `cwlogs replay` reads back as an archive object).
-    async fn archive_object(
-        &self,
-        object: &ArchiveObject,
-        input: &str,
-        budget: Budget,
-    ) -> RecordFate {
+    async fn archive_object(&self, object: &ArchiveObject, input: &Invocation<'_>) -> RecordFate {
         let put = self
             .archive
-            .put(object.as_object(), budget.send_until)
+            .put(object.as_object(), input.budget.send_until)
             .await;
         match put {
             Ok(()) => RecordFate {
@@ -289,9 +166,9 @@ impl<A: Archive> Archiver<A> {
                 ..RecordFate::default()
             },
             Err(e) => {
-                let to = format!("{input} {}", object.key);
+                let to = format!("{} {}", input.source(), object.key);
                 let dead = DeadLetter::refused(&object.key, &object.body, to, e.message);
-                self.dead_letter(&dead, budget).await
+                self.record_dead_letter(&dead, input).await
             }
         }
     }
@@ -299,20 +176,14 @@ impl<A: Archive> Archiver<A> {
     /// Writes a dead letter (raw bytes, then the error file). If the bucket refuses that too,
     /// the record stays pending, so the trigger keeps the input (Kinesis retries it, a direct
     /// invocation ends in the function's failure destination).
-    async fn dead_letter(&self, dead: &DeadLetter, budget: Budget) -> RecordFate {
-        let prefix = self
-            .config
-            .archive
-            .as_ref()
-            .map_or("dead-letter", |a| a.dead_letter_prefix.as_str());
-        match crate::dead::write(Some(&self.archive), prefix, dead, budget.dead_letter_until).await
-        {
+    async fn record_dead_letter(&self, dead: &DeadLetter, input: &Invocation<'_>) -> RecordFate {
+        match self.dead_letter(dead, input).await {
             Ok(()) => RecordFate {
                 dead_letters: 1,
                 ..RecordFate::default()
             },
             Err(why) => RecordFate {
-                pending: Some(why),
+                pending: Some(why.to_string()),
                 ..RecordFate::default()
             },
         }
@@ -320,10 +191,10 @@ impl<A: Archive> Archiver<A> {
 
     /// A Firehose transformation: answer with the archive's NDJSON lines per record, for
     /// Firehose to buffer, compress and store itself.
-    fn firehose(&self, bytes: &[u8], request: &str) -> (InvocationSummary, Response) {
+    fn firehose(&self, input: &Invocation<'_>) -> (InvocationSummary, Response) {
         let config = &self.config;
-        let input = format!("lambda:{request}");
-        let processed = process_input(config, "firehose", &input, bytes, |region, batch| {
+        let (source, bytes) = (input.source(), input.bytes);
+        let processed = process_input(config, "firehose", &source, bytes, |region, batch| {
             let mut lines = Vec::new();
             let (kept, filtered) = archive_ndjson(config, region, batch, &mut lines);
             let group = batch.log_group.to_string();
@@ -331,11 +202,8 @@ impl<A: Archive> Archiver<A> {
         });
         // The original record data, echoed for Dropped and ProcessingFailed records.
         let originals = crate::response::original_records(bytes);
-        let mut summary = InvocationSummary {
-            shape: Shape::FirehoseTransform.as_str(),
-            records: processed.records.len(),
-            ..InvocationSummary::default()
-        };
+        let shape = Shape::FirehoseTransform.as_str();
+        let mut summary = InvocationSummary::started(shape, processed.records.len());
         let mut size = 0usize;
         let mut records = Vec::with_capacity(processed.records.len());
         for (i, record) in processed.records.iter().enumerate() {
@@ -397,5 +265,26 @@ impl<A: Archive> Archiver<A> {
             });
         }
         (summary, Response::Firehose { records })
+    }
+}
+
+impl<A: Archive> Deliver for Archiver<A> {
+    type Summary = InvocationSummary;
+    type DeadLetterArchive = A;
+
+    /// A Firehose transformation is answered with the transformed records; any other trigger
+    /// has its objects written to the archive.
+    async fn deliver(&self, input: &Invocation<'_>) -> Delivered<InvocationSummary> {
+        match detect(input.bytes).map(|t| t.shape) {
+            Ok(Shape::FirehoseTransform) => Ok(self.firehose(input)),
+            _ => self.write(input).await,
+        }
+    }
+
+    fn dead_letter_destination(&self) -> DeadLetters<'_, A> {
+        DeadLetters {
+            archive: Some(&self.archive),
+            prefix: crate::dead_letter::prefix(&self.config),
+        }
     }
 }

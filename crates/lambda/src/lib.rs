@@ -2,7 +2,13 @@
 //!
 //! The handlers: [`Archiver`] (the archive function: S3), [`Indexer`] (the index function:
 //! OpenSearch / Elasticsearch) and [`Alerter`] (the alert function: `[[rule]]` metrics as EMF
-//! lines on stdout, alerts and window summaries to SNS, state in DynamoDB or memory).
+//! lines on stdout, alerts and window summaries to SNS, state in DynamoDB or memory). Each
+//! supplies only its delivery step and its summary ([`InvocationSummary`], [`IndexSummary`],
+//! [`AlertSummary`], with its self-metrics counters); one skeleton (the private `handler`
+//! module) does the rest for all three: the start time and the [`Budget`], decoding, the dead
+//! letter of an input that is no subscription payload at all, dead-letter names and writes,
+//! the summary line and the self-metrics. `handle_counted_at` runs an invocation as if it
+//! started at a given time.
 //!
 //! - **Trigger detection**: one handler takes any trigger a subscription can use (direct
 //!   `awslogs`, Kinesis Data Streams, a Firehose transformation), detected by the payload's
@@ -15,7 +21,9 @@
 //! - **Deadlines** ([`Budget`]): retries stop early enough to write dead letters and answer
 //!   before the function times out.
 //! - **Logs**: JSON through `tracing` (with Lambda's `AWS_LAMBDA_LOG_FORMAT=JSON`), one summary
-//!   line per invocation and one line per dead letter, never one per event. The alert
+//!   line per invocation (`InvocationSummary`: `outcome`, `summary` holding the function's
+//!   summary serialised as one JSON object, `input_bytes`, `duration_ms`) and one line per dead
+//!   letter, never one per event. The alert
 //!   function's EMF lines are the exception: raw stdout lines, where CloudWatch looks for them.
 //! - **Recursion guard**: the rules never look at the function's own log group
 //!   (`AWS_LAMBDA_LOG_GROUP_NAME`), where its logs and EMF lines go, whatever the
@@ -55,18 +63,21 @@
 
 mod alert;
 mod archive;
-mod dead;
+mod dead_letter;
+mod handler;
 mod index;
 mod response;
+mod self_metrics;
+mod summary;
 
-pub use alert::{AlertSummary, Alerter, check_alert_config};
-pub use archive::{Archiver, InvocationSummary};
-pub use index::{IndexSummary, Indexer};
+pub use alert::{Alerter, check_alert_config};
+pub use archive::Archiver;
+pub use index::Indexer;
 pub use response::{BatchItemFailure, FirehoseRecord, FirehoseResult, Response};
+pub use self_metrics::{GroupCounts, GroupTallies, SelfMetricsDetail};
+pub use summary::{AlertSummary, IndexSummary, InvocationSummary};
 
 use cwlogs_pipeline::Config;
-mod self_metrics;
-pub use self_metrics::{GroupCounts, GroupTallies, SelfMetricsDetail};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 

@@ -62,22 +62,6 @@ pub enum FirehoseResult {
 /// makes Lambda retry the invocation.
 pub(crate) type Delivered<S> = Result<(S, Response<S>), (S, RetryLater)>;
 
-/// The counts of a delivery and `ok` / `retry`, for its log line.
-pub(crate) fn outcome<S>(delivered: &Delivered<S>) -> (&S, &'static str) {
-    match delivered {
-        Ok((s, _)) => (s, "ok"),
-        Err((s, _)) => (s, "retry"),
-    }
-}
-
-/// The counts of a delivery, and its answer or error.
-pub(crate) fn split<S>(delivered: Delivered<S>) -> (S, Result<Response<S>, RetryLater>) {
-    match delivered {
-        Ok((s, r)) => (s, Ok(r)),
-        Err((s, e)) => (s, Err(e)),
-    }
-}
-
 /// The raw data of each record of `bytes` (base64 text as received), for the records a
 /// Firehose answer echoes back; empty when `bytes` cannot be read.
 pub(crate) fn original_records(bytes: &[u8]) -> Vec<String> {

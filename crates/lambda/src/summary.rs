@@ -1,0 +1,186 @@
+//! What one invocation of each function did: logged as one line, counted in the self-metrics,
+//! and the answer to direct invocations.
+
+use crate::GroupTallies;
+use cwlogs_pipeline::RuleStats;
+use cwlogs_pipeline::rules::alert::AlertReport;
+use serde::Serialize;
+
+/// What the handler skeleton needs of a function's summary.
+pub(crate) trait Summary: Serialize + Clone + Default {
+    /// The summary of an input of shape `shape` with `records` records, before any delivery.
+    fn started(shape: &'static str, records: usize) -> Self;
+    /// Counts one more dead letter written.
+    fn count_dead_letter(&mut self);
+    /// The counts per sink and log group, for the self-metrics.
+    fn groups(&self) -> &GroupTallies;
+    /// The function's self-metrics counters (`EventsIn`, `EventsDelivered`, `EventsFiltered`,
+    /// `DeadLetters`, `RecordsPending`, then the function's own).
+    fn counters(&self) -> Vec<(&'static str, u64)>;
+}
+
+/// Implements [`Summary`] for a summary struct: every one has the fields `shape`, `records`,
+/// `events`, `dead_letters`, `pending_records` and `groups`. Given summary `s`, `delivered` and
+/// `filtered` are its `EventsDelivered` and `EventsFiltered` counters, and any `"Name": value`
+/// pairs after them the function's own counters.
+macro_rules! summary {
+    ($name:ident, |$s:ident| delivered: $delivered:expr, filtered: $filtered:expr
+        $(, $counter:literal: $value:expr)* $(,)?) => {
+        impl Summary for $name {
+            fn started(shape: &'static str, records: usize) -> Self {
+                $name {
+                    shape,
+                    records,
+                    ..$name::default()
+                }
+            }
+
+            fn count_dead_letter(&mut self) {
+                self.dead_letters += 1;
+            }
+
+            fn groups(&self) -> &GroupTallies {
+                &self.groups
+            }
+
+            fn counters(&self) -> Vec<(&'static str, u64)> {
+                let $s = self;
+                vec![
+                    ("EventsIn", $s.events as u64),
+                    ("EventsDelivered", $delivered),
+                    ("EventsFiltered", $filtered),
+                    ("DeadLetters", $s.dead_letters as u64),
+                    ("RecordsPending", $s.pending_records as u64),
+                    $(($counter, $value),)*
+                ]
+            }
+        }
+    };
+}
+
+/// What one invocation of the archive function did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct InvocationSummary {
+    /// The trigger's shape (`direct`, `kinesis`, `firehose-transform`, ...).
+    pub shape: &'static str,
+    /// Records in the event.
+    pub records: usize,
+    /// Log events in data batches.
+    pub events: usize,
+    /// Control messages skipped.
+    pub control_messages: usize,
+    /// Events written to the archive (or returned to Firehose).
+    pub archived_events: usize,
+    /// Archive objects written.
+    pub archived_objects: usize,
+    /// Events the archive's route left out.
+    pub filtered_events: usize,
+    /// Events of archive objects the bucket refused for good, kept whole as dead letters (and
+    /// of Firehose records answered `ProcessingFailed` for the response limit, which Firehose
+    /// keeps in its error output).
+    pub dead_lettered_events: usize,
+    /// Events of archive objects still failing with a retryable error: their records are
+    /// handed back to the trigger. `events = archived_events + filtered_events +
+    /// dead_lettered_events + pending_events`; undecodable records, whose events cannot be
+    /// counted, are in `dead_letters` (or `pending_records`).
+    pub pending_events: usize,
+    /// Dead letters written (undecodable inputs and records, refused objects).
+    pub dead_letters: usize,
+    /// Records left for the trigger to deliver again.
+    pub pending_records: usize,
+    /// The same counts per log group (sink `archive`), for the self-metrics.
+    #[serde(skip)]
+    pub groups: GroupTallies,
+}
+
+summary!(InvocationSummary, |s|
+    delivered: s.archived_events as u64,
+    filtered: s.filtered_events as u64,
+);
+
+/// What one invocation of the index function did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct IndexSummary {
+    /// The trigger's shape (`direct`, `kinesis`, `firehose-transform`, ...).
+    pub shape: &'static str,
+    /// Records in the event.
+    pub records: usize,
+    /// Log events in data batches.
+    pub events: usize,
+    /// Control messages skipped.
+    pub control_messages: usize,
+    /// Documents created.
+    pub indexed_events: usize,
+    /// Documents that were already in the index (a redelivery).
+    pub existing_events: usize,
+    /// Documents stored in the quarantine index.
+    pub quarantined_events: usize,
+    /// Events the index's route left out.
+    pub filtered_events: usize,
+    /// Documents the cluster will never take (their records are dead-lettered).
+    pub refused_events: usize,
+    /// Documents still failing with a retryable error at the deadline: their records are
+    /// handed back to the trigger. `events = indexed_events + existing_events +
+    /// quarantined_events + filtered_events + refused_events + pending_events`; undecodable
+    /// records, whose events cannot be counted, are in `dead_letters` (or `pending_records`).
+    pub pending_events: usize,
+    /// Dead letters written.
+    pub dead_letters: usize,
+    /// Records left for the trigger to deliver again.
+    pub pending_records: usize,
+    /// `_bulk` requests sent.
+    pub requests: usize,
+    /// Re-sends of documents (after a retryable failure or a split of a request too large).
+    pub retried_events: usize,
+    /// Bytes on the wire (compressed).
+    pub bytes_sent: usize,
+    /// The event counts per log group (sink `index`), for the self-metrics.
+    #[serde(skip)]
+    pub groups: GroupTallies,
+}
+
+summary!(IndexSummary, |s|
+    delivered: (s.indexed_events + s.existing_events + s.quarantined_events) as u64,
+    filtered: s.filtered_events as u64,
+);
+
+/// What one invocation of the alert function did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AlertSummary {
+    /// The trigger's shape (`direct`, `kinesis`, `firehose-transform`, ...), or `scheduled`.
+    pub shape: &'static str,
+    /// Records in the event.
+    pub records: usize,
+    /// Log events in data batches.
+    pub events: usize,
+    /// Control messages skipped.
+    pub control_messages: usize,
+    /// What the rules saw: events looked at, matches, events of the function's own log group
+    /// (skipped), metric datapoints.
+    pub rules: RuleStats,
+    /// EMF documents printed.
+    pub metric_documents: usize,
+    /// What was sent: messages published, individual alerts, summaries, rate-limited events,
+    /// redelivered occurrences, the last retryable error.
+    pub alerts: AlertReport,
+    /// Dead letters written (undecodable inputs and records, messages SNS refused for good).
+    pub dead_letters: usize,
+    /// Records left for the trigger to deliver again.
+    pub pending_records: usize,
+    /// Events of the records left for the trigger (their alerts are not all sent yet; the
+    /// rules saw them, and a redelivery does not count them twice). `events = rules.events +
+    /// rules.own_log_group_events`, of which `pending_events` are handed back; undecodable
+    /// records, whose events cannot be counted, are in `dead_letters`.
+    pub pending_events: usize,
+    /// The event counts per log group (sink `rules`: delivered means looked at by the rules,
+    /// filtered the function's own log group), for the self-metrics.
+    #[serde(skip)]
+    pub groups: GroupTallies,
+}
+
+summary!(AlertSummary, |s|
+    delivered: s.rules.events,
+    filtered: s.rules.own_log_group_events,
+    "AlertsPublished": s.alerts.published as u64,
+    "AlertsFailed": s.alerts.failed.len() as u64,
+);
