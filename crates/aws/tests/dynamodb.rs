@@ -9,14 +9,14 @@
 //! is provoked here with a small TCP proxy in front of moto that drops the first answer.
 #![cfg(feature = "integration")]
 
-#[path = "../../lambda/tests/common/moto.rs"]
-mod moto;
+mod common;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, TableStatus, TimeToLiveSpecification};
+use common::sdk;
 use cwlogs_aws::DynamoStateStore;
 use cwlogs_pipeline::{Backoff, Class, StateStore, Versioned};
-use moto::{sdk, unique};
+use cwlogs_testkit::moto::{self, unique};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

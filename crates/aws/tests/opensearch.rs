@@ -7,36 +7,22 @@
 //! resets, slow answers) is played by a local stub in `tests/opensearch_faults.rs`.
 #![cfg(all(feature = "integration", feature = "opensearch"))]
 
-use base64::Engine as _;
 use cwlogs_aws::{Auth, OpenSearchIndex};
 use cwlogs_lambda::{IndexSummary, Indexer, Response};
 use cwlogs_pipeline::index::{BulkOptions, BulkReport, Fate, index_items, send_items};
 use cwlogs_pipeline::{Backoff, Config, IndexConfig, MemoryArchive, process_batch, process_input};
-use lambda_runtime::{Context, LambdaEvent};
+use cwlogs_testkit::events::{direct_event_of, envelope, sample_bytes};
+use cwlogs_testkit::lambda::invocation;
+use cwlogs_testkit::services::opensearch_url;
+use lambda_runtime::LambdaEvent;
 use opensearch::http::Method;
 use serde_json::json;
 use serde_json::value::RawValue;
-use std::io::Write as _;
-use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-fn cluster() -> String {
-    std::env::var("OPENSEARCH_URL").expect(
-        "OPENSEARCH_URL is not set: run the integration tests through scripts/test.sh, which \
-         starts osmem-server, or point OPENSEARCH_URL at a cluster",
-    )
-}
-
 fn client() -> OpenSearchIndex {
-    OpenSearchIndex::new(&cluster(), Auth::None).expect("a valid OPENSEARCH_URL")
-}
-
-fn sample(rel: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../samples")
-        .join(rel);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    OpenSearchIndex::new(&opensearch_url(), Auth::None).expect("a valid OPENSEARCH_URL")
 }
 
 /// A fast retry schedule for what should not need retries.
@@ -219,12 +205,6 @@ fn single_index(items: &[Vec<u8>]) -> String {
     index
 }
 
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    enc.write_all(bytes).expect("gzip into memory");
-    enc.finish().expect("gzip into memory")
-}
-
 /// A direct subscription event (`{"awslogs": {"data": ...}}`) carrying `messages` from one log
 /// stream, at one time, with event ids starting at `first_id`.
 fn direct_event(messages: &[serde_json::Value], first_id: u64) -> Vec<u8> {
@@ -239,17 +219,7 @@ fn direct_event(messages: &[serde_json::Value], first_id: u64) -> Vec<u8> {
             })
         })
         .collect();
-    let envelope = json!({
-        "messageType": "DATA_MESSAGE",
-        "owner": "123456789012",
-        "logGroup": "/cwlogs/test/mapping",
-        "logStream": "app/1",
-        "subscriptionFilters": ["to-cwlogs"],
-        "logEvents": events,
-    });
-    let data =
-        base64::engine::general_purpose::STANDARD.encode(gzip(envelope.to_string().as_bytes()));
-    json!({"awslogs": {"data": data}}).to_string().into_bytes()
+    direct_event_of(&envelope("/cwlogs/test/mapping", "app/1", events)).into_bytes()
 }
 
 #[tokio::test]
@@ -267,7 +237,7 @@ async fn every_sample_is_counted_once_however_often_it_is_sent() {
         s.os.install_templates(s.index())
             .await
             .expect("install templates");
-        let (items, events) = s.items(&sample(name));
+        let (items, events) = s.items(&sample_bytes(name));
         assert!(events > 0 && items.len() == events, "{name}");
         let options = options(true, fast());
 
@@ -296,7 +266,7 @@ async fn installed_templates_map_the_time_and_ids() {
             format!("cwlogs-quarantine-{}-q", s.prefix)
         ]
     );
-    let (items, events) = s.items(&sample("direct/app-json.json"));
+    let (items, events) = s.items(&sample_bytes("direct/app-json.json"));
     let r = s.index_items(&items, &options(true, fast())).await;
     assert_eq!(r.created(), events, "{:?}", r.fates);
 
@@ -338,7 +308,7 @@ async fn installed_templates_map_the_time_and_ids() {
 #[tokio::test]
 async fn throttled_items_are_retried_until_the_block_is_lifted() {
     let s = Scratch::new("throttled");
-    let (items, events) = s.items(&sample("direct/app-json.json"));
+    let (items, events) = s.items(&sample_bytes("direct/app-json.json"));
     let index = single_index(&items);
     s.create_index(&index).await;
     s.set(&index, "index.blocks.read_only_allow_delete", json!(true))
@@ -374,7 +344,7 @@ async fn throttled_items_are_retried_until_the_block_is_lifted() {
 #[tokio::test]
 async fn write_blocked_items_are_rejected_kept_and_sent_again_later() {
     let s = Scratch::new("blocked");
-    let (items, events) = s.items(&sample("direct/app-json.json"));
+    let (items, events) = s.items(&sample_bytes("direct/app-json.json"));
     let index = single_index(&items);
     s.create_index(&index).await;
     s.set(&index, "index.blocks.write", json!(true)).await;
@@ -398,10 +368,8 @@ async fn write_blocked_items_are_rejected_kept_and_sent_again_later() {
 }
 
 fn event(bytes: &[u8]) -> LambdaEvent<Box<RawValue>> {
-    let mut context = Context::default();
-    context.request_id = "req-opensearch-it".into();
-    let text = String::from_utf8(bytes.to_vec()).expect("a Lambda event is UTF-8 JSON");
-    LambdaEvent::new(RawValue::from_string(text).expect("json"), context)
+    let text = std::str::from_utf8(bytes).expect("a Lambda event is UTF-8 JSON");
+    invocation(text, "req-opensearch-it", None)
 }
 
 async fn summary(h: &Indexer<OpenSearchIndex, MemoryArchive>, bytes: &[u8]) -> IndexSummary {
@@ -414,7 +382,7 @@ async fn summary(h: &Indexer<OpenSearchIndex, MemoryArchive>, bytes: &[u8]) -> I
 #[tokio::test]
 async fn the_handler_dead_letters_a_write_blocked_input_and_its_replay_indexes_it() {
     let s = Scratch::new("handler");
-    let input = sample("direct/app-json.json");
+    let input = sample_bytes("direct/app-json.json");
     let (items, events) = s.items(&input);
     let index = single_index(&items);
     s.create_index(&index).await;
@@ -534,7 +502,7 @@ async fn documents_that_conflict_with_the_mapping_go_to_quarantine() {
 
 #[tokio::test]
 async fn gzip_on_and_off_both_index() {
-    let input = sample("direct/cloudtrail.json");
+    let input = sample_bytes("direct/cloudtrail.json");
     let mut sent = Vec::new();
     for compress in [true, false] {
         let s = Scratch::new(if compress { "gzip" } else { "plain" });

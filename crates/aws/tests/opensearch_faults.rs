@@ -5,16 +5,14 @@
 //! item ends in and for how many requests it took; and what goes on the wire (gzip NDJSON,
 //! `Content-Type`, no `_type`, the `Authorization` of each auth kind). No service is needed.
 
-mod stub;
-
 use aws_credential_types::provider::SharedCredentialsProvider;
 use base64::Engine as _;
 use cwlogs_aws::{Auth, Credentials, OpenSearchIndex};
 use cwlogs_pipeline::Backoff;
 use cwlogs_pipeline::index::{BulkOptions, BulkReport, Fate, send_items};
+use cwlogs_testkit::stub::{self, Answer, Request, Step, Stub};
 use sha2::Digest as _;
 use std::time::{Duration, Instant};
-use stub::{Answer, Request, Step, Stub};
 
 /// A fast retry schedule: tests stay well under a second.
 fn backoff(max_attempts: u32) -> Backoff {

@@ -2,12 +2,10 @@
 //! server will not (5xx, throttling, resets, redirects, slow answers), each checked for the
 //! class the sink ends in and for how many requests it took. No service is needed.
 
-mod stub;
-
 use cwlogs_aws::{Credentials, S3Archive, S3Source, S3Url, sdk_config_with};
 use cwlogs_pipeline::{Archive, Backoff, Class, Object};
+use cwlogs_testkit::stub::{Answer, Step, Stub};
 use std::time::{Duration, Instant};
-use stub::{Answer, Step, Stub};
 
 /// An S3 answer: `status` with `body` (`Content-Type: application/xml` when there is one) and
 /// the headers S3 always sends.

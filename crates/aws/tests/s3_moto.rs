@@ -7,61 +7,17 @@
 //! fails or redirects; `tests/s3_faults.rs` plays those answers from a local stub.
 #![cfg(feature = "integration")]
 
+mod common;
+
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumMode, ServerSideEncryption};
+use common::sdk;
 use cwlogs_aws::{S3Archive, S3Source, S3Url};
 use cwlogs_pipeline::{Archive, Class, Object};
+use cwlogs_testkit::events::gzip;
+use cwlogs_testkit::moto::{new_bucket, s3 as client};
 use futures_util::StreamExt;
-use std::io::Write;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
-
-/// The SDK configuration from the environment, refusing to run against real AWS by accident.
-async fn sdk() -> aws_config::SdkConfig {
-    let sdk = cwlogs_aws::sdk_config(Some("us-east-1")).await;
-    assert!(
-        sdk.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some(),
-        "AWS_ENDPOINT_URL is not set: run the integration tests through scripts/test.sh, \
-         which starts moto and points the SDK at it"
-    );
-    sdk
-}
-
-/// A setup / inspection client that bypasses the code under test.
-fn client(sdk: &aws_config::SdkConfig) -> Client {
-    Client::from_conf(
-        aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(true)
-            .build(),
-    )
-}
-
-/// Creates a bucket no other test (or earlier run against the same server) uses.
-async fn new_bucket(client: &Client, tag: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() % 1_000_000_000_000);
-    let bucket = format!(
-        "cwlogs-{tag}-{}-{nanos}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    );
-    client
-        .create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("create bucket {bucket}: {e:?}"));
-    bucket
-}
-
-fn gzip(text: &str) -> Vec<u8> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    enc.write_all(text.as_bytes()).expect("gzip into memory");
-    enc.finish().expect("gzip into memory")
-}
 
 const KEY: &str = "cwl/account=123456789012/region=us-east-1/log_group=%2Faws%2Flambda%2Fx/\
                    dt=2024-05-01/hour=13/0a1b2c3d-36000000000000000001-36000000000000000009.ndjson.gz";
@@ -96,7 +52,9 @@ async fn an_archive_object_reads_back_byte_for_byte_with_its_headers() {
     let sdk = sdk().await;
     let s3 = client(&sdk);
     let bucket = new_bucket(&s3, "sse-s3").await;
-    let body = gzip("{\"id\":\"1\",\"message\":\"hello\"}\n{\"id\":\"2\",\"message\":\"world\"}\n");
+    let body = gzip(
+        "{\"id\":\"1\",\"message\":\"hello\"}\n{\"id\":\"2\",\"message\":\"world\"}\n".as_bytes(),
+    );
 
     S3Archive::new(&sdk, &bucket, None)
         .put(object(&body), None)
@@ -138,7 +96,7 @@ async fn sse_kms_sends_the_key_id_and_a_bucket_key() {
     // moto stores whatever key id it is given (it does not look the key up in its KMS), so a
     // made-up ARN is enough to check what the sink sends.
     let key_id = "arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
-    let body = gzip("{\"id\":\"1\"}\n");
+    let body = gzip("{\"id\":\"1\"}\n".as_bytes());
 
     S3Archive::new(&sdk, &bucket, Some(key_id))
         .put(object(&body), None)
@@ -166,7 +124,7 @@ async fn putting_the_same_object_twice_leaves_one_object() {
     let sdk = sdk().await;
     let s3 = client(&sdk);
     let bucket = new_bucket(&s3, "twice").await;
-    let body = gzip("{\"id\":\"1\"}\n");
+    let body = gzip("{\"id\":\"1\"}\n".as_bytes());
     let archive = S3Archive::new(&sdk, &bucket, None);
 
     archive.put(object(&body), None).await.expect("first put");

@@ -10,13 +10,13 @@
 //! `tests/sns_faults.rs` plays the failures from a local stub.
 #![cfg(feature = "integration")]
 
-#[path = "../../lambda/tests/common/moto.rs"]
-mod moto;
+mod common;
 
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
+use common::sdk;
 use cwlogs_aws::SnsPublisher;
 use cwlogs_pipeline::{AlertMessage, Class, Publish};
-use moto::{Topic, sdk, unique};
+use cwlogs_testkit::moto::{Topic, unique};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -7,12 +7,10 @@
 //! the answer XML (`<PublishResponse><PublishResult><MessageId>…`, errors as
 //! `<ErrorResponse><Error><Type>Sender</Type><Code>…</Code>…`).
 
-mod stub;
-
 use cwlogs_aws::{Credentials, SnsPublisher, sdk_config_with};
 use cwlogs_pipeline::{AlertMessage, Backoff, Class, Publish};
+use cwlogs_testkit::stub::{Answer, Step, Stub};
 use std::time::{Duration, Instant};
-use stub::{Answer, Step, Stub};
 
 const STANDARD: &str = "arn:aws:sns:us-east-1:123456789012:cwlogs-alerts";
 const FIFO: &str = "arn:aws:sns:us-east-1:123456789012:cwlogs-alerts.fifo";

@@ -5,16 +5,10 @@
 //! that refuses every object. The remote ends are local HTTP stubs (cwlogs-aws's
 //! tests/stub), so no service is needed.
 
-#[path = "../../aws/tests/stub/mod.rs"]
-mod stub;
-
-use std::path::{Path, PathBuf};
+use cwlogs_testkit::events::samples_dir as samples;
+use cwlogs_testkit::stub::{self, Answer, Request, Step, Stub};
+use std::path::Path;
 use std::process::{Command, Output};
-use stub::{Answer, Request, Step, Stub};
-
-fn samples() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../samples")
-}
 
 /// `cwlogs replay` with `args`, with fake credentials and no instance metadata lookups.
 fn replay(args: &[&str], endpoint: Option<&str>) -> Output {

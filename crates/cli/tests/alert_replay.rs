@@ -8,10 +8,6 @@
 //! after), among successes and other errors (`AccessDeniedException` included, which the
 //! pattern must not match).
 
-#[cfg(feature = "integration")]
-#[path = "../../lambda/tests/common/moto.rs"]
-mod moto;
-
 use cwlogs_pipeline::AlertMessage;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -37,9 +33,7 @@ const BURST: &str = "direct/cloudtrail-denied-burst.json";
 
 /// The path of `samples/{rel}`.
 fn sample(rel: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../samples")
-        .join(rel);
+    let path = cwlogs_testkit::events::samples_dir().join(rel);
     arg(&path).to_string()
 }
 
@@ -340,7 +334,7 @@ metric = { namespace = "App", name = "Bytes:Out", value = "$.bytes", dimensions 
 #[cfg(feature = "integration")]
 mod services {
     use super::*;
-    use moto::{Topic, sdk, state_table, unique};
+    use cwlogs_testkit::moto::{Topic, sdk, state_table, unique};
     use std::time::Duration;
 
     fn runtime() -> tokio::runtime::Runtime {

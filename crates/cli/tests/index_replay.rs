@@ -3,18 +3,9 @@
 //! second replay changes nothing, an unreachable cluster fails with the inputs listed.
 #![cfg(feature = "integration")]
 
-use std::path::PathBuf;
+use cwlogs_testkit::events::samples_dir as samples;
+use cwlogs_testkit::services::opensearch_url;
 use std::process::{Command, Output};
-
-fn samples() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../samples")
-}
-
-fn cluster() -> String {
-    std::env::var("OPENSEARCH_URL").expect(
-        "OPENSEARCH_URL is not set: run the integration tests through scripts/test.sh, which starts osmem-server",
-    )
-}
 
 fn cwlogs(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cwlogs"))
@@ -38,7 +29,7 @@ fn count(url: &str, index: &str) -> u64 {
 
 #[test]
 fn replay_indexes_every_event_once() {
-    let url = cluster();
+    let url = opensearch_url();
     let tag = format!(
         "cwlr-{}-{}",
         std::process::id(),

@@ -1,13 +1,10 @@
 //! `cwlogs replay` and `cwlogs check-config` end to end, through the built binary.
 
 use cwlogs_decode::{ArchiveRecord, gunzip};
+use cwlogs_testkit::events::samples_dir as samples;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-
-fn samples() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../samples")
-}
 
 fn cwlogs(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cwlogs"))

@@ -8,14 +8,11 @@
 
 #![cfg(feature = "integration")]
 
+use cwlogs_testkit::events::samples_dir as samples;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn samples() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../samples")
-}
 
 const CONFIG: &str = r#"
 packs = ["cis-aws-foundations", "lambda-ecs-ops"]

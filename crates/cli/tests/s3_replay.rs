@@ -2,13 +2,11 @@
 //! started by scripts/test.sh), configured by the standard AWS environment variables.
 #![cfg(feature = "integration")]
 
+use cwlogs_testkit::events::samples_dir as samples;
+use cwlogs_testkit::moto;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-
-fn samples() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../samples")
-}
 
 fn cwlogs(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cwlogs"))
@@ -32,23 +30,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("runtime")
-}
-
-async fn client() -> aws_sdk_s3::Client {
-    let sdk = cwlogs_aws::sdk_config(None).await;
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(true)
-            .build(),
-    )
-}
-
-fn unique_bucket(tag: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_nanos();
-    format!("cwlogs-{tag}-{}-{nanos}", std::process::id())
 }
 
 /// Every object in `bucket`, by key.
@@ -120,10 +101,8 @@ fn bulk_items(out: &Path) -> BTreeMap<String, Vec<String>> {
 #[test]
 fn archive_to_s3_matches_the_local_archive_and_replays_back() {
     let rt = runtime();
-    let c = rt.block_on(client());
-    let bucket = unique_bucket("replay");
-    rt.block_on(c.create_bucket().bucket(&bucket).send())
-        .expect("create bucket");
+    let c = moto::s3(&rt.block_on(moto::sdk()));
+    let bucket = rt.block_on(moto::new_bucket(&c, "replay"));
     let tmp = tempfile::tempdir().expect("tmp");
     let samples = samples();
     let samples = samples.display().to_string();
@@ -215,7 +194,7 @@ fn archive_to_s3_matches_the_local_archive_and_replays_back() {
 fn a_missing_bucket_fails_clearly_and_keeps_everything_locally() {
     let tmp = tempfile::tempdir().expect("tmp");
     let out = tmp.path().join("out");
-    let url = format!("s3://{}/cwl", unique_bucket("missing"));
+    let url = format!("s3://{}/cwl", moto::unique("missing"));
     let o = cwlogs(&[
         "replay",
         "--archive-to",
@@ -252,7 +231,7 @@ fn unreadable_s3_prefix_is_a_clear_error() {
             .join("o")
             .to_str()
             .expect("utf8"),
-        &format!("s3://{}/x/", unique_bucket("nope")),
+        &format!("s3://{}/x/", moto::unique("nope")),
     ]);
     assert!(!o.status.success());
     let stderr = String::from_utf8_lossy(&o.stderr);

@@ -2,15 +2,8 @@
 //! `aws_lambda_events`, and "never panics" properties.
 
 use cwlogs_decode::{Limits, LogBatch, MessageType, Shape, Stage, detect};
+use cwlogs_testkit::events::sample_bytes as sample;
 use proptest::prelude::*;
-use std::path::PathBuf;
-
-fn sample(rel: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../samples")
-        .join(rel);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
 
 /// Per record: its batches as (log group, events, type), or the failing stage.
 type Decoded = Vec<Result<Vec<(String, usize, MessageType)>, Stage>>;

@@ -5,32 +5,12 @@
 #![allow(clippy::unwrap_used)]
 
 use cwlogs_filter::{Message, MetricValue, Pattern, PatternSet, parse};
-use std::path::Path;
-
-fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/regressions")
-        .join(target);
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Vec::new();
-    };
-    let mut out: Vec<(String, Vec<u8>)> = entries
-        .filter_map(Result::ok)
-        .map(|e| {
-            (
-                e.path().display().to_string(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect();
-    out.sort();
-    out
-}
+use cwlogs_testkit::files::fuzz_regressions;
 
 /// fuzz_targets/roundtrip.rs: parse -> print -> parse gives the same tree.
 #[test]
 fn roundtrip_crashers_round_trip() {
-    for (name, bytes) in inputs("roundtrip") {
+    for (name, bytes) in fuzz_regressions(env!("CARGO_MANIFEST_DIR"), "roundtrip") {
         let Ok(src) = std::str::from_utf8(&bytes) else {
             continue;
         };
@@ -50,7 +30,7 @@ fn roundtrip_crashers_round_trip() {
 /// answers what its patterns answer one by one, and values come only with a match.
 #[test]
 fn evaluate_crashers_agree() {
-    for (name, data) in inputs("evaluate") {
+    for (name, data) in fuzz_regressions(env!("CARGO_MANIFEST_DIR"), "evaluate") {
         let mut parts = data.split(|&b| b == 0);
         let first = parts.next().unwrap_or_default();
         let msg = String::from_utf8_lossy(parts.next().unwrap_or_default()).into_owned();

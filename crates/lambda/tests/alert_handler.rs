@@ -4,33 +4,28 @@
 //! (with scripted failures) and dead letters in `MemoryArchive`. The same paths against SNS,
 //! SQS and DynamoDB (moto): tests/alert_services.rs.
 
-mod common;
-
-use base64::Engine as _;
-use common::sample;
 use cwlogs_lambda::{AlertSummary, Alerter, RetryLater};
 use cwlogs_pipeline::{
     AlertMessage, Class, Config, MemoryArchive, MemoryPublisher, MemoryStateStore, SendError,
     StateStore,
 };
+use cwlogs_testkit::events::{DEPLOYER, INTRUDER, alert_rules, direct_event_of, envelope, sample};
+use cwlogs_testkit::lambda::invocation;
 use lambda_runtime::LambdaEvent;
 use serde_json::value::RawValue;
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 type Handler = Alerter<MemoryStateStore, MemoryPublisher, MemoryArchive>;
 
 const TOPIC: &str = "arn:aws:sns:eu-west-1:123456789012:security";
-const INTRUDER: &str = "arn:aws:sts::123456789012:assumed-role/intruder/session-4";
-const DEPLOYER: &str = "arn:aws:sts::123456789012:assumed-role/ci-deployer/session-2";
 
 fn event(text: &str) -> LambdaEvent<Box<RawValue>> {
-    common::invocation(text, "req-1", None)
+    invocation(text, "req-1", None)
 }
 
 fn rules(grace: &str) -> String {
-    common::alert_rules(TOPIC, grace)
+    alert_rules(TOPIC, grace)
 }
 
 fn config_with(text: &str, own_log_group: Option<&str>) -> Config {
@@ -278,18 +273,11 @@ fn direct_event(messages: &[String], ts: i64) -> String {
             serde_json::json!({"id": format!("{:013}{:043}", ts, i), "timestamp": ts, "message": m})
         })
         .collect();
-    let envelope = serde_json::json!({
-        "messageType": "DATA_MESSAGE",
-        "owner": "123456789012",
-        "logGroup": "aws-cloudtrail-logs-123456789012",
-        "logStream": "123456789012_CloudTrail_eu-west-1",
-        "subscriptionFilters": ["to-cwlogs"],
-        "logEvents": events,
-    });
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(envelope.to_string().as_bytes()).expect("gzip");
-    let data = base64::engine::general_purpose::STANDARD.encode(gz.finish().expect("gzip"));
-    serde_json::json!({"awslogs": {"data": data}}).to_string()
+    direct_event_of(&envelope(
+        "aws-cloudtrail-logs-123456789012",
+        "123456789012_CloudTrail_eu-west-1",
+        events,
+    ))
 }
 
 #[tokio::test]

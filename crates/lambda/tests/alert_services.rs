@@ -11,7 +11,8 @@
 mod common;
 
 use aws_sdk_sqs::types::MessageSystemAttributeName;
-use common::moto::{sdk, state_table};
+use common::moto::state_table;
+use common::sdk;
 use common::{
     Wiring, alert_config as config, alerts_and_summary, attributes, cloudtrail_data, direct_event,
     envelope, kinds_and_users,

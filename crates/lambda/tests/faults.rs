@@ -21,10 +21,9 @@
 #![cfg(feature = "integration")]
 
 mod common;
-mod proxy;
 
 use base64::Engine as _;
-use common::moto::{state_table, unique};
+use common::moto::{self, state_table, unique};
 use common::{
     Wiring, alert_config, alerts_and_summary, b64, cloudtrail_data, direct_event, gunzip,
     kinds_and_users, region_env, sample,
@@ -38,9 +37,11 @@ use cwlogs_lambda::{
     Response, RetryLater,
 };
 use cwlogs_pipeline::{Backoff, Config, doc_id};
+use cwlogs_testkit::events::{kinesis_event, kinesis_records};
+use cwlogs_testkit::proxy::{Action, Pick, Proxy, Reply, Request};
+use cwlogs_testkit::services::{moto_url, plain_opensearch_url};
 use lambda_runtime::LambdaEvent;
 use opensearch::http::Method;
-use proxy::{Action, Pick, Proxy, Reply, Request};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -59,30 +60,6 @@ const HOLD: Duration = Duration::from_secs(4);
 const MAX_ROUNDS: usize = 8;
 
 // ---------------------------------------------------------------- environment and names
-
-fn moto_url() -> String {
-    std::env::var("CWLOGS_MOTO_URL")
-        .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
-        .expect(
-            "CWLOGS_MOTO_URL is not set: run the integration tests through scripts/test.sh, \
-             which starts moto and points the SDK at it",
-        )
-}
-
-/// The cluster behind the proxy; `None` (the index tests skip, saying so) when it is not a
-/// plain `http://` URL the proxy can forward to, e.g. a real cluster with TLS.
-fn opensearch_url() -> Option<String> {
-    let url = std::env::var("OPENSEARCH_URL").expect(
-        "OPENSEARCH_URL is not set: run the integration tests through scripts/test.sh, which \
-         starts osmem-server",
-    );
-    if url.starts_with("http://") && !url.contains('@') {
-        Some(url)
-    } else {
-        eprintln!("skipped: the fault proxy forwards to plain http:// clusters only");
-        None
-    }
-}
 
 /// A configuration with explicit endpoint and throwaway credentials (nothing read from the
 /// environment), on the same client stack as the functions.
@@ -147,25 +124,14 @@ async fn bounded(body: impl Future<Output = ()>) {
 /// Runs an index test's body, bounded in time, with the URL of the cluster behind the proxy;
 /// skips it (saying so) when there is none the proxy can forward to.
 async fn with_cluster(body: impl AsyncFnOnce(&str)) {
-    let Some(cluster) = opensearch_url() else {
+    let Some(cluster) = plain_opensearch_url() else {
         return;
     };
     bounded(body(&cluster)).await;
 }
 
 async fn new_bucket(tag: &str) -> String {
-    let bucket = unique(tag);
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk_at(&moto_url()))
-            .force_path_style(true)
-            .build(),
-    );
-    s3.create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("create bucket {bucket}: {e:?}"));
-    bucket
+    moto::new_bucket(&moto::s3(&sdk_at(&moto_url())), tag).await
 }
 
 // ---------------------------------------------------------------- inputs and their events
@@ -266,43 +232,6 @@ fn ndjson_events(plain: &[u8]) -> Vec<Ev> {
                 stream: text("log_stream"),
                 id: text("id"),
             }
-        })
-        .collect()
-}
-
-/// A Kinesis event of these records (sequence number, base64 data), in this order, shaped
-/// like `samples/kinesis/fanout.json`.
-fn kinesis_event(records: &[(String, String)]) -> String {
-    let fanout: Value = serde_json::from_str(&sample("kinesis/fanout.json")).expect("json");
-    let template = fanout["Records"][0].clone();
-    let records: Vec<Value> = records
-        .iter()
-        .map(|(seq, data)| {
-            let mut r = template.clone();
-            r["kinesis"]["sequenceNumber"] = seq.as_str().into();
-            r["kinesis"]["data"] = data.as_str().into();
-            r["eventID"] = format!("shardId-000000000000:{seq}").into();
-            r
-        })
-        .collect();
-    json!({ "Records": records }).to_string()
-}
-
-/// (sequence number, data) of the records of a Kinesis sample.
-fn kinesis_records(rel: &str) -> Vec<(String, String)> {
-    let v: Value = serde_json::from_str(&sample(rel)).expect("json");
-    v["Records"]
-        .as_array()
-        .expect("Records")
-        .iter()
-        .map(|r| {
-            (
-                r["kinesis"]["sequenceNumber"]
-                    .as_str()
-                    .expect("sequenceNumber")
-                    .to_string(),
-                r["kinesis"]["data"].as_str().expect("data").to_string(),
-            )
         })
         .collect()
 }
@@ -634,7 +563,7 @@ fn assert_archived_once(what: &str, contents: &BucketContents, expected: &BTreeS
 
 /// The documents of the indices `{prefix}-*`: `_count`, and the `_id` of every hit.
 async fn index_contents(prefix: &str) -> (u64, Vec<String>) {
-    let os = OpenSearchIndex::new(&opensearch_url().expect("checked"), Auth::None)
+    let os = OpenSearchIndex::new(&plain_opensearch_url().expect("checked"), Auth::None)
         .expect("a valid OPENSEARCH_URL");
     let pattern = format!("{prefix}-*");
     os.refresh(&pattern).await.expect("refresh");

@@ -1,27 +1,17 @@
 //! The archive handler as a plain async function, fed `LambdaEvent`s built from the shipped
 //! samples in every transport shape, writing to the in-memory archive.
 
-mod common;
-
 use base64::Engine as _;
 use cwlogs_lambda::{Archiver, FirehoseResult, Response};
 use cwlogs_pipeline::{
     Class, Config, MemoryArchive, SendError, archive_ndjson, process_batch, process_input,
 };
+use cwlogs_testkit::events::{sample, samples_dir};
 use lambda_runtime::LambdaEvent;
 use serde_json::value::RawValue;
-use std::path::{Path, PathBuf};
-
-fn samples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples")
-}
-
-fn sample(rel: &str) -> String {
-    std::fs::read_to_string(samples().join(rel)).expect("sample")
-}
 
 fn event(text: &str) -> LambdaEvent<Box<RawValue>> {
-    common::invocation(text, "req-1", None)
+    cwlogs_testkit::lambda::invocation(text, "req-1", None)
 }
 
 fn config() -> Config {
@@ -237,7 +227,7 @@ async fn broken_direct_inputs_are_kept_whole() {
         "broken/wrong-shape.json",
         "broken/mistyped-fields.json",
     ] {
-        let bytes = std::fs::read(samples().join(name)).expect("sample");
+        let bytes = std::fs::read(samples_dir().join(name)).expect("sample");
         // Events reach Lambda as JSON; a sample that is not JSON is wrapped as a JSON string.
         let text = match serde_json::from_slice::<serde_json::Value>(&bytes) {
             Ok(_) => String::from_utf8(bytes.clone()).expect("utf8"),

@@ -12,12 +12,10 @@ use cwlogs_pipeline::{
     BatchOutput, Config, MemoryArchive, ProcessedInput, RuleRun, RuleStats, process_batch,
     process_input,
 };
-use flate2::Compression;
-use flate2::write::GzEncoder;
-use lambda_runtime::{Context, LambdaEvent};
+use cwlogs_testkit::events::{b64, direct_event, gzip, samples_dir};
+use cwlogs_testkit::lambda::invocation;
+use lambda_runtime::LambdaEvent;
 use serde_json::value::RawValue;
-use std::io::Write;
-use std::path::Path;
 use std::time::Instant;
 
 /// The stack the deep-nesting tests run on: far less than one frame per level would need.
@@ -74,16 +72,9 @@ fn escaped(messages: &[String]) -> Vec<String> {
         .collect()
 }
 
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut e = GzEncoder::new(Vec::new(), Compression::fast());
-    e.write_all(bytes).expect("gzip");
-    e.finish().expect("gzip")
-}
-
 /// A direct subscription invocation carrying `payload` (gzip bytes).
 fn direct(payload: &[u8]) -> String {
-    let data = base64::engine::general_purpose::STANDARD.encode(payload);
-    format!(r#"{{"awslogs":{{"data":"{data}"}}}}"#)
+    direct_event(&b64().encode(payload))
 }
 
 /// Runs decode, archive, documents and rules over one input.
@@ -130,15 +121,12 @@ fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 }
 
 fn lambda_event(text: &str) -> LambdaEvent<Box<RawValue>> {
-    LambdaEvent::new(
-        RawValue::from_string(text.to_string()).expect("json"),
-        Context::default(),
-    )
+    invocation(text, "", None)
 }
 
 #[test]
 fn a_gzip_bomb_is_a_gzip_dead_letter() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/broken/gzip-bomb.json.gz");
+    let path = samples_dir().join("broken/gzip-bomb.json.gz");
     let bytes = std::fs::read(path).expect("sample");
     let (out, _) = run(&config(""), &bytes);
     let dead = only_dead_letter(&out);

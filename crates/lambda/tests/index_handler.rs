@@ -6,26 +6,9 @@
 use cwlogs_lambda::{FirehoseResult, IndexSummary, Indexer, Response};
 use cwlogs_pipeline::sink::{Fault, MemoryIndex};
 use cwlogs_pipeline::{Backoff, Config, MemoryArchive};
-use lambda_runtime::{Context, LambdaEvent};
-use serde_json::value::RawValue;
-use std::path::Path;
+use cwlogs_testkit::events::sample;
+use cwlogs_testkit::lambda::event;
 use std::time::Duration;
-
-fn sample(rel: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../samples")
-        .join(rel);
-    std::fs::read_to_string(path).expect("sample")
-}
-
-fn event(text: &str) -> LambdaEvent<Box<RawValue>> {
-    let mut context = Context::default();
-    context.request_id = "req-1".into();
-    LambdaEvent::new(
-        RawValue::from_string(text.to_string()).expect("json"),
-        context,
-    )
-}
 
 fn indexer(dead_letters: bool) -> Indexer<MemoryIndex, MemoryArchive> {
     let config = Config::builtin(&|k| (k == "AWS_REGION").then(|| "eu-west-1".to_string()));

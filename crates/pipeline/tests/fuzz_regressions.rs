@@ -4,29 +4,11 @@
 use cwlogs_pipeline::Config;
 use cwlogs_pipeline::index::{ResponseClass, classify_response};
 use cwlogs_pipeline::sink::Reply;
-use std::path::Path;
-
-fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/regressions")
-        .join(target);
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Vec::new();
-    };
-    let mut out: Vec<(String, Vec<u8>)> = entries
-        .filter_map(Result::ok)
-        .map(|e| {
-            let bytes = std::fs::read(e.path()).expect("read crasher");
-            (e.path().display().to_string(), bytes)
-        })
-        .collect();
-    out.sort();
-    out
-}
+use cwlogs_testkit::files::fuzz_regressions;
 
 #[test]
 fn config_crashers_load_or_fail_cleanly() {
-    for (name, bytes) in inputs("config") {
+    for (name, bytes) in fuzz_regressions(env!("CARGO_MANIFEST_DIR"), "config") {
         let Ok(text) = std::str::from_utf8(&bytes) else {
             continue;
         };
@@ -55,7 +37,7 @@ fn config_crashers_load_or_fail_cleanly() {
 
 #[test]
 fn bulk_classify_crashers_classify() {
-    for (name, data) in inputs("bulk_classify") {
+    for (name, data) in fuzz_regressions(env!("CARGO_MANIFEST_DIR"), "bulk_classify") {
         if data.len() < 3 {
             continue;
         }

@@ -1,126 +1,34 @@
 //! What the alert tests against services (`tests/alert_services.rs`, `tests/faults.rs`) share:
 //! the samples, the access-denied rule, the CloudTrail sample's events re-timed, and a topic
 //! with a queue subscribed to read back what the alert function published. Resources in moto
-//! are made by [`moto`] (shared with other crates' tests too).
+//! are made by `cwlogs_testkit::moto`.
 #![allow(dead_code)]
 
 pub mod counts;
-pub mod moto;
 
-use base64::Engine as _;
+// Each test binary uses part of them.
+#[allow(unused_imports)]
+pub use cwlogs_testkit::events::{
+    DEPLOYER, INTRUDER, alert_rules, b64, cloudtrail_data, direct_event, gunzip, gzip, region_env,
+    sample,
+};
+pub use cwlogs_testkit::lambda::invocation;
+pub use cwlogs_testkit::moto;
+
 use cwlogs_pipeline::Config;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::{Read as _, Write as _};
-use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-pub const INTRUDER: &str = "arn:aws:sts::123456789012:assumed-role/intruder/session-4";
-pub const DEPLOYER: &str = "arn:aws:sts::123456789012:assumed-role/ci-deployer/session-2";
-
-/// A Lambda invocation of the event `text`, with request id `request` and, when given,
-/// `deadline_ms` of Lambda time left (else `Context::default()`'s: no deadline).
-pub fn invocation(
-    text: &str,
-    request: &str,
-    deadline_ms: Option<u64>,
-) -> lambda_runtime::LambdaEvent<Box<serde_json::value::RawValue>> {
-    let mut context = lambda_runtime::Context::default();
-    context.request_id = request.into();
-    if let Some(left) = deadline_ms {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock")
-            .as_millis() as u64;
-        context.deadline = now + left;
-    }
-    lambda_runtime::LambdaEvent::new(
-        serde_json::value::RawValue::from_string(text.to_string()).expect("json"),
-        context,
-    )
-}
-
-/// The text of `samples/{rel}`.
-pub fn sample(rel: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../samples")
-        .join(rel);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-pub fn b64() -> base64::engine::GeneralPurpose {
-    base64::engine::general_purpose::STANDARD
-}
-
-pub fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all(bytes).expect("gzip");
-    gz.finish().expect("gzip")
-}
-
-pub fn gunzip(bytes: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(bytes)
-        .read_to_end(&mut out)
-        .ok()?;
-    Some(out)
-}
-
-/// The environment of a function in eu-west-1.
-pub fn region_env(k: &str) -> Option<String> {
-    (k == "AWS_REGION").then(|| "eu-west-1".to_string())
-}
-
-/// One rule, `access-denied`: a metric, and an alert to `topic` per user and 5-minute window
-/// (at most one; then the window's summary, due `grace` after the window ends).
-pub fn alert_rules(topic: &str, grace: &str) -> String {
-    format!(
-        r#"[alerts]
-grace = "{grace}"
-
-[[rule]]
-name = "access-denied"
-pattern = '{{ $.errorCode = "AccessDenied" }}'
-log_groups = ["aws-cloudtrail-logs-*"]
-metric = {{ namespace = "Security", name = "AccessDenied", value = "1", unit = "Count" }}
-alert = {{ topic = "{topic}", group_by = ["$.userIdentity.arn"], window = "5m", max_per_window = 1, severity = "high" }}
-"#
-    )
+/// The SDK configuration the code under test loads from the environment (as the functions
+/// do: `cwlogs_aws::sdk_config`), in us-east-1, checked to point at a local endpoint.
+pub async fn sdk() -> aws_config::SdkConfig {
+    moto::local(cwlogs_aws::sdk_config(Some("us-east-1")).await)
 }
 
 /// [`alert_rules`] with the summary due at once (`grace = "0s"`).
 pub fn alert_config(topic: &str) -> Config {
     Config::from_toml(&alert_rules(topic, "0s"), &region_env).expect("config")
-}
-
-/// The envelope of `samples/direct/cloudtrail.json` (3 `AccessDenied`: one by the deployer,
-/// two by the intruder), gzip, base64. `recent`: its events moved into the previous 5-minute
-/// window (same offsets, same ids), so that with `grace = "0s"` the window's summary is due at
-/// once; else as shipped (from 2025).
-pub fn cloudtrail_data(recent: bool) -> String {
-    let event: Value = serde_json::from_str(&sample("direct/cloudtrail.json")).expect("json");
-    let data = b64()
-        .decode(event["awslogs"]["data"].as_str().expect("data"))
-        .expect("base64");
-    let mut envelope: Value =
-        serde_json::from_slice(&gunzip(&data).expect("gzip")).expect("envelope");
-    if recent {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("clock")
-            .as_millis() as i64;
-        let base = now.div_euclid(300_000) * 300_000 - 300_000;
-        for e in envelope["logEvents"].as_array_mut().expect("events") {
-            let ts = e["timestamp"].as_i64().expect("timestamp");
-            e["timestamp"] = (base + ts % 300_000).into();
-        }
-    }
-    b64().encode(gzip(envelope.to_string().as_bytes()))
-}
-
-/// A direct subscription event of base64 `data`.
-pub fn direct_event(data: &str) -> String {
-    serde_json::json!({"awslogs": {"data": data}}).to_string()
 }
 
 /// A topic (FIFO or not) with an SQS queue subscribed (the SNS envelope delivered, not raw).

@@ -1,6 +1,6 @@
-//! A fault proxy on 127.0.0.1 for the end-to-end fault tests (`tests/faults.rs`): it sits in
-//! front of a real service (moto, osmem-server) and, for each request, either forwards it or
-//! misbehaves as its rules say:
+//! A fault proxy on 127.0.0.1 for the end-to-end fault tests (`cwlogs-e2e`'s `faults`; feature
+//! `proxy`): it sits in front of a real service (moto, osmem-server) and, for each request,
+//! either forwards it or misbehaves as its rules say:
 //!
 //! - [`Action::Answer`]: answers a fault itself, the service never sees the request;
 //! - [`Action::ForwardThenAnswer`]: forwards, then answers a fault instead of the service's
@@ -18,14 +18,13 @@
 //! uses left is applied (and used up by one); a request no rule takes is forwarded. Every
 //! request is logged with the action taken.
 //!
-//! Why not `tests/stub` of cwlogs-aws: that stub plays scripted answers on one blocking
-//! thread, one connection at a time, and never talks to a real service; the handlers keep up
-//! to 16 writes in flight and the point here is that the real service holds the outcome.
+//! Why not [`crate::stub`]: that stub plays scripted answers on one blocking thread, one
+//! connection at a time, and never talks to a real service; the handlers keep up to 16 writes
+//! in flight and the point here is that the real service holds the outcome.
 //!
 //! Bounds: a proxy lives at most [`PROXY_LIFETIME`] (then stops accepting and drops every
 //! connection), is stopped when dropped, reads and writes with [`IO_TIMEOUT`], and reads at
 //! most [`MAX_MESSAGE`] bytes per message: no test can hang on it.
-#![allow(dead_code)]
 
 use std::io::Read as _;
 use std::sync::{Arc, Mutex};

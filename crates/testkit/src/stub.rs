@@ -3,8 +3,8 @@
 //! bodies), one request per connection, and records every request (line, headers, body) so
 //! that tests can check what the client sent and how many times.
 //!
-//! Shared by several test crates (`mod stub;`), each using part of it.
-#![allow(dead_code)]
+//! Used by the fault tests of `cwlogs-aws` (S3, SNS, OpenSearch) and by `cwlogs`'s accounting
+//! tests (a cluster and a bucket that misbehave). Needs no service and no feature.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -1,43 +1,66 @@
-//! Resources in moto (server mode, started by `scripts/test.sh`) for the integration tests of
-//! several crates, made with the SDK directly, bypassing the code under test: a unique name, the
-//! SDK configuration from the environment, a state table, and an SNS topic with SQS queues
-//! subscribed to read back what was published.
-//!
-//! Shared by `cwlogs-lambda`'s tests (through `tests/common`), and by `cwlogs-aws`'s
-//! `tests/dynamodb.rs` and `tests/sns.rs` and `cwlogs`'s `tests/alert_replay.rs` (with
-//! `#[path = ".../lambda/tests/common/moto.rs"] mod moto;`), each using part of it.
-#![allow(dead_code)]
+//! Resources in moto (server mode, started by `scripts/test.sh`) for the integration tests,
+//! made with the SDKs directly, bypassing the code under test: the SDK configuration from the
+//! environment, buckets, state tables, and SNS topics with SQS queues subscribed to read back
+//! what was published. Every resource gets a [`unique`] name. Feature `moto`.
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName, QueueAttributeName};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-/// The SDK configuration from the environment, refusing to run against real AWS by accident.
+pub use crate::services::unique;
+
+/// An SDK configuration for setting up and reading back resources, from the environment
+/// (`AWS_ENDPOINT_URL`, the throwaway credentials) in us-east-1, on the HTTP client the
+/// functions use (rustls with ring; plain `http://` endpoints work too), with the SDK's own
+/// retries; checked by [`local`]. The code under test gets its own configuration.
 pub async fn sdk() -> aws_config::SdkConfig {
-    let sdk = cwlogs_aws::sdk_config(Some("us-east-1")).await;
+    use aws_smithy_http_client::{Builder, tls};
+    let http = Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    local(
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(http)
+            .region(aws_config::Region::new("us-east-1"))
+            .load()
+            .await,
+    )
+}
+
+/// `sdk` (e.g. the configuration the code under test loads from the same environment, such as
+/// `cwlogs_aws::sdk_config`'s), after checking that it points at a local endpoint: panics when
+/// no endpoint is set, so that no test runs against real AWS by accident.
+pub fn local(sdk: aws_config::SdkConfig) -> aws_config::SdkConfig {
     assert!(
-        sdk.endpoint_url().is_some(),
+        sdk.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some(),
         "AWS_ENDPOINT_URL is not set: run the integration tests through scripts/test.sh, \
          which starts moto and points the SDK at it"
     );
     sdk
 }
 
-/// A name no other test (or earlier run against the same servers) uses: lower case, at most
-/// 63 characters for a tag of up to 20 (a bucket name).
-pub fn unique(tag: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() % 1_000_000_000_000);
-    format!(
-        "cwlogs-{tag}-{}-{nanos}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
+/// An S3 client on `sdk` that addresses buckets by path (as moto needs).
+pub fn s3(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(true)
+            .build(),
     )
+}
+
+/// Creates the bucket `unique(tag)` with `s3`. Returns its name.
+pub async fn new_bucket(s3: &aws_sdk_s3::Client, tag: &str) -> String {
+    let bucket = unique(tag);
+    s3.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create bucket {bucket}: {e:?}"));
+    bucket
 }
 
 /// Creates a state table named `unique(tag)` as the stack does: partition key `pk` (S) alone,
@@ -70,8 +93,11 @@ pub async fn state_table(sdk: &aws_config::SdkConfig, tag: &str) -> String {
 
 /// An SNS topic, and the clients to subscribe queues to it and read them.
 pub struct Topic {
+    /// The SNS client that made the topic.
     pub sns: aws_sdk_sns::Client,
+    /// The SQS client that makes and reads the queues.
     pub sqs: aws_sdk_sqs::Client,
+    /// The topic's ARN.
     pub arn: String,
 }
 
