@@ -239,18 +239,47 @@ pub(crate) async fn handle_counted_at<D: Deliver>(
         Ok((s, _)) => (s, "ok"),
         Err((s, _)) => (s, "retry"),
     };
-    tracing::info!(
-        event = "InvocationSummary",
-        outcome,
-        summary = %serde_json::to_string(summary).unwrap_or_default(),
-        input_bytes = input.bytes.len(),
-        duration_ms = started.elapsed().as_millis() as u64,
-    );
+    let duration_ms = started.elapsed().as_millis() as u64;
+    let line = summary_line(outcome, summary, input.bytes.len(), duration_ms, started_at);
+    println!("{line}");
     crate::emit_self_metrics(&summary.counters(), summary.groups());
     match delivered {
         Ok((s, answer)) => (s, Ok(answer)),
         Err((s, e)) => (s, Err(e)),
     }
+}
+
+/// The invocation's one log line: a JSON object laid out as the JSON log lines of `tracing`
+/// (`timestamp`, `level`, `fields`, `target`), with the summary's own fields inside `fields`
+/// beside `event`, `outcome`, `input_bytes` and `duration_ms`, so that CloudWatch Logs Insights
+/// reads each of them (`fields.events`, `fields.dead_letters`, ...) without parsing a string.
+/// Written with `println!` as the EMF lines are, whatever the log format.
+pub fn summary_line<S: serde::Serialize>(
+    outcome: &str,
+    summary: &S,
+    input_bytes: usize,
+    duration_ms: u64,
+    at: SystemTime,
+) -> String {
+    use serde_json::{Value, json};
+    let mut fields = match serde_json::to_value(summary) {
+        Ok(Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    fields.insert("event".into(), json!("InvocationSummary"));
+    fields.insert("outcome".into(), json!(outcome));
+    fields.insert("input_bytes".into(), json!(input_bytes));
+    fields.insert("duration_ms".into(), json!(duration_ms));
+    let ms = at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    json!({
+        "timestamp": cwlogs_pipeline::util::time::UtcTime::from_millis(ms).rfc3339(),
+        "level": "INFO",
+        "fields": fields,
+        "target": "cwlogs_lambda",
+    })
+    .to_string()
 }
 
 #[cfg(test)]
@@ -344,18 +373,24 @@ mod tests {
     }
 
     #[test]
-    fn the_summary_is_logged_as_one_json_value() {
+    fn the_summary_is_logged_as_one_json_object() {
         let handler = Archiver::new(Config::builtin(&|_| None), MemoryArchive::new());
-        let (_, _, lines) = invoke(&handler, NOT_A_PAYLOAD, SystemTime::now());
-        let line = lines
-            .iter()
-            .find(|l| l["fields"]["event"] == "InvocationSummary")
-            .expect("an InvocationSummary line");
-        assert_eq!(line["fields"]["outcome"], "ok");
-        assert_eq!(line["fields"]["input_bytes"], NOT_A_PAYLOAD.len());
-        let summary = line["fields"]["summary"].as_str().expect("a JSON string");
-        let summary: Value = serde_json::from_str(summary).expect("JSON");
-        assert_eq!(summary["shape"], "unknown");
-        assert_eq!(summary["dead_letters"], 1);
+        let started_at = UNIX_EPOCH + Duration::from_millis(1_709_251_199_999);
+        let (summary, _, _) = invoke(&handler, NOT_A_PAYLOAD, started_at);
+        let line = crate::handler::summary_line("ok", &summary, 33, 7, started_at);
+        let line: Value = serde_json::from_str(&line).expect("one JSON object");
+        assert_eq!(line["timestamp"], "2024-02-29T23:59:59.999Z");
+        assert_eq!(line["level"], "INFO");
+        let fields = &line["fields"];
+        assert_eq!(fields["event"], "InvocationSummary");
+        assert_eq!(fields["outcome"], "ok");
+        assert_eq!(
+            (&fields["input_bytes"], &fields["duration_ms"]),
+            (&33.into(), &7.into())
+        );
+        // The summary's own fields, as values: nothing to parse again.
+        assert_eq!(fields["shape"], "unknown");
+        assert_eq!(fields["dead_letters"], 1);
+        assert_eq!(fields["records"], 0);
     }
 }
