@@ -13,7 +13,7 @@
 //! - **Trigger detection**: one handler takes any trigger a subscription can use (direct
 //!   `awslogs`, Kinesis Data Streams, a Firehose transformation), detected by the payload's
 //!   shape, read as raw JSON and decoded by `cwlogs-decode` without an intermediate tree.
-//! - **The answer each trigger expects** ([`Response`], DESIGN.md §3): a direct (asynchronous)
+//! - **The answer each trigger expects** ([`Response`]; README.md, "The archive function"): a direct (asynchronous)
 //!   invocation succeeds when every event is delivered, filtered out or dead-lettered and fails
 //!   (so Lambda retries, then uses the function's failure destination) only while retryable
 //!   failures remain; Kinesis gets `batchItemFailures` naming the records to retry; a Firehose
