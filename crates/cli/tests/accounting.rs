@@ -2,8 +2,8 @@
 //! the decoded batches, per sink, as delivered, filtered out, dead-lettered or failed (listed
 //! for a later replay), on the shipped samples (broken ones included), with filters, against
 //! a cluster that answers `_bulk` with a mix of per-item outcomes, and against an S3 endpoint
-//! that refuses every object. The remote ends are local HTTP stubs (cwlogs-aws's
-//! tests/stub), so no service is needed.
+//! that refuses every object. The remote ends are local HTTP stubs (`cwlogs_testkit::stub`), so
+//! no service is needed.
 
 use cwlogs_testkit::events::samples_dir as samples;
 use cwlogs_testkit::stub::{self, Answer, Request, Step, Stub};

@@ -2,7 +2,7 @@
 //! CloudTrail sample (3 `AccessDenied` events: one by `ci-deployer/session-2`, two by
 //! `intruder/session-4`), with state in `MemoryStateStore`, messages in `MemoryPublisher`
 //! (with scripted failures) and dead letters in `MemoryArchive`. The same paths against SNS,
-//! SQS and DynamoDB (moto): tests/alert_services.rs.
+//! SQS and DynamoDB (moto): `cwlogs-e2e`'s `alert_services`.
 
 use cwlogs_lambda::{AlertSummary, Alerter, RetryLater};
 use cwlogs_pipeline::{

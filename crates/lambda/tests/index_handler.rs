@@ -1,7 +1,7 @@
 //! The index handler as a plain async function, fed `LambdaEvent`s built from the shipped
 //! samples, sending to the in-memory cluster (`MemoryIndex`, which answers `_bulk` as a real
 //! cluster does: 201, then 409 for the same `_id`) with scripted faults, and dead-lettering to
-//! the in-memory archive. The same paths against a real server: cwlogs-aws tests/opensearch.rs.
+//! the in-memory archive. The same paths against a real server: `cwlogs-e2e`'s `opensearch`.
 
 use cwlogs_lambda::{FirehoseResult, IndexSummary, Indexer, Response};
 use cwlogs_pipeline::sink::{Fault, MemoryIndex};

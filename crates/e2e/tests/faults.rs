@@ -1,7 +1,7 @@
 //! End to end under faults: the real handlers (`Archiver`, `Indexer`, `Alerter`) with the real
 //! sinks (`S3Archive`, `OpenSearchIndex`, `SnsPublisher`, `DynamoStateStore`) against the real
 //! services (moto for S3, SNS, SQS and DynamoDB; osmem-server for OpenSearch, both started by
-//! `scripts/test.sh`), with a fault proxy (`tests/proxy`) between a sink and its service that
+//! `scripts/test.sh`), with the fault proxy (`cwlogs_testkit::proxy`) between a sink and its service that
 //! answers errors itself, lets a write land and then says it failed, resets connections in the
 //! middle of an answer, holds answers past the Lambda deadline, or throttles some `_bulk` items
 //! inside a 200.
@@ -17,10 +17,10 @@
 //! Every test makes its own bucket, indices, topic, queue and table, so they run in parallel.
 //! Run: `scripts/test.sh`, or with moto and osmem-server running and `AWS_ENDPOINT_URL`,
 //! `CWLOGS_MOTO_URL`, `OPENSEARCH_URL` and the AWS test credentials exported,
-//! `cargo test -p cwlogs-lambda --features integration --test faults`.
+//! `cargo test -p cwlogs-e2e --features integration -- faults::`.
 #![cfg(feature = "integration")]
 
-mod common;
+use crate::common;
 
 use base64::Engine as _;
 use common::moto::{self, state_table, unique};

@@ -5,7 +5,7 @@
 //!
 //! What osmem cannot do (whole-request 413 with AWS's body, whole 429 and 5xx, 401/403,
 //! resets, slow answers) is played by a local stub in `tests/opensearch_faults.rs`.
-#![cfg(all(feature = "integration", feature = "opensearch"))]
+#![cfg(feature = "integration")]
 
 use cwlogs_aws::{Auth, OpenSearchIndex};
 use cwlogs_lambda::{IndexSummary, Indexer, Response};

@@ -1,5 +1,5 @@
-//! The accounting invariants every handler summary must keep (used by `tests/accounting.rs`
-//! and `tests/faults.rs`): the events in add up to the outcomes, in the summary and in each
+//! The accounting invariants every handler summary must keep (used by the `accounting`
+//! and `faults` suites): the events in add up to the outcomes, in the summary and in each
 //! log group's self-metric counts.
 
 use cwlogs_lambda::{AlertSummary, GroupTallies, IndexSummary, InvocationSummary};

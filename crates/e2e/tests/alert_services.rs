@@ -8,7 +8,7 @@
 //! window so that the window has ended (with `grace = "0s"`, its summary is due at once).
 #![cfg(feature = "integration")]
 
-mod common;
+use crate::common;
 
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use common::moto::state_table;

@@ -1,12 +1,12 @@
-//! What the alert tests against services (`tests/alert_services.rs`, `tests/faults.rs`) share:
-//! the samples, the access-denied rule, the CloudTrail sample's events re-timed, and a topic
-//! with a queue subscribed to read back what the alert function published. Resources in moto
-//! are made by `cwlogs_testkit::moto`.
+//! What the end-to-end suites share (`alert_services`, `faults`, `accounting`): the accounting
+//! invariants ([`counts`]), the SDK configuration of the code under test, the access-denied
+//! rule's configuration, and a topic with a queue subscribed to read back what the alert
+//! function published. Samples, events and resources in moto come from `cwlogs-testkit`.
 #![allow(dead_code)]
 
 pub mod counts;
 
-// Each test binary uses part of them.
+// Without the `integration` feature, the service suites that use most of these are left out.
 #[allow(unused_imports)]
 pub use cwlogs_testkit::events::{
     DEPLOYER, INTRUDER, alert_rules, b64, cloudtrail_data, direct_event, gunzip, gzip, region_env,

@@ -6,7 +6,7 @@
 //! The summaries come from `handle_counted`, which returns them whatever the trigger's answer
 //! (a Kinesis or Firehose answer, or a `RetryLater`, does not carry them).
 
-mod common;
+use crate::common;
 
 use common::counts::{check_alert, check_archive, check_index};
 use common::sample;
