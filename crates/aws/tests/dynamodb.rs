@@ -9,7 +9,7 @@
 //! is provoked here with a small TCP proxy in front of moto that drops the first answer.
 #![cfg(feature = "integration")]
 
-mod common;
+use crate::common;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, TableStatus, TimeToLiveSpecification};

@@ -7,7 +7,7 @@
 //! fails or redirects; `tests/s3_faults.rs` plays those answers from a local stub.
 #![cfg(feature = "integration")]
 
-mod common;
+use crate::common;
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;

@@ -10,7 +10,7 @@
 //! `tests/sns_faults.rs` plays the failures from a local stub.
 #![cfg(feature = "integration")]
 
-mod common;
+use crate::common;
 
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
 use common::sdk;

@@ -1,0 +1,12 @@
+//! The integration tests of the `cwlogs` command (through the built binary), one module per
+//! former test file, in one test binary (one link instead of one per file). The suites against
+//! moto, osmem-server or Chromium are behind the `integration` feature.
+
+mod accounting;
+mod alert_replay;
+mod index_replay;
+mod replay;
+mod report;
+mod rules;
+mod s3_replay;
+mod test_pattern;
