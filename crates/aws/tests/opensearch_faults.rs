@@ -10,7 +10,7 @@ use base64::Engine as _;
 use cwlogs_aws::{Auth, Credentials, OpenSearchIndex};
 use cwlogs_pipeline::Backoff;
 use cwlogs_pipeline::index::{BulkOptions, BulkReport, Fate, send_items};
-use cwlogs_testkit::stub::{self, Answer, Request, Step, Stub};
+use cwlogs_testkit::stub::{self, Answer, Request, Step, Stub, bulk_actions};
 use sha2::Digest as _;
 use std::time::{Duration, Instant};
 
@@ -58,22 +58,6 @@ async fn send(
     send_items(&client(url, Auth::None), &refs, options, deadline).await
 }
 
-/// The `(index, _id)` of each action line of a `_bulk` body.
-fn actions(body: &[u8]) -> Vec<(String, String)> {
-    let text = String::from_utf8_lossy(body);
-    text.lines()
-        .step_by(2)
-        .map(|action| {
-            let v: serde_json::Value = serde_json::from_str(action).expect("an action line");
-            let m = &v["create"];
-            (
-                m["_index"].as_str().unwrap_or_default().to_string(),
-                m["_id"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
-}
-
 /// What a cluster answers to `request` when it takes every item: 201 `created` each.
 fn created(request: &Request) -> Answer {
     let Some(body) = request.decoded_body() else {
@@ -82,7 +66,7 @@ fn created(request: &Request) -> Answer {
             &serde_json::json!({"error": {"type": "parsing_exception", "reason": "invalid gzip body"}, "status": 400}),
         );
     };
-    let items: Vec<serde_json::Value> = actions(&body)
+    let items: Vec<serde_json::Value> = bulk_actions(&body)
         .into_iter()
         .map(|(index, id)| {
             serde_json::json!({"create": {
@@ -132,9 +116,9 @@ async fn too_large_requests_are_halved_until_they_pass() {
     let mut sends = 0;
     for request in &seen {
         let body = request.decoded_body().expect("gzip");
-        sends += actions(&body).len();
+        sends += bulk_actions(&body).len();
         if body.len() <= LIMIT {
-            indexed.extend(actions(&body).into_iter().map(|(_, id)| id));
+            indexed.extend(bulk_actions(&body).into_iter().map(|(_, id)| id));
         }
     }
     indexed.sort();

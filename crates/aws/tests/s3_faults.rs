@@ -2,7 +2,8 @@
 //! server will not (5xx, throttling, resets, redirects, slow answers), each checked for the
 //! class the sink ends in and for how many requests it took. No service is needed.
 
-use cwlogs_aws::{Credentials, S3Archive, S3Source, S3Url, sdk_config_with};
+use crate::common::stub_sdk as sdk;
+use cwlogs_aws::{S3Archive, S3Source, S3Url};
 use cwlogs_pipeline::{Archive, Backoff, Class, Object};
 use cwlogs_testkit::stub::{Answer, Step, Stub};
 use std::time::{Duration, Instant};
@@ -47,14 +48,6 @@ fn truncated(body: &str, claimed: usize) -> Step {
 /// Waits this long (or until the stub is stopped) before answering 200.
 fn slow(wait: Duration) -> Step {
     Step::Slow(wait, s3_answer(200, ""))
-}
-
-fn sdk(stub: &Stub) -> aws_config::SdkConfig {
-    sdk_config_with(
-        &stub.url,
-        "us-east-1",
-        Credentials::new("AKIDSTUB", "stub-secret", None, None, "stub"),
-    )
 }
 
 /// A reader on this stub (with the default retry schedule: its first delay is short).

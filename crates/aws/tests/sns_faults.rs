@@ -7,7 +7,8 @@
 //! the answer XML (`<PublishResponse><PublishResult><MessageId>…`, errors as
 //! `<ErrorResponse><Error><Type>Sender</Type><Code>…</Code>…`).
 
-use cwlogs_aws::{Credentials, SnsPublisher, sdk_config_with};
+use crate::common::stub_sdk as sdk;
+use cwlogs_aws::SnsPublisher;
 use cwlogs_pipeline::{AlertMessage, Backoff, Class, Publish};
 use cwlogs_testkit::stub::{Answer, Step, Stub};
 use std::time::{Duration, Instant};
@@ -46,14 +47,6 @@ fn error(status: u16, kind: &str, code: &str) -> Step {
              </Error><RequestId>STUB</RequestId></ErrorResponse>"
         ),
     ))
-}
-
-fn sdk(stub: &Stub) -> aws_config::SdkConfig {
-    sdk_config_with(
-        &stub.url,
-        "us-east-1",
-        Credentials::new("AKIDSTUB", "stub-secret", None, None, "stub"),
-    )
 }
 
 /// A publisher on this stub with a fast retry schedule.

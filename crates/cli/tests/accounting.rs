@@ -6,7 +6,7 @@
 //! no service is needed.
 
 use cwlogs_testkit::events::samples_dir as samples;
-use cwlogs_testkit::stub::{self, Answer, Request, Step, Stub};
+use cwlogs_testkit::stub::{self, Answer, Request, Step, Stub, bulk_actions};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -114,22 +114,6 @@ fn filtered_replay_adds_up() {
     );
 }
 
-/// `(index, id)` of each action line of a `_bulk` body.
-fn actions(body: &[u8]) -> Vec<(String, String)> {
-    String::from_utf8_lossy(body)
-        .lines()
-        .step_by(2)
-        .map(|action| {
-            let v: serde_json::Value = serde_json::from_str(action).expect("an action line");
-            let m = &v["create"];
-            (
-                m["_index"].as_str().unwrap_or_default().to_string(),
-                m["_id"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
-}
-
 /// A cluster answering each item by its `_id`: created, already there, refused for good, or
 /// throttled (forever); anything but `_bulk` (templates) gets `{}`.
 fn mixed_cluster(request: &Request) -> Answer {
@@ -137,7 +121,7 @@ fn mixed_cluster(request: &Request) -> Answer {
         return Answer::json(200, &serde_json::json!({"acknowledged": true}));
     }
     let body = request.decoded_body().unwrap_or_default();
-    let items: Vec<serde_json::Value> = actions(&body)
+    let items: Vec<serde_json::Value> = bulk_actions(&body)
         .into_iter()
         .map(|(index, id)| {
             let pick = id

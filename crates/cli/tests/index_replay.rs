@@ -3,16 +3,9 @@
 //! second replay changes nothing, an unreachable cluster fails with the inputs listed.
 #![cfg(feature = "integration")]
 
+use crate::common::cwlogs;
 use cwlogs_testkit::events::samples_dir as samples;
 use cwlogs_testkit::services::opensearch_url;
-use std::process::{Command, Output};
-
-fn cwlogs(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cwlogs"))
-        .args(args)
-        .output()
-        .expect("run cwlogs")
-}
 
 /// `GET {index}/_count` after a refresh.
 fn count(url: &str, index: &str) -> u64 {

@@ -1,17 +1,12 @@
 //! `cwlogs replay` and `cwlogs check-config` end to end, through the built binary.
 
+use crate::common::cwlogs;
 use cwlogs_decode::{ArchiveRecord, gunzip};
 use cwlogs_testkit::events::samples_dir as samples;
+use cwlogs_testkit::files::tree;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn cwlogs(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cwlogs"))
-        .args(args)
-        .output()
-        .expect("run cwlogs")
-}
+use std::process::Output;
 
 fn replay(out: &Path, inputs: &[&Path]) -> Output {
     let mut args = vec![
@@ -31,25 +26,6 @@ fn replay(out: &Path, inputs: &[&Path]) -> Output {
 }
 
 /// Every file under `dir` with its bytes, by relative path.
-fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for e in std::fs::read_dir(dir).expect("read dir") {
-            let p = e.expect("entry").path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else {
-                let rel = p.strip_prefix(root).expect("prefix").display().to_string();
-                out.insert(rel, std::fs::read(&p).expect("read"));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    if dir.exists() {
-        walk(dir, dir, &mut out);
-    }
-    out
-}
-
 fn summary(out: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(out.join("summary.json")).expect("summary"))
         .expect("json")

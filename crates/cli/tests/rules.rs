@@ -1,13 +1,7 @@
 //! `cwlogs rules` and the packs through `check-config`.
 
-use std::process::{Command, Output};
-
-fn cwlogs(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cwlogs"))
-        .args(args)
-        .output()
-        .expect("run cwlogs")
-}
+use crate::common::cwlogs;
+use std::process::Output;
 
 fn text(o: &Output) -> (String, String) {
     (

@@ -2,18 +2,13 @@
 //! started by scripts/test.sh), configured by the standard AWS environment variables.
 #![cfg(feature = "integration")]
 
+use crate::common::cwlogs;
 use cwlogs_testkit::events::samples_dir as samples;
+use cwlogs_testkit::files::tree;
 use cwlogs_testkit::moto;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn cwlogs(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cwlogs"))
-        .args(args)
-        .output()
-        .expect("run cwlogs")
-}
+use std::process::Output;
 
 fn ok(o: Output) -> Output {
     assert!(
@@ -57,26 +52,6 @@ async fn objects(c: &aws_sdk_s3::Client, bucket: &str) -> BTreeMap<String, Vec<u
             .into_bytes()
             .to_vec();
         out.insert(key, body);
-    }
-    out
-}
-
-/// Every file under `dir`, by relative path.
-fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for e in std::fs::read_dir(dir).expect("read dir") {
-            let p = e.expect("entry").path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else {
-                let rel = p.strip_prefix(root).expect("prefix").display().to_string();
-                out.insert(rel, std::fs::read(&p).expect("read"));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    if dir.exists() {
-        walk(dir, dir, &mut out);
     }
     out
 }

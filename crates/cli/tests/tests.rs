@@ -2,6 +2,8 @@
 //! former test file, in one test binary (one link instead of one per file). The suites against
 //! moto, osmem-server or Chromium are behind the `integration` feature.
 
+mod common;
+
 mod accounting;
 mod alert_replay;
 mod index_replay;

@@ -14,6 +14,7 @@
 //! [`RuleRun`] over a batch holding the event (all patterns in one `PatternSet` pass, log
 //! groups checked), cross-checked against each rule's own compiled pattern.
 
+use crate::common::compared_values;
 use cwlogs_decode::{LogBatch, LogEvent, MessageType};
 use cwlogs_filter::Message;
 use cwlogs_pipeline::{Config, RuleRun};
@@ -137,21 +138,6 @@ fn check_cases(pack: &str, cases: &[Case]) {
         }
     }
     assert!(wrong.is_empty(), "{pack}:\n{}", wrong.join("\n"));
-}
-
-/// The values a pattern compares `$.field` with for equality (`$.eventName = X`).
-fn compared_values(pattern: &str, field: &str) -> Vec<String> {
-    let needle = format!("$.{field} = ");
-    pattern
-        .match_indices(&needle)
-        .map(|(at, _)| {
-            pattern[at + needle.len()..]
-                .trim_start_matches('"')
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '.')
-                .collect()
-        })
-        .collect()
 }
 
 fn record_field(c: &Case, field: &str) -> Option<String> {

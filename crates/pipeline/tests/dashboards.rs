@@ -5,6 +5,7 @@
 //! documents the real `DocumentBuilder` builds from CloudTrail records and Lambda lines (the
 //! `json.*` fields), with OpenSearch's dynamic `.keyword` sub-field for their strings.
 
+use crate::common::compared_values;
 use cwlogs_decode::{LogBatch, LogEvent, MessageType};
 use cwlogs_pipeline::index::mapping_templates;
 use cwlogs_pipeline::{Config, DocumentBuilder};
@@ -367,19 +368,7 @@ fn cis_visualization_follows_the_pack() {
         .collect();
     let names: Vec<&str> = rules.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(labels, names);
-    let listed = |pattern: &str, field: &str| -> Vec<String> {
-        let needle = format!("$.{field} = ");
-        pattern
-            .match_indices(&needle)
-            .map(|(at, _)| {
-                pattern[at + needle.len()..]
-                    .trim_start_matches('"')
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '.')
-                    .collect()
-            })
-            .collect()
-    };
+    let listed = compared_values;
     for (rule, filter) in rules.iter().zip(&filters) {
         let query = filter["input"]["query"].as_str().expect("query");
         assert_eq!(filter["input"]["language"], "kuery");

@@ -1,5 +1,7 @@
-//! The files of a folder, read whole.
+//! The files of a folder, read whole: the crashers kept by the fuzz targets, what a replay
+//! wrote.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Every file of `dir` as (path, bytes), sorted by path; none when `dir` does not exist. The
@@ -28,4 +30,25 @@ pub fn fuzz_regressions(manifest_dir: &str, target: &str) -> Vec<(String, Vec<u8
             .join("fuzz/regressions")
             .join(target),
     )
+}
+
+/// Every file under `dir` (recursively), by its path relative to `dir`; empty when `dir` does
+/// not exist. What `cwlogs replay` wrote, for comparing two runs or a run with a bucket.
+pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for e in std::fs::read_dir(dir).expect("read dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                let rel = p.strip_prefix(root).expect("prefix").display().to_string();
+                out.insert(rel, std::fs::read(&p).expect("read"));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    if dir.exists() {
+        walk(dir, dir, &mut out);
+    }
+    out
 }

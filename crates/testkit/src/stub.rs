@@ -332,3 +332,20 @@ fn read_request(conn: &mut TcpStream, head_only: bool) -> std::io::Result<Reques
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
+
+/// The `(_index, _id)` of each action line of a `_bulk` body of `create` actions (the
+/// document lines skipped).
+pub fn bulk_actions(body: &[u8]) -> Vec<(String, String)> {
+    String::from_utf8_lossy(body)
+        .lines()
+        .step_by(2)
+        .map(|action| {
+            let v: serde_json::Value = serde_json::from_str(action).expect("an action line");
+            let m = &v["create"];
+            (
+                m["_index"].as_str().unwrap_or_default().to_string(),
+                m["_id"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
