@@ -9,9 +9,9 @@
 //! - [`stub`] (always): a scripted HTTP/1.1 server playing the answers local services will not.
 //! - [`files`] (always): the files of a folder, e.g. the crashers kept by the fuzz targets or
 //!   what `cwlogs replay` wrote.
-//! - [`lambda`] (feature `lambda`): `LambdaEvent`s with their `Context`.
-//! - [`proxy`] (feature `proxy`): the fault proxy in front of a real service.
-//! - [`moto`] (feature `moto`): the SDK configuration from the environment, and buckets, state
+//! - `lambda` (feature `lambda`): `LambdaEvent`s with their `Context`.
+//! - `proxy` (feature `proxy`): the fault proxy in front of a real service.
+//! - `moto` (feature `moto`): the SDK configuration from the environment, and buckets, state
 //!   tables, topics and queues in moto, made with the SDKs directly (bypassing the code under
 //!   test).
 //!
