@@ -8,7 +8,11 @@
 //! - `cwlogs rules list` / `cwlogs rules show NAME` print the rule packs and their rules (with
 //!   `--config FILE`, the rules that configuration runs, packs expanded).
 //! - `cwlogs check-config FILE` validates a configuration file.
+//! - `cwlogs import metric-filters FILE` / `cwlogs import subscription-filters FILE` turn the
+//!   JSON of `aws logs describe-metric-filters` / `describe-subscription-filters` into `[[rule]]`s
+//!   and routes (module `import`).
 
+mod import;
 mod replay;
 mod report;
 mod rules;
@@ -38,6 +42,9 @@ enum Command {
     TestPattern(test_pattern::TestPatternArgs),
     /// The rule packs compiled into cwlogs, and the rules a configuration runs.
     Rules(rules::RulesArgs),
+    /// Turn existing CloudWatch metric filters or subscription filters (the JSON the AWS CLI
+    /// prints) into a cwlogs configuration.
+    Import(import::ImportArgs),
     /// Validate a configuration file; errors carry line numbers.
     CheckConfig {
         /// The configuration file (TOML).
@@ -92,6 +99,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => replay::run(args),
         Command::TestPattern(args) => test_pattern::run(args),
         Command::Rules(args) => rules::run(args),
+        Command::Import(args) => import::run(args),
         Command::CheckConfig { file } => check_config(&file),
     };
     match result {
