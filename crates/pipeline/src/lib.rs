@@ -24,6 +24,7 @@
 //! | --- | --- |
 //! | [`config`] | the file's top level: `RawConfig` -> [`Config`], each section checked by its own module |
 //! | [`input`] | one delivered input, start to finish: shape, records, batches, dead letters |
+//! | [`patterns`] | log patterns: message templates learned online per log group, bounded (issue 21) |
 //! | [`route`] | log-group globs and include / exclude patterns, per destination |
 //! | [`archive`] | `[archive]`: object keys, gzip NDJSON bodies |
 //! | [`index`] | `[index]`: index names, documents, `_bulk` items, the send loop, the quarantine, mappings |
@@ -97,6 +98,7 @@ pub mod config;
 pub mod error;
 pub mod index;
 pub mod input;
+pub mod patterns;
 pub mod route;
 pub mod rules;
 pub mod sink;

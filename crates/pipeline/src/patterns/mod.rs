@@ -1,0 +1,645 @@
+//! Log patterns: message templates learned online, per log group, one message at a time
+//! (issue 21).
+//!
+//! Pure, no I/O. [`Miner::observe`] takes a log group and a message and answers with the
+//! message's pattern: its id, its template as learned so far, and whether the message started
+//! a new one.
+//!
+//! # How
+//!
+//! In the spirit of Drain (He et al., ICWS 2017), tuned for CloudWatch Logs messages and with
+//! one configuration for every log group:
+//!
+//! 1. **Tokens** ([`tokenize`]): the message split on whitespace with its variable parts
+//!    masked by built-in token classes (numbers, hex, UUIDs, IPs, times, dates, paths, URLs,
+//!    quoted strings, `key=value` values, a number's unit); JSON messages as keys and value
+//!    types (also after a Lambda runtime prefix). Bounded in bytes read, tokens and token
+//!    length.
+//! 2. **A fixed-depth prefix tree**: templates are found under (token count, first token);
+//!    a message takes the most specific template of its leaf that it matches token for token
+//!    (a template's `<*>` takes any token). An exact-skeleton cache answers repeated shapes
+//!    without walking the leaf.
+//! 3. **Generalisation by evidence, not by a similarity threshold**: where Drain merges a
+//!    message into the most similar template above a threshold (which merges "stored as
+//!    bytes" with "stored as values", "session opened" with "session closed"), a message that
+//!    matches no template and differs from templates of its leaf in exactly one position
+//!    (never the first), each with another value there, is merged with them into one template
+//!    with `<*>` at that position once [`SIBLINGS`] distinct values have been seen. Two
+//!    values are two templates; three are a variable; so are a word and a masked variable
+//!    (`device lo`, `device eth0`).
+//!
+//! # Ids
+//!
+//! A pattern's id is the first 16 hex digits of SHA-256 of the template text it was created
+//! with ([`crate::util::hash::short_hash`]); it keeps that id while its template generalises
+//! (a merge keeps the oldest template's id). The same messages in the same order give the
+//! same ids in every run and process, and the same template text in two log groups has the
+//! same id. Ids are lowercase hex: safe for an index field or a file name.
+//!
+//! # Bounds
+//!
+//! [`Limits`]: at most `max_templates` templates per log group and `max_group_bytes` bytes of
+//! them (the least recently seen template is evicted, and counted), at most `max_total_bytes`
+//! for all groups (the least recently seen log groups are evicted, a quarter of the budget at
+//! a time, and counted). The byte figures are estimates of the heap the templates hold.
+
+mod tokens;
+
+pub use tokens::{
+    MAX_JSON_BYTES, MAX_JSON_DEPTH, MAX_JSON_FIELDS, MAX_SCAN_BYTES, MAX_TOKEN_BYTES, MAX_TOKENS,
+    WILD, tokenize,
+};
+
+use crate::util::hash::short_hash;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Distinct values at one position that make it a variable.
+pub const SIBLINGS: usize = 3;
+/// Bytes of a template's example message kept.
+pub const MAX_EXAMPLE_BYTES: usize = 512;
+
+/// How much the miner may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Templates per log group; the least recently seen is evicted past this.
+    pub max_templates: usize,
+    /// Estimated bytes of one log group's templates; the least recently seen are evicted past
+    /// this.
+    pub max_group_bytes: usize,
+    /// Estimated bytes of all log groups; the least recently seen groups are evicted past this.
+    pub max_total_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_templates: 1000,
+            max_group_bytes: 1 << 20,
+            max_total_bytes: 64 << 20,
+        }
+    }
+}
+
+/// FNV-1a: a fixed hash (no per-process seed), cheap for short keys.
+#[derive(Default, Clone, Copy)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FnvMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+
+fn hash_tokens(tokens: &[Cow<'_, str>]) -> u64 {
+    let mut h = Fnv::default();
+    for t in tokens {
+        h.write(t.as_bytes());
+        h.write(&[0xff]);
+    }
+    h.finish()
+}
+
+fn leaf_key(tokens: &[Cow<'_, str>]) -> u64 {
+    let mut h = Fnv::default();
+    h.write(&(tokens.len() as u64).to_le_bytes());
+    if let Some(first) = tokens.first() {
+        h.write(first.as_bytes());
+    }
+    h.finish()
+}
+
+/// Renders tokens as template text: joined by spaces, but none inside a JSON message value's
+/// quotes (`msg="user <*> logged in"`).
+fn render<S: AsRef<str>>(tokens: &[S]) -> String {
+    let mut out = String::new();
+    let mut prev: &str = "";
+    for t in tokens {
+        let t = t.as_ref();
+        if !out.is_empty() && !prev.ends_with("=\"") && t != "\"" {
+            out.push(' ');
+        }
+        out.push_str(t);
+        prev = t;
+    }
+    out
+}
+
+fn cut(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut at = max;
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    &s[..at]
+}
+
+/// One learned template of a log group.
+#[derive(Debug, Clone)]
+pub struct Template {
+    id: Box<str>,
+    text: Box<str>,
+    tokens: Vec<Box<str>>,
+    consts: usize,
+    count: u64,
+    first_seen: i64,
+    last_seen: i64,
+    example: Box<str>,
+    created: u64,
+    used: u64,
+    leaf: u64,
+}
+
+impl Template {
+    /// The pattern id (16 lowercase hex digits).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+    /// The template text, `<*>` for each variable part.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+    /// Messages it took (merged templates' counts included).
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+    /// The earliest event time it took (milliseconds since the epoch, as given).
+    pub fn first_seen(&self) -> i64 {
+        self.first_seen
+    }
+    /// The latest event time it took.
+    pub fn last_seen(&self) -> i64 {
+        self.last_seen
+    }
+    /// The first message it took (cut at [`MAX_EXAMPLE_BYTES`]).
+    pub fn example(&self) -> &str {
+        &self.example
+    }
+
+    fn matches(&self, tokens: &[Cow<'_, str>]) -> bool {
+        self.tokens.len() == tokens.len()
+            && (self.consts > 0 || tokens.iter().all(|t| t == WILD))
+            && self
+                .tokens
+                .iter()
+                .zip(tokens)
+                .all(|(a, b)| &**a == WILD || **a == **b)
+    }
+
+    fn bytes(&self) -> usize {
+        std::mem::size_of::<Template>()
+            + self.id.len()
+            + self.text.len()
+            + self.example.len()
+            + self
+                .tokens
+                .iter()
+                .map(|t| t.len() + std::mem::size_of::<Box<str>>())
+                .sum::<usize>()
+            // its leaf and cache entries
+            + 48
+    }
+
+    fn set_tokens(&mut self, tokens: Vec<Box<str>>) {
+        self.consts = tokens.iter().filter(|t| &***t != WILD).count();
+        self.text = render(&tokens).into_boxed_str();
+        self.tokens = tokens;
+    }
+}
+
+/// What a log group's miner did with a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// It matched a template.
+    Matched,
+    /// It made a template a variable at one position (merging its siblings).
+    Generalised,
+    /// It started a new template.
+    New,
+}
+
+/// Counts of one log group's miner, or of all of them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Messages observed.
+    pub messages: u64,
+    /// Templates created.
+    pub created: u64,
+    /// Templates merged into another (generalisations).
+    pub merged: u64,
+    /// Templates evicted (template cap or byte cap of the group).
+    pub evicted: u64,
+}
+
+/// The templates of one log group.
+#[derive(Debug, Default)]
+pub struct Group {
+    slots: Vec<Option<Template>>,
+    free: Vec<usize>,
+    live: usize,
+    leaves: FnvMap<u64, Vec<usize>>,
+    cache: FnvMap<u64, usize>,
+    template_bytes: usize,
+    stats: Stats,
+    used: u64,
+}
+
+impl Group {
+    /// The live templates, oldest slot first.
+    pub fn templates(&self) -> impl Iterator<Item = &Template> {
+        self.slots.iter().flatten()
+    }
+
+    /// How many templates it holds.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// Whether it holds no template.
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Its counts.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// The estimated heap bytes it holds.
+    pub fn bytes(&self) -> usize {
+        std::mem::size_of::<Group>()
+            + self.template_bytes
+            + self.slots.capacity() * std::mem::size_of::<Option<Template>>()
+            + self.cache.capacity() * 24
+            + self.leaves.capacity() * 40
+    }
+
+    fn get(&self, slot: usize) -> &Template {
+        self.slots[slot]
+            .as_ref()
+            .expect("a leaf or cache slot is live")
+    }
+
+    fn get_mut(&mut self, slot: usize) -> &mut Template {
+        self.slots[slot]
+            .as_mut()
+            .expect("a leaf or cache slot is live")
+    }
+
+    /// Learns from one message; returns the slot of its template and what happened.
+    fn observe(
+        &mut self,
+        message: &str,
+        time_ms: i64,
+        seq: u64,
+        limits: &Limits,
+    ) -> (usize, Outcome) {
+        self.stats.messages += 1;
+        self.used = seq;
+        let tokens = tokenize(message);
+        let skeleton = hash_tokens(&tokens);
+        let (slot, outcome) = match self.find(&tokens, skeleton) {
+            Some(slot) => (slot, Outcome::Matched),
+            None => match self.generalise(&tokens) {
+                Some(slot) => (slot, Outcome::Generalised),
+                None => (
+                    self.create(&tokens, message, time_ms, seq, limits),
+                    Outcome::New,
+                ),
+            },
+        };
+        if outcome != Outcome::New {
+            let t = self.get_mut(slot);
+            t.count += 1;
+            t.first_seen = t.first_seen.min(time_ms);
+            t.last_seen = t.last_seen.max(time_ms);
+            t.used = seq;
+        }
+        if self.cache.len() >= limits.max_templates.saturating_mul(4).max(64) {
+            self.cache.clear();
+        }
+        self.cache.insert(skeleton, slot);
+        (slot, outcome)
+    }
+
+    /// The most specific template matching `tokens` (the oldest among equals).
+    fn find(&self, tokens: &[Cow<'_, str>], skeleton: u64) -> Option<usize> {
+        if let Some(&slot) = self.cache.get(&skeleton)
+            && self
+                .slots
+                .get(slot)
+                .and_then(Option::as_ref)?
+                .matches(tokens)
+        {
+            return Some(slot);
+        }
+        let leaf = self.leaves.get(&leaf_key(tokens))?;
+        let mut best: Option<(usize, &Template)> = None;
+        for &slot in leaf {
+            let t = self.get(slot);
+            if t.matches(tokens) && best.is_none_or(|(_, b)| t.consts > b.consts) {
+                best = Some((slot, t));
+            }
+        }
+        best.map(|(slot, _)| slot)
+    }
+
+    /// Merges the templates that differ from `tokens` in one position only (the same one,
+    /// not the first) once they and `tokens` hold [`SIBLINGS`] distinct values there.
+    fn generalise(&mut self, tokens: &[Cow<'_, str>]) -> Option<usize> {
+        let n = tokens.len();
+        if n < 2 {
+            return None;
+        }
+        let leaf = self.leaves.get(&leaf_key(tokens))?;
+        // (position, siblings differing there)
+        let mut by_pos: Vec<(usize, Vec<usize>)> = Vec::new();
+        for &slot in leaf {
+            let t = self.get(slot);
+            if t.tokens.len() != n || *t.tokens[0] != *tokens[0] {
+                continue;
+            }
+            let mut diff = None;
+            let mut count = 0;
+            for (i, (a, b)) in t.tokens.iter().zip(tokens).enumerate().skip(1) {
+                if &**a != WILD && **a != **b {
+                    count += 1;
+                    diff = Some(i);
+                    if count > 1 {
+                        break;
+                    }
+                }
+            }
+            if let (1, Some(p)) = (count, diff) {
+                match by_pos.iter_mut().find(|(q, _)| *q == p) {
+                    Some((_, v)) => v.push(slot),
+                    None => by_pos.push((p, vec![slot])),
+                }
+            }
+        }
+        by_pos.sort_by_key(|(p, _)| *p);
+        for (p, sibs) in by_pos {
+            let mut values: Vec<&str> = sibs.iter().map(|&s| &*self.get(s).tokens[p]).collect();
+            values.push(&tokens[p]);
+            values.sort_unstable();
+            values.dedup();
+            // A masked variable in the message at that position is evidence enough.
+            let needed = if *tokens[p] == *WILD { 2 } else { SIBLINGS };
+            if values.len() < needed {
+                continue;
+            }
+            let mut merged: Vec<Box<str>> = tokens.iter().map(|t| Box::from(&**t)).collect();
+            merged[p] = Box::from(WILD);
+            for &s in &sibs {
+                for (i, t) in self.get(s).tokens.iter().enumerate() {
+                    if &**t == WILD {
+                        merged[i] = Box::from(WILD);
+                    }
+                }
+            }
+            if merged.iter().all(|t| &**t == WILD) {
+                continue;
+            }
+            let keeper = *sibs
+                .iter()
+                .min_by_key(|&&s| self.get(s).created)
+                .expect("siblings are not empty");
+            for &s in &sibs {
+                if s == keeper {
+                    continue;
+                }
+                let gone = self.remove(s);
+                let k = self.get_mut(keeper);
+                k.count += gone.count;
+                k.first_seen = k.first_seen.min(gone.first_seen);
+                k.last_seen = k.last_seen.max(gone.last_seen);
+                self.stats.merged += 1;
+            }
+            let k = self.get_mut(keeper);
+            let before = k.bytes();
+            k.set_tokens(merged);
+            let after = k.bytes();
+            self.template_bytes = (self.template_bytes + after).saturating_sub(before);
+            return Some(keeper);
+        }
+        None
+    }
+
+    fn create(
+        &mut self,
+        tokens: &[Cow<'_, str>],
+        message: &str,
+        time_ms: i64,
+        seq: u64,
+        limits: &Limits,
+    ) -> usize {
+        let owned: Vec<Box<str>> = tokens.iter().map(|t| Box::from(&**t)).collect();
+        let text = render(&owned);
+        let mut t = Template {
+            id: short_hash(text.as_bytes()).into_boxed_str(),
+            text: text.into_boxed_str(),
+            consts: 0,
+            tokens: Vec::new(),
+            count: 1,
+            first_seen: time_ms,
+            last_seen: time_ms,
+            example: Box::from(cut(message, MAX_EXAMPLE_BYTES)),
+            created: seq,
+            used: seq,
+            leaf: leaf_key(tokens),
+        };
+        t.consts = owned.iter().filter(|t| &***t != WILD).count();
+        t.tokens = owned;
+        let size = t.bytes();
+        while self.live > 0
+            && (self.live >= limits.max_templates.max(1)
+                || self.bytes() + size > limits.max_group_bytes)
+        {
+            self.evict();
+        }
+        let leaf = t.leaf;
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slots[s] = Some(t);
+                s
+            }
+            None => {
+                self.slots.push(Some(t));
+                self.slots.len() - 1
+            }
+        };
+        self.leaves.entry(leaf).or_default().push(slot);
+        self.live += 1;
+        self.template_bytes += size;
+        self.stats.created += 1;
+        slot
+    }
+
+    /// Evicts the least recently seen template.
+    fn evict(&mut self) {
+        let oldest = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| t.as_ref().map(|t| (t.used, i)))
+            .min();
+        if let Some((_, slot)) = oldest {
+            self.remove(slot);
+            self.stats.evicted += 1;
+        }
+    }
+
+    fn remove(&mut self, slot: usize) -> Template {
+        let t = self.slots[slot].take().expect("removing a live slot");
+        if let Some(leaf) = self.leaves.get_mut(&t.leaf) {
+            leaf.retain(|&s| s != slot);
+            if leaf.is_empty() {
+                self.leaves.remove(&t.leaf);
+            }
+        }
+        self.free.push(slot);
+        self.live -= 1;
+        self.template_bytes -= t.bytes().min(self.template_bytes);
+        t
+    }
+}
+
+/// A message's pattern, as [`Miner::observe`] answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Observation<'a> {
+    /// The pattern id.
+    pub id: &'a str,
+    /// The template as learned so far.
+    pub template: &'a str,
+    /// What the message did.
+    pub outcome: Outcome,
+}
+
+/// Templates of many log groups, learned online, within [`Limits`].
+#[derive(Debug, Default)]
+pub struct Miner {
+    limits: Limits,
+    groups: HashMap<Box<str>, Group>,
+    seq: u64,
+    bytes: usize,
+    evicted_groups: u64,
+}
+
+impl Miner {
+    /// A miner holding at most `limits`.
+    pub fn new(limits: Limits) -> Miner {
+        Miner {
+            limits,
+            ..Miner::default()
+        }
+    }
+
+    /// Learns from one message of `group` (at `time_ms`, milliseconds since the epoch; only
+    /// reported back as first and last seen) and answers with its pattern.
+    pub fn observe(&mut self, group: &str, message: &str, time_ms: i64) -> Observation<'_> {
+        self.seq += 1;
+        if self.bytes > self.limits.max_total_bytes {
+            self.evict_groups(group);
+        }
+        let limits = self.limits;
+        let seq = self.seq;
+        if !self.groups.contains_key(group) {
+            let g = Group::default();
+            self.bytes += g.bytes() + group.len() + 64;
+            self.groups.insert(Box::from(group), g);
+        }
+        let g = self
+            .groups
+            .get_mut(group)
+            .expect("the group was just inserted");
+        let before = g.bytes();
+        let (slot, outcome) = g.observe(message, time_ms, seq, &limits);
+        let after = g.bytes();
+        self.bytes = (self.bytes + after).saturating_sub(before);
+        let t = g.get(slot);
+        Observation {
+            id: &t.id,
+            template: &t.text,
+            outcome,
+        }
+    }
+
+    /// Evicts the least recently seen groups (never `keep`) until a quarter of the budget is
+    /// free.
+    fn evict_groups(&mut self, keep: &str) {
+        let mut by_use: Vec<(u64, &str, usize)> = self
+            .groups
+            .iter()
+            .filter(|(name, _)| &***name != keep)
+            .map(|(name, g)| (g.used, &**name, g.bytes() + name.len() + 64))
+            .collect();
+        by_use.sort_unstable();
+        let target = self.limits.max_total_bytes / 4 * 3;
+        let mut bytes = self.bytes;
+        let mut gone = Vec::new();
+        for (_, name, size) in by_use {
+            if bytes <= target {
+                break;
+            }
+            bytes = bytes.saturating_sub(size);
+            gone.push(Box::<str>::from(name));
+        }
+        for name in gone {
+            self.groups.remove(&name);
+            self.evicted_groups += 1;
+        }
+        self.bytes = bytes;
+    }
+
+    /// The log groups and their templates, in no particular order.
+    pub fn groups(&self) -> impl Iterator<Item = (&str, &Group)> {
+        self.groups.iter().map(|(k, g)| (&**k, g))
+    }
+
+    /// One log group's templates.
+    pub fn group(&self, name: &str) -> Option<&Group> {
+        self.groups.get(name)
+    }
+
+    /// The estimated heap bytes of every group.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Log groups evicted for the total budget.
+    pub fn evicted_groups(&self) -> u64 {
+        self.evicted_groups
+    }
+
+    /// The counts of every live group, added up.
+    pub fn stats(&self) -> Stats {
+        let mut s = Stats::default();
+        for g in self.groups.values() {
+            s.messages += g.stats.messages;
+            s.created += g.stats.created;
+            s.merged += g.stats.merged;
+            s.evicted += g.stats.evicted;
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests;

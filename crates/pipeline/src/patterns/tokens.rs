@@ -1,0 +1,504 @@
+//! A message as the miner sees it: a bounded list of tokens with the variable parts masked by
+//! built-in token classes, the same for every log group.
+//!
+//! - **Text**: split on ASCII whitespace. A token (without its opening brackets and quotes and
+//!   its closing punctuation) is a variable when it holds a digit (numbers, hex, UUIDs, IPs,
+//!   times, dates, versions, ids such as `blk_-123` or `node-12`), is a path (`/x`, `~/x`,
+//!   `C:\x`) or a URL (`scheme://`), or names a day or a month. `key=value` keeps its key
+//!   (`status=<*>`), `key:value` too when the value is a variable (`PendingReds:<*>`); dot
+//!   leaders keep their label (`icbi.........<*>`). A unit after a number joins it
+//!   (`384.0 KB` -> `<*>`), a time zone after a variable too; a quoted string over several
+//!   tokens is one variable; consecutive variables are one.
+//! - **JSON objects** (`{...}`, also after a Lambda runtime prefix
+//!   `TIMESTAMP\tREQUEST_ID\tLEVEL\t`): the template is over keys and value types
+//!   (`count=<num>`), nested objects flattened (`a.b=<str>`), except the level keys, whose
+//!   value is kept (`level=ERROR`), and the message keys (`msg`, `message`, `error`, ...),
+//!   whose text is masked like a plain message (`msg=" user <*> logged in "`).
+//! - **Bounds**: at most [`MAX_SCAN_BYTES`] of a message are read, at most [`MAX_TOKENS`]
+//!   tokens kept (a cut message ends in `<*>`), a token longer than [`MAX_TOKEN_BYTES`] is a
+//!   variable; JSON is parsed only up to [`MAX_JSON_BYTES`], [`MAX_JSON_DEPTH`] levels and
+//!   [`MAX_JSON_FIELDS`] fields.
+
+use std::borrow::Cow;
+
+/// The wildcard: a variable part of a template.
+pub const WILD: &str = "<*>";
+/// Bytes of a message read; the rest is one variable.
+pub const MAX_SCAN_BYTES: usize = 16 * 1024;
+/// Tokens kept per message; the rest is one variable.
+pub const MAX_TOKENS: usize = 96;
+/// A longer token is a variable.
+pub const MAX_TOKEN_BYTES: usize = 96;
+/// A JSON message longer than this is read as text.
+pub const MAX_JSON_BYTES: usize = 64 * 1024;
+/// Nested objects deeper than this are one `<object>` value.
+pub const MAX_JSON_DEPTH: usize = 4;
+/// Fields of a JSON message beyond this are one trailing variable.
+pub const MAX_JSON_FIELDS: usize = 48;
+/// A quoted string spanning more tokens than this is not taken as one.
+const MAX_QUOTED_TOKENS: usize = 16;
+
+/// Keys whose string value is the message text: masked and kept, not reduced to its type.
+const MESSAGE_KEYS: &[&str] = &[
+    "msg",
+    "message",
+    "error",
+    "err",
+    "errormessage",
+    "error_message",
+    "reason",
+    "event",
+];
+/// Keys whose short value is kept as a constant.
+const LEVEL_KEYS: &[&str] = &[
+    "level",
+    "severity",
+    "lvl",
+    "loglevel",
+    "log_level",
+    "levelname",
+];
+
+/// Units that join the number before them.
+const UNITS: &[&str] = &[
+    "b", "kb", "mb", "gb", "tb", "kib", "mib", "gib", "tib", "bytes", "ms", "us", "µs", "ns", "s",
+    "sec", "secs", "seconds", "min", "mins", "minutes", "h", "hours", "%",
+];
+/// Time zones that join the variable before them.
+const ZONES: &[&str] = &[
+    "utc", "gmt", "z", "est", "edt", "cst", "cdt", "mst", "mdt", "pst", "pdt", "cet", "cest",
+    "bst", "ist", "jst",
+];
+/// Day and month names: parts of dates.
+const DATE_WORDS: &[&str] = &[
+    "mon",
+    "tue",
+    "wed",
+    "thu",
+    "fri",
+    "sat",
+    "sun",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "may",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "oct",
+    "nov",
+    "dec",
+    "january",
+    "february",
+    "march",
+    "april",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+
+/// The tokens of `message`, variables masked.
+pub fn tokenize(message: &str) -> Vec<Cow<'_, str>> {
+    let mut out = Vec::new();
+    let trimmed = message.trim_matches(|c: char| c.is_ascii_whitespace());
+    if let Some((prefix, rest)) = lambda_prefix(trimmed)
+        && looks_like_object(rest)
+        && json_tokens(rest, &mut out)
+    {
+        out.splice(0..0, prefix);
+        return out;
+    }
+    if looks_like_object(trimmed) && json_tokens(trimmed, &mut out) {
+        return out;
+    }
+    out.clear();
+    text_tokens(trimmed, &mut out);
+    out
+}
+
+fn looks_like_object(s: &str) -> bool {
+    s.len() <= MAX_JSON_BYTES && s.starts_with('{') && s.ends_with('}')
+}
+
+/// `TIMESTAMP\tREQUEST_ID\tLEVEL\tREST` as the Lambda runtimes print it: the prefix's tokens
+/// (the time and request id one variable, then the level) and the rest.
+fn lambda_prefix(s: &str) -> Option<([Cow<'static, str>; 2], &str)> {
+    let mut parts = s.splitn(4, '\t');
+    let (time, id, level, rest) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let ok = time.len() >= 10
+        && time.as_bytes()[..4].iter().all(u8::is_ascii_digit)
+        && id.len() <= 64
+        && id.bytes().any(|b| b.is_ascii_digit())
+        && !level.is_empty()
+        && level.len() <= 8
+        && level.bytes().all(|b| b.is_ascii_uppercase());
+    ok.then(|| {
+        (
+            [Cow::Borrowed(WILD), Cow::Owned(level.to_string())],
+            rest.trim_start(),
+        )
+    })
+}
+
+/// Splits a token into its opening brackets and quotes, its core, and its closing punctuation
+/// (a closing bracket only when the core does not open it).
+fn split3(tok: &str) -> (&str, &str, &str) {
+    let b = tok.as_bytes();
+    let mut i = 0;
+    while i < b.len() && matches!(b[i], b'(' | b'[' | b'{' | b'<' | b'"' | b'\'') {
+        i += 1;
+    }
+    let mut j = b.len();
+    while j > i {
+        let c = b[j - 1];
+        let closes = match c {
+            b',' | b';' | b':' | b'.' | b'!' | b'?' | b'"' | b'\'' => true,
+            b')' => !b[i..j - 1].contains(&b'('),
+            b']' => !b[i..j - 1].contains(&b'['),
+            b'}' => !b[i..j - 1].contains(&b'{'),
+            b'>' => !b[i..j - 1].contains(&b'<'),
+            _ => false,
+        };
+        if !closes {
+            break;
+        }
+        j -= 1;
+    }
+    (&tok[..i], &tok[i..j], &tok[j..])
+}
+
+/// Whether a token's core is a variable by its class.
+fn is_variable(core: &str) -> bool {
+    let b = core.as_bytes();
+    if b.iter().any(u8::is_ascii_digit) {
+        return true;
+    }
+    if (b.len() > 1 && b[0] == b'/') || core.starts_with("~/") || core.contains("://") {
+        return true;
+    }
+    if b.len() > 2 && b[0].is_ascii_alphabetic() && b[1] == b':' && b[2] == b'\\' {
+        return true;
+    }
+    b.len() <= 9 && DATE_WORDS.iter().any(|w| w.eq_ignore_ascii_case(core))
+}
+
+/// The length of `key` in `key<sep>...`: a letter or `_`, then letters, `_ . -` (and digits
+/// before `=`).
+fn key_len(core: &str, sep: u8) -> Option<usize> {
+    let b = core.as_bytes();
+    if !(b.first()?.is_ascii_alphabetic() || b[0] == b'_') {
+        return None;
+    }
+    for (i, &c) in b.iter().enumerate().skip(1) {
+        if c == sep {
+            return Some(i);
+        }
+        // `r24=` is a key, `Interconnect-0T00:` is not.
+        let digit_ok = sep == b'=' && c.is_ascii_digit();
+        if !(c.is_ascii_alphabetic() || digit_ok || matches!(c, b'_' | b'.' | b'-')) {
+            return None;
+        }
+    }
+    None
+}
+
+/// One token, masked.
+fn mask(tok: &str) -> Cow<'_, str> {
+    let (lead, core, trail) = split3(tok);
+    if core.is_empty() {
+        return Cow::Borrowed(if tok.len() > MAX_TOKEN_BYTES {
+            WILD
+        } else {
+            tok
+        });
+    }
+    let wrap = |kept: &str| -> Cow<'_, str> {
+        if lead.is_empty() && kept.is_empty() && trail.is_empty() {
+            Cow::Borrowed(WILD)
+        } else {
+            Cow::Owned(format!("{lead}{kept}{WILD}{trail}"))
+        }
+    };
+    if core.len() > MAX_TOKEN_BYTES {
+        return wrap("");
+    }
+    if let Some(k) = key_len(core, b'=') {
+        if k + 1 == core.len() {
+            return Cow::Borrowed(tok);
+        }
+        return wrap(&core[..=k]);
+    }
+    if let Some(k) = key_len(core, b':') {
+        let value = &core[k + 1..];
+        if !value.is_empty() && !value.starts_with(['/', '\\']) && is_variable(value) {
+            return wrap(&core[..=k]);
+        }
+    }
+    if let Some(at) = core.find("...")
+        && at > 0
+    {
+        let end = at + core[at..].bytes().take_while(|&c| c == b'.').count();
+        let (left, dots, right) = (&core[..at], &core[at..end], &core[end..]);
+        if is_variable(left) || is_variable(right) {
+            let part = |p: &'_ str| if is_variable(p) { WILD } else { p }.to_string();
+            return Cow::Owned(format!("{lead}{}{dots}{}{trail}", part(left), part(right)));
+        }
+        return Cow::Borrowed(tok);
+    }
+    if is_variable(core) {
+        return wrap("");
+    }
+    Cow::Borrowed(tok)
+}
+
+fn push<'a>(out: &mut Vec<Cow<'a, str>>, tok: Cow<'a, str>) {
+    if tok == WILD && out.last().is_some_and(|l| l == WILD) {
+        return;
+    }
+    out.push(tok);
+}
+
+/// The largest index `<= at` on a char boundary of `s`.
+fn floor_boundary(s: &str, mut at: usize) -> usize {
+    if at >= s.len() {
+        return s.len();
+    }
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+fn text_tokens<'a>(message: &'a str, out: &mut Vec<Cow<'a, str>>) {
+    let cut = floor_boundary(message, MAX_SCAN_BYTES);
+    let toks: Vec<&str> = message[..cut].split_ascii_whitespace().collect();
+    let base = out.len();
+    let mut i = 0;
+    while i < toks.len() {
+        if out.len() - base >= MAX_TOKENS {
+            push(out, Cow::Borrowed(WILD));
+            return;
+        }
+        let tok = toks[i];
+        // A quoted string over several tokens is one variable.
+        if let Some(q) = tok.chars().next().filter(|c| *c == '"' || *c == '\'')
+            && !(tok.len() > 1 && split3(tok).2.contains(q))
+            && let Some(end) = (i + 1..toks.len().min(i + MAX_QUOTED_TOKENS)).find(|&j| {
+                let t = toks[j].trim_end_matches([',', ';', '.', ')', ']', '}', ':']);
+                t.ends_with(q)
+            })
+        {
+            let last = toks[end];
+            let close = last.rfind(q).map_or(last.len(), |p| p + 1);
+            let trail = &last[close..];
+            let tok = if trail.is_empty() {
+                Cow::Borrowed(WILD)
+            } else {
+                Cow::Owned(format!("{WILD}{trail}"))
+            };
+            push(out, tok);
+            i = end + 1;
+            continue;
+        }
+        let masked = mask(tok);
+        if masked == WILD
+            && let Some(next) = toks.get(i + 1)
+        {
+            let (lead, core, trail) = split3(next);
+            let joins = lead.is_empty()
+                && !core.is_empty()
+                && core.len() <= 7
+                && (UNITS
+                    .iter()
+                    .chain(ZONES)
+                    .any(|u| u.eq_ignore_ascii_case(core)));
+            if joins {
+                let tok = if trail.is_empty() {
+                    Cow::Borrowed(WILD)
+                } else {
+                    Cow::Owned(format!("{WILD}{trail}"))
+                };
+                push(out, tok);
+                i += 2;
+                continue;
+            }
+        }
+        push(out, masked);
+        i += 1;
+    }
+    if cut < message.len() {
+        push(out, Cow::Borrowed(WILD));
+    }
+}
+
+/// The tokens of a JSON object message; `false` (and `out` partly written) when it is not one.
+fn json_tokens<'a>(message: &str, out: &mut Vec<Cow<'a, str>>) -> bool {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(message)
+    else {
+        return false;
+    };
+    out.push(Cow::Borrowed("{"));
+    let mut fields = 0;
+    object_tokens(&map, "", 1, &mut fields, out);
+    out.push(Cow::Borrowed("}"));
+    true
+}
+
+fn object_tokens(
+    map: &serde_json::Map<String, serde_json::Value>,
+    prefix: &str,
+    depth: usize,
+    fields: &mut usize,
+    out: &mut Vec<Cow<'_, str>>,
+) {
+    use serde_json::Value;
+    for (k, v) in map {
+        if *fields >= MAX_JSON_FIELDS || out.len() >= MAX_TOKENS {
+            push(out, Cow::Borrowed(WILD));
+            return;
+        }
+        *fields += 1;
+        let mut key: String = k.chars().take(48).collect();
+        key = key.replace(|c: char| c.is_whitespace() || c == '"', "_");
+        if !prefix.is_empty() {
+            key = format!("{prefix}.{key}");
+        }
+        let name = k.to_ascii_lowercase();
+        match v {
+            Value::Object(inner) if depth < MAX_JSON_DEPTH && !inner.is_empty() => {
+                object_tokens(inner, &key, depth + 1, fields, out);
+            }
+            Value::Object(_) => out.push(Cow::Owned(format!("{key}=<object>"))),
+            Value::Array(_) => out.push(Cow::Owned(format!("{key}=<array>"))),
+            Value::Number(_) => out.push(Cow::Owned(format!("{key}=<num>"))),
+            Value::Bool(_) => out.push(Cow::Owned(format!("{key}=<bool>"))),
+            Value::Null => out.push(Cow::Owned(format!("{key}=null"))),
+            Value::String(s) if LEVEL_KEYS.contains(&name.as_str()) => {
+                let short = s.len() <= 16 && s.bytes().all(|b| b.is_ascii_alphabetic());
+                let value = if short { s.as_str() } else { "<str>" };
+                out.push(Cow::Owned(format!("{key}={value}")));
+            }
+            Value::String(s) if MESSAGE_KEYS.contains(&name.as_str()) => {
+                out.push(Cow::Owned(format!("{key}=\"")));
+                let mut words = Vec::new();
+                text_tokens(s, &mut words);
+                let room = MAX_TOKENS.saturating_sub(out.len() + 2);
+                let cut = words.len() > room;
+                out.extend(
+                    words
+                        .into_iter()
+                        .take(room)
+                        .map(|w| Cow::Owned(w.into_owned())),
+                );
+                if cut {
+                    push(out, Cow::Borrowed(WILD));
+                }
+                out.push(Cow::Borrowed("\""));
+            }
+            Value::String(_) => out.push(Cow::Owned(format!("{key}=<str>"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(m: &str) -> String {
+        tokenize(m).join(" ")
+    }
+
+    #[test]
+    fn classes() {
+        assert_eq!(
+            t("PacketResponder 1 for block blk_-6952295868487656571 terminating"),
+            "PacketResponder <*> for block <*> terminating"
+        );
+        assert_eq!(
+            t("Received block of size 67108864 from /10.251.42.84"),
+            "Received block of size <*> from <*>"
+        );
+        assert_eq!(
+            t("Block rdd_4_1 stored as bytes in memory (estimated size 384.0 B, free 317.5 KB)"),
+            "Block <*> stored as bytes in memory (estimated size <*>, free <*>)"
+        );
+        assert_eq!(
+            t(
+                "Component State Change: Component \\042alt0\\042 is in the unavailable state (HWID=1973)"
+            ),
+            "Component State Change: Component <*> is in the unavailable state (HWID=<*>)"
+        );
+        assert_eq!(
+            t("data store interrupt caused by icbi.........0"),
+            "data store interrupt caused by icbi.........<*>"
+        );
+        assert_eq!(
+            t("synchronized to LOCAL(0), stratum 10"),
+            "synchronized to <*>, stratum <*>"
+        );
+        assert_eq!(
+            t("id 550e8400-e29b-41d4-a716-446655440000 at 2025-11-25T10:00:00Z from 10.0.0.1:443"),
+            "id <*> at <*> from <*>"
+        );
+        assert_eq!(
+            t("user=alice path=/x status=200"),
+            "user=<*> path=<*> status=<*>"
+        );
+        assert_eq!(t("got \"a quoted value\" here"), "got <*> here");
+        assert_eq!(
+            t("Release Date: Fri Dec 7 EST 2005)"),
+            "Release Date: <*> <*>)"
+        );
+        assert_eq!(
+            t("PendingReds:0 ScheduledMaps:10"),
+            "PendingReds:<*> ScheduledMaps:<*>"
+        );
+    }
+
+    #[test]
+    fn json_and_lambda() {
+        assert_eq!(
+            t(r#"{"level":"ERROR","msg":"user 42 logged in","n":3,"ctx":{"a":true,"b":[1]}}"#),
+            r#"{ ctx.a=<bool> ctx.b=<array> level=ERROR msg=" user <*> logged in " n=<num> }"#
+        );
+        assert_eq!(
+            t(
+                "2025-11-25T10:00:00.000Z\tc0ffee00-1111-2222-3333-444455556666\tINFO\t{\"message\":\"done\",\"ms\":5}"
+            ),
+            r#"<*> INFO { message=" done " ms=<num> }"#
+        );
+        assert_eq!(
+            t(
+                "2025-11-25T10:00:00.000Z\tc0ffee00-1111-2222-3333-444455556666\tINFO\tloaded 5 items"
+            ),
+            "<*> INFO loaded <*> items"
+        );
+        // Not JSON after all: read as text.
+        assert_eq!(t("{not json}"), "{not json}");
+    }
+
+    #[test]
+    fn bounds() {
+        let long = "word ".repeat(10_000);
+        let toks = tokenize(&long);
+        assert_eq!(toks.len(), MAX_TOKENS + 1);
+        assert_eq!(toks.last().map(|c| c.as_ref()), Some(WILD));
+        assert_eq!(t(&"x".repeat(500)), WILD);
+        let big = format!("start {}", "é".repeat(MAX_SCAN_BYTES));
+        let toks = tokenize(&big);
+        assert!(toks.len() <= 3, "{toks:?}");
+    }
+}
