@@ -13,6 +13,7 @@ pub(crate) struct RawIndex {
     enabled: bool,
     endpoint: Option<Spanned<String>>,
     auth: Option<Spanned<String>>,
+    secret: Option<Spanned<String>>,
     index: Option<Spanned<String>>,
     data_stream: Option<bool>,
     quarantine_index: Option<Spanned<String>>,
@@ -46,8 +47,14 @@ pub struct IndexConfig {
     /// The cluster endpoint (`endpoint`, or `CWLOGS_INDEX_ENDPOINT`), `http(s)://host[:port][/path]`
     /// without a trailing `/`; local sinks ignore it.
     pub endpoint: Option<String>,
-    /// How requests are authenticated (`auth`; by default inferred from the endpoint).
+    /// How requests are authenticated (`auth`, or `CWLOGS_INDEX_AUTH`; by default inferred
+    /// from the endpoint).
     pub auth: IndexAuth,
+    /// The AWS Secrets Manager secret holding the credentials of `auth = "basic"` (`username`,
+    /// `password`) or `auth = "api-key"` (`api_key`), as JSON (`secret`, or
+    /// `CWLOGS_INDEX_SECRET`): its ARN. Read at cold start instead of the environment, and read
+    /// again when the cluster answers 401 or 403 (rotation).
+    pub secret: Option<String>,
     /// The index name template.
     pub index: IndexNamePattern,
     /// Whether `index` names data streams (`data_stream`, default false): the installed template
@@ -82,9 +89,10 @@ pub enum IndexAuth {
     SigV4,
     /// SigV4 for Amazon OpenSearch Serverless (service `aoss`).
     SigV4Serverless,
-    /// HTTP basic auth from `CWLOGS_INDEX_USERNAME` and `CWLOGS_INDEX_PASSWORD`.
+    /// HTTP basic auth from `secret`, else `CWLOGS_INDEX_USERNAME` and `CWLOGS_INDEX_PASSWORD`.
     Basic,
-    /// `Authorization: ApiKey` from `CWLOGS_INDEX_API_KEY` (Elasticsearch API keys).
+    /// `Authorization: ApiKey` from `secret`, else `CWLOGS_INDEX_API_KEY` (Elasticsearch API
+    /// keys).
     ApiKey,
     /// No authentication (a cluster behind a VPC endpoint policy, or local tests).
     None,
@@ -202,8 +210,9 @@ impl RawIndex {
                 .filter(|e| !e.is_empty())
                 .map(|e| check_endpoint(&e).unwrap_or(e)),
         };
-        let auth = match i.auth {
-            Some(a) => IndexAuth::parse(a.get_ref()).unwrap_or_else(|| {
+        let env_auth = env("CWLOGS_INDEX_AUTH").filter(|a| !a.is_empty());
+        let auth = match (&i.auth, &env_auth) {
+            (Some(a), _) => IndexAuth::parse(a.get_ref()).unwrap_or_else(|| {
                 err(
                     a.span(),
                     format!(
@@ -213,7 +222,29 @@ impl RawIndex {
                 );
                 IndexAuth::None
             }),
-            None => IndexAuth::infer(endpoint.as_deref()),
+            // Not validated here (nothing from the environment is): unknown values infer.
+            (None, Some(a)) => {
+                IndexAuth::parse(a).unwrap_or_else(|| IndexAuth::infer(endpoint.as_deref()))
+            }
+            (None, None) => IndexAuth::infer(endpoint.as_deref()),
+        };
+        let secret = match i.secret {
+            Some(s) => {
+                if let Err(m) = check_secret_arn(s.get_ref()) {
+                    err(s.span(), m.to_string());
+                }
+                if !matches!(auth, IndexAuth::Basic | IndexAuth::ApiKey) {
+                    err(
+                        s.span(),
+                        format!(
+                            "`secret` holds the credentials of `auth = \"basic\"` or `auth = \"api-key\"`, and `auth` is `{}`: set one of those",
+                            auth.as_str()
+                        ),
+                    );
+                }
+                Some(s.into_inner())
+            }
+            None => env("CWLOGS_INDEX_SECRET").filter(|s| !s.is_empty()),
         };
         let data_stream = i.data_stream.unwrap_or(false);
         if data_stream && template.has_date() {
@@ -307,6 +338,7 @@ impl RawIndex {
         Some(IndexConfig {
             endpoint,
             auth,
+            secret,
             index: template,
             data_stream,
             quarantine_index,
@@ -322,6 +354,28 @@ impl RawIndex {
             },
             route: Route::build(&i.log_groups, i.include, i.exclude, err),
         })
+    }
+}
+
+/// Checks a Secrets Manager secret ARN: `arn:<partition>:secretsmanager:<region>:<account>:secret:<name>`.
+fn check_secret_arn(arn: &str) -> Result<(), Invalid> {
+    let parts: Vec<&str> = arn.splitn(7, ':').collect();
+    let ok = parts.len() == 7
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "secretsmanager"
+        && !parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && parts[5] == "secret"
+        && !parts[6].is_empty()
+        && !parts[6].contains(char::is_whitespace);
+    if ok {
+        Ok(())
+    } else {
+        Err(Invalid(format!(
+            "`secret` `{arn}` is not a Secrets Manager secret ARN: expected arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME"
+        )))
     }
 }
 
@@ -342,4 +396,59 @@ fn check_endpoint(text: &str) -> Result<String, Invalid> {
         )));
     }
     Ok(t.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Config;
+    use crate::index::IndexAuth;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    const ARN: &str = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:cwlogs/elastic-AbCdEf";
+
+    #[test]
+    fn secret_with_basic_or_api_key() {
+        let c = Config::from_toml(
+            &format!("[index]\nendpoint = \"https://logs.es.example.com\"\nauth = \"basic\"\nsecret = \"{ARN}\"\n"),
+            &no_env,
+        )
+        .expect("valid");
+        let i = c.index.expect("index");
+        assert_eq!((i.auth, i.secret.as_deref()), (IndexAuth::Basic, Some(ARN)));
+
+        let errs = Config::from_toml(
+            "[index]\nendpoint = \"https://search-x.eu-west-1.es.amazonaws.com\"\nsecret = \"arn:aws:s3:::bucket\"\n",
+            &no_env,
+        )
+        .expect_err("invalid");
+        let shown: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        assert_eq!(shown.len(), 2, "{shown:?}");
+        assert!(
+            shown[0].contains("is not a Secrets Manager secret ARN"),
+            "{shown:?}"
+        );
+        assert!(shown[1].contains("and `auth` is `sigv4`"), "{shown:?}");
+    }
+
+    #[test]
+    fn secret_and_auth_from_the_environment() {
+        let env = |k: &str| match k {
+            "CWLOGS_INDEX_SECRET" => Some(ARN.to_string()),
+            "CWLOGS_INDEX_AUTH" => Some("api-key".to_string()),
+            "CWLOGS_INDEX_ENDPOINT" => Some("https://x.es.example.com".to_string()),
+            _ => None,
+        };
+        let c = Config::from_toml("[index]\n", &env).expect("valid");
+        let i = c.index.expect("index");
+        assert_eq!(
+            (i.auth, i.secret.as_deref()),
+            (IndexAuth::ApiKey, Some(ARN))
+        );
+        // The file's `auth` wins over the environment's.
+        let c = Config::from_toml("[index]\nauth = \"basic\"\n", &env).expect("valid");
+        assert_eq!(c.index.expect("index").auth, IndexAuth::Basic);
+    }
 }
