@@ -7,12 +7,15 @@
 //!   `--jsonl` is the machine interface.
 //! - `cwlogs rules list` / `cwlogs rules show NAME` print the rule packs and their rules (with
 //!   `--config FILE`, the rules that configuration runs, packs expanded).
+//! - `cwlogs patterns INPUT...` prints the log patterns (message templates) of captured inputs
+//!   per log group; `--jsonl` is the machine interface (module `patterns`).
 //! - `cwlogs check-config FILE` validates a configuration file.
 //! - `cwlogs import metric-filters FILE` / `cwlogs import subscription-filters FILE` turn the
 //!   JSON of `aws logs describe-metric-filters` / `describe-subscription-filters` into `[[rule]]`s
 //!   and routes (module `import`).
 
 mod import;
+mod patterns;
 mod replay;
 mod report;
 mod rules;
@@ -45,6 +48,8 @@ enum Command {
     /// Turn existing CloudWatch metric filters or subscription filters (the JSON the AWS CLI
     /// prints) into a cwlogs configuration.
     Import(import::ImportArgs),
+    /// The log patterns of captured inputs, per log group (`--jsonl`: the machine interface).
+    Patterns(patterns::PatternsArgs),
     /// Validate a configuration file; errors carry line numbers.
     CheckConfig {
         /// The configuration file (TOML).
@@ -101,6 +106,7 @@ fn main() -> ExitCode {
         Command::Rules(args) => rules::run(args),
         Command::Import(args) => import::run(args),
         Command::CheckConfig { file } => check_config(&file),
+        Command::Patterns(args) => patterns::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1101,6 +1101,41 @@ fn read_input(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Reads the inputs as `replay` does (files, directories recursively in name order,
+/// `s3://BUCKET/PREFIX` in key order, dead-letter error files and hidden files skipped) and
+/// calls `each(name, shown, bytes)` for each, in order: `name` is a file name for it, `shown`
+/// where it came from, `bytes` its content or why it could not be read. For commands that
+/// read what replay reads (`cwlogs patterns`).
+pub(crate) fn for_each_input(
+    inputs: &[PathBuf],
+    mut each: impl FnMut(&str, &str, std::result::Result<Vec<u8>, String>),
+) -> Result<()> {
+    let wants_remote = inputs
+        .iter()
+        .any(|i| i.to_str().is_some_and(|t| t.starts_with("s3://")));
+    let remote = if wants_remote {
+        Some(Remote::new()?)
+    } else {
+        None
+    };
+    // No output directory to leave out.
+    let found = collect_inputs(inputs, Path::new(""), remote.as_ref())?;
+    for chunk in found.chunks(CONCURRENT_GETS * 4) {
+        let fetched = fetch_s3(remote.as_ref(), chunk);
+        for ((input, _), bytes) in chunk.iter().zip(fetched) {
+            let bytes = match (input, bytes) {
+                (_, Some(b)) => b,
+                (Input::File(path), None) => {
+                    read_input(path).map_err(|e| format!("cannot read input: {e}"))
+                }
+                (Input::S3 { .. }, None) => Err("S3 input was not fetched".to_string()),
+            };
+            each(&input.name(), &input.shown(), bytes);
+        }
+    }
+    Ok(())
+}
+
 /// Reads (unless already fetched) and decodes one input and builds its outputs; never
 /// fails: what cannot be read or decoded becomes a dead letter.
 fn process_one(
