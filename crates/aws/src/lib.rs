@@ -13,6 +13,12 @@
 //!   the version in `v` (N) checked by a `ConditionExpression`, the JSON state in `state` (S)
 //!   and the table's TTL attribute `expires_at` (N, epoch seconds); an expired item counts as
 //!   absent before DynamoDB gets round to deleting it.
+//! - [`SecretAuth`] (feature `secrets`) reads the index's basic-auth or API-key credentials
+//!   from the AWS Secrets Manager secret of `[index] secret` at cold start
+//!   ([`index_client`]), and again when the cluster answers 401 or 403
+//!   ([`OpenSearchIndex::with_auth_source`]): a rotated secret is picked up without a restart.
+//!   Its errors say whether the secret is missing, unreadable, not JSON or of the wrong shape,
+//!   and never show a value.
 //! - [`sdk_config`] loads the standard AWS configuration (region, credentials,
 //!   `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_S3`) on one HTTPS stack: rustls with ring, shared
 //!   with the OpenSearch client. [`sdk_config_with`] takes the endpoint, region and
@@ -67,6 +73,8 @@ mod opensearch;
 pub mod retry;
 #[cfg(feature = "s3")]
 mod s3;
+#[cfg(feature = "secrets")]
+mod secrets;
 #[cfg(feature = "sns")]
 mod sns;
 
@@ -79,9 +87,13 @@ pub use aws_credential_types::Credentials;
 #[cfg(feature = "dynamodb")]
 pub use dynamodb::DynamoStateStore;
 #[cfg(feature = "opensearch")]
-pub use opensearch::{Auth, ClientError, ConfigError, OpenSearchIndex, region_of};
+pub use opensearch::{
+    Auth, AuthSource, ClientError, ConfigError, OpenSearchIndex, REFRESH_INTERVAL, region_of,
+};
 #[cfg(feature = "s3")]
 pub use s3::{S3Archive, S3Source, S3Url};
+#[cfg(feature = "secrets")]
+pub use secrets::{SecretAuth, SecretError, index_client, parse_secret};
 #[cfg(feature = "sns")]
 pub use sns::SnsPublisher;
 

@@ -10,6 +10,8 @@ use opensearch::http::transport::{
 };
 use opensearch::http::{Method, Url};
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 /// Why [`OpenSearchIndex::new`] could not make a client for an endpoint.
@@ -55,6 +57,10 @@ pub enum ConfigError {
     /// SigV4 signing without AWS credentials.
     #[error("SigV4 needs AWS credentials, and none were found in the environment")]
     NoCredentials,
+    /// The credentials could not be read from where they are kept (an [`AuthSource`]: the
+    /// Secrets Manager secret); the message says which problem and what to fix.
+    #[error("{0}")]
+    Secret(String),
     /// The client could not be made for the endpoint.
     #[error(transparent)]
     Client(#[from] ClientError),
@@ -101,6 +107,22 @@ impl std::fmt::Debug for Auth {
 }
 
 impl Auth {
+    /// Whether `self` and `other` are the same credentials (compared in memory only).
+    fn same_as(&self, other: &Auth) -> bool {
+        match (self, other) {
+            (
+                Auth::Basic { username, password },
+                Auth::Basic {
+                    username: u,
+                    password: p,
+                },
+            ) => username == u && password == p,
+            (Auth::ApiKey(a), Auth::ApiKey(b)) => a == b,
+            (Auth::None, Auth::None) => true,
+            _ => false,
+        }
+    }
+
     /// Resolves `config`'s `auth` for `endpoint`: SigV4 uses the credentials of `sdk` and the
     /// region in the endpoint's host name (else `sdk`'s, else `fallback_region`); basic auth
     /// and API keys come from `CWLOGS_INDEX_USERNAME` / `CWLOGS_INDEX_PASSWORD` and
@@ -145,6 +167,33 @@ impl Auth {
     }
 }
 
+/// Where credentials that can change are read from (the Secrets Manager secret of `[index]
+/// secret`): once when the client is made, and again when the cluster answers 401 or 403.
+pub trait AuthSource: Send + Sync + std::fmt::Debug {
+    /// Reads the current credentials; the error says what is wrong and what to fix, and
+    /// never holds a secret.
+    fn fetch(&self) -> Pin<Box<dyn Future<Output = Result<Auth, String>> + Send + '_>>;
+}
+
+/// The least time between two reads of an [`AuthSource`] after a 401 or 403, so that a cluster
+/// refusing every request does not turn each one into a `GetSecretValue`.
+pub const REFRESH_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The credentials in use and where newer ones come from.
+struct Refresh {
+    source: Arc<dyn AuthSource>,
+    /// The credentials the transport was built with.
+    current: Mutex<Auth>,
+    /// When the source was last read after a refusal.
+    last: Mutex<Option<Instant>>,
+}
+
+impl std::fmt::Debug for Refresh {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Refresh({:?})", self.source)
+    }
+}
+
 /// The region in an AWS endpoint's host name: `search-x-abc.eu-west-1.es.amazonaws.com` and
 /// `abc.us-east-1.aoss.amazonaws.com` give the region; custom domains give `None`.
 pub fn region_of(endpoint: &str) -> Option<String> {
@@ -161,8 +210,10 @@ pub fn region_of(endpoint: &str) -> Option<String> {
 /// few other calls cwlogs makes (index templates, `_count`, `_refresh`).
 #[derive(Debug, Clone)]
 pub struct OpenSearchIndex {
-    transport: Transport,
+    /// Replaced when refreshed credentials differ from those it was built with.
+    transport: Arc<RwLock<Transport>>,
     endpoint: String,
+    refresh: Option<Arc<Refresh>>,
 }
 
 /// The longest one request may take when the caller gives no deadline.
@@ -171,50 +222,126 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 impl OpenSearchIndex {
     /// A client for the cluster at `endpoint` (`https://host[:port][/path]`).
     pub fn new(endpoint: &str, auth: Auth) -> Result<OpenSearchIndex, ClientError> {
-        // reqwest is built with rustls but no crypto provider (see the workspace manifest): use
-        // ring, the provider of the AWS SDK's client. Installing twice is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut base = endpoint.trim_end_matches('/').to_string();
-        base.push('/');
-        let url = Url::parse(&base).map_err(|e| ClientError::InvalidEndpoint {
-            endpoint: endpoint.to_string(),
-            reason: e.to_string(),
-        })?;
-        let mut builder = TransportBuilder::new(SingleNodeConnectionPool::new(url))
-            .timeout(REQUEST_TIMEOUT)
-            .disable_proxy();
-        builder = match auth {
-            Auth::SigV4 {
-                credentials,
-                region,
-                service,
-            } => builder
-                .auth(opensearch::auth::Credentials::AwsSigV4(
-                    credentials,
-                    aws_types::region::Region::new(region),
-                ))
-                .service_name(service),
-            Auth::Basic { username, password } => {
-                builder.auth(opensearch::auth::Credentials::Basic(username, password))
-            }
-            Auth::ApiKey(key) => {
-                let mut value = HeaderValue::from_str(&format!("ApiKey {key}"))
-                    .map_err(|_| ClientError::InvalidApiKey)?;
-                value.set_sensitive(true);
-                builder.header(opensearch::http::headers::AUTHORIZATION, value)
-            }
-            Auth::None => builder,
-        };
-        let transport = builder.build().map_err(|error| ClientError::Transport {
-            endpoint: endpoint.to_string(),
-            error,
-        })?;
         Ok(OpenSearchIndex {
-            transport,
+            transport: Arc::new(RwLock::new(transport(endpoint, auth)?)),
             endpoint: endpoint.trim_end_matches('/').to_string(),
+            refresh: None,
         })
     }
 
+    /// A client whose credentials come from `source`: read now (an error here is the cold
+    /// start's), and read again, at most every [`REFRESH_INTERVAL`], when the cluster answers
+    /// 401 or 403 (not a `cluster_block_exception`); when they changed (the secret was
+    /// rotated), the request is sent once more with them.
+    pub async fn with_auth_source(
+        endpoint: &str,
+        source: Arc<dyn AuthSource>,
+    ) -> Result<OpenSearchIndex, ConfigError> {
+        let auth = source.fetch().await.map_err(ConfigError::Secret)?;
+        let client = OpenSearchIndex::new(endpoint, auth.clone())?;
+        Ok(OpenSearchIndex {
+            refresh: Some(Arc::new(Refresh {
+                source,
+                current: Mutex::new(auth),
+                last: Mutex::new(None),
+            })),
+            ..client
+        })
+    }
+
+    /// After a 401 or 403: reads the source again (unless it was read less than
+    /// [`REFRESH_INTERVAL`] ago) and, when the credentials changed, rebuilds the transport.
+    /// Returns whether the request should be sent again.
+    async fn refreshed(&self) -> bool {
+        let Some(r) = &self.refresh else {
+            return false;
+        };
+        {
+            let Ok(mut last) = r.last.lock() else {
+                return false;
+            };
+            if last.is_some_and(|t| t.elapsed() < REFRESH_INTERVAL) {
+                return false;
+            }
+            *last = Some(Instant::now());
+        }
+        let auth = match r.source.fetch().await {
+            Ok(a) => a,
+            Err(error) => {
+                tracing::warn!(event = "IndexCredentialsNotRead", %error);
+                return false;
+            }
+        };
+        let same = r.current.lock().map(|c| c.same_as(&auth)).unwrap_or(true);
+        if same {
+            tracing::warn!(
+                event = "IndexCredentialsRefused",
+                message =
+                    "the cluster refused the credentials, and the secret still holds the same ones"
+            );
+            return false;
+        }
+        match transport(&self.endpoint, auth.clone()) {
+            Ok(t) => {
+                if let (Ok(mut slot), Ok(mut current)) = (self.transport.write(), r.current.lock())
+                {
+                    *slot = t;
+                    *current = auth;
+                }
+                tracing::info!(event = "IndexCredentialsRefreshed", source = ?r.source);
+                true
+            }
+            Err(error) => {
+                tracing::warn!(event = "IndexCredentialsNotRead", %error);
+                false
+            }
+        }
+    }
+}
+
+/// The HTTP transport for `endpoint` with `auth`.
+fn transport(endpoint: &str, auth: Auth) -> Result<Transport, ClientError> {
+    // reqwest is built with rustls but no crypto provider (see the workspace manifest): use
+    // ring, the provider of the AWS SDK's client. Installing twice is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut base = endpoint.trim_end_matches('/').to_string();
+    base.push('/');
+    let url = Url::parse(&base).map_err(|e| ClientError::InvalidEndpoint {
+        endpoint: endpoint.to_string(),
+        reason: e.to_string(),
+    })?;
+    let mut builder = TransportBuilder::new(SingleNodeConnectionPool::new(url))
+        .timeout(REQUEST_TIMEOUT)
+        .disable_proxy();
+    builder = match auth {
+        Auth::SigV4 {
+            credentials,
+            region,
+            service,
+        } => builder
+            .auth(opensearch::auth::Credentials::AwsSigV4(
+                credentials,
+                aws_types::region::Region::new(region),
+            ))
+            .service_name(service),
+        Auth::Basic { username, password } => {
+            builder.auth(opensearch::auth::Credentials::Basic(username, password))
+        }
+        Auth::ApiKey(key) => {
+            let mut value = HeaderValue::from_str(&format!("ApiKey {key}"))
+                .map_err(|_| ClientError::InvalidApiKey)?;
+            value.set_sensitive(true);
+            builder.header(opensearch::http::headers::AUTHORIZATION, value)
+        }
+        Auth::None => builder,
+    };
+    builder.build().map_err(|error| ClientError::Transport {
+        endpoint: endpoint.to_string(),
+        error,
+    })
+}
+
+impl OpenSearchIndex {
     /// A client for `config` (its endpoint and auth), with SigV4 credentials from `sdk`.
     pub fn from_config(
         config: &IndexConfig,
@@ -232,8 +359,35 @@ impl OpenSearchIndex {
         &self.endpoint
     }
 
-    /// Sends one request and reads the answer (any status), within `deadline`.
+    /// Sends one request and reads the answer (any status), within `deadline`. With an
+    /// [`AuthSource`], a 401 or 403 (other than a `cluster_block_exception`) reads the
+    /// credentials again, and the request is sent once more when they changed.
     pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        headers: HeaderMap,
+        body: Option<Vec<u8>>,
+        deadline: Option<Instant>,
+    ) -> Result<Reply, SendError> {
+        let again = self
+            .refresh
+            .as_ref()
+            .map(|_| (headers.clone(), body.clone()));
+        let reply = self
+            .send_once(method, path, headers, body, deadline)
+            .await?;
+        if matches!(reply.status, 401 | 403)
+            && !String::from_utf8_lossy(&reply.body).contains("cluster_block_exception")
+            && let Some((headers, body)) = again
+            && self.refreshed().await
+        {
+            return self.send_once(method, path, headers, body, deadline).await;
+        }
+        Ok(reply)
+    }
+
+    async fn send_once(
         &self,
         method: Method,
         path: &str,
@@ -253,7 +407,11 @@ impl OpenSearchIndex {
         );
         // The client's own timeout a little later than ours, so that a slow answer is reported
         // as what it is: no answer before the deadline.
-        let sent = self.transport.send(
+        let transport = match self.transport.read() {
+            Ok(t) => t.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        let sent = transport.send(
             method,
             path,
             headers,

@@ -9,5 +9,6 @@ mod dynamodb;
 mod opensearch_faults;
 mod s3_faults;
 mod s3_moto;
+mod secrets;
 mod sns;
 mod sns_faults;

@@ -59,7 +59,9 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "URL")]
     index_to: Option<String>,
     /// How to authenticate to --index-to: sigv4, sigv4-serverless, basic
-    /// (CWLOGS_INDEX_USERNAME, CWLOGS_INDEX_PASSWORD), api-key (CWLOGS_INDEX_API_KEY) or none.
+    /// (CWLOGS_INDEX_USERNAME, CWLOGS_INDEX_PASSWORD), api-key (CWLOGS_INDEX_API_KEY) or none;
+    /// basic and api-key read the configuration's `[index] secret` (Secrets Manager) instead
+    /// of those variables when it has one.
     /// Default: the configuration's `auth`, else inferred from the URL (SigV4 for
     /// *.es.amazonaws.com and *.aoss.amazonaws.com, none otherwise).
     #[arg(long, value_name = "AUTH", requires = "index_to")]
@@ -812,7 +814,15 @@ fn connect_index(
         None => IndexAuth::infer(Some(url)),
     };
     i.endpoint = Some(url.trim_end_matches('/').to_string());
-    let cluster = OpenSearchIndex::from_config(i, Some(&remote.sdk), &region, env)
+    // With `[index] secret` (and auth basic or api-key), the credentials come from Secrets
+    // Manager, as in the index function.
+    if i.secret.is_some() && !matches!(i.auth, IndexAuth::Basic | IndexAuth::ApiKey) {
+        i.secret = None;
+    }
+    let connect = cwlogs_aws::index_client(i, &remote.sdk, &region, env);
+    let cluster = remote
+        .rt
+        .block_on(connect)
         .map_err(|e| anyhow::anyhow!("--index-to {url}: {e}"))?;
     if i.install_template {
         // Built inside the runtime: a timer needs its reactor.

@@ -18,7 +18,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .as_ref()
         .ok_or_else(|| ColdStartError("the index function needs `[index]` enabled".into()))?;
     let sdk = cwlogs_aws::sdk_config(None).await;
-    let cluster = cwlogs_aws::OpenSearchIndex::from_config(index, Some(&sdk), &config.region, &env)
+    // Basic-auth / API-key credentials from `[index] secret` (Secrets Manager) when set: read
+    // now, and again on a 401 or 403; a missing, unreadable or malformed secret fails here.
+    let cluster = cwlogs_aws::index_client(index, &sdk, &config.region, &env)
+        .await
         .map_err(|e| ColdStartError(e.to_string()))?;
     if index.install_template {
         match tokio::time::timeout(TEMPLATE_TIMEOUT, cluster.install_templates(index)).await {
