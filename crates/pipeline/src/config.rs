@@ -2,7 +2,8 @@
 //!
 //! This module holds the file's top level and the order of the checks; each section checks
 //! itself where its settings are used (`[archive]` in [`crate::archive`], `[index]` in
-//! [`crate::index`], `[[rule]]`, `packs` and `[alerts]` in [`crate::rules`]), reporting every
+//! [`crate::index`], `[parse]` and `[[enrich]]` in [`crate::shape`], `[[rule]]`, `packs` and
+//! `[alerts]` in [`crate::rules`]), reporting every
 //! problem with its position, so that one run shows them all. A new section is a `Raw*`
 //! struct with a `build` method in its own module and one field here.
 
@@ -10,6 +11,7 @@ use crate::archive::{ArchiveConfig, RawArchive};
 use crate::error::NOWHERE;
 use crate::index::{IndexConfig, RawIndex};
 use crate::rules::{RawAlerts, RawRule, RuleSet};
+use crate::shape::{RawEnrichList, RawParse};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -35,6 +37,8 @@ struct RawConfig {
     decode: RawDecode,
     archive: Option<RawArchive>,
     index: Option<RawIndex>,
+    parse: Option<RawParse>,
+    enrich: Option<RawEnrichList>,
     alerts: Option<RawAlerts>,
     #[serde(default)]
     packs: Vec<Spanned<toml::Value>>,
@@ -137,7 +141,18 @@ impl Config {
         }
 
         let archive = raw.archive.and_then(|a| a.build(env, &mut err));
-        let index = raw.index.and_then(|i| i.build(env, &mut err));
+        let mut index = raw.index.and_then(|i| i.build(env, &mut err));
+        // `[parse]` and `[[enrich]]` shape what is indexed: checked here (an enrichment field
+        // must not take the `json_key` object), kept with the document settings.
+        let json_root = index
+            .as_ref()
+            .and_then(|i| i.documents.json_key.as_deref())
+            .map(|k| k.split('.').next().unwrap_or(k).to_string());
+        let shape =
+            crate::shape::config::build(raw.parse, raw.enrich, json_root.as_deref(), &mut err);
+        if let Some(i) = &mut index {
+            i.documents.shape = shape;
+        }
         let own_log_group = env("AWS_LAMBDA_LOG_GROUP_NAME").filter(|g| !g.is_empty());
         let rules = crate::rules::build_config(
             raw.rule,

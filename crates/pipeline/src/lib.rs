@@ -28,6 +28,7 @@
 //! | [`route`] | log-group globs and include / exclude patterns, per destination |
 //! | [`archive`] | `[archive]`: object keys, gzip NDJSON bodies |
 //! | [`index`] | `[index]`: index names, documents, `_bulk` items, the send loop, the quarantine, mappings |
+//! | [`shape`] | `[parse]`, `[[enrich]]`: AWS formats to typed ECS fields, multiline merging, added fields (what is indexed, never the archive) |
 //! | [`rules`] | `[[rule]]`, packs, `[alerts]`: evaluation, EMF metrics, SNS alerts and their state |
 //! | [`sink`] | the seams ([`Archive`], [`sink::BulkTransport`], [`StateStore`], [`Publish`]), [`Class`], [`Backoff`], the AWS error classifier, dead letters, the in-memory doubles |
 //! | [`util`] | JSON splicing, UTC time, content hashes |
@@ -101,6 +102,7 @@ pub mod input;
 pub mod patterns;
 pub mod route;
 pub mod rules;
+pub mod shape;
 pub mod sink;
 pub mod util;
 

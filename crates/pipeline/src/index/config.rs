@@ -3,6 +3,7 @@
 use crate::error::{Invalid, Report};
 use crate::index::names::IndexNamePattern;
 use crate::route::{Glob, Route};
+use crate::shape::ShapeConfig;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -158,6 +159,9 @@ pub struct DocumentConfig {
     pub max_fields: usize,
     /// Space-delimited patterns whose named fields become document fields.
     pub extract: Vec<Extract>,
+    /// `[parse]` and `[[enrich]]`: typed fields from AWS formats, multiline merging, added
+    /// fields (the top-level sections, set here by the configuration check).
+    pub shape: ShapeConfig,
 }
 
 impl Default for DocumentConfig {
@@ -167,6 +171,7 @@ impl Default for DocumentConfig {
             max_depth: 10,
             max_fields: 500,
             extract: Vec::new(),
+            shape: ShapeConfig::default(),
         }
     }
 }
@@ -351,6 +356,7 @@ impl RawIndex {
                 max_depth,
                 max_fields,
                 extract,
+                shape: ShapeConfig::default(),
             },
             route: Route::build(&i.log_groups, i.include, i.exclude, err),
         })

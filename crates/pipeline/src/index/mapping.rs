@@ -10,7 +10,10 @@ use crate::sink::{Class, SendError};
 ///
 /// - `cwlogs-<prefix>` for the indices of the `index` template (the pattern is its literal
 ///   prefix and `*`): `@timestamp` a date, ids, account, region, log group and stream
-///   keywords, `message` text; a data stream when `data_stream` is on;
+///   keywords, `message` text, every field the parsers of `[parse]` write with its type
+///   (`ip`, `long`, `double`, `date`, `keyword`) and every `[[enrich]]` field a keyword, so
+///   that the first document of a day does not decide them; a data stream when `data_stream`
+///   is on;
 /// - `cwlogs-quarantine-<prefix>` for the quarantine indices, at a higher priority (it often
 ///   shares the prefix): fixed fields only and `dynamic: false`, so that a quarantined
 ///   document can never itself hit a mapping conflict.
@@ -22,22 +25,91 @@ pub fn mapping_templates(
 ) -> Result<Vec<(String, serde_json::Value)>, SendError> {
     use serde_json::json;
     let keyword = json!({"type": "keyword", "ignore_above": 1024});
-    let common = json!({
+    let long = json!({"type": "long"});
+    let double = json!({"type": "double"});
+    let date = json!({"type": "date"});
+    let ip = json!({"type": "ip"});
+    let mut vpcflow = serde_json::Map::new();
+    for (key, ty) in crate::shape::vpc_flow::vpcflow_mapping() {
+        vpcflow.insert(
+            key.to_string(),
+            match ty {
+                "long" => long.clone(),
+                "ip" => ip.clone(),
+                _ => keyword.clone(),
+            },
+        );
+    }
+    let mut common = json!({
         "@timestamp": {"type": "date"},
         "message": {"type": "text"},
-        "event": {"properties": {"id": keyword, "original": {"type": "text", "index": false}}},
+        "event": {"properties": {
+            "id": keyword,
+            "original": {"type": "text", "index": false},
+            "action": keyword,
+            "provider": keyword,
+            "outcome": keyword,
+            "start": date,
+            "end": date
+        }},
         "cloud": {"properties": {
             "provider": keyword,
             "region": keyword,
-            "account": {"properties": {"id": keyword}}
+            "account": {"properties": {"id": keyword, "name": keyword}}
         }},
         "aws": {"properties": {
             "cloudwatch": {"properties": {"log_group": keyword, "log_stream": keyword}},
-            "lambda": {"properties": {"request_id": keyword}}
+            "lambda": {"properties": {
+                "request_id": keyword,
+                "version": keyword,
+                "duration_ms": double,
+                "billed_duration_ms": long,
+                "memory_size_mb": long,
+                "max_memory_used_mb": long,
+                "init_duration_ms": double,
+                "restore_duration_ms": double,
+                "billed_restore_duration_ms": long
+            }},
+            "vpcflow": {"properties": vpcflow},
+            "cloudtrail": {"properties": {
+                "error_code": keyword,
+                "error_message": {"type": "text"},
+                "user_identity": {"properties": {"type": keyword, "arn": keyword, "account_id": keyword}}
+            }}
         }},
+        "source": {"properties": {"ip": ip, "address": keyword, "port": long, "packets": long, "bytes": long}},
+        "destination": {"properties": {"ip": ip, "port": long}},
+        "network": {"properties": {"iana_number": keyword, "transport": keyword}},
+        "user_agent": {"properties": {"original": keyword}},
+        "trace": {"properties": {"id": keyword}},
         "log": {"properties": {"level": keyword}},
-        "cwlogs": {"properties": {"truncated": {"type": "boolean"}, "reasons": keyword}},
+        "cwlogs": {"properties": {
+            "truncated": {"type": "boolean"},
+            "reasons": keyword,
+            "parse_error": keyword,
+            "multiline": {"properties": {"events": long}}
+        }},
     });
+    // `[[enrich]]` fields are strings: keywords, at their place in the objects.
+    for path in config.documents.shape.enrich.field_names() {
+        let mut at = &mut common;
+        let parts: Vec<&str> = path.split('.').collect();
+        for (i, part) in parts.iter().enumerate() {
+            let Some(obj) = at.as_object_mut() else { break };
+            if i + 1 == parts.len() {
+                obj.entry(part.to_string())
+                    .or_insert_with(|| keyword.clone());
+                break;
+            }
+            let node = obj
+                .entry(part.to_string())
+                .or_insert_with(|| json!({"properties": {}}));
+            if node.get("properties").is_none() {
+                break;
+            }
+            at = &mut node["properties"];
+        }
+    }
     let pattern = |t: &IndexNamePattern, what: &str| {
         let prefix = t.literal_prefix();
         if prefix.is_empty() {

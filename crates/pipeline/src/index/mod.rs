@@ -30,8 +30,9 @@ pub use response::{ItemClass, ResponseClass, classify_item, classify_response};
 pub use send::{BulkOptions, BulkReport, Fate, index_items, send_items};
 
 use crate::util::json::push_str;
-use cwlogs_decode::LogBatch;
+use cwlogs_decode::{LogBatch, LogEvent};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 
 /// The document `_id` of an event: 32 hex digits of SHA-256 over log group, stream and event
 /// id. Deterministic, so a redelivered event is recognised (`create` answers 409).
@@ -92,8 +93,11 @@ impl BulkChunk {
 /// Builds the `_bulk` items of a batch, grouped by target index in first-seen order.
 ///
 /// The action is `create` with [`doc_id`] and the index from `config.index`; the document is
-/// built by [`DocumentBuilder`] from `config.documents` (ECS metadata, the message, and the
-/// message's JSON or extracted fields under `json_key`).
+/// built by [`DocumentBuilder`] from `config.documents` (ECS metadata, the message, the
+/// message's JSON or extracted fields under `json_key`, and what `[parse]` and `[[enrich]]`
+/// add). With a `[[parse.multiline]]` entry for the batch's log group, continuation lines are
+/// merged into the event before them first ([`crate::shape::multiline`]): one document, with
+/// the first event's id and time, per run.
 pub fn bulk_chunks(config: &IndexConfig, region: &str, batch: &LogBatch<'_>) -> Vec<BulkChunk> {
     let template = &config.index;
     let mut documents = DocumentBuilder::new(&config.documents, region, batch);
@@ -113,7 +117,36 @@ pub fn bulk_chunks(config: &IndexConfig, region: &str, batch: &LogBatch<'_>) -> 
     let span = template.granularity();
     let mut chunks: Vec<BulkChunk> = Vec::new();
     let mut current: Option<(i64, usize)> = None; // (time span, chunk index)
-    for e in &batch.log_events {
+    // `[[parse.multiline]]`: the documents are runs of events merged into one (index only).
+    let runs = config
+        .documents
+        .shape
+        .multiline_for(&batch.log_group)
+        .map(|m| m.spans(&batch.log_events));
+    let mut next = 0;
+    loop {
+        let (merged, events) = match &runs {
+            None => match batch.log_events.get(next) {
+                Some(_) => (None, next..next + 1),
+                None => break,
+            },
+            Some(runs) => match runs.get(next) {
+                Some(r) if r.len() > 1 => {
+                    let all = &batch.log_events[r.clone()];
+                    let merged = LogEvent {
+                        id: all[0].id.clone(),
+                        timestamp: all[0].timestamp,
+                        message: Cow::Owned(crate::shape::multiline::merged_message(all)),
+                    };
+                    (Some(merged), r.clone())
+                }
+                Some(r) => (None, r.clone()),
+                None => break,
+            },
+        };
+        next += 1;
+        let count = events.len();
+        let e = merged.as_ref().unwrap_or(&batch.log_events[events.start]);
         let bucket = e.timestamp.div_euclid(span);
         let at = match current {
             Some((b, i)) if b == bucket => i,
@@ -145,7 +178,7 @@ pub fn bulk_chunks(config: &IndexConfig, region: &str, batch: &LogBatch<'_>) -> 
         } else {
             out.extend_from_slice(b"}}\n");
         }
-        documents.push(out, e);
+        documents.push_merged(out, e, count);
         chunk.ends.push(out.len());
     }
     chunks

@@ -96,6 +96,28 @@ pub(crate) fn push_int(out: &mut Vec<u8>, n: i64) {
     out.extend_from_slice(n.to_string().as_bytes());
 }
 
+/// Appends an unsigned decimal integer, without allocating.
+pub(crate) fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// Appends `"key":` for a key that needs no escaping (a constant of the crate).
+pub(crate) fn push_key(out: &mut Vec<u8>, key: &str) {
+    out.push(b'"');
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"\":");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,6 +134,15 @@ mod tests {
         let mut s = String::from("x");
         push_str_to_string(&mut s, "\"");
         assert_eq!(s, r#"x"\"""#);
+    }
+
+    #[test]
+    fn unsigned_integers() {
+        for n in [0, 7, 10, 99, 65_535, u64::MAX] {
+            let mut v = Vec::new();
+            push_u64(&mut v, n);
+            assert_eq!(v, n.to_string().into_bytes());
+        }
     }
 
     proptest! {

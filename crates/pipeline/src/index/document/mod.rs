@@ -61,8 +61,10 @@ mod rewrite;
 pub(crate) use lambda::is_iso_timestamp;
 
 use crate::index::DocumentConfig;
-use crate::util::json::{has_control, push_str, splat, zero_bytes};
-use crate::util::time::UtcTime;
+use crate::shape::Shaper;
+use crate::shape::capture::{Capture, JsonKinds};
+use crate::util::json::{has_control, push_str, push_u64, splat, zero_bytes};
+use crate::util::time::push_rfc3339;
 use cwlogs_decode::{LogBatch, LogEvent};
 use cwlogs_filter::{Message, Pattern};
 use lambda::*;
@@ -73,8 +75,9 @@ use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::fmt;
 
-/// Top-level names of the document that `json_key` must not start with.
-pub const RESERVED_FIELDS: [&str; 7] = [
+/// Top-level names of the document that `json_key` must not start with: the document's own
+/// fields and those the parsers of `[parse]` write.
+pub const RESERVED_FIELDS: [&str; 12] = [
     "@timestamp",
     "message",
     "event",
@@ -82,6 +85,11 @@ pub const RESERVED_FIELDS: [&str; 7] = [
     "cloud",
     "aws",
     "cwlogs",
+    "source",
+    "destination",
+    "network",
+    "user_agent",
+    "trace",
 ];
 
 const DEPTH: u8 = 1;
@@ -111,6 +119,8 @@ pub struct DocumentBuilder<'c> {
     /// The extract patterns whose log groups take this batch, in configuration order.
     extract: Vec<&'c Pattern>,
     probe: Probe,
+    /// `[parse]` and `[[enrich]]` for this batch.
+    shaper: Shaper<'c>,
 }
 
 impl<'c> DocumentBuilder<'c> {
@@ -145,11 +155,17 @@ impl<'c> DocumentBuilder<'c> {
             .as_deref()
             .map_or(0, |k| k.matches('.').count());
 
+        let shaper = Shaper::new(&config.shape, &batch.log_group, &batch.owner, region);
         let mut cloud = Vec::with_capacity(96);
         cloud.extend_from_slice(b",\"cloud\":{\"provider\":\"aws\",\"account\":{\"id\":");
         push_str(&mut cloud, &batch.owner);
+        if let Some(name) = &shaper.enriched.account_name {
+            cloud.extend_from_slice(b",\"name\":");
+            push_str(&mut cloud, name);
+        }
         cloud.extend_from_slice(b"},\"region\":");
         push_str(&mut cloud, region);
+        cloud.extend_from_slice(&shaper.enriched.cloud);
         cloud.extend_from_slice(b"},\"aws\":{");
         let mut cloudwatch = Vec::with_capacity(128);
         cloudwatch.extend_from_slice(b"\"cloudwatch\":{\"log_group\":");
@@ -174,15 +190,61 @@ impl<'c> DocumentBuilder<'c> {
             cloudwatch,
             extract,
             probe: Probe::default(),
+            shaper,
         }
     }
 
     /// Appends the document of `event`, and a line feed, to `out`.
     pub fn push(&mut self, out: &mut Vec<u8>, event: &LogEvent<'_>) {
+        self.push_merged(out, event, 1);
+    }
+
+    /// Appends the document of `event`, and a line feed, to `out`, for an event that stands
+    /// for `events` consecutive events merged by `[[parse.multiline]]` (its message their
+    /// messages joined, its id and time the first one's): with more than one, the document
+    /// says so in `cwlogs.multiline.events`.
+    pub fn push_merged(&mut self, out: &mut Vec<u8>, event: &LogEvent<'_>, events: usize) {
+        let message = &*event.message;
+        let lambda = lambda_prefix(message);
+        let text = lambda.as_ref().map_or(message, |l| l.rest);
+        // The one JSON pass, before anything is written: the message's fields and the JSON
+        // parsers both take what they need from it. Lambda runtime lines are not parsed
+        // (their request id and level are written from the prefix).
+        let object = json_object_text(text);
+        self.shaper.clear();
+        let check = match object {
+            Some(o) => {
+                let kinds = if lambda.is_none() {
+                    self.shaper.json_kinds()
+                } else {
+                    JsonKinds::default()
+                };
+                if self.key_open.is_some() || kinds.any() {
+                    let mut capture = Capture::new(kinds);
+                    let (check, valid) =
+                        self.probe
+                            .check(o, self.config, kinds.any().then_some(&mut capture));
+                    if valid && kinds.any() {
+                        self.shaper.parse_json(&capture);
+                    }
+                    Some(check)
+                } else {
+                    None
+                }
+            }
+            None if lambda.is_none() => {
+                self.shaper.parse_text(message);
+                None
+            }
+            None => None,
+        };
+        let parsed = &self.shaper.parsed;
+        let enriched = &self.shaper.enriched;
+
         out.extend_from_slice(b"{\"@timestamp\":\"");
         push_rfc3339(out, event.timestamp);
         out.extend_from_slice(b"\",\"message\":");
-        push_str(out, &event.message);
+        push_str(out, message);
         out.extend_from_slice(b",\"event\":{\"id\":");
         // Event ids are decimal digits; anything else is escaped like any string.
         if event.id.bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -192,13 +254,20 @@ impl<'c> DocumentBuilder<'c> {
         } else {
             push_str(out, &event.id);
         }
+        out.extend_from_slice(&parsed.event);
+        out.extend_from_slice(&enriched.event);
         out.push(b'}');
-        let lambda = lambda_prefix(&event.message);
         if let Some(l) = &lambda {
             // The level is uppercase letters and the id hex digits and dashes: no escaping.
             out.extend_from_slice(b",\"log\":{\"level\":\"");
             out.extend_from_slice(l.level.as_bytes());
-            out.extend_from_slice(b"\"}");
+            out.push(b'"');
+            out.extend_from_slice(&enriched.log);
+            out.push(b'}');
+        } else if !enriched.log.is_empty() {
+            out.extend_from_slice(b",\"log\":{");
+            out.extend_from_slice(&enriched.log[1..]);
+            out.push(b'}');
         }
         out.extend_from_slice(&self.cloud);
         if let Some(l) = &lambda {
@@ -206,39 +275,64 @@ impl<'c> DocumentBuilder<'c> {
             out.extend_from_slice(l.request_id.as_bytes());
             out.extend_from_slice(b"\"},");
         }
+        out.extend_from_slice(&parsed.aws);
+        out.extend_from_slice(&enriched.aws);
         out.extend_from_slice(&self.cloudwatch);
-        let text = lambda.as_ref().map_or(&*event.message, |l| l.rest);
-        let reasons = self.fields(out, &event.message, text);
-        if reasons != 0 {
-            out.extend_from_slice(b",\"cwlogs\":{\"truncated\":true,\"reasons\":[");
-            let mut first = true;
-            for (bit, name) in REASONS {
-                if reasons & bit != 0 {
-                    if !first {
-                        out.push(b',');
+        out.extend_from_slice(&parsed.top);
+        out.extend_from_slice(&enriched.top);
+        let reasons = self.fields(out, message, object.zip(check));
+        let parse_error = !self.shaper.parsed.error.is_empty();
+        if reasons != 0 || parse_error || events > 1 {
+            out.extend_from_slice(b",\"cwlogs\":{");
+            let start = out.len();
+            if reasons != 0 {
+                out.extend_from_slice(b"\"truncated\":true,\"reasons\":[");
+                let mut first = true;
+                for (bit, name) in REASONS {
+                    if reasons & bit != 0 {
+                        if !first {
+                            out.push(b',');
+                        }
+                        first = false;
+                        out.push(b'"');
+                        out.extend_from_slice(name.as_bytes());
+                        out.push(b'"');
                     }
-                    first = false;
-                    out.push(b'"');
-                    out.extend_from_slice(name.as_bytes());
-                    out.push(b'"');
                 }
+                out.push(b']');
             }
-            out.extend_from_slice(b"]}");
+            if parse_error {
+                if out.len() > start {
+                    out.push(b',');
+                }
+                out.extend_from_slice(b"\"parse_error\":");
+                push_str(out, &self.shaper.parsed.error);
+            }
+            if events > 1 {
+                if out.len() > start {
+                    out.push(b',');
+                }
+                out.extend_from_slice(b"\"multiline\":{\"events\":");
+                push_u64(out, events as u64);
+                out.push(b'}');
+            }
+            out.push(b'}');
         }
         out.extend_from_slice(b"}\n");
     }
 
-    /// Appends `,"<json_key>":{...}` from the JSON object in `text` or from an extract pattern
-    /// matching `message`, if any; returns the reasons the fields were rewritten (0: none).
-    fn fields(&mut self, out: &mut Vec<u8>, message: &str, text: &str) -> u8 {
+    /// Appends `,"<json_key>":{...}` from the JSON object of the message (with what the
+    /// validating pass found) or from an extract pattern matching `message`, if any; returns
+    /// the reasons the fields were rewritten (0: none).
+    fn fields(&mut self, out: &mut Vec<u8>, message: &str, json: Option<(&str, Check)>) -> u8 {
         let Some(open) = &self.key_open else {
             return 0;
         };
         let start = out.len();
-        if let Some(object) = json_object_text(text) {
+        if let Some((object, check)) = json {
             out.push(b',');
             out.extend_from_slice(open);
-            match self.probe.check(object, self.config) {
+            match check {
                 Check::Clean => {
                     splice_json(out, object);
                     close(out, self.key_close);
@@ -334,42 +428,13 @@ fn splice_json(out: &mut Vec<u8>, json: &str) {
     }
 }
 
-/// RFC 3339 with milliseconds, written in place.
-fn push_rfc3339(out: &mut Vec<u8>, millis: i64) {
-    let t = UtcTime::from_millis(millis);
-    if !(0..=9999).contains(&t.year) {
-        out.extend_from_slice(t.rfc3339().as_bytes());
-        return;
-    }
-    let two = |out: &mut Vec<u8>, v: u32| {
-        out.push(b'0' + (v / 10 % 10) as u8);
-        out.push(b'0' + (v % 10) as u8);
-    };
-    let year = t.year as u32;
-    two(out, year / 100);
-    two(out, year % 100);
-    out.push(b'-');
-    two(out, t.month);
-    out.push(b'-');
-    two(out, t.day);
-    out.push(b'T');
-    two(out, t.hour);
-    out.push(b':');
-    two(out, t.minute);
-    out.push(b':');
-    two(out, t.second);
-    out.push(b'.');
-    out.push(b'0' + (t.millis / 100 % 10) as u8);
-    two(out, t.millis % 100);
-    out.push(b'Z');
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::index::Extract;
     use crate::index::quarantine_document;
     use crate::route::Glob;
+    use crate::util::time::UtcTime;
     use cwlogs_decode::MessageType;
     use serde_json::{Value, json};
 
@@ -814,7 +879,7 @@ mod tests {
             r#"{"a.b.c":{"d":1}}"#,
         ] {
             let mut probe = Probe::default();
-            assert_eq!(probe.check(msg, &config), Check::Clean, "{msg}");
+            assert_eq!(probe.check(msg, &config, None).0, Check::Clean, "{msg}");
             let mut rw = Rewriter {
                 max_depth: 4,
                 max_fields: 6,
@@ -837,7 +902,11 @@ mod tests {
             r#"{"a":1,"a":1}"#,
             r#"{"a..b":1}"#,
         ] {
-            assert_eq!(Probe::default().check(msg, &config), Check::Risky, "{msg}");
+            assert_eq!(
+                Probe::default().check(msg, &config, None).0,
+                Check::Risky,
+                "{msg}"
+            );
         }
     }
 
@@ -1053,6 +1122,7 @@ mod tests {
                 max_depth,
                 max_fields,
                 extract: Vec::new(),
+                shape: crate::shape::ShapeConfig::default(),
             };
             let (_, doc) = build_in(&config, "g", &body);
             let fields_at = match key {

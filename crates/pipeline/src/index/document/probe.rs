@@ -1,7 +1,10 @@
 //! The fast path: one validating pass over a JSON message that allocates nothing and says
-//! whether its text can be copied into the document as it is.
+//! whether its text can be copied into the document as it is. The same pass hands the JSON
+//! parsers of `[parse]` (CloudTrail records, Lambda platform events) the values they need
+//! ([`Capture`]), so a message is parsed once whatever reads it.
 
 use super::*;
+use crate::shape::capture::{Capture, Ctx, Field, JsonKinds, Slot, Val, slot as slot_of};
 
 /// What the validating pass found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,28 +27,46 @@ pub(super) struct Probe {
     pub(super) fields: usize,
     pub(super) flags: u8,
     pub(super) keys: Vec<u64>,
+    /// Walk to the end even once a rewrite is known to be needed (a capture is on).
+    pub(super) keep_going: bool,
 }
 
 impl Probe {
-    pub(super) fn check(&mut self, object: &str, config: &DocumentConfig) -> Check {
+    /// Checks `object`; with a `capture`, also collects what the JSON parsers need, and then
+    /// walks to the end (skipping what is too deep with `serde_json`'s iterative skipper), so
+    /// that the second value says whether the JSON is valid.
+    pub(super) fn check<'m>(
+        &mut self,
+        object: &'m str,
+        config: &DocumentConfig,
+        capture: Option<&mut Capture<'m>>,
+    ) -> (Check, bool) {
         self.max_depth = config.max_depth;
         self.max_fields = config.max_fields;
         self.fields = 0;
         self.flags = 0;
         self.keys.clear();
+        self.keep_going = capture.is_some();
+        let kinds = capture.as_ref().map_or(JsonKinds::default(), |c| c.kinds);
         let mut de = serde_json::Deserializer::from_str(object);
         let walked = Walk {
             probe: self,
+            ctx: capture.is_some().then_some(Ctx::Top),
+            capture,
+            kinds,
+            field: None,
             depth: 1,
             top: true,
         }
         .deserialize(&mut de)
         .and_then(|()| de.end());
-        match walked {
+        let valid = walked.is_ok();
+        let check = match walked {
             _ if self.flags != 0 => Check::Risky,
             Ok(()) => Check::Clean,
             Err(_) => Check::Invalid,
-        }
+        };
+        (check, valid)
     }
 }
 
@@ -55,58 +76,79 @@ pub(super) fn stop<E: de::Error>() -> E {
 }
 
 /// One value at `depth` (the level it has if it is an object or array).
-pub(super) struct Walk<'p> {
+pub(super) struct Walk<'p, 'm> {
     pub(super) probe: &'p mut Probe,
+    /// Where captured values go; `None` where nothing below is captured.
+    pub(super) capture: Option<&'p mut Capture<'m>>,
+    pub(super) kinds: JsonKinds,
+    /// The keys to watch when this value is an object.
+    pub(super) ctx: Option<Ctx>,
+    /// The place this value is captured in.
+    pub(super) field: Option<Field>,
     pub(super) depth: usize,
     /// The message's own value, which must be an object.
     pub(super) top: bool,
 }
 
-impl<'de> DeserializeSeed<'de> for Walk<'_> {
+impl<'m> DeserializeSeed<'m> for Walk<'_, 'm> {
     type Value = ();
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+    fn deserialize<D: Deserializer<'m>>(self, deserializer: D) -> Result<(), D::Error> {
         deserializer.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for Walk<'_> {
+impl<'m> Visitor<'m> for Walk<'_, 'm> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        self.scalar()
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
+        self.scalar(|| Val::Bool(v))
     }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        self.scalar()
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
+        self.scalar(|| Val::I64(v))
     }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        self.scalar()
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
+        self.scalar(|| Val::U64(v))
     }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        self.scalar()
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        self.scalar(|| Val::F64(v))
     }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        self.scalar()
+    fn visit_borrowed_str<E: de::Error>(self, v: &'m str) -> Result<(), E> {
+        self.scalar(|| Val::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        self.scalar(|| Val::Str(Cow::Owned(v.to_owned())))
     }
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        self.scalar()
+        self.scalar(|| Val::Null)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+    fn visit_seq<A: SeqAccess<'m>>(mut self, mut seq: A) -> Result<(), A::Error> {
         if self.top {
             return Err(de::Error::custom("not an object"));
         }
+        if let (Some(c), Some(f)) = (self.capture.as_deref_mut(), self.field) {
+            c.set(f, Val::Array);
+        }
         if self.depth > self.probe.max_depth {
             self.probe.flags |= DEPTH;
-            return Err(stop());
+            if !self.probe.keep_going {
+                return Err(stop());
+            }
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            return Ok(());
         }
         while seq
             .next_element_seed(Walk {
                 probe: &mut *self.probe,
+                capture: None,
+                kinds: self.kinds,
+                ctx: None,
+                field: None,
                 depth: self.depth + 1,
                 top: false,
             })?
@@ -115,22 +157,46 @@ impl<'de> Visitor<'de> for Walk<'_> {
         Ok(())
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+    fn visit_map<A: MapAccess<'m>>(mut self, mut map: A) -> Result<(), A::Error> {
+        if let (Some(c), Some(f)) = (self.capture.as_deref_mut(), self.field) {
+            c.set(f, Val::Object);
+        }
+        let watch = if self.capture.is_some() {
+            self.ctx
+        } else {
+            None
+        };
         if self.depth > self.probe.max_depth {
             self.probe.flags |= DEPTH;
-            return Err(stop());
+            if !self.probe.keep_going {
+                return Err(stop());
+            }
+            if watch.is_none() {
+                while map.next_key::<IgnoredAny>()?.is_some() {
+                    map.next_value::<IgnoredAny>()?;
+                }
+                return Ok(());
+            }
         }
         let base = self.probe.keys.len();
-        while let Some(dots) = map.next_key_seed(Key {
+        while let Some((dots, slot)) = map.next_key_seed(Key {
             probe: &mut *self.probe,
             depth: self.depth,
             base,
+            watch: watch.map(|ctx| (self.kinds, ctx)),
         })? {
-            if self.probe.flags != 0 {
+            if self.probe.flags != 0 && !self.probe.keep_going {
                 return Err(stop());
             }
             map.next_value_seed(Walk {
                 probe: &mut *self.probe,
+                capture: match slot {
+                    Some(_) => self.capture.as_deref_mut(),
+                    None => None,
+                },
+                kinds: self.kinds,
+                ctx: slot.and_then(|s| s.child),
+                field: slot.map(|s| s.field),
                 depth: self.depth + 1 + dots,
                 top: false,
             })?;
@@ -140,40 +206,49 @@ impl<'de> Visitor<'de> for Walk<'_> {
     }
 }
 
-impl Walk<'_> {
-    pub(super) fn scalar<E: de::Error>(self) -> Result<(), E> {
+impl<'m> Walk<'_, 'm> {
+    pub(super) fn scalar<E: de::Error>(self, value: impl FnOnce() -> Val<'m>) -> Result<(), E> {
         if self.top {
-            Err(E::custom("not an object"))
-        } else {
-            Ok(())
+            return Err(E::custom("not an object"));
         }
+        if let (Some(c), Some(f)) = (self.capture, self.field) {
+            c.set(f, value());
+        }
+        Ok(())
     }
 }
 
-/// One key of an object at `depth`; its value is the number of dots in it.
+/// One key of an object at `depth`; its value is the number of dots in it, and the capture
+/// slot it leads to when the object is watched.
 pub(super) struct Key<'p> {
     pub(super) probe: &'p mut Probe,
     pub(super) depth: usize,
     /// Where the object's key hashes start on the probe's stack.
     pub(super) base: usize,
+    /// The parsers on and the object's role, when its keys are watched.
+    pub(super) watch: Option<(JsonKinds, Ctx)>,
 }
 
 impl<'de> DeserializeSeed<'de> for Key<'_> {
-    type Value = usize;
+    type Value = (usize, Option<Slot>);
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<usize, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<(usize, Option<Slot>), D::Error> {
         deserializer.deserialize_str(self)
     }
 }
 
 impl<'de> Visitor<'de> for Key<'_> {
-    type Value = usize;
+    type Value = (usize, Option<Slot>);
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a key")
     }
 
-    fn visit_str<E: de::Error>(self, key: &str) -> Result<usize, E> {
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<(usize, Option<Slot>), E> {
+        let slot = self.watch.and_then(|(kinds, ctx)| slot_of(kinds, ctx, key));
         let p = self.probe;
         p.fields += 1;
         if p.fields > p.max_fields {
@@ -192,7 +267,7 @@ impl<'de> Visitor<'de> for Key<'_> {
             p.flags |= DUPLICATE;
         }
         p.keys.push(h);
-        Ok(dots.unwrap_or(0))
+        Ok((dots.unwrap_or(0), slot))
     }
 }
 
