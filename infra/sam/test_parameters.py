@@ -19,10 +19,13 @@ import sys
 from cfnlint.decode import decode
 
 TEMPLATE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "template.yaml")
+MEMBER = os.path.join(os.path.dirname(TEMPLATE), "member.yaml")
 
 # (parameter, values CloudFormation must accept, values it must reject)
 CASES = [
-    ("Topology", ["direct", "fan-out"], ["both", "Direct", ""]),
+    ("Topology", ["direct", "fan-out", "central"], ["both", "Direct", ""]),
+    ("CentralOrganizationId", ["", "o-a1b2c3d4e5"], ["o-abc", "O-A1B2C3D4E5", "123456789012"]),
+    ("CentralAccountIds", ["", "111122223333,444455556666"], ["1111", "111122223333,abc"]),
     ("LogGroupNames", ["/aws/lambda/app,/ecs/web", "aws-cloudtrail-logs-123_x#1"], ["/a,bad name", "/a,x*"]),
     ("ExcludedLogGroupNames", ["", "/aws/noisy"], ["/a b"]),
     ("SubscriptionFilterPattern", ["", "ERROR", "{ $.level = ERROR }"], ['{ $.level = "ERROR" }', "a\\b", "x" * 1025]),
@@ -48,6 +51,22 @@ CASES = [
         ["", "arn:aws:aoss:eu-west-1:123456789012:collection/abcdefghij0123456789"],
         ["arn:aws:es:eu-west-1:123456789012:domain/logs", "arn:aws:aoss:eu-west-1:123456789012:collection/A"],
     ),
+    ("IndexAuth", ["", "basic", "api-key"], ["sigv4", "Basic", "none"]),
+    (
+        "IndexSecretArn",
+        ["", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:cwlogs/elastic-AbCdEf"],
+        ["cwlogs/elastic", "arn:aws:ssm:eu-west-1:123456789012:parameter/x", "arn:aws:secretsmanager:eu-west-1:1234:secret:x"],
+    ),
+    (
+        "IndexSecretKmsKeyArn",
+        ["", "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"],
+        ["alias/aws/secretsmanager", "arn:aws:kms:eu-west-1:123456789012:alias/x"],
+    ),
+    ("IndexSubnetIds", ["", "subnet-0123456789abcdef0,subnet-01234567"], ["subnet-xyz", "sg-01234567"]),
+    ("IndexSecurityGroupIds", ["", "sg-0123456789abcdef0"], ["subnet-01234567", "sg-1"]),
+    ("IndexVpcId", ["", "vpc-0123456789abcdef0"], ["vpc-1", "subnet-01234567"]),
+    ("IndexRouteTableIds", ["", "rtb-0123456789abcdef0,rtb-01234567"], ["rtb-x", "vpc-01234567"]),
+    ("ReservedConcurrency", ["1", "20", "1000"], ["0", "1001"]),
     ("EnableAlerts", ["true", "false"], ["yes", "True"]),
     (
         "AlertTopicArn",
@@ -78,6 +97,15 @@ INDEX = {"IndexEndpoint": "https://search-logs-abc.eu-west-1.es.amazonaws.com"}
 DOMAIN = {"IndexDomainArn": "arn:aws:es:eu-west-1:123456789012:domain/logs"}
 COLLECTION = {"IndexCollectionArn": "arn:aws:aoss:eu-west-1:123456789012:collection/abcdefghij0123456789"}
 
+FANOUT = {"Topology": "fan-out"}
+ORG = {"CentralOrganizationId": "o-a1b2c3d4e5"}
+ACCOUNTS = {"CentralAccountIds": "111122223333,444455556666"}
+SECRET = {"IndexSecretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:cwlogs/elastic-AbCdEf"}
+KEY = {"IndexSecretKmsKeyArn": "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"}
+SUBNETS = {"IndexSubnetIds": "subnet-0123456789abcdef0,subnet-01234567"}
+GROUPS = {"IndexSecurityGroupIds": "sg-0123456789abcdef0"}
+ENDPOINTS = {"IndexVpcId": "vpc-0123456789abcdef0", "IndexRouteTableIds": "rtb-0123456789abcdef0"}
+
 # (parameter overrides, the rules that must fail: empty for a valid set)
 RULE_CASES = [
     (DIRECT, []),
@@ -89,6 +117,48 @@ RULE_CASES = [
     ({**DIRECT, **INDEX}, ["DirectAtMostTwoFilters"]),
     ({"Topology": "fan-out", **INDEX, **DOMAIN, **COLLECTION}, ["OneIndexTarget"]),
     ({"Topology": "fan-out", **DOMAIN}, ["IndexArnNeedsEndpoint"]),
+    ({"Topology": "central", **ORG}, []),
+    ({"Topology": "central", **ACCOUNTS, **INDEX, **DOMAIN}, []),
+    ({"Topology": "central"}, ["CentralNeedsMembers"]),
+    ({"Topology": "central", "CentralAccountIds": "111122223333,,444455556666"}, ["CentralNeedsMembers"]),
+    ({"Topology": "central", **ORG, **ACCOUNTS}, ["CentralNeedsMembers"]),
+    ({**FANOUT, **ORG}, ["CentralSettingsNeedCentral"]),
+    ({**DIRECT, **ACCOUNTS}, ["CentralSettingsNeedCentral"]),
+    ({**FANOUT, **INDEX, **SECRET, "IndexAuth": "basic"}, []),
+    ({**FANOUT, **INDEX, **SECRET, **KEY, "IndexAuth": "api-key"}, []),
+    ({**FANOUT, **INDEX, **SECRET}, ["IndexSecretNeedsAuth"]),
+    ({**FANOUT, **SECRET, "IndexAuth": "basic"}, ["IndexSecretNeedsAuth"]),
+    ({**FANOUT, **INDEX, "IndexAuth": "basic"}, ["IndexAuthNeedsSecret"]),
+    ({**FANOUT, **INDEX, **KEY}, ["IndexSecretKeyNeedsSecret"]),
+    ({**FANOUT, **INDEX, **SUBNETS, **GROUPS}, []),
+    ({**FANOUT, **INDEX, **SUBNETS, **GROUPS, **ENDPOINTS}, []),
+    ({**FANOUT, **INDEX, **SUBNETS}, ["IndexVpcNeedsBoth"]),
+    ({**FANOUT, **INDEX, **GROUPS}, ["IndexVpcNeedsBoth"]),
+    ({**FANOUT, **SUBNETS, **GROUPS}, ["IndexVpcNeedsIndex"]),
+    ({**FANOUT, **INDEX, **SUBNETS, **GROUPS, "IndexVpcId": "vpc-0123456789abcdef0"}, ["GatewayEndpointsNeedVpc"]),
+    ({**FANOUT, **INDEX, **ENDPOINTS}, ["GatewayEndpointsNeedVpc"]),
+]
+
+# member.yaml, the template StackSets deploy to member accounts.
+MEMBER_CASES = [
+    (
+        "DestinationArn",
+        ["arn:aws:logs:eu-west-1:123456789012:destination:cwlogs-central"],
+        ["", "arn:aws:kinesis:eu-west-1:123456789012:stream/x", "arn:aws:logs:eu-west-1:1234:destination:x", "arn:aws:logs:eu-west-1:123456789012:destination:a*b"],
+    ),
+    ("Scope", ["account", "log-groups"], ["all", "Account"]),
+    ("LogGroupNames", ["", "/aws/lambda/app,/ecs/web"], ["/a b", "/a,x*"]),
+    ("ExcludedLogGroupNames", ["", "/aws/noisy,/ecs/debug"], ["/a b"]),
+    ("FilterPattern", ["", "ERROR", "{ $.level = ERROR }"], ['{ $.level = "ERROR" }', "a\\b", "x" * 1025]),
+]
+MEMBER_DESTINATION = {"DestinationArn": "arn:aws:logs:eu-west-1:123456789012:destination:cwlogs-central"}
+MEMBER_RULE_CASES = [
+    (MEMBER_DESTINATION, []),
+    ({**MEMBER_DESTINATION, "ExcludedLogGroupNames": "/aws/noisy"}, []),
+    ({**MEMBER_DESTINATION, "Scope": "log-groups", "LogGroupNames": "/aws/lambda/app,/ecs/web"}, []),
+    ({**MEMBER_DESTINATION, "Scope": "log-groups"}, ["LogGroupsNeedNames"]),
+    ({**MEMBER_DESTINATION, "Scope": "log-groups", "LogGroupNames": "/a,,/b"}, ["LogGroupsNeedNames"]),
+    ({**MEMBER_DESTINATION, "LogGroupNames": "/aws/lambda/app"}, ["NamesNeedLogGroups"]),
 ]
 
 
@@ -103,7 +173,16 @@ CDK_PATTERNS = {
     "DOMAIN_ARN": "IndexDomainArn",
     "COLLECTION_ARN": "IndexCollectionArn",
     "TOPIC_ARN": "AlertTopicArn",
+    "SECRET_ARN": "IndexSecretArn",
+    "SUBNET_ID": "IndexSubnetIds",
+    "SECURITY_GROUP_ID": "IndexSecurityGroupIds",
+    "VPC_ID": "IndexVpcId",
+    "ROUTE_TABLE_ID": "IndexRouteTableIds",
+    "ORGANIZATION_ID": "CentralOrganizationId",
+    "ACCOUNT_ID": "CentralAccountIds",
 }
+# And the member stack's (infra/cdk/lib/member.ts) against member.yaml.
+CDK_MEMBER_PATTERNS = {"DESTINATION_ARN": "DestinationArn"}
 CDK_VALIDATE = os.path.join(os.path.dirname(TEMPLATE), "..", "cdk", "lib", "validate.ts")
 
 
@@ -178,8 +257,9 @@ def failing_rules(template, overrides):
 
 def main():
     template, matches = decode(TEMPLATE)
-    if matches:
-        print("\n".join(str(m) for m in matches))
+    member, member_matches = decode(MEMBER)
+    if matches or member_matches:
+        print("\n".join(str(m) for m in matches + member_matches))
         return 1
     passed = failed = 0
 
@@ -191,28 +271,32 @@ def main():
             failed += 1
             print(f"FAIL {what}")
 
-    parameters = template["Parameters"]
-    for name, good, bad in CASES:
-        spec = parameters[name]
-        for v in good:
-            errors = constraint_errors(spec, v)
-            check(not errors, f"{name}={v!r} should be accepted: {errors}")
-        for v in bad:
-            check(bool(constraint_errors(spec, v)), f"{name}={v!r} should be rejected")
-        if "Default" in spec:
-            check(not constraint_errors(spec, str(spec["Default"])), f"{name}: the default must be accepted")
-    untested = set(parameters) - {c[0] for c in CASES}
-    check(not untested, f"parameters without cases: {sorted(untested)}")
-
     cdk = cdk_patterns()
-    for const, name in CDK_PATTERNS.items():
-        sam = parameters[name]["AllowedPattern"]
-        sam = sam[len("^$|"):] if sam.startswith("^$|") else sam
-        check(cdk.get(const) == sam, f"CDK {const} {cdk.get(const)!r} differs from SAM {name} {sam!r}")
+    for tpl, file, cases, rule_cases, patterns in [
+        (template, "template.yaml", CASES, RULE_CASES, CDK_PATTERNS),
+        (member, "member.yaml", MEMBER_CASES, MEMBER_RULE_CASES, CDK_MEMBER_PATTERNS),
+    ]:
+        parameters = tpl["Parameters"]
+        for name, good, bad in cases:
+            spec = parameters[name]
+            for v in good:
+                errors = constraint_errors(spec, v)
+                check(not errors, f"{file} {name}={v!r} should be accepted: {errors}")
+            for v in bad:
+                check(bool(constraint_errors(spec, v)), f"{file} {name}={v!r} should be rejected")
+            if "Default" in spec:
+                check(not constraint_errors(spec, str(spec["Default"])), f"{file} {name}: the default must be accepted")
+        untested = set(parameters) - {c[0] for c in cases}
+        check(not untested, f"{file}: parameters without cases: {sorted(untested)}")
 
-    for overrides, expected in RULE_CASES:
-        got = failing_rules(template, overrides)
-        check(got == sorted(expected), f"rules for {overrides}: expected {expected} to fail, got {got}")
+        for const, name in patterns.items():
+            sam = parameters[name]["AllowedPattern"]
+            sam = sam[len("^$|"):] if sam.startswith("^$|") else sam
+            check(cdk.get(const) == sam, f"CDK {const} {cdk.get(const)!r} differs from SAM {file} {name} {sam!r}")
+
+        for overrides, expected in rule_cases:
+            got = failing_rules(tpl, overrides)
+            check(got == sorted(expected), f"{file} rules for {overrides}: expected {expected} to fail, got {got}")
 
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0

@@ -17,6 +17,17 @@ export const ENDPOINT_URL = /^https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?(\/[^\s?#]*
 export const DOMAIN_ARN = /^arn:aws[a-z-]*:es:[a-z0-9-]+:[0-9]{12}:domain\/[a-z][a-z0-9-]{2,27}$/;
 export const COLLECTION_ARN = /^arn:aws[a-z-]*:aoss:[a-z0-9-]+:[0-9]{12}:collection\/[a-z0-9]{3,40}$/;
 export const TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/;
+/** Secrets Manager secret ARNs (the full ARN, with its 6-character suffix). */
+export const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9\/_+=.@-]+$/;
+export const SUBNET_ID = /^subnet-[0-9a-f]{8,17}$/;
+export const SECURITY_GROUP_ID = /^sg-[0-9a-f]{8,17}$/;
+export const VPC_ID = /^vpc-[0-9a-f]{8,17}$/;
+export const ROUTE_TABLE_ID = /^rtb-[0-9a-f]{8,17}$/;
+/** AWS Organizations ids. */
+export const ORGANIZATION_ID = /^o-[a-z0-9]{10,32}$/;
+export const ACCOUNT_ID = /^[0-9]{12}$/;
+/** CloudWatch Logs destination ARNs (what a member account subscribes to). */
+export const DESTINATION_ARN = /^arn:aws[a-z-]*:logs:[a-z0-9-]+:[0-9]{12}:destination:[^:*]{1,512}$/;
 
 /** The largest configuration file the functions accept (cwlogs_pipeline::config::MAX_CONFIG_BYTES). */
 export const MAX_CONFIG_BYTES = 1 << 20;
