@@ -158,8 +158,8 @@ impl GroupTallies {
     }
 
     /// The EMF documents for these counts (see [`SelfMetricsDetail`]): per sink and log group
-    /// (at most [`MAX_SELF_METRIC_GROUPS`] groups per sink, the busiest; the rest as
-    /// [`OTHER_LOG_GROUPS`]), or per sink. Each holds `EventsIn`, `EventsDelivered`,
+    /// (at most 100 groups per sink, the busiest; the rest as
+    /// `(other)`), or per sink. Each holds `EventsIn`, `EventsDelivered`,
     /// `EventsFiltered`, `EventsDeadLettered`, `EventsPending` (`Count`) and, when events were
     /// delivered, `DeliveryLag`: `now_ms` less the oldest delivered event's time
     /// (`Milliseconds`, 0 for events stamped in the future).
