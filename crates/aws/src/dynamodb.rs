@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use cwlogs_pipeline::sink::classify::Service;
 use cwlogs_pipeline::sink::jitter;
-use cwlogs_pipeline::{Backoff, Class, SendError, StateStore, Versioned};
+use cwlogs_pipeline::{Backoff, Class, SendError, StateStore, StateWrite, Versioned};
 use std::collections::HashMap;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -129,14 +129,13 @@ impl DynamoStateStore {
         })
     }
 
-    async fn put_once(
-        &self,
-        key: &str,
-        value: &str,
-        expected: Option<u64>,
-        expires_at: i64,
-        token: &str,
-    ) -> Result<bool, SendError> {
+    async fn put_once(&self, write: StateWrite<'_>, token: &str) -> Result<bool, SendError> {
+        let StateWrite {
+            key,
+            value,
+            expected,
+            expires_at,
+        } = write;
         let version = expected.map_or(1, |v| v.saturating_add(1));
         let mut req = self
             .client
@@ -189,17 +188,11 @@ impl StateStore for DynamoStateStore {
 
     async fn put(
         &self,
-        key: &str,
-        value: &str,
-        expected: Option<u64>,
-        expires_at: i64,
+        write: StateWrite<'_>,
         deadline: Option<Instant>,
     ) -> Result<bool, SendError> {
         let token = format!("{:016x}{:016x}", jitter(), jitter());
-        with_retry(&self.backoff, deadline, || {
-            self.put_once(key, value, expected, expires_at, &token)
-        })
-        .await
+        with_retry(&self.backoff, deadline, || self.put_once(write, &token)).await
     }
 }
 

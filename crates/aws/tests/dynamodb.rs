@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, TableStatus, TimeToLiveSpecification};
 use common::sdk;
 use cwlogs_aws::DynamoStateStore;
-use cwlogs_pipeline::{Backoff, Class, StateStore, Versioned};
+use cwlogs_pipeline::{Backoff, Class, StateStore, StateWrite, Versioned};
 use cwlogs_testkit::moto::{self, unique};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -105,7 +105,9 @@ async fn conditional_puts_version_the_item() {
 
     assert_eq!(store.get(key, None).await, Ok(None));
     assert_eq!(
-        store.put(key, r#"{"n":1}"#, None, later(), None).await,
+        store
+            .put(StateWrite::new(key, r#"{"n":1}"#, None, later()), None)
+            .await,
         Ok(true)
     );
     assert_eq!(store.get(key, None).await, Ok(versioned(r#"{"n":1}"#, 1)));
@@ -119,7 +121,9 @@ async fn conditional_puts_version_the_item() {
         (r#"{"n":3}"#, Some(2), true),
     ] {
         assert_eq!(
-            store.put(key, value, version, later(), None).await,
+            store
+                .put(StateWrite::new(key, value, version, later()), None)
+                .await,
             Ok(written),
             "{value} on version {version:?}"
         );
@@ -130,7 +134,10 @@ async fn conditional_puts_version_the_item() {
     let expires_at = later();
     assert_eq!(
         store
-            .put(key, r#"{"n":4}"#, Some(3), expires_at, None)
+            .put(
+                StateWrite::new(key, r#"{"n":4}"#, Some(3), expires_at),
+                None
+            )
             .await,
         Ok(true)
     );
@@ -161,7 +168,9 @@ async fn an_expired_item_counts_as_absent_and_can_be_replaced() {
     let key = "bucket#access-denied";
 
     assert_eq!(
-        store.put(key, "old", None, now() - 60, None).await,
+        store
+            .put(StateWrite::new(key, "old", None, now() - 60), None)
+            .await,
         Ok(true)
     );
     assert_eq!(store.get(key, None).await, Ok(None), "expired: absent");
@@ -169,14 +178,23 @@ async fn an_expired_item_counts_as_absent_and_can_be_replaced() {
     assert!(raw_item(&client, &table, key).await.is_some());
     // Its version cannot be built on any more: it counts as absent.
     assert_eq!(
-        store.put(key, "stale", Some(1), later(), None).await,
+        store
+            .put(StateWrite::new(key, "stale", Some(1), later()), None)
+            .await,
         Ok(false)
     );
 
-    assert_eq!(store.put(key, "new", None, later(), None).await, Ok(true));
+    assert_eq!(
+        store
+            .put(StateWrite::new(key, "new", None, later()), None)
+            .await,
+        Ok(true)
+    );
     assert_eq!(store.get(key, None).await, Ok(versioned("new", 1)));
     assert_eq!(
-        store.put(key, "again", None, later(), None).await,
+        store
+            .put(StateWrite::new(key, "again", None, later()), None)
+            .await,
         Ok(false)
     );
 }
@@ -203,10 +221,12 @@ async fn concurrent_read_modify_write_increments_are_never_lost() {
                         .map_or(0, |v| v.value.parse().expect("a number"));
                     let written = store
                         .put(
-                            key,
-                            &(n + 1).to_string(),
-                            current.map(|v| v.version),
-                            later(),
+                            StateWrite::new(
+                                key,
+                                &(n + 1).to_string(),
+                                current.map(|v| v.version),
+                                later(),
+                            ),
                             None,
                         )
                         .await
@@ -248,7 +268,7 @@ async fn a_missing_table_is_rejected_naming_it() {
     );
 
     let e = store
-        .put("k", "{}", None, later(), None)
+        .put(StateWrite::new("k", "{}", None, later()), None)
         .await
         .expect_err("no table");
     assert_eq!(e.class, Class::Reject, "{e}");
@@ -332,7 +352,12 @@ async fn a_write_whose_answer_was_lost_is_recognized_on_the_retry() {
     let table = new_table(&sdk, "lost").await;
     let direct = DynamoStateStore::new(&sdk, &table);
     let key = "window#lost";
-    assert_eq!(direct.put(key, "v1", None, later(), None).await, Ok(true));
+    assert_eq!(
+        direct
+            .put(StateWrite::new(key, "v1", None, later()), None)
+            .await,
+        Ok(true)
+    );
 
     let upstream = sdk
         .endpoint_url()
@@ -356,7 +381,9 @@ async fn a_write_whose_answer_was_lost_is_recognized_on_the_retry() {
 
     // The first attempt is stored but its answer lost; the retry's condition (v = 1) then
     // fails against our own write, which the store recognizes by its token.
-    let written = lossy.put(key, "v2", Some(1), later(), None).await;
+    let written = lossy
+        .put(StateWrite::new(key, "v2", Some(1), later()), None)
+        .await;
     proxy.abort();
     assert_eq!(written, Ok(true));
     assert_eq!(
@@ -368,7 +395,9 @@ async fn a_write_whose_answer_was_lost_is_recognized_on_the_retry() {
 
     // Someone else's write is still someone else's.
     assert_eq!(
-        direct.put(key, "v3", Some(1), later(), None).await,
+        direct
+            .put(StateWrite::new(key, "v3", Some(1), later()), None)
+            .await,
         Ok(false)
     );
 }

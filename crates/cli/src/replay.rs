@@ -13,8 +13,8 @@ use cwlogs_pipeline::rules::alert::{AlertOptions, AlertReport, flush_summaries, 
 use cwlogs_pipeline::sink::is_error_file;
 use cwlogs_pipeline::{
     Archive, ArchiveObject, BatchOutput, Config, DeadLetter, IndexAuth, IndexConfig,
-    MemoryStateStore, RuleRun, SendError, StateStore, Versioned, process_batch, process_input,
-    put_dead_letter,
+    MemoryStateStore, RuleRun, SendError, StateStore, StateWrite, Versioned, process_batch,
+    process_input, put_dead_letter,
 };
 use futures_util::StreamExt as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -540,15 +540,12 @@ impl StateStore for AlertState {
 
     async fn put(
         &self,
-        key: &str,
-        value: &str,
-        expected: Option<u64>,
-        expires_at: i64,
+        write: StateWrite<'_>,
         deadline: Option<Instant>,
     ) -> std::result::Result<bool, SendError> {
         match self {
-            AlertState::Memory(s) => s.put(key, value, expected, expires_at, deadline).await,
-            AlertState::Dynamo(s) => s.put(key, value, expected, expires_at, deadline).await,
+            AlertState::Memory(s) => s.put(write, deadline).await,
+            AlertState::Dynamo(s) => s.put(write, deadline).await,
         }
     }
 }

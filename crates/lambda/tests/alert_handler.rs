@@ -7,7 +7,7 @@
 use cwlogs_lambda::{AlertSummary, Alerter, RetryLater};
 use cwlogs_pipeline::{
     AlertMessage, Class, Config, MemoryArchive, MemoryPublisher, MemoryStateStore, SendError,
-    StateStore,
+    StateStore, StateWrite,
 };
 use cwlogs_testkit::events::{DEPLOYER, INTRUDER, alert_rules, direct_event_of, envelope, sample};
 use cwlogs_testkit::lambda::invocation;
@@ -76,7 +76,11 @@ fn attribute<'a>(m: &'a AlertMessage, name: &str) -> Option<&'a str> {
 async fn copy(store: &MemoryStateStore) -> MemoryStateStore {
     let copy = MemoryStateStore::new();
     for (k, v) in store.items() {
-        assert!(copy.put(&k, &v.value, None, 0, None).await.expect("put"));
+        assert!(
+            copy.put(StateWrite::new(&k, &v.value, None, 0), None)
+                .await
+                .expect("put")
+        );
     }
     copy
 }

@@ -122,7 +122,8 @@ pub use rules::{
 };
 pub use sink::{
     AlertMessage, Archive, Backoff, Class, DeadLetter, MemoryArchive, MemoryPublisher,
-    MemoryStateStore, Object, Publish, SendError, StateStore, Versioned, put_dead_letter,
+    MemoryStateStore, Object, Publish, SendError, StateStore, StateWrite, Versioned,
+    put_dead_letter,
 };
 
 /// Runs a future whose awaits all complete at once (the in-memory sinks and stores never

@@ -2,7 +2,8 @@
 //! a publisher, each able to fail on request to exercise the failure paths.
 
 use crate::sink::{
-    AlertMessage, Archive, BulkTransport, Object, Publish, Reply, SendError, StateStore, Versioned,
+    AlertMessage, Archive, BulkTransport, Object, Publish, Reply, SendError, StateStore,
+    StateWrite, Versioned,
 };
 use serde::de::IgnoredAny;
 use std::collections::{BTreeMap, HashMap};
@@ -125,12 +126,15 @@ impl StateStore for MemoryStateStore {
 
     async fn put(
         &self,
-        key: &str,
-        value: &str,
-        expected: Option<u64>,
-        _expires_at: i64,
+        write: StateWrite<'_>,
         _deadline: Option<Instant>,
     ) -> Result<bool, SendError> {
+        let StateWrite {
+            key,
+            value,
+            expected,
+            ..
+        } = write;
         let Ok(mut items) = self.items.lock() else {
             return Ok(false);
         };

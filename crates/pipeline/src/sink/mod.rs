@@ -27,7 +27,7 @@ pub use dead_letter::{DeadLetter, is_error_file, put_dead_letter, refused_name};
 pub use memory::{
     Fault, MemoryArchive, MemoryIndex, MemoryPublisher, MemoryStateStore, StoredDoc, StoredObject,
 };
-pub use state::{AlertMessage, Publish, StateStore, Versioned};
+pub use state::{AlertMessage, Publish, StateStore, StateWrite, Versioned};
 
 use std::future::Future;
 use std::time::{Duration, Instant};

@@ -33,18 +33,41 @@ pub trait StateStore: Send + Sync {
         deadline: Option<Instant>,
     ) -> impl Future<Output = Result<Option<Versioned>, SendError>> + Send;
 
-    /// Writes `value` at `key` with version `expected + 1` (`1` when `expected` is `None`),
-    /// only if the stored version is still `expected` (`None`: only if there is no item).
-    /// Returns `Ok(false)` when the condition failed: someone else wrote first. `expires_at`
-    /// (seconds since the epoch) is when the store may forget the item.
+    /// Makes `write` if its condition holds. Returns `Ok(false)` when the condition failed:
+    /// someone else wrote first.
     fn put(
         &self,
-        key: &str,
-        value: &str,
-        expected: Option<u64>,
-        expires_at: i64,
+        write: StateWrite<'_>,
         deadline: Option<Instant>,
     ) -> impl Future<Output = Result<bool, SendError>> + Send;
+}
+
+/// One conditional write of a [`StateStore`]: `value` at `key` with version `expected + 1`
+/// (`1` when `expected` is `None`), only if the stored version is still `expected` (`None`:
+/// only if there is no item). `expires_at` (seconds since the epoch) is when the store may
+/// forget the item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateWrite<'a> {
+    /// The item's key.
+    pub key: &'a str,
+    /// The new value (JSON text).
+    pub value: &'a str,
+    /// The version the item must still have (`None`: there must be no item).
+    pub expected: Option<u64>,
+    /// When the store may forget the item, in seconds since the epoch.
+    pub expires_at: i64,
+}
+
+impl<'a> StateWrite<'a> {
+    /// The write of `value` at `key`, conditional on `expected`, expiring at `expires_at`.
+    pub const fn new(key: &'a str, value: &'a str, expected: Option<u64>, expires_at: i64) -> Self {
+        StateWrite {
+            key,
+            value,
+            expected,
+            expires_at,
+        }
+    }
 }
 
 /// One SNS message, complete: everything `Publish` needs, and what `cwlogs replay` writes

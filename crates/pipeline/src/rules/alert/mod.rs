@@ -40,7 +40,7 @@ pub use message::{insights_url, subject};
 
 use crate::rules::evaluate::{AlertEvent, Occurrences, cut};
 use crate::rules::{AlertRule, Rule, RuleSet};
-use crate::sink::{AlertMessage, Class, DeadLetter, Publish, SendError, StateStore};
+use crate::sink::{AlertMessage, Class, DeadLetter, Publish, SendError, StateStore, StateWrite};
 use crate::util::hash::short_hash;
 use crate::util::time::UtcTime;
 use message::*;
@@ -660,13 +660,10 @@ mod tests {
 
         async fn put(
             &self,
-            key: &str,
-            value: &str,
-            expected: Option<u64>,
-            expires_at: i64,
+            write: StateWrite<'_>,
             deadline: Option<Instant>,
         ) -> Result<bool, SendError> {
-            let fail = key.starts_with(self.prefix)
+            let fail = write.key.starts_with(self.prefix)
                 && self
                     .left
                     .fetch_update(
@@ -676,17 +673,9 @@ mod tests {
                     )
                     .is_ok();
             if !fail {
-                return self
-                    .inner
-                    .put(key, value, expected, expires_at, deadline)
-                    .await;
+                return self.inner.put(write, deadline).await;
             }
-            if self.stored
-                && !self
-                    .inner
-                    .put(key, value, expected, expires_at, deadline)
-                    .await?
-            {
+            if self.stored && !self.inner.put(write, deadline).await? {
                 return Ok(false);
             }
             Err(SendError {

@@ -95,7 +95,10 @@ where
             message: format!("alert state `{key}` cannot be written: {e}"),
         })?;
         let expected = current.map(|v| v.version);
-        match store.put(key, &text, expected, expires_at, deadline).await {
+        match store
+            .put(StateWrite::new(key, &text, expected, expires_at), deadline)
+            .await
+        {
             Ok(true) => return Ok(result),
             Ok(false) => {}
             Err(e) => {
