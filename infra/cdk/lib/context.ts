@@ -3,25 +3,39 @@
 import { Duration } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import { CwlogsMemberProps } from './member';
 import { CwlogsPipelineProps, Topology } from './pipeline';
 
 /** The context keys the app reads; anything else set with `-c` is ignored. */
 export const CONTEXT_KEYS = [
+  'stack',
+  'stackName',
   'topology',
   'logGroupNames',
   'excludedLogGroupNames',
   'subscriptionFilterPattern',
+  'centralOrganizationId',
+  'centralAccountIds',
+  'destinationArn',
   'archiveBucketName',
   'archivePrefix',
   'archiveKmsKeyArn',
   'indexEndpoint',
   'indexDomainArn',
   'indexCollectionArn',
+  'indexAuth',
+  'indexSecretArn',
+  'indexSecretKmsKeyArn',
+  'indexSubnetIds',
+  'indexSecurityGroupIds',
+  'indexVpcId',
+  'indexRouteTableIds',
   'enableAlerts',
   'alertTopicArn',
   'architecture',
   'memorySize',
   'timeoutSeconds',
+  'reservedConcurrency',
   'streamMode',
   'streamShardCount',
   'configFile',
@@ -69,6 +83,14 @@ export function propsFromContext(get: Lookup): CwlogsPipelineProps {
     throw new Error(`context streamMode: expected ON_DEMAND or PROVISIONED, not ${JSON.stringify(streamMode)}`);
   }
   const indexEndpoint = str(get('indexEndpoint'));
+  const indexAuth = str(get('indexAuth'));
+  if (indexAuth !== undefined && indexAuth !== 'basic' && indexAuth !== 'api-key') {
+    throw new Error(`context indexAuth: expected basic or api-key, not ${JSON.stringify(indexAuth)}`);
+  }
+  const subnetIds = list(get('indexSubnetIds'));
+  const securityGroupIds = list(get('indexSecurityGroupIds'));
+  const organizationId = str(get('centralOrganizationId'));
+  const accountIds = list(get('centralAccountIds'));
   const timeout = num('timeoutSeconds', get('timeoutSeconds'));
   const shardCount = num('streamShardCount', get('streamShardCount'));
   return {
@@ -76,6 +98,7 @@ export function propsFromContext(get: Lookup): CwlogsPipelineProps {
     logGroupNames: list(get('logGroupNames')),
     excludedLogGroupNames: list(get('excludedLogGroupNames')),
     subscriptionFilterPattern: str(get('subscriptionFilterPattern')),
+    central: organizationId !== undefined || accountIds !== undefined ? { organizationId, accountIds } : undefined,
     archive: {
       bucketName: str(get('archiveBucketName')),
       prefix: str(get('archivePrefix')),
@@ -86,6 +109,18 @@ export function propsFromContext(get: Lookup): CwlogsPipelineProps {
           endpoint: indexEndpoint,
           domainArn: str(get('indexDomainArn')),
           collectionArn: str(get('indexCollectionArn')),
+          auth: indexAuth as 'basic' | 'api-key' | undefined,
+          secretArn: str(get('indexSecretArn')),
+          secretKmsKeyArn: str(get('indexSecretKmsKeyArn')),
+          vpc:
+            subnetIds !== undefined || securityGroupIds !== undefined
+              ? {
+                  subnetIds: subnetIds ?? [],
+                  securityGroupIds: securityGroupIds ?? [],
+                  vpcId: str(get('indexVpcId')),
+                  routeTableIds: list(get('indexRouteTableIds')),
+                }
+              : undefined,
         }
       : undefined,
     alerts: {
@@ -96,6 +131,7 @@ export function propsFromContext(get: Lookup): CwlogsPipelineProps {
       architecture: architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64,
       memorySize: num('memorySize', get('memorySize')),
       timeout: timeout === undefined ? undefined : Duration.seconds(timeout),
+      reservedConcurrency: num('reservedConcurrency', get('reservedConcurrency')),
     },
     stream:
       streamMode !== undefined || shardCount !== undefined
@@ -106,5 +142,23 @@ export function propsFromContext(get: Lookup): CwlogsPipelineProps {
         : undefined,
     configFile: str(get('configFile')),
     lambdaDir: str(get('lambdaDir')),
+  };
+}
+
+/**
+ * CwlogsMember props from the app's context (`-c stack=member`): `destinationArn`, and
+ * `logGroupNames` (listed log groups) or `excludedLogGroupNames` (account scope), and
+ * `subscriptionFilterPattern`.
+ */
+export function memberPropsFromContext(get: Lookup): CwlogsMemberProps {
+  const destinationArn = str(get('destinationArn'));
+  if (destinationArn === undefined) {
+    throw new Error('context destinationArn: the central stack\'s DestinationArn output is required with stack=member');
+  }
+  return {
+    destinationArn,
+    logGroupNames: list(get('logGroupNames')),
+    excludedLogGroupNames: list(get('excludedLogGroupNames')),
+    filterPattern: str(get('subscriptionFilterPattern')),
   };
 }

@@ -1,3 +1,4 @@
 export * from './pipeline';
-export { propsFromContext } from './context';
+export * from './member';
+export { memberPropsFromContext, propsFromContext } from './context';
 export { archiveSettings } from './validate';

@@ -4,9 +4,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Aws, CfnOutput, CfnResource, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -21,6 +22,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { RustFunction } from 'cargo-lambda-cdk';
 import { Construct } from 'constructs';
 import {
+  ACCOUNT_ID,
   BUCKET_NAME,
   COLLECTION_ARN,
   DOMAIN_ARN,
@@ -28,8 +30,14 @@ import {
   KEY_PREFIX,
   KMS_KEY_ARN,
   LOG_GROUP_NAME,
+  ORGANIZATION_ID,
   Problems,
+  ROUTE_TABLE_ID,
+  SECRET_ARN,
+  SECURITY_GROUP_ID,
+  SUBNET_ID,
   TOPIC_ARN,
+  VPC_ID,
   checkConfigFile,
 } from './validate';
 
@@ -41,8 +49,10 @@ import {
  * - `fan-out`: an account-level subscription policy sends every log group of the account and
  *   region (but the functions' own) to one Kinesis stream; each function reads it through an
  *   event source mapping.
+ * - `central`: fan-out, plus a CloudWatch Logs destination in front of the stream that the
+ *   member accounts of an Organization (or listed accounts) subscribe to (`CwlogsMember`).
  */
-export type Topology = 'direct' | 'fan-out';
+export type Topology = 'direct' | 'fan-out' | 'central';
 
 /** The three functions: package `cwlogs-function-<name>`, binary `<name>`. */
 export type FunctionName = 'archive' | 'index' | 'alert';
@@ -69,6 +79,46 @@ export interface IndexProps {
   readonly domainArn?: string;
   /** The OpenSearch Serverless collection behind it: aoss:APIAccessAll on it. */
   readonly collectionArn?: string;
+  /**
+   * For a cluster outside AWS IAM (Elastic Cloud, self-managed OpenSearch): basic or api-key,
+   * with the credentials in `secretArn` (CWLOGS_INDEX_AUTH). @default - the configuration's
+   * `auth`, else SigV4 for AWS endpoints, none otherwise
+   */
+  readonly auth?: 'basic' | 'api-key';
+  /**
+   * The Secrets Manager secret (full ARN) holding the credentials as JSON: `{"username",
+   * "password"}` for basic, `{"api_key"}` for api-key (CWLOGS_INDEX_SECRET). The index function
+   * may read this secret only, at cold start and again after a 401/403 (rotation).
+   */
+  readonly secretArn?: string;
+  /** The customer managed key of `secretArn`: kms:Decrypt on it through Secrets Manager. */
+  readonly secretKmsKeyArn?: string;
+  /** Put the index function in a VPC (a VPC-only domain). @default - outside any VPC */
+  readonly vpc?: IndexVpcProps;
+}
+
+/**
+ * The index function's VPC settings, by id (no lookup at synth). The function then needs S3
+ * (dead letters: `vpcId` + `routeTableIds` add the S3 and DynamoDB gateway endpoints) and,
+ * with a secret, Secrets Manager (a NAT gateway or an interface endpoint).
+ */
+export interface IndexVpcProps {
+  /** Private subnets with a route to the cluster. */
+  readonly subnetIds: string[];
+  /** The function's security groups (egress to the cluster on 443 / 9200). */
+  readonly securityGroupIds: string[];
+  /** The VPC of the subnets, where gateway endpoints are created (with `routeTableIds`). */
+  readonly vpcId?: string;
+  /** The subnets' route tables: S3 and DynamoDB gateway endpoints are added to them. */
+  readonly routeTableIds?: string[];
+}
+
+/** `central`: who may subscribe to the destination (one of the two). */
+export interface CentralProps {
+  /** Every account of this Organization (aws:PrincipalOrgID). */
+  readonly organizationId?: string;
+  /** These accounts. */
+  readonly accountIds?: string[];
 }
 
 export interface AlertsProps {
@@ -89,6 +139,12 @@ export interface FunctionsProps {
   readonly memorySize?: number;
   /** 5 s to 15 min. @default 60 seconds */
   readonly timeout?: Duration;
+  /**
+   * Concurrent executions reserved for (and the most taken by) each function, so that a burst
+   * of logs cannot starve the account's other functions; 1 to 1000. fan-out needs at least
+   * shards x parallelizationFactor. @default 20
+   */
+  readonly reservedConcurrency?: number;
   /** @default INFO */
   readonly logLevel?: lambda.ApplicationLogLevel;
   /** Retention of the functions' own log groups. @default ONE_MONTH */
@@ -136,6 +192,8 @@ export interface CwlogsPipelineProps {
   readonly excludedLogGroupNames?: string[];
   /** What CloudWatch Logs sends at all. @default "" (every event) */
   readonly subscriptionFilterPattern?: string;
+  /** central (required there): who may subscribe to the destination. */
+  readonly central?: CentralProps;
   readonly archive?: ArchiveProps;
   /** @default - no index function */
   readonly index?: IndexProps;
@@ -177,6 +235,8 @@ export class CwlogsPipeline extends Construct {
   public readonly configLayer: lambda.LayerVersion;
   public readonly stream?: kinesis.Stream;
   public readonly accountPolicy?: logs.CfnAccountPolicy;
+  /** central: the destination the member accounts subscribe to. */
+  public readonly destination?: logs.CfnDestination;
   public readonly alertTopicArn?: string;
   public readonly alertTable?: dynamodb.Table;
   public readonly alarms: cloudwatch.Alarm[] = [];
@@ -191,7 +251,8 @@ export class CwlogsPipeline extends Construct {
     const configFile = props.configFile ?? path.join(workspaceRoot, 'infra', 'sam', 'config', 'cwlogs.toml');
     const prefix = props.archive?.prefix ?? 'cwl';
     const alertsEnabled = props.alerts?.enabled ?? true;
-    const fanOut = props.topology === 'fan-out';
+    // central is fan-out with a destination in front of the stream.
+    const fanOut = props.topology === 'fan-out' || props.topology === 'central';
     validate(props, { workspaceRoot, configFile, prefix, alertsEnabled }, this.node.path);
 
     const logGroupPrefix = props.logGroupPrefix ?? `/cwlogs/${stack.stackName}`;
@@ -215,21 +276,61 @@ export class CwlogsPipeline extends Construct {
     } else if (props.archive?.bucketName) {
       this.bucketName = props.archive.bucketName;
     } else {
+      // The archive bucket's server access logs, kept a year.
+      const accessLogs = new s3.Bucket(this, 'AccessLogBucket', {
+        encryption: s3.BucketEncryption.S3_MANAGED,
+        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+        objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        enforceSSL: true,
+        versioned: true,
+        lifecycleRules: [
+          { id: 'expire-access-logs', expiration: Duration.days(365), noncurrentVersionExpiration: Duration.days(7) },
+        ],
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+      skipChecks(accessLogs, [
+        'CKV_AWS_18',
+        "This is the access-log bucket; logging its own accesses would log the log writes without end.",
+      ]);
+      // Versioned: an object overwritten by a redelivered batch, or deleted by mistake, can be
+      // recovered for 30 days.
       this.bucket = new s3.Bucket(this, 'ArchiveBucket', {
         encryption: s3.BucketEncryption.S3_MANAGED,
         blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
         objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
         enforceSSL: true,
-        lifecycleRules: [{ id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(7) }],
+        versioned: true,
+        lifecycleRules: [
+          { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(7) },
+          { id: 'expire-noncurrent-versions', noncurrentVersionExpiration: Duration.days(30) },
+        ],
         removalPolicy: RemovalPolicy.RETAIN,
       });
+      // Server access logging through a bucket policy for the logging service (the buckets
+      // enforce bucket ownership, so no ACL), set on the resource itself: `serverAccessLogsBucket`
+      // would depend on a feature flag of the app.
+      accessLogs.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'S3ServerAccessLogs',
+          principals: [new iam.ServicePrincipal('logging.s3.amazonaws.com')],
+          actions: ['s3:PutObject'],
+          resources: [accessLogs.arnForObjects('archive/*')],
+          conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
+        }),
+      );
+      (this.bucket.node.defaultChild as s3.CfnBucket).loggingConfiguration = {
+        destinationBucketName: accessLogs.bucketName,
+        logFilePrefix: 'archive/',
+      };
       this.bucketName = this.bucket.bucketName;
     }
     const objects = (keyPrefix: string) => `arn:${Aws.PARTITION}:s3:::${this.bucketName}/${keyPrefix}/*`;
 
+    // It holds log data (the failed events or batches): encrypted with the AWS managed SQS key,
+    // whose key policy lets the account's principals that may use SQS use it (no KMS grant).
     this.failureQueue = new sqs.Queue(this, 'FailureQueue', {
       retentionPeriod: Duration.days(14),
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      encryption: sqs.QueueEncryption.KMS_MANAGED,
     });
 
     if (fanOut) {
@@ -263,6 +364,10 @@ export class CwlogsPipeline extends Construct {
         retention: fn.logRetention ?? logs.RetentionDays.ONE_MONTH,
         removalPolicy: RemovalPolicy.DESTROY,
       });
+      skipChecks(logGroup, [
+        'CKV_AWS_158',
+        "The functions' own logs (summaries, dead-letter notes, no log data) with CloudWatch Logs' default encryption; a customer key is a per-deployment choice.",
+      ]);
       const role = new iam.Role(this, `${title(name)}Role`, {
         description: `cwlogs ${name} function`,
         assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
@@ -310,6 +415,7 @@ export class CwlogsPipeline extends Construct {
         architecture: fn.architecture ?? lambda.Architecture.ARM_64,
         memorySize: fn.memorySize ?? 512,
         timeout: fn.timeout ?? Duration.seconds(60),
+        reservedConcurrentExecutions: fn.reservedConcurrency ?? 20,
         layers: [this.configLayer],
         environment: { ...environment, ...extraEnvironment },
         logGroup,
@@ -329,6 +435,23 @@ export class CwlogsPipeline extends Construct {
             manifestPath: path.join(workspaceRoot, 'functions', name, 'Cargo.toml'),
             binaryName: name,
           });
+      skipChecks(
+        f,
+        [
+          'CKV_AWS_116',
+          "Failed asynchronous invocations go to the failure queue through an on-failure destination, which keeps the error with the event; Kinesis batches through the event source mapping's on-failure destination. A DLQ would be a second, poorer copy.",
+        ],
+        [
+          'CKV_AWS_173',
+          'The environment holds names and ARNs, never a secret (credentials come from Secrets Manager or the role); Lambda encrypts it at rest with its service key.',
+        ],
+        [
+          'CKV_AWS_117',
+          name === 'index'
+            ? 'In a VPC when index.vpc is set (a VPC-only domain); a cluster with a public endpoint needs none.'
+            : 'It talks to AWS APIs only (S3, SNS, DynamoDB, CloudWatch Logs, Kinesis): a VPC would add NAT or endpoints and nothing to protect.',
+        ],
+      );
       // Failed asynchronous invocations (direct subscriptions, the schedule).
       f.configureAsyncInvoke({
         retryAttempts: 2,
@@ -379,12 +502,73 @@ export class CwlogsPipeline extends Construct {
           }),
         );
       }
+      const i = props.index;
+      if (i.secretArn) {
+        statements.push(
+          new iam.PolicyStatement({ sid: 'IndexSecret', actions: ['secretsmanager:GetSecretValue'], resources: [i.secretArn] }),
+        );
+      }
+      if (i.secretKmsKeyArn) {
+        statements.push(
+          new iam.PolicyStatement({
+            sid: 'IndexSecretKey',
+            actions: ['kms:Decrypt'],
+            resources: [i.secretKmsKeyArn],
+            conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Aws.REGION}.amazonaws.com` } },
+          }),
+        );
+      }
+      if (i.vpc) {
+        const arn = (type: string) => `arn:${Aws.PARTITION}:ec2:${Aws.REGION}:${Aws.ACCOUNT_ID}:${type}/*`;
+        statements.push(
+          // What Lambda needs to attach the function to the subnets (the actions of
+          // AWSLambdaVPCAccessExecutionRole), on this account's network interfaces.
+          new iam.PolicyStatement({
+            sid: 'VpcNetworkInterfaces',
+            actions: [
+              'ec2:CreateNetworkInterface',
+              'ec2:DeleteNetworkInterface',
+              'ec2:AssignPrivateIpAddresses',
+              'ec2:UnassignPrivateIpAddresses',
+            ],
+            resources: [arn('network-interface'), arn('subnet'), arn('security-group')],
+          }),
+          // Describe calls have no resource-level permissions.
+          new iam.PolicyStatement({
+            sid: 'VpcDescribe',
+            actions: ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets', 'ec2:DescribeSecurityGroups'],
+            resources: ['*'],
+          }),
+        );
+      }
       this.indexFunction = makeFunction(
         'index',
         'cwlogs index - CloudWatch Logs subscription data to OpenSearch / Elasticsearch',
         statements,
-        { CWLOGS_INDEX_ENDPOINT: props.index.endpoint },
+        {
+          CWLOGS_INDEX_ENDPOINT: i.endpoint,
+          ...(i.auth ? { CWLOGS_INDEX_AUTH: i.auth } : {}),
+          ...(i.secretArn ? { CWLOGS_INDEX_SECRET: i.secretArn } : {}),
+        },
       );
+      if (i.vpc) {
+        // By id, without a lookup at synth (an ec2.IVpc would need one, or the zones).
+        (this.indexFunction.node.defaultChild as lambda.CfnFunction).vpcConfig = {
+          subnetIds: i.vpc.subnetIds,
+          securityGroupIds: i.vpc.securityGroupIds,
+        };
+        if (i.vpc.vpcId && i.vpc.routeTableIds && i.vpc.routeTableIds.length > 0) {
+          // Gateway endpoints (free): S3 for the dead letters, DynamoDB for the VPC's own use.
+          for (const [id, service] of [['S3GatewayEndpoint', 's3'], ['DynamoDbGatewayEndpoint', 'dynamodb']]) {
+            new ec2.CfnVPCEndpoint(this, id, {
+              vpcEndpointType: 'Gateway',
+              serviceName: `com.amazonaws.${Aws.REGION}.${service}`,
+              vpcId: i.vpc.vpcId,
+              routeTableIds: i.vpc.routeTableIds,
+            });
+          }
+        }
+      }
     }
 
     if (alertsEnabled) {
@@ -408,6 +592,17 @@ export class CwlogsPipeline extends Construct {
         encryption: dynamodb.TableEncryption.AWS_MANAGED,
         removalPolicy: RemovalPolicy.DESTROY,
       });
+      skipChecks(
+        this.alertTable,
+        [
+          'CKV_AWS_28',
+          'Alert windows and counts that expire by TTL within a day; a point-in-time restore would bring back nothing worth having.',
+        ],
+        [
+          'CKV_AWS_119',
+          'Encrypted at rest with the AWS managed key; the items are counts and alert bookkeeping, and a customer key is a per-deployment choice.',
+        ],
+      );
       this.alertFunction = makeFunction(
         'alert',
         'cwlogs alert - [[rule]] metrics (EMF) and alerts to SNS',
@@ -493,6 +688,50 @@ export class CwlogsPipeline extends Construct {
         }),
         selectionCriteria: `LogGroupName NOT IN [${excluded.map((g) => `"${g}"`).join(', ')}]`,
       });
+
+      if (props.topology === 'central') {
+        // CloudWatch Logs writes the member accounts' subscriptions to the stream with this
+        // role; who may subscribe is the destination policy's to say.
+        const destinationRole = new iam.Role(this, 'DestinationRole', {
+          description: 'CloudWatch Logs destination to the cwlogs stream (member accounts)',
+          assumedBy: new iam.ServicePrincipal('logs.amazonaws.com', {
+            conditions: { StringLike: { 'aws:SourceArn': `arn:${Aws.PARTITION}:logs:${Aws.REGION}:*:*` } },
+          }),
+          inlinePolicies: {
+            'put-records': new iam.PolicyDocument({
+              statements: [
+                new iam.PolicyStatement({
+                  actions: ['kinesis:PutRecord', 'kinesis:PutRecords'],
+                  resources: [stream.streamArn],
+                }),
+              ],
+            }),
+          },
+        });
+        const destinationName = `cwlogs-${stack.stackName}`;
+        const c = props.central ?? {};
+        const subscribe = {
+          Effect: 'Allow',
+          Action: 'logs:PutSubscriptionFilter',
+          Resource: `arn:${Aws.PARTITION}:logs:${Aws.REGION}:${Aws.ACCOUNT_ID}:destination:${destinationName}`,
+        };
+        const statement = c.organizationId
+          ? {
+              Sid: 'OrganizationSubscribes',
+              ...subscribe,
+              Principal: '*',
+              Condition: { StringEquals: { 'aws:PrincipalOrgID': [c.organizationId] } },
+            }
+          : { Sid: 'AccountsSubscribe', ...subscribe, Principal: { AWS: c.accountIds ?? [] } };
+        this.destination = new logs.CfnDestination(this, 'LogDestination', {
+          destinationName,
+          targetArn: stream.streamArn,
+          roleArn: destinationRole.roleArn,
+          destinationPolicy: stack.toJsonString({ Version: '2012-10-17', Statement: [statement] }),
+        });
+        // The role's policy must be in place before CloudWatch Logs checks it can write.
+        this.destination.node.addDependency(destinationRole);
+      }
 
       const s = props.stream ?? {};
       for (const [name, f] of Object.entries(this.functions) as [FunctionName, lambda.Function][]) {
@@ -694,6 +933,12 @@ export class CwlogsPipeline extends Construct {
     if (this.alertTable) new CfnOutput(this, 'AlertTableName', { value: this.alertTable.tableName });
     if (this.stream) new CfnOutput(this, 'StreamArn', { value: this.stream.streamArn });
     if (this.accountPolicy) new CfnOutput(this, 'AccountPolicyName', { value: this.accountPolicy.policyName });
+    if (this.destination) {
+      new CfnOutput(this, 'DestinationArn', {
+        description: "What member accounts subscribe to (CwlogsMember's destinationArn, member.yaml's DestinationArn)",
+        value: this.destination.attrArn,
+      });
+    }
     new CfnOutput(this, 'FailureQueueUrl', {
       description: 'Failed asynchronous invocations and Kinesis batches past their retries',
       value: this.failureQueue.queueUrl,
@@ -702,6 +947,15 @@ export class CwlogsPipeline extends Construct {
       value: `https://${Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}#dashboards:name=${this.dashboard.dashboardName}`,
     });
   }
+}
+
+/**
+ * checkov findings this stack decides against, recorded in the template with the reason
+ * (`Metadata.checkov.skip`), as the SAM template does.
+ */
+function skipChecks(construct: Construct, ...checks: [string, string][]): void {
+  const resource = (construct.node.defaultChild ?? construct) as CfnResource;
+  resource.addMetadata('checkov', { skip: checks.map(([id, comment]) => ({ id, comment })) });
 }
 
 function title(name: string): string {
@@ -740,8 +994,20 @@ interface Resolved {
 
 function validate(props: CwlogsPipelineProps, r: Resolved, where: string): void {
   const p = new Problems();
-  if (props.topology !== 'direct' && props.topology !== 'fan-out') {
-    p.add(`topology must be "direct" or "fan-out", not ${JSON.stringify(props.topology)}`);
+  if (props.topology !== 'direct' && props.topology !== 'fan-out' && props.topology !== 'central') {
+    p.add(`topology must be "direct", "fan-out" or "central", not ${JSON.stringify(props.topology)}`);
+  }
+  const c = props.central;
+  if (props.topology === 'central') {
+    const accounts = c?.accountIds ?? [];
+    if (!c?.organizationId && accounts.length === 0) {
+      p.add('topology "central" needs central.organizationId (every account of the Organization may subscribe) or central.accountIds');
+    }
+    if (c?.organizationId && accounts.length > 0) p.add('central: give organizationId or accountIds, not both');
+    p.pattern('central.organizationId', c?.organizationId, ORGANIZATION_ID, 'an AWS Organizations id (o-xxxxxxxxxx)');
+    for (const a of accounts) p.pattern('central.accountIds item', a, ACCOUNT_ID, 'a 12-digit account id');
+  } else if (c) {
+    p.add('central settings are for topology "central"');
   }
   const groups = props.logGroupNames ?? [];
   if (props.topology === 'direct') {
@@ -754,9 +1020,9 @@ function validate(props: CwlogsPipelineProps, r: Resolved, where: string): void 
       );
     }
   }
-  if (props.topology === 'fan-out' && groups.length > 0) {
+  if (props.topology !== 'direct' && groups.length > 0) {
     p.add(
-      'logGroupNames is for topology "direct"; "fan-out" takes every log group of the account: leave some out with excludedLogGroupNames',
+      `logGroupNames is for topology "direct"; "${props.topology}" takes every log group of the account: leave some out with excludedLogGroupNames`,
     );
   }
   const seen = new Set<string>();
@@ -790,6 +1056,27 @@ function validate(props: CwlogsPipelineProps, r: Resolved, where: string): void 
     p.pattern('index.domainArn', i.domainArn, DOMAIN_ARN, 'an OpenSearch domain ARN (arn:aws:es:REGION:ACCOUNT:domain/NAME)');
     p.pattern('index.collectionArn', i.collectionArn, COLLECTION_ARN, 'an OpenSearch Serverless collection ARN (arn:aws:aoss:REGION:ACCOUNT:collection/ID)');
     if (i.domainArn && i.collectionArn) p.add('index: give domainArn or collectionArn, not both');
+    if (i.auth !== undefined && i.auth !== 'basic' && i.auth !== 'api-key') {
+      p.add(`index.auth must be "basic" or "api-key", not ${JSON.stringify(i.auth)}`);
+    }
+    p.pattern('index.secretArn', i.secretArn, SECRET_ARN, 'a Secrets Manager secret ARN (the full ARN, with its 6-character suffix)');
+    p.pattern('index.secretKmsKeyArn', i.secretKmsKeyArn, KMS_KEY_ARN, 'a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)');
+    if (i.secretArn && !i.auth) p.add('index.secretArn holds basic or API-key credentials: set index.auth to "basic" or "api-key"');
+    if (i.auth && !i.secretArn) p.add(`index.auth "${i.auth}" needs index.secretArn, the secret holding the credentials`);
+    if (i.secretKmsKeyArn && !i.secretArn) p.add('index.secretKmsKeyArn is the key of index.secretArn: set the secret too');
+    if (i.vpc) {
+      const v = i.vpc;
+      if (v.subnetIds.length === 0 || v.securityGroupIds.length === 0) {
+        p.add('index.vpc needs subnetIds and securityGroupIds (both non-empty)');
+      }
+      for (const x of v.subnetIds) p.pattern('index.vpc.subnetIds item', x, SUBNET_ID, 'a subnet id (subnet-...)');
+      for (const x of v.securityGroupIds) p.pattern('index.vpc.securityGroupIds item', x, SECURITY_GROUP_ID, 'a security group id (sg-...)');
+      p.pattern('index.vpc.vpcId', v.vpcId, VPC_ID, 'a VPC id (vpc-...)');
+      for (const x of v.routeTableIds ?? []) p.pattern('index.vpc.routeTableIds item', x, ROUTE_TABLE_ID, 'a route table id (rtb-...)');
+      if (!v.vpcId !== ((v.routeTableIds ?? []).length === 0)) {
+        p.add('index.vpc: vpcId and routeTableIds go together (the gateway endpoints need both)');
+      }
+    }
   }
 
   const al = props.alerts ?? {};
@@ -801,10 +1088,11 @@ function validate(props: CwlogsPipelineProps, r: Resolved, where: string): void 
 
   const f = props.functions ?? {};
   p.range('functions.memorySize', f.memorySize, 128, 10240);
+  p.range('functions.reservedConcurrency', f.reservedConcurrency, 1, 1000);
   p.seconds('functions.timeout', f.timeout, 5, 900);
 
   const s = props.stream ?? {};
-  if (props.topology === 'direct' && props.stream) p.add('stream settings are for topology "fan-out"');
+  if (props.topology === 'direct' && props.stream) p.add('stream settings are for topology "fan-out" or "central"');
   p.range('stream.shardCount', s.shardCount, 1, 500);
   if (s.shardCount !== undefined && s.mode !== kinesis.StreamMode.PROVISIONED) {
     p.add('stream.shardCount needs stream.mode PROVISIONED');

@@ -65,10 +65,10 @@ export class Problems {
     }
   }
 
-  throwIfAny(path: string): void {
+  throwIfAny(path: string, construct = 'CwlogsPipeline'): void {
     if (this.list.length > 0) {
       throw new Error(
-        `CwlogsPipeline ${path}: invalid props:\n` + this.list.map((p) => `  - ${p}`).join('\n'),
+        `${construct} ${path}: invalid props:\n` + this.list.map((p) => `  - ${p}`).join('\n'),
       );
     }
   }

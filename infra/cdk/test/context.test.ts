@@ -1,6 +1,6 @@
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { archiveSettings, propsFromContext } from '../lib';
+import { archiveSettings, memberPropsFromContext, propsFromContext } from '../lib';
 
 const lookup = (values: Record<string, unknown>) => (key: string) => values[key];
 
@@ -46,6 +46,43 @@ describe('app context', () => {
     expect(p.functions?.memorySize).toBe(1024);
     expect(p.functions?.timeout?.toSeconds()).toBe(120);
     expect(p.stream).toEqual({ mode: kinesis.StreamMode.PROVISIONED, shardCount: 4 });
+  });
+
+  test('central, the index secret and VPC, reserved concurrency', () => {
+    const p = propsFromContext(
+      lookup({
+        topology: 'central',
+        centralAccountIds: '111122223333,444455556666',
+        indexEndpoint: 'https://logs.es.example.com',
+        indexAuth: 'api-key',
+        indexSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:es-AbCdEf',
+        indexSubnetIds: 'subnet-0123456789abcdef0,subnet-0123456789abcdef1',
+        indexSecurityGroupIds: 'sg-0123456789abcdef0',
+        indexVpcId: 'vpc-0123456789abcdef0',
+        indexRouteTableIds: 'rtb-0123456789abcdef0',
+        reservedConcurrency: '50',
+      }),
+    );
+    expect(p.topology).toBe('central');
+    expect(p.central).toEqual({ accountIds: ['111122223333', '444455556666'] });
+    expect(p.index?.auth).toBe('api-key');
+    expect(p.index?.secretArn).toBe('arn:aws:secretsmanager:eu-west-1:123456789012:secret:es-AbCdEf');
+    expect(p.index?.vpc).toEqual({
+      subnetIds: ['subnet-0123456789abcdef0', 'subnet-0123456789abcdef1'],
+      securityGroupIds: ['sg-0123456789abcdef0'],
+      vpcId: 'vpc-0123456789abcdef0',
+      routeTableIds: ['rtb-0123456789abcdef0'],
+    });
+    expect(p.functions?.reservedConcurrency).toBe(50);
+    expect(() => propsFromContext(lookup({ indexEndpoint: 'https://x', indexAuth: 'sigv4' }))).toThrow(/context indexAuth/);
+  });
+
+  test('the member stack', () => {
+    const m = memberPropsFromContext(
+      lookup({ destinationArn: 'arn:aws:logs:eu-west-1:123456789012:destination:cwlogs-central', logGroupNames: '/a,/b' }),
+    );
+    expect(m).toEqual({ destinationArn: 'arn:aws:logs:eu-west-1:123456789012:destination:cwlogs-central', logGroupNames: ['/a', '/b'] });
+    expect(() => memberPropsFromContext(lookup({}))).toThrow(/context destinationArn/);
   });
 
   test('bad values are named', () => {

@@ -6,7 +6,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { CwlogsPipeline, CwlogsPipelineProps, findWorkspaceRoot } from '../lib';
+import { CwlogsMember, CwlogsMemberProps, CwlogsPipeline, CwlogsPipelineProps, findWorkspaceRoot } from '../lib';
 
 const ROOT = findWorkspaceRoot(__dirname);
 const DOMAIN_ARN = 'arn:aws:es:eu-west-1:123456789012:domain/logs';
@@ -445,10 +445,11 @@ describe('options', () => {
   });
 });
 
+function fails(props: CwlogsPipelineProps, message: RegExp): void {
+  expect(() => synth(props)).toThrow(message);
+}
+
 describe('props are validated at synth', () => {
-  const fails = (props: CwlogsPipelineProps, message: RegExp) => {
-    expect(() => synth(props)).toThrow(message);
-  };
 
   test('direct without log groups', () => {
     fails({ topology: 'direct' }, /topology "direct" needs logGroupNames/);
@@ -464,7 +465,7 @@ describe('props are validated at synth', () => {
   });
 
   test('unknown topology', () => {
-    fails({ topology: 'both' as any, logGroupNames: ['/a'] }, /topology must be "direct" or "fan-out"/);
+    fails({ topology: 'both' as any, logGroupNames: ['/a'] }, /topology must be "direct", "fan-out" or "central"/);
   });
 
   test('bad names, ARNs and URLs', () => {
@@ -514,5 +515,221 @@ describe('props are validated at synth', () => {
     }
     expect(message).toMatch(/^CwlogsPipeline Test\/Pipeline: invalid props:/);
     expect(message.split('\n  - ')).toHaveLength(4);
+  });
+});
+
+describe('security review (checkov findings fixed in the stack)', () => {
+  const { template } = synth(fanOut);
+
+  test('the failure queue is encrypted with the SQS KMS key', () => {
+    template.hasResourceProperties('AWS::SQS::Queue', { KmsMasterKeyId: 'alias/aws/sqs' });
+  });
+
+  test('the archive bucket is versioned and logs its accesses to the access-log bucket', () => {
+    const buckets = template.findResources('AWS::S3::Bucket');
+    const archive = Object.entries(buckets).find(([id]) => id.includes('ArchiveBucket'))?.[1] as any;
+    const logs = Object.entries(buckets).find(([id]) => id.includes('AccessLogBucket'));
+    expect(archive.Properties.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+    expect(archive.Properties.LoggingConfiguration).toEqual({
+      DestinationBucketName: { Ref: logs![0] },
+      LogFilePrefix: 'archive/',
+    });
+    expect(archive.Properties.LifecycleConfiguration.Rules).toContainEqual(
+      expect.objectContaining({ NoncurrentVersionExpiration: { NoncurrentDays: 30 } }),
+    );
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Principal: { Service: 'logging.s3.amazonaws.com' }, Action: 's3:PutObject' }),
+        ]),
+      },
+    });
+  });
+
+  test('reserved concurrency on every function (20 by default)', () => {
+    template.allResourcesProperties('AWS::Lambda::Function', { ReservedConcurrentExecutions: 20 });
+    const { template: t } = synth({ ...fanOut, functions: { reservedConcurrency: 50 } });
+    t.allResourcesProperties('AWS::Lambda::Function', { ReservedConcurrentExecutions: 50 });
+  });
+
+  test('the choices are skipped in the template with the reason', () => {
+    for (const f of Object.values(template.findResources('AWS::Lambda::Function')) as any[]) {
+      const ids = f.Metadata.checkov.skip.map((x: any) => x.id);
+      expect(ids).toEqual(['CKV_AWS_116', 'CKV_AWS_173', 'CKV_AWS_117']);
+      for (const x of f.Metadata.checkov.skip) expect(x.comment.length).toBeGreaterThan(40);
+    }
+    for (const g of Object.values(template.findResources('AWS::Logs::LogGroup')) as any[]) {
+      expect(g.Metadata.checkov.skip[0].id).toBe('CKV_AWS_158');
+    }
+  });
+});
+
+const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:cwlogs/elastic-AbCdEf';
+const SECRET_KEY = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+
+describe('index credentials from Secrets Manager', () => {
+  const props: CwlogsPipelineProps = {
+    ...fanOut,
+    index: { endpoint: 'https://logs.es.example.com:9243', auth: 'basic', secretArn: SECRET_ARN, secretKmsKeyArn: SECRET_KEY },
+  };
+  const { template } = synth(props);
+
+  test('the index function is told the secret and the auth', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('cwlogs index'),
+      Environment: { Variables: Match.objectLike({ CWLOGS_INDEX_SECRET: SECRET_ARN, CWLOGS_INDEX_AUTH: 'basic' }) },
+    });
+  });
+
+  test('GetSecretValue on that secret only, kms:Decrypt on its key through Secrets Manager', () => {
+    const s = statement(roleStatements(template, 'index'), 'IndexSecret');
+    expect(s.Action).toBe('secretsmanager:GetSecretValue');
+    expect(s.Resource).toBe(SECRET_ARN);
+    const k = statement(roleStatements(template, 'index'), 'IndexSecretKey');
+    expect(k.Action).toBe('kms:Decrypt');
+    expect(k.Resource).toBe(SECRET_KEY);
+    expect(Object.keys(k.Condition.StringEquals)).toEqual(['kms:ViaService']);
+    for (const name of ['archive', 'alert']) {
+      for (const x of roleStatements(template, name)) {
+        expect(asList(x.Action).some((a: string) => a.startsWith('secretsmanager:'))).toBe(false);
+      }
+    }
+  });
+
+  test('secret and auth go together', () => {
+    fails({ ...fanOut, index: { endpoint: ENDPOINT, secretArn: SECRET_ARN } }, /set index.auth/);
+    fails({ ...fanOut, index: { endpoint: ENDPOINT, auth: 'api-key' } }, /needs index.secretArn/);
+    fails({ ...fanOut, index: { endpoint: ENDPOINT, auth: 'basic', secretArn: 'cwlogs/elastic' } }, /index.secretArn "cwlogs\/elastic" is not valid/);
+    fails({ ...fanOut, index: { endpoint: ENDPOINT, secretKmsKeyArn: SECRET_KEY } }, /key of index.secretArn/);
+  });
+});
+
+describe('index function in a VPC', () => {
+  const vpc = {
+    subnetIds: ['subnet-0123456789abcdef0', 'subnet-0123456789abcdef1'],
+    securityGroupIds: ['sg-0123456789abcdef0'],
+    vpcId: 'vpc-0123456789abcdef0',
+    routeTableIds: ['rtb-0123456789abcdef0'],
+  };
+  const { template } = synth({ ...fanOut, index: { endpoint: ENDPOINT, domainArn: DOMAIN_ARN, vpc } });
+
+  test('the index function only, in the subnets with the security groups', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('cwlogs index'),
+      VpcConfig: { SubnetIds: vpc.subnetIds, SecurityGroupIds: vpc.securityGroupIds },
+    });
+    const inVpc = Object.values(template.findResources('AWS::Lambda::Function')).filter((f: any) => f.Properties.VpcConfig);
+    expect(inVpc).toHaveLength(1);
+  });
+
+  test('S3 and DynamoDB gateway endpoints on the route tables', () => {
+    template.resourceCountIs('AWS::EC2::VPCEndpoint', 2);
+    for (const service of ['s3', 'dynamodb']) {
+      template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+        VpcEndpointType: 'Gateway',
+        VpcId: vpc.vpcId,
+        RouteTableIds: vpc.routeTableIds,
+        ServiceName: { 'Fn::Join': ['', ['com.amazonaws.', { Ref: 'AWS::Region' }, `.${service}`]] },
+      });
+    }
+  });
+
+  test('the role may attach network interfaces', () => {
+    const s = statement(roleStatements(template, 'index'), 'VpcNetworkInterfaces');
+    expect(s.Action).toContain('ec2:CreateNetworkInterface');
+    expect(statement(roleStatements(template, 'index'), 'VpcDescribe').Resource).toBe('*');
+  });
+
+  test('no endpoints without route tables; bad ids refused', () => {
+    const { template: t } = synth({
+      ...fanOut,
+      index: { endpoint: ENDPOINT, vpc: { subnetIds: vpc.subnetIds, securityGroupIds: vpc.securityGroupIds } },
+    });
+    t.resourceCountIs('AWS::EC2::VPCEndpoint', 0);
+    fails({ ...fanOut, index: { endpoint: ENDPOINT, vpc: { subnetIds: [], securityGroupIds: [] } } }, /needs subnetIds and securityGroupIds/);
+    fails({ ...fanOut, index: { endpoint: ENDPOINT, vpc: { ...vpc, subnetIds: ['sg-0123456789abcdef0'] } } }, /subnetIds item .* is not valid/);
+    fails({ ...fanOut, index: { endpoint: ENDPOINT, vpc: { ...vpc, routeTableIds: [] } } }, /vpcId and routeTableIds go together/);
+  });
+});
+
+describe('central topology', () => {
+  const ORG = 'o-a1b2c3d4e5';
+  const { template } = synth({ topology: 'central', central: { organizationId: ORG }, alerts: { topicArn: TOPIC_ARN } });
+
+  test('fan-out underneath: the stream, the account policy, the mappings', () => {
+    template.resourceCountIs('AWS::Kinesis::Stream', 1);
+    template.resourceCountIs('AWS::Logs::AccountPolicy', 1);
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
+  });
+
+  test('a destination in front of the stream, for the Organization', () => {
+    template.resourceCountIs('AWS::Logs::Destination', 1);
+    const d = Object.values(template.findResources('AWS::Logs::Destination'))[0] as any;
+    expect(d.Properties.DestinationName).toBe('cwlogs-cwl-test');
+    expect(d.Properties.TargetArn).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/LogStream/), 'Arn'] });
+    const policy = JSON.stringify(d.Properties.DestinationPolicy);
+    expect(policy).toContain('logs:PutSubscriptionFilter');
+    expect(policy).toContain('aws:PrincipalOrgID');
+    expect(policy).toContain(ORG);
+    template.hasOutput('*', { Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('LogDestination'), 'Arn'] } });
+  });
+
+  test('the destination role may only put records into the stream', () => {
+    const roles = template.findResources('AWS::IAM::Role', {
+      Properties: { Description: Match.stringLikeRegexp('destination') },
+    });
+    const role = Object.values(roles)[0] as any;
+    expect(role.Properties.AssumeRolePolicyDocument.Statement[0].Principal).toEqual({ Service: 'logs.amazonaws.com' });
+    const s = role.Properties.Policies[0].PolicyDocument.Statement[0];
+    expect(s.Action).toEqual(['kinesis:PutRecord', 'kinesis:PutRecords']);
+  });
+
+  test('or listed accounts', () => {
+    const { template: t } = synth({ topology: 'central', central: { accountIds: ['111122223333', '444455556666'] } });
+    const d = Object.values(t.findResources('AWS::Logs::Destination'))[0] as any;
+    const policy = JSON.stringify(d.Properties.DestinationPolicy);
+    expect(policy).toContain('111122223333');
+    expect(policy).not.toContain('PrincipalOrgID');
+  });
+
+  test('central needs its members, and only central has them', () => {
+    fails({ topology: 'central' }, /needs central.organizationId .* or central.accountIds/);
+    fails({ topology: 'central', central: { organizationId: ORG, accountIds: ['111122223333'] } }, /not both/);
+    fails({ topology: 'central', central: { organizationId: 'org-1' } }, /central.organizationId "org-1" is not valid/);
+    fails({ ...fanOut, central: { organizationId: ORG } }, /central settings are for topology "central"/);
+  });
+});
+
+describe('member account stack', () => {
+  const DEST = 'arn:aws:logs:eu-west-1:123456789012:destination:cwlogs-central';
+  function member(props: CwlogsMemberProps): Template {
+    const app = new App();
+    const stack = new Stack(app, 'Member', { stackName: 'cwlogs-member' });
+    new CwlogsMember(stack, 'Member', props);
+    return Template.fromStack(stack);
+  }
+
+  test('account scope: one account-level subscription policy to the destination, no role', () => {
+    const t = member({ destinationArn: DEST, excludedLogGroupNames: ['/aws/noisy'] });
+    t.resourceCountIs('AWS::Logs::AccountPolicy', 1);
+    t.resourceCountIs('AWS::Logs::SubscriptionFilter', 0);
+    const p = Object.values(t.findResources('AWS::Logs::AccountPolicy'))[0] as any;
+    expect(p.Properties.PolicyType).toBe('SUBSCRIPTION_FILTER_POLICY');
+    expect(JSON.stringify(p.Properties.PolicyDocument)).toContain(DEST);
+    expect(JSON.stringify(p.Properties.PolicyDocument)).not.toContain('RoleArn');
+    expect(p.Properties.SelectionCriteria).toBe('LogGroupName NOT IN ["/aws/noisy"]');
+    t.resourceCountIs('AWS::Lambda::Function', 0);
+  });
+
+  test('listed log groups: a subscription filter each', () => {
+    const t = member({ destinationArn: DEST, logGroupNames: ['/aws/lambda/app', '/ecs/web'], filterPattern: 'ERROR' });
+    t.resourceCountIs('AWS::Logs::AccountPolicy', 0);
+    t.resourceCountIs('AWS::Logs::SubscriptionFilter', 2);
+    t.hasResourceProperties('AWS::Logs::SubscriptionFilter', { LogGroupName: '/ecs/web', DestinationArn: DEST, FilterPattern: 'ERROR' });
+  });
+
+  test('bad props are named', () => {
+    expect(() => member({ destinationArn: 'arn:aws:kinesis:eu-west-1:123456789012:stream/x' })).toThrow(/destinationArn .* is not valid/);
+    expect(() => member({ destinationArn: DEST, logGroupNames: ['/a'], excludedLogGroupNames: ['/b'] })).toThrow(/for the account scope/);
   });
 });
