@@ -9,6 +9,7 @@
 //! | stage | what |
 //! | --- | --- |
 //! | `index_r0`, `index_r10`, `index_r100` | the OpenSearch path (`[index]` only) with N rules |
+//! | `index_r0_noparse` | `index_r0` with `[parse] formats = []`: the built-in parsers' cost is `index_r0` over this |
 //! | `archive_index_r0`, `archive_index_r10` | `[archive]` (gzip level 6) and `[index]`, N rules |
 //! | `rules_r10`, `rules_r100` | the rules alone, as the alert function runs them |
 //! | `archive_gz1`, `archive_gz6` | the archive object alone at gzip level 1 and 6 |
@@ -451,12 +452,26 @@ fn config(archive: Option<u32>, index: bool, rules: usize) -> Config {
     Config::from_toml(&text, &|_| None).unwrap_or_else(|e| panic!("bench config: {e:?}"))
 }
 
+/// `index_r0` without the built-in parsers of `[parse]`.
+fn config_noparse() -> Config {
+    Config::from_toml(
+        "[index]\nindex = \"cwl-{log_group}-{yyyy.MM.dd}\"\n\n[parse]\nformats = []\n",
+        &|_| None,
+    )
+    .unwrap_or_else(|e| panic!("bench config: {e:?}"))
+}
+
 fn stages() -> Vec<Stage> {
     vec![
         Stage {
             name: "index_r0",
             what: "event bytes -> decode -> _bulk bodies",
             config: config(None, true, 0),
+        },
+        Stage {
+            name: "index_r0_noparse",
+            what: "index_r0 with [parse] formats = [] (no built-in parser)",
+            config: config_noparse(),
         },
         Stage {
             name: "index_r10",

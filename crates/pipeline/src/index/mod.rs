@@ -104,13 +104,19 @@ pub fn bulk_chunks(config: &IndexConfig, region: &str, batch: &LogBatch<'_>) -> 
     let ids = DocIds::new(&batch.log_group, &batch.log_stream);
     // Size the bodies once: metadata, the message with room for escapes, and once more for
     // messages that may be JSON (text and fields).
+    // The parsers of `[parse]` add up to a few hundred bytes.
+    let parsed = if config.documents.shape.formats.any() {
+        384
+    } else {
+        0
+    };
     let capacity: usize = batch
         .log_events
         .iter()
         .map(|e| {
             let m = e.message.as_bytes();
             let json = m.first() == Some(&b'{') || (m.len() > 60 && m[4] == b'-');
-            512 + m.len() + m.len() / 4 + if json { m.len() } else { 0 }
+            512 + parsed + m.len() + m.len() / 4 + if json { m.len() } else { 0 }
         })
         .sum();
 

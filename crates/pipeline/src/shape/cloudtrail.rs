@@ -26,7 +26,6 @@
 use super::Parsed;
 use super::capture::{Capture, Field, Val, type_name};
 use crate::util::json::{push_key, push_str};
-use std::net::IpAddr;
 
 /// Writes the fields of a CloudTrail record into `parsed`; false when the message is not a
 /// record (no `eventVersion` or no `eventSource`).
@@ -134,7 +133,7 @@ fn record(c: &Capture<'_>, parsed: &mut Parsed) -> Result<(), String> {
     let t = &mut parsed.top;
     if let Some(address) = address.filter(|a| !a.is_empty()) {
         // `source.ip` is mapped `ip`: only an address that parses as one goes there.
-        let is_ip = address.len() <= 45 && address.parse::<IpAddr>().is_ok();
+        let is_ip = super::ip_ok(address);
         t.extend_from_slice(if is_ip {
             b",\"source\":{\"ip\":"
         } else {

@@ -195,14 +195,21 @@ fn flatten(
                 flatten(&format!("{prefix}.{k}"), v, span.clone(), out);
             }
         }
-        other => out.push((
-            prefix.to_string(),
-            Err(format!(
-                "`{prefix}` is a {}; enrichment values are strings",
-                other.type_str()
-            )),
-            span,
-        )),
+        other => {
+            let ty = other.type_str();
+            let a = if ty.starts_with(['a', 'i']) {
+                "an"
+            } else {
+                "a"
+            };
+            out.push((
+                prefix.to_string(),
+                Err(format!(
+                    "`{prefix}` is {a} {ty}; enrichment values are strings"
+                )),
+                span,
+            ))
+        }
     }
 }
 

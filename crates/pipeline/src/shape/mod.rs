@@ -198,3 +198,37 @@ impl<'c> Shaper<'c> {
 pub(crate) fn keyword_ok(s: &str) -> bool {
     s.len() <= MAX_KEYWORD
 }
+
+/// Whether `s` is an IPv4 or IPv6 address as the standard library reads one (what the `ip`
+/// mapping takes): dotted quads by hand (the common case; octets 0-255 without leading
+/// zeros, as `std` has them), anything with a `:` through `std`'s parser (at most 45 bytes,
+/// the longest IPv6 text). Allocates nothing.
+pub fn ip_ok(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.contains(&b':') {
+        return b.len() <= 45 && s.parse::<std::net::Ipv6Addr>().is_ok();
+    }
+    let mut i = 0;
+    for octet in 0..4 {
+        let start = i;
+        let mut v: u32 = 0;
+        while i < b.len() && b[i].is_ascii_digit() && i - start < 3 {
+            v = v * 10 + u32::from(b[i] - b'0');
+            i += 1;
+        }
+        let len = i - start;
+        if len == 0 || v > 255 || (len > 1 && b[start] == b'0') {
+            return false;
+        }
+        if octet < 3 {
+            if b.get(i) != Some(&b'.') {
+                return false;
+            }
+            i += 1;
+        }
+    }
+    i == b.len()
+}
+
+#[cfg(test)]
+mod tests;

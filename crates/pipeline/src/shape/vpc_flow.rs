@@ -21,7 +21,6 @@ use super::{MAX_KEYWORD, Parsed, keyword_ok};
 use crate::util::json::{push_key, push_str, push_u64};
 use crate::util::time::push_rfc3339;
 use std::borrow::Cow;
-use std::net::IpAddr;
 
 /// How a field's value is checked and where it goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -248,7 +247,8 @@ impl FlowFormat {
     }
 }
 
-/// Buffers reused from record to record: one per object a record writes into.
+/// Buffers reused from record to record: one per object a record writes into, and the date
+/// of the last time written (records of a batch share their day).
 #[derive(Debug, Default)]
 pub struct Scratch {
     vpc: Vec<u8>,
@@ -256,10 +256,41 @@ pub struct Scratch {
     destination: Vec<u8>,
     network: Vec<u8>,
     event: Vec<u8>,
+    /// `(day since the epoch + 1, "YYYY-MM-DDT")`; day 0 means none yet.
+    date: (u64, [u8; 11]),
 }
 
 impl Scratch {
-    fn clear(&mut self) {
+    /// Writes `secs` (at most [`MAX_SECONDS`]) as [`push_rfc3339`] does, the date from the
+    /// cache when it is the last one's.
+    fn push_time(&mut self, secs: u64) {
+        let day = secs / 86_400;
+        if self.date.0 != day + 1 {
+            let mut d = Vec::with_capacity(24);
+            push_rfc3339(&mut d, (day * 86_400_000) as i64);
+            self.date.1.copy_from_slice(&d[..11]);
+            self.date.0 = day + 1;
+        }
+        let rem = secs % 86_400;
+        let (h, m, s) = (rem / 3600, rem / 60 % 60, rem % 60);
+        let out = &mut self.event;
+        out.extend_from_slice(&self.date.1);
+        out.extend_from_slice(&[
+            b'0' + (h / 10) as u8,
+            b'0' + (h % 10) as u8,
+            b':',
+            b'0' + (m / 10) as u8,
+            b'0' + (m % 10) as u8,
+            b':',
+            b'0' + (s / 10) as u8,
+            b'0' + (s % 10) as u8,
+        ]);
+        out.extend_from_slice(b".000Z");
+    }
+}
+
+impl Scratch {
+    fn clear_buffers(&mut self) {
         self.vpc.clear();
         self.source.clear();
         self.destination.clear();
@@ -322,20 +353,29 @@ pub fn looks_default(b: &[u8]) -> bool {
 }
 
 /// Splits a record into its fields; returns how many there are ([`MAX_FIELDS`] + 1 for "more
-/// than fit"), without allocating.
+/// than fit"), without allocating (a plain byte loop: fields are short).
 fn split<'m>(message: &'m str, tokens: &mut [&'m str; MAX_FIELDS + 1]) -> usize {
+    let b = message.as_bytes();
     let mut n = 0;
-    for t in message.split(' ') {
-        if t.is_empty() {
-            continue;
+    let mut i = 0;
+    loop {
+        while i < b.len() && b[i] == b' ' {
+            i += 1;
+        }
+        if i == b.len() {
+            return n;
+        }
+        let start = i;
+        while i < b.len() && b[i] != b' ' {
+            i += 1;
         }
         if n == tokens.len() {
             return n;
         }
-        tokens[n] = t;
+        // Spaces are ASCII, so both ends are character boundaries.
+        tokens[n] = message.get(start..i).unwrap_or_default();
         n += 1;
     }
-    n
 }
 
 /// Parses `message` as a record of `format` into `parsed` (which the caller cleared).
@@ -398,7 +438,7 @@ fn parse_tokens(
             expected,
         });
     }
-    scratch.clear();
+    scratch.clear_buffers();
     for (i, (f, &value)) in format.fields.iter().zip(tokens).enumerate() {
         if value == "-" {
             continue;
@@ -430,13 +470,21 @@ fn parse_tokens(
     Ok(())
 }
 
-/// Digits only, at most `max_len` of them, as a number.
+/// Digits only, at most `max_len` of them, as a number (`None` past `u64::MAX`).
 fn digits(s: &str, max_len: usize) -> Option<u64> {
     let b = s.as_bytes();
-    if b.is_empty() || b.len() > max_len || !b.iter().all(u8::is_ascii_digit) {
+    if b.is_empty() || b.len() > max_len {
         return None;
     }
-    s.parse().ok()
+    let mut n: u64 = 0;
+    for &c in b {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(d))?;
+    }
+    Some(n)
 }
 
 /// The latest time a record may carry: 9999-12-31T23:59:59Z, in Unix seconds.
@@ -530,7 +578,7 @@ fn field(f: &FieldDef, v: &str, s: &mut Scratch) -> Result<(), &'static str> {
             } else {
                 b",\"end\":\""
             });
-            push_rfc3339(&mut s.event, secs as i64 * 1000);
+            s.push_time(secs);
             s.event.push(b'"');
         }
     }
@@ -541,11 +589,11 @@ const LONG: &str = "is longer than 1024 bytes";
 const _: () = assert!(MAX_KEYWORD == 1024);
 
 fn ip(v: &str) -> Result<(), &'static str> {
-    // std's parser allocates nothing; the longest IPv6 text is 45 bytes.
-    if v.len() > 45 || v.parse::<IpAddr>().is_err() {
-        return Err("is not an IP address");
+    if super::ip_ok(v) {
+        Ok(())
+    } else {
+        Err("is not an IP address")
     }
-    Ok(())
 }
 
 /// The IANA keyword of a protocol number, lowercase, as ECS `network.transport` has it.
