@@ -182,7 +182,7 @@ impl SecretAuth {
     }
 
     /// `GetSecretValue`, then [`parse_secret`]. Throttling, 5xx answers and connection
-    /// errors are tried again ([`ATTEMPTS`] in all); the rest fails at once.
+    /// errors are tried again (3 attempts in all); the rest fails at once.
     pub async fn read(&self) -> Result<Auth, SecretError> {
         let mut attempt = 0;
         loop {
