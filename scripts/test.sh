@@ -218,7 +218,7 @@ out=$(mktemp -d)
 "$CWLOGS_BIN" replay --out "$out/out" samples
 rm -rf "$out"
 
-step "infra: SAM and CDK templates, CDK tests, cdk synth, cfn-lint (scripts/check-infra.sh)"
+step "infra: SAM and CDK templates, CDK tests, cdk synth, cfn-lint, checkov (scripts/check-infra.sh)"
 scripts/check-infra.sh
 
 # The Lambda functions, as they are deployed: `cargo lambda build` with cargo-lambda's default
