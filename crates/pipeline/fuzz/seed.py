@@ -10,9 +10,12 @@
   two big-endian bytes, the number of items sent, the body): as many items as the answer
   lists (so that the per-item classification is reached), or 1 and 2 for whole-request answers
   (one item and several take different branches).
+- `patterns`: the Loghub-2k development messages (testdata/loghub/), 64 lines of one system per
+  seed, four seeds per system.
 Standard library only; writes seed-* files, overwriting earlier seeds.
 """
 
+import gzip
 import json
 import pathlib
 import re
@@ -57,9 +60,25 @@ def answers():
             yield f"{path.stem}-{n}", head + raw
 
 
+def messages():
+    data = CRATE / "testdata" / "loghub" / "loghub2k-dev.jsonl.gz"
+    by = {}
+    for line in gzip.open(data, "rt", encoding="utf-8"):
+        row = json.loads(line)
+        by.setdefault(row["system"], []).append(row["content"])
+    for system, lines in sorted(by.items()):
+        for k in range(4):
+            chunk = lines[k * 500 : k * 500 + 64]
+            yield f"{system}-{k}", "\n".join(chunk).encode()
+
+
 def main():
     target, out = sys.argv[1], pathlib.Path(sys.argv[2])
-    seeds = {"config": lambda: ((k, v.encode()) for k, v in configs()), "bulk_classify": answers}
+    seeds = {
+        "config": lambda: ((k, v.encode()) for k, v in configs()),
+        "bulk_classify": answers,
+        "patterns": messages,
+    }
     if target not in seeds:
         return
     out.mkdir(parents=True, exist_ok=True)

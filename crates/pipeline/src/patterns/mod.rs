@@ -59,6 +59,8 @@ use std::hash::{BuildHasherDefault, Hasher};
 pub const SIBLINGS: usize = 3;
 /// Bytes of a template's example message kept.
 pub const MAX_EXAMPLE_BYTES: usize = 512;
+/// Skeletons longer than this are not cached (their messages take the leaf walk).
+const MAX_CACHED_SKELETON: usize = 1024;
 
 /// How much the miner may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +84,7 @@ impl Default for Limits {
     }
 }
 
-/// FNV-1a: a fixed hash (no per-process seed), cheap for short keys.
+/// FxHash-style: a fixed hash (no per-process seed), eight bytes a step.
 #[derive(Default, Clone, Copy)]
 struct Fnv(u64);
 
@@ -91,29 +93,23 @@ impl Hasher for Fnv {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for &b in bytes {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
+        // FxHash's step, eight bytes at a time, then the tail.
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut h = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
         }
         self.0 = h;
     }
 }
 
 type FnvMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
-
-fn hash_tokens(tokens: &[Cow<'_, str>]) -> u64 {
-    let mut h = Fnv::default();
-    for t in tokens {
-        h.write(t.as_bytes());
-        h.write(&[0xff]);
-    }
-    h.finish()
-}
 
 fn leaf_key(tokens: &[Cow<'_, str>]) -> u64 {
     let mut h = Fnv::default();
@@ -254,8 +250,13 @@ pub struct Group {
     slots: Vec<Option<Template>>,
     free: Vec<usize>,
     live: usize,
+    /// Bumped when a slot's template is removed: cache entries naming an older generation
+    /// are stale.
+    gens: Vec<u32>,
     leaves: FnvMap<u64, Vec<usize>>,
-    cache: FnvMap<u64, usize>,
+    /// Exact skeletons (see [`tokens::skeleton`]) to the slot and generation they matched.
+    cache: FnvMap<Box<[u8]>, (usize, u32)>,
+    cache_bytes: usize,
     template_bytes: usize,
     stats: Stats,
     used: u64,
@@ -287,7 +288,9 @@ impl Group {
         std::mem::size_of::<Group>()
             + self.template_bytes
             + self.slots.capacity() * std::mem::size_of::<Option<Template>>()
-            + self.cache.capacity() * 24
+            + self.gens.capacity() * 4
+            + self.cache_bytes
+            + self.cache.capacity() * 40
             + self.leaves.capacity() * 40
     }
 
@@ -310,20 +313,41 @@ impl Group {
         time_ms: i64,
         seq: u64,
         limits: &Limits,
+        key: &mut Vec<u8>,
     ) -> (usize, Outcome) {
         self.stats.messages += 1;
         self.used = seq;
-        let tokens = tokenize(message);
-        let skeleton = hash_tokens(&tokens);
-        let (slot, outcome) = match self.find(&tokens, skeleton) {
-            Some(slot) => (slot, Outcome::Matched),
-            None => match self.generalise(&tokens) {
-                Some(slot) => (slot, Outcome::Generalised),
-                None => (
-                    self.create(&tokens, message, time_ms, seq, limits),
-                    Outcome::New,
-                ),
-            },
+        let built = tokens::skeleton(message, key);
+        let cacheable = key.len() <= MAX_CACHED_SKELETON;
+        let cached = self.cache.get(&key[..]).filter(|&&(slot, generation)| {
+            self.gens[slot] == generation && self.slots[slot].is_some()
+        });
+        let (slot, outcome) = if let Some(&(slot, _)) = cached {
+            (slot, Outcome::Matched)
+        } else {
+            let tokens = built.unwrap_or_else(|| tokenize(message));
+            let (slot, outcome) = match self.find(&tokens) {
+                Some(slot) => (slot, Outcome::Matched),
+                None => match self.generalise(&tokens) {
+                    Some(slot) => (slot, Outcome::Generalised),
+                    None => (
+                        self.create(&tokens, message, time_ms, seq, limits),
+                        Outcome::New,
+                    ),
+                },
+            };
+            if cacheable {
+                if self.cache.len() >= limits.max_templates.saturating_mul(4).max(64)
+                    || self.cache_bytes > limits.max_group_bytes / 4
+                {
+                    self.cache = FnvMap::default();
+                    self.cache_bytes = 0;
+                }
+                self.cache_bytes += key.len();
+                self.cache
+                    .insert(Box::from(&key[..]), (slot, self.gens[slot]));
+            }
+            (slot, outcome)
         };
         if outcome != Outcome::New {
             let t = self.get_mut(slot);
@@ -332,24 +356,11 @@ impl Group {
             t.last_seen = t.last_seen.max(time_ms);
             t.used = seq;
         }
-        if self.cache.len() >= limits.max_templates.saturating_mul(4).max(64) {
-            self.cache.clear();
-        }
-        self.cache.insert(skeleton, slot);
         (slot, outcome)
     }
 
     /// The most specific template matching `tokens` (the oldest among equals).
-    fn find(&self, tokens: &[Cow<'_, str>], skeleton: u64) -> Option<usize> {
-        if let Some(&slot) = self.cache.get(&skeleton)
-            && self
-                .slots
-                .get(slot)
-                .and_then(Option::as_ref)?
-                .matches(tokens)
-        {
-            return Some(slot);
-        }
+    fn find(&self, tokens: &[Cow<'_, str>]) -> Option<usize> {
         let leaf = self.leaves.get(&leaf_key(tokens))?;
         let mut best: Option<(usize, &Template)> = None;
         for &slot in leaf {
@@ -482,6 +493,7 @@ impl Group {
             }
             None => {
                 self.slots.push(Some(t));
+                self.gens.push(0);
                 self.slots.len() - 1
             }
         };
@@ -508,6 +520,7 @@ impl Group {
 
     fn remove(&mut self, slot: usize) -> Template {
         let t = self.slots[slot].take().expect("removing a live slot");
+        self.gens[slot] = self.gens[slot].wrapping_add(1);
         if let Some(leaf) = self.leaves.get_mut(&t.leaf) {
             leaf.retain(|&s| s != slot);
             if leaf.is_empty() {
@@ -536,7 +549,9 @@ pub struct Observation<'a> {
 #[derive(Debug, Default)]
 pub struct Miner {
     limits: Limits,
-    groups: HashMap<Box<str>, Group>,
+    groups: FnvMap<Box<str>, Group>,
+    /// The skeleton of the message being observed (reused: no allocation per message).
+    key: Vec<u8>,
     seq: u64,
     bytes: usize,
     evicted_groups: u64,
@@ -570,7 +585,7 @@ impl Miner {
             .get_mut(group)
             .expect("the group was just inserted");
         let before = g.bytes();
-        let (slot, outcome) = g.observe(message, time_ms, seq, &limits);
+        let (slot, outcome) = g.observe(message, time_ms, seq, &limits, &mut self.key);
         let after = g.bytes();
         self.bytes = (self.bytes + after).saturating_sub(before);
         let t = g.get(slot);

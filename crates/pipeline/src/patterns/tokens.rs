@@ -60,17 +60,17 @@ const LEVEL_KEYS: &[&str] = &[
 ];
 
 /// Units that join the number before them.
-const UNITS: &[&str] = &[
+const UNITS: [&str; 24] = [
     "b", "kb", "mb", "gb", "tb", "kib", "mib", "gib", "tib", "bytes", "ms", "us", "µs", "ns", "s",
     "sec", "secs", "seconds", "min", "mins", "minutes", "h", "hours", "%",
 ];
 /// Time zones that join the variable before them.
-const ZONES: &[&str] = &[
+const ZONES: [&str; 16] = [
     "utc", "gmt", "z", "est", "edt", "cst", "cdt", "mst", "mdt", "pst", "pdt", "cet", "cest",
     "bst", "ist", "jst",
 ];
 /// Day and month names: parts of dates.
-const DATE_WORDS: &[&str] = &[
+const DATE_WORDS: [&str; 37] = [
     "mon",
     "tue",
     "wed",
@@ -180,19 +180,62 @@ fn split3(tok: &str) -> (&str, &str, &str) {
     (&tok[..i], &tok[i..j], &tok[j..])
 }
 
+/// Up to 15 bytes, lowercased, in one integer with their length: words compare as integers.
+const fn pack(w: &[u8]) -> u128 {
+    let mut x = w.len() as u128;
+    let mut i = 0;
+    while i < w.len() && i < 15 {
+        x |= (w[i].to_ascii_lowercase() as u128) << (8 * (i + 1));
+        i += 1;
+    }
+    x
+}
+
+const fn pack_all<const N: usize>(words: &[&str; N]) -> [u128; N] {
+    let mut out = [0u128; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = pack(words[i].as_bytes());
+        i += 1;
+    }
+    out
+}
+
+/// Whether `w` (at most 15 bytes) is, ignoring ASCII case, one of the packed `words`.
+fn is_word_in(w: &[u8], words: &[u128]) -> bool {
+    w.len() <= 15 && words.contains(&pack(w))
+}
+
 /// Whether a token's core is a variable by its class.
 fn is_variable(core: &str) -> bool {
     let b = core.as_bytes();
-    if b.iter().any(u8::is_ascii_digit) {
+    let mut colon = false;
+    for &c in b {
+        if c.is_ascii_digit() {
+            return true;
+        }
+        colon |= c == b':';
+    }
+    let Some(&first) = b.first() else {
+        return false;
+    };
+    if (b.len() > 1 && first == b'/') || (first == b'~' && b.get(1) == Some(&b'/')) {
         return true;
     }
-    if (b.len() > 1 && b[0] == b'/') || core.starts_with("~/") || core.contains("://") {
-        return true;
+    if colon {
+        if b.len() > 2 && first.is_ascii_alphabetic() && b[1] == b':' && b[2] == b'\\' {
+            return true;
+        }
+        if b.windows(3).any(|w| w == b"://") {
+            return true;
+        }
     }
-    if b.len() > 2 && b[0].is_ascii_alphabetic() && b[1] == b':' && b[2] == b'\\' {
-        return true;
-    }
-    b.len() <= 9 && DATE_WORDS.iter().any(|w| w.eq_ignore_ascii_case(core))
+    is_date_word(b)
+}
+
+fn is_date_word(b: &[u8]) -> bool {
+    static PACKED: [u128; DATE_WORDS.len()] = pack_all(&DATE_WORDS);
+    matches!(b.len(), 3 | 5..=9) && b[0].is_ascii_alphabetic() && is_word_in(b, &PACKED)
 }
 
 /// The length of `key` in `key<sep>...`: a letter or `_`, then letters, `_ . -` (and digits
@@ -215,60 +258,114 @@ fn key_len(core: &str, sep: u8) -> Option<usize> {
     None
 }
 
+/// A token as the parts it is written with (slices of the message and [`WILD`]s): masking
+/// never allocates.
+#[derive(Clone, Copy)]
+struct Parts<'a> {
+    p: [&'a str; 5],
+    n: usize,
+}
+
+impl<'a> Parts<'a> {
+    fn one(s: &'a str) -> Parts<'a> {
+        Parts {
+            p: [s, "", "", "", ""],
+            n: 1,
+        }
+    }
+
+    fn of(parts: &[&'a str]) -> Parts<'a> {
+        let mut p = [""; 5];
+        let mut n = 0;
+        for s in parts.iter().filter(|s| !s.is_empty()) {
+            p[n] = s;
+            n += 1;
+        }
+        Parts { p, n }
+    }
+
+    fn is_wild(&self) -> bool {
+        self.n == 1 && self.p[0] == WILD
+    }
+
+    fn as_slice(&self) -> &[&'a str] {
+        &self.p[..self.n]
+    }
+}
+
 /// One token, masked.
-fn mask(tok: &str) -> Cow<'_, str> {
+fn mask(tok: &str) -> Parts<'_> {
+    // Fast paths: a word (with one closing punctuation mark) and a plain number.
+    let b = tok.as_bytes();
+    let word = match b.last() {
+        Some(b',' | b'.' | b':' | b';') => &b[..b.len() - 1],
+        _ => b,
+    };
+    if !word.is_empty() && word.len() <= MAX_TOKEN_BYTES && word.iter().all(u8::is_ascii_alphabetic)
+    {
+        if is_date_word(word) {
+            return Parts::of(&[WILD, &tok[word.len()..]]);
+        }
+        return Parts::one(tok);
+    }
+    if b.iter().all(|c| c.is_ascii_digit() || *c == b'.')
+        && b.first().is_some_and(u8::is_ascii_digit)
+        && b.last().is_some_and(u8::is_ascii_digit)
+    {
+        return Parts::one(WILD);
+    }
     let (lead, core, trail) = split3(tok);
     if core.is_empty() {
-        return Cow::Borrowed(if tok.len() > MAX_TOKEN_BYTES {
+        return Parts::one(if tok.len() > MAX_TOKEN_BYTES {
             WILD
         } else {
             tok
         });
     }
-    let wrap = |kept: &str| -> Cow<'_, str> {
-        if lead.is_empty() && kept.is_empty() && trail.is_empty() {
-            Cow::Borrowed(WILD)
-        } else {
-            Cow::Owned(format!("{lead}{kept}{WILD}{trail}"))
-        }
-    };
     if core.len() > MAX_TOKEN_BYTES {
-        return wrap("");
+        return Parts::of(&[lead, WILD, trail]);
     }
     if let Some(k) = key_len(core, b'=') {
         if k + 1 == core.len() {
-            return Cow::Borrowed(tok);
+            return Parts::one(tok);
         }
-        return wrap(&core[..=k]);
+        return Parts::of(&[lead, &core[..=k], WILD, trail]);
     }
     if let Some(k) = key_len(core, b':') {
         let value = &core[k + 1..];
         if !value.is_empty() && !value.starts_with(['/', '\\']) && is_variable(value) {
-            return wrap(&core[..=k]);
+            return Parts::of(&[lead, &core[..=k], WILD, trail]);
         }
     }
-    if let Some(at) = core.find("...")
+    let b = core.as_bytes();
+    if let Some(at) = b.windows(3).position(|w| w == b"...")
         && at > 0
     {
-        let end = at + core[at..].bytes().take_while(|&c| c == b'.').count();
+        let end = at + b[at..].iter().take_while(|&&c| c == b'.').count();
         let (left, dots, right) = (&core[..at], &core[at..end], &core[end..]);
         if is_variable(left) || is_variable(right) {
-            let part = |p: &'_ str| if is_variable(p) { WILD } else { p }.to_string();
-            return Cow::Owned(format!("{lead}{}{dots}{}{trail}", part(left), part(right)));
+            let (l, r) = (
+                if is_variable(left) { WILD } else { left },
+                if is_variable(right) { WILD } else { right },
+            );
+            return Parts {
+                p: [lead, l, dots, r, trail],
+                n: 5,
+            }
+            .compact();
         }
-        return Cow::Borrowed(tok);
+        return Parts::one(tok);
     }
     if is_variable(core) {
-        return wrap("");
+        return Parts::of(&[lead, WILD, trail]);
     }
-    Cow::Borrowed(tok)
+    Parts::one(tok)
 }
 
-fn push<'a>(out: &mut Vec<Cow<'a, str>>, tok: Cow<'a, str>) {
-    if tok == WILD && out.last().is_some_and(|l| l == WILD) {
-        return;
+impl<'a> Parts<'a> {
+    fn compact(self) -> Parts<'a> {
+        Parts::of(&self.p[..self.n])
     }
-    out.push(tok);
 }
 
 /// The largest index `<= at` on a char boundary of `s`.
@@ -282,66 +379,118 @@ fn floor_boundary(s: &str, mut at: usize) -> usize {
     at
 }
 
-fn text_tokens<'a>(message: &'a str, out: &mut Vec<Cow<'a, str>>) {
+/// Whether a token's core joins the variable before it (a unit, a time zone).
+fn joins_variable(core: &str) -> bool {
+    let b = core.as_bytes();
+    static PACKED_UNITS: [u128; UNITS.len()] = pack_all(&UNITS);
+    static PACKED_ZONES: [u128; ZONES.len()] = pack_all(&ZONES);
+    !b.is_empty() && b.len() <= 7 && (is_word_in(b, &PACKED_UNITS) || is_word_in(b, &PACKED_ZONES))
+}
+
+/// Scans a text message and calls `emit` with each token's parts, in order: the tokens of
+/// [`tokenize`], without allocating. Consecutive variables are one; at most [`MAX_TOKENS`].
+fn scan_text<'a>(message: &'a str, emit: &mut impl FnMut(&[&'a str])) {
     let cut = floor_boundary(message, MAX_SCAN_BYTES);
-    let toks: Vec<&str> = message[..cut].split_ascii_whitespace().collect();
-    let base = out.len();
-    let mut i = 0;
-    while i < toks.len() {
-        if out.len() - base >= MAX_TOKENS {
-            push(out, Cow::Borrowed(WILD));
+    let mut toks = message[..cut].split_ascii_whitespace();
+    let mut count = 0;
+    let mut last_wild = false;
+    let mut out = |parts: Parts<'a>, count: &mut usize| {
+        let wild = parts.is_wild();
+        if wild && last_wild {
             return;
         }
-        let tok = toks[i];
-        // A quoted string over several tokens is one variable.
-        if let Some(q) = tok.chars().next().filter(|c| *c == '"' || *c == '\'')
-            && !(tok.len() > 1 && split3(tok).2.contains(q))
-            && let Some(end) = (i + 1..toks.len().min(i + MAX_QUOTED_TOKENS)).find(|&j| {
-                let t = toks[j].trim_end_matches([',', ';', '.', ')', ']', '}', ':']);
-                t.ends_with(q)
-            })
-        {
-            let last = toks[end];
-            let close = last.rfind(q).map_or(last.len(), |p| p + 1);
-            let trail = &last[close..];
-            let tok = if trail.is_empty() {
-                Cow::Borrowed(WILD)
-            } else {
-                Cow::Owned(format!("{WILD}{trail}"))
-            };
-            push(out, tok);
-            i = end + 1;
-            continue;
+        last_wild = wild;
+        *count += 1;
+        emit(parts.as_slice());
+    };
+    while let Some(tok) = toks.next() {
+        if count >= MAX_TOKENS {
+            out(Parts::one(WILD), &mut count);
+            return;
         }
-        let masked = mask(tok);
-        if masked == WILD
-            && let Some(next) = toks.get(i + 1)
-        {
-            let (lead, core, trail) = split3(next);
-            let joins = lead.is_empty()
-                && !core.is_empty()
-                && core.len() <= 7
-                && (UNITS
+        // A quoted string over several tokens is one variable.
+        let q = tok.as_bytes()[0];
+        if (q == b'"' || q == b'\'') && !(tok.len() > 1 && split3(tok).2.as_bytes().contains(&q)) {
+            let mut ahead = toks.clone();
+            let mut found = None;
+            for _ in 1..MAX_QUOTED_TOKENS {
+                let Some(next) = ahead.next() else { break };
+                let t = next.trim_end_matches([',', ';', '.', ')', ']', '}', ':']);
+                if t.as_bytes().last() == Some(&q) {
+                    found = Some(next);
+                    break;
+                }
+            }
+            if let Some(last) = found {
+                toks = ahead;
+                let close = last
+                    .as_bytes()
                     .iter()
-                    .chain(ZONES)
-                    .any(|u| u.eq_ignore_ascii_case(core)));
-            if joins {
-                let tok = if trail.is_empty() {
-                    Cow::Borrowed(WILD)
-                } else {
-                    Cow::Owned(format!("{WILD}{trail}"))
-                };
-                push(out, tok);
-                i += 2;
+                    .rposition(|&c| c == q)
+                    .map_or(last.len(), |p| p + 1);
+                out(Parts::of(&[WILD, &last[close..]]), &mut count);
                 continue;
             }
         }
-        push(out, masked);
-        i += 1;
+        let masked = mask(tok);
+        if masked.is_wild() {
+            let mut ahead = toks.clone();
+            if let Some(next) = ahead.next() {
+                let (lead, core, trail) = split3(next);
+                if lead.is_empty() && joins_variable(core) {
+                    toks = ahead;
+                    out(Parts::of(&[WILD, trail]), &mut count);
+                    continue;
+                }
+            }
+        }
+        out(masked, &mut count);
     }
     if cut < message.len() {
-        push(out, Cow::Borrowed(WILD));
+        out(Parts::one(WILD), &mut count);
     }
+}
+
+fn text_tokens<'a>(message: &'a str, out: &mut Vec<Cow<'a, str>>) {
+    scan_text(message, &mut |parts| {
+        out.push(match parts {
+            [one] => Cow::Borrowed(*one),
+            _ => Cow::Owned(parts.concat()),
+        })
+    });
+}
+
+/// Writes the skeleton of `message` to `key` (each token's bytes, then `0xff`, a byte UTF-8
+/// never holds): equal keys, equal token lists. Returns the tokens when they had to be built
+/// (JSON messages); for text, scans without allocating.
+pub(crate) fn skeleton<'a>(message: &'a str, key: &mut Vec<u8>) -> Option<Vec<Cow<'a, str>>> {
+    key.clear();
+    let trimmed = message.trim_matches(|c: char| c.is_ascii_whitespace());
+    let json_like = trimmed.starts_with('{')
+        || (trimmed.as_bytes().first().is_some_and(u8::is_ascii_digit)
+            && trimmed.as_bytes().contains(&b'\t'));
+    if json_like {
+        let tokens = tokenize(message);
+        for t in &tokens {
+            key.extend_from_slice(t.as_bytes());
+            key.push(0xff);
+        }
+        return Some(tokens);
+    }
+    scan_text(trimmed, &mut |parts| {
+        for p in parts {
+            key.extend_from_slice(p.as_bytes());
+        }
+        key.push(0xff);
+    });
+    None
+}
+
+fn push<'a>(out: &mut Vec<Cow<'a, str>>, tok: Cow<'a, str>) {
+    if tok == WILD && out.last().is_some_and(|l| l == WILD) {
+        return;
+    }
+    out.push(tok);
 }
 
 /// The tokens of a JSON object message; `false` (and `out` partly written) when it is not one.
