@@ -212,6 +212,47 @@ fn trim_newline(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
+/// The common line, `{"group": "...", "message": "..."}` in that order with no escape in
+/// either string, read without serde; `None` for anything else (serde reads it then).
+fn plain_input(line: &[u8]) -> Option<(&str, &str)> {
+    fn ws(b: &[u8], mut i: usize) -> usize {
+        while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\r' | b'\n') {
+            i += 1;
+        }
+        i
+    }
+    fn lit(b: &[u8], i: usize, s: &[u8]) -> Option<usize> {
+        b.get(i..i + s.len())
+            .filter(|x| *x == s)
+            .map(|_| i + s.len())
+    }
+    // A string without escapes or control characters: its content and the index after it.
+    fn string(b: &[u8], i: usize) -> Option<(&[u8], usize)> {
+        let i = lit(b, i, b"\"")?;
+        let end = i + b[i..]
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+        (b[end] == b'"').then(|| (&b[i..end], end + 1))
+    }
+    let b = line;
+    let i = lit(b, ws(b, 0), b"{")?;
+    let i = lit(b, ws(b, i), b"\"group\"")?;
+    let i = lit(b, ws(b, i), b":")?;
+    let (group, i) = string(b, ws(b, i))?;
+    let i = lit(b, ws(b, i), b",")?;
+    let i = lit(b, ws(b, i), b"\"message\"")?;
+    let i = lit(b, ws(b, i), b":")?;
+    let (message, i) = string(b, ws(b, i))?;
+    let i = lit(b, ws(b, i), b"}")?;
+    if ws(b, i) != b.len() {
+        return None;
+    }
+    Some((
+        std::str::from_utf8(group).ok()?,
+        std::str::from_utf8(message).ok()?,
+    ))
+}
+
 fn jsonl(mut input: impl BufRead, out: impl Write) -> anyhow::Result<()> {
     let mut out = BufWriter::with_capacity(1 << 16, out);
     let mut miner = Miner::new(Limits::default());
@@ -225,7 +266,14 @@ fn jsonl(mut input: impl BufRead, out: impl Write) -> anyhow::Result<()> {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        match serde_json::from_slice::<Input<'_>>(line) {
+        let parsed = match plain_input(line) {
+            Some((group, message)) => Ok(Input {
+                group: Cow::Borrowed(group),
+                message: Cow::Borrowed(message),
+            }),
+            None => serde_json::from_slice::<Input<'_>>(line),
+        };
+        match parsed {
             Ok(i) => {
                 let o = miner.observe(&i.group, &i.message, 0);
                 serde_json::to_writer(
@@ -289,6 +337,28 @@ mod tests {
                 .is_some_and(|e| e.contains("invalid input line"))
         );
         assert_eq!(out[3]["template"], "disk full on <*>");
+    }
+
+    #[test]
+    fn plain_lines_read_as_serde_reads_them() {
+        for line in [
+            r#"{"group": "a", "message": "x y"}"#,
+            r#"{"group":"a","message":""}"#,
+            r#" { "group" : "/aws/lambda/f" , "message" : "é 1" } "#,
+        ] {
+            let (g, m) = plain_input(line.as_bytes()).expect("a plain line");
+            let i: Input<'_> = serde_json::from_str(line).expect("valid");
+            assert_eq!((g, m), (&*i.group, &*i.message));
+        }
+        for line in [
+            r#"{"group": "a", "message": "x \"y\""}"#,
+            r#"{"message": "x", "group": "a"}"#,
+            r#"{"group": "a", "message": "x", "extra": 1}"#,
+            r#"{"group": "a", "message": "x"} trailing"#,
+            r#"{"group": "a", "message": "x"#,
+        ] {
+            assert!(plain_input(line.as_bytes()).is_none(), "{line}");
+        }
     }
 
     #[test]
