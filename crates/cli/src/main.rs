@@ -85,17 +85,46 @@ pub(crate) fn load_config(
     }))
 }
 
-fn check_config(file: &Path) -> anyhow::Result<ExitCode> {
-    match load_config(file, &|k| std::env::var(k).ok())? {
-        Ok(c) => {
-            println!("{}: ok ({} rules)", file.display(), c.rules.len());
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(report) => {
-            eprint!("{report}");
-            Ok(ExitCode::FAILURE)
-        }
+/// The exit status of usage errors: arguments clap refuses, a path named on the command line
+/// that does not exist or cannot be read, a configuration that is not valid, an invalid
+/// pattern, an unknown name. README.md, "Exit status", has the table for every command.
+pub(crate) const EXIT_USAGE: u8 = 2;
+
+/// An error in how the command was called (exit status [`EXIT_USAGE`]): what to fix is in
+/// the message, printed as `cwlogs: MESSAGE` (nothing more when it is empty: the details were
+/// printed already).
+#[derive(Debug)]
+pub(crate) struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Reads the configuration a command was given (`--config FILE`, `check-config FILE`): a file
+/// that cannot be read or is not valid is a [`UsageError`], after every problem is printed to
+/// stderr as `FILE:LINE:COL: message`.
+pub(crate) fn config_arg(
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<Config> {
+    match load_config(path, env) {
+        Ok(Ok(c)) => Ok(c),
+        Ok(Err(report)) => {
+            eprint!("{report}");
+            Err(UsageError(String::new()).into())
+        }
+        Err(e) => Err(UsageError(format!("{e:#}")).into()),
+    }
+}
+
+fn check_config(file: &Path) -> anyhow::Result<ExitCode> {
+    let c = config_arg(file, &|k| std::env::var(k).ok())?;
+    println!("{}: ok ({} rules)", file.display(), c.rules.len());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn main() -> ExitCode {
@@ -110,9 +139,17 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
-        Err(err) => {
-            eprintln!("cwlogs: {err:#}");
-            ExitCode::FAILURE
-        }
+        Err(err) => match err.downcast_ref::<UsageError>() {
+            Some(UsageError(m)) => {
+                if !m.is_empty() {
+                    eprintln!("cwlogs: {m}");
+                }
+                ExitCode::from(EXIT_USAGE)
+            }
+            None => {
+                eprintln!("cwlogs: {err:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }

@@ -1,5 +1,6 @@
 //! `cwlogs replay`: the whole pipeline over files, with local sinks.
 
+use crate::UsageError;
 use crate::report::{RuleLine, RulesReport, RunReport, Timeline};
 use crate::sinks::{
     AlertFile, LocalArchive, LocalDeadLetters, LocalIndex, flat_name, is_error_sidecar,
@@ -95,6 +96,11 @@ pub struct ReplayArgs {
     /// group, rule hits, alerts sent and held back, dead letters with their errors, throughput.
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
+}
+
+/// A [`UsageError`] (exit status 2) saying `what`.
+fn usage(what: impl Into<String>) -> anyhow::Error {
+    UsageError(what.into()).into()
 }
 
 /// Objects read from S3 at once.
@@ -226,15 +232,23 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     let send_timeout = Duration::from_secs(args.send_timeout);
     let env = |k: &str| std::env::var(k).ok();
     let mut config = match &args.config {
-        Some(path) => match crate::load_config(path, &env)? {
-            Ok(c) => c,
-            Err(report) => {
-                eprint!("{report}");
-                return Ok(ExitCode::from(2));
-            }
-        },
+        Some(path) => crate::config_arg(path, &env)?,
         None => Config::builtin(&env),
     };
+    // Usage errors first: nothing is read or written before the arguments are known good.
+    Rules::check_usage(&config, &args)?;
+    if args.index_to.is_some() && config.index.is_none() {
+        return Err(usage(
+            "--index-to: indexing is disabled in the configuration",
+        ));
+    }
+    if let Some(a) = &args.index_auth
+        && IndexAuth::parse(a).is_none()
+    {
+        return Err(usage(format!(
+            "--index-auth {a}: use sigv4, sigv4-serverless, basic, api-key or none"
+        )));
+    }
     let wants_remote = args.archive_to.is_some()
         || args.index_to.is_some()
         || args.alert_to.is_some()
@@ -251,10 +265,15 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     let archive_to = match &args.archive_to {
         None => None,
         Some(text) => {
-            let url = S3Url::parse(text)
-                .with_context(|| format!("--archive-to {text}: expected s3://BUCKET[/PREFIX]"))?;
+            let url = S3Url::parse(text).ok_or_else(|| {
+                usage(format!(
+                    "--archive-to {text}: expected s3://BUCKET[/PREFIX]"
+                ))
+            })?;
             let Some(a) = config.archive.as_mut() else {
-                anyhow::bail!("--archive-to: archiving is disabled in the configuration");
+                return Err(usage(
+                    "--archive-to: archiving is disabled in the configuration",
+                ));
             };
             let prefix = url.key.trim_matches('/');
             if !prefix.is_empty() {
@@ -316,6 +335,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let mut sum = Summary::default();
     let mut report = RunReport::default();
+    let mut dead_letters_in_s3 = 0usize;
     let window = pool.current_num_threads().max(1) * WINDOW_PER_THREAD;
     // The workers decode the next window while this thread writes the last one (in input
     // order): writing no longer leaves the cores idle.
@@ -430,7 +450,11 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
                             .map_or(0, |d| d.as_millis() as i64);
                         let until = Some(Instant::now() + send_timeout);
                         let put = put_dead_letter(archive, dead_letter_prefix, d, now_ms, until);
-                        if let Err(e) = r.rt.block_on(put) {
+                        let written = r.rt.block_on(put);
+                        if written.is_ok() {
+                            dead_letters_in_s3 += 1;
+                        }
+                        if let Err(e) = written {
                             // The bucket refuses even the dead letter: keep it on disk instead.
                             eprintln!(
                                 "cwlogs: {e}; kept in {}",
@@ -466,19 +490,33 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     let summary_path = args.out.join("summary.json");
     std::fs::write(&summary_path, json)
         .with_context(|| format!("cannot write {}", summary_path.display()))?;
-    let archive_at = match &archive {
-        Some(ArchiveSink::S3 { prefix, .. }) => prefix.clone(),
-        _ => args.out.join("archive").display().to_string(),
+    let mut shown = Shown {
+        out: &args.out,
+        archive_at: match &archive {
+            Some(ArchiveSink::S3 { prefix, .. }) => prefix.clone(),
+            _ => args.out.join("archive").display().to_string(),
+        },
+        index_to: args.index_to.as_deref(),
+        alert_to: alert_to.as_deref(),
+        dead_letters_at: Vec::new(),
     };
-    print_summary(
-        &sum,
-        &config,
-        &args.out,
-        &archive_at,
-        args.index_to.as_deref(),
-        alert_to.as_deref(),
-        elapsed.as_secs_f64(),
-    );
+    // Where dead letters were written: the bucket's prefix (with --archive-to), the local
+    // directory (without, or when the bucket refused some), or nowhere.
+    if let Some(ArchiveSink::S3 {
+        archive,
+        dead_letter_prefix,
+        ..
+    }) = &archive
+        && dead_letters_in_s3 > 0
+    {
+        let at = format!("s3://{}/{dead_letter_prefix}/", archive.bucket());
+        shown.dead_letters_at.push(at);
+    }
+    if dead_letters.written() > 0 {
+        let at = args.out.join("dead-letter").display().to_string();
+        shown.dead_letters_at.push(at);
+    }
+    print_summary(&sum, &config, &shown, elapsed.as_secs_f64());
     if sum.index_failed > 0 {
         eprintln!(
             "cwlogs: {} documents were not indexed (see the errors above); replay these inputs once the cause is fixed (documents already indexed are not duplicated):",
@@ -574,22 +612,29 @@ enum RulesRuntime {
 impl<'c> Rules<'c> {
     /// `None` when the configuration has no rules (then `--alert-to` / `--alert-table` are
     /// usage errors).
-    fn new(config: &'c Config, args: &ReplayArgs, remote: Option<&Remote>) -> Result<Option<Self>> {
+    /// `--alert-to` and `--alert-table` need rules with alerts, and `--alert-to` a topic ARN.
+    fn check_usage(config: &Config, args: &ReplayArgs) -> Result<()> {
         let alerting = config.rules.iter().any(|r| r.alert.is_some());
         for (flag, given) in [
             ("--alert-to", args.alert_to.is_some()),
             ("--alert-table", args.alert_table.is_some()),
         ] {
             if given && !alerting {
-                anyhow::bail!("{flag}: no `[[rule]]` in the configuration has an `alert`");
+                return Err(usage(format!(
+                    "{flag}: no `[[rule]]` in the configuration has an `alert`"
+                )));
             }
-        }
-        if config.rules.is_empty() {
-            return Ok(None);
         }
         if let Some(arn) = &args.alert_to {
             cwlogs_pipeline::rules::check_topic_arn(arn)
-                .map_err(|e| anyhow::anyhow!("--alert-to: {e}"))?;
+                .map_err(|e| usage(format!("--alert-to: {e}")))?;
+        }
+        Ok(())
+    }
+
+    fn new(config: &'c Config, args: &ReplayArgs, remote: Option<&Remote>) -> Result<Option<Self>> {
+        if config.rules.is_empty() {
+            return Ok(None);
         }
         // Published in the topic's own region, whatever AWS_REGION says.
         let sns = match (&args.alert_to, remote) {
@@ -801,11 +846,15 @@ fn connect_index(
 ) -> Result<OpenSearchIndex> {
     let region = config.region.clone();
     let Some(i) = config.index.as_mut() else {
-        anyhow::bail!("--index-to: indexing is disabled in the configuration");
+        return Err(usage(
+            "--index-to: indexing is disabled in the configuration",
+        ));
     };
     i.auth = match auth {
-        Some(a) => IndexAuth::parse(a).with_context(|| {
-            format!("--index-auth {a}: use sigv4, sigv4-serverless, basic, api-key or none")
+        Some(a) => IndexAuth::parse(a).ok_or_else(|| {
+            usage(format!(
+                "--index-auth {a}: use sigv4, sigv4-serverless, basic, api-key or none"
+            ))
         })?,
         None if i.endpoint.is_some() => i.auth,
         None => IndexAuth::infer(Some(url)),
@@ -946,15 +995,23 @@ fn put_objects(
     )
 }
 
-fn print_summary(
-    s: &Summary,
-    config: &Config,
-    out: &Path,
-    archive_at: &str,
-    index_to: Option<&str>,
-    alert_to: Option<&str>,
-    secs: f64,
-) {
+/// Where a replay's outputs went, for its summary.
+struct Shown<'a> {
+    /// `--out`.
+    out: &'a Path,
+    /// The archive's directory or S3 prefix.
+    archive_at: String,
+    /// `--index-to`.
+    index_to: Option<&'a str>,
+    /// `--alert-to`.
+    alert_to: Option<&'a str>,
+    /// Where dead letters were written (none: nothing was).
+    dead_letters_at: Vec<String>,
+}
+
+fn print_summary(s: &Summary, config: &Config, shown: &Shown<'_>, secs: f64) {
+    let (out, archive_at) = (shown.out, &shown.archive_at);
+    let (index_to, alert_to) = (shown.index_to, shown.alert_to);
     let mb = s.decompressed_bytes as f64 / 1e6;
     println!(
         "cwlogs replay: {} inputs ({:.1} MB), {} records, {} batches, {} events",
@@ -1009,12 +1066,16 @@ fn print_summary(
         "  control        {:>9} messages skipped",
         s.control_messages
     );
+    let dead_at = if shown.dead_letters_at.is_empty() {
+        String::new()
+    } else {
+        format!("  -> {}", shown.dead_letters_at.join(" and "))
+    };
     println!(
-        "  dead-lettered  {:>9} ({} whole inputs, {} records)  -> {}",
+        "  dead-lettered  {:>9} ({} whole inputs, {} records){dead_at}",
         s.dead_lettered,
         s.dead_lettered_inputs,
         s.dead_lettered - s.dead_lettered_inputs,
-        out.join("dead-letter").display()
     );
     let secs = secs.max(1e-9);
     println!(
@@ -1023,11 +1084,22 @@ fn print_summary(
         s.events as f64 / secs,
         secs
     );
+    println!(
+        "  summary        {:>9}  -> {}",
+        "",
+        out.join("summary.json").display()
+    );
+    println!(
+        "  report         {:>9}  -> {}",
+        "",
+        out.join("report.html").display()
+    );
 }
 
 /// Expands directories (recursively, in name order) and S3 prefixes (in key order), skipping
 /// dead-letter error files, hidden files and the output directory itself. Files named
-/// explicitly are always taken. Each input comes with its size, for progress.
+/// explicitly are always taken. Each input comes with its size, for progress. A path that does
+/// not exist or cannot be read is a [`UsageError`] naming every such path.
 fn collect_inputs(
     inputs: &[PathBuf],
     out: &Path,
@@ -1035,10 +1107,11 @@ fn collect_inputs(
 ) -> Result<Vec<(Input, u64)>> {
     let out_abs = std::fs::canonicalize(out).ok();
     let mut found = Vec::new();
+    let mut unreadable = Vec::new();
     for input in inputs {
         if let Some(text) = input.to_str().filter(|t| t.starts_with("s3://")) {
             let url = S3Url::parse(text)
-                .with_context(|| format!("{text}: expected s3://BUCKET[/PREFIX]"))?;
+                .ok_or_else(|| usage(format!("{text}: expected s3://BUCKET[/PREFIX]")))?;
             let r = remote.context("no S3 client")?;
             let keys =
                 r.rt.block_on(S3Source::new(&r.sdk).list(&url))
@@ -1052,8 +1125,17 @@ fn collect_inputs(
             }
             continue;
         }
-        let meta = std::fs::metadata(input);
-        match meta {
+        // A path named on the command line must be there and readable: a typo is a usage
+        // error, before any output is written. What a directory holds, and files that vanish
+        // or become unreadable during the run, are read later and become dead letters.
+        let readable = std::fs::metadata(input).and_then(|m| {
+            if m.is_dir() {
+                std::fs::read_dir(input).map(|_| m)
+            } else {
+                std::fs::File::open(input).map(|_| m)
+            }
+        });
+        match readable {
             Ok(m) if m.is_dir() => {
                 let mut files = Vec::new();
                 walk(input, out_abs.as_deref(), &mut files)?;
@@ -1062,10 +1144,15 @@ fn collect_inputs(
                     found.push((Input::File(f), size));
                 }
             }
-            // Files, and paths that cannot be read: those become dead letters with the error.
             Ok(m) => found.push((Input::File(input.clone()), m.len())),
-            Err(_) => found.push((Input::File(input.clone()), 0)),
+            Err(e) => unreadable.push(format!("{}: {e}", input.display())),
         }
+    }
+    if !unreadable.is_empty() {
+        return Err(usage(format!(
+            "cannot read {}",
+            unreadable.join("\ncwlogs: cannot read ")
+        )));
     }
     Ok(found)
 }

@@ -1,5 +1,6 @@
 //! `cwlogs rules`: the rule packs compiled into cwlogs, and the rules a configuration runs.
 
+use crate::UsageError;
 use clap::{Args, Subcommand};
 use cwlogs_pipeline::rules::packs::{PACKS, PackRule};
 use cwlogs_pipeline::{Config, GroupKey, Rule};
@@ -67,9 +68,7 @@ fn listing(args: RulesArgs, out: &mut String) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         RulesCommand::List { config: Some(path) } => {
-            let Some(config) = load(&path)? else {
-                return Ok(ExitCode::FAILURE);
-            };
+            let config = load(&path)?;
             for r in &config.rules {
                 writeln!(out, "{:<40} {}", r.name, describe(r))?;
             }
@@ -87,29 +86,25 @@ fn listing(args: RulesArgs, out: &mut String) -> anyhow::Result<ExitCode> {
                     writeln!(out, "# pack {pack}\n{}", rule.text)?;
                     Ok(ExitCode::SUCCESS)
                 }
-                None => {
-                    eprintln!(
-                        "cwlogs: no pack has a rule `{name}`; `cwlogs rules list` shows them (or give --config FILE for a configuration's own rules)"
-                    );
-                    Ok(ExitCode::FAILURE)
-                }
+                None => Err(UsageError(format!(
+                    "no pack has a rule `{name}`; `cwlogs rules list` shows them (or give --config FILE for a configuration's own rules)"
+                ))
+                .into()),
             }
         }
         RulesCommand::Show {
             name,
             config: Some(path),
         } => {
-            let Some(config) = load(&path)? else {
-                return Ok(ExitCode::FAILURE);
-            };
+            let config = load(&path)?;
             let Some(r) = config.rules.iter().find(|r| r.name == name) else {
                 let names: Vec<&str> = config.rules.iter().map(|r| r.name.as_str()).collect();
-                eprintln!(
-                    "cwlogs: {} has no rule `{name}`; its rules are {}",
+                return Err(UsageError(format!(
+                    "{} has no rule `{name}`; its rules are {}",
                     path.display(),
                     names.join(", ")
-                );
-                return Ok(ExitCode::FAILURE);
+                ))
+                .into());
             };
             out.push_str(&details(r));
             Ok(ExitCode::SUCCESS)
@@ -117,15 +112,9 @@ fn listing(args: RulesArgs, out: &mut String) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Loads a configuration; prints its errors and returns `None` when it is not valid.
-fn load(path: &std::path::Path) -> anyhow::Result<Option<Config>> {
-    match crate::load_config(path, &|k| std::env::var(k).ok())? {
-        Ok(c) => Ok(Some(c)),
-        Err(report) => {
-            eprint!("{report}");
-            Ok(None)
-        }
-    }
+/// Loads a configuration given with `--config` (see [`crate::config_arg`]).
+fn load(path: &std::path::Path) -> anyhow::Result<Config> {
+    crate::config_arg(path, &|k| std::env::var(k).ok())
 }
 
 /// One line: what the rule does.

@@ -27,10 +27,11 @@ pub fn prepare_out_dir(out: &Path) -> Result<()> {
             .next()
             .is_some();
         if non_empty && !out.join(MARKER).exists() {
-            anyhow::bail!(
+            return Err(crate::UsageError(format!(
                 "output directory {} is not empty and was not written by cwlogs; choose another --out",
                 out.display()
-            );
+            ))
+            .into());
         }
         for sub in ["archive", "index", "dead-letter"] {
             let p = out.join(sub);
@@ -255,12 +256,21 @@ impl<P: Publish> Publish for AlertFile<P> {
 /// Writes dead letters: the raw bytes as `<name>`, the error as `<name>.error.json`.
 pub struct LocalDeadLetters {
     root: PathBuf,
+    written: std::sync::atomic::AtomicUsize,
 }
 
 impl LocalDeadLetters {
     /// Dead letters under `root`.
     pub fn new(root: PathBuf) -> Self {
-        LocalDeadLetters { root }
+        LocalDeadLetters {
+            root,
+            written: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// How many dead letters were written.
+    pub fn written(&self) -> usize {
+        self.written.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Keeps one dead letter.
@@ -272,7 +282,10 @@ impl LocalDeadLetters {
             fs::write(&p, raw).with_context(|| format!("cannot write {}", p.display()))?;
         }
         let p = self.root.join(format!("{}.error.json", dl.name));
-        fs::write(&p, dl.error_json()).with_context(|| format!("cannot write {}", p.display()))
+        fs::write(&p, dl.error_json()).with_context(|| format!("cannot write {}", p.display()))?;
+        self.written
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
     }
 }
 

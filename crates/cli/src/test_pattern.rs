@@ -74,21 +74,21 @@ fn human(
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: invalid filter pattern: {e}");
-            return Ok(ExitCode::from(1));
+            return Ok(ExitCode::from(crate::EXIT_USAGE));
         }
     };
     let value = match value.map(MetricValue::parse).transpose() {
         Ok(v) => v,
         Err(e) => {
             eprintln!("error: invalid metric value: {e}");
-            return Ok(ExitCode::from(1));
+            return Ok(ExitCode::from(crate::EXIT_USAGE));
         }
     };
     if let Some(v) = &value
         && let Err(e) = pattern.check_metric_value(v)
     {
         eprintln!("error: {e}");
-        return Ok(ExitCode::from(1));
+        return Ok(ExitCode::from(crate::EXIT_USAGE));
     }
     let mut out = BufWriter::new(out);
     let mut matched = 0;

@@ -312,7 +312,7 @@ metric = { namespace = "App", name = "Bytes:Out", value = "$.bytes", dimensions 
 "#,
     );
     let o = cwlogs(&["check-config", arg(&bad)]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     for want in [
         "rules.toml:3:11: rule `denied`: `pattern`:",

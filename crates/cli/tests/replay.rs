@@ -179,11 +179,43 @@ fn archive_and_dead_letters_replay_back() {
 }
 
 #[test]
-fn unreadable_inputs_are_dead_lettered() {
+fn a_missing_input_path_is_a_usage_error_before_any_output() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let missing = tmp.path().join("does-not-exist.json");
+    let missing = tmp.path().join("no/such/path");
     let out = tmp.path().join("out");
-    replay(&out, &[&missing]);
+    let o = cwlogs(&[
+        "replay",
+        "--out",
+        &out.display().to_string(),
+        &samples().join("direct").display().to_string(),
+        &missing.display().to_string(),
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot read {}", missing.display())),
+        "{stderr}"
+    );
+    assert!(
+        o.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(!out.exists(), "nothing is written");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_file_of_a_directory_that_cannot_be_read_is_dead_lettered() {
+    // Found in a directory, not named on the command line: like a file that vanishes during
+    // the run, it becomes a dead letter holding the error.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("in");
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::os::unix::fs::symlink(tmp.path().join("gone.json"), dir.join("gone.json"))
+        .expect("symlink");
+    let out = tmp.path().join("out");
+    replay(&out, &[&dir]);
     let s = summary(&out);
     assert_eq!(s["dead_lettered"], 1);
     let dl = tree(&out.join("dead-letter"));
@@ -202,7 +234,7 @@ fn refuses_foreign_output_directory_and_bad_usage() {
         &tmp.path().display().to_string(),
         &samples().display().to_string(),
     ]);
-    assert!(!o.status.success());
+    assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not written by cwlogs"));
     assert!(tmp.path().join("precious.txt").exists());
 
@@ -220,7 +252,7 @@ fn check_config_reports_line_numbers() {
     )
     .expect("write");
     let o = cwlogs(&["check-config", &bad.display().to_string()]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         err.contains("bad.toml:3:14: `gzip_level` must be between 0 and 9"),

@@ -40,7 +40,7 @@ fn list_and_show_the_packs() {
     );
 
     let o = cwlogs(&["rules", "show", "nope"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("no pack has a rule `nope`"));
 }
 
@@ -74,7 +74,7 @@ fn check_config_names_the_valid_packs_and_rules() {
         "packs = [\"cis-aws-foundations\", \"ops\"]\n\n[[rule]]\nname = \"cis-nope\"\nenabled = false\n",
     );
     let o = cwlogs(&["check-config", path.to_str().expect("utf-8")]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     let (_, err) = text(&o);
     assert!(
         err.contains("bad-packs.toml:1:33: unknown pack `ops`: the packs are cis-aws-foundations, lambda-ecs-ops"),

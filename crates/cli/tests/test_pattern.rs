@@ -64,7 +64,7 @@ fn human_mode_reads_messages_from_stdin() {
 #[test]
 fn human_mode_rejects_a_bad_pattern_with_a_caret() {
     let out = cwlogs(&["test-pattern", "ERR*", "x"], "");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "a usage error");
     let stderr = text(&out.stderr);
     assert!(
         stderr.contains("Invalid character(s) in term '*'"),

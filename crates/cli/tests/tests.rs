@@ -6,6 +6,7 @@ mod common;
 
 mod accounting;
 mod alert_replay;
+mod exit_status;
 mod import;
 mod index_replay;
 mod replay;
