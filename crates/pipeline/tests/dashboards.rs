@@ -411,3 +411,109 @@ fn cloudwatch_dashboards_show_every_pack_metric() {
         }
     }
 }
+
+/// The views of the parsed fields (issue 18: rejected flows and top talkers, Lambda duration
+/// percentiles and memory, CloudTrail failures by action and principal) aggregate on fields
+/// the index template types as they need (numbers on `long` / `double`, buckets on `keyword`,
+/// `ip` or `long`), and documents built from AWS's example records carry every field a view
+/// names, with its query matching.
+#[test]
+fn parser_views_use_typed_fields() {
+    let config = Config::builtin(&|_| None);
+    let index = config.index.as_ref().expect("index");
+    let templates = mapping_templates(index).expect("templates");
+    let props = &templates[0].1["template"]["mappings"]["properties"];
+    let ty = |path: &str| -> String {
+        let mut at = props;
+        for (i, part) in path.split('.').enumerate() {
+            at = if i == 0 {
+                &at[part]
+            } else {
+                &at["properties"][part]
+            };
+        }
+        at["type"].as_str().unwrap_or("unmapped").to_string()
+    };
+    let records = [
+        (
+            "cwlogs-vpc-rejected-flows",
+            "vpc-flow-logs",
+            "2 123456789010 eni-1235b8ca123456789 172.31.9.69 172.31.9.12 49761 3389 6 20 4249 1418530010 1418530070 REJECT OK",
+        ),
+        (
+            "cwlogs-vpc-top-talkers",
+            "vpc-flow-logs",
+            "2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK",
+        ),
+        (
+            "cwlogs-lambda-duration",
+            "/aws/lambda/f",
+            "REPORT RequestId: 8f507cfc-xmpl-4697-b07a-ac58fc914c95\tDuration: 15.74 ms\tBilled Duration: 16 ms\tMemory Size: 128 MB\tMax Memory Used: 56 MB\tInit Duration: 130.49 ms\t",
+        ),
+        (
+            "cwlogs-lambda-memory",
+            "/aws/lambda/f",
+            "REPORT RequestId: 8f507cfc-xmpl-4697-b07a-ac58fc914c95\tDuration: 15.74 ms\tBilled Duration: 16 ms\tMemory Size: 128 MB\tMax Memory Used: 56 MB\tInit Duration: 130.49 ms\t",
+        ),
+        (
+            "cwlogs-cloudtrail-failures",
+            "aws-cloudtrail-logs-123456789012",
+            r#"{"eventVersion":"1.04","userIdentity":{"type":"IAMUser","principalId":"EX_PRINCIPAL_ID","arn":"arn:aws:iam::123456789012:user/Alice","accountId":"123456789012","accessKeyId":"EXAMPLE_KEY_ID","userName":"Alice"},"eventTime":"2016-07-14T19:15:45Z","eventSource":"cloudtrail.amazonaws.com","eventName":"UpdateTrail","awsRegion":"us-east-2","sourceIPAddress":"205.251.233.182","userAgent":"aws-cli/1.10.32 Python/2.7.9 Windows/7 botocore/1.4.22","errorCode":"TrailNotFoundException","errorMessage":"Unknown trail: myTrail2 for the user: 123456789012","requestParameters":{"name":"myTrail2"},"responseElements":null}"#,
+        ),
+    ];
+    let objects = objects();
+    for (id, group, message) in records {
+        let vis = &objects[&("visualization".to_string(), id.to_string())];
+        let state = embedded(vis, "/attributes/visState").expect("visState");
+        let batch = LogBatch {
+            message_type: MessageType::Data,
+            owner: "123456789012".into(),
+            log_group: group.into(),
+            log_stream: "s".into(),
+            subscription_filters: vec![],
+            policy_level: None,
+            region: None,
+            log_events: vec![],
+        };
+        let mut out = Vec::new();
+        DocumentBuilder::new(&index.documents, "eu-west-1", &batch).push(
+            &mut out,
+            &LogEvent {
+                id: "1".into(),
+                timestamp: 1_764_064_800_000,
+                message: message.into(),
+            },
+        );
+        let doc: Value = serde_json::from_slice(&out).expect("document");
+        let mut found = BTreeMap::new();
+        leaves("", &doc, &mut found);
+        let value = |path: &str| -> Option<Value> {
+            path.split('.').try_fold(&doc, |v, p| v.get(p)).cloned()
+        };
+        for agg in state["aggs"].as_array().expect("aggs") {
+            let Some(field) = agg["params"]["field"].as_str() else {
+                continue;
+            };
+            if field == "@timestamp" {
+                continue;
+            }
+            let t = ty(field);
+            let want: &[&str] = match agg["type"].as_str() {
+                Some("sum" | "max" | "avg" | "percentiles") => &["long", "double"],
+                Some("terms") => &["keyword", "ip", "long"],
+                other => panic!("{id}: aggregation {other:?}"),
+            };
+            assert!(want.contains(&t.as_str()), "{id}: {field} is {t}");
+            assert!(found.contains_key(field), "{id}: {field} not in {doc}");
+        }
+        let source =
+            embedded(vis, "/attributes/kibanaSavedObjectMeta/searchSourceJSON").expect("search");
+        let query = source["query"]["query"].as_str().expect("query");
+        let (field, want) = query.split_once(':').expect("field:value");
+        let got = value(field).unwrap_or_else(|| panic!("{id}: {field} not in {doc}"));
+        assert!(
+            want == "*" || got == want,
+            "{id}: {query} does not match {got}"
+        );
+    }
+}
