@@ -33,7 +33,8 @@ use std::process::ExitCode;
 /// Exit status: the input or the `--merge` configuration cannot be used, or the output cannot
 /// be written; nothing was written.
 pub const EXIT_FAILED: u8 = 1;
-/// Exit status: usage errors (clap's own) and a `--merge` configuration that is not valid.
+/// Exit status: usage errors (clap's own), an input or `--merge` file that cannot be read, and
+/// a `--merge` configuration that is not valid (the scheme of every command: main.rs).
 pub const EXIT_USAGE: u8 = 2;
 /// Exit status: the configuration was written, but some filters could not be expressed (each
 /// listed on stderr with the reason).
@@ -44,9 +45,9 @@ const MAX_INPUT_BYTES: u64 = 64 << 20;
 
 const EXIT_CODES: &str = "Exit status: 0 every filter was imported; 1 nothing was written (the \
 input is malformed or truncated, a filter is one CloudWatch would refuse, a name clashes, or the \
-output cannot be written; every problem is printed, naming its filter); 2 usage errors and a \
---merge configuration that is not valid; 3 the configuration was written, but the filters listed \
-on stderr could not be expressed.";
+output cannot be written; every problem is printed, naming its filter); 2 usage errors, an input \
+or --merge file that cannot be read, and a --merge configuration that is not valid; 3 the \
+configuration was written, but the filters listed on stderr could not be expressed.";
 
 /// `cwlogs import ...`.
 #[derive(Args)]
@@ -96,14 +97,18 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let shown = options.file.display().to_string();
     let text = match read_input(&options.file) {
         Ok(t) => t,
-        Err(e) => {
-            eprintln!("cwlogs import: {e}");
+        // A file named on the command line that cannot be read is a usage error.
+        Err(Unread::Io(e)) => return Err(crate::UsageError(format!("import: {e}")).into()),
+        Err(Unread::Content(e)) => {
+            eprintln!("cwlogs import: {e}; nothing was written");
             return Ok(ExitCode::from(EXIT_FAILED));
         }
     };
     let merge = match &options.merge {
         None => None,
-        Some(path) => match read_merge(path)? {
+        Some(path) => match read_merge(path)
+            .map_err(|e| crate::UsageError(format!("import: --merge {}: {e:#}", path.display())))?
+        {
             Ok(m) => Some(m),
             Err(report) => {
                 eprint!("{report}");
@@ -208,7 +213,13 @@ fn no_env(_: &str) -> Option<String> {
     None
 }
 
-fn read_input(path: &Path) -> Result<String, String> {
+/// Why the input was not read: the file itself (a usage error), or what it holds.
+enum Unread {
+    Io(String),
+    Content(String),
+}
+
+fn read_input(path: &Path) -> Result<String, Unread> {
     let mut bytes = Vec::new();
     let read = if path.as_os_str() == "-" {
         std::io::stdin()
@@ -219,17 +230,17 @@ fn read_input(path: &Path) -> Result<String, String> {
         std::fs::File::open(path).and_then(|f| f.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes))
     };
     let shown = path.display();
-    read.map_err(|e| format!("cannot read {shown}: {e}"))?;
+    read.map_err(|e| Unread::Io(format!("cannot read {shown}: {e}")))?;
     if bytes.len() as u64 > MAX_INPUT_BYTES {
-        return Err(format!(
+        return Err(Unread::Content(format!(
             "{shown}: larger than {MAX_INPUT_BYTES} bytes; split it (one describe page per file)"
-        ));
+        )));
     }
     String::from_utf8(bytes).map_err(|e| {
-        format!(
+        Unread::Content(format!(
             "{shown}: not UTF-8 text (byte {}): not what the AWS CLI prints",
             e.utf8_error().valid_up_to()
-        )
+        ))
     })
 }
 
@@ -831,8 +842,16 @@ fn import_metric_filters(
             "# cwlogs configuration imported by `cwlogs import metric-filters {}`:\n\
              # {imported} CloudWatch metric filter{} as [[rule]]s, each publishing the metric its filter\n\
              # publishes (namespace, name, value, default, dimensions and unit as CloudWatch has them).\n\
-             # No [archive] or [index]: `cwlogs replay --config THIS ARCHIVE` computes the metrics only\n\
-             # (metrics.ndjson). Add `alert = {{ ... }}` to a rule to have it alert too.\n",
+             # Add `alert = {{ ... }}` to a rule to have it alert too.\n\
+             #\n\
+             # Archive and index are off, so that `cwlogs replay --config THIS ARCHIVE` computes the\n\
+             # metrics (and alerts) only, without archiving or indexing the archive again. To deploy\n\
+             # the rules, import with `--merge` into the stack's cwlogs.toml instead.\n\
+             [archive]\n\
+             enabled = false\n\
+             \n\
+             [index]\n\
+             enabled = false\n",
             comment(source),
             if imported == 1 { "" } else { "s" }
         ),
@@ -1145,7 +1164,7 @@ fn merge_routes(m: &Merge, header: &str, routes: &str) -> Result<String, Problem
     }
     if wanted.is_empty() && problems.is_empty() {
         problems.push(format!(
-            "{shown} has neither an enabled [archive] nor an enabled [index]: there is no route to set"
+            "{shown} has no [archive] or [index] section (enabled) to set the routes in: write the sections, then merge"
         ));
     }
     if !problems.is_empty() {

@@ -366,8 +366,34 @@ fn usage_errors_exit_2() {
     assert_eq!(o.status.code(), Some(2));
     let o = cwlogs(&["import", "alarms", "x.json"]);
     assert_eq!(o.status.code(), Some(2));
+    // A file named on the command line that cannot be read is a usage error, as in every command.
     let o = cwlogs(&["import", "metric-filters", "/nonexistent/filters.json"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cannot read /nonexistent/filters.json"),
+        "{}",
+        stderr(&o)
+    );
+    let o = cwlogs(&[
+        "import",
+        "metric-filters",
+        &corpus("terms.json"),
+        "--merge",
+        "/nonexistent/c.toml",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--merge /nonexistent/c.toml"),
+        "{}",
+        stderr(&o)
+    );
+    // What the file holds is not a usage error: not UTF-8, nothing written.
+    let dir = tempfile::tempdir().expect("dir");
+    let binary = dir.path().join("filters.json");
+    std::fs::write(&binary, [0xff, 0xfe, 0x00]).expect("write");
+    let o = cwlogs(&["import", "metric-filters", path(&binary)]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not UTF-8"), "{}", stderr(&o));
     let help = cwlogs(&["import", "metric-filters", "--help"]);
     assert!(
         String::from_utf8_lossy(&help.stdout).contains("Exit status: 0 every filter was imported")
