@@ -81,6 +81,21 @@
 //!   renamed and duplicate keys reduced to the last; a document where anything was capped says
 //!   so in `cwlogs.truncated` ([`index::document`] has the rules). The parse never recurses deeper than
 //!   `max_depth` levels, so no nesting, however deep, can exhaust the stack.
+//! - The parsers of `[parse]` ([`shape`]) recognise a format with a prefilter that allocates
+//!   nothing, split a flow log record into at most 42 fields (a longer record is refused
+//!   without reading further), and check every value before writing it: IP addresses as the
+//!   standard library parses them, ports within 16 bits, counts and integers within 64 bits
+//!   (digits are counted before they are converted), times within years 1970-9999, decimals
+//!   of at most 15 + 9 digits, keywords of at most 1024 bytes. A message that does not parse
+//!   gets `cwlogs.parse_error` (a fixed text, never the input) and no typed field, so no
+//!   document carries a value of the wrong type for the index template. CloudTrail records
+//!   and Lambda platform events are read from the document builder's one pass over the
+//!   JSON, which still never recurses deeper than `max_depth` (or the three levels those
+//!   parsers look into, `record.metrics` the deepest) and skips what is deeper iteratively. No parser allocates per field
+//!   beyond the copy of an escaped JSON string it keeps.
+//! - `[[parse.multiline]]` merges at most [`shape::multiline::MAX_EVENTS`] events and
+//!   [`shape::multiline::MAX_BYTES`] bytes into one document; its regexes are compiled with
+//!   1 MiB size limits (the `regex` crate matches in linear time).
 //! - Index names are sanitised and capped at 255 bytes; key components are percent-encoded.
 //! - Rules: metric dimension values are cut at 255 characters and each rule keeps at most
 //!   [`rules::metrics::MAX_DIMENSION_SETS`] dimension sets per run; alert buckets per run are capped
@@ -107,7 +122,7 @@ pub mod sink;
 pub mod util;
 
 pub use archive::{ArchiveConfig, ArchiveObject, archive_key, archive_lines, archive_object};
-pub use config::{Config, DEFAULT_CONFIG};
+pub use config::{Config, DEFAULT_CONFIG, SectionState};
 pub use cwlogs_decode::LogBatch;
 pub use error::ConfigError;
 pub use index::{
