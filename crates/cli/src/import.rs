@@ -1130,14 +1130,22 @@ fn merge_routes(m: &Merge, header: &str, routes: &str) -> Result<String, Problem
     let mut problems = Vec::new();
     let mut lines: Vec<String> = m.text.lines().map(str::to_string).collect();
     let mut wanted = Vec::new();
+    let mut appended = Vec::new();
     for section in ["archive", "index"] {
+        // Whether the destination runs with this configuration, as the pipeline reads it.
+        let on = match section {
+            "archive" => m.config.archive.is_some(),
+            _ => m.config.index.is_some(),
+        };
+        if !on {
+            continue;
+        }
         let Some(t) = table.get(section) else {
+            // On without a section of its own (its defaults): the route goes in a new one.
+            appended.push(section);
             continue;
         };
         let Some(t) = t.as_table() else { continue };
-        if t.get("enabled").and_then(toml::Value::as_bool) == Some(false) {
-            continue;
-        }
         let set: Vec<&str> = ["log_groups", "include", "exclude"]
             .into_iter()
             .filter(|k| t.contains_key(*k))
@@ -1162,7 +1170,7 @@ fn merge_routes(m: &Merge, header: &str, routes: &str) -> Result<String, Problem
             )),
         }
     }
-    if wanted.is_empty() && problems.is_empty() {
+    if wanted.is_empty() && appended.is_empty() && problems.is_empty() {
         problems.push(format!(
             "{shown} has no [archive] or [index] section (enabled) to set the routes in: write the sections, then merge"
         ));
@@ -1187,6 +1195,11 @@ fn merge_routes(m: &Merge, header: &str, routes: &str) -> Result<String, Problem
     for l in lines {
         out.push_str(&l);
         out.push('\n');
+    }
+    for section in appended {
+        out.push_str(&format!(
+            "\n# route imported by `cwlogs import subscription-filters` ([{section}] was on with its defaults)\n[{section}]\n{routes}"
+        ));
     }
     Ok(out)
 }
