@@ -12,6 +12,9 @@
   (one item and several take different branches).
 - `patterns`: the Loghub-2k development messages (testdata/loghub/), 64 lines of one system per
   seed, four seeds per system.
+- `parse`: the AWS records of testdata/parse/*.toml (flow log records, Lambda lines and
+  platform events, CloudTrail records), one seed per record and one per file, for each of the
+  target's log groups (its first byte), and a stack trace for the multiline group.
 Standard library only; writes seed-* files, overwriting earlier seeds.
 """
 
@@ -20,6 +23,7 @@ import json
 import pathlib
 import re
 import sys
+import tomllib
 
 HERE = pathlib.Path(__file__).resolve().parent
 CRATE = HERE.parent
@@ -72,12 +76,31 @@ def messages():
             yield f"{system}-{k}", "\n".join(chunk).encode()
 
 
+def records():
+    for path in sorted((CRATE / "testdata" / "parse").glob("*.toml")):
+        cases = tomllib.loads(path.read_text(encoding="utf-8"))["case"]
+        lines = [c["message"] for c in cases]
+        for group in range(5):
+            for i, line in enumerate(lines):
+                yield f"{path.stem}-{group}-{i}", bytes([group]) + line.encode()
+            yield f"{path.stem}-{group}-all", bytes([group]) + "\n".join(lines).encode()
+    trace = [
+        "2025-11-25 10:00:00 ERROR boom",
+        "Traceback (most recent call last):",
+        '  File "app.py", line 1, in <module>',
+        "ValueError: x",
+        "2025-11-25 10:00:01 INFO fine",
+    ]
+    yield "multiline", bytes([2]) + "\n".join(trace).encode()
+
+
 def main():
     target, out = sys.argv[1], pathlib.Path(sys.argv[2])
     seeds = {
         "config": lambda: ((k, v.encode()) for k, v in configs()),
         "bulk_classify": answers,
         "patterns": messages,
+        "parse": records,
     }
     if target not in seeds:
         return
