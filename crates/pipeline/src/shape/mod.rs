@@ -44,6 +44,7 @@ pub mod vpc_flow;
 pub use config::{Formats, ShapeConfig};
 pub(crate) use config::{RawEnrichList, RawParse};
 
+use crate::util::json::push_str;
 use capture::{Capture, JsonKinds};
 use std::fmt::Write as _;
 
@@ -194,6 +195,23 @@ impl<'c> Shaper<'c> {
     }
 }
 
+/// Appends `s` as a JSON string: as it is when every byte is a letter, digit, `-`, `_`, `.`,
+/// `:` or `/` (ids, addresses: the common case, checked faster than the general quoter
+/// scans), else through [`push_str`].
+pub(crate) fn push_plain(out: &mut Vec<u8>, s: &str) {
+    let plain = s
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'/'));
+    if plain {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        push_str(out, s);
+    }
+}
+
 /// Whether `s` is a keyword a parser may write: at most [`MAX_KEYWORD`] bytes.
 pub(crate) fn keyword_ok(s: &str) -> bool {
     s.len() <= MAX_KEYWORD
@@ -205,7 +223,7 @@ pub(crate) fn keyword_ok(s: &str) -> bool {
 /// the longest IPv6 text). Allocates nothing.
 pub fn ip_ok(s: &str) -> bool {
     let b = s.as_bytes();
-    if b.contains(&b':') {
+    if b.len() > 15 || b.contains(&b':') {
         return b.len() <= 45 && s.parse::<std::net::Ipv6Addr>().is_ok();
     }
     let mut i = 0;

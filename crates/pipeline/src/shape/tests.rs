@@ -1023,3 +1023,20 @@ fn merged_documents_are_bounded() {
     );
     assert_eq!(docs.len(), 2);
 }
+
+proptest::proptest! {
+    /// The parsers' quick quoter writes what the general one writes.
+    #[test]
+    fn plain_strings_quote_as_any(s in "(?s)[a-z0-9:./_\"\\\\\t-]{0,24}|.{0,12}") {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        crate::shape::push_plain(&mut a, &s);
+        crate::util::json::push_str(&mut b, &s);
+        proptest::prop_assert_eq!(a, b);
+    }
+
+    /// Dotted quads and IPv6 text: what the standard library takes, and nothing else.
+    #[test]
+    fn addresses_as_std_reads_them(s in "[0-9.]{0,16}|[0-9a-f:.]{0,40}|(25[0-9]|2[0-4][0-9]|1?[0-9]?[0-9])(\\.(25[0-9]|2[0-4][0-9]|1?[0-9]?[0-9])){3}") {
+        proptest::prop_assert_eq!(crate::shape::ip_ok(&s), s.parse::<std::net::IpAddr>().is_ok(), "{}", s);
+    }
+}

@@ -17,8 +17,8 @@
 //! A value `-` is absent (so `NODATA` and `SKIPDATA` records carry only what they have).
 //! Fields are separated by spaces (a run of spaces counts as one).
 
-use super::{MAX_KEYWORD, Parsed, keyword_ok};
-use crate::util::json::{push_key, push_str, push_u64};
+use super::{MAX_KEYWORD, Parsed, keyword_ok, push_plain};
+use crate::util::json::{push_key, push_u64};
 use crate::util::time::push_rfc3339;
 use std::borrow::Cow;
 
@@ -499,7 +499,7 @@ fn field(f: &FieldDef, v: &str, s: &mut Scratch) -> Result<(), &'static str> {
             }
             s.vpc.push(b',');
             push_key(&mut s.vpc, f.key);
-            push_str(&mut s.vpc, v);
+            push_plain(&mut s.vpc, v);
         }
         Kind::Int(max) => {
             let n = digits(v, 20)
@@ -513,7 +513,7 @@ fn field(f: &FieldDef, v: &str, s: &mut Scratch) -> Result<(), &'static str> {
             ip(v)?;
             s.vpc.push(b',');
             push_key(&mut s.vpc, f.key);
-            push_str(&mut s.vpc, v);
+            push_plain(&mut s.vpc, v);
         }
         Kind::Choice(words, what) => {
             if !words.contains(&v) {
@@ -533,7 +533,7 @@ fn field(f: &FieldDef, v: &str, s: &mut Scratch) -> Result<(), &'static str> {
                 &mut s.destination
             };
             out.extend_from_slice(b",\"ip\":");
-            push_str(out, v);
+            push_plain(out, v);
         }
         Kind::SourcePort | Kind::DestinationPort => {
             let port = digits(v, 5)
