@@ -123,7 +123,14 @@ pub(crate) fn config_arg(
 
 fn check_config(file: &Path) -> anyhow::Result<ExitCode> {
     let c = config_arg(file, &|k| std::env::var(k).ok())?;
-    println!("{}: ok ({} rules)", file.display(), c.rules.len());
+    // What the file turns on: a section it leaves out has its defaults.
+    println!(
+        "{}: ok: archive {}, index {}, {} rules",
+        file.display(),
+        c.archive_state.describe("archive"),
+        c.index_state.describe("index"),
+        c.rules.len()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -14,8 +14,8 @@ use cwlogs_pipeline::rules::alert::{AlertOptions, AlertReport, flush_summaries, 
 use cwlogs_pipeline::sink::is_error_file;
 use cwlogs_pipeline::{
     Archive, ArchiveObject, BatchOutput, Config, DeadLetter, IndexAuth, IndexConfig,
-    MemoryStateStore, RuleRun, SendError, StateStore, StateWrite, Versioned, process_batch,
-    process_input, put_dead_letter,
+    MemoryStateStore, RuleRun, SectionState, SendError, StateStore, StateWrite, Versioned,
+    process_batch, process_input, put_dead_letter,
 };
 use futures_util::StreamExt as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -160,9 +160,43 @@ enum ArchiveSink {
     },
 }
 
+/// Which outputs a replay writes, each `on` or `off` and why: the summary's `outputs` line and
+/// `summary.json`'s `outputs`.
+#[derive(Debug, Default, Clone, Serialize)]
+struct Outputs {
+    archive: String,
+    index: String,
+    rules: String,
+}
+
+impl Outputs {
+    /// The outputs of `config`, read from a file (`--config`) or the built-in one.
+    fn of(config: &Config, from_file: bool) -> Outputs {
+        let section = |state: SectionState, name: &str| {
+            if from_file {
+                state.describe(name)
+            } else {
+                "on (the built-in configuration)".to_string()
+            }
+        };
+        let n = config.rules.len();
+        Outputs {
+            archive: section(config.archive_state, "archive"),
+            index: section(config.index_state, "index"),
+            rules: match n {
+                0 => "off (no [[rule]] and no packs)".to_string(),
+                1 => "on (1 rule)".to_string(),
+                n => format!("on ({n} rules)"),
+            },
+        }
+    }
+}
+
 /// Counts for the summary; also written to `summary.json`.
 #[derive(Debug, Default, Clone, Serialize)]
 struct Summary {
+    /// Which outputs are on and off, and why.
+    outputs: Outputs,
     inputs: usize,
     input_bytes: u64,
     records: usize,
@@ -333,7 +367,10 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     let mut rules = Rules::new(&config, &args, remote.as_ref())?;
 
     let started = Instant::now();
-    let mut sum = Summary::default();
+    let mut sum = Summary {
+        outputs: Outputs::of(&config, args.config.is_some()),
+        ..Summary::default()
+    };
     let mut report = RunReport::default();
     let mut dead_letters_in_s3 = 0usize;
     let window = pool.current_num_threads().max(1) * WINDOW_PER_THREAD;
@@ -1020,6 +1057,11 @@ fn print_summary(s: &Summary, config: &Config, shown: &Shown<'_>, secs: f64) {
         s.records,
         s.batches,
         s.events
+    );
+    let o = &s.outputs;
+    println!(
+        "  outputs        archive {}, index {}, rules {}",
+        o.archive, o.index, o.rules
     );
     if config.archive.is_some() {
         println!(

@@ -272,7 +272,7 @@ fn check_config_reports_line_numbers() {
     let archive_only = tmp.path().join("archive-only.toml");
     std::fs::write(
         &archive_only,
-        "[archive]\nprefix = \"logs\"\ngzip_level = 1\n",
+        "[archive]\nprefix = \"logs\"\ngzip_level = 1\n[index]\nenabled = false\n",
     )
     .expect("write");
     let out = tmp.path().join("out");
@@ -286,6 +286,11 @@ fn check_config_reports_line_numbers() {
     ]);
     assert!(o.status.success());
     assert!(!out.join("index").exists());
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("outputs        archive on ([archive] in the configuration), index off ([index] enabled = false), rules off (no [[rule]] and no packs)\n"),
+        "{stdout}"
+    );
     assert!(
         tree(&out.join("archive"))
             .keys()
@@ -341,4 +346,91 @@ exclude = '{ $.level = "DEBUG" }'
             "{k} + {v}"
         );
     }
+}
+
+/// A configuration of `[[rule]]`s alone still archives and indexes (an absent section means its
+/// defaults); `enabled = false` turns one off; the summary, summary.json and check-config say
+/// which outputs are on and why.
+#[test]
+fn absent_sections_mean_their_defaults_and_the_summary_says_so() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let rules_only = tmp.path().join("rules.toml");
+    std::fs::write(
+        &rules_only,
+        "[[rule]]\nname = \"denied\"\npattern = '{ $.errorCode = \"AccessDenied\" }'\nmetric = { namespace = \"Security\", name = \"AccessDenied\" }\n",
+    )
+    .expect("write");
+    let o = cwlogs(&["check-config", &rules_only.display().to_string()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).ends_with(": ok: archive on (no [archive] section: its defaults), index on (no [index] section: its defaults), 1 rules\n"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let direct = samples().join("direct");
+    let out = tmp.path().join("out");
+    let run = |config: &Path| {
+        cwlogs(&[
+            "replay",
+            "--config",
+            &config.display().to_string(),
+            "--out",
+            &out.display().to_string(),
+            &direct.display().to_string(),
+        ])
+    };
+    let o = run(&rules_only);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("outputs        archive on (no [archive] section: its defaults), index on (no [index] section: its defaults), rules on (1 rule)\n"),
+        "{stdout}"
+    );
+    let s = summary(&out);
+    assert_eq!(s["events"], 77);
+    assert_eq!(s["archived_events"], 77);
+    assert_eq!(s["indexed_events"], 77);
+    assert_eq!(
+        s["outputs"]["archive"],
+        "on (no [archive] section: its defaults)"
+    );
+    assert!(out.join("archive").is_dir() && out.join("index").is_dir());
+    assert!(out.join("metrics.ndjson").is_file());
+
+    // `enabled = false` is how a destination is turned off, and the summary says why.
+    let off = tmp.path().join("off.toml");
+    let text = std::fs::read_to_string(&rules_only).expect("read");
+    std::fs::write(
+        &off,
+        format!("[archive]\nenabled = false\n\n[index]\nenabled = false\n\n{text}"),
+    )
+    .expect("write");
+    let o = run(&off);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("outputs        archive off ([archive] enabled = false), index off ([index] enabled = false), rules on (1 rule)\n"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("archived "), "{stdout}");
+    assert!(!out.join("archive").exists() && !out.join("index").exists());
+    assert_eq!(
+        summary(&out)["outputs"]["index"],
+        "off ([index] enabled = false)"
+    );
+
+    // Without --config, the built-in configuration.
+    let o = cwlogs(&[
+        "replay",
+        "--out",
+        &out.display().to_string(),
+        &direct.display().to_string(),
+    ]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains(
+            "outputs        archive on (the built-in configuration), index on (the built-in configuration), rules off (no [[rule]] and no packs)\n"
+        ),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
 }

@@ -64,7 +64,11 @@ fn a_configuration_runs_its_packs_with_overrides() {
     );
     let o = cwlogs(&["check-config", p]);
     assert!(o.status.success());
-    assert!(text(&o).0.ends_with(": ok (14 rules)\n"));
+    assert!(
+        text(&o).0.ends_with(": ok: archive on (no [archive] section: its defaults), index on (no [index] section: its defaults), 14 rules\n"),
+        "{}",
+        text(&o).0
+    );
 }
 
 #[test]

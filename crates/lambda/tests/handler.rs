@@ -405,3 +405,29 @@ async fn a_filtered_archive_drops_what_it_leaves_out() {
     assert_eq!(s.archived_events + s.filtered_events, s.events, "{s:?}");
     assert!(s.filtered_events > 0, "{s:?}");
 }
+
+/// A configuration of `[[rule]]`s alone: an absent `[archive]` means its defaults, so the
+/// archive function archives every event at the same keys as with the built-in configuration
+/// (the alert function looks at the rules only; the index function indexes, see
+/// `index_handler`).
+#[tokio::test]
+async fn a_configuration_of_rules_alone_still_archives() {
+    let rules_only = Config::from_toml(
+        "[[rule]]\nname = \"denied\"\npattern = '{ $.errorCode = \"AccessDenied\" }'\nmetric = { namespace = \"Security\", name = \"AccessDenied\" }\n",
+        &|k| (k == "AWS_REGION").then(|| "eu-west-1".to_string()),
+    )
+    .expect("valid");
+    let text = sample("direct/cloudtrail.json");
+    let handler = Archiver::new(rules_only, MemoryArchive::new());
+    let Ok(Response::Summary(s)) = handler.handle(event(&text)).await else {
+        panic!("not a summary");
+    };
+    assert!(s.events > 0 && s.archived_events == s.events, "{s:?}");
+    let written: Vec<(String, Vec<u8>)> = handler
+        .archive()
+        .objects()
+        .into_iter()
+        .map(|(k, o)| (k, o.body))
+        .collect();
+    assert_eq!(written, expected_objects(&text));
+}

@@ -207,3 +207,18 @@ async fn undecodable_input_is_dead_lettered() {
     assert_eq!(s.dead_letters, 1);
     assert_eq!(h.transport().requests(), 0);
 }
+
+/// A configuration of `[[rule]]`s alone: an absent `[index]` means its defaults, so the index
+/// function indexes every event (it had no `[index]` to run before).
+#[tokio::test]
+async fn a_configuration_of_rules_alone_still_indexes() {
+    let rules_only = Config::from_toml(
+        "[[rule]]\nname = \"denied\"\npattern = '{ $.errorCode = \"AccessDenied\" }'\nmetric = { namespace = \"Security\", name = \"AccessDenied\" }\n",
+        &|_| None,
+    )
+    .expect("valid");
+    let h = Indexer::new(rules_only, MemoryIndex::new(), Some(MemoryArchive::new()))
+        .expect("indexing is on: the section's defaults");
+    let s = summary(&h, &sample("direct/cloudtrail.json")).await;
+    assert!(s.events > 0 && s.indexed_events == s.events, "{s:?}");
+}

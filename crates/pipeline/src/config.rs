@@ -20,7 +20,9 @@ pub use crate::error::ConfigError;
 /// The largest configuration file accepted, in bytes.
 pub const MAX_CONFIG_BYTES: usize = 1 << 20;
 
-/// The configuration used when none is given: archive and index every event.
+/// The configuration used when none is given: archive and index every event. An empty file
+/// means the same: a destination section that is absent has its defaults, and only `enabled =
+/// false` turns one off ([`SectionState`]).
 pub const DEFAULT_CONFIG: &str = r#"# cwlogs built-in configuration: archive and index every event.
 [archive]
 prefix = "cwl"
@@ -61,16 +63,64 @@ pub struct Config {
     pub region: String,
     /// Decoder limits.
     pub limits: cwlogs_decode::Limits,
-    /// Archive settings; `None` when archiving is off.
+    /// Archive settings; `None` when archiving is off (`[archive] enabled = false`).
     pub archive: Option<ArchiveConfig>,
-    /// Index settings; `None` when indexing is off.
+    /// How the file set `[archive]`: in the file, absent (its defaults), or turned off.
+    pub archive_state: SectionState,
+    /// Index settings; `None` when indexing is off (`[index] enabled = false`).
     pub index: Option<IndexConfig>,
+    /// How the file set `[index]`: in the file, absent (its defaults), or turned off.
+    pub index_state: SectionState,
     /// `[[rule]]`s (in file order, after the packs' rules) and `[alerts]`.
     pub rules: RuleSet,
     /// The log group the function itself writes to (`AWS_LAMBDA_LOG_GROUP_NAME`): its events
     /// are never processed, whatever the subscription says, so that a function subscribed to
     /// its own logs (or the EMF lines it prints) cannot feed itself.
     pub own_log_group: Option<String>,
+}
+
+/// How a configuration sets a destination section (`[archive]`, `[index]`). A section that is
+/// absent means its defaults, so that a file of `[[rule]]`s alone still archives and indexes;
+/// `enabled = false` is the one way to turn a destination off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SectionState {
+    /// The section is in the file (and not `enabled = false`): on, with its settings.
+    Configured,
+    /// The file has no such section: on, with the section's defaults.
+    Default,
+    /// `enabled = false`: off.
+    Disabled,
+}
+
+impl SectionState {
+    fn of(given: bool, on: bool) -> SectionState {
+        match (given, on) {
+            (_, false) => SectionState::Disabled,
+            (true, true) => SectionState::Configured,
+            (false, true) => SectionState::Default,
+        }
+    }
+
+    /// Whether the destination is on.
+    pub fn is_on(self) -> bool {
+        self != SectionState::Disabled
+    }
+
+    /// `on` or `off`, and why, for `section` (`archive`, `index`): what `cwlogs replay` and
+    /// `cwlogs check-config` print.
+    pub fn describe(self, section: &str) -> String {
+        match self {
+            SectionState::Configured => format!("on ([{section}] in the configuration)"),
+            SectionState::Default => format!("on (no [{section}] section: its defaults)"),
+            SectionState::Disabled => format!("off ([{section}] enabled = false)"),
+        }
+    }
+}
+
+/// A section that the file does not have, as if it were written empty: its defaults (serde's,
+/// `enabled` included).
+fn absent<T: serde::de::DeserializeOwned>() -> T {
+    T::deserialize(toml::de::ValueDeserializer::new("{}")).expect("every section can be empty")
 }
 
 /// 1-based line and column of byte offset `at` in `text`.
@@ -140,8 +190,12 @@ impl Config {
             }
         }
 
-        let archive = raw.archive.and_then(|a| a.build(env, &mut err));
-        let mut index = raw.index.and_then(|i| i.build(env, &mut err));
+        let archive_given = raw.archive.is_some();
+        let archive = raw.archive.unwrap_or_else(absent).build(env, &mut err);
+        let archive_state = SectionState::of(archive_given, archive.is_some());
+        let index_given = raw.index.is_some();
+        let mut index = raw.index.unwrap_or_else(absent).build(env, &mut err);
+        let index_state = SectionState::of(index_given, index.is_some());
         // `[parse]` and `[[enrich]]` shape what is indexed: checked here (an enrichment field
         // must not take the `json_key` object), kept with the document settings.
         let json_root = index
@@ -168,7 +222,9 @@ impl Config {
                 region,
                 limits,
                 archive,
+                archive_state,
                 index,
+                index_state,
                 rules,
                 own_log_group,
             })
@@ -404,7 +460,61 @@ pattern = ''
     fn disabled_sections() {
         let c = Config::from_toml("[archive]\nenabled = false\n", &no_env).expect("config");
         assert!(c.archive.is_none());
-        assert!(c.index.is_none());
+        assert_eq!(c.archive_state, SectionState::Disabled);
+        // An absent section has its defaults: only `enabled = false` turns one off.
+        assert!(c.index.is_some());
+        assert_eq!(c.index_state, SectionState::Default);
+        let c = Config::from_toml(
+            "[index]\nenabled = false\n[archive]\nprefix = \"x\"\n",
+            &no_env,
+        )
+        .expect("config");
+        assert!(c.index.is_none() && c.archive.is_some());
+        assert_eq!(
+            (c.archive_state, c.index_state),
+            (SectionState::Configured, SectionState::Disabled)
+        );
+        assert_eq!(
+            c.index_state.describe("index"),
+            "off ([index] enabled = false)"
+        );
+    }
+
+    #[test]
+    fn absent_sections_mean_their_defaults() {
+        // A configuration of rules alone still archives and indexes, as the built-in one does.
+        let rules_only = "[[rule]]\nname = \"errors\"\npattern = 'ERROR'\nmetric = { namespace = \"App\", name = \"Errors\" }\n";
+        let builtin = Config::builtin(&no_env);
+        for text in ["", rules_only] {
+            let c = Config::from_toml(text, &no_env).expect("valid");
+            let (a, i) = (c.archive.expect("archive on"), c.index.expect("index on"));
+            let (ba, bi) = (builtin.archive.as_ref(), builtin.index.as_ref());
+            assert_eq!(Some(&a.prefix), ba.map(|a| &a.prefix));
+            assert_eq!(Some(a.gzip_level), ba.map(|a| a.gzip_level));
+            assert_eq!(
+                Some(&a.dead_letter_prefix),
+                ba.map(|a| &a.dead_letter_prefix)
+            );
+            assert_eq!(
+                Some(&i.index),
+                bi.map(|i| &i.index),
+                "the default index name"
+            );
+            assert_eq!(Some(i.max_bulk_bytes), bi.map(|i| i.max_bulk_bytes));
+            assert_eq!(
+                (c.archive_state, c.index_state),
+                (SectionState::Default, SectionState::Default)
+            );
+        }
+        // The environment still fills what a default section reads from it.
+        let env = |k: &str| (k == "CWLOGS_ARCHIVE_BUCKET").then(|| "b".to_string());
+        let c = Config::from_toml(rules_only, &env).expect("valid");
+        assert_eq!(c.archive.and_then(|a| a.bucket).as_deref(), Some("b"));
+        let builtin = Config::builtin(&no_env);
+        assert_eq!(
+            (builtin.archive_state, builtin.index_state),
+            (SectionState::Configured, SectionState::Configured)
+        );
     }
 
     #[test]
