@@ -12,6 +12,7 @@ use crate::error::NOWHERE;
 use crate::index::{IndexConfig, RawIndex};
 use crate::rules::{RawAlerts, RawRule, RuleSet};
 use crate::shape::{RawEnrichList, RawParse};
+use crate::sources::{RawSources, SourcesConfig};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -46,6 +47,8 @@ struct RawConfig {
     packs: Vec<Spanned<toml::Value>>,
     #[serde(default)]
     rule: Vec<RawRule>,
+    #[serde(default)]
+    sources: RawSources,
 }
 
 #[derive(Deserialize, Default)]
@@ -73,6 +76,8 @@ pub struct Config {
     pub index_state: SectionState,
     /// `[[rule]]`s (in file order, after the packs' rules) and `[alerts]`.
     pub rules: RuleSet,
+    /// `[sources]`: logs read from S3 objects (`[sources.s3]`, on by default).
+    pub sources: SourcesConfig,
     /// The log group the function itself writes to (`AWS_LAMBDA_LOG_GROUP_NAME`): its events
     /// are never processed, whatever the subscription says, so that a function subscribed to
     /// its own logs (or the EMF lines it prints) cannot feed itself.
@@ -207,6 +212,22 @@ impl Config {
         if let Some(i) = &mut index {
             i.documents.shape = shape;
         }
+        let mut sources = raw.sources.build(&mut err);
+        if let (Some(i), Some(s3)) = (&mut index, &mut sources.s3) {
+            if i.data_stream && s3.index.pattern().has_date() {
+                if s3.index_given {
+                    err(
+                        NOWHERE,
+                        "with `[index] data_stream = true`, `[sources.s3] index` names data streams too and must not contain a date".into(),
+                    );
+                } else if let Ok(streams) = crate::sources::SourceIndex::parse(
+                    crate::sources::config::DEFAULT_S3_DATA_STREAM,
+                ) {
+                    s3.index = streams;
+                }
+            }
+            i.source_index = Some(s3.index.pattern().clone());
+        }
         let own_log_group = env("AWS_LAMBDA_LOG_GROUP_NAME").filter(|g| !g.is_empty());
         let rules = crate::rules::build_config(
             raw.rule,
@@ -226,6 +247,7 @@ impl Config {
                 index,
                 index_state,
                 rules,
+                sources,
                 own_log_group,
             })
         } else {

@@ -29,6 +29,7 @@
 //! | [`archive`] | `[archive]`: object keys, gzip NDJSON bodies |
 //! | [`index`] | `[index]`: index names, documents, `_bulk` items, the send loop, the quarantine, mappings |
 //! | [`shape`] | `[parse]`, `[[enrich]]`: AWS formats to typed ECS fields, multiline merging, added fields (what is indexed, never the archive) |
+//! | [`sources`] | `[sources.s3]`: logs AWS delivers to S3 (CloudTrail, VPC flow, load balancer, WAF) read from the objects as a stream; S3 notifications and Batch Operations tasks |
 //! | [`rules`] | `[[rule]]`, packs, `[alerts]`: evaluation, EMF metrics, SNS alerts and their state |
 //! | [`sink`] | the seams ([`Archive`], [`sink::BulkTransport`], [`StateStore`], [`Publish`]), [`Class`], [`Backoff`], the AWS error classifier, dead letters, the in-memory doubles |
 //! | [`util`] | JSON splicing, UTC time, content hashes |
@@ -119,6 +120,7 @@ pub mod route;
 pub mod rules;
 pub mod shape;
 pub mod sink;
+pub mod sources;
 pub mod util;
 
 pub use archive::{ArchiveConfig, ArchiveObject, archive_key, archive_lines, archive_object};

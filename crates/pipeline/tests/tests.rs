@@ -8,3 +8,4 @@ mod bulk_idempotency;
 mod cis_pack;
 mod dashboards;
 mod fuzz_regressions;
+mod sources;

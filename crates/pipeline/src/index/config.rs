@@ -81,6 +81,10 @@ pub struct IndexConfig {
     pub documents: DocumentConfig,
     /// Which events are indexed (`log_groups`, `include`, `exclude`); default all.
     pub route: Route,
+    /// The index records read from S3 objects go to (`[sources.s3] index`, with `{service}`
+    /// where this pattern says `{log_group}`); `None` when that source is off. The index
+    /// templates cover it too.
+    pub source_index: Option<IndexNamePattern>,
 }
 
 /// How `_bulk` requests are authenticated.
@@ -359,6 +363,7 @@ impl RawIndex {
                 shape: ShapeConfig::default(),
             },
             route: Route::build(&i.log_groups, i.include, i.exclude, err),
+            source_index: None,
         })
     }
 }

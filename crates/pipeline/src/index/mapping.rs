@@ -50,7 +50,8 @@ pub fn mapping_templates(
             "provider": keyword,
             "outcome": keyword,
             "start": date,
-            "end": date
+            "end": date,
+            "duration": long
         }},
         "cloud": {"properties": {
             "provider": keyword,
@@ -75,10 +76,48 @@ pub fn mapping_templates(
                 "error_code": keyword,
                 "error_message": {"type": "text"},
                 "user_identity": {"properties": {"type": keyword, "arn": keyword, "account_id": keyword}}
+            }},
+            // Records read from S3 objects (`sources`).
+            "s3": {"properties": {
+                "bucket": {"properties": {"name": keyword}},
+                "object": {"properties": {"key": keyword}}
+            }},
+            "elb": {"properties": {
+                "type": keyword, "version": keyword, "name": keyword, "listener": keyword,
+                "target": {"properties": {"ip": ip, "port": long, "status_code": long}},
+                "request_processing_time": {"properties": {"sec": double}},
+                "target_processing_time": {"properties": {"sec": double}},
+                "response_processing_time": {"properties": {"sec": double}},
+                "connection_time": {"properties": {"ms": long}},
+                "tls_handshake_time": {"properties": {"ms": long}},
+                "target_group": {"properties": {"arn": keyword}},
+                "chosen_cert": {"properties": {"arn": keyword, "serial": keyword}},
+                "trace_id": keyword, "matched_rule_priority": keyword,
+                "action_executed": keyword, "redirect_url": keyword, "error_reason": keyword,
+                "target_port_list": keyword, "target_status_code_list": keyword,
+                "classification": keyword, "classification_reason": keyword,
+                "connection_trace_id": keyword, "incoming_tls_alert": keyword,
+                "alpn_be_protocol": keyword, "alpn_client_preference_list": keyword
+            }},
+            "waf": {"properties": {
+                "web_acl_id": keyword, "terminating_rule_id": keyword,
+                "terminating_rule_type": keyword,
+                "source": {"properties": {"name": keyword, "id": keyword}}
             }}
         }},
-        "source": {"properties": {"ip": ip, "address": keyword, "port": long, "packets": long, "bytes": long}},
-        "destination": {"properties": {"ip": ip, "port": long}},
+        "source": {"properties": {"ip": ip, "address": keyword, "port": long, "packets": long, "bytes": long,
+            "geo": {"properties": {"country_iso_code": keyword}}}},
+        "destination": {"properties": {"ip": ip, "port": long, "bytes": long}},
+        "http": {"properties": {
+            "version": keyword,
+            "request": {"properties": {"method": keyword, "bytes": long, "id": keyword}},
+            "response": {"properties": {"status_code": long, "bytes": long}}
+        }},
+        "url": {"properties": {"original": keyword, "path": keyword, "query": keyword}},
+        "tls": {"properties": {
+            "cipher": keyword, "version": keyword, "version_protocol": keyword, "curve": keyword,
+            "next_protocol": keyword, "client": {"properties": {"server_name": keyword}}
+        }},
         "network": {"properties": {"iana_number": keyword, "transport": keyword}},
         "user_agent": {"properties": {"original": keyword}},
         "trace": {"properties": {"id": keyword}},
@@ -137,10 +176,27 @@ pub fn mapping_templates(
     if config.data_stream {
         body["data_stream"] = json!({});
     }
+    // The indices of S3 records (`[sources.s3] index`), when the main pattern does not
+    // cover them: the same mappings.
+    let source = match &config.source_index {
+        Some(t) => {
+            let prefix = pattern(t, "[sources.s3] index")?;
+            (!prefix.starts_with(&main)).then(|| {
+                let mut b = body.clone();
+                b["index_patterns"] = json!([format!("{prefix}*")]);
+                (
+                    format!("cwlogs-{}", prefix.trim_end_matches(['-', '_', '.'])),
+                    b,
+                )
+            })
+        }
+        None => None,
+    };
     out.push((
         format!("cwlogs-{}", main.trim_end_matches(['-', '_', '.'])),
         body,
     ));
+    out.extend(source);
     let mut q = common;
     q["error"] = json!({"properties": {"type": keyword, "message": {"type": "text"}}});
     q["cwlogs"]["properties"]["original_index"] = keyword;

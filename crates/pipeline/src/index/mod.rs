@@ -44,10 +44,10 @@ pub fn doc_id(log_group: &str, log_stream: &str, event_id: &str) -> String {
 
 /// The [`doc_id`]s of one log stream: the hash state after the group and the stream is
 /// computed once per batch, and each id is written in place.
-struct DocIds(Sha256);
+pub(crate) struct DocIds(Sha256);
 
 impl DocIds {
-    fn new(log_group: &str, log_stream: &str) -> DocIds {
+    pub(crate) fn new(log_group: &str, log_stream: &str) -> DocIds {
         let mut h = Sha256::new();
         h.update(log_group.as_bytes());
         h.update([0]);
@@ -57,7 +57,7 @@ impl DocIds {
     }
 
     /// Appends the 32 hex digits of the id of `event_id`.
-    fn push(&self, out: &mut Vec<u8>, event_id: &str) {
+    pub(crate) fn push(&self, out: &mut Vec<u8>, event_id: &str) {
         let mut h = self.0.clone();
         h.update(event_id.as_bytes());
         for b in &h.finalize()[..16] {

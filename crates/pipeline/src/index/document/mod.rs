@@ -77,7 +77,7 @@ use std::fmt;
 
 /// Top-level names of the document that `json_key` must not start with: the document's own
 /// fields and those the parsers of `[parse]` write.
-pub const RESERVED_FIELDS: [&str; 12] = [
+pub const RESERVED_FIELDS: [&str; 15] = [
     "@timestamp",
     "message",
     "event",
@@ -90,6 +90,9 @@ pub const RESERVED_FIELDS: [&str; 12] = [
     "network",
     "user_agent",
     "trace",
+    "http",
+    "url",
+    "tls",
 ];
 
 const DEPTH: u8 = 1;
@@ -204,6 +207,56 @@ impl<'c> DocumentBuilder<'c> {
     /// messages joined, its id and time the first one's): with more than one, the document
     /// says so in `cwlogs.multiline.events`.
     pub fn push_merged(&mut self, out: &mut Vec<u8>, event: &LogEvent<'_>, events: usize) {
+        self.push_event(out, event, events, true);
+    }
+
+    /// Prepares the documents of the records of one S3 object (`sources`): the same documents
+    /// as events get, with `aws.s3.bucket.name` and `aws.s3.object.key` where events have
+    /// `aws.cloudwatch`. `group` stands for the log group where one is matched (`[[enrich]]`,
+    /// `[[index.extract]]`).
+    pub fn for_object(
+        config: &'c DocumentConfig,
+        region: &str,
+        account: &str,
+        group: &str,
+        bucket: &str,
+        key: &str,
+    ) -> DocumentBuilder<'c> {
+        let header = LogBatch {
+            message_type: cwlogs_decode::MessageType::Data,
+            owner: account.into(),
+            log_group: group.into(),
+            log_stream: "".into(),
+            subscription_filters: Vec::new(),
+            policy_level: None,
+            region: None,
+            log_events: Vec::new(),
+        };
+        let mut b = DocumentBuilder::new(config, region, &header);
+        b.cloudwatch.clear();
+        b.cloudwatch
+            .extend_from_slice(b"\"s3\":{\"bucket\":{\"name\":");
+        push_str(&mut b.cloudwatch, bucket);
+        b.cloudwatch.extend_from_slice(b"},\"object\":{\"key\":");
+        push_str(&mut b.cloudwatch, key);
+        b.cloudwatch.extend_from_slice(b"}}}");
+        b
+    }
+
+    /// The fields [`DocumentBuilder::push_parsed`] writes: fill them in (they are not cleared
+    /// for you).
+    pub fn parsed_mut(&mut self) -> &mut crate::shape::Parsed {
+        &mut self.shaper.parsed
+    }
+
+    /// Appends the document of `event` with the fields already in
+    /// [`DocumentBuilder::parsed_mut`] instead of those of `[parse]` (a parser of its own
+    /// read the record); the message's JSON fields are written as usual.
+    pub fn push_parsed(&mut self, out: &mut Vec<u8>, event: &LogEvent<'_>) {
+        self.push_event(out, event, 1, false);
+    }
+
+    fn push_event(&mut self, out: &mut Vec<u8>, event: &LogEvent<'_>, events: usize, shape: bool) {
         let message = &*event.message;
         let lambda = lambda_prefix(message);
         let text = lambda.as_ref().map_or(message, |l| l.rest);
@@ -211,10 +264,12 @@ impl<'c> DocumentBuilder<'c> {
         // parsers both take what they need from it. Lambda runtime lines are not parsed
         // (their request id and level are written from the prefix).
         let object = json_object_text(text);
-        self.shaper.clear();
+        if shape {
+            self.shaper.clear();
+        }
         let check = match object {
             Some(o) => {
-                let kinds = if lambda.is_none() {
+                let kinds = if lambda.is_none() && shape {
                     self.shaper.json_kinds()
                 } else {
                     JsonKinds::default()
@@ -232,7 +287,7 @@ impl<'c> DocumentBuilder<'c> {
                     None
                 }
             }
-            None if lambda.is_none() => {
+            None if lambda.is_none() && shape => {
                 self.shaper.parse_text(message);
                 None
             }
