@@ -64,7 +64,8 @@ fn load(dir: Option<std::path::PathBuf>) -> Data {
             "built-in synthetic mix".to_string(),
         ),
     };
-    let config = Config::from_toml("[index]\n", &|_| None).expect("config");
+    let config =
+        Config::from_toml("[archive]\nenabled = false\n[index]\n", &|_| None).expect("config");
     let (mut json_bytes, mut n_events) = (0, 0);
     for ev in &events {
         let out = process_input(&config, "bench", "bench", ev, |_, _| ());
@@ -440,13 +441,20 @@ struct Stage {
     config: Config,
 }
 
+/// A stage's configuration. A destination the stage leaves out is turned off with `enabled =
+/// false` (an absent section means its defaults, which are on).
 fn config(archive: Option<u32>, index: bool, rules: usize) -> Config {
     let mut text = String::new();
-    if let Some(level) = archive {
-        let _ = writeln!(text, "[archive]\nprefix = \"cwl\"\ngzip_level = {level}\n");
+    match archive {
+        Some(level) => {
+            let _ = writeln!(text, "[archive]\nprefix = \"cwl\"\ngzip_level = {level}\n");
+        }
+        None => text.push_str("[archive]\nenabled = false\n\n"),
     }
     if index {
         text.push_str("[index]\nindex = \"cwl-{log_group}-{yyyy.MM.dd}\"\n\n");
+    } else {
+        text.push_str("[index]\nenabled = false\n\n");
     }
     text.push_str(&rules_toml(rules));
     Config::from_toml(&text, &|_| None).unwrap_or_else(|e| panic!("bench config: {e:?}"))
@@ -455,7 +463,7 @@ fn config(archive: Option<u32>, index: bool, rules: usize) -> Config {
 /// `index_r0` without the built-in parsers of `[parse]`.
 fn config_noparse() -> Config {
     Config::from_toml(
-        "[index]\nindex = \"cwl-{log_group}-{yyyy.MM.dd}\"\n\n[parse]\nformats = []\n",
+        "[archive]\nenabled = false\n\n[index]\nindex = \"cwl-{log_group}-{yyyy.MM.dd}\"\n\n[parse]\nformats = []\n",
         &|_| None,
     )
     .unwrap_or_else(|e| panic!("bench config: {e:?}"))
