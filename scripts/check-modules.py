@@ -14,7 +14,7 @@ Module A refers to module B when A's files hold a path into B:
     `use B::Item` in the root, `as` renames and `B::*` globs resolved); paths to what the root
     itself defines (or re-exports from another crate) are edges to the root and ignored.
 
-Unit-test modules (`#[cfg(test)] mod name { ... }`) do not count: like integration tests, they
+Unit-test modules (`#[cfg(test)] mod name { ... }`, or `#[cfg(test)] mod name;` and its file) do not count: like integration tests, they
 use the crate from above (a section's tests build a whole `Config`), and are not part of the
 library's module graph. The paths of doc comments do count (`///`, `//!`: intra-doc links such as [`crate::B`] tie the modules' docs
 together; they are marked `doc` in the report). Plain comments and string literals do not
@@ -265,10 +265,29 @@ class Crate:
             return None  # stays inside the module (or climbs past the root: not valid Rust)
         return None
 
+    def _test_files(self):
+        """The files of out-of-line unit-test modules (`#[cfg(test)] mod name;`) and the files
+        below them: like inline test modules, they do not count."""
+        base = os.path.dirname(self.root)
+        decl = re.compile(r"#\[cfg\(test\)\]\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+([A-Za-z_][A-Za-z0-9_]*)\s*;")
+        roots = set()
+        for path, text in self.files.items():
+            if not path.endswith(".rs") or not path.startswith(base + "/"):
+                continue
+            for name in decl.findall(strip_code(text)[0]):
+                here = os.path.dirname(path)
+                stem = os.path.basename(path)[: -len(".rs")]
+                if stem not in ("mod", "lib", "main"):
+                    here = f"{here}/{stem}"
+                roots.add(f"{here}/{name}")
+        return {p for p in self.files if any(p == r + ".rs" or p.startswith(r + "/") for r in roots)}
+
     def analyse(self):
+        skip = self._test_files()
         for module in self.modules:
             for path in self._module_files(module):
-                self._scan_file(module, path)
+                if path not in skip:
+                    self._scan_file(module, path)
         return self
 
     def _add(self, module, target, path, line, text):
@@ -588,6 +607,9 @@ def self_test():
     # the same line outside the test module is one.
     tested = dict(acyclic, **{"src/low.rs": acyclic["src/low.rs"].replace("use super::*;", "use super::*; use crate::top::T;")})
     expect("unit tests do not count", cycles(tested), [])
+    # The same in a file of its own (`#[cfg(test)] mod tests;` -> low/tests.rs).
+    outside = dict(acyclic, **{"src/low.rs": acyclic["src/low.rs"] + "#[cfg(test)]\nmod more;\n", "src/low/more.rs": "use crate::top::T;\n"})
+    expect("out-of-line unit tests do not count", cycles(outside), [])
     untested = dict(acyclic, **{"src/low.rs": acyclic["src/low.rs"] + "fn h() { crate::top::f(); }\n"})
     expect("the same path outside the tests counts", cycles(untested), [["low", "top", "low"], ["low", "top", "mid", "low"]])
 
