@@ -160,6 +160,51 @@ enum ArchiveSink {
     },
 }
 
+/// The run's dead letters by name, in the order first seen, without their bytes. Dead letters
+/// are named by what they hold, so the same bytes failing again (identical records, the same
+/// file given twice) are one dead letter, whose error file lists every occurrence; the summary
+/// counts the dead letters written, what a reader finds in `dead-letter/`.
+#[derive(Default)]
+struct KeptDeadLetters {
+    letters: Vec<DeadLetter>,
+    by_name: std::collections::HashMap<String, usize>,
+}
+
+impl KeptDeadLetters {
+    /// Keeps `d`: what to write (`d` with every occurrence of its name so far), or `None` when
+    /// it adds no occurrence to what was written already.
+    fn add(&mut self, d: &DeadLetter) -> Option<DeadLetter> {
+        let Some(&i) = self.by_name.get(&d.name) else {
+            self.by_name.insert(d.name.clone(), self.letters.len());
+            self.letters.push(DeadLetter {
+                raw: None,
+                ..d.clone()
+            });
+            return Some(d.clone());
+        };
+        let kept = &mut self.letters[i];
+        let before = kept.occurrences().len();
+        kept.merge(d);
+        (kept.occurrences().len() > before).then(|| DeadLetter {
+            raw: d.raw.clone(),
+            ..kept.clone()
+        })
+    }
+
+    /// The dead-letter counts of the summary.
+    fn count(&self, sum: &mut Summary) {
+        sum.dead_lettered = self.letters.len();
+        sum.dead_lettered_records = self.letters.iter().filter(|d| d.record.is_some()).count();
+        // Whole inputs: not a record, nor an archive object S3 refused.
+        sum.dead_lettered_inputs = self
+            .letters
+            .iter()
+            .filter(|d| d.record.is_none() && d.stage != "s3")
+            .count();
+        sum.dead_letter_occurrences = self.letters.iter().map(|d| d.occurrences().len()).sum();
+    }
+}
+
 /// Which outputs a replay writes, each `on` or `off` and why: the summary's `outputs` line and
 /// `summary.json`'s `outputs`.
 #[derive(Debug, Default, Clone, Serialize)]
@@ -218,8 +263,17 @@ struct Summary {
     index_failed: usize,
     /// With --index-to: the inputs with failed documents, to replay once the cause is fixed.
     index_failed_inputs: Vec<String>,
+    /// Dead letters written (each a file and its `.error.json`, or two objects in S3).
     dead_lettered: usize,
+    /// Those holding a whole input.
     dead_lettered_inputs: usize,
+    /// S3 log objects skipped on purpose (CloudTrail digest files, empty log files).
+    skipped_objects: usize,
+    /// Those holding one record of an input.
+    dead_lettered_records: usize,
+    /// Every input or record the dead letters hold: more than `dead_lettered` when the same
+    /// bytes failed more than once (each error file lists its `occurrences`).
+    dead_letter_occurrences: usize,
     archive_failed: usize,
     /// Events of the archive objects S3 refused (kept as dead letters holding the object):
     /// `events = archived_events + archive_filtered + archive_dead_lettered_events`, and with
@@ -259,6 +313,8 @@ struct InputResult {
     rule_batches: Vec<(String, LogBatch<'static>)>,
     /// Events per log group and minute, for report.html.
     timeline: Timeline,
+    /// A log object skipped on purpose (`[sources.s3]`).
+    skipped: bool,
 }
 
 /// Runs `cwlogs replay`.
@@ -373,6 +429,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     };
     let mut report = RunReport::default();
     let mut dead_letters_in_s3 = 0usize;
+    let mut kept = KeptDeadLetters::default();
     let window = pool.current_num_threads().max(1) * WINDOW_PER_THREAD;
     // The workers decode the next window while this thread writes the last one (in input
     // order): writing no longer leaves the cores idle.
@@ -413,6 +470,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
                 sum.batches += r.batches;
                 sum.control_messages += r.control;
                 sum.events += r.events;
+                sum.skipped_objects += usize::from(r.skipped);
                 for out in &r.outputs {
                     sum.archive_filtered += out.archive_filtered;
                     sum.index_filtered += out.index_filtered;
@@ -425,9 +483,6 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
                             sum.indexed_events += c.ends.len();
                         }
                     }
-                }
-                if r.dead.iter().any(|d| d.record.is_none()) {
-                    sum.dead_lettered_inputs += 1;
                 }
                 dead.extend(r.dead.iter().cloned());
                 progress.inc(r.bytes);
@@ -468,10 +523,9 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
                     }
                 }
             }
-            sum.dead_lettered += dead.len();
-            for d in &dead {
-                report.add_dead_letter(d);
-            }
+            // One dead letter per name (the same bytes again: one more occurrence in its error
+            // file, written again); nothing to write when it adds no occurrence.
+            let dead: Vec<DeadLetter> = dead.iter().filter_map(|d| kept.add(d)).collect();
             match (&archive, &remote) {
                 (
                     Some(ArchiveSink::S3 {
@@ -512,6 +566,10 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         Ok(())
     })?;
     progress.finish_and_clear();
+    kept.count(&mut sum);
+    for d in &kept.letters {
+        report.add_dead_letter(d);
+    }
     if let Some(i) = &index {
         sum.index_files = i.files_written;
     }
@@ -1113,11 +1171,25 @@ fn print_summary(s: &Summary, config: &Config, shown: &Shown<'_>, secs: f64) {
     } else {
         format!("  -> {}", shown.dead_letters_at.join(" and "))
     };
+    let mut parts = vec![
+        format!("{} whole inputs", s.dead_lettered_inputs),
+        format!("{} records", s.dead_lettered_records),
+    ];
+    let refused = s.dead_lettered - s.dead_lettered_inputs - s.dead_lettered_records;
+    if refused > 0 {
+        parts.push(format!("{refused} refused archive objects"));
+    }
+    let mut detail = parts.join(", ");
+    if s.dead_letter_occurrences != s.dead_lettered {
+        // The same bytes failed more than once: each error file lists its occurrences.
+        detail.push_str(&format!(
+            "; {} occurrences, listed in their error files",
+            s.dead_letter_occurrences
+        ));
+    }
     println!(
-        "  dead-lettered  {:>9} ({} whole inputs, {} records){dead_at}",
-        s.dead_lettered,
-        s.dead_lettered_inputs,
-        s.dead_lettered - s.dead_lettered_inputs,
+        "  dead-lettered  {:>9} ({detail}){dead_at}",
+        s.dead_lettered
     );
     let secs = secs.max(1e-9);
     println!(
@@ -1302,6 +1374,24 @@ fn process_one(
             return r;
         }
     };
+    // Logs AWS delivers to S3 (`[sources.s3]`): read as such, all or nothing.
+    let (bucket, key) = match input {
+        Input::File(path) => (String::new(), path.display().to_string()),
+        Input::S3 { bucket, key } => (bucket.clone(), key.clone()),
+    };
+    if let Some(o) = crate::objects::read_object(config, &bucket, &key, &name, &shown, &bytes) {
+        r.bytes = bytes.len() as u64;
+        r.records = 1;
+        r.decompressed = o.decompressed;
+        r.batches = o.outputs.len();
+        r.events = o.records;
+        r.skipped = o.skipped;
+        r.timeline.add_batch(&o.group, o.times);
+        r.outputs = o.outputs;
+        r.rule_batches = o.rule_batches;
+        r.dead.extend(o.dead);
+        return r;
+    }
     let mut timeline = Timeline::default();
     let processed = process_input(config, &name, &shown, &bytes, |region, batch| {
         timeline.add_batch(

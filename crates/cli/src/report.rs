@@ -204,10 +204,13 @@ pub struct RulesReport {
 /// A dead letter as the report lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadLetterLine {
-    /// Where the input came from.
+    /// Where the input came from (the first occurrence's).
     pub input: String,
-    /// The record's position in the input, for multi-record inputs.
-    pub record: Option<usize>,
+    /// The records' positions in the input, counted from 1, for multi-record inputs: one per
+    /// occurrence of the dead letter's bytes.
+    pub records: Vec<usize>,
+    /// How many times its bytes failed (inputs and records; each is in its error file).
+    pub occurrences: usize,
     /// The failing stage.
     pub stage: String,
     /// The log group, when known.
@@ -258,9 +261,11 @@ impl RunReport {
     pub fn add_dead_letter(&mut self, d: &cwlogs_pipeline::DeadLetter) {
         self.dead_lettered += 1;
         if self.dead_letters.len() < MAX_DEAD_LETTERS_SHOWN {
+            let occurrences = d.occurrences();
             self.dead_letters.push(DeadLetterLine {
                 input: d.input.clone(),
-                record: d.record,
+                records: occurrences.iter().filter_map(|o| o.record).collect(),
+                occurrences: occurrences.len(),
                 stage: d.stage.to_string(),
                 log_group: d.log_group.clone(),
                 error: d.error.chars().take(MAX_ERROR_CHARS).collect(),
@@ -537,13 +542,18 @@ fn dead_letters_section(h: &mut String, r: &RunReport) {
             String::new()
         }
     );
-    h.push_str("<table id=\"dead-letter-list\">\n<tr><th>input</th><th>record</th><th>stage</th><th>log group</th><th>error</th></tr>\n");
+    h.push_str("<table id=\"dead-letter-list\">\n<tr><th>input</th><th>record (from 1)</th><th>stage</th><th>log group</th><th>error</th></tr>\n");
     for d in &r.dead_letters {
+        let records: Vec<String> = d.records.iter().map(ToString::to_string).collect();
+        let more = match d.occurrences {
+            0 | 1 => String::new(),
+            n => format!(" <span class=\"muted\">({n} occurrences, in the error file)</span>"),
+        };
         let _ = writeln!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"err\">{}</td></tr>",
+            "<tr><td>{}{more}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"err\">{}</td></tr>",
             escape(&d.input),
-            d.record.map(|n| n.to_string()).unwrap_or_default(),
+            records.join(", "),
             escape(&d.stage),
             escape(d.log_group.as_deref().unwrap_or("")),
             escape(&d.error)
@@ -892,6 +902,7 @@ mod tests {
             stage: "gzip",
             error: "gzip: invalid header & \"more\"".into(),
             log_group: Some("/x'y".into()),
+            occurrences: Vec::new(),
         });
         r
     }

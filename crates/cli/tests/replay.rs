@@ -108,6 +108,25 @@ fn replays_the_samples_and_accounts_for_every_input() {
         std::fs::read(dl.join(bad_record)).expect("read"),
         b"%%%not-base64%%%"
     );
+    // Records are counted from 1: the bad one is the second of its batch.
+    let err: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dl.join(format!("{bad_record}.error.json"))).expect("err"),
+    )
+    .expect("json");
+    assert_eq!(err["record"], 2, "{err}");
+    assert_eq!(err["occurrences"][0]["record"], 2, "{err}");
+    // The stage is named once.
+    let n = names
+        .iter()
+        .find(|n| n.ends_with("broken__mistyped-fields.json.error.json"))
+        .expect("mistyped");
+    let err: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dl.join(n)).expect("read")).expect("json");
+    let text = err["error"].as_str().expect("error");
+    assert!(
+        text.starts_with("envelope: invalid type:") && !text.contains("envelope: envelope"),
+        "{text}"
+    );
     for (file, stage) in [
         ("not-base64.json", "base64"),
         ("truncated-gzip.json", "gzip"),
@@ -433,4 +452,50 @@ fn absent_sections_mean_their_defaults_and_the_summary_says_so() {
         "{}",
         String::from_utf8_lossy(&o.stdout)
     );
+}
+
+/// Two records with identical bytes that cannot be decoded share one dead letter (it is named by
+/// its bytes): its error file lists both, and the summary counts the one dead letter a reader
+/// finds, with the occurrences beside it.
+#[test]
+fn identical_bad_records_are_one_dead_letter_listing_every_occurrence() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let records: Vec<(String, String)> =
+        [("701", "%%bad%%"), ("702", "%%bad%%"), ("703", "%%other%%")]
+            .iter()
+            .map(|(s, d)| (s.to_string(), d.to_string()))
+            .collect();
+    let input = tmp.path().join("twice.json");
+    std::fs::write(&input, cwlogs_testkit::events::kinesis_event(&records)).expect("write");
+    let out = tmp.path().join("out");
+    let o = replay(&out, &[&input]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("dead-lettered          2 (0 whole inputs, 2 records; 3 occurrences, listed in their error files)"),
+        "{stdout}"
+    );
+    let s = summary(&out);
+    assert_eq!(s["dead_lettered"], 2);
+    assert_eq!(s["dead_lettered_records"], 2);
+    assert_eq!(s["dead_letter_occurrences"], 3);
+    let dl = tree(&out.join("dead-letter"));
+    assert_eq!(dl.len(), 4, "two pairs: {:?}", dl.keys());
+    let mut listed = Vec::new();
+    for (name, body) in dl.iter().filter(|(n, _)| n.ends_with(".error.json")) {
+        let err: serde_json::Value = serde_json::from_slice(body).expect("json");
+        let occurrences = err["occurrences"].as_array().expect("occurrences");
+        for o in occurrences {
+            assert_eq!(o["input"], input.display().to_string(), "{name}");
+            listed.push((
+                o["record"].as_u64().expect("record"),
+                o["record_id"].as_str().expect("id").to_string(),
+            ));
+        }
+    }
+    listed.sort();
+    let want: Vec<(u64, String)> = vec![(1, "701".into()), (2, "702".into()), (3, "703".into())];
+    assert_eq!(listed, want);
+    let report = std::fs::read_to_string(out.join("report.html")).expect("report");
+    assert!(report.contains("<td>1, 2</td>"), "both records on one line");
+    assert!(report.contains("(2 occurrences, in the error file)"));
 }

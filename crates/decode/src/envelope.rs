@@ -159,12 +159,15 @@ pub fn parse_payload(bytes: &[u8]) -> Result<Vec<LogBatch<'_>>, DecodeError> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         hinted(DecodeError::new(
             Stage::Json,
-            format!("envelope: invalid UTF-8 at byte {}", e.valid_up_to()),
+            format!(
+                "invalid UTF-8 at byte {} of the decompressed payload",
+                e.valid_up_to()
+            ),
         ))
     })?;
     let mut batches = Vec::with_capacity(1);
     for item in serde_json::Deserializer::from_str(text).into_iter::<LogBatch<'_>>() {
-        let batch = item.map_err(|e| hinted(from_json(&e, "envelope")))?;
+        let batch = item.map_err(|e| hinted(from_json(&e, "the decompressed payload")))?;
         batch
             .validate()
             .map_err(|e| e.with_log_group(batch.log_group.to_string()))?;
@@ -291,7 +294,18 @@ mod tests {
         let e = parse_payload(bad_ts.as_bytes()).expect_err("mistyped");
         assert_eq!(e.stage(), Stage::Envelope);
         assert_eq!(e.log_group(), Some("/aws/lambda/x"));
-        assert!(e.to_string().starts_with("envelope: "), "{e}");
+        // The stage is named once, and the position is the decompressed payload's.
+        assert!(
+            e.to_string().starts_with(
+                "envelope: invalid type: string \"soon\", expected i64 at line 1 column "
+            ),
+            "{e}"
+        );
+        assert!(
+            e.to_string()
+                .ends_with(" of the decompressed payload (log group /aws/lambda/x)"),
+            "{e}"
+        );
 
         let e = parse_payload(&ENVELOPE.as_bytes()[..100]).expect_err("truncated");
         assert_eq!(e.stage(), Stage::Json);
@@ -304,8 +318,9 @@ mod tests {
         assert_eq!(e.stage(), Stage::Json);
         assert_eq!(e.log_group(), Some("/aws/lambda/x"));
         assert!(
-            e.to_string()
-                .contains(&format!("envelope: invalid UTF-8 at byte {at}")),
+            e.to_string().contains(&format!(
+                "json: invalid UTF-8 at byte {at} of the decompressed payload"
+            )),
             "{e}"
         );
 

@@ -109,11 +109,19 @@ impl fmt::Display for DecodeError {
 }
 
 /// Maps a serde_json error to the `json` stage (syntax, truncation) or the `envelope` stage
-/// (valid JSON of the wrong shape).
-pub(crate) fn from_json(err: &serde_json::Error, what: &str) -> DecodeError {
+/// (valid JSON of the wrong shape), saying where the position is: `serde_json`'s message, then
+/// `at line L column C of {place}` (`the Lambda event`, `the decompressed payload`), so that the
+/// stage is named once and the position is not taken for one in the input file.
+pub(crate) fn from_json(err: &serde_json::Error, place: &str) -> DecodeError {
     let stage = match err.classify() {
         serde_json::error::Category::Data => Stage::Envelope,
         _ => Stage::Json,
     };
-    DecodeError::new(stage, format!("{what}: {err}"))
+    let text = err.to_string();
+    let at = format!(" at line {} column {}", err.line(), err.column());
+    let detail = match text.strip_suffix(&at) {
+        Some(message) if err.line() > 0 => format!("{message}{at} of {place}"),
+        _ => format!("{text} (in {place})"),
+    };
+    DecodeError::new(stage, detail)
 }

@@ -96,7 +96,13 @@ impl Record<'_> {
     pub fn decompress(&self, limits: &Limits) -> Result<Payload, DecodeError> {
         let result = match &self.data {
             RecordData::Base64(text) => decode_base64(text)
-                .and_then(|bytes| gunzip(&bytes, limits.max_decompressed))
+                .and_then(|bytes| {
+                    if is_gzip(&bytes) {
+                        gunzip(&bytes, limits.max_decompressed)
+                    } else {
+                        Err(not_gzip_after_base64(&bytes))
+                    }
+                })
                 .map(|bytes| Payload { bytes }),
             RecordData::Gzip(bytes) => {
                 gunzip(bytes, limits.max_decompressed).map(|bytes| Payload { bytes })
@@ -110,6 +116,21 @@ impl Record<'_> {
             None => e,
         })
     }
+}
+
+/// The error for base64 text that decodes fine to something that is not gzip: says what was
+/// tried, so that text which merely looks like base64 (a line of letters) is not reported as
+/// if it had been given as gzip.
+fn not_gzip_after_base64(bytes: &[u8]) -> DecodeError {
+    let starts = match bytes {
+        [] => "it is empty".to_string(),
+        [a] => format!("it is the one byte {a:02x}"),
+        [a, b, ..] => format!("it starts with {a:02x} {b:02x}, not 1f 8b"),
+    };
+    DecodeError::new(
+        Stage::Gzip,
+        format!("base64-decoded, but the result is not gzip ({starts})"),
+    )
 }
 
 fn decode_base64(text: &str) -> Result<Vec<u8>, DecodeError> {
@@ -235,7 +256,8 @@ pub fn detect(input: &[u8]) -> Result<Trigger<'_>, DecodeError> {
             "not a recognised input: neither a JSON Lambda event, gzip, nor base64 text",
         ));
     }
-    let outer: Outer<'_> = serde_json::from_slice(input).map_err(|e| from_json(&e, "event"))?;
+    let outer: Outer<'_> =
+        serde_json::from_slice(input).map_err(|e| from_json(&e, "the Lambda event"))?;
     if outer.message_type.is_some() {
         return Ok(single(Shape::Envelope, RecordData::Json(input)));
     }

@@ -174,6 +174,48 @@ fn broken_inputs_name_their_stage() {
     assert_eq!(recs[1].as_ref().expect_err("bad record"), &Stage::Base64);
 }
 
+/// Error texts name the stage once and say what was tried (issue 24): valid base64 that is not
+/// gzip says it was base64-decoded; a mistyped envelope field is not `envelope: envelope: ...`.
+#[test]
+fn error_texts_say_what_was_tried() {
+    let error = |input: &[u8]| {
+        let t = detect(input).expect("detect");
+        let e = match t.records[0].decompress(&Limits::default()) {
+            Ok(p) => p.batches().expect_err("bad payload"),
+            Err(e) => e,
+        };
+        (t.shape, e.to_string())
+    };
+    // A long line of letters is valid base64 text, so it is read as such.
+    let (shape, e) = error(&vec![b'a'; 1 << 20]);
+    assert_eq!(shape, Shape::Base64Text);
+    assert_eq!(
+        e,
+        "gzip: base64-decoded, but the result is not gzip (it starts with 69 a6, not 1f 8b)"
+    );
+    let (_, e) = error(&sample("broken/not-gzip.json"));
+    assert!(
+        e.starts_with("gzip: base64-decoded, but the result is not gzip (it starts with "),
+        "{e}"
+    );
+    let (_, e) = error(&sample("broken/mistyped-fields.json"));
+    assert!(
+        e.starts_with(
+            "envelope: invalid type: string \"yesterday\", expected i64 at line 1 column "
+        ) && e.ends_with(" of the decompressed payload (log group /aws/lambda/x)"),
+        "{e}"
+    );
+    let e = detect(b"{\"awslogs\": 7}")
+        .expect_err("mistyped event")
+        .to_string();
+    assert!(
+        e.starts_with(
+            "envelope: invalid type: integer `7`, expected struct AwsLogs at line 1 column "
+        ) && e.ends_with(" of the Lambda event"),
+        "{e}"
+    );
+}
+
 #[test]
 fn errors_name_record_and_log_group() {
     let input = sample("broken/kinesis-one-bad-record.json");

@@ -274,10 +274,16 @@ impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
                 );
             }
         }
+        let twins = decoded.dead_letter_twins();
         for (i, record) in decoded.records.iter().enumerate() {
             summary.events += record.events;
             summary.control_messages += record.control;
-            if let Some(dead) = &record.dead {
+            if let (Some(_), Some(first)) = (&record.dead, twins[i]) {
+                // One dead letter for records with the same bytes: written for the first.
+                if pending[i].is_none() {
+                    pending[i] = pending[first].clone();
+                }
+            } else if let Some(dead) = &record.dead {
                 match self.dead_letter(&decoded.record_letter(dead), input).await {
                     Ok(()) => summary.dead_letters += 1,
                     Err(e) => pending[i] = Some(e.to_string()),

@@ -87,9 +87,13 @@ impl<A: Archive> Archiver<A> {
             ControlFlow::Break(answer) => return answer,
         };
 
-        let fates = futures_util::stream::iter(decoded.records.iter().map(|record| async {
+        let twins = decoded.dead_letter_twins();
+        let records = decoded.records.iter().zip(&twins);
+        let decoded = &decoded;
+        let fates = futures_util::stream::iter(records.map(|(record, twin)| async move {
             let mut fate = RecordFate::default();
-            if let Some(dead) = &record.dead {
+            // A record sharing an earlier record's dead letter is settled with it, below.
+            if let (Some(dead), None) = (&record.dead, twin) {
                 fate = self
                     .record_dead_letter(&decoded.record_letter(dead), input)
                     .await;
@@ -119,6 +123,12 @@ impl<A: Archive> Archiver<A> {
         .buffered(CONCURRENT_PUTS)
         .collect::<Vec<RecordFate>>()
         .await;
+        let mut fates = fates;
+        for (i, twin) in twins.iter().enumerate() {
+            if let Some(first) = *twin {
+                fates[i].pending = fates[first].pending.clone();
+            }
+        }
 
         let mut pending = Vec::with_capacity(fates.len());
         for (record, fate) in decoded.records.iter().zip(fates) {

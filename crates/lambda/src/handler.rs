@@ -74,6 +74,28 @@ impl<T> Decoded<T> {
         }
     }
 
+    /// For each record, the earlier record whose dead letter it shares, if any. Records with
+    /// identical bytes that fail share one dead letter, named by those bytes and listing every
+    /// occurrence (`process_input` merges them): it is written and counted once, for the first
+    /// of them, and the others are settled or pending with it.
+    pub(crate) fn dead_letter_twins(&self) -> Vec<Option<usize>> {
+        let mut first: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        self.records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let name = r.dead.as_ref()?.name.as_str();
+                match first.entry(name) {
+                    std::collections::hash_map::Entry::Occupied(e) => Some(*e.get()),
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(i);
+                        None
+                    }
+                }
+            })
+            .collect()
+    }
+
     /// The answer once each record is settled (`None`) or pending (`Some(why)`): see
     /// [`crate::response::answer`]; a direct invocation's error says the records are
     /// `not_done`.

@@ -168,6 +168,7 @@ impl<T: BulkTransport, A: Archive> Deliver for Indexer<T, A> {
         }
 
         let shape_name = decoded.shape_name();
+        let twins = decoded.dead_letter_twins();
         let mut pending: Vec<Option<String>> = vec![None; decoded.records.len()];
         for (i, (record, t)) in decoded.records.iter().zip(&tallies).enumerate() {
             summary.events += record.events;
@@ -180,6 +181,11 @@ impl<T: BulkTransport, A: Archive> Deliver for Indexer<T, A> {
             let mut why = t.pending.clone();
             let dead = match (&record.dead, &t.first_refusal) {
                 _ if why.is_some() => None,
+                // Written (and counted) once, for the first record with these bytes.
+                (Some(_), _) if twins[i].is_some() => {
+                    why = twins[i].and_then(|first| pending[first].clone());
+                    None
+                }
                 (Some(dead), _) => Some(decoded.record_letter(dead)),
                 (None, Some(first)) => DeadLetter::for_record(
                     &format!("{shape_name}-index"),

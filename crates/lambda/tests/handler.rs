@@ -204,8 +204,11 @@ async fn an_undecodable_kinesis_record_is_dead_lettered_with_its_bytes() {
     let doc: serde_json::Value = serde_json::from_str(&text).expect("json");
     let err: serde_json::Value =
         serde_json::from_slice(&objects[&format!("{raw_key}.error.json")].body).expect("json");
+    // Records are counted from 1.
     let i = err["record"].as_u64().expect("record number") as usize;
-    let bad = doc["Records"][i]["kinesis"]["data"].as_str().expect("data");
+    let bad = doc["Records"][i - 1]["kinesis"]["data"]
+        .as_str()
+        .expect("data");
     assert_eq!(objects[*raw_key].body, bad.as_bytes());
     let hash = cwlogs_pipeline::util::short_hash(bad.as_bytes());
     assert!(
@@ -430,4 +433,45 @@ async fn a_configuration_of_rules_alone_still_archives() {
         .map(|(k, o)| (k, o.body))
         .collect();
     assert_eq!(written, expected_objects(&text));
+}
+
+/// Two Kinesis records with identical bytes that cannot be decoded: one dead letter (it is
+/// named by its bytes), whose error file lists both records (positions counted from 1, their
+/// sequence numbers), counted once; both records are settled.
+#[tokio::test]
+async fn identical_bad_records_are_one_dead_letter_listing_both() {
+    let records: Vec<(String, String)> = [("101", "%%bad%%"), ("102", "%%bad%%")]
+        .iter()
+        .map(|(s, d)| (s.to_string(), d.to_string()))
+        .collect();
+    let text = cwlogs_testkit::events::kinesis_event(&records);
+    let handler = Archiver::new(config(), MemoryArchive::new());
+    let (summary, answer) = handler.handle_counted(event(&text)).await;
+    assert_eq!(
+        answer.expect("answer"),
+        Response::Kinesis {
+            batch_item_failures: vec![]
+        }
+    );
+    assert_eq!(summary.dead_letters, 1, "what a reader finds in the bucket");
+    let objects = handler_objects(&handler);
+    let errors: Vec<&String> = objects
+        .keys()
+        .filter(|k| k.ends_with(".error.json"))
+        .collect();
+    assert_eq!(objects.len(), 2, "{:?}", objects.keys());
+    let err: serde_json::Value = serde_json::from_slice(&objects[errors[0]].body).expect("json");
+    let occurrences: Vec<(u64, &str)> = err["occurrences"]
+        .as_array()
+        .expect("occurrences")
+        .iter()
+        .map(|o| {
+            (
+                o["record"].as_u64().expect("record"),
+                o["record_id"].as_str().expect("id"),
+            )
+        })
+        .collect();
+    assert_eq!(occurrences, [(1, "101"), (2, "102")]);
+    assert_eq!(err["record"], 1);
 }

@@ -70,6 +70,7 @@ pub fn process_input<T>(
         stage: e.stage().as_str(),
         error: e.to_string(),
         log_group: e.log_group().map(String::from),
+        occurrences: Vec::new(),
     };
     let mut out = ProcessedInput {
         bytes: bytes.len() as u64,
@@ -133,13 +134,35 @@ pub fn process_input<T>(
         }
         out.records.push(r);
     }
+    merge_duplicates(&mut out.records);
     out
+}
+
+/// Records with identical bytes that failed share one dead letter (it is named by its bytes):
+/// each of them gets it with every occurrence, so that whichever is written, and however often,
+/// the error file lists them all.
+fn merge_duplicates<T>(records: &mut [ProcessedRecord<T>]) {
+    let mut merged: Vec<DeadLetter> = Vec::new();
+    for dead in records.iter().filter_map(|r| r.dead.as_ref()) {
+        match merged.iter_mut().find(|m| m.name == dead.name) {
+            Some(m) => m.merge(dead),
+            None => merged.push(dead.clone()),
+        }
+    }
+    if merged.len() == records.iter().filter(|r| r.dead.is_some()).count() {
+        return;
+    }
+    for dead in records.iter_mut().filter_map(|r| r.dead.as_mut()) {
+        if let Some(m) = merged.iter().find(|m| m.name == dead.name) {
+            dead.occurrences = m.occurrences();
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sink::{is_error_file, refused_name};
+    use crate::sink::{Occurrence, is_error_file, refused_name};
 
     #[test]
     fn dead_letter_keys_and_error_file() {
@@ -153,6 +176,7 @@ mod tests {
             stage: "input",
             error: "not JSON".into(),
             log_group: None,
+            occurrences: Vec::new(),
         };
         let (raw, err) = dl.keys("dead-letter", 1_764_028_800_000);
         assert_eq!(
@@ -165,6 +189,52 @@ mod tests {
         assert_eq!(json["stage"], "input");
         assert_eq!(json["input"], "lambda:req-1");
         assert!(json.get("raw").is_none());
+    }
+
+    #[test]
+    fn identical_failing_records_share_one_dead_letter_listing_both() {
+        let config = Config::builtin(&|_| None);
+        let record = |seq: &str, data: &str| {
+            format!(
+                r#"{{"kinesis":{{"data":"{data}","sequenceNumber":"{seq}"}},"awsRegion":"eu-west-1"}}"#
+            )
+        };
+        let event = format!(
+            r#"{{"Records":[{},{},{}]}}"#,
+            record("s1", "%%bad%%"),
+            record("s2", "ok-but-not-gzip="),
+            record("s3", "%%bad%%")
+        );
+        let out = process_input(&config, "in", "in.json", event.as_bytes(), |_, _| ());
+        let dead: Vec<&DeadLetter> = out.dead_letters().collect();
+        assert_eq!(dead.len(), 3, "one per failed record");
+        let (first, third) = (dead[0], dead[2]);
+        assert_eq!(first.name, third.name, "named by the bytes");
+        assert_ne!(first.name, dead[1].name);
+        // Positions count from 1; each copy lists both occurrences.
+        let want = vec![
+            Occurrence {
+                input: "in.json".into(),
+                record: Some(1),
+                record_id: Some("s1".into()),
+            },
+            Occurrence {
+                input: "in.json".into(),
+                record: Some(3),
+                record_id: Some("s3".into()),
+            },
+        ];
+        assert_eq!(first.occurrences(), want);
+        assert_eq!(third.occurrences(), want);
+        assert_eq!(dead[1].occurrences().len(), 1);
+        assert_eq!(dead[1].record, Some(2));
+        let json: serde_json::Value = serde_json::from_slice(&third.error_json()).expect("json");
+        assert_eq!(json["occurrences"][0]["record_id"], "s1");
+        assert_eq!(json["occurrences"][1]["record"], 3);
+        // Merging again adds nothing twice.
+        let mut again = first.clone();
+        again.merge(third);
+        assert_eq!(again.occurrences(), want);
     }
 
     #[test]

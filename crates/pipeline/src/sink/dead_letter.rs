@@ -10,6 +10,11 @@ use std::time::Instant;
 
 /// What is kept of an input, or of one record of it, that could not be decoded (or whose
 /// output a sink refused for good): the bytes exactly as received and the error.
+///
+/// Dead letters are named by what they hold, so the same bytes failing twice (two identical
+/// records of one Kinesis batch, the same file given twice) are one dead letter: its error file
+/// lists every occurrence ([`DeadLetter::occurrences`], merged by [`DeadLetter::merge`]); the
+/// top-level `input`, `record` and `record_id` are the first one's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DeadLetter {
     /// File or object name, unique per input (and record).
@@ -22,7 +27,8 @@ pub struct DeadLetter {
     pub input: String,
     /// The shape of the input, when it was recognised.
     pub shape: Option<&'static str>,
-    /// The record's position in the input (0-based), for multi-record inputs.
+    /// The record's position in the input, counted from 1 (the first record is 1), for
+    /// multi-record inputs.
     pub record: Option<usize>,
     /// The record's id (Kinesis sequence number, Firehose record id).
     pub record_id: Option<String>,
@@ -32,6 +38,22 @@ pub struct DeadLetter {
     pub error: String,
     /// The log group, when it could be read.
     pub log_group: Option<String>,
+    /// Every occurrence of these bytes failing, in order, when there is more than the one in
+    /// `input`, `record` and `record_id` (empty: just that one). See [`DeadLetter::occurrences`].
+    #[serde(skip)]
+    pub occurrences: Vec<Occurrence>,
+}
+
+/// One place where a dead letter's bytes were found and failed: the input, the record's
+/// position in it (counted from 1) and its id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Occurrence {
+    /// Where the input came from: a path, an S3 URL, or `lambda:{request id}`.
+    pub input: String,
+    /// The record's position in the input, counted from 1, for multi-record inputs.
+    pub record: Option<usize>,
+    /// The record's id (Kinesis sequence number, Firehose record id).
+    pub record_id: Option<String>,
 }
 
 impl DeadLetter {
@@ -47,7 +69,34 @@ impl DeadLetter {
             stage: "read",
             error,
             log_group: None,
+            occurrences: Vec::new(),
         }
+    }
+
+    /// Every occurrence of these bytes failing, the first one (`input`, `record`,
+    /// `record_id`) first: what the error file lists as `occurrences`.
+    pub fn occurrences(&self) -> Vec<Occurrence> {
+        if self.occurrences.is_empty() {
+            vec![Occurrence {
+                input: self.input.clone(),
+                record: self.record,
+                record_id: self.record_id.clone(),
+            }]
+        } else {
+            self.occurrences.clone()
+        }
+    }
+
+    /// Adds `other`'s occurrences (those not listed yet) to this dead letter of the same name:
+    /// the same bytes, found again.
+    pub fn merge(&mut self, other: &DeadLetter) {
+        let mut all = self.occurrences();
+        for o in other.occurrences() {
+            if !all.contains(&o) {
+                all.push(o);
+            }
+        }
+        self.occurrences = all;
     }
 
     /// A dead letter for an archive object the archive refused for good: the object's body
@@ -64,12 +113,19 @@ impl DeadLetter {
             stage: "s3",
             error,
             log_group: None,
+            occurrences: Vec::new(),
         }
     }
 
-    /// The error file written beside the raw bytes: this dead letter as pretty JSON.
+    /// The error file written beside the raw bytes: this dead letter as pretty JSON, with
+    /// `occurrences`, the list of every input and record these bytes failed in.
     pub fn error_json(&self) -> Vec<u8> {
-        let mut json = serde_json::to_vec_pretty(self).unwrap_or_default();
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        if let serde_json::Value::Object(map) = &mut value {
+            let occurrences = serde_json::to_value(self.occurrences()).unwrap_or_default();
+            map.insert("occurrences".into(), occurrences);
+        }
+        let mut json = serde_json::to_vec_pretty(&value).unwrap_or_default();
         json.push(b'\n');
         json
     }
@@ -103,7 +159,7 @@ pub fn is_error_file(name: &str) -> bool {
     name.ends_with(".error.json")
 }
 
-/// A dead letter for record `i` of a multi-record input, holding the record's bytes as
+/// A dead letter for record `i` (counted from 0) of a multi-record input, holding the record's bytes as
 /// received (base64 text, gzip or JSON, named by extension); stage and error to be filled in.
 /// Named `{name}.record-{hash of the record's bytes}.{ext}`: the record's position would change
 /// when Kinesis redelivers part of a batch from its checkpoint, and a second name would keep
@@ -125,16 +181,17 @@ pub(crate) fn record_letter(
         raw: Some(record.raw().to_vec()),
         input: input.to_string(),
         shape: Some(shape),
-        record: Some(i),
+        record: Some(i + 1),
         record_id: record.id.as_deref().map(String::from),
         stage: "",
         error: String::new(),
         log_group: None,
+        occurrences: Vec::new(),
     }
 }
 
 impl DeadLetter {
-    /// A dead letter for record `index` of `bytes` (decoded fine, but a sink refused some of
+    /// A dead letter for record `index` (counted from 0) of `bytes` (decoded fine, but a sink refused some of
     /// what it became for good): the whole input when it has one record (named `{name}-{hash of
     /// the input}`), else the record's bytes, named as `process_input` names undecodable
     /// records (by the record's hash, so that a redelivery overwrites it). `None` when `bytes`
@@ -161,6 +218,7 @@ impl DeadLetter {
                 stage: "",
                 error: String::new(),
                 log_group: None,
+                occurrences: Vec::new(),
             }
         } else {
             record_letter(name, input, shape, index, record)

@@ -23,7 +23,7 @@ mod memory;
 mod state;
 
 pub use bulk::{BulkTransport, MAX_RESPONSE_BYTES, Reply};
-pub use dead_letter::{DeadLetter, is_error_file, put_dead_letter, refused_name};
+pub use dead_letter::{DeadLetter, Occurrence, is_error_file, put_dead_letter, refused_name};
 pub use memory::{
     Fault, MemoryArchive, MemoryIndex, MemoryPublisher, MemoryStateStore, StoredDoc, StoredObject,
 };

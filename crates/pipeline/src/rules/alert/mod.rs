@@ -157,6 +157,7 @@ impl FailedAlert {
                 .iter()
                 .find(|(k, _)| k == "log_group")
                 .map(|(_, v)| v.clone()),
+            occurrences: Vec::new(),
         }
     }
 }
