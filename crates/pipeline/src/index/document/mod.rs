@@ -274,15 +274,15 @@ impl<'c> DocumentBuilder<'c> {
                 } else {
                     JsonKinds::default()
                 };
-                if self.key_open.is_some() || kinds.any() {
+                if kinds.any() {
                     let mut capture = Capture::new(kinds);
-                    let (check, valid) =
-                        self.probe
-                            .check(o, self.config, kinds.any().then_some(&mut capture));
-                    if valid && kinds.any() {
+                    let (check, valid) = self.probe.check(o, self.config, Some(&mut capture));
+                    if valid {
                         self.shaper.parse_json(&capture);
                     }
                     Some(check)
+                } else if self.key_open.is_some() {
+                    Some(self.probe.check(o, self.config, None).0)
                 } else {
                     None
                 }
@@ -309,15 +309,15 @@ impl<'c> DocumentBuilder<'c> {
         } else {
             push_str(out, &event.id);
         }
-        out.extend_from_slice(&parsed.event);
-        out.extend_from_slice(&enriched.event);
+        splice(out, &parsed.event);
+        splice(out, &enriched.event);
         out.push(b'}');
         if let Some(l) = &lambda {
             // The level is uppercase letters and the id hex digits and dashes: no escaping.
             out.extend_from_slice(b",\"log\":{\"level\":\"");
             out.extend_from_slice(l.level.as_bytes());
             out.push(b'"');
-            out.extend_from_slice(&enriched.log);
+            splice(out, &enriched.log);
             out.push(b'}');
         } else if !enriched.log.is_empty() {
             out.extend_from_slice(b",\"log\":{");
@@ -330,11 +330,11 @@ impl<'c> DocumentBuilder<'c> {
             out.extend_from_slice(l.request_id.as_bytes());
             out.extend_from_slice(b"\"},");
         }
-        out.extend_from_slice(&parsed.aws);
-        out.extend_from_slice(&enriched.aws);
+        splice(out, &parsed.aws);
+        splice(out, &enriched.aws);
         out.extend_from_slice(&self.cloudwatch);
-        out.extend_from_slice(&parsed.top);
-        out.extend_from_slice(&enriched.top);
+        splice(out, &parsed.top);
+        splice(out, &enriched.top);
         let reasons = self.fields(out, message, object.zip(check));
         let parse_error = !self.shaper.parsed.error.is_empty();
         if reasons != 0 || parse_error || events > 1 {
@@ -454,6 +454,14 @@ impl<'c> DocumentBuilder<'c> {
         out.push(b'}');
         close(out, self.key_close);
         rewriter.reasons
+    }
+}
+
+/// Appends parsed or enrichment members (usually none: no call to copy nothing).
+#[inline(always)]
+fn splice(out: &mut Vec<u8>, members: &[u8]) {
+    if !members.is_empty() {
+        out.extend_from_slice(members);
     }
 }
 
