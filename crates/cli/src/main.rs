@@ -15,6 +15,7 @@
 //!   and routes (module `import`).
 
 mod import;
+mod objects;
 mod patterns;
 mod replay;
 mod report;

@@ -13,4 +13,5 @@ mod replay;
 mod report;
 mod rules;
 mod s3_replay;
+mod s3_sources;
 mod test_pattern;

@@ -334,3 +334,16 @@ fn chunks_stay_near_max_bulk_bytes_and_routes_apply() {
     assert!(chunks > 10, "{chunks}");
     assert_eq!((records, filtered, docs), (601, 1, 600));
 }
+
+#[test]
+fn lambda_events_and_s3_notifications_are_not_cloudtrail() {
+    let s3 = indexing("");
+    for body in [
+        r#"{"Records":[{"kinesis":{"data":"x"},"eventSource":"aws:kinesis","eventVersion":"1.0","eventName":"aws:kinesis:record"}]}"#,
+        r#"{"Records": [{"eventVersion": "2.1", "eventSource" : "aws:s3", "eventName": "ObjectCreated:Put", "s3": {}}]}"#,
+        r#"{"Records":[{"messageId":"1","eventSource":"aws:sqs","body":"{\"eventVersion\":1}"}]}"#,
+    ] {
+        let (detected, _) = read_all(&s3, "b", "copy/event.json", body.as_bytes()).expect(body);
+        assert_eq!(detected, Detected::NotALog, "{body}");
+    }
+}

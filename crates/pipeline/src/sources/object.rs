@@ -493,6 +493,19 @@ fn header_format(tokens: &[&str]) -> Result<FlowFormat, String> {
         .map_err(|e| format!("the flow log header line is not a format AWS documents: {e}"))
 }
 
+/// Whether `text` holds an `"eventSource": "aws:..."` member: the records of Lambda events
+/// (`aws:kinesis`, `aws:sqs`) and S3 notifications (`aws:s3`) look like CloudTrail's
+/// (`Records`, `eventVersion`), but CloudTrail's event sources are service hosts
+/// (`iam.amazonaws.com`).
+fn transport_event(text: &str) -> bool {
+    text.match_indices("\"eventSource\"").any(|(at, key)| {
+        let rest = text[at + key.len()..].trim_start();
+        rest.strip_prefix(':')
+            .map(str::trim_start)
+            .is_some_and(|v| v.starts_with("\"aws:"))
+    })
+}
+
 /// Tells the format of an object from its key's layout and its first decompressed bytes.
 fn detect(layout: &KeyLayout, head: &[u8]) -> Result<Detected, SourceError> {
     let format_error = |m: String| SourceError::new(SourceErrorKind::Format, m);
@@ -549,7 +562,10 @@ fn detect(layout: &KeyLayout, head: &[u8]) -> Result<Detected, SourceError> {
             .filter(|c| !c.is_whitespace())
             .take(12)
             .collect();
-        if compact.starts_with("{\"Records\":") && text.contains("\"eventVersion\"") {
+        if compact.starts_with("{\"Records\":")
+            && text.contains("\"eventVersion\"")
+            && !transport_event(&text)
+        {
             return Ok(Detected::Records(Format::CloudTrail));
         }
         if text.contains("\"digestStartTime\"") && text.contains("\"digestS3Object\"") {
