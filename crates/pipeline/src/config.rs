@@ -49,6 +49,7 @@ struct RawConfig {
     rule: Vec<RawRule>,
     #[serde(default)]
     sources: RawSources,
+    redact: Option<crate::redact::RawRedact>,
 }
 
 #[derive(Deserialize, Default)]
@@ -78,6 +79,9 @@ pub struct Config {
     pub rules: RuleSet,
     /// `[sources]`: logs read from S3 objects (`[sources.s3]`, on by default).
     pub sources: SourcesConfig,
+    /// `[redact]` (issue 19); `None` when the section is absent. With `apply_to` taking the
+    /// index, the same redactor is in the index's document settings.
+    pub redact: Option<std::sync::Arc<crate::redact::Redactor>>,
     /// The log group the function itself writes to (`AWS_LAMBDA_LOG_GROUP_NAME`): its events
     /// are never processed, whatever the subscription says, so that a function subscribed to
     /// its own logs (or the EMF lines it prints) cannot feed itself.
@@ -212,6 +216,12 @@ impl Config {
         if let Some(i) = &mut index {
             i.documents.shape = shape;
         }
+        let redact = crate::redact::build(raw.redact, &mut err).map(std::sync::Arc::new);
+        if let (Some(i), Some(r)) = (&mut index, &redact)
+            && r.apply_to.index
+        {
+            i.documents.shape.redact = Some(r.clone());
+        }
         let mut sources = raw.sources.build(&mut err);
         if let (Some(i), Some(s3)) = (&mut index, &mut sources.s3) {
             if i.data_stream && s3.index.pattern().has_date() {
@@ -248,6 +258,7 @@ impl Config {
                 index_state,
                 rules,
                 sources,
+                redact,
                 own_log_group,
             })
         } else {

@@ -28,6 +28,7 @@
 //! | [`route`] | log-group globs and include / exclude patterns, per destination |
 //! | [`archive`] | `[archive]`: object keys, gzip NDJSON bodies |
 //! | [`index`] | `[index]`: index names, documents, `_bulk` items, the send loop, the quarantine, mappings |
+//! | [`redact`] | `[redact]`: secrets and personal data replaced in documents, alerts and metrics (issue 19) |
 //! | [`shape`] | `[parse]`, `[[enrich]]`: AWS formats to typed ECS fields, multiline merging, added fields (what is indexed, never the archive) |
 //! | [`sources`] | `[sources.s3]`: logs AWS delivers to S3 (CloudTrail, VPC flow, load balancer, WAF) read from the objects as a stream; S3 notifications and Batch Operations tasks |
 //! | [`rules`] | `[[rule]]`, packs, `[alerts]`: evaluation, EMF metrics, SNS alerts and their state |
@@ -116,6 +117,7 @@ pub mod error;
 pub mod index;
 pub mod input;
 pub mod patterns;
+pub mod redact;
 pub mod route;
 pub mod rules;
 pub mod shape;
@@ -173,6 +175,8 @@ pub struct BatchOutput {
     /// The time of the batch's oldest event, milliseconds since the epoch (for the delivery
     /// lag); `None` for an empty batch.
     pub oldest_ms: Option<i64>,
+    /// Values `[redact]` replaced in the indexed documents, per detector.
+    pub redacted: redact::RedactCounts,
 }
 
 /// The time of the oldest event of `batch` (events usually come oldest first, but are not
@@ -304,6 +308,9 @@ pub fn process_batch(config: &Config, region: &str, batch: &LogBatch<'_>) -> Bat
         let b = own.as_ref().unwrap_or(batch);
         out.index_filtered = total - b.log_events.len();
         out.bulk = bulk_chunks(i, region, b);
+        if let Some(r) = &i.documents.shape.redact {
+            out.redacted = r.take_counts();
+        }
     }
     out
 }

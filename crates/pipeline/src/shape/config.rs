@@ -134,6 +134,9 @@ pub struct ShapeConfig {
     pub multiline: Vec<Multiline>,
     /// `[[enrich]]` and its account names.
     pub enrich: Enrichment,
+    /// `[redact]` when it applies to the index (set by the configuration check): every
+    /// document is redacted as a whole once built ([`crate::redact`]).
+    pub redact: Option<std::sync::Arc<crate::redact::Redactor>>,
 }
 
 impl Default for ShapeConfig {
@@ -145,6 +148,7 @@ impl Default for ShapeConfig {
             vpc_flow: Vec::new(),
             multiline: Vec::new(),
             enrich: Enrichment::default(),
+            redact: None,
         }
     }
 }
@@ -378,5 +382,6 @@ pub(crate) fn build(
         vpc_flow,
         multiline,
         enrich: enrichment,
+        redact: None,
     }
 }

@@ -257,6 +257,7 @@ impl<'c> DocumentBuilder<'c> {
     }
 
     fn push_event(&mut self, out: &mut Vec<u8>, event: &LogEvent<'_>, events: usize, shape: bool) {
+        let doc_start = out.len();
         let message = &*event.message;
         let lambda = lambda_prefix(message);
         let text = lambda.as_ref().map_or(message, |l| l.rest);
@@ -373,7 +374,11 @@ impl<'c> DocumentBuilder<'c> {
             }
             out.push(b'}');
         }
-        out.extend_from_slice(b"}\n");
+        out.push(b'}');
+        if let Some(r) = &self.config.shape.redact {
+            r.redact_in_place(out, doc_start);
+        }
+        out.push(b'\n');
     }
 
     /// Appends `,"<json_key>":{...}` from the JSON object of the message (with what the

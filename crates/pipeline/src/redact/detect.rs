@@ -1,0 +1,331 @@
+//! The built-in detectors: literal prefilters, then a regex or a scan per candidate.
+
+use super::*;
+use aho_corasick::AhoCorasick;
+
+/// One value found: a byte range of the text and the detector (built-ins, then customs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Hit {
+    pub start: usize,
+    pub end: usize,
+    pub det: usize,
+}
+
+/// The AWS access key id prefixes (IAM user, STS, group, role, ...).
+const KEY_PREFIXES: [&str; 12] = [
+    "AKIA", "ASIA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "APKA", "ABIA", "ACCA", "A3T",
+];
+
+/// The prefilter's literals and the detector each stands for (`usize::MAX`: a JSON escape,
+/// which may hide anything).
+fn literals() -> Vec<(&'static str, usize)> {
+    let mut v: Vec<(&str, usize)> = KEY_PREFIXES.iter().map(|p| (*p, AKID)).collect();
+    v.extend([
+        ("secret", SECRET),
+        ("@", EMAIL),
+        ("eyJ", JWT),
+        ("-----BEGIN", PEM),
+        ("://", URL),
+        ("\\u", usize::MAX),
+        ("\\/", usize::MAX),
+    ]);
+    v
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Detectors {
+    ac: AhoCorasick,
+    lits: Vec<usize>,
+    akid: Regex,
+    secret: Regex,
+    email: Regex,
+    jwt: Regex,
+    pem: Regex,
+    url: Regex,
+    ipv4: Regex,
+    ipv6: Regex,
+}
+
+fn re(p: &str) -> Regex {
+    Regex::new(p).expect("built-in regexes compile")
+}
+
+impl Detectors {
+    pub(crate) fn new() -> Detectors {
+        let lits = literals();
+        let ac = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(lits.iter().map(|(l, _)| l))
+            .expect("the literals build");
+        Detectors {
+            ac,
+            lits: lits.iter().map(|(_, d)| *d).collect(),
+            akid: re(
+                r"(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA|ABIA|ACCA|A3T[A-Z0-9])[A-Z2-7]{16}",
+            ),
+            secret: re(
+                r#"(?i)secret[_-]?access[_-]?key\\?["']?\s*(?:=>|[:=])\s*\\?["']?([A-Za-z0-9/+]{40})"#,
+            ),
+            email: re(
+                r"[A-Za-z0-9.!#$%&*+^_~-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}",
+            ),
+            jwt: re(r"eyJ[A-Za-z0-9_-]{2,}\.eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*"),
+            pem: re(
+                r"(?s)-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----(?:.*?-----END [A-Z0-9 ]{0,40}PRIVATE KEY-----|.*)",
+            ),
+            url: re(r#"[A-Za-z][A-Za-z0-9+.-]{0,31}://[^\s:/?#@"'<>\\]*:([^\s/?#@"'<>\\]+)@"#),
+            ipv4: re(
+                r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])",
+            ),
+            ipv6: re(r"[0-9A-Fa-f:]*:[0-9A-Fa-f]*:[0-9A-Fa-f:.]*"),
+        }
+    }
+
+    /// Whether anything in `bytes` could be found: a prefilter literal of a detector that is
+    /// on, a JSON escape, a card number; always with the IP detectors or custom regexes.
+    pub(crate) fn may_match(&self, r: &Redactor, bytes: &[u8]) -> bool {
+        if r.on[IPV4] || r.on[IPV6] || !r.custom.is_empty() {
+            return true;
+        }
+        for m in self.ac.find_overlapping_iter(bytes) {
+            let d = self.lits[m.pattern().as_usize()];
+            if d == usize::MAX || r.on[d] {
+                return true;
+            }
+        }
+        r.on[CARD] && {
+            let mut found = false;
+            cards(bytes, &mut |_, _| found = true);
+            found
+        }
+    }
+
+    /// Appends what the detectors that are on find in `s` to `hits`; `key` is the JSON key the
+    /// value is under, if any.
+    pub(crate) fn hits(&self, r: &Redactor, s: &str, key: Option<&str>, hits: &mut Vec<Hit>) {
+        let b = s.as_bytes();
+        if r.on[SECRET] && key.is_some_and(names_secret_key) && is_secret(b) {
+            hits.push(Hit {
+                start: 0,
+                end: b.len(),
+                det: SECRET,
+            });
+        }
+        let mut seen = [false; 9];
+        for m in self.ac.find_overlapping_iter(b) {
+            let d = self.lits[m.pattern().as_usize()];
+            if d != usize::MAX {
+                seen[d] = true;
+            }
+        }
+        let alnum = |i: usize| b.get(i).is_some_and(|c| c.is_ascii_alphanumeric());
+        if r.on[AKID] && seen[AKID] {
+            for m in self.akid.find_iter(s) {
+                if (m.start() == 0 || !alnum(m.start() - 1)) && !alnum(m.end()) {
+                    hits.push(hit(m.start(), m.end(), AKID));
+                }
+            }
+        }
+        if r.on[SECRET] && seen[SECRET] {
+            for c in self.secret.captures_iter(s) {
+                let g = c.get(1).expect("group 1");
+                if !b.get(g.end()).is_some_and(|&c| is_b64(c)) {
+                    hits.push(hit(g.start(), g.end(), SECRET));
+                }
+            }
+        }
+        if r.on[URL] && seen[URL] {
+            for c in self.url.captures_iter(s) {
+                let g = c.get(1).expect("group 1");
+                hits.push(hit(g.start(), g.end(), URL));
+            }
+        }
+        if r.on[EMAIL] && seen[EMAIL] {
+            for m in self.email.find_iter(s) {
+                if !alnum(m.end())
+                    && b.get(m.end()) != Some(&b'-')
+                    && !b[..m.start()].ends_with(b"://")
+                {
+                    hits.push(hit(m.start(), m.end(), EMAIL));
+                }
+            }
+        }
+        if r.on[JWT] && seen[JWT] {
+            for m in self.jwt.find_iter(s) {
+                let before = m.start().checked_sub(1).map(|i| b[i]);
+                if !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-') {
+                    hits.push(hit(m.start(), m.end(), JWT));
+                }
+            }
+        }
+        if r.on[PEM] && seen[PEM] {
+            for m in self.pem.find_iter(s) {
+                hits.push(hit(m.start(), m.end(), PEM));
+            }
+        }
+        if r.on[CARD] {
+            cards(b, &mut |start, end| hits.push(hit(start, end, CARD)));
+        }
+        if r.on[IPV4] && b.contains(&b'.') {
+            for m in self.ipv4.find_iter(s) {
+                let before = m.start().checked_sub(1).map(|i| b[i]);
+                let after = b.get(m.end()).copied();
+                let after2 = b.get(m.end() + 1).copied();
+                let joined = before.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'.')
+                    || after.is_some_and(|c| c.is_ascii_alphanumeric())
+                    || (after == Some(b'.') && after2.is_some_and(|c| c.is_ascii_digit()));
+                if !joined {
+                    hits.push(hit(m.start(), m.end(), IPV4));
+                }
+            }
+        }
+        if r.on[IPV6] && b.contains(&b':') {
+            for m in self.ipv6.find_iter(s) {
+                let t = m.as_str().trim_end_matches('.');
+                let before = m.start().checked_sub(1).map(|i| b[i]);
+                if t.len() >= 3
+                    && !before.is_some_and(|c| c.is_ascii_alphanumeric())
+                    && !b
+                        .get(m.start() + t.len())
+                        .is_some_and(|c| c.is_ascii_alphanumeric())
+                    && t.parse::<std::net::Ipv6Addr>().is_ok()
+                {
+                    hits.push(hit(m.start(), m.start() + t.len(), IPV6));
+                }
+            }
+        }
+        for (i, (_, re)) in r.custom.iter().enumerate() {
+            for m in re.find_iter(s) {
+                if m.end() > m.start() {
+                    hits.push(hit(m.start(), m.end(), DETECTORS.len() + i));
+                }
+            }
+        }
+    }
+}
+
+fn hit(start: usize, end: usize, det: usize) -> Hit {
+    Hit { start, end, det }
+}
+
+fn is_b64(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'/' || c == b'+'
+}
+
+/// A 40-character secret access key, alone.
+fn is_secret(b: &[u8]) -> bool {
+    b.len() == 40 && b.iter().all(|&c| is_b64(c))
+}
+
+/// Whether a JSON key names a secret access key (`SecretAccessKey`, `aws_secret_access_key`,
+/// `secretAccessKey`, `AWS_SECRET_ACCESS_KEY`, ...).
+pub(crate) fn names_secret_key(key: &str) -> bool {
+    let k: String = key
+        .bytes()
+        .filter(|b| b.is_ascii_alphanumeric())
+        .map(|b| b.to_ascii_lowercase() as char)
+        .collect();
+    k.ends_with("secretaccesskey")
+}
+
+/// The Luhn check over `digits` (ASCII digits only).
+pub fn luhn(digits: &[u8]) -> bool {
+    let mut sum = 0u32;
+    for (i, d) in digits.iter().rev().enumerate() {
+        let mut v = u32::from(d - b'0');
+        if i % 2 == 1 {
+            v *= 2;
+            if v > 9 {
+                v -= 9;
+            }
+        }
+        sum += v;
+    }
+    sum.is_multiple_of(10)
+}
+
+/// Whether `digits` start with a card issuer's range and have a length it issues.
+fn issuer(d: &[u8]) -> bool {
+    let n = d.len();
+    let p = |k: usize| -> u32 {
+        d[..k.min(n)]
+            .iter()
+            .fold(0, |a, &c| a * 10 + u32::from(c - b'0'))
+    };
+    match d[0] {
+        b'4' => matches!(n, 13 | 16 | 19),                          // Visa
+        b'5' if (51..=55).contains(&p(2)) => n == 16,               // Mastercard
+        b'5' if p(2) == 50 || (56..=58).contains(&p(2)) => n >= 12, // Maestro
+        b'2' => (2221..=2720).contains(&p(4)) && n == 16,           // Mastercard 2-series
+        b'3' => {
+            let two = p(2);
+            (two == 34 || two == 37) && n == 15 // Amex
+                || (300..=305).contains(&p(3)) && (14..=19).contains(&n) // Diners
+                || (two == 36 || two == 38 || two == 39) && (14..=19).contains(&n)
+                || (3528..=3589).contains(&p(4)) && (16..=19).contains(&n) // JCB
+        }
+        b'6' => {
+            (p(4) == 6011 || (644..=649).contains(&p(3)) || p(2) == 65 || p(2) == 62 || p(2) == 67)
+                && (16..=19).contains(&n)
+        }
+        _ => false,
+    }
+}
+
+/// Calls `found(start, end)` for each card number in `b`: 13 to 19 digits, in groups split
+/// by single spaces or dashes, not inside a longer run of digits or a word, in an issuer's
+/// range and passing the Luhn check. Linear: a run is read once, and each group start tries
+/// at most 19 groups.
+pub(crate) fn cards(b: &[u8], found: &mut dyn FnMut(usize, usize)) {
+    let mut i = 0;
+    let mut groups: Vec<(usize, usize)> = Vec::new();
+    let mut digits: Vec<u8> = Vec::with_capacity(19);
+    while i < b.len() {
+        if !b[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let word = i > 0 && (b[i - 1].is_ascii_alphabetic() || b[i - 1] == b'_');
+        // The run: digit groups separated by one space or dash.
+        groups.clear();
+        let mut j = i;
+        loop {
+            let s = j;
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            groups.push((s, j));
+            if j + 1 < b.len() && (b[j] == b' ' || b[j] == b'-') && b[j + 1].is_ascii_digit() {
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        let after_word = b
+            .get(j)
+            .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_');
+        if !word && !after_word {
+            let mut g = 0;
+            while g < groups.len() {
+                let mut end_group = None;
+                digits.clear();
+                for (k, &(s, e)) in groups[g..].iter().enumerate() {
+                    if digits.len() + (e - s) > 19 {
+                        break;
+                    }
+                    digits.extend_from_slice(&b[s..e]);
+                    if digits.len() >= 13 && issuer(&digits) && luhn(&digits) {
+                        end_group = Some(g + k);
+                    }
+                }
+                if let Some(last) = end_group {
+                    found(groups[g].0, groups[last].1);
+                    g = last + 1;
+                } else {
+                    g += 1;
+                }
+            }
+        }
+        i = j;
+    }
+}

@@ -1,0 +1,305 @@
+use super::*;
+
+fn red(text: &str) -> (String, RedactCounts) {
+    let mut all = DETECTORS.to_vec();
+    all.retain(|d| !d.starts_with("ip"));
+    let r = Redactor::with_detectors(&all);
+    let mut c = RedactCounts::default();
+    (r.text(text, &mut c), c)
+}
+
+fn r(text: &str) -> String {
+    red(text).0
+}
+
+#[test]
+fn access_key_ids() {
+    assert_eq!(
+        r("key AKIAIOSFODNN7EXAMPLE here"),
+        "key [REDACTED:aws-access-key-id] here"
+    );
+    assert_eq!(r("ASIAY34FZKBOKMUTVV7A"), "[REDACTED:aws-access-key-id]");
+    // Look-alikes: too short, inside a longer word, lowercase.
+    for s in [
+        "AKIAIOSFODNN7EXAMPL",
+        "XAKIAIOSFODNN7EXAMPLE",
+        "akiaiosfodnn7example",
+        "AKIAIOSFODNN7EXAMPLEX",
+    ] {
+        assert_eq!(r(s), s);
+    }
+}
+
+#[test]
+fn secret_access_keys_only_next_to_their_name() {
+    let k = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+    assert_eq!(
+        r(&format!("aws_secret_access_key={k}")),
+        "aws_secret_access_key=[REDACTED:aws-secret-access-key]"
+    );
+    assert_eq!(
+        r(&format!("AWS_SECRET_ACCESS_KEY = {k}")),
+        "AWS_SECRET_ACCESS_KEY = [REDACTED:aws-secret-access-key]"
+    );
+    assert_eq!(
+        r(&format!(r#"{{"SecretAccessKey":"{k}"}}"#)),
+        r#"{"SecretAccessKey":"[REDACTED:aws-secret-access-key]"}"#
+    );
+    assert_eq!(
+        r(&format!(r#"{{"secretAccessKey": "{k}"}}"#)),
+        r#"{"secretAccessKey": "[REDACTED:aws-secret-access-key]"}"#
+    );
+    // A git SHA or any 40 characters elsewhere stay.
+    let sha = "da39a3ee5e6b4b0d3255bfef95601890afd80709";
+    assert_eq!(r(&format!("commit {sha}")), format!("commit {sha}"));
+    assert_eq!(r(&format!("token={k}")), format!("token={k}"));
+}
+
+#[test]
+fn emails() {
+    assert_eq!(
+        r("mail jane.doe+x@example.co.uk now"),
+        "mail [REDACTED:email] now"
+    );
+    assert_eq!(
+        r(r#"{"to":"a\u0040b.com"}"#),
+        r#"{"to":"[REDACTED:email]"}"#
+    );
+    for s in ["a@b", "user@localhost", "@example.com", "x@-bad.com"] {
+        assert_eq!(r(s), s, "{s}");
+    }
+}
+
+#[test]
+fn credit_cards() {
+    for s in [
+        "4111111111111111",
+        "4111 1111 1111 1111",
+        "4111-1111-1111-1111",
+        "378282246310005",
+        "5555555555554444",
+        "6011111111111117",
+        "3530111333300000",
+        "2223003122003222",
+    ] {
+        assert_eq!(
+            r(&format!("card {s}.")),
+            "card [REDACTED:credit-card].",
+            "{s}"
+        );
+    }
+    // Luhn failures, no issuer, timestamps, longer runs, inside words.
+    for s in [
+        "4111111111111112",
+        "1764028800000",
+        "1234567890123456",
+        "41111111111111110000000",
+        "id4111111111111111",
+        "9111111111111111",
+    ] {
+        assert_eq!(r(s), s, "{s}");
+    }
+    assert_eq!(
+        r(r#"{"card":4111111111111111}"#),
+        r#"{"card":"[REDACTED:credit-card]"}"#
+    );
+    assert_eq!(
+        r("order 12 4111 1111 1111 1111"),
+        "order 12 [REDACTED:credit-card]"
+    );
+}
+
+#[test]
+fn jwts() {
+    let jwt = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+    assert_eq!(
+        r(&format!("Authorization: Bearer {jwt}")),
+        "Authorization: Bearer [REDACTED:jwt]"
+    );
+    assert_eq!(r("eyJhbGciOi only"), "eyJhbGciOi only");
+}
+
+#[test]
+fn private_keys_whole_block() {
+    let pem =
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA\nabc\n-----END RSA PRIVATE KEY-----";
+    assert_eq!(
+        r(&format!("key:\n{pem}\nafter")),
+        "key:\n[REDACTED:private-key]\nafter"
+    );
+    // Truncated: to the end.
+    assert_eq!(
+        r("x -----BEGIN PRIVATE KEY-----\nMIIE"),
+        "x [REDACTED:private-key]"
+    );
+    let cert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----";
+    assert_eq!(r(cert), cert);
+}
+
+#[test]
+fn url_credentials_only_the_password() {
+    assert_eq!(
+        r("postgres://app:s3cr3t@db.example.com:5432/x"),
+        "postgres://app:[REDACTED:url-credentials]@db.example.com:5432/x"
+    );
+    assert_eq!(r("https://example.com/a@b"), "https://example.com/a@b");
+    assert_eq!(r("https://user@example.com/"), "https://user@example.com/");
+}
+
+#[test]
+fn ip_addresses_only_when_asked() {
+    assert_eq!(r("from 10.0.0.1"), "from 10.0.0.1");
+    let ip = Redactor::with_detectors(&["ipv4", "ipv6"]);
+    let mut c = RedactCounts::default();
+    assert_eq!(
+        ip.text("from 10.0.0.1 and fe80::1 v1.2.3.4.5", &mut c),
+        "from [REDACTED:ipv4] and [REDACTED:ipv6] v1.2.3.4.5"
+    );
+    assert_eq!(ip.text("at 12:30:45", &mut c), "at 12:30:45");
+}
+
+#[test]
+fn counts_are_per_distinct_value() {
+    let (_, c) = red(r#"{"a":"x@y.com","b":"x@y.com","c":"z@y.com"}"#);
+    assert_eq!(c.0.get("email"), Some(&2));
+}
+
+#[test]
+fn documents_keep_timestamp_and_id() {
+    let r = Redactor::defaults();
+    let doc = br#"{"@timestamp":"2025-11-25T10:00:00.000Z","message":"{\"e\":\"a\\u0040b.com\",\"n\":\"4111111111111111\"}","event":{"id":"4111111111111111"},"json":{"e":"a\u0040b.com","n":"4111111111111111"}}"#;
+    let mut c = RedactCounts::default();
+    let out = String::from_utf8(r.document(doc, &mut c).expect("test")).expect("test");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("test");
+    assert_eq!(v["event"]["id"], "4111111111111111");
+    assert_eq!(v["json"]["e"], "[REDACTED:email]");
+    assert_eq!(v["json"]["n"], "[REDACTED:credit-card]");
+    let m: serde_json::Value =
+        serde_json::from_str(v["message"].as_str().expect("test")).expect("test");
+    assert_eq!(m["e"], "[REDACTED:email]");
+    assert_eq!(c.0.get("email"), Some(&1));
+    assert_eq!(c.0.get("credit-card"), Some(&1));
+    // Nothing to find: untouched.
+    assert!(
+        r.document(br#"{"message":"hello 2025-11-25"}"#, &mut c)
+            .is_none()
+    );
+}
+
+#[test]
+fn values_found_in_the_message_are_redacted_in_every_field() {
+    let r = Redactor::defaults();
+    let k = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+    let doc = format!(r#"{{"message":"aws_secret_access_key={k}","json":{{"s":"{k}"}}}}"#);
+    let out = String::from_utf8(
+        r.document(doc.as_bytes(), &mut RedactCounts::default())
+            .expect("test"),
+    )
+    .expect("test");
+    assert!(!out.contains(k), "{out}");
+}
+
+#[test]
+fn config_errors() {
+    let bad = |toml: &str| crate::Config::from_toml(toml, &|_| None).expect_err("test");
+    let e = bad("[redact]\ndetectors = [\"email\", \"ssn\"]\n");
+    assert!(
+        e[0].message
+            .contains("unknown detector `ssn`: the detectors are aws-access-key-id"),
+        "{e:?}"
+    );
+    assert_eq!(e[0].position, Some((2, 23)));
+    let e = bad("[redact]\n[[redact.custom]]\nname = \"x\"\nregex = 'a('\n");
+    assert!(e[0].message.contains("does not compile"), "{e:?}");
+    assert_eq!(e[0].position, Some((4, 9)));
+    let e = bad("[redact]\n[[redact.custom]]\nname = \"x\"\nregex = 'a*'\n");
+    assert!(e[0].message.contains("empty string"), "{e:?}");
+    let e = bad("[redact]\n[[redact.custom]]\nname = \"x\"\nregex = '\\w{1000}{1000}'\n");
+    assert!(
+        e[0].message.contains("too big") || e[0].message.contains("does not compile"),
+        "{e:?}"
+    );
+    let e = bad("[redact]\napply_to = [\"s3\"]\n");
+    assert!(
+        e[0].message.contains("index, archive, alerts, metrics"),
+        "{e:?}"
+    );
+    let c = crate::Config::from_toml(
+        "[redact]\n[[redact.custom]]\nname = \"customer-id\"\nregex = 'CUST-[0-9]{8}'\n",
+        &|_| None,
+    )
+    .expect("test");
+    let r = c.redact.expect("test");
+    assert_eq!(r.detector_names().len(), 8);
+    assert!(r.apply_to.index && r.apply_to.alerts && r.apply_to.metrics && !r.apply_to.archive);
+    let mut n = RedactCounts::default();
+    assert_eq!(
+        r.text("who CUST-12345678", &mut n),
+        "who [REDACTED:customer-id]"
+    );
+}
+
+#[test]
+fn process_batch_redacts_index_documents_and_counts() {
+    use cwlogs_decode::{LogBatch, LogEvent, MessageType};
+    let config = crate::Config::from_toml(
+        "[redact]\n[index]\nindex = \"cwl-{log_group}\"\n[[index.extract]]\npattern = \"[user, card]\"\n",
+        &|_| None,
+    )
+    .expect("test");
+    let batch = LogBatch {
+        message_type: MessageType::Data,
+        owner: "123456789012".into(),
+        log_group: "/app".into(),
+        log_stream: "s".into(),
+        subscription_filters: vec![],
+        policy_level: None,
+        region: None,
+        log_events: vec![
+            LogEvent {
+                id: "1".into(),
+                timestamp: 1_764_028_800_000,
+                message: r#"{"user":"jane\u0040example.com","n":1}"#.into(),
+            },
+            LogEvent {
+                id: "2".into(),
+                timestamp: 1_764_028_800_000,
+                message: "bob@example.org 4111-1111-1111-1111".into(),
+            },
+            LogEvent {
+                id: "3".into(),
+                timestamp: 1_764_028_800_000,
+                message: "plain".into(),
+            },
+        ],
+    };
+    let plain = crate::Config::from_toml(
+        "[index]\nindex = \"cwl-{log_group}\"\n[[index.extract]]\npattern = \"[user, card]\"\n",
+        &|_| None,
+    )
+    .expect("test");
+    let out = crate::process_batch(&config, "eu-west-1", &batch);
+    let before = crate::process_batch(&plain, "eu-west-1", &batch);
+    let body = String::from_utf8(out.bulk[0].body.clone()).expect("test");
+    assert!(
+        !body.contains("example.com") && !body.contains("bob@") && !body.contains("4111"),
+        "{body}"
+    );
+    let lines: Vec<&str> = body.lines().collect();
+    let old = String::from_utf8(before.bulk[0].body.clone()).expect("test");
+    let old_lines: Vec<&str> = old.lines().collect();
+    assert_eq!(lines.len(), old_lines.len());
+    // Action lines (ids) and the untouched document stay byte for byte.
+    for i in [0, 2, 4, 5] {
+        assert_eq!(lines[i], old_lines[i]);
+    }
+    let doc: serde_json::Value = serde_json::from_str(lines[3]).expect("test");
+    assert_eq!(doc["json"]["user"], "[REDACTED:email]");
+    assert_eq!(doc["json"]["card"], "[REDACTED:credit-card]");
+    assert_eq!(doc["message"], "[REDACTED:email] [REDACTED:credit-card]");
+    assert_eq!(doc["@timestamp"], "2025-11-25T00:00:00.000Z");
+    assert_eq!(out.redacted.0.get("email"), Some(&2));
+    assert_eq!(out.redacted.0.get("credit-card"), Some(&1));
+    // The archive keeps events as delivered.
+    assert_eq!(out.archive, before.archive);
+}
