@@ -106,6 +106,7 @@ pub(crate) fn read_object(
                     },
                     log_group: group.clone(),
                     oldest_ms: chunk.oldest_ms,
+                    ..BatchOutput::default()
                 });
             }
             Ok(None) => break,
