@@ -88,34 +88,44 @@ impl UtcTime {
 }
 
 /// Appends [`UtcTime::rfc3339`] of `millis` (`2025-11-25T00:00:01.000Z`) without allocating
-/// (years outside 0-9999 go through the formatter).
+/// (years outside 0-9999 go through the formatter): the 24 bytes are filled on the stack and
+/// copied at once.
+#[inline]
 pub(crate) fn push_rfc3339(out: &mut Vec<u8>, millis: i64) {
     let t = UtcTime::from_millis(millis);
     if !(0..=9999).contains(&t.year) {
         out.extend_from_slice(t.rfc3339().as_bytes());
         return;
     }
-    let two = |out: &mut Vec<u8>, v: u32| {
-        out.push(b'0' + (v / 10 % 10) as u8);
-        out.push(b'0' + (v % 10) as u8);
-    };
-    let year = t.year as u32;
-    two(out, year / 100);
-    two(out, year % 100);
-    out.push(b'-');
-    two(out, t.month);
-    out.push(b'-');
-    two(out, t.day);
-    out.push(b'T');
-    two(out, t.hour);
-    out.push(b':');
-    two(out, t.minute);
-    out.push(b':');
-    two(out, t.second);
-    out.push(b'.');
-    out.push(b'0' + (t.millis / 100 % 10) as u8);
-    two(out, t.millis % 100);
-    out.push(b'Z');
+    let d = |v: u32| b'0' + (v % 10) as u8;
+    let y = t.year as u32;
+    let buf: [u8; 24] = [
+        d(y / 1000),
+        d(y / 100),
+        d(y / 10),
+        d(y),
+        b'-',
+        d(t.month / 10),
+        d(t.month),
+        b'-',
+        d(t.day / 10),
+        d(t.day),
+        b'T',
+        d(t.hour / 10),
+        d(t.hour),
+        b':',
+        d(t.minute / 10),
+        d(t.minute),
+        b':',
+        d(t.second / 10),
+        d(t.second),
+        b'.',
+        d(t.millis / 100),
+        d(t.millis / 10),
+        d(t.millis),
+        b'Z',
+    ];
+    out.extend_from_slice(&buf);
 }
 
 #[cfg(test)]
