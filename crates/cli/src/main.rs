@@ -16,6 +16,7 @@
 
 mod import;
 mod objects;
+mod pattern_report;
 mod patterns;
 mod replay;
 mod report;

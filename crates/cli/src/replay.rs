@@ -14,8 +14,8 @@ use cwlogs_pipeline::rules::alert::{AlertOptions, AlertReport, flush_summaries, 
 use cwlogs_pipeline::sink::is_error_file;
 use cwlogs_pipeline::{
     Archive, ArchiveObject, BatchOutput, Config, DeadLetter, IndexAuth, IndexConfig,
-    MemoryStateStore, RuleRun, SectionState, SendError, StateStore, StateWrite, Versioned,
-    process_batch, process_input, put_dead_letter,
+    MemoryStateStore, Miner, RuleRun, SectionState, SendError, StateStore, StateWrite, Versioned,
+    process_batch, process_batch_with, process_input, put_dead_letter,
 };
 use futures_util::StreamExt as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -94,6 +94,10 @@ pub struct ReplayArgs {
     /// every window's summary at the end). Without rules neither file is written.
     /// OUT/report.html shows the run on one self-contained page: events over time per log
     /// group, rule hits, alerts sent and held back, dead letters with their errors, throughput.
+    /// With `[patterns] enabled = true`, index documents carry `cwlogs.pattern.id` (one miner
+    /// for the run, the inputs read in order by one worker), OUT/patterns.ndjson holds every
+    /// pattern (id, template, log group, count, first and last seen, new) and report.html the
+    /// top and new patterns per log group.
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
 }
@@ -375,7 +379,13 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     let inputs = collect_inputs(&args.inputs, &args.out, remote.as_ref())?;
     prepare_out_dir(&args.out)?;
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.jobs.unwrap_or(0))
+        // `[patterns]`: one worker, so the miner sees the inputs in order (the same ids in
+        // every run).
+        .num_threads(if config.patterns.is_some() {
+            1
+        } else {
+            args.jobs.unwrap_or(0)
+        })
         .build()
         .context("cannot start worker threads")?;
 
@@ -421,6 +431,11 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     };
     let dead_letters = LocalDeadLetters::new(args.out.join("dead-letter"));
     let mut rules = Rules::new(&config, &args, remote.as_ref())?;
+    // `[patterns]`: one miner for the run (OUT/patterns.ndjson, report.html).
+    let miner = config
+        .patterns
+        .as_ref()
+        .map(|p| std::sync::Mutex::new(p.miner()));
 
     let started = Instant::now();
     let mut sum = Summary {
@@ -436,6 +451,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     std::thread::scope(|scope| -> Result<()> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<InputResult>>(1);
         let (config, pool, remote, inputs) = (&config, &pool, &remote, &inputs);
+        let miner = &miner;
         scope.spawn(move || {
             for chunk in inputs.chunks(window) {
                 let fetched = fetch_s3(remote.as_ref(), chunk);
@@ -443,7 +459,9 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
                     chunk
                         .par_iter()
                         .zip(fetched)
-                        .map(|((input, _), bytes)| process_one(config, input, bytes))
+                        .map(|((input, _), bytes)| {
+                            process_one(config, input, bytes, miner.as_ref())
+                        })
                         .collect()
                 });
                 if tx.send(results).is_err() {
@@ -576,6 +594,11 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     let alert_to = rules.as_ref().and_then(|r| r.topic.clone());
     if let Some(rules) = rules {
         report.rules = Some(rules.finish(&args.out, &dead_letters, &mut sum)?);
+    }
+    if let (Some(m), Some(p)) = (&miner, &config.patterns) {
+        let m = m.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        crate::pattern_report::write_ndjson(&args.out.join("patterns.ndjson"), &m, p.warmup_ms)?;
+        report.patterns = Some(crate::pattern_report::PatternsReport::new(&m, p.warmup_ms));
     }
     let elapsed = started.elapsed();
     write_report(&args.out, &config, &sum, report, elapsed.as_secs_f64())?;
@@ -1350,6 +1373,7 @@ fn process_one(
     config: &Config,
     input: &Input,
     fetched: Option<std::result::Result<Vec<u8>, String>>,
+    miner: Option<&std::sync::Mutex<Miner>>,
 ) -> InputResult {
     let mut r = InputResult::default();
     let name = input.name();
@@ -1403,7 +1427,14 @@ fn process_one(
             .iter()
             .any(|rule| rule.takes_group(&batch.log_group))
             .then(|| (region.to_string(), owned_batch(batch)));
-        (process_batch(config, region, batch), for_rules)
+        let out = match miner {
+            Some(m) => {
+                let mut m = m.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                process_batch_with(config, region, batch, Some(&mut m))
+            }
+            None => process_batch(config, region, batch),
+        };
+        (out, for_rules)
     });
     r.timeline = timeline;
     r.bytes = processed.bytes;

@@ -254,6 +254,8 @@ pub struct RunReport {
     pub dead_letters: Vec<DeadLetterLine>,
     /// Every dead letter.
     pub dead_lettered: usize,
+    /// The log patterns (`None`: `[patterns]` is off).
+    pub patterns: Option<crate::pattern_report::PatternsReport>,
 }
 
 impl RunReport {
@@ -364,6 +366,7 @@ pub fn render(r: &RunReport) -> String {
     stats(&mut h, r);
     events_section(&mut h, r);
     rules_section(&mut h, r);
+    crate::pattern_report::html_section(&mut h, r.patterns.as_ref());
     dead_letters_section(&mut h, r);
     h.push_str("</main>\n</body>\n</html>\n");
     h

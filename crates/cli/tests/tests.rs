@@ -9,6 +9,7 @@ mod alert_replay;
 mod exit_status;
 mod import;
 mod index_replay;
+mod patterns_replay;
 mod replay;
 mod report;
 mod rules;

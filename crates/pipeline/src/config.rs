@@ -10,6 +10,7 @@
 use crate::archive::{ArchiveConfig, RawArchive};
 use crate::error::NOWHERE;
 use crate::index::{IndexConfig, RawIndex};
+use crate::patterns::{PatternsConfig, RawPatterns};
 use crate::rules::{RawAlerts, RawRule, RuleSet};
 use crate::shape::{RawEnrichList, RawParse};
 use crate::sources::{RawSources, SourcesConfig};
@@ -49,6 +50,8 @@ struct RawConfig {
     rule: Vec<RawRule>,
     #[serde(default)]
     sources: RawSources,
+    #[serde(default)]
+    patterns: RawPatterns,
     redact: Option<crate::redact::RawRedact>,
 }
 
@@ -79,6 +82,10 @@ pub struct Config {
     pub rules: RuleSet,
     /// `[sources]`: logs read from S3 objects (`[sources.s3]`, on by default).
     pub sources: SourcesConfig,
+    /// `[patterns]`: log patterns (`None` unless `enabled = true`): index documents carry
+    /// `cwlogs.pattern.id` when the caller passes a miner to
+    /// [`crate::process_batch_with`].
+    pub patterns: Option<PatternsConfig>,
     /// `[redact]` (issue 19); `None` when the section is absent. With `apply_to` taking the
     /// index, the same redactor is in the index's document settings.
     pub redact: Option<std::sync::Arc<crate::redact::Redactor>>,
@@ -238,6 +245,7 @@ impl Config {
             }
             i.source_index = Some(s3.index.pattern().clone());
         }
+        let patterns = raw.patterns.build(&mut err);
         let own_log_group = env("AWS_LAMBDA_LOG_GROUP_NAME").filter(|g| !g.is_empty());
         let rules = crate::rules::build_config(
             raw.rule,
@@ -259,6 +267,7 @@ impl Config {
                 rules,
                 sources,
                 redact,
+                patterns,
                 own_log_group,
             })
         } else {

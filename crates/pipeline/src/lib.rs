@@ -131,9 +131,10 @@ pub use cwlogs_decode::LogBatch;
 pub use error::ConfigError;
 pub use index::{
     BulkChunk, DocumentBuilder, DocumentConfig, Extract, IndexAuth, IndexConfig, IndexNamePattern,
-    bulk_chunks, doc_id,
+    bulk_chunks, bulk_chunks_with, doc_id,
 };
 pub use input::{ProcessedInput, ProcessedRecord, process_input};
+pub use patterns::{Miner, PatternsConfig};
 pub use route::{Glob, Route};
 pub use rules::evaluate::{AlertEvent, Occurrences, RuleRun, RuleStats};
 pub use rules::{
@@ -267,7 +268,24 @@ pub fn archive_ndjson(
 
 /// Builds everything a data batch is sent as, after each destination's route. Control messages
 /// carry no log data: callers skip them (and count them) before calling this.
+///
+/// Documents get no pattern id here, whatever `[patterns]` says: the miner is state kept
+/// across batches, which [`process_batch_with`] takes from the caller.
 pub fn process_batch(config: &Config, region: &str, batch: &LogBatch<'_>) -> BatchOutput {
+    process_batch_with(config, region, batch, None)
+}
+
+/// [`process_batch`] with the caller's template miner (`[patterns]`): when `miner` is given,
+/// each indexed document's message is observed by it, in order, and the document carries its
+/// pattern's id in `cwlogs.pattern.id` (the archive lines do not change). The CLI keeps one
+/// miner for a run, a function one per container; a miner is passed only when
+/// `config.patterns` is set ([`PatternsConfig::miner`]).
+pub fn process_batch_with(
+    config: &Config,
+    region: &str,
+    batch: &LogBatch<'_>,
+    miner: Option<&mut Miner>,
+) -> BatchOutput {
     let log_group = batch.log_group.to_string();
     let oldest_ms = oldest_event_ms(batch);
     if config.own_log_group.as_deref() == Some(&*batch.log_group) {
@@ -307,7 +325,7 @@ pub fn process_batch(config: &Config, region: &str, batch: &LogBatch<'_>) -> Bat
         let own = routed(&i.route, batch, &messages);
         let b = own.as_ref().unwrap_or(batch);
         out.index_filtered = total - b.log_events.len();
-        out.bulk = bulk_chunks(i, region, b);
+        out.bulk = bulk_chunks_with(i, region, b, miner);
         if let Some(r) = &i.documents.shape.redact {
             out.redacted = r.take_counts();
         }

@@ -126,7 +126,8 @@ pub fn mapping_templates(
             "truncated": {"type": "boolean"},
             "reasons": keyword,
             "parse_error": keyword,
-            "multiline": {"properties": {"events": long}}
+            "multiline": {"properties": {"events": long}},
+            "pattern": {"properties": {"id": keyword}}
         }},
     });
     // `[[enrich]]` fields are strings: keywords, at their place in the objects.

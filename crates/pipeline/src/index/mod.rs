@@ -29,6 +29,7 @@ pub use quarantine::{quarantine_document, quarantine_item};
 pub use response::{ItemClass, ResponseClass, classify_item, classify_response};
 pub use send::{BulkOptions, BulkReport, Fate, index_items, send_items};
 
+use crate::patterns::Miner;
 use crate::util::json::push_str;
 use cwlogs_decode::{LogBatch, LogEvent};
 use sha2::{Digest, Sha256};
@@ -99,6 +100,18 @@ impl BulkChunk {
 /// merged into the event before them first ([`crate::shape::multiline`]): one document, with
 /// the first event's id and time, per run.
 pub fn bulk_chunks(config: &IndexConfig, region: &str, batch: &LogBatch<'_>) -> Vec<BulkChunk> {
+    bulk_chunks_with(config, region, batch, None)
+}
+
+/// [`bulk_chunks`], with each document's message (after `[[parse.multiline]]` merging)
+/// observed by `miner` (`[patterns]`), in order: the document carries its pattern's id in
+/// `cwlogs.pattern.id`. The miner is the caller's, kept across batches.
+pub fn bulk_chunks_with(
+    config: &IndexConfig,
+    region: &str,
+    batch: &LogBatch<'_>,
+    mut miner: Option<&mut Miner>,
+) -> Vec<BulkChunk> {
     let template = &config.index;
     let mut documents = DocumentBuilder::new(&config.documents, region, batch);
     let ids = DocIds::new(&batch.log_group, &batch.log_stream);
@@ -183,6 +196,10 @@ pub fn bulk_chunks(config: &IndexConfig, region: &str, batch: &LogBatch<'_>) -> 
             out.extend_from_slice(b"\"}}\n");
         } else {
             out.extend_from_slice(b"}}\n");
+        }
+        if let Some(m) = miner.as_deref_mut() {
+            let seen = m.observe(&batch.log_group, &e.message, e.timestamp);
+            documents.set_pattern(Some(seen.id));
         }
         documents.push_merged(out, e, count);
         chunk.ends.push(out.len());

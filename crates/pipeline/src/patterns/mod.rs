@@ -43,7 +43,11 @@
 //! for all groups (the least recently seen log groups are evicted, a quarter of the budget at
 //! a time, and counted). The byte figures are estimates of the heap the templates hold.
 
+mod config;
 mod tokens;
+
+pub(crate) use config::RawPatterns;
+pub use config::{DEFAULT_WARMUP_MS, PatternsConfig};
 
 pub use tokens::{
     MAX_JSON_BYTES, MAX_JSON_DEPTH, MAX_JSON_FIELDS, MAX_SCAN_BYTES, MAX_TOKEN_BYTES, MAX_TOKENS,
@@ -59,6 +63,8 @@ use std::hash::{BuildHasherDefault, Hasher};
 pub const SIBLINGS: usize = 3;
 /// Bytes of a template's example message kept.
 pub const MAX_EXAMPLE_BYTES: usize = 512;
+/// Ids of merged templates a template remembers (documents tagged before a merge carry them).
+pub const MAX_MERGED_IDS: usize = 16;
 /// Skeletons longer than this are not cached (their messages take the leaf walk).
 const MAX_CACHED_SKELETON: usize = 1024;
 
@@ -161,6 +167,8 @@ pub struct Template {
     created: u64,
     used: u64,
     leaf: u64,
+    /// The ids of templates merged into it (at most [`MAX_MERGED_IDS`], the oldest kept).
+    merged_ids: Vec<Box<str>>,
 }
 
 impl Template {
@@ -184,6 +192,12 @@ impl Template {
     pub fn last_seen(&self) -> i64 {
         self.last_seen
     }
+    /// The ids of the templates merged into it (documents tagged before the merge carry
+    /// them), at most [`MAX_MERGED_IDS`].
+    pub fn merged_ids(&self) -> impl Iterator<Item = &str> {
+        self.merged_ids.iter().map(|id| &**id)
+    }
+
     /// The first message it took (cut at [`MAX_EXAMPLE_BYTES`]).
     pub fn example(&self) -> &str {
         &self.example
@@ -207,6 +221,7 @@ impl Template {
             + self
                 .tokens
                 .iter()
+                .chain(&self.merged_ids)
                 .map(|t| t.len() + std::mem::size_of::<Box<str>>())
                 .sum::<usize>()
             // its leaf and cache entries
@@ -260,6 +275,8 @@ pub struct Group {
     template_bytes: usize,
     stats: Stats,
     used: u64,
+    /// The earliest event time observed (milliseconds), `None` before the first message.
+    first_ms: Option<i64>,
 }
 
 impl Group {
@@ -281,6 +298,20 @@ impl Group {
     /// Its counts.
     pub fn stats(&self) -> Stats {
         self.stats
+    }
+
+    /// The earliest event time it observed (milliseconds since the epoch).
+    pub fn first_seen(&self) -> Option<i64> {
+        self.first_ms
+    }
+
+    /// The templates first seen more than `warmup_ms` after the group's first message: the
+    /// new patterns (those of the warm-up are the group's baseline).
+    pub fn new_templates(&self, warmup_ms: i64) -> impl Iterator<Item = &Template> {
+        let since = self
+            .first_ms
+            .map_or(i64::MAX, |f| f.saturating_add(warmup_ms));
+        self.templates().filter(move |t| t.first_seen > since)
     }
 
     /// The estimated heap bytes it holds.
@@ -317,6 +348,7 @@ impl Group {
     ) -> (usize, Outcome) {
         self.stats.messages += 1;
         self.used = seq;
+        self.first_ms = Some(self.first_ms.map_or(time_ms, |f| f.min(time_ms)));
         let built = tokens::skeleton(message, key);
         let cacheable = key.len() <= MAX_CACHED_SKELETON;
         let cached = self.cache.get(&key[..]).filter(|&&(slot, generation)| {
@@ -432,6 +464,7 @@ impl Group {
                 .iter()
                 .min_by_key(|&&s| self.get(s).created)
                 .expect("siblings are not empty");
+            let before = self.get(keeper).bytes();
             for &s in &sibs {
                 if s == keeper {
                     continue;
@@ -441,10 +474,14 @@ impl Group {
                 k.count += gone.count;
                 k.first_seen = k.first_seen.min(gone.first_seen);
                 k.last_seen = k.last_seen.max(gone.last_seen);
+                for id in std::iter::once(gone.id).chain(gone.merged_ids) {
+                    if k.merged_ids.len() < MAX_MERGED_IDS {
+                        k.merged_ids.push(id);
+                    }
+                }
                 self.stats.merged += 1;
             }
             let k = self.get_mut(keeper);
-            let before = k.bytes();
             k.set_tokens(merged);
             let after = k.bytes();
             self.template_bytes = (self.template_bytes + after).saturating_sub(before);
@@ -475,6 +512,7 @@ impl Group {
             created: seq,
             used: seq,
             leaf: leaf_key(tokens),
+            merged_ids: Vec::new(),
         };
         t.consts = owned.iter().filter(|t| &***t != WILD).count();
         t.tokens = owned;

@@ -342,3 +342,180 @@ fn total_memory_is_bounded_across_groups() {
     let real: usize = m.groups().map(|(n, g)| g.bytes() + n.len() + 64).sum();
     assert!(real <= limits.max_total_bytes + 64 * 1024, "{real}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// `[patterns]` in the pipeline: the section, and `cwlogs.pattern.id` on index documents.
+
+fn pipeline_batch(group: &str, messages: &[&str]) -> cwlogs_decode::LogBatch<'static> {
+    cwlogs_decode::LogBatch {
+        message_type: cwlogs_decode::MessageType::Data,
+        owner: "123456789012".into(),
+        log_group: group.to_string().into(),
+        log_stream: "s".into(),
+        subscription_filters: vec![],
+        policy_level: None,
+        region: None,
+        log_events: messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| cwlogs_decode::LogEvent {
+                id: format!("{i}").into(),
+                timestamp: 1_764_028_800_000 + i as i64 * 1000,
+                message: m.to_string().into(),
+            })
+            .collect(),
+    }
+}
+
+fn documents(out: &crate::BatchOutput) -> Vec<serde_json::Value> {
+    out.bulk
+        .iter()
+        .flat_map(|c| {
+            String::from_utf8(c.body.clone())
+                .expect("utf8")
+                .lines()
+                .skip(1)
+                .step_by(2)
+                .map(|l| serde_json::from_str(l).expect("a document"))
+                .collect::<Vec<serde_json::Value>>()
+        })
+        .collect()
+}
+
+#[test]
+fn patterns_section() {
+    let no_env = |_: &str| None;
+    let c = crate::Config::from_toml("", &no_env).expect("valid");
+    assert!(c.patterns.is_none(), "off unless enabled");
+    let c = crate::Config::from_toml("[patterns]\nmax_templates = 50\n", &no_env).expect("valid");
+    assert!(c.patterns.is_none(), "bounds alone do not turn it on");
+    let c = crate::Config::from_toml(
+        "[patterns]\nenabled = true\nmax_templates = 50\nwarmup = \"5m\"\n",
+        &no_env,
+    )
+    .expect("valid");
+    let p = c.patterns.expect("on");
+    assert_eq!(p.limits.max_templates, 50);
+    assert_eq!(p.warmup_ms, 300_000);
+    assert_eq!(p.limits.max_total_bytes, Limits::default().max_total_bytes);
+    let errs = crate::Config::from_toml(
+        "[patterns]\nenabled = true\nmax_templates = 1\nmax_total_bytes = 5\nwarmup = \"soon\"\nnope = 1\n",
+        &no_env,
+    )
+    .expect_err("invalid");
+    assert!(errs[0].message.contains("unknown field `nope`"), "{errs:?}");
+    let errs = crate::Config::from_toml(
+        "[patterns]\nenabled = true\nmax_templates = 1\nmax_total_bytes = 5\nwarmup = \"soon\"\n",
+        &no_env,
+    )
+    .expect_err("invalid");
+    let shown: Vec<String> = errs.iter().map(ToString::to_string).collect();
+    assert_eq!(shown.len(), 3, "{shown:?}");
+    assert!(
+        shown[0].starts_with("line 3, column 17: `max_templates`"),
+        "{shown:?}"
+    );
+    assert!(shown[1].contains("`max_total_bytes`"), "{shown:?}");
+    assert!(shown[2].contains("`warmup`"), "{shown:?}");
+}
+
+#[test]
+fn index_documents_carry_the_pattern_id_and_the_archive_does_not_change() {
+    let no_env = |_: &str| None;
+    let config = crate::Config::from_toml("[patterns]\nenabled = true\n", &no_env).expect("valid");
+    let mut miner = config.patterns.as_ref().expect("on").miner();
+    let b = pipeline_batch(
+        "/aws/lambda/app",
+        &[
+            "user 17 logged in from 10.0.0.1",
+            "user 42 logged in from 10.0.0.2",
+            "{\"level\":\"info\",\"msg\":\"started\"}",
+            "disk full",
+        ],
+    );
+    let without = crate::process_batch(&config, "eu-west-1", &b);
+    let with = crate::process_batch_with(&config, "eu-west-1", &b, Some(&mut miner));
+    assert_eq!(with.archive, without.archive, "archive lines unchanged");
+    let (plain, tagged) = (documents(&without), documents(&with));
+    assert_eq!(plain.len(), 4);
+    for (p, t) in plain.iter().zip(&tagged) {
+        assert!(p.get("cwlogs").is_none(), "{p}");
+        let id = t["cwlogs"]["pattern"]["id"].as_str().expect("an id");
+        assert_eq!(id.len(), 16);
+        assert!(
+            id.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
+        // Everything else is as it was.
+        let mut t = t.clone();
+        t.as_object_mut().expect("object").remove("cwlogs");
+        assert_eq!(&t, p);
+    }
+    let ids: Vec<&str> = tagged
+        .iter()
+        .map(|d| d["cwlogs"]["pattern"]["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(ids[0], ids[1], "one template, two users");
+    assert_ne!(ids[0], ids[2]);
+    assert_ne!(ids[2], ids[3]);
+    // The miner is state across batches: the next batch's message takes the same pattern.
+    let next = pipeline_batch("/aws/lambda/app", &["user 7 logged in from 10.0.0.9"]);
+    let out = crate::process_batch_with(&config, "eu-west-1", &next, Some(&mut miner));
+    assert_eq!(documents(&out)[0]["cwlogs"]["pattern"]["id"], ids[0]);
+    let group = miner.group("/aws/lambda/app").expect("group");
+    assert_eq!(group.stats().messages, 5);
+    // The same messages in the same order give the same ids in another miner (another process).
+    let mut again = config.patterns.as_ref().expect("on").miner();
+    let out = crate::process_batch_with(&config, "eu-west-1", &b, Some(&mut again));
+    assert_eq!(documents(&out), tagged);
+    // Other cwlogs fields stay beside the id (multiline, truncation).
+    let mut t = config.clone();
+    if let Some(i) = t.index.as_mut() {
+        i.documents.max_depth = 1;
+    }
+    let deep = pipeline_batch("/g", &["{\"a\":{\"b\":1}}"]);
+    let out = crate::process_batch_with(&t, "r", &deep, Some(&mut again));
+    let d = &documents(&out)[0];
+    assert_eq!(d["cwlogs"]["truncated"], true, "{d}");
+    assert!(d["cwlogs"]["pattern"]["id"].is_string(), "{d}");
+}
+
+#[test]
+fn index_template_types_the_pattern_id() {
+    let config = crate::Config::builtin(&|_| None);
+    let templates =
+        crate::index::mapping_templates(config.index.as_ref().expect("index")).expect("templates");
+    for (_, t) in &templates {
+        let id = &t["template"]["mappings"]["properties"]["cwlogs"]["properties"]["pattern"]["properties"]
+            ["id"];
+        assert_eq!(id["type"], "keyword", "{t}");
+    }
+}
+
+#[test]
+fn new_templates_come_after_the_warm_up() {
+    let mut m = Miner::new(Limits::default());
+    m.observe("g", "service started", 0);
+    m.observe("g", "cache warmed", 60_000);
+    m.observe("g", "disk almost full", 700_000);
+    let g = m.group("g").expect("group");
+    assert_eq!(g.first_seen(), Some(0));
+    let new: Vec<&str> = g.new_templates(600_000).map(Template::text).collect();
+    assert_eq!(new, ["disk almost full"]);
+    assert_eq!(g.new_templates(0).count(), 2);
+}
+
+#[test]
+fn a_merged_template_remembers_the_ids_it_took() {
+    let mut m = Miner::new(Limits::default());
+    let a = m.observe("g", "state of node alpha", 1).id.to_string();
+    let b = m.observe("g", "state of node beta", 2).id.to_string();
+    let c = m.observe("g", "state of node gamma", 3);
+    assert_eq!(c.outcome, Outcome::Generalised);
+    assert_eq!(c.id, a, "the oldest template's id is kept");
+    let g = m.group("g").expect("group");
+    let t = g.templates().next().expect("one template");
+    assert_eq!(g.len(), 1);
+    assert_eq!(t.text(), "state of node <*>");
+    assert_eq!(t.merged_ids().collect::<Vec<_>>(), [b.as_str()]);
+}

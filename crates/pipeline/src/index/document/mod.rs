@@ -124,6 +124,8 @@ pub struct DocumentBuilder<'c> {
     probe: Probe,
     /// `[parse]` and `[[enrich]]` for this batch.
     shaper: Shaper<'c>,
+    /// The pattern id of the next documents (`cwlogs.pattern.id`); empty: none.
+    pattern: String,
 }
 
 impl<'c> DocumentBuilder<'c> {
@@ -194,7 +196,15 @@ impl<'c> DocumentBuilder<'c> {
             extract,
             probe: Probe::default(),
             shaper,
+            pattern: String::new(),
         }
+    }
+
+    /// Sets the pattern id (`[patterns]`, [`crate::patterns`]) the next documents carry in
+    /// `cwlogs.pattern.id`; `None` clears it.
+    pub fn set_pattern(&mut self, id: Option<&str>) {
+        self.pattern.clear();
+        self.pattern.push_str(id.unwrap_or(""));
     }
 
     /// Appends the document of `event`, and a line feed, to `out`.
@@ -338,7 +348,7 @@ impl<'c> DocumentBuilder<'c> {
         splice(out, &enriched.top);
         let reasons = self.fields(out, message, object.zip(check));
         let parse_error = !self.shaper.parsed.error.is_empty();
-        if reasons != 0 || parse_error || events > 1 {
+        if reasons != 0 || parse_error || events > 1 || !self.pattern.is_empty() {
             out.extend_from_slice(b",\"cwlogs\":{");
             let start = out.len();
             if reasons != 0 {
@@ -370,6 +380,14 @@ impl<'c> DocumentBuilder<'c> {
                 }
                 out.extend_from_slice(b"\"multiline\":{\"events\":");
                 push_u64(out, events as u64);
+                out.push(b'}');
+            }
+            if !self.pattern.is_empty() {
+                if out.len() > start {
+                    out.push(b',');
+                }
+                out.extend_from_slice(b"\"pattern\":{\"id\":");
+                push_str(out, &self.pattern);
                 out.push(b'}');
             }
             out.push(b'}');

@@ -1,0 +1,140 @@
+//! `cwlogs replay` with `[patterns] enabled = true` (issue 21): index documents carry
+//! `cwlogs.pattern.id`, the archive does not change, `patterns.ndjson` and report.html's
+//! "Patterns" section, the same ids in every run.
+
+use crate::common::cwlogs;
+use cwlogs_testkit::events::samples_dir as samples;
+use cwlogs_testkit::files::tree;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+fn replay(out: &Path, config: Option<&Path>) {
+    let mut args = vec![
+        "replay".to_string(),
+        "--out".into(),
+        out.display().to_string(),
+    ];
+    if let Some(c) = config {
+        args.push("--config".into());
+        args.push(c.display().to_string());
+    }
+    args.push(samples().display().to_string());
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = cwlogs(&refs);
+    assert!(
+        o.status.success(),
+        "replay failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Every document by `_id`.
+fn documents(out: &Path) -> BTreeMap<String, serde_json::Value> {
+    let mut docs = BTreeMap::new();
+    for body in tree(&out.join("index")).values() {
+        let text = std::str::from_utf8(body).expect("utf8");
+        let lines: Vec<&str> = text.lines().collect();
+        for pair in lines.chunks(2) {
+            let action: serde_json::Value = serde_json::from_str(pair[0]).expect("action");
+            let doc: serde_json::Value = serde_json::from_str(pair[1]).expect("doc");
+            let id = action["create"]["_id"].as_str().expect("id").to_string();
+            docs.insert(id, doc);
+        }
+    }
+    docs
+}
+
+#[test]
+fn replay_tags_documents_and_writes_the_patterns() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = tmp.path().join("cwlogs.toml");
+    std::fs::write(&config, "[patterns]\nenabled = true\n").expect("config");
+    let (off, on, again) = (
+        tmp.path().join("off"),
+        tmp.path().join("on"),
+        tmp.path().join("again"),
+    );
+    replay(&off, None);
+    replay(&on, Some(&config));
+    replay(&again, Some(&config));
+
+    // The archive does not change.
+    assert_eq!(tree(&off.join("archive")), tree(&on.join("archive")));
+    assert!(!off.join("patterns.ndjson").exists());
+
+    // Every document carries an id; nothing else changes.
+    let (plain, tagged) = (documents(&off), documents(&on));
+    assert_eq!(plain.len(), tagged.len());
+    assert!(!plain.is_empty());
+    let mut ids = BTreeSet::new();
+    for (key, doc) in &tagged {
+        let id = doc["cwlogs"]["pattern"]["id"]
+            .as_str()
+            .expect("a pattern id");
+        assert_eq!(id.len(), 16, "{doc}");
+        ids.insert(id.to_string());
+        let mut d = doc.clone();
+        let cwlogs = d["cwlogs"].as_object_mut().expect("cwlogs");
+        cwlogs.remove("pattern");
+        if cwlogs.is_empty() {
+            d.as_object_mut().expect("doc").remove("cwlogs");
+        }
+        assert_eq!(&d, &plain[key], "{key}");
+    }
+    // The same ids in another run.
+    assert_eq!(documents(&again), tagged);
+
+    // patterns.ndjson: every pattern of the documents, with its log group and counts.
+    let text = std::fs::read_to_string(on.join("patterns.ndjson")).expect("patterns.ndjson");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    // A document tagged before its template merged into another carries the merged id.
+    let listed: BTreeSet<String> = lines
+        .iter()
+        .flat_map(|l| {
+            let merged = l["merged_ids"].as_array().expect("merged_ids").clone();
+            std::iter::once(l["id"].clone()).chain(merged)
+        })
+        .map(|id| id.as_str().expect("id").to_string())
+        .collect();
+    assert!(ids.is_subset(&listed), "{ids:?} {listed:?}");
+    let counted: u64 = lines
+        .iter()
+        .map(|l| l["count"].as_u64().expect("count"))
+        .sum();
+    let written: usize = tree(&on.join("index"))
+        .values()
+        .map(|b| b.iter().filter(|&&c| c == b'\n').count() / 2)
+        .sum();
+    assert_eq!(counted as usize, written, "every document observed once");
+    for l in &lines {
+        for k in [
+            "template",
+            "log_group",
+            "first_seen",
+            "last_seen",
+            "example",
+        ] {
+            assert!(l[k].is_string(), "{k}: {l}");
+        }
+        assert!(l["new"].is_boolean(), "{l}");
+    }
+    assert_eq!(
+        text,
+        std::fs::read_to_string(again.join("patterns.ndjson")).expect("again")
+    );
+
+    // report.html: the section, with the top pattern of a log group.
+    let html = std::fs::read_to_string(on.join("report.html")).expect("report");
+    assert!(
+        html.contains("<section id=\"patterns\">"),
+        "no patterns section"
+    );
+    assert!(html.contains("id=\"patterns-top-0\""));
+    let first = lines[0]["id"].as_str().expect("id");
+    assert!(html.contains(first), "{first}");
+    let html_off = std::fs::read_to_string(off.join("report.html")).expect("report");
+    assert!(!html_off.contains("<section id=\"patterns\">"));
+}
