@@ -152,10 +152,7 @@ impl Detectors {
         }
         if r.on[JWT] && seen[JWT] {
             for m in self.jwt.find_iter(s) {
-                let before = m.start().checked_sub(1).map(|i| b[i]);
-                if !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-') {
-                    hits.push(hit(m.start(), m.end(), JWT));
-                }
+                hits.push(hit(m.start(), m.end(), JWT));
             }
         }
         if r.on[PEM] && seen[PEM] {
@@ -273,7 +270,8 @@ fn issuer(d: &[u8]) -> bool {
 }
 
 /// Calls `found(start, end)` for each card number in `b`: 13 to 19 digits, in groups split
-/// by single spaces or dashes, not inside a longer run of digits or a word, in an issuer's
+/// by single spaces or dashes, not inside a longer run of digits (letters around it do not
+/// hide it), in an issuer's
 /// range and passing the Luhn check. Linear: a run is read once, and each group start tries
 /// at most 19 groups.
 pub(crate) fn cards(b: &[u8], found: &mut dyn FnMut(usize, usize)) {
@@ -285,7 +283,6 @@ pub(crate) fn cards(b: &[u8], found: &mut dyn FnMut(usize, usize)) {
             i += 1;
             continue;
         }
-        let word = i > 0 && (b[i - 1].is_ascii_alphabetic() || b[i - 1] == b'_');
         // The run: digit groups separated by one space or dash.
         groups.clear();
         let mut j = i;
@@ -301,10 +298,7 @@ pub(crate) fn cards(b: &[u8], found: &mut dyn FnMut(usize, usize)) {
                 break;
             }
         }
-        let after_word = b
-            .get(j)
-            .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_');
-        if !word && !after_word {
+        {
             let mut g = 0;
             while g < groups.len() {
                 let mut end_group = None;
