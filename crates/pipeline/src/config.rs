@@ -247,7 +247,7 @@ impl Config {
         }
         let patterns = raw.patterns.build(&mut err);
         let own_log_group = env("AWS_LAMBDA_LOG_GROUP_NAME").filter(|g| !g.is_empty());
-        let rules = crate::rules::build_config(
+        let mut rules = crate::rules::build_config(
             raw.rule,
             &raw.packs,
             raw.alerts,
@@ -255,6 +255,10 @@ impl Config {
             env,
             &mut err,
         );
+        if let Some(r) = &redact {
+            rules.redact_alerts = r.apply_to.alerts.then(|| r.clone());
+            rules.redact_metrics = r.apply_to.metrics.then(|| r.clone());
+        }
 
         if errors.is_empty() {
             Ok(Config {

@@ -259,7 +259,8 @@ pub fn archive_ndjson(
     let messages = messages(batch, a.route.filters_events());
     let own = routed(&a.route, batch, &messages);
     let b = own.as_ref().unwrap_or(batch);
-    archive_lines(region, b, out);
+    let red = redact::for_archive(config.redact.as_deref(), b);
+    archive_lines(region, red.as_ref().unwrap_or(b), out);
     (
         b.log_events.len(),
         batch.log_events.len() - b.log_events.len(),
@@ -318,6 +319,8 @@ pub fn process_batch_with(
         let b = own.as_ref().unwrap_or(batch);
         out.archive_filtered = total - b.log_events.len();
         if !b.log_events.is_empty() {
+            let red = redact::for_archive(config.redact.as_deref(), b);
+            let b = red.as_ref().unwrap_or(b);
             out.archive = Some(archive_object(&a.prefix, region, a.gzip_level, b));
         }
     }

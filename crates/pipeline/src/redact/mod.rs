@@ -238,6 +238,30 @@ impl Redactor {
     }
 }
 
+/// `batch` with each message redacted as text, when `redactor` applies to the archive
+/// (`apply_to` takes `archive`); `None` otherwise (the archive keeps events as delivered).
+/// Ids and timestamps are kept.
+pub fn for_archive<'a>(
+    redactor: Option<&Redactor>,
+    batch: &cwlogs_decode::LogBatch<'a>,
+) -> Option<cwlogs_decode::LogBatch<'a>> {
+    let r = redactor.filter(|r| r.apply_to.archive)?;
+    let mut counts = RedactCounts::default();
+    let log_events = batch
+        .log_events
+        .iter()
+        .map(|e| cwlogs_decode::LogEvent {
+            id: e.id.clone(),
+            timestamp: e.timestamp,
+            message: r.text(&e.message, &mut counts).into(),
+        })
+        .collect();
+    Some(cwlogs_decode::LogBatch {
+        log_events,
+        ..batch.clone_header()
+    })
+}
+
 /// `apply_to`'s default.
 pub fn default_apply_to() -> ApplyTo {
     ApplyTo {

@@ -467,3 +467,77 @@ fn megabyte_messages_with_thousands_of_candidates_stay_linear() {
         "{small:?} -> {large:?}"
     );
 }
+
+fn one_batch(messages: &[&str]) -> cwlogs_decode::LogBatch<'static> {
+    cwlogs_decode::LogBatch {
+        message_type: cwlogs_decode::MessageType::Data,
+        owner: "123456789012".into(),
+        log_group: "/app".into(),
+        log_stream: "s".into(),
+        subscription_filters: vec![],
+        policy_level: None,
+        region: None,
+        log_events: messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| cwlogs_decode::LogEvent {
+                id: i.to_string().into(),
+                timestamp: 1_764_028_800_000,
+                message: m.to_string().into(),
+            })
+            .collect(),
+    }
+}
+
+const RULES: &str = "[[rule]]\nname = \"denied\"\npattern = '{ $.errorCode = \"AccessDenied\" }'\nalert = { group_by = [\"$.user\"], window = \"5m\" }\n[[rule]]\nname = \"lat\"\npattern = '{ $.ms = * }'\nmetric = { namespace = \"App\", name = \"Latency\", value = \"$.ms\", unit = \"Milliseconds\", dimensions = { User = \"$.user\" } }\n";
+
+#[test]
+fn alerts_and_metrics_are_redacted_where_apply_to_says() {
+    let msg = r#"{"errorCode":"AccessDenied","user":"jane@example.com","ms":3,"key":"AKIAIOSFODNN7EXAMPLE"}"#;
+    let batch = one_batch(&[msg]);
+    for (apply, alerts, metrics) in [
+        ("", true, true),
+        ("apply_to = [\"alerts\"]\n", true, false),
+        ("apply_to = [\"index\"]\n", false, false),
+    ] {
+        let config = crate::Config::from_toml(&format!("[redact]\n{apply}{RULES}"), &|_| None)
+            .expect("config");
+        let mut run = crate::RuleRun::new(&config.rules);
+        run.add_batch("eu-west-1", &batch, 0);
+        let occ: Vec<_> = run.occurrences().cloned().collect();
+        let event = &occ[0].events[0];
+        assert_eq!(!event.message.contains("jane@"), alerts, "{apply}");
+        assert_eq!(!event.message.contains("AKIA"), alerts);
+        assert_eq!(occ[0].group[0] == "[REDACTED:email]", alerts);
+        let emf = run.emf_lines().join("\n");
+        assert_eq!(!emf.contains("jane@"), metrics, "{emf}");
+        assert_eq!(run.redacted().total() > 0, alerts || metrics);
+    }
+}
+
+#[test]
+fn the_archive_is_redacted_only_when_asked() {
+    let batch = one_batch(&["mail jane@example.com", "plain"]);
+    let gunzip = |b: &[u8]| {
+        use std::io::Read;
+        let mut s = String::new();
+        flate2::read::MultiGzDecoder::new(b)
+            .read_to_string(&mut s)
+            .expect("gzip");
+        s
+    };
+    let off = crate::Config::from_toml("[redact]\n", &|_| None).expect("config");
+    let out = crate::process_batch(&off, "eu-west-1", &batch);
+    assert!(gunzip(&out.archive.expect("archive").body).contains("jane@example.com"));
+    let on = crate::Config::from_toml("[redact]\napply_to = [\"index\", \"archive\"]\n", &|_| None)
+        .expect("config");
+    let out = crate::process_batch(&on, "eu-west-1", &batch);
+    let body = gunzip(&out.archive.expect("archive").body);
+    assert!(
+        !body.contains("jane@") && body.contains("mail [REDACTED:email]"),
+        "{body}"
+    );
+    let mut ndjson = Vec::new();
+    crate::archive_ndjson(&on, "eu-west-1", &batch, &mut ndjson);
+    assert!(!String::from_utf8_lossy(&ndjson).contains("jane@"));
+}

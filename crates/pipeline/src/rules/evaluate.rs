@@ -107,6 +107,8 @@ pub struct RuleRun<'c> {
     hits: Vec<usize>,
     /// Matches per rule, by index in [`RuleSet`].
     rule_matches: Vec<u64>,
+    /// Values `[redact]` replaced in alert events, group values and metric dimensions.
+    redacted: crate::redact::RedactCounts,
 }
 
 /// Cuts `text` to at most `max` bytes at a character boundary.
@@ -134,7 +136,14 @@ impl<'c> RuleRun<'c> {
             defaults_added: false,
             hits: Vec::new(),
             rule_matches: vec![0; rules.len()],
+            redacted: crate::redact::RedactCounts::default(),
         }
+    }
+
+    /// What `[redact]` replaced in alert events, group values and metric dimension values so
+    /// far, per detector.
+    pub fn redacted(&self) -> &crate::redact::RedactCounts {
+        &self.redacted
     }
 
     /// Whether the configuration has any rules (when not, [`RuleRun::add_batch`] does nothing).
@@ -202,9 +211,13 @@ impl<'c> RuleRun<'c> {
                         .dimensions
                         .iter()
                         .map(|(_, v)| {
-                            rule.pattern
-                                .field_text(&message, v)
-                                .map(|t| cut(&t, crate::rules::MAX_METRIC_TEXT).0.to_string())
+                            rule.pattern.field_text(&message, v).map(|t| {
+                                let t: String = match &self.rules.redact_metrics {
+                                    Some(r) => r.text(&t, &mut self.redacted),
+                                    None => t.to_string(),
+                                };
+                                cut(&t, crate::rules::MAX_METRIC_TEXT).0.to_string()
+                            })
                         })
                         .collect();
                     match (value, dims) {
@@ -229,6 +242,10 @@ impl<'c> RuleRun<'c> {
                                 &batch.log_group,
                                 &batch.log_stream,
                             );
+                            let v = match &self.rules.redact_alerts {
+                                Some(r) => r.text(&v, &mut self.redacted),
+                                None => v.to_string(),
+                            };
                             cut(&v, MAX_GROUP_VALUE).0.to_string()
                         })
                         .collect();
@@ -264,7 +281,17 @@ impl<'c> RuleRun<'c> {
                         b.log_groups.insert(batch.log_group.to_string());
                     }
                     if b.events.len() < MAX_CANDIDATES {
-                        let (text, truncated) = cut(&event.message, MAX_EVENT_TEXT);
+                        // Redacted whole before it is cut, so a cut cannot leave part of a
+                        // secret that the detectors no longer recognise.
+                        let redacted = self
+                            .rules
+                            .redact_alerts
+                            .as_ref()
+                            .map(|r| r.text(&event.message, &mut self.redacted));
+                        let (text, truncated) = cut(
+                            redacted.as_deref().unwrap_or(&event.message),
+                            MAX_EVENT_TEXT,
+                        );
                         b.events.push(AlertEvent {
                             id: event.id.to_string(),
                             timestamp: event.timestamp,

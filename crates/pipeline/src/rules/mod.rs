@@ -265,6 +265,11 @@ pub struct RuleSet {
     /// The function's own log group (`AWS_LAMBDA_LOG_GROUP_NAME`): never evaluated, so that
     /// the function cannot feed itself its own EMF lines and logs.
     pub own_log_group: Option<String>,
+    /// `[redact]` when `apply_to` takes `alerts`: sample events and group values (which make
+    /// the subjects) are redacted when recorded (set by the configuration check).
+    pub redact_alerts: Option<std::sync::Arc<crate::redact::Redactor>>,
+    /// `[redact]` when `apply_to` takes `metrics`: dimension values are redacted.
+    pub redact_metrics: Option<std::sync::Arc<crate::redact::Redactor>>,
 }
 
 impl RuleSet {
@@ -276,6 +281,8 @@ impl RuleSet {
             patterns,
             alerts,
             own_log_group,
+            redact_alerts: None,
+            redact_metrics: None,
         }
     }
 
