@@ -10,6 +10,7 @@
 //! | --- | --- |
 //! | `index_r0`, `index_r10`, `index_r100` | the OpenSearch path (`[index]` only) with N rules |
 //! | `index_r0_noparse` | `index_r0` with `[parse] formats = []`: the built-in parsers' cost is `index_r0` over this |
+//! | `index_r0_patterns` | `index_r0` with `[patterns] enabled = true`: every document's message observed by one miner per pass (a container's), `cwlogs.pattern.id` written |
 //! | `archive_index_r0`, `archive_index_r10` | `[archive]` (gzip level 6) and `[index]`, N rules |
 //! | `rules_r10`, `rules_r100` | the rules alone, as the alert function runs them |
 //! | `archive_gz1`, `archive_gz6` | the archive object alone at gzip level 1 and 6 |
@@ -33,7 +34,7 @@
 
 mod common;
 
-use cwlogs_pipeline::{Config, RuleRun, process_batch, process_input};
+use cwlogs_pipeline::{Config, PatternsConfig, RuleRun, process_batch_with, process_input};
 use std::fmt::Write as _;
 use std::hint::black_box;
 use std::time::Instant;
@@ -100,11 +101,16 @@ struct Counts {
 /// One invocation per event file: decode, rules, builders.
 fn run(data: &Data, config: &Config) -> Counts {
     let mut c = Counts::default();
+    // `[patterns]`: one miner for the pass, as a warm container keeps one.
+    let mut miner = config.patterns.as_ref().map(PatternsConfig::miner);
     for ev in &data.events {
         let mut rules = RuleRun::new(&config.rules);
         let out = process_input(config, "bench", "bench", ev, |region, batch| {
             let matches = rules.add_batch(region, batch, 0);
-            (matches, process_batch(config, region, batch))
+            (
+                matches,
+                process_batch_with(config, region, batch, miner.as_mut()),
+            )
         });
         for r in out.records {
             c.events += r.events as u64;
@@ -461,6 +467,13 @@ fn config(archive: Option<u32>, index: bool, rules: usize) -> Config {
 }
 
 /// `index_r0` without the built-in parsers of `[parse]`.
+fn config_patterns() -> Config {
+    Config::from_toml(
+        "[archive]\nenabled = false\n\n[index]\nindex = \"cwl-{log_group}-{yyyy.MM.dd}\"\n\n[patterns]\nenabled = true\n",
+        &|_| None,
+    )
+    .unwrap_or_else(|e| panic!("bench config: {e:?}"))
+}
 fn config_noparse() -> Config {
     Config::from_toml(
         "[archive]\nenabled = false\n\n[index]\nindex = \"cwl-{log_group}-{yyyy.MM.dd}\"\n\n[parse]\nformats = []\n",
@@ -480,6 +493,11 @@ fn stages() -> Vec<Stage> {
             name: "index_r0_noparse",
             what: "index_r0 with [parse] formats = [] (no built-in parser)",
             config: config_noparse(),
+        },
+        Stage {
+            name: "index_r0_patterns",
+            what: "index_r0 with [patterns] enabled = true (cwlogs.pattern.id)",
+            config: config_patterns(),
         },
         Stage {
             name: "index_r10",
