@@ -223,9 +223,14 @@ pub(crate) fn keyword_ok(s: &str) -> bool {
 /// the longest IPv6 text). Allocates nothing.
 pub fn ip_ok(s: &str) -> bool {
     let b = s.as_bytes();
-    if b.len() > 15 || b.contains(&b':') {
-        return b.len() <= 45 && s.parse::<std::net::Ipv6Addr>().is_ok();
+    if b.len() <= 15 && dotted_quad(b) {
+        return true;
     }
+    b.len() <= 45 && b.contains(&b':') && s.parse::<std::net::Ipv6Addr>().is_ok()
+}
+
+/// `a.b.c.d`, each 0-255 without leading zeros.
+fn dotted_quad(b: &[u8]) -> bool {
     let mut i = 0;
     for octet in 0..4 {
         let start = i;

@@ -408,6 +408,30 @@ mod properties {
             prop_assert_eq!(added(&doc), r.fields());
         }
 
+        /// The default format's fast path writes the very bytes the general path writes for
+        /// the same format given as a custom one, errors included (fields 1 and 2 stay valid:
+        /// they are the default format's prefilter).
+        #[test]
+        fn the_default_fast_path_writes_what_the_general_path_writes(
+            r in record(),
+            spoil in proptest::option::of((2usize..14, prop_oneof![
+                Just("x"), Just("99999"), Just("-1"), Just("18446744073709551616"), Just("1.2.3"),
+            ])),
+        ) {
+            let line = r.line();
+            let mut parts: Vec<&str> = line.split(' ').collect();
+            if let Some((i, bad)) = spoil {
+                parts[i] = bad;
+            }
+            let line = parts.join(" ");
+            let fast = config("[index]\n");
+            let general = config(&format!(
+                "[index]\n[[parse.vpc_flow]]\nlog_groups = [\"/g\"]\nformat = \"{}\"\n",
+                crate::shape::vpc_flow::FlowFormat::default_format().text()
+            ));
+            prop_assert_eq!(document(&fast, "/g", &line), document(&general, "/g", &line));
+        }
+
         /// Any custom format (a random choice and order of fields) gives the fields of its
         /// records back: the same values as the default-format record written from them.
         #[test]
