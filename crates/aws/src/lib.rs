@@ -91,7 +91,7 @@ pub use opensearch::{
     Auth, AuthSource, ClientError, ConfigError, OpenSearchIndex, REFRESH_INTERVAL, region_of,
 };
 #[cfg(feature = "s3")]
-pub use s3::{S3Archive, S3Source, S3Url};
+pub use s3::{S3Archive, S3Body, S3Source, S3Url};
 #[cfg(feature = "secrets")]
 pub use secrets::{SecretAuth, SecretError, index_client, parse_secret};
 #[cfg(feature = "sns")]

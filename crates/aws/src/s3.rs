@@ -6,8 +6,11 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, ServerSideEncryption};
 use cwlogs_pipeline::sink::classify::Service;
+use cwlogs_pipeline::sources::{BodyError, GetError, GetErrorKind, ObjectRef, ObjectSource};
 use cwlogs_pipeline::{Archive, Backoff, Class, Object, SendError};
 use std::fmt;
+use std::io::{self, Read};
+use std::sync::Mutex;
 use std::time::Instant;
 
 /// The most keys one listing returns; a prefix with more is refused with a clear error
@@ -135,11 +138,13 @@ fn s3_endpoint_override(sdk: &aws_config::SdkConfig) -> Option<String> {
     sdk.service_config()?.load_config(key)
 }
 
-/// Lists and reads objects, for replaying an archive (or its dead letters).
+/// Lists and reads objects: for replaying an archive (or its dead letters), and, as an
+/// [`ObjectSource`], the objects S3 notifications name (streamed).
 #[derive(Debug, Clone)]
 pub struct S3Source {
     client: Client,
     backoff: Backoff,
+    max_object_bytes: Option<u64>,
 }
 
 impl S3Source {
@@ -148,7 +153,21 @@ impl S3Source {
         S3Source {
             client: s3_client(sdk),
             backoff: Backoff::default(),
+            max_object_bytes: None,
         }
+    }
+
+    /// The same reader refusing, as an [`ObjectSource`], objects larger than `max` bytes
+    /// (`[sources.s3] max_object_bytes`) before reading them.
+    pub fn with_max_object_bytes(mut self, max: u64) -> Self {
+        self.max_object_bytes = Some(max);
+        self
+    }
+
+    /// The same reader with another retry schedule.
+    pub fn with_backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
     }
 
     /// The keys and sizes under `url` (a prefix, or one exact key), in key order.
@@ -232,6 +251,141 @@ impl S3Source {
             }
         })
         .await
+    }
+}
+
+impl ObjectSource for S3Source {
+    type Body = S3Body;
+
+    /// `GetObject` of the version the notification names (`versionId`), else conditional on
+    /// its ETag (`If-Match`): a changed object fails with [`GetErrorKind::Changed`], a deleted
+    /// one (or version) with [`GetErrorKind::Gone`]. Retried while retryable, until `deadline`.
+    async fn get(&self, object: &ObjectRef, deadline: Option<Instant>) -> Result<S3Body, GetError> {
+        let target = object.url();
+        let kind = Mutex::new(GetErrorKind::Refused);
+        let out = with_retry(&self.backoff, deadline, || {
+            let mut req = self
+                .client
+                .get_object()
+                .bucket(&object.bucket)
+                .key(&object.key);
+            match (&object.version_id, &object.etag) {
+                (Some(v), _) => req = req.version_id(v),
+                (None, Some(e)) if e.starts_with('"') => req = req.if_match(e),
+                (None, Some(e)) => req = req.if_match(format!("\"{e}\"")),
+                (None, None) => {}
+            }
+            let (target, kind) = (&target, &kind);
+            async move {
+                req.send().await.map_err(|e| {
+                    let status = e.raw_response().map(|r| r.status().as_u16());
+                    let code = aws_smithy_types::error::metadata::ProvideErrorMetadata::code(&e);
+                    let k = match (code, status) {
+                        (Some("NoSuchKey" | "NoSuchVersion"), _) | (None, Some(404)) => {
+                            GetErrorKind::Gone
+                        }
+                        (Some("PreconditionFailed"), _) | (_, Some(412)) => GetErrorKind::Changed,
+                        _ => GetErrorKind::Refused,
+                    };
+                    if let Ok(mut slot) = kind.lock() {
+                        *slot = k;
+                    }
+                    send_error(Service::S3, "GetObject", target, &e)
+                })
+            }
+        })
+        .await
+        .map_err(|e| GetError {
+            kind: if e.is_retryable() {
+                GetErrorKind::Retry
+            } else {
+                kind.lock().map_or(GetErrorKind::Refused, |k| *k)
+            },
+            message: e.message,
+        })?;
+        let length = out.content_length().unwrap_or(0).max(0) as u64;
+        if let Some(max) = self.max_object_bytes.filter(|&m| length > m) {
+            return Err(GetError {
+                kind: GetErrorKind::TooLarge,
+                message: format!(
+                    "{target}: {length} bytes, over [sources.s3] max_object_bytes ({max})"
+                ),
+            });
+        }
+        Ok(S3Body {
+            stream: out.body,
+            handle: tokio::runtime::Handle::current(),
+            chunk: Vec::new(),
+            at: 0,
+            done: false,
+            deadline,
+            target,
+        })
+    }
+}
+
+/// The body of an object being read, for a blocking thread (`spawn_blocking`): each chunk is
+/// waited for on the runtime it was opened on, at most until the deadline; a body that breaks
+/// or stalls fails with a [`BodyError`] (retryable).
+#[derive(Debug)]
+pub struct S3Body {
+    stream: ByteStream,
+    handle: tokio::runtime::Handle,
+    chunk: Vec<u8>,
+    at: usize,
+    done: bool,
+    deadline: Option<Instant>,
+    target: String,
+}
+
+impl Read for S3Body {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.at == self.chunk.len() {
+            if self.done {
+                return Ok(0);
+            }
+            let next = self.stream.try_next();
+            let next = match self.deadline {
+                None => self.handle.block_on(next),
+                Some(d) => {
+                    let until = tokio::time::Instant::from_std(d);
+                    match self
+                        .handle
+                        .block_on(async { tokio::time::timeout_at(until, next).await })
+                    {
+                        Ok(r) => r,
+                        Err(_) => {
+                            return Err(io::Error::other(BodyError(format!(
+                                "S3 GetObject {}: reading the body: no data before the deadline",
+                                self.target
+                            ))));
+                        }
+                    }
+                }
+            };
+            match next {
+                Ok(Some(c)) => {
+                    self.chunk.clear();
+                    self.chunk.extend_from_slice(&c);
+                    self.at = 0;
+                }
+                Ok(None) => {
+                    self.done = true;
+                    return Ok(0);
+                }
+                Err(e) => {
+                    return Err(io::Error::other(BodyError(format!(
+                        "S3 GetObject {}: reading the body: {}",
+                        self.target,
+                        crate::error::error_chain(&e)
+                    ))));
+                }
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.at);
+        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
     }
 }
 

@@ -474,6 +474,24 @@ fn trace<S>(rounds: &[Round<S>]) -> Vec<String> {
                     .collect::<Vec<_>>()
                     .join(",")
             ),
+            Ok(Response::Sqs {
+                batch_item_failures,
+            }) => format!(
+                "sqs[{}]",
+                batch_item_failures
+                    .iter()
+                    .map(|f| f.item_identifier.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            Ok(Response::BatchOperations(a)) => format!(
+                "batch[{}]",
+                a.results
+                    .iter()
+                    .map(|r| r.result_code)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
             Ok(Response::Firehose { records }) => format!(
                 "firehose[{}]",
                 records

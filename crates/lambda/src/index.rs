@@ -7,8 +7,10 @@ use crate::handler::{Deliver, Invocation};
 use crate::response::Delivered;
 use cwlogs_pipeline::index::{BulkOptions, Fate, index_items};
 use cwlogs_pipeline::sink::BulkTransport;
+use cwlogs_pipeline::sources::{NoObjects, ObjectSource, S3Indexing};
 use cwlogs_pipeline::{Archive, Backoff, Config, DeadLetter, IndexConfig};
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 /// The index function: decodes whatever trigger invoked it, builds each data batch's
 /// documents and sends them in `_bulk` requests (see [`cwlogs_pipeline::index`]). Documents the
@@ -16,13 +18,23 @@ use std::ops::ControlFlow;
 /// will never take go, whole, to a dead letter in the archive bucket (replaying them is
 /// harmless: what was indexed answers 409); what is still failing at the deadline is left to
 /// the trigger. Built once at cold start and borrowed by every invocation.
+///
+/// It also takes S3 event notifications (directly, through SQS or EventBridge) and S3 Batch
+/// Operations jobs: the objects they name are read through `O` ([`Indexer::with_objects`];
+/// without a reader, each such object is a dead letter) as a stream, and their records indexed
+/// (`cwlogs_pipeline::sources`).
 #[derive(Debug)]
-pub struct Indexer<T, A> {
-    config: Config,
-    index: IndexConfig,
-    transport: T,
-    dead_letters: DeadLetterBucket<A>,
-    options: BulkOptions,
+pub struct Indexer<T, A, O = NoObjects> {
+    pub(crate) config: Config,
+    pub(crate) index: IndexConfig,
+    pub(crate) transport: T,
+    pub(crate) dead_letters: DeadLetterBucket<A>,
+    pub(crate) options: BulkOptions,
+    /// Where the objects of S3 notifications are read from.
+    pub(crate) objects: O,
+    /// How their records are indexed (`[sources.s3]`), shared with the threads that read
+    /// them; `None` when that source is off.
+    pub(crate) s3: Option<Arc<S3Indexing>>,
 }
 
 /// How the documents of one record ended.
@@ -52,13 +64,40 @@ impl<T: BulkTransport, A: Archive> Indexer<T, A> {
             compress: index.compress,
             backoff: Backoff::default(),
         };
+        let s3 = config
+            .sources
+            .s3
+            .as_ref()
+            .map(|source| Arc::new(S3Indexing::new(&index, source)));
         Some(Indexer {
             config,
             index,
             transport,
             dead_letters,
             options,
+            objects: NoObjects,
+            s3,
         })
+    }
+}
+
+impl<T: BulkTransport, A: Archive, O: ObjectSource> Indexer<T, A, O> {
+    /// Reads the objects of S3 notifications and Batch Operations tasks through `objects`.
+    pub fn with_objects<P: ObjectSource>(self, objects: P) -> Indexer<T, A, P> {
+        Indexer {
+            config: self.config,
+            index: self.index,
+            transport: self.transport,
+            dead_letters: self.dead_letters,
+            options: self.options,
+            objects,
+            s3: self.s3,
+        }
+    }
+
+    /// Where objects are read from.
+    pub fn objects(&self) -> &O {
+        &self.objects
     }
 
     /// Replaces the retry schedule (tests use a fast one).
@@ -91,11 +130,17 @@ impl<T: BulkTransport, A: Archive> Indexer<T, A> {
     );
 }
 
-impl<T: BulkTransport, A: Archive> Deliver for Indexer<T, A> {
+impl<T: BulkTransport, A: Archive, O: ObjectSource> Deliver for Indexer<T, A, O> {
     type Summary = IndexSummary;
     type DeadLetterArchive = A;
 
     async fn deliver(&self, input: &Invocation<'_>) -> Delivered<IndexSummary> {
+        if let Some(s3) = &self.s3
+            && let Some(n) = cwlogs_pipeline::sources::notification::parse(input.bytes)
+        {
+            // Boxed: its future is large, and the trigger's own path should not carry it.
+            return Box::pin(self.deliver_objects(input, s3, n)).await;
+        }
         let config = &self.config;
         let (decoded, mut summary) = match self.decode_batches(input, config).await {
             ControlFlow::Continue(decoded) => decoded,

@@ -66,6 +66,7 @@ mod archive;
 mod dead_letter;
 mod handler;
 mod index;
+mod objects;
 mod response;
 mod self_metrics;
 mod summary;
@@ -73,7 +74,10 @@ mod summary;
 pub use alert::{Alerter, check_alert_config};
 pub use archive::Archiver;
 pub use index::Indexer;
-pub use response::{BatchItemFailure, FirehoseRecord, FirehoseResult, Response};
+pub use response::{
+    BatchItemFailure, BatchOperationsAnswer, BatchOperationsResult, FirehoseRecord, FirehoseResult,
+    Response,
+};
 pub use self_metrics::{GroupCounts, GroupTallies, SelfMetricsDetail};
 pub use summary::{AlertSummary, IndexSummary, InvocationSummary};
 

@@ -23,6 +23,42 @@ pub enum Response<S = crate::InvocationSummary> {
     },
     /// A direct (asynchronous) invocation, or a payload invoked by hand: what was done.
     Summary(S),
+    /// SQS (with `ReportBatchItemFailures`): the messages to deliver again (their objects
+    /// failed with a retryable error, or were not finished before the deadline).
+    Sqs {
+        /// Messages that still need a retry, by message id.
+        #[serde(rename = "batchItemFailures")]
+        batch_item_failures: Vec<BatchItemFailure>,
+    },
+    /// An S3 Batch Operations job: one result per task.
+    BatchOperations(BatchOperationsAnswer),
+}
+
+/// What an S3 Batch Operations job gets back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchOperationsAnswer {
+    /// The invocation's schema version, repeated.
+    pub invocation_schema_version: String,
+    /// What a task naming a missing key counts as: `PermanentFailure`.
+    pub treat_missing_keys_as: &'static str,
+    /// The invocation's id, repeated.
+    pub invocation_id: String,
+    /// One per task, in order.
+    pub results: Vec<BatchOperationsResult>,
+}
+
+/// One task's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchOperationsResult {
+    /// The task's id.
+    pub task_id: String,
+    /// `Succeeded`, `TemporaryFailure` (Batch Operations tries the task again) or
+    /// `PermanentFailure`.
+    pub result_code: &'static str,
+    /// What happened, for the job's completion report.
+    pub result_string: String,
 }
 
 /// One Kinesis record to retry.

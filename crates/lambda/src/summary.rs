@@ -134,6 +134,27 @@ pub struct IndexSummary {
     pub retried_events: usize,
     /// Bytes on the wire (compressed).
     pub bytes_sent: usize,
+    /// S3 objects named by the notifications or tasks (their records count as events).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub objects: usize,
+    /// Objects read to their end (or skipped on purpose).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub objects_done: usize,
+    /// Objects skipped on purpose (CloudTrail digest files, empty log files).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub objects_skipped: usize,
+    /// Objects dead-lettered: unreadable (gone, refused, too large, not a log, broken), or
+    /// with documents the cluster refused. `objects = objects_done + objects_failed +
+    /// objects_pending + objects_superseded`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub objects_failed: usize,
+    /// Objects left for redelivery (a retryable failure, or the deadline came first).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub objects_pending: usize,
+    /// Objects changed since their notification (unversioned buckets): their new content has a
+    /// notification of its own.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub objects_superseded: usize,
     /// The event counts per log group (sink `index`), for the self-metrics.
     #[serde(skip)]
     pub groups: GroupTallies,
@@ -184,3 +205,9 @@ summary!(AlertSummary, |s|
     "AlertsPublished": s.alerts.published as u64,
     "AlertsFailed": s.alerts.failed.len() as u64,
 );
+
+/// For `skip_serializing_if`: counts that only some triggers have stay out of the others'
+/// summary lines.
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}

@@ -6,3 +6,4 @@ mod alert_handler;
 mod handler;
 mod hostile;
 mod index_handler;
+mod s3_objects;

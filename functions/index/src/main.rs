@@ -1,6 +1,7 @@
 //! The index function: CloudWatch Logs subscription data (direct, Kinesis or a Firehose
-//! transformation) to OpenSearch / Elasticsearch `_bulk` requests, with dead letters in the
-//! archive bucket. Wiring only; the handler is `cwlogs_lambda::Indexer`.
+//! transformation), and the logs AWS delivers to S3 (S3 notifications directly, through SQS or
+//! EventBridge, and S3 Batch Operations jobs), to OpenSearch / Elasticsearch `_bulk` requests,
+//! with dead letters in the archive bucket. Wiring only; the handler is `cwlogs_lambda::Indexer`.
 
 use cwlogs_lambda::ColdStartError;
 use std::time::Duration;
@@ -44,7 +45,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             message = "set `[archive] bucket` or CWLOGS_ARCHIVE_BUCKET: without it, records the cluster refuses stay with the trigger"
         );
     }
+    // The objects S3 notifications and Batch Operations tasks name (`[sources.s3]`), read as a
+    // stream; larger than `max_object_bytes`: refused before they are read.
+    let mut objects = cwlogs_aws::S3Source::new(&sdk);
+    if let Some(s3) = &config.sources.s3 {
+        objects = objects.with_max_object_bytes(s3.max_object_bytes);
+    }
     let handler = cwlogs_lambda::Indexer::new(config, cluster, dead_letters)
-        .ok_or_else(|| ColdStartError("the index function needs `[index]` enabled".into()))?;
+        .ok_or_else(|| ColdStartError("the index function needs `[index]` enabled".into()))?
+        .with_objects(objects);
     lambda_runtime::run(lambda_runtime::service_fn(|event| handler.handle(event))).await
 }

@@ -9,6 +9,7 @@
 //! | `elb.rs` | Application, Classic and Network Load Balancer access log entries |
 //! | `waf.rs` | AWS WAF log records |
 //! | `object.rs` | one object, start to finish: its format, its records, their `_bulk` items |
+//! | `fetch.rs` | the seam objects are read through ([`ObjectSource`]), its errors, an in-memory double |
 //! | `notification.rs` | S3 event notifications (direct, in SQS, through EventBridge) and S3 Batch Operations jobs, and their answers |
 //!
 //! # Formats
@@ -54,6 +55,7 @@
 
 pub mod config;
 pub mod elb;
+pub mod fetch;
 pub mod layout;
 pub mod notification;
 mod object;
@@ -62,7 +64,9 @@ pub mod waf;
 
 pub(crate) use config::RawSources;
 pub use config::{S3SourceConfig, SourceIndex, SourcesConfig};
+pub use fetch::{GetError, GetErrorKind, MemoryObjects, NoObjects, ObjectFault, ObjectSource};
 pub use layout::KeyLayout;
+pub use notification::{Notifications, ObjectRef};
 pub use object::{Detected, Format, ObjectChunk, ObjectStream, S3Indexing, skip_reason};
 pub use read::{BodyError, MAX_RECORD_BYTES};
 
