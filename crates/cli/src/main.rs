@@ -23,6 +23,7 @@ mod report;
 mod rules;
 mod sinks;
 mod test_pattern;
+mod test_redact;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -45,6 +46,9 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Test a filter pattern against messages, like `aws logs test-metric-filter`.
     TestPattern(test_pattern::TestPatternArgs),
+    /// Redact messages as `[redact]` would (the configuration's, or the default detectors)
+    /// and say which detectors fired.
+    TestRedact(test_redact::TestRedactArgs),
     /// The rule packs compiled into cwlogs, and the rules a configuration runs.
     Rules(rules::RulesArgs),
     /// Turn existing CloudWatch metric filters or subscription filters (the JSON the AWS CLI
@@ -141,6 +145,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Replay(args) => replay::run(args),
         Command::TestPattern(args) => test_pattern::run(args),
+        Command::TestRedact(args) => test_redact::run(args),
         Command::Rules(args) => rules::run(args),
         Command::Import(args) => import::run(args),
         Command::CheckConfig { file } => check_config(&file),

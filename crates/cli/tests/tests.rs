@@ -16,3 +16,4 @@ mod rules;
 mod s3_replay;
 mod s3_sources;
 mod test_pattern;
+mod test_redact;
