@@ -315,7 +315,7 @@ metric = { namespace = "App", name = "Bytes:Out", value = "$.bytes", dimensions 
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     for want in [
-        "rules.toml:3:11: rule `denied`: `pattern`:",
+        "rules.toml:3:41: rule `denied`: `pattern`: If a filter pattern starts with '{' it must end with '}'",
         "rules.toml:9:19: rule `denied-too`: `arn:aws:sns:eu-west-1:1234:security` is not an SNS topic ARN: the account must be 12 digits",
         "rules.toml:9:67: rule `denied-too`: `window` must be a duration from 1m to 1d that divides a day",
         "rules.toml:14:38: rule `bytes`: the metric name `Bytes:Out` must not contain `:`",
@@ -326,7 +326,7 @@ metric = { namespace = "App", name = "Bytes:Out", value = "$.bytes", dimensions 
     // replay refuses it the same way, before reading any input.
     let o = replay_with(Some(&bad), &[], &tmp.path().join("out"), &[CLOUDTRAIL]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("rules.toml:3:11:"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("rules.toml:3:41:"));
 }
 
 /// `replay --alert-to` against SNS in moto (started by scripts/test.sh): the messages read

@@ -499,3 +499,51 @@ fn identical_bad_records_are_one_dead_letter_listing_every_occurrence() {
     assert!(report.contains("<td>1, 2</td>"), "both records on one line");
     assert!(report.contains("(2 occurrences, in the error file)"));
 }
+
+/// check-config reports every mistake in one run: every unknown key, the other problems of a
+/// rule whose name is mistyped, a bad pattern's rule's other problems, and the column of the
+/// fault inside a pattern.
+#[test]
+fn check_config_reports_every_mistake_at_once() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let path = tmp.path().join("typos.toml");
+    std::fs::write(
+        &path,
+        r#"[archive]
+bukket = "my-bucket"
+prefx = "logs"
+
+[[rule]]
+name = 7
+pattern = 'ERROR'
+metric = { namespace = "App", name = "Errors:5xx" }
+
+[[rule]]
+name = "denied"
+pattern = '{ $.errorCode = "AccessDenied" && $.x = }'
+metric = { namespace = "Security", name = "Denied", unitt = "Count" }
+alert = { window = "7m" }
+"#,
+    )
+    .expect("write");
+    let o = cwlogs(&["check-config", &path.display().to_string()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let p = path.display();
+    for want in [
+        format!("{p}:2:1: unknown field `bukket`"),
+        format!("{p}:3:1: unknown field `prefx`"),
+        format!("{p}:6:8: invalid type: integer `7`, expected a string"),
+        format!("{p}:8:38: rule `7`: the metric name `Errors:5xx` must not contain `:`"),
+        format!("{p}:13:53: unknown field `unitt`"),
+        // The fault inside the pattern: the missing value before `}`.
+        format!("{p}:12:52: rule `denied`: `pattern`: Invalid metric filter pattern"),
+        format!("{p}:14:20: rule `denied`: `window` must be a duration"),
+    ] {
+        assert!(
+            err.lines().any(|l| l.starts_with(&want)),
+            "missing {want:?} in:\n{err}"
+        );
+    }
+    assert_eq!(err.lines().count(), 7, "{err}");
+}

@@ -19,6 +19,8 @@ use toml::Spanned;
 
 pub use crate::error::ConfigError;
 
+mod items;
+
 /// The largest configuration file accepted, in bytes.
 pub const MAX_CONFIG_BYTES: usize = 1 << 20;
 
@@ -172,14 +174,25 @@ impl Config {
                 ),
             }]);
         }
-        let raw: RawConfig = toml::from_str(text).map_err(|e| {
-            vec![ConfigError {
-                position: e.span().map(|s| line_col(text, s.start)),
-                message: e.message().to_string(),
-            }]
-        })?;
-        let mut errors = Vec::new();
+        // Every unknown key and mistyped value, then (on what is left) every section's checks.
+        let read = items::deserialize_all::<RawConfig>(text);
+        let mut errors: Vec<ConfigError> = read
+            .found
+            .into_iter()
+            .map(|(span, message)| ConfigError {
+                position: span.map(|s| line_col(text, s.start)),
+                message,
+            })
+            .collect();
+        let Some(raw) = read.value else {
+            return Err(errors);
+        };
+        let placeholders = read.placeholders;
         let mut err = |span: std::ops::Range<usize>, message: String| {
+            // What the checks say about a placeholder of a mistyped value (reported above).
+            if placeholders.iter().any(|p| p.contains(&span.start)) {
+                return;
+            }
             errors.push(ConfigError {
                 position: (span != NOWHERE).then(|| line_col(text, span.start)),
                 message,
@@ -336,7 +349,8 @@ mod tests {
         let text = "[index]\nlog_groups = [\"/aws/lambda/*\"]\nexclude = '{ $.level = \"DEBUG\" }'\n[archive]\ninclude = 'ERR*'\n";
         let errs = Config::from_toml(text, &no_env).expect_err("bad include");
         assert_eq!(errs.len(), 1);
-        assert_eq!(errs[0].position, Some((5, 11)));
+        // At the fault inside the pattern (`*`), not at the string's start.
+        assert_eq!(errs[0].position, Some((5, 15)));
         assert!(
             errs[0].message.contains("Invalid character(s) in term '*'"),
             "{errs:?}"
@@ -478,7 +492,8 @@ pattern = ''
         let errs = Config::from_toml(text, &no_env).expect_err("invalid");
         let shown: Vec<String> = errs.iter().map(ToString::to_string).collect();
         let expect = [
-            "line 3, column 11: rule `a`: `pattern`: Invalid metric filter pattern",
+            // At the fault inside the pattern: the missing value before `}`.
+            "line 3, column 20: rule `a`: `pattern`: Invalid metric filter pattern",
             "line 9, column 36: rule `b`: the metric name `M:1` must not contain `:`",
             "line 9, column 84: rule `b`: 4 dimensions; a metric may have at most 3",
             "line 9, column 68: rule `b`: a metric with dimensions cannot have a `default`",
@@ -495,6 +510,53 @@ pattern = ''
         for (i, e) in expect.iter().enumerate() {
             assert!(
                 shown.iter().any(|s| s.starts_with(e)),
+                "{i}: {e}\n{}",
+                shown.join("\n")
+            );
+        }
+        assert_eq!(shown.len(), expect.len(), "{}", shown.join("\n"));
+    }
+
+    /// Every mistake at once (issue 24): every unknown key, a rule whose name is mistyped or
+    /// invalid still checked, a bad pattern hiding none of its rule's other problems and
+    /// pointed at where it goes wrong.
+    #[test]
+    fn every_mistake_at_once() {
+        let text = r#"[archive]
+bukket = "x"
+prefx = "y"
+
+[index]
+indx = "z"
+
+[[rule]]
+name = 7
+pattern = 'ERROR'
+metric = { namespace = "N", name = "M:1" }
+
+[[rule]]
+name = "bad name!"
+pattern = '{ $.x = }'
+metric = { namespace = "AWS/N", name = "M", unitt = "Count" }
+alert = { window = "7m" }
+"#;
+        let errs = Config::from_toml(text, &no_env).expect_err("invalid");
+        let shown: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        let expect = [
+            "line 2, column 1: unknown field `bukket`",
+            "line 3, column 1: unknown field `prefx`",
+            "line 6, column 1: unknown field `indx`",
+            "line 9, column 8: invalid type: integer `7`, expected a string",
+            "line 16, column 45: unknown field `unitt`",
+            "line 11, column 36: rule `7`: the metric name `M:1` must not contain `:`",
+            "line 14, column 8: rule name `bad name!` must be",
+            "line 15, column 20: rule `bad name!`: `pattern`: Invalid metric filter pattern",
+            "line 16, column 24: rule `bad name!`: namespaces starting with `AWS/` are reserved",
+            "line 17, column 20: rule `bad name!`: `window` must be a duration",
+        ];
+        for (i, e) in expect.iter().enumerate() {
+            assert!(
+                shown.get(i).is_some_and(|s| s.starts_with(e)),
                 "{i}: {e}\n{}",
                 shown.join("\n")
             );

@@ -30,6 +30,18 @@ pub(crate) type Report<'a> = dyn FnMut(Range<usize>, String) + 'a;
 /// No position: for errors in text other than the configuration file (a pack).
 pub(crate) const NOWHERE: Range<usize> = usize::MAX..usize::MAX;
 
+/// Where byte `offset` of a string's value is in the configuration text, for a fault inside
+/// the string (a filter pattern): `token` is the string's span (quotes included) and `value`
+/// its text. Exact when the string is written without escapes between one pair of quotes
+/// (`'...'`, as patterns are best written, or `"..."`); otherwise the string's own span.
+pub(crate) fn inside_string(token: Range<usize>, value: &str, offset: usize) -> Range<usize> {
+    if token == NOWHERE || token.len() != value.len() + 2 {
+        return token;
+    }
+    let at = token.start + 1 + offset.min(value.len());
+    at..token.end
+}
+
 /// A value that a check refused, and why (for humans; the configuration adds where).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]

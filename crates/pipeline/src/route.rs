@@ -1,6 +1,6 @@
 //! Routing: which events of a batch a destination takes.
 
-use crate::error::Report;
+use crate::error::{Report, inside_string};
 use cwlogs_filter::{Message, Pattern};
 use toml::Spanned;
 
@@ -68,7 +68,8 @@ impl Route {
             match cwlogs_filter::Pattern::new(p.get_ref()) {
                 Ok(compiled) => Some(compiled),
                 Err(e) => {
-                    err(p.span(), format!("`{key}`: {}", e.aws_message()));
+                    let at = inside_string(p.span(), p.get_ref(), e.span().start);
+                    err(at, format!("`{key}`: {}", e.aws_message()));
                     None
                 }
             }

@@ -1,7 +1,7 @@
 //! `[[rule]]`, `packs` and `[alerts]`: the sections as written, checked into [`Rule`]s and
 //! [`AlertsConfig`].
 
-use crate::error::{NOWHERE, Report};
+use crate::error::{NOWHERE, Report, inside_string};
 use crate::route::Glob;
 use crate::rules::{
     AlertRule, AlertsConfig, GroupKey, MAX_DIMENSIONS, MAX_GROUP_BY, MAX_METRIC_TEXT, MetricRule,
@@ -135,7 +135,9 @@ pub(crate) fn build(
 }
 
 /// Validates one `[[rule]]` whose `pattern` is set: pattern compiled, metric and alert settings
-/// checked against what CloudWatch and SNS accept. Every problem is reported at its position.
+/// checked against what CloudWatch and SNS accept. Every problem is reported at its position (a
+/// pattern's at the fault inside it), and a bad pattern does not hide the rule's other
+/// problems: only the checks that need the pattern (the fields it can extract) are left out.
 fn build_rule(
     r: RawRule,
     pattern_text: &Spanned<String>,
@@ -144,21 +146,22 @@ fn build_rule(
 ) -> Option<Rule> {
     {
         let name = r.name.get_ref().clone();
-        let pattern = match cwlogs_filter::Pattern::new(pattern_text.get_ref()) {
-            Ok(p) => p,
+        let compiled = match cwlogs_filter::Pattern::new(pattern_text.get_ref()) {
+            Ok(p) => Some(p),
             Err(e) => {
-                err(
-                    pattern_text.span(),
-                    format!("rule `{name}`: `pattern`: {}", e.aws_message()),
-                );
-                return None;
+                let at = inside_string(pattern_text.span(), pattern_text.get_ref(), e.span().start);
+                err(at, format!("rule `{name}`: `pattern`: {}", e.aws_message()));
+                None
             }
         };
+        let pattern = compiled.as_ref();
         let field = |text: &Spanned<String>,
                      what: &str,
                      err: &mut dyn FnMut(std::ops::Range<usize>, String)| {
-            let v = cwlogs_filter::MetricValue::parse(text.get_ref())
-                .and_then(|v| pattern.check_dimension(&v).map(|()| v));
+            let v = cwlogs_filter::MetricValue::parse(text.get_ref()).and_then(|v| match pattern {
+                Some(p) => p.check_dimension(&v).map(|()| v),
+                None => Ok(v),
+            });
             v.map_err(|e| {
                 err(
                     text.span(),
@@ -197,7 +200,10 @@ fn build_rule(
                 .ok_or_else(|| "a number or a field reference such as `$.bytes`".to_string())
                 .and_then(|t| {
                     cwlogs_filter::MetricValue::parse(&t)
-                        .and_then(|v| pattern.check_metric_value(&v).map(|()| v))
+                        .and_then(|v| match pattern {
+                            Some(p) => p.check_metric_value(&v).map(|()| v),
+                            None => Ok(v),
+                        })
                         .map_err(|e| e.aws_message())
                 })
                 .unwrap_or_else(|e| {
@@ -349,7 +355,7 @@ fn build_rule(
         });
         Some(Rule {
             name,
-            pattern,
+            pattern: compiled?,
             log_groups: r
                 .log_groups
                 .unwrap_or_default()
