@@ -299,6 +299,10 @@ struct Summary {
     alerts_failed: usize,
     /// Inputs whose alerts were still failing at the end (retryable errors): replay them.
     alert_failed_inputs: Vec<String>,
+    /// `[redact]`: values replaced in the indexed documents, per detector (never the values).
+    redacted: std::collections::BTreeMap<String, u64>,
+    /// `[redact]`: values replaced in alert events, group values and metric dimensions.
+    redacted_rules: std::collections::BTreeMap<String, u64>,
 }
 
 /// Everything one input produced, held until it is written in input order.
@@ -490,6 +494,9 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
                 sum.events += r.events;
                 sum.skipped_objects += usize::from(r.skipped);
                 for out in &r.outputs {
+                    for (d, n) in &out.redacted.0 {
+                        *sum.redacted.entry(d.clone()).or_default() += n;
+                    }
                     sum.archive_filtered += out.archive_filtered;
                     sum.index_filtered += out.index_filtered;
                     if let Some(object) = &out.archive {
@@ -896,6 +903,7 @@ impl<'c> Rules<'c> {
             .with_context(|| format!("cannot write {}", path.display()))?;
         let stats = self.run.stats();
         sum.rule_matches = stats.matches;
+        sum.redacted_rules = self.run.redacted().0.clone();
         sum.metric_datapoints = stats.datapoints;
         sum.alerts_published = self.report.published;
         sum.alert_summaries = self.report.summaries;

@@ -10,6 +10,7 @@ mod exit_status;
 mod import;
 mod index_replay;
 mod patterns_replay;
+mod redact_replay;
 mod replay;
 mod report;
 mod rules;
