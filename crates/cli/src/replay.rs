@@ -1471,6 +1471,10 @@ fn write_report(
     elapsed_secs: f64,
 ) -> Result<()> {
     report.inputs = sum.inputs;
+    report.redacted = sum.redacted.clone();
+    for (d, n) in &sum.redacted_rules {
+        *report.redacted.entry(d.clone()).or_default() += n;
+    }
     report.input_bytes = sum.input_bytes;
     report.records = sum.records;
     report.decompressed_bytes = sum.decompressed_bytes;

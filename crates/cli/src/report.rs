@@ -244,6 +244,8 @@ pub struct RunReport {
     pub indexed_events: Option<usize>,
     /// Events the index's filters left out.
     pub index_filtered: usize,
+    /// `[redact]`: values replaced per detector (index documents, alerts and metrics).
+    pub redacted: std::collections::BTreeMap<String, u64>,
     /// Wall-clock time of the run, in seconds.
     pub elapsed_secs: f64,
     /// Events per log group over time.
@@ -431,6 +433,15 @@ fn stats(h: &mut String, r: &RunReport) {
         "control messages skipped",
     );
     stat(h, "stat-dead-lettered", r.dead_lettered, "dead letters");
+    if !r.redacted.is_empty() {
+        let per: Vec<String> = r.redacted.iter().map(|(d, n)| format!("{d} {n}")).collect();
+        stat(
+            h,
+            "stat-redacted",
+            r.redacted.values().sum::<u64>(),
+            &format!("values redacted ({})", per.join(", ")),
+        );
+    }
     h.push_str("</div>\n</section>\n");
 }
 

@@ -51,4 +51,10 @@ fn replay_redacts_the_index_and_counts_per_detector() {
         "{s}"
     );
     assert_eq!(s["indexed_events"], 2);
+    let html = std::fs::read_to_string(out.join("report.html")).expect("report");
+    assert!(
+        html.contains("id=\"stat-redacted\""),
+        "no redaction count in report.html"
+    );
+    assert!(!html.contains("jane@") && !html.contains("AKIAIOSFODNN7EXAMPLE"));
 }

@@ -78,7 +78,7 @@ pub use response::{
     BatchItemFailure, BatchOperationsAnswer, BatchOperationsResult, FirehoseRecord, FirehoseResult,
     Response,
 };
-pub use self_metrics::{GroupCounts, GroupTallies, SelfMetricsDetail};
+pub use self_metrics::{GroupCounts, GroupTallies, SelfMetricsDetail, redacted_values_lines};
 pub use summary::{AlertSummary, IndexSummary, InvocationSummary};
 
 use cwlogs_pipeline::Config;

@@ -45,6 +45,35 @@ pub fn self_metrics_line(function: &str, timestamp_ms: i64, counters: &[(&str, u
     out
 }
 
+/// The EMF documents of `[redact]`'s counts for one invocation: one per detector that
+/// replaced anything, metric `RedactedValues` (unit `Count`), dimensions `Function` and
+/// `Detector` (the detector's name; never a value).
+pub fn redacted_values_lines(
+    function: &str,
+    timestamp_ms: i64,
+    counts: &BTreeMap<String, u64>,
+) -> Vec<String> {
+    counts
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(detector, n)| {
+            let mut out = String::with_capacity(256);
+            out.push_str("{\"_aws\":{\"Timestamp\":");
+            out.push_str(&timestamp_ms.to_string());
+            out.push_str(",\"CloudWatchMetrics\":[{\"Namespace\":");
+            push_json_str(&mut out, SELF_NAMESPACE);
+            out.push_str(",\"Dimensions\":[[\"Function\",\"Detector\"]],\"Metrics\":[{\"Name\":\"RedactedValues\",\"Unit\":\"Count\"}]}]},\"Function\":");
+            push_json_str(&mut out, function);
+            out.push_str(",\"Detector\":");
+            push_json_str(&mut out, detector);
+            out.push_str(",\"RedactedValues\":");
+            out.push_str(&n.to_string());
+            out.push('}');
+            out
+        })
+        .collect()
+}
+
 /// How much of the functions' own metrics each invocation emits (`CWLOGS_SELF_METRICS`).
 ///
 /// Every distinct dimension combination is a CloudWatch custom metric, billed monthly: with
@@ -270,6 +299,27 @@ fn group_document(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redacted_values_per_detector() {
+        let counts: BTreeMap<String, u64> = [("email".to_string(), 3), ("jwt".to_string(), 0)]
+            .into_iter()
+            .collect();
+        let lines = redacted_values_lines("index", 1_764_028_800_000, &counts);
+        assert_eq!(lines.len(), 1);
+        let v: serde_json::Value = serde_json::from_str(&lines[0]).expect("json");
+        assert_eq!(v["RedactedValues"], 3);
+        assert_eq!(v["Detector"], "email");
+        assert_eq!(v["Function"], "index");
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0],
+            serde_json::json!(["Function", "Detector"])
+        );
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
+            "RedactedValues"
+        );
+    }
 
     #[test]
     fn self_metrics() {
