@@ -502,7 +502,15 @@ fn rules_section(h: &mut String, r: &RunReport) {
         );
     }
     h.push_str("</table>\n");
-    let _ = writeln!(h, "<p>{} metric datapoints.</p>", rules.metric_datapoints);
+    let _ = writeln!(
+        h,
+        "<p>{}.</p>",
+        count(
+            rules.metric_datapoints,
+            "metric datapoint",
+            "metric datapoints"
+        )
+    );
     h.push_str("<h2>Alerts</h2>\n<div class=\"stats\">\n");
     stat(
         h,
@@ -548,8 +556,13 @@ fn dead_letters_section(h: &mut String, r: &RunReport) {
     }
     let _ = writeln!(
         h,
-        "<p><span id=\"dead-letter-count\">{}</span> dead letters, in <code>dead-letter/</code> with their errors{}.</p>",
+        "<p><span id=\"dead-letter-count\">{}</span> {}, in <code>dead-letter/</code> with their errors{}.</p>",
         r.dead_lettered,
+        if r.dead_lettered == 1 {
+            "dead letter"
+        } else {
+            "dead letters"
+        },
         if r.dead_lettered > r.dead_letters.len() {
             format!(" (the first {} listed)", r.dead_letters.len())
         } else {
@@ -586,8 +599,51 @@ fn err<E: std::fmt::Debug>(e: E) -> String {
     format!("{e:?}")
 }
 
-/// One line per log group (the largest [`CHART_GROUPS`], the rest together), events per
-/// bucket, with a legend giving each group's total.
+/// `n` and the noun, singular for 1: `1 hit`, `17 hits`.
+fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The charts' colours, in order: dark enough to read on white (a contrast ratio of at least
+/// 3:1, WCAG's for graphics; no yellow), told apart by hue.
+const PALETTE: [RGBColor; 9] = [
+    RGBColor(0x1f, 0x77, 0xb4), // blue
+    RGBColor(0xd5, 0x5e, 0x00), // vermillion
+    RGBColor(0x00, 0x7d, 0x5f), // green
+    RGBColor(0x9c, 0x27, 0x8f), // purple
+    RGBColor(0x8c, 0x56, 0x4b), // brown
+    RGBColor(0x80, 0x6a, 0x00), // dark gold
+    RGBColor(0xc0, 0x2d, 0x4f), // crimson
+    RGBColor(0x5b, 0x5b, 0x5b), // grey
+    RGBColor(0x4b, 0x3f, 0x9c), // indigo
+];
+
+/// The colour of series `i`.
+fn color(i: usize) -> RGBAColor {
+    PALETTE[i % PALETTE.len()].to_rgba()
+}
+
+/// Matches only counted in window summaries, beside the sent ones: a mid grey (3:1 on white).
+const HELD: RGBColor = RGBColor(0x8a, 0x8a, 0x8a);
+
+/// The time axis' description: UTC and the date (or dates) the chart covers, since the tick
+/// labels of a chart within a day show the time only.
+fn time_axis(start_ms: i64, end_ms: i64) -> String {
+    let (first, last) = (
+        UtcTime::from_millis(start_ms).date(),
+        UtcTime::from_millis(end_ms - 1).date(),
+    );
+    if first == last {
+        format!("time (UTC) on {first}")
+    } else {
+        format!("time (UTC) from {first} to {last}")
+    }
+}
+
+/// Events per bucket as stacked bars, one colour per log group (the largest [`CHART_GROUPS`],
+/// the rest together), with a legend giving each group's total. A bucket without events has no
+/// bar: sparse data reads as separate bars, not as lines dropping to 0 between samples.
 fn events_chart(t: &Timeline) -> ChartResult {
     let totals = t.totals();
     let first = t.counts.values().filter_map(|c| c.keys().next()).min();
@@ -624,11 +680,12 @@ fn events_chart(t: &Timeline) -> ChartResult {
         }
     }
     if rest_groups > 0 {
-        lines.push((format!("{rest_groups} more log groups"), rest_total, rest));
+        let name = count(rest_groups as u64, "more log group", "more log groups");
+        lines.push((name, rest_total, rest));
     }
-    let ymax = lines
-        .iter()
-        .flat_map(|(_, _, v)| v.iter().copied())
+    // The tallest stack.
+    let ymax = (0..n)
+        .map(|k| lines.iter().map(|(_, _, v)| v[k]).sum::<u64>())
         .max()
         .unwrap_or(1)
         .max(1);
@@ -644,37 +701,44 @@ fn events_chart(t: &Timeline) -> ChartResult {
             .margin(12)
             .x_label_area_size(32)
             .y_label_area_size(64)
-            .build_cartesian_2d(0..(n as i64 - 1).max(1), 0u64..ymax + ymax / 10 + 1)
+            .build_cartesian_2d(0..n as i64, 0u64..ymax + ymax / 10 + 1)
             .map_err(err)?;
         chart
             .configure_mesh()
-            .x_labels(n.min(8))
+            .x_labels((n + 1).min(8))
             .y_labels(6)
             .x_label_formatter(&|i| time_label(start + i * bucket, span))
-            .x_desc("UTC")
+            .x_desc(time_axis(start, end + bucket))
             .y_desc(format!("events per {}", bucket_name(bucket)))
             .label_style(("sans-serif", 13))
             .axis_desc_style(("sans-serif", 13))
             .light_line_style(WHITE.mix(0.0))
             .draw()
             .map_err(err)?;
+        // One bar per bucket with events, the groups stacked in legend order; a pixel apart
+        // when there is room.
+        let gap = u32::from(n <= 200);
+        let mut base = vec![0u64; n];
         for (i, (_, _, v)) in lines.iter().enumerate() {
-            let color = Palette99::pick(i).to_rgba();
-            let points: Vec<(i64, u64)> =
-                v.iter().enumerate().map(|(k, &c)| (k as i64, c)).collect();
-            chart
-                .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
-                .map_err(err)?;
-            if points.len() <= 60 {
-                chart
-                    .draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))
-                    .map_err(err)?;
-            }
+            let color = color(i);
+            let bars = v
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| **c > 0)
+                .map(|(k, &c)| {
+                    let y0 = base[k];
+                    base[k] += c;
+                    let mut bar =
+                        Rectangle::new([(k as i64, y0), (k as i64 + 1, y0 + c)], color.filled());
+                    bar.set_margin(0, 0, gap, gap);
+                    bar
+                });
+            chart.draw_series(bars).map_err(err)?;
         }
-        // The legend, below the chart: a swatch and "group (N events)" per line.
+        // The legend, below the chart: a swatch and "group (N events)" per group.
         let font = ("sans-serif", 14).into_font();
         for (i, (name, total, _)) in lines.iter().enumerate() {
-            let color = Palette99::pick(i).to_rgba();
+            let color = color(i);
             let x = 76 + (i as i32 % 2) * 440;
             let y = 6 + (i as i32 / 2) * 22;
             bottom
@@ -685,7 +749,7 @@ fn events_chart(t: &Timeline) -> ChartResult {
                 .map_err(err)?;
             bottom
                 .draw(&Text::new(
-                    format!("{name} ({total} events)"),
+                    format!("{name} ({})", count(*total, "event", "events")),
                     (x + 30, y),
                     font.clone(),
                 ))
@@ -794,9 +858,9 @@ fn rule_hits_chart(rules: &[RuleLine]) -> ChartResult {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let mut chart = row_chart(&root, &names, xmax, "events matched")?;
-        let color = Palette99::pick(0).to_rgba();
+        let color = color(0);
         for (i, r) in rules.iter().enumerate() {
-            let text = format!("{} hits", r.hits);
+            let text = count(r.hits, "hit", "hits");
             draw_row(
                 &mut chart,
                 rules.len(),
@@ -819,8 +883,8 @@ fn alerts_chart(rules: &[RuleLine]) -> ChartResult {
     let xmax = xmax + xmax / 2 + 2;
     let names: Vec<String> = rules.iter().map(|r| label(&r.name)).collect();
     let height = 90 + 26 * rules.len().max(1) as u32;
-    let sent_color = Palette99::pick(2).to_rgba();
-    let held_color = RGBColor(200, 200, 200).to_rgba();
+    let sent_color = color(2);
+    let held_color = HELD.to_rgba();
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
@@ -831,9 +895,9 @@ fn alerts_chart(rules: &[RuleLine]) -> ChartResult {
             let sent = (r.alerts_sent as u64).min(r.hits);
             let bars = [(0, sent, sent_color), (sent, r.hits, held_color)];
             let text = format!(
-                "{sent} sent, {} not sent individually, {} summaries",
+                "{sent} sent, {} not sent individually, {}",
                 r.hits - sent,
-                r.summaries
+                count(r.summaries as u64, "summary", "summaries")
             );
             draw_row(&mut chart, rules.len(), i, &bars, r.hits, text)?;
         }
@@ -930,7 +994,7 @@ mod tests {
         assert!(html.contains("samples/&lt;script&gt;alert(1)&lt;/script&gt;.json"));
         assert!(html.contains("gzip: invalid header &amp; &quot;more&quot;"));
         assert!(html.contains("/x&#39;y"));
-        assert!(html.contains("/aws/lambda/&lt;img src=x&gt; (1 events)"));
+        assert!(html.contains("/aws/lambda/&lt;img src=x&gt; (1 event)"));
         for forbidden in [
             "http://", "https://", "src=\"", "href=\"", "@import", "url(",
         ] {
@@ -950,7 +1014,7 @@ mod tests {
         assert!(html.contains("/aws/lambda/app (3 events)"));
         assert!(html.contains(">\n17 hits\n</text>"));
         assert!(html.contains(">\n3 hits\n</text>"));
-        assert!(html.contains("2 sent, 15 not sent individually, 1 summaries"));
+        assert!(html.contains("2 sent, 15 not sent individually, 1 summary"));
         assert!(html.contains("<span id=\"events-total\">4</span>"));
         assert!(html.contains("<tr data-rule=\"access-denied\"><td>access-denied</td><td class=\"n hits\">17</td><td class=\"n\">2</td><td class=\"n\">1</td><td class=\"n\">15</td></tr>"));
         assert!(
@@ -1023,6 +1087,71 @@ mod tests {
         assert_eq!(r.dead_letters[0].error.len(), MAX_ERROR_CHARS);
         let html = render(&r);
         assert!(html.contains(&format!("(the first {MAX_DEAD_LETTERS_SHOWN} listed)")));
+    }
+
+    /// Issue 24: the time axis names the date, sparse per-minute data are bars (no line drops
+    /// to 0 between samples), every colour reads on white, counts of 1 are singular.
+    #[test]
+    fn charts_read_well() {
+        // Two events an hour apart, and one a minute later: sparse minutes.
+        let mut t = Timeline::default();
+        t.add_batch("/a", [T + 5 * 60_000, T + 65 * 60_000, T + 66 * 60_000]);
+        let svg = events_chart(&t).expect("chart");
+        assert!(
+            svg.contains("time (UTC) on 2025-11-25"),
+            "the date is on the axis"
+        );
+        // Axes only: no polyline in a series colour.
+        for line in svg.split("<polyline").skip(1) {
+            let tag = &line[..line.find('>').unwrap_or(line.len())];
+            assert!(tag.contains("stroke=\"#000000\""), "a line series: {tag}");
+        }
+        // One bar per minute with events, from the chart's baseline.
+        let bars: Vec<&str> = svg
+            .split("<rect")
+            .skip(1)
+            .filter(|r| r.contains(&format!("fill=\"#{:02X}{:02X}{:02X}\"", 0x1f, 0x77, 0xb4)))
+            .collect();
+        assert_eq!(
+            bars.len(),
+            3 + 1,
+            "three bars and the legend's swatch: {svg}"
+        );
+        let mut days = Timeline::default();
+        days.add_batch("/a", [T, T + 2 * 86_400_000]);
+        let svg = events_chart(&days).expect("chart");
+        assert!(
+            svg.contains("time (UTC) from 2025-11-25 to 2025-11-27"),
+            "{svg}"
+        );
+
+        // WCAG's contrast ratio against white, at least 3:1 for graphics.
+        let luminance = |c: RGBColor| {
+            let lin = |v: u8| {
+                let v = f64::from(v) / 255.0;
+                if v <= 0.03928 {
+                    v / 12.92
+                } else {
+                    ((v + 0.055) / 1.055).powf(2.4)
+                }
+            };
+            0.2126 * lin(c.0) + 0.7152 * lin(c.1) + 0.0722 * lin(c.2)
+        };
+        for c in PALETTE.iter().chain([&HELD]) {
+            let ratio = 1.05 / (luminance(*c) + 0.05);
+            assert!(ratio >= 3.0, "{c:?}: {ratio:.2}");
+        }
+
+        let mut one = sample();
+        if let Some(rules) = &mut one.rules {
+            rules.rules[1].hits = 1;
+            rules.metric_datapoints = 1;
+        }
+        let html = render(&one);
+        assert!(html.contains(">\n1 hit\n</text>"), "singular");
+        assert!(!html.contains("1 hits"));
+        assert!(html.contains("<p>1 metric datapoint.</p>"));
+        assert!(html.contains("</span> dead letter, in"));
     }
 
     #[test]

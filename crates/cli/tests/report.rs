@@ -119,6 +119,11 @@ fn svg_texts(svg: &str) -> Vec<String> {
     texts
 }
 
+/// `n` and the noun, singular for 1, as the page writes counts.
+fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// Text as the DOM serializer writes it inside an element.
 fn html_text(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -214,9 +219,21 @@ fn report_loads_cleanly_and_carries_the_counts() {
         }
     }
     assert_eq!(per_group.values().sum::<u64>(), events);
-    let legend = svg_texts(element(dom, "figure", "events-chart"));
+    let chart = element(dom, "figure", "events-chart");
+    let legend = svg_texts(chart);
+    // The time axis names the day (the samples are of 2025-11-25), and events are bars: no
+    // line in a series colour (the axes are black).
+    assert!(
+        legend.iter().any(|t| t == "time (UTC) on 2025-11-25"),
+        "{legend:?}"
+    );
+    for line in chart.split("<polyline").skip(1) {
+        let tag = &line[..line.find('>').expect("tag end")];
+        assert!(tag.contains("stroke=\"#000000\""), "a line series: {tag}");
+    }
+    assert!(chart.matches("<rect").count() > per_group.len());
     for (group, n) in &per_group {
-        let entry = format!("{} ({n} events)", html_text(group));
+        let entry = format!("{} ({})", html_text(group), count(*n, "event", "events"));
         assert!(legend.contains(&entry), "{entry} not in {legend:?}");
         assert!(dom.contains(&format!(
             "<td>{}</td><td class=\"n\">{n}</td>",
@@ -248,13 +265,17 @@ fn report_loads_cleanly_and_carries_the_counts() {
     assert!(hits["cis-unauthorized-api-calls"] > hits["access-denied"]);
     let expected_labels: Vec<String> = order
         .iter()
-        .map(|r| format!("{} hits", hits.get(*r).copied().unwrap_or(0)))
+        .map(|r| count(hits.get(*r).copied().unwrap_or(0), "hit", "hits"))
         .collect();
     let labels: Vec<String> = svg_texts(element(dom, "figure", "rule-hits-chart"))
         .into_iter()
-        .filter(|t| t.ends_with(" hits"))
+        .filter(|t| t.ends_with(" hits") || t.ends_with(" hit"))
         .collect();
     assert_eq!(labels, expected_labels);
+    assert!(
+        expected_labels.iter().any(|l| l == "1 hit"),
+        "a rule with one hit, written so: {expected_labels:?}"
+    );
     for rule in &order {
         assert!(svg_texts(element(dom, "figure", "rule-hits-chart")).contains(&rule.to_string()));
     }
@@ -294,8 +315,9 @@ fn report_loads_cleanly_and_carries_the_counts() {
     let alert_labels = svg_texts(element(dom, "figure", "alerts-chart"));
     let (a, s) = sent["access-denied"];
     let label = format!(
-        "{a} sent, {} not sent individually, {s} summaries",
-        hits["access-denied"] - a
+        "{a} sent, {} not sent individually, {}",
+        hits["access-denied"] - a,
+        count(s, "summary", "summaries")
     );
     assert!(
         alert_labels.contains(&label),
