@@ -263,6 +263,9 @@ async fn installed_templates_map_the_time_and_ids() {
         names,
         [
             format!("cwlogs-{}-d", s.prefix),
+            // `[sources.s3] index` (default `cwl-s3-...`), which this index pattern does not
+            // cover.
+            "cwlogs-cwl-s3".to_string(),
             format!("cwlogs-quarantine-{}-q", s.prefix)
         ]
     );

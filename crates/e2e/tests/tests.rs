@@ -8,3 +8,4 @@ mod accounting;
 mod alert_services;
 mod faults;
 mod opensearch;
+mod s3_faults;

@@ -185,6 +185,9 @@ pub fn mapping_templates(
             (!prefix.starts_with(&main)).then(|| {
                 let mut b = body.clone();
                 b["index_patterns"] = json!([format!("{prefix}*")]);
+                // Above the main template's 100: an Elasticsearch cluster refuses two templates
+                // of one priority whose patterns overlap (`cwl-*` from another deployment).
+                b["priority"] = json!(101);
                 (
                     format!("cwlogs-{}", prefix.trim_end_matches(['-', '_', '.'])),
                     b,
