@@ -10,6 +10,7 @@
 //! | --- | --- |
 //! | `index_r0`, `index_r10`, `index_r100` | the OpenSearch path (`[index]` only) with N rules |
 //! | `index_r0_noparse` | `index_r0` with `[parse] formats = []`: the built-in parsers' cost is `index_r0` over this |
+//! | `index_r0_redact`, `index_r0_redact_all` | `index_r0` with `[redact]`: the default detectors, and all nine built-ins (the IP addresses turn the document prefilter off) |
 //! | `index_r0_patterns` | `index_r0` with `[patterns] enabled = true`: every document's message observed by one miner per pass (a container's), `cwlogs.pattern.id` written |
 //! | `archive_index_r0`, `archive_index_r10` | `[archive]` (gzip level 6) and `[index]`, N rules |
 //! | `rules_r10`, `rules_r100` | the rules alone, as the alert function runs them |
@@ -474,6 +475,21 @@ fn config_patterns() -> Config {
     )
     .unwrap_or_else(|e| panic!("bench config: {e:?}"))
 }
+/// `index_r0` with `[redact]`: the default detectors, or every built-in (`all`: the IP
+/// addresses too, which turn the document prefilter off).
+fn config_redact(all: bool) -> Config {
+    let detectors = if all {
+        "detectors = [\"aws-access-key-id\", \"aws-secret-access-key\", \"email\", \"credit-card\", \"jwt\", \"private-key\", \"url-credentials\", \"ipv4\", \"ipv6\"]\n"
+    } else {
+        ""
+    };
+    Config::from_toml(
+        &format!("[archive]\nenabled = false\n\n[index]\nindex = \"cwl-{{log_group}}-{{yyyy.MM.dd}}\"\n\n[redact]\n{detectors}"),
+        &|_| None,
+    )
+    .unwrap_or_else(|e| panic!("bench config: {e:?}"))
+}
+
 fn config_noparse() -> Config {
     Config::from_toml(
         "[archive]\nenabled = false\n\n[index]\nindex = \"cwl-{log_group}-{yyyy.MM.dd}\"\n\n[parse]\nformats = []\n",
@@ -498,6 +514,16 @@ fn stages() -> Vec<Stage> {
             name: "index_r0_patterns",
             what: "index_r0 with [patterns] enabled = true (cwlogs.pattern.id)",
             config: config_patterns(),
+        },
+        Stage {
+            name: "index_r0_redact",
+            what: "index_r0 with [redact] (default detectors: all but ipv4/ipv6)",
+            config: config_redact(false),
+        },
+        Stage {
+            name: "index_r0_redact_all",
+            what: "index_r0 with [redact] and all 9 built-in detectors",
+            config: config_redact(true),
         },
         Stage {
             name: "index_r10",

@@ -22,6 +22,8 @@ fn literals() -> Vec<(&'static str, usize)> {
     let mut v: Vec<(&str, usize)> = KEY_PREFIXES.iter().map(|p| (*p, AKID)).collect();
     v.extend([
         ("secret", SECRET),
+        ("Secret", SECRET),
+        ("SECRET", SECRET),
         ("@", EMAIL),
         ("eyJ", JWT),
         ("-----BEGIN", PEM),
@@ -53,8 +55,9 @@ fn re(p: &str) -> Regex {
 impl Detectors {
     pub(crate) fn new() -> Detectors {
         let lits = literals();
+        // Case-sensitive and leftmost-first, so that the SIMD (Teddy) searcher applies.
         let ac = AhoCorasick::builder()
-            .ascii_case_insensitive(true)
+            .match_kind(aho_corasick::MatchKind::LeftmostFirst)
             .build(lits.iter().map(|(l, _)| l))
             .expect("the literals build");
         Detectors {
@@ -87,7 +90,7 @@ impl Detectors {
         if r.on[IPV4] || r.on[IPV6] || !r.custom.is_empty() {
             return true;
         }
-        for m in self.ac.find_overlapping_iter(bytes) {
+        for m in self.ac.find_iter(bytes) {
             let d = self.lits[m.pattern().as_usize()];
             if d == usize::MAX || r.on[d] {
                 return true;
@@ -112,7 +115,7 @@ impl Detectors {
             });
         }
         let mut seen = [false; 9];
-        for m in self.ac.find_overlapping_iter(b) {
+        for m in self.ac.find_iter(b) {
             let d = self.lits[m.pattern().as_usize()];
             if d != usize::MAX {
                 seen[d] = true;
@@ -277,7 +280,7 @@ fn issuer(d: &[u8]) -> bool {
 pub(crate) fn cards(b: &[u8], found: &mut dyn FnMut(usize, usize)) {
     let mut i = 0;
     let mut groups: Vec<(usize, usize)> = Vec::new();
-    let mut digits: Vec<u8> = Vec::with_capacity(19);
+    let mut digits: Vec<u8> = Vec::new();
     while i < b.len() {
         if !b[i].is_ascii_digit() {
             i += 1;

@@ -50,6 +50,12 @@ impl Redactor {
         level: usize,
         st: &mut State,
     ) -> Option<String> {
+        // Most values hold nothing any detector looks for: one prefilter pass over them (their
+        // JSON escapes included), nothing else. A value already found elsewhere in the
+        // document is looked for all the same.
+        if st.known.is_empty() && !self.detect.may_match(self, s.as_bytes()) {
+            return None;
+        }
         let mut cur: Cow<'_, str> = Cow::Borrowed(s);
         if level < MAX_LEVEL {
             let mut starts: Vec<usize> = [s.find('{'), s.find('[')].into_iter().flatten().collect();
