@@ -18,7 +18,7 @@
 //! Fields are separated by spaces (a run of spaces counts as one).
 
 use super::{MAX_KEYWORD, Parsed, keyword_ok, push_plain};
-use crate::util::json::{push_key, push_u64};
+use crate::util::json::{push_key, push_u64, splat, zero_bytes};
 use crate::util::time::push_rfc3339;
 use std::borrow::Cow;
 
@@ -372,29 +372,50 @@ pub fn looks_default(b: &[u8]) -> bool {
 }
 
 /// Splits a record into its fields; returns how many there are ([`MAX_FIELDS`] + 1 for "more
-/// than fit"), without allocating (a plain byte loop: fields are short).
+/// than fit"), without allocating. Spaces are found eight bytes at a time (a branch per space,
+/// not per byte: the byte loop mispredicted at the end of every field).
 fn split<'m>(message: &'m str, tokens: &mut [&'m str; MAX_FIELDS + 1]) -> usize {
     let b = message.as_bytes();
     let mut n = 0;
-    let mut i = 0;
-    loop {
-        while i < b.len() && b[i] == b' ' {
-            i += 1;
+    let mut start = 0;
+    // Records the field before the space at `at` (none for a run of spaces); false once
+    // there are more fields than fit.
+    let mut field = |at: usize, start: &mut usize| -> bool {
+        if at > *start {
+            if n == tokens.len() {
+                return false;
+            }
+            // Spaces are ASCII, so both ends are character boundaries.
+            tokens[n] = message.get(*start..at).unwrap_or_default();
+            n += 1;
         }
-        if i == b.len() {
-            return n;
+        *start = at + 1;
+        true
+    };
+    let mut words = b.chunks_exact(8);
+    let mut base = 0;
+    for word in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let mut spaces = zero_bytes(u64::from_le_bytes(w) ^ splat(b' '));
+        while spaces != 0 {
+            let at = base + (spaces.trailing_zeros() / 8) as usize;
+            if !field(at, &mut start) {
+                return tokens.len();
+            }
+            spaces &= spaces - 1;
         }
-        let start = i;
-        while i < b.len() && b[i] != b' ' {
-            i += 1;
-        }
-        if n == tokens.len() {
-            return n;
-        }
-        // Spaces are ASCII, so both ends are character boundaries.
-        tokens[n] = message.get(start..i).unwrap_or_default();
-        n += 1;
+        base += 8;
     }
+    for (k, &c) in words.remainder().iter().enumerate() {
+        if c == b' ' && !field(base + k, &mut start) {
+            return tokens.len();
+        }
+    }
+    if !field(b.len(), &mut start) {
+        return tokens.len();
+    }
+    n
 }
 
 /// Parses `message` as a record of `format` into `parsed` (which the caller cleared).
@@ -807,4 +828,22 @@ pub fn transport(p: u8) -> Option<&'static str> {
         137 => "mpls-in-ip",
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// The word-at-a-time split finds the fields `str::split` finds, up to the cap.
+        #[test]
+        fn split_finds_the_fields(s in "[ a-c\u{e9}]{0,120}", pad in 0usize..60) {
+            let s = format!("{s}{}", " x".repeat(pad));
+            let mut tokens = [""; MAX_FIELDS + 1];
+            let n = split(&s, &mut tokens);
+            let want: Vec<&str> = s.split(' ').filter(|t| !t.is_empty()).collect();
+            proptest::prop_assert_eq!(n, want.len().min(MAX_FIELDS + 1));
+            proptest::prop_assert_eq!(&tokens[..n], &want[..n]);
+        }
+    }
 }

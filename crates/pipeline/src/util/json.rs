@@ -96,19 +96,21 @@ pub(crate) fn push_int(out: &mut Vec<u8>, n: i64) {
     out.extend_from_slice(n.to_string().as_bytes());
 }
 
-/// Appends an unsigned decimal integer, without allocating.
-pub(crate) fn push_u64(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+/// Appends an unsigned decimal integer, without allocating: the digits are written into a
+/// 20-byte buffer from its start, which is copied whole (a fixed-size copy, no call to
+/// `memcpy` and its mispredicted size dispatch) and cut back to the digits.
+#[inline]
+pub(crate) fn push_u64(out: &mut Vec<u8>, n: u64) {
+    let len = n.checked_ilog10().map_or(1, |l| l as usize + 1);
+    let mut digits = [b'0'; 20];
+    let mut m = n;
+    for at in (0..len).rev() {
+        digits[at] = b'0' + (m % 10) as u8;
+        m /= 10;
     }
-    out.extend_from_slice(&digits[at..]);
+    let end = out.len() + len;
+    out.extend_from_slice(&digits);
+    out.truncate(end);
 }
 
 /// Appends `"key":` for a key that needs no escaping (a constant of the crate).
