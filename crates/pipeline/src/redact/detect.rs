@@ -90,8 +90,16 @@ impl Detectors {
         if r.on[IPV4] || r.on[IPV6] || !r.custom.is_empty() {
             return true;
         }
+        // `://` alone is every URL: url-credentials needs an `@` too.
+        let mut at: Option<bool> = None;
         for m in self.ac.find_iter(bytes) {
             let d = self.lits[m.pattern().as_usize()];
+            if d == URL {
+                if r.on[URL] && *at.get_or_insert_with(|| memchr::memchr(b'@', bytes).is_some()) {
+                    return true;
+                }
+                continue;
+            }
             if d == usize::MAX || r.on[d] {
                 return true;
             }
