@@ -8,4 +8,5 @@ mod accounting;
 mod alert_services;
 mod faults;
 mod opensearch;
+mod runtime_api;
 mod s3_faults;

@@ -41,6 +41,7 @@ pub struct Alerter<S, P, A> {
     publisher: P,
     dead_letters: DeadLetterBucket<A>,
     metrics_out: MetricsOut,
+    timeout: std::time::Duration,
 }
 
 impl<S, P, A> std::fmt::Debug for Alerter<S, P, A> {
@@ -112,6 +113,7 @@ impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
             publisher,
             dead_letters,
             metrics_out: Box::new(|line| println!("{line}")),
+            timeout: crate::DEFAULT_FUNCTION_TIMEOUT,
         }
     }
 
@@ -324,6 +326,10 @@ impl<S: StateStore, P: Publish, A: Archive> Deliver for Alerter<S, P, A> {
             return Ok(self.scheduled(input).await);
         }
         self.evaluate(input).await
+    }
+
+    fn timeout(&self) -> std::time::Duration {
+        self.timeout
     }
 
     fn dead_letter_destination(&self) -> DeadLetters<'_, A> {

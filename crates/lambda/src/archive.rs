@@ -28,6 +28,7 @@ const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024 - 64 * 1024;
 pub struct Archiver<A> {
     config: Config,
     archive: A,
+    timeout: std::time::Duration,
 }
 
 /// How one archive object ended.
@@ -61,7 +62,11 @@ impl<A: Archive> Archiver<A> {
     /// spent building bulk bodies.
     pub fn new(mut config: Config, archive: A) -> Self {
         config.index = None;
-        Archiver { config, archive }
+        Archiver {
+            config,
+            archive,
+            timeout: crate::DEFAULT_FUNCTION_TIMEOUT,
+        }
     }
 
     /// The sink written to.
@@ -289,6 +294,10 @@ impl<A: Archive> Deliver for Archiver<A> {
             Ok(Shape::FirehoseTransform) => Ok(self.firehose(input)),
             _ => self.write(input).await,
         }
+    }
+
+    fn timeout(&self) -> std::time::Duration {
+        self.timeout
     }
 
     fn dead_letter_destination(&self) -> DeadLetters<'_, A> {

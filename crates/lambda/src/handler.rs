@@ -17,7 +17,7 @@ use cwlogs_pipeline::{
 use lambda_runtime::LambdaEvent;
 use serde_json::value::RawValue;
 use std::ops::ControlFlow;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// One invocation, as a handler's delivery step sees it.
 #[derive(Debug, Clone, Copy)]
@@ -122,6 +122,10 @@ pub(crate) trait Deliver {
     /// Where dead letters go.
     fn dead_letter_destination(&self) -> DeadLetters<'_, Self::DeadLetterArchive>;
 
+    /// The function's timeout, for invocations whose deadline cannot be Lambda's
+    /// ([`Budget::for_invocation`]).
+    fn timeout(&self) -> Duration;
+
     /// Delivers one invocation's input: the counts, with the trigger's answer or the error that
     /// makes Lambda retry the invocation.
     async fn deliver(&self, input: &Invocation<'_>) -> Delivered<Self::Summary>;
@@ -195,6 +199,14 @@ pub(crate) trait Deliver {
 /// skeleton: `handle` (documented by `$doc`), `handle_counted` and `handle_counted_at`.
 macro_rules! entry_points {
     ($summary:ty, $doc:literal) => {
+        /// Sets the function's timeout (default [`crate::DEFAULT_FUNCTION_TIMEOUT`]; the
+        /// functions pass [`crate::function_timeout`]): the budget of an invocation whose
+        /// deadline cannot be Lambda's, such as the `600000` of cargo lambda's emulator.
+        pub fn with_timeout(mut self, timeout: ::std::time::Duration) -> Self {
+            self.timeout = timeout;
+            self
+        }
+
         #[doc = $doc]
         pub async fn handle(
             &self,
@@ -250,11 +262,21 @@ pub(crate) async fn handle_counted_at<D: Deliver>(
     started_at: SystemTime,
 ) -> (D::Summary, Result<Response<D::Summary>, RetryLater>) {
     let started = Instant::now();
+    let (budget, implausible) =
+        Budget::for_invocation(event.context.deadline, started_at, handler.timeout());
+    if let Some(message) = implausible {
+        tracing::warn!(
+            event = "ImplausibleDeadline",
+            deadline_ms = event.context.deadline,
+            timeout_s = handler.timeout().as_secs(),
+            message = %message
+        );
+    }
     let input = Invocation {
         bytes: event.payload.get().as_bytes(),
         request_id: &event.context.request_id,
         started_at,
-        budget: Budget::new(event.context.deadline, started_at),
+        budget,
     };
     let delivered = handler.deliver(&input).await;
     let (summary, outcome) = match &delivered {
@@ -348,9 +370,20 @@ mod tests {
         payload: &str,
         started_at: SystemTime,
     ) -> (InvocationSummary, Result<Response, RetryLater>, Vec<Value>) {
+        invoke_with_deadline(handler, payload, started_at, 0)
+    }
+
+    /// [`invoke`] with `lambda-runtime-deadline-ms` = `deadline_ms`.
+    fn invoke_with_deadline(
+        handler: &Archiver<MemoryArchive>,
+        payload: &str,
+        started_at: SystemTime,
+        deadline_ms: u64,
+    ) -> (InvocationSummary, Result<Response, RetryLater>, Vec<Value>) {
         let payload = RawValue::from_string(payload.to_string()).expect("json");
         let mut context = Context::default();
         context.request_id = "req-1".into();
+        context.deadline = deadline_ms;
         let event = LambdaEvent::new(payload, context);
         let out = Captured::default();
         let subscriber = fmt::Subscriber::builder()
@@ -414,5 +447,44 @@ mod tests {
         assert_eq!(fields["shape"], "unknown");
         assert_eq!(fields["dead_letters"], 1);
         assert_eq!(fields["records"], 0);
+    }
+
+    /// cargo lambda's emulator sends `lambda-runtime-deadline-ms: 600000`: the invocation runs
+    /// with the function's timeout instead (here 30 s), and one warning line says so.
+    #[test]
+    fn an_implausible_deadline_is_the_function_timeout_with_one_warning() {
+        let handler = Archiver::new(Config::builtin(&|_| None), MemoryArchive::new())
+            .with_timeout(Duration::from_secs(30));
+        let text = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../samples/direct/cloudtrail.json"),
+        )
+        .expect("sample");
+        let (summary, answer, lines) =
+            invoke_with_deadline(&handler, &text, SystemTime::now(), 600_000);
+        assert_eq!(answer, Ok(Response::Summary(summary.clone())));
+        assert!(summary.events > 0 && summary.archived_events == summary.events);
+        let warnings: Vec<&Value> = lines
+            .iter()
+            .filter(|l| l["fields"]["event"] == "ImplausibleDeadline")
+            .collect();
+        assert_eq!(warnings.len(), 1, "{lines:?}");
+        assert_eq!(warnings[0]["level"], "WARN");
+        assert_eq!(warnings[0]["fields"]["timeout_s"], 30);
+        let message = warnings[0]["fields"]["message"].as_str().expect("message");
+        assert!(
+            message.contains("600000 ms since the epoch, 1970-01-01T00:10:00"),
+            "{message}"
+        );
+        // A deadline Lambda would send: no warning.
+        let now = SystemTime::now();
+        let ms = now.duration_since(UNIX_EPOCH).expect("clock").as_millis() as u64;
+        let (_, answer, lines) = invoke_with_deadline(&handler, &text, now, ms + 20_000);
+        assert!(answer.is_ok());
+        assert!(
+            !lines
+                .iter()
+                .any(|l| l["fields"]["event"] == "ImplausibleDeadline")
+        );
     }
 }

@@ -35,6 +35,8 @@ pub struct Indexer<T, A, O = NoObjects> {
     /// How their records are indexed (`[sources.s3]`), shared with the threads that read
     /// them; `None` when that source is off.
     pub(crate) s3: Option<Arc<S3Indexing>>,
+    /// The function's timeout, for deadlines that cannot be Lambda's.
+    pub(crate) timeout: std::time::Duration,
 }
 
 /// How the documents of one record ended.
@@ -77,6 +79,7 @@ impl<T: BulkTransport, A: Archive> Indexer<T, A> {
             options,
             objects: NoObjects,
             s3,
+            timeout: crate::DEFAULT_FUNCTION_TIMEOUT,
         })
     }
 }
@@ -92,6 +95,7 @@ impl<T: BulkTransport, A: Archive, O: ObjectSource> Indexer<T, A, O> {
             options: self.options,
             objects,
             s3: self.s3,
+            timeout: self.timeout,
         }
     }
 
@@ -258,6 +262,10 @@ impl<T: BulkTransport, A: Archive, O: ObjectSource> Deliver for Indexer<T, A, O>
             }
         }
         decoded.answer(input, &pending, summary, "not indexed")
+    }
+
+    fn timeout(&self) -> std::time::Duration {
+        self.timeout
     }
 
     fn dead_letter_destination(&self) -> DeadLetters<'_, A> {

@@ -19,7 +19,9 @@
 //!   failures remain; Kinesis gets `batchItemFailures` naming the records to retry; a Firehose
 //!   transformation gets `Ok` / `Dropped` / `ProcessingFailed` per record.
 //! - **Deadlines** ([`Budget`]): retries stop early enough to write dead letters and answer
-//!   before the function times out.
+//!   before the function times out. A deadline that cannot be Lambda's (already past, or more
+//!   than [`MAX_FUNCTION_TIMEOUT`] away, such as the `600000` that cargo lambda's emulator
+//!   sends) is replaced by the function's timeout ([`function_timeout`]), with a warning.
 //! - **Logs**: JSON through `tracing` (with Lambda's `AWS_LAMBDA_LOG_FORMAT=JSON`), one summary
 //!   line per invocation (`InvocationSummary`: `outcome`, `summary` holding the function's
 //!   summary serialised as one JSON object, `input_bytes`, `duration_ms`) and one line per dead
@@ -153,6 +155,29 @@ pub fn load_config(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ColdS
     })
 }
 
+/// Lambda's longest function timeout (15 minutes): a deadline further than this from the
+/// start of an invocation is not one Lambda sends.
+pub const MAX_FUNCTION_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+/// The timeout assumed for an invocation whose deadline cannot be right, when none is
+/// configured: 60 s, the stacks' default `Timeout` (SAM and CDK).
+pub const DEFAULT_FUNCTION_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The function's timeout, for the invocations whose deadline cannot be Lambda's (see
+/// [`Budget::for_invocation`]): `CWLOGS_FUNCTION_TIMEOUT`, else `AWS_LAMBDA_FUNCTION_TIMEOUT`
+/// (what local emulators such as AWS's Runtime Interface Emulator read; Lambda itself sets
+/// neither, and passes the timeout only as each invocation's deadline), in seconds from 1 to
+/// 900; else [`DEFAULT_FUNCTION_TIMEOUT`]. `env` looks the variables up (the functions pass
+/// the process environment).
+pub fn function_timeout(env: &dyn Fn(&str) -> Option<String>) -> Duration {
+    ["CWLOGS_FUNCTION_TIMEOUT", "AWS_LAMBDA_FUNCTION_TIMEOUT"]
+        .iter()
+        .filter_map(|name| env(name))
+        .filter_map(|v| v.trim().parse::<u64>().ok())
+        .find(|s| (1..=MAX_FUNCTION_TIMEOUT.as_secs()).contains(s))
+        .map_or(DEFAULT_FUNCTION_TIMEOUT, Duration::from_secs)
+}
+
 /// How long an invocation may spend on what: sends stop at `send_until`, dead letters at
 /// `dead_letter_until`, so that the answer always goes out before Lambda's deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,6 +210,42 @@ impl Budget {
             send_until: Some(start + left.saturating_sub(reserve)),
             dead_letter_until: Some(start + left.saturating_sub(reserve / 2)),
         }
+    }
+
+    /// The budget of an invocation that starts at `now` with Lambda's `deadline_ms`, for a
+    /// function whose timeout is `timeout`. A deadline that cannot be Lambda's, already past
+    /// or more than [`MAX_FUNCTION_TIMEOUT`] away (cargo lambda's emulator sends `600000`, a
+    /// duration, which read as a time is in 1970), is taken as `now + timeout` instead: the
+    /// second value says why, for the warning the handler logs. 0 means no deadline (tests).
+    pub fn for_invocation(
+        deadline_ms: u64,
+        now: SystemTime,
+        timeout: Duration,
+    ) -> (Budget, Option<String>) {
+        if deadline_ms == 0 {
+            return (Budget::new(0, now), None);
+        }
+        let now_ms = now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let max = MAX_FUNCTION_TIMEOUT.as_millis() as u64;
+        let why = if deadline_ms <= now_ms {
+            "is already past"
+        } else if deadline_ms - now_ms > max {
+            "is more than 15 minutes away (Lambda's longest timeout)"
+        } else {
+            return (Budget::new(deadline_ms, now), None);
+        };
+        let assumed = now_ms + timeout.as_millis() as u64;
+        let when = cwlogs_pipeline::util::time::UtcTime::from_millis(deadline_ms as i64).rfc3339();
+        let message = format!(
+            "the invocation's deadline ({deadline_ms} ms since the epoch, {when}) {why}: not one \
+             Lambda sends (a local emulator may send a duration); the function's timeout, {} s, \
+             is taken instead (CWLOGS_FUNCTION_TIMEOUT, default {} s)",
+            timeout.as_secs(),
+            DEFAULT_FUNCTION_TIMEOUT.as_secs()
+        );
+        (Budget::new(assumed, now), Some(message))
     }
 }
 
@@ -268,6 +329,74 @@ mod tests {
                 .send_until
                 .is_some()
         );
+    }
+
+    /// Issue 24: cargo lambda's emulator sends `lambda-runtime-deadline-ms: 600000`, which read
+    /// as a time is in 1970; such deadlines (and ones too far away) become the function's
+    /// timeout, with the reason for the warning.
+    #[test]
+    fn implausible_deadlines_become_the_function_timeout() {
+        let now = SystemTime::now();
+        let ms = now.duration_since(UNIX_EPOCH).expect("clock").as_millis() as u64;
+        let timeout = Duration::from_secs(60);
+        let left = |b: Budget| {
+            b.send_until
+                .expect("a deadline")
+                .saturating_duration_since(Instant::now())
+        };
+        for (deadline, why) in [
+            (600_000, "already past"),
+            (ms - 1, "already past"),
+            (ms + 16 * 60_000, "more than 15 minutes away"),
+        ] {
+            let (b, warning) = Budget::for_invocation(deadline, now, timeout);
+            let warning = warning.expect("a warning");
+            assert!(warning.contains(why), "{deadline}: {warning}");
+            assert!(warning.contains("60 s"), "{warning}");
+            // 60 s less the 2 s reserve.
+            let l = left(b);
+            assert!(
+                l > Duration::from_secs(57) && l <= Duration::from_secs(58),
+                "{l:?}"
+            );
+        }
+        let (b, warning) = Budget::for_invocation(ms + 10_000, now, timeout);
+        assert_eq!(warning, None, "a deadline Lambda would send");
+        assert!(left(b) <= Duration::from_secs(8));
+        let (b, warning) = Budget::for_invocation(ms + 15 * 60_000, now, timeout);
+        assert_eq!(warning, None, "15 minutes is Lambda's longest");
+        assert!(left(b) > Duration::from_secs(800));
+        assert_eq!(
+            Budget::for_invocation(0, now, timeout),
+            (Budget::new(0, now), None)
+        );
+    }
+
+    #[test]
+    fn the_timeout_comes_from_the_environment() {
+        let timeout = |pairs: &[(&str, &str)]| {
+            let env = |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            };
+            function_timeout(&env)
+        };
+        assert_eq!(timeout(&[]), DEFAULT_FUNCTION_TIMEOUT);
+        let both = [
+            ("CWLOGS_FUNCTION_TIMEOUT", "120"),
+            ("AWS_LAMBDA_FUNCTION_TIMEOUT", "30"),
+        ];
+        assert_eq!(timeout(&both), Duration::from_secs(120));
+        assert_eq!(
+            timeout(&[("AWS_LAMBDA_FUNCTION_TIMEOUT", "30")]),
+            Duration::from_secs(30)
+        );
+        for bad in ["0", "901", "1m", ""] {
+            let pairs = [("CWLOGS_FUNCTION_TIMEOUT", bad)];
+            assert_eq!(timeout(&pairs), DEFAULT_FUNCTION_TIMEOUT, "{bad}");
+        }
     }
 
     #[test]

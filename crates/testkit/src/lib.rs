@@ -11,6 +11,8 @@
 //!   what `cwlogs replay` wrote.
 //! - `lambda` (feature `lambda`): `LambdaEvent`s with their `Context`.
 //! - `proxy` (feature `proxy`): the fault proxy in front of a real service.
+//! - `runtime_api` (feature `runtime-api`): a Lambda Runtime API emulator, for running the
+//!   function binaries as Lambda runs them.
 //! - `moto` (feature `moto`): the SDK configuration from the environment, and buckets, state
 //!   tables, topics and queues in moto, made with the SDKs directly (bypassing the code under
 //!   test).
@@ -26,5 +28,7 @@ pub mod lambda;
 pub mod moto;
 #[cfg(feature = "proxy")]
 pub mod proxy;
+#[cfg(feature = "runtime-api")]
+pub mod runtime_api;
 pub mod services;
 pub mod stub;

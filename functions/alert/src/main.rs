@@ -56,6 +56,9 @@ async fn run<S: StateStore>(
     sns: SnsPublisher,
     dead_letters: Option<S3Archive>,
 ) -> Result<(), lambda_runtime::Error> {
-    let handler = cwlogs_lambda::Alerter::new(config, store, sns, dead_letters);
+    // The timeout taken when an invocation's deadline cannot be Lambda's (a local emulator).
+    let timeout = cwlogs_lambda::function_timeout(&|k| std::env::var(k).ok());
+    let handler =
+        cwlogs_lambda::Alerter::new(config, store, sns, dead_letters).with_timeout(timeout);
     lambda_runtime::run(lambda_runtime::service_fn(|event| handler.handle(event))).await
 }

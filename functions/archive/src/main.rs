@@ -18,6 +18,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     })?;
     let sdk = cwlogs_aws::sdk_config(None).await;
     let s3 = cwlogs_aws::S3Archive::new(&sdk, bucket, archive.kms_key_id.as_deref());
-    let handler = cwlogs_lambda::Archiver::new(config, s3);
+    // The timeout taken when an invocation's deadline cannot be Lambda's (a local emulator).
+    let handler = cwlogs_lambda::Archiver::new(config, s3)
+        .with_timeout(cwlogs_lambda::function_timeout(&env));
     lambda_runtime::run(lambda_runtime::service_fn(|event| handler.handle(event))).await
 }

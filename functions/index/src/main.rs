@@ -53,6 +53,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     }
     let handler = cwlogs_lambda::Indexer::new(config, cluster, dead_letters)
         .ok_or_else(|| ColdStartError("the index function needs `[index]` enabled".into()))?
-        .with_objects(objects);
+        .with_objects(objects)
+        // The timeout taken when an invocation's deadline cannot be Lambda's (a local emulator).
+        .with_timeout(cwlogs_lambda::function_timeout(&env));
     lambda_runtime::run(lambda_runtime::service_fn(|event| handler.handle(event))).await
 }
