@@ -494,54 +494,195 @@ fn push<'a>(out: &mut Vec<Cow<'a, str>>, tok: Cow<'a, str>) {
 }
 
 /// The tokens of a JSON object message; `false` (and `out` partly written) when it is not one.
+///
+/// The message is read once into a light tree of its own ([`Node`]: keys and strings borrowed
+/// where they hold no escape, arrays and objects past [`MAX_JSON_DEPTH`] skipped without
+/// being built), with the members of each object in key order and the last of duplicate
+/// keys kept, as a `serde_json::Value` map has them.
 fn json_tokens<'a>(message: &str, out: &mut Vec<Cow<'a, str>>) -> bool {
-    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(message)
-    else {
+    let mut de = serde_json::Deserializer::from_str(message);
+    let Ok(Node::Obj(map)) = serde::de::DeserializeSeed::deserialize(NodeSeed(0), &mut de) else {
         return false;
     };
+    if de.end().is_err() {
+        return false;
+    }
     out.push(Cow::Borrowed("{"));
     let mut fields = 0;
-    object_tokens(&map, "", 1, &mut fields, out);
+    object_tokens(&map, &mut String::new(), 1, &mut fields, out);
     out.push(Cow::Borrowed("}"));
     true
 }
 
+/// A JSON value as the tokens need it.
+enum Node<'m> {
+    /// An object whose members were read (in key order).
+    Obj(Vec<(Cow<'m, str>, Node<'m>)>),
+    /// An object too deep to read, or an empty one.
+    Leaf,
+    Arr,
+    Num,
+    Bool,
+    Null,
+    Str(Cow<'m, str>),
+}
+
+/// Reads a value whose parent object is at depth `.0` (the message's own object: 0).
+#[derive(Clone, Copy)]
+struct NodeSeed(usize);
+
+impl<'de> serde::de::DeserializeSeed<'de> for NodeSeed {
+    type Value = Node<'de>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Node<'de>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+/// A string, borrowed when the text holds it as is.
+struct Text<'m>(Cow<'m, str>);
+
+impl<'de> serde::Deserialize<'de> for Text<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Text<'de>, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for NodeSeed {
+    type Value = Node<'de>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Node<'de>, E> {
+        Ok(Node::Bool)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Node<'de>, E> {
+        Ok(Node::Num)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Node<'de>, E> {
+        Ok(Node::Num)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Node<'de>, E> {
+        Ok(Node::Num)
+    }
+    fn visit_unit<E>(self) -> Result<Node<'de>, E> {
+        Ok(Node::Null)
+    }
+    fn visit_none<E>(self) -> Result<Node<'de>, E> {
+        Ok(Node::Null)
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Node<'de>, E> {
+        Ok(Node::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Node<'de>, E> {
+        Ok(Node::Str(Cow::Owned(v.to_string())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Node<'de>, E> {
+        Ok(Node::Str(Cow::Owned(v)))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Node<'de>, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(Node::Arr)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Node<'de>, A::Error> {
+        // The message's object (depth 0 here) and objects whose parent is above
+        // MAX_JSON_DEPTH are read; deeper ones are skipped.
+        if self.0 != 0 && self.0 >= MAX_JSON_DEPTH {
+            while map
+                .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                .is_some()
+            {}
+            return Ok(Node::Leaf);
+        }
+        let mut members: Vec<(Cow<'de, str>, Node<'de>)> = Vec::new();
+        while let Some(Text(k)) = map.next_key::<Text<'de>>()? {
+            let v = map.next_value_seed(NodeSeed(self.0 + 1))?;
+            members.push((k, v));
+        }
+        if members.is_empty() && self.0 != 0 {
+            return Ok(Node::Leaf);
+        }
+        members.sort_by(|a, b| a.0.cmp(&b.0));
+        // The last of duplicate keys, as a map keeps it.
+        members.dedup_by(|later, earlier| {
+            if later.0 == earlier.0 {
+                std::mem::swap(later, earlier);
+                true
+            } else {
+                false
+            }
+        });
+        Ok(Node::Obj(members))
+    }
+}
+
+/// `key` followed by `suffix`, as one token.
+fn keyed(key: &str, suffix: &str) -> Cow<'static, str> {
+    let mut t = String::with_capacity(key.len() + suffix.len());
+    t.push_str(key);
+    t.push_str(suffix);
+    Cow::Owned(t)
+}
+
+/// The tokens of an object's members; `key` holds the dotted key of the object (empty for
+/// the message's own) and is given back as it came.
 fn object_tokens(
-    map: &serde_json::Map<String, serde_json::Value>,
-    prefix: &str,
+    map: &[(Cow<'_, str>, Node<'_>)],
+    key: &mut String,
     depth: usize,
     fields: &mut usize,
     out: &mut Vec<Cow<'_, str>>,
 ) {
-    use serde_json::Value;
     for (k, v) in map {
         if *fields >= MAX_JSON_FIELDS || out.len() >= MAX_TOKENS {
             push(out, Cow::Borrowed(WILD));
             return;
         }
         *fields += 1;
-        let mut key: String = k.chars().take(48).collect();
-        key = key.replace(|c: char| c.is_whitespace() || c == '"', "_");
-        if !prefix.is_empty() {
-            key = format!("{prefix}.{key}");
+        let base = key.len();
+        if base > 0 {
+            key.push('.');
         }
-        let name = k.to_ascii_lowercase();
+        for c in k.chars().take(48) {
+            key.push(if c.is_whitespace() || c == '"' {
+                '_'
+            } else {
+                c
+            });
+        }
+        let named = |list: &[&str]| list.iter().any(|l| l.eq_ignore_ascii_case(k));
         match v {
-            Value::Object(inner) if depth < MAX_JSON_DEPTH && !inner.is_empty() => {
-                object_tokens(inner, &key, depth + 1, fields, out);
+            Node::Obj(inner) if depth < MAX_JSON_DEPTH && !inner.is_empty() => {
+                object_tokens(inner, key, depth + 1, fields, out);
             }
-            Value::Object(_) => out.push(Cow::Owned(format!("{key}=<object>"))),
-            Value::Array(_) => out.push(Cow::Owned(format!("{key}=<array>"))),
-            Value::Number(_) => out.push(Cow::Owned(format!("{key}=<num>"))),
-            Value::Bool(_) => out.push(Cow::Owned(format!("{key}=<bool>"))),
-            Value::Null => out.push(Cow::Owned(format!("{key}=null"))),
-            Value::String(s) if LEVEL_KEYS.contains(&name.as_str()) => {
+            Node::Obj(_) | Node::Leaf => out.push(keyed(key, "=<object>")),
+            Node::Arr => out.push(keyed(key, "=<array>")),
+            Node::Num => out.push(keyed(key, "=<num>")),
+            Node::Bool => out.push(keyed(key, "=<bool>")),
+            Node::Null => out.push(keyed(key, "=null")),
+            Node::Str(s) if named(LEVEL_KEYS) => {
                 let short = s.len() <= 16 && s.bytes().all(|b| b.is_ascii_alphabetic());
-                let value = if short { s.as_str() } else { "<str>" };
-                out.push(Cow::Owned(format!("{key}={value}")));
+                let value = if short { &**s } else { "<str>" };
+                key.push('=');
+                out.push(keyed(key, value));
             }
-            Value::String(s) if MESSAGE_KEYS.contains(&name.as_str()) => {
-                out.push(Cow::Owned(format!("{key}=\"")));
+            Node::Str(s) if named(MESSAGE_KEYS) => {
+                out.push(keyed(key, "=\""));
                 let mut words = Vec::new();
                 text_tokens(s, &mut words);
                 let room = MAX_TOKENS.saturating_sub(out.len() + 2);
@@ -557,14 +698,119 @@ fn object_tokens(
                 }
                 out.push(Cow::Borrowed("\""));
             }
-            Value::String(_) => out.push(Cow::Owned(format!("{key}=<str>"))),
+            Node::Str(_) => out.push(keyed(key, "=<str>")),
         }
+        key.truncate(base);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The tokens as they were made from a `serde_json::Value` (the reference for the light
+    /// tree of [`json_tokens`]).
+    fn value_tokens(message: &str) -> Option<Vec<String>> {
+        fn walk(
+            map: &serde_json::Map<String, serde_json::Value>,
+            prefix: &str,
+            depth: usize,
+            fields: &mut usize,
+            out: &mut Vec<Cow<'_, str>>,
+        ) {
+            use serde_json::Value;
+            for (k, v) in map {
+                if *fields >= MAX_JSON_FIELDS || out.len() >= MAX_TOKENS {
+                    push(out, Cow::Borrowed(WILD));
+                    return;
+                }
+                *fields += 1;
+                let mut key: String = k.chars().take(48).collect();
+                key = key.replace(|c: char| c.is_whitespace() || c == '"', "_");
+                if !prefix.is_empty() {
+                    key = format!("{prefix}.{key}");
+                }
+                let name = k.to_ascii_lowercase();
+                match v {
+                    Value::Object(inner) if depth < MAX_JSON_DEPTH && !inner.is_empty() => {
+                        walk(inner, &key, depth + 1, fields, out);
+                    }
+                    Value::Object(_) => out.push(Cow::Owned(format!("{key}=<object>"))),
+                    Value::Array(_) => out.push(Cow::Owned(format!("{key}=<array>"))),
+                    Value::Number(_) => out.push(Cow::Owned(format!("{key}=<num>"))),
+                    Value::Bool(_) => out.push(Cow::Owned(format!("{key}=<bool>"))),
+                    Value::Null => out.push(Cow::Owned(format!("{key}=null"))),
+                    Value::String(s) if LEVEL_KEYS.contains(&name.as_str()) => {
+                        let short = s.len() <= 16 && s.bytes().all(|b| b.is_ascii_alphabetic());
+                        let value = if short { s.as_str() } else { "<str>" };
+                        out.push(Cow::Owned(format!("{key}={value}")));
+                    }
+                    Value::String(s) if MESSAGE_KEYS.contains(&name.as_str()) => {
+                        out.push(Cow::Owned(format!("{key}=\"")));
+                        let mut words = Vec::new();
+                        text_tokens(s, &mut words);
+                        let room = MAX_TOKENS.saturating_sub(out.len() + 2);
+                        let cut = words.len() > room;
+                        out.extend(
+                            words
+                                .into_iter()
+                                .take(room)
+                                .map(|w| Cow::Owned(w.into_owned())),
+                        );
+                        if cut {
+                            push(out, Cow::Borrowed(WILD));
+                        }
+                        out.push(Cow::Borrowed("\""));
+                    }
+                    Value::String(_) => out.push(Cow::Owned(format!("{key}=<str>"))),
+                }
+            }
+        }
+        let Ok(serde_json::Value::Object(map)) = serde_json::from_str(message) else {
+            return None;
+        };
+        let mut out = vec![Cow::Borrowed("{")];
+        walk(&map, "", 1, &mut 0, &mut out);
+        out.push(Cow::Borrowed("}"));
+        Some(out.into_iter().map(Cow::into_owned).collect())
+    }
+
+    fn light_tokens(message: &str) -> Option<Vec<String>> {
+        let mut out = Vec::new();
+        json_tokens(message, &mut out).then(|| out.into_iter().map(Cow::into_owned).collect())
+    }
+
+    #[test]
+    fn json_tokens_as_a_value_gave_them() {
+        let mut cases: Vec<String> = [
+            r#"{}"#,
+            r#"{"b":1,"a":{"z":null,"y":[1,{"x":2}],"w":{}},"msg":"user 17 logged in","level":"INFO"}"#,
+            r#"{"a":1,"a":"two","b":{"c":{"d":{"e":{"f":{"g":1}}}}}}"#,
+            r#"{"k\"ey":"v\u00e9","message":"esc\naped \"text\" 42","x y":true}"#,
+            r#"{"a":1} trailing"#,
+            r#"{"a":}"#,
+            r#"[1,2]"#,
+            r#"{"n":12345678901234567890123,"f":1e400}"#,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let many: String = (0..80).map(|i| format!("\"k{i}\":{i},")).collect();
+        cases.push(format!("{{{many}\"z\":1}}"));
+        // More from a file of JSON-encoded messages, one a line (the bench data's, say).
+        if let Ok(path) = std::env::var("CWLOGS_JSON_TOKEN_CASES") {
+            let text = std::fs::read_to_string(path).expect("cases");
+            for line in text.lines() {
+                let m: String = serde_json::from_str(line).expect("a JSON string");
+                let trimmed = m.trim();
+                let rest = lambda_prefix(trimmed).map_or(trimmed, |(_, r)| r);
+                cases.push(rest.to_string());
+            }
+        }
+        for c in &cases {
+            assert_eq!(light_tokens(c), value_tokens(c), "{c}");
+        }
+    }
 
     fn t(m: &str) -> String {
         tokenize(m).join(" ")
