@@ -34,6 +34,7 @@ fn usage_errors_exit_2_in_every_command() {
         vec!["rules", "show", "no-such-rule"],
         vec!["rules", "list", "--config", &bad],
         vec!["patterns", &missing],
+        vec!["import", "metric-filters", &missing],
     ];
     for args in cases {
         let o = cwlogs(&args);
