@@ -7,7 +7,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, ServerSideEncryption};
 use cwlogs_pipeline::sink::classify::Service;
 use cwlogs_pipeline::sources::{BodyError, GetError, GetErrorKind, ObjectRef, ObjectSource};
-use cwlogs_pipeline::{Archive, Backoff, Class, Object, SendError};
+use cwlogs_pipeline::{Archive, Backoff, Class, Listed, Object, SendError};
 use std::fmt;
 use std::io::{self, Read};
 use std::sync::Mutex;
@@ -113,6 +113,89 @@ impl S3Archive {
 impl Archive for S3Archive {
     async fn put(&self, object: Object<'_>, deadline: Option<Instant>) -> Result<(), SendError> {
         with_retry(&self.backoff, deadline, || self.put_once(object)).await
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        max: usize,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<Listed>, SendError> {
+        let target = format!("s3://{}/{prefix}", self.bucket);
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        while out.len() < max {
+            let page = with_retry(&self.backoff, deadline, || {
+                let req = self
+                    .client
+                    .list_objects_v2()
+                    .bucket(&self.bucket)
+                    .prefix(prefix)
+                    .set_continuation_token(token.clone());
+                let target = &target;
+                async move {
+                    req.send()
+                        .await
+                        .map_err(|e| send_error(Service::S3, "ListObjectsV2", target, &e))
+                }
+            })
+            .await?;
+            for o in page.contents() {
+                if let Some(k) = o.key() {
+                    out.push(Listed {
+                        key: k.to_string(),
+                        last_modified_ms: o
+                            .last_modified()
+                            .and_then(|t| t.to_millis().ok())
+                            .unwrap_or(0),
+                    });
+                }
+            }
+            match page.next_continuation_token() {
+                Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        out.truncate(max);
+        Ok(out)
+    }
+
+    async fn get(&self, key: &str, deadline: Option<Instant>) -> Result<Vec<u8>, SendError> {
+        let target = format!("s3://{}/{key}", self.bucket);
+        with_retry(&self.backoff, deadline, || async {
+            let out = self
+                .client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| send_error(Service::S3, "GetObject", &target, &e))?;
+            out.body
+                .collect()
+                .await
+                .map(|b| b.into_bytes().to_vec())
+                .map_err(|e| SendError {
+                    class: Class::Retry,
+                    message: format!("S3 GetObject {target}: reading the body: {e}"),
+                })
+        })
+        .await
+    }
+
+    async fn delete(&self, key: &str, deadline: Option<Instant>) -> Result<(), SendError> {
+        let target = format!("s3://{}/{key}", self.bucket);
+        with_retry(&self.backoff, deadline, || async {
+            self.client
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| send_error(Service::S3, "DeleteObject", &target, &e))
+        })
+        .await
     }
 }
 

@@ -557,3 +557,46 @@ async fn batch_operations_tasks_answer_per_task_and_retried_tasks_index_once() {
     })
     .await;
 }
+
+/// S3 refuses to read an object (403, as a missing `s3:GetObject` or a KMS key policy
+/// would): a dead letter, `s3-get`. Once the cause is fixed, the scheduled re-drive reads the
+/// object again through the same dead letter (listed, read and deleted in moto), indexes
+/// every record once, and the bucket holds no dead letter any more.
+#[tokio::test]
+async fn an_object_s3_refused_to_read_is_redriven_once_the_cause_is_fixed() {
+    with_cluster(async |cluster| {
+        let rig = Rig::new(cluster, "s3f-redrive", false).await;
+        let o = rig.put(TRAIL, trail(250, "r")).await;
+        rig.s3.rule(
+            get_of(TRAIL),
+            Action::Answer(Reply::s3_error(403, "AccessDenied")),
+            usize::MAX,
+        );
+        let h = rig.indexer();
+        let rounds = drive_sqs(&h, vec![("m0".into(), o.clone())], LONG_DEADLINE_MS).await;
+        assert_eq!(rounds.len(), 1, "refused: not handed back: {rounds:?}");
+        let stages: Vec<String> = rig.dead_letters().await.into_iter().map(|d| d.0).collect();
+        assert_eq!(stages, ["s3-get"]);
+        // The schedule runs while the cause is still there: rescheduled.
+        let redrive = r#"{"cwlogs_redrive": {"base_minutes": 1}}"#;
+        let (s, _) = h
+            .handle_counted(invocation(redrive, "sched-1", Some(LONG_DEADLINE_MS)))
+            .await;
+        let c = s.redrive.expect("a re-drive run");
+        assert_eq!((c.stored, c.attempted, c.failed), (1, 1, 1), "{c:?}");
+        // Fixed; the next run (after the backoff) delivers it.
+        rig.s3.heal();
+        let later = std::time::SystemTime::now() + Duration::from_secs(120);
+        let (s, _) = h
+            .handle_counted_at(
+                invocation(redrive, "sched-2", Some(LONG_DEADLINE_MS + 120_000)),
+                later,
+            )
+            .await;
+        let c = s.redrive.expect("a re-drive run");
+        assert_eq!((c.attempted, c.delivered), (1, 1), "{c:?}");
+        assert!(rig.dead_letters().await.is_empty());
+        rig.indexed_once("redrive", &ids(&o, 0..250)).await;
+    })
+    .await;
+}

@@ -139,6 +139,9 @@ impl<T: BulkTransport, A: Archive, O: ObjectSource> Deliver for Indexer<T, A, O>
     type DeadLetterArchive = A;
 
     async fn deliver(&self, input: &Invocation<'_>) -> Delivered<IndexSummary> {
+        if let Some(policy) = cwlogs_pipeline::sink::redrive::RedrivePolicy::request(input.bytes) {
+            return Box::pin(self.redrive(input, policy)).await;
+        }
         if let Some(s3) = &self.s3
             && let Some(n) = cwlogs_pipeline::sources::notification::parse(input.bytes)
         {

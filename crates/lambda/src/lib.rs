@@ -69,6 +69,7 @@ mod dead_letter;
 mod handler;
 mod index;
 mod objects;
+mod redrive;
 mod response;
 mod self_metrics;
 mod summary;
@@ -76,6 +77,7 @@ mod summary;
 pub use alert::{Alerter, check_alert_config};
 pub use archive::Archiver;
 pub use index::Indexer;
+pub use redrive::RedriveCounts;
 pub use response::{
     BatchItemFailure, BatchOperationsAnswer, BatchOperationsResult, FirehoseRecord, FirehoseResult,
     Response,

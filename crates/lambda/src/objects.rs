@@ -22,6 +22,7 @@ use crate::summary::Summary;
 use crate::{IndexSummary, RetryLater};
 use cwlogs_pipeline::index::{BulkReport, Fate, index_items};
 use cwlogs_pipeline::sink::BulkTransport;
+use cwlogs_pipeline::sink::redrive::RedrivePolicy;
 use cwlogs_pipeline::sources::notification::{NotificationShape, Notifications, ObjectRef};
 use cwlogs_pipeline::sources::{
     Detected, GetErrorKind, ObjectChunk, ObjectSource, ObjectStream, S3Indexing, SourceError,
@@ -408,6 +409,77 @@ impl<T: BulkTransport, A: Archive, O: ObjectSource> Indexer<T, A, O> {
             ));
         }
         Ok(Outcome::Done(format!("{} events", t.delivered)))
+    }
+}
+
+impl<T: BulkTransport, A: Archive, O: ObjectSource> Indexer<T, A, O> {
+    /// A re-drive run over the index function's dead letters (`index`: documents the cluster
+    /// refused; `s3-get`: objects S3 refused to read): see [`crate::redrive`].
+    pub(crate) async fn redrive(
+        &self,
+        input: &Invocation<'_>,
+        policy: RedrivePolicy,
+    ) -> Delivered<IndexSummary> {
+        let mut summary = IndexSummary::started("redrive", 0);
+        let counts = crate::redrive::run(
+            &self.dead_letters,
+            &["index", "s3-get"],
+            &policy,
+            input,
+            async |raw: Vec<u8>| self.redeliver(input, &raw, &mut summary).await,
+        )
+        .await;
+        summary.redrive = Some(counts);
+        Ok((summary.clone(), Response::Summary(summary)))
+    }
+
+    /// Delivers a dead letter's bytes again: a notification's objects read again, or a
+    /// payload's documents sent again (what was indexed answers 409). `Ok` when everything is
+    /// in now; else why not (nothing is dead-lettered anew: the dead letter keeps the error).
+    async fn redeliver(
+        &self,
+        input: &Invocation<'_>,
+        raw: &[u8],
+        summary: &mut IndexSummary,
+    ) -> Result<(), String> {
+        if let (Some(s3), Some(n)) = (&self.s3, cwlogs_pipeline::sources::notification::parse(raw))
+        {
+            for item in &n.items {
+                if let Some(e) = &item.error {
+                    return Err(e.clone());
+                }
+                for object in &item.objects {
+                    summary.objects += 1;
+                    match self.read_object(input, s3, object, summary).await {
+                        Ok(Outcome::Done(_) | Outcome::Superseded(_)) => {}
+                        Ok(Outcome::Failed(why) | Outcome::Pending(why)) | Err((_, why)) => {
+                            return Err(why);
+                        }
+                    }
+                }
+            }
+            return Ok(());
+        }
+        let config = &self.config;
+        let processed = process_input(config, "redrive", &input.source(), raw, |region, batch| {
+            process_batch(config, region, batch)
+        });
+        if let Some(dead) = processed.dead_letters().next() {
+            return Err(dead.error.clone());
+        }
+        let mut items: Vec<&[u8]> = Vec::new();
+        for out in processed.records.iter().flat_map(|r| &r.outputs) {
+            summary.filtered_events += out.index_filtered;
+            items.extend(out.bulk.iter().flat_map(|c| c.items()));
+        }
+        summary.events += processed.records.iter().map(|r| r.events).sum::<usize>();
+        let until = input.budget.send_until;
+        let report = index_items(&self.transport, &items, &self.index, &self.options, until).await;
+        let t = count(&report, summary);
+        match (t.first_pending, t.first_refusal) {
+            (Some(why), _) | (None, Some(why)) => Err(why),
+            (None, None) => Ok(()),
+        }
     }
 }
 

@@ -155,6 +155,10 @@ pub struct IndexSummary {
     /// notification of its own.
     #[serde(skip_serializing_if = "is_zero")]
     pub objects_superseded: usize,
+    /// A re-drive run (`{"cwlogs_redrive": ...}`): what it found and did with the dead
+    /// letters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redrive: Option<crate::RedriveCounts>,
     /// The event counts per log group (sink `index`), for the self-metrics.
     #[serde(skip)]
     pub groups: GroupTallies,

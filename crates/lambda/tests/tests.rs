@@ -6,4 +6,5 @@ mod alert_handler;
 mod handler;
 mod hostile;
 mod index_handler;
+mod redrive;
 mod s3_objects;

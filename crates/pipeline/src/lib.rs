@@ -141,7 +141,7 @@ pub use rules::{
     AlertRule, AlertsConfig, GroupKey, MetricRule, RateLimit, Rule, RuleSet, Severity,
 };
 pub use sink::{
-    AlertMessage, Archive, Backoff, Class, DeadLetter, MemoryArchive, MemoryPublisher,
+    AlertMessage, Archive, Backoff, Class, DeadLetter, Listed, MemoryArchive, MemoryPublisher,
     MemoryStateStore, Object, Publish, SendError, StateStore, StateWrite, Versioned,
     put_dead_letter,
 };

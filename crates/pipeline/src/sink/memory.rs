@@ -93,6 +93,45 @@ impl Archive for MemoryArchive {
         };
         std::future::ready(result)
     }
+
+    fn list(
+        &self,
+        prefix: &str,
+        max: usize,
+        _deadline: Option<Instant>,
+    ) -> impl Future<Output = Result<Vec<crate::sink::Listed>, SendError>> + Send {
+        let listed = lock(&self.objects)
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .take(max)
+            .map(|k| crate::sink::Listed {
+                key: k.clone(),
+                last_modified_ms: 0,
+            })
+            .collect();
+        std::future::ready(Ok(listed))
+    }
+
+    fn get(
+        &self,
+        key: &str,
+        _deadline: Option<Instant>,
+    ) -> impl Future<Output = Result<Vec<u8>, SendError>> + Send {
+        let body = lock(&self.objects).get(key).map(|o| o.body.clone());
+        std::future::ready(body.ok_or_else(|| SendError {
+            class: crate::sink::Class::Reject,
+            message: format!("NoSuchKey: {key}"),
+        }))
+    }
+
+    fn delete(
+        &self,
+        key: &str,
+        _deadline: Option<Instant>,
+    ) -> impl Future<Output = Result<(), SendError>> + Send {
+        lock(&self.objects).remove(key);
+        std::future::ready(Ok(()))
+    }
 }
 
 /// A [`StateStore`] in memory: state shared by the invocations of one container (or one

@@ -20,6 +20,7 @@ mod bulk;
 pub mod classify;
 pub mod dead_letter;
 mod memory;
+pub mod redrive;
 mod state;
 
 pub use bulk::{BulkTransport, MAX_RESPONSE_BYTES, Reply};
@@ -80,6 +81,9 @@ pub struct Object<'a> {
 
 /// Where archive objects and dead letters are written. Writes overwrite: writing the same
 /// object twice leaves one object, which is what makes redelivery harmless.
+///
+/// Listing, reading and deleting are for dead letters that re-drive themselves
+/// ([`redrive`]); an archive that cannot do them refuses (the defaults).
 pub trait Archive: Send + Sync {
     /// Writes `object`, retrying retryable failures until `deadline` (if any) is near. The
     /// error is the last attempt's.
@@ -88,6 +92,53 @@ pub trait Archive: Send + Sync {
         object: Object<'_>,
         deadline: Option<Instant>,
     ) -> impl Future<Output = Result<(), SendError>> + Send;
+
+    /// The keys under `prefix`, in key order, at most `max`, with their last-modified times.
+    fn list(
+        &self,
+        prefix: &str,
+        max: usize,
+        deadline: Option<Instant>,
+    ) -> impl Future<Output = Result<Vec<Listed>, SendError>> + Send {
+        let _ = (prefix, max, deadline);
+        std::future::ready(Err(unsupported("list")))
+    }
+
+    /// The bytes of `key`.
+    fn get(
+        &self,
+        key: &str,
+        deadline: Option<Instant>,
+    ) -> impl Future<Output = Result<Vec<u8>, SendError>> + Send {
+        let _ = (key, deadline);
+        std::future::ready(Err(unsupported("read")))
+    }
+
+    /// Deletes `key` (a missing key is no error).
+    fn delete(
+        &self,
+        key: &str,
+        deadline: Option<Instant>,
+    ) -> impl Future<Output = Result<(), SendError>> + Send {
+        let _ = (key, deadline);
+        std::future::ready(Err(unsupported("delete")))
+    }
+}
+
+/// One key a listing found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// The key.
+    pub key: String,
+    /// When it was last written, milliseconds since the epoch.
+    pub last_modified_ms: i64,
+}
+
+fn unsupported(what: &str) -> SendError {
+    SendError {
+        class: Class::Reject,
+        message: format!("this archive cannot {what} objects"),
+    }
 }
 
 /// The retry schedule: exponential backoff with full jitter (the delay is uniform in
