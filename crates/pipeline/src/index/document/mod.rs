@@ -16,6 +16,15 @@
 //!  "cwlogs": {"truncated": true, "reasons": ["max_depth"]}}    // only when fields were capped
 //! ```
 //!
+//! **Fields of `[parse]` and `[[enrich]]`** ([`crate::shape`]): the typed ECS fields of a VPC
+//! flow log record, a Lambda platform line or event, or a CloudTrail record, and the batch's
+//! enrichment, go into the objects above where they belong (`event.start` into `event`,
+//! `aws.vpcflow` into `aws`, `cloud.account.name` into `cloud.account`) or after `aws` as
+//! objects of their own (`source`, `destination`, `network`, `user_agent`, `trace`, ...), so
+//! that no document names a key twice; `cwlogs.parse_error` and `cwlogs.multiline.events` join
+//! `cwlogs`. The JSON parsers read the values they need from the validating pass below
+//! (`probe.rs`), which runs once per JSON message whatever reads it.
+//!
 //! **Fields from the message**, under [`DocumentConfig::json_key`] (a dotted key such as
 //! `app.fields` gives nested objects, never a dotted name); none when `json_key` is off:
 //!
