@@ -37,6 +37,9 @@ pub struct Indexer<T, A, O = NoObjects> {
     pub(crate) s3: Option<Arc<S3Indexing>>,
     /// The function's timeout, for deadlines that cannot be Lambda's.
     pub(crate) timeout: std::time::Duration,
+    /// `[patterns]`: the container's template miner (kept across invocations; documents
+    /// carry `cwlogs.pattern.id`); `None` when patterns are off.
+    pub(crate) patterns: Option<std::sync::Mutex<cwlogs_pipeline::Miner>>,
 }
 
 /// How the documents of one record ended.
@@ -71,16 +74,20 @@ impl<T: BulkTransport, A: Archive> Indexer<T, A> {
             .s3
             .as_ref()
             .map(|source| Arc::new(S3Indexing::new(&index, source)));
-        Some(Indexer {
-            config,
-            index,
-            transport,
-            dead_letters,
-            options,
-            objects: NoObjects,
-            s3,
-            timeout: crate::DEFAULT_FUNCTION_TIMEOUT,
-        })
+        Some(
+            Indexer {
+                config,
+                index,
+                transport,
+                dead_letters,
+                options,
+                objects: NoObjects,
+                s3,
+                timeout: crate::DEFAULT_FUNCTION_TIMEOUT,
+                patterns: None,
+            }
+            .with_patterns(),
+        )
     }
 }
 
@@ -96,6 +103,7 @@ impl<T: BulkTransport, A: Archive, O: ObjectSource> Indexer<T, A, O> {
             objects,
             s3: self.s3,
             timeout: self.timeout,
+            patterns: self.patterns,
         }
     }
 
@@ -149,7 +157,19 @@ impl<T: BulkTransport, A: Archive, O: ObjectSource> Deliver for Indexer<T, A, O>
             return Box::pin(self.deliver_objects(input, s3, n)).await;
         }
         let config = &self.config;
-        let (decoded, mut summary) = match self.decode_batches(input, config).await {
+        let decoded = match &self.patterns {
+            None => self.decode_batches(input, config).await,
+            Some(miner) => {
+                let build = |region: &str, batch: &cwlogs_pipeline::LogBatch<'_>| {
+                    let mut m = miner
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    cwlogs_pipeline::process_batch_with(config, region, batch, Some(&mut m))
+                };
+                self.decode(input, config, build).await
+            }
+        };
+        let (decoded, mut summary) = match decoded {
             ControlFlow::Continue(decoded) => decoded,
             ControlFlow::Break(answer) => return answer,
         };
@@ -273,5 +293,17 @@ impl<T: BulkTransport, A: Archive, O: ObjectSource> Deliver for Indexer<T, A, O>
 
     fn dead_letter_destination(&self) -> DeadLetters<'_, A> {
         self.dead_letters.destination()
+    }
+}
+
+impl<T, A, O> Indexer<T, A, O> {
+    /// The miner of `[patterns]`, when the configuration turns it on.
+    fn with_patterns(mut self) -> Self {
+        self.patterns = self
+            .config
+            .patterns
+            .as_ref()
+            .map(|p| std::sync::Mutex::new(p.miner()));
+        self
     }
 }

@@ -222,3 +222,38 @@ async fn a_configuration_of_rules_alone_still_indexes() {
     let s = summary(&h, &sample("direct/cloudtrail.json")).await;
     assert!(s.events > 0 && s.indexed_events == s.events, "{s:?}");
 }
+
+#[tokio::test]
+async fn with_patterns_documents_carry_their_pattern_id_across_invocations() {
+    let config = Config::from_toml("[patterns]\nenabled = true\n", &|k| {
+        (k == "AWS_REGION").then(|| "eu-west-1".to_string())
+    })
+    .expect("config");
+    let h = Indexer::new(config, MemoryIndex::new(), Some(MemoryArchive::new())).expect("index");
+    let text = sample("direct/app-json.json");
+    let s = summary(&h, &text).await;
+    assert!(s.events > 0 && s.indexed_events == s.events, "{s:?}");
+    let ids = |h: &Indexer<MemoryIndex, MemoryArchive>| -> Vec<String> {
+        h.transport()
+            .docs()
+            .values()
+            .map(|d| {
+                let doc: serde_json::Value = serde_json::from_slice(&d.source).expect("json");
+                doc["cwlogs"]["pattern"]["id"]
+                    .as_str()
+                    .expect("a pattern id")
+                    .to_string()
+            })
+            .collect()
+    };
+    let first = ids(&h);
+    assert_eq!(first.len(), s.events);
+    assert!(first.iter().all(|id| id.len() == 16));
+    // Without [patterns], no id.
+    let plain = indexer(true);
+    summary(&plain, &text).await;
+    for d in plain.transport().docs().values() {
+        let doc: serde_json::Value = serde_json::from_slice(&d.source).expect("json");
+        assert!(doc["cwlogs"].get("pattern").is_none(), "{doc}");
+    }
+}
