@@ -224,7 +224,7 @@ async fn a_configuration_of_rules_alone_still_indexes() {
 }
 
 #[tokio::test]
-async fn with_patterns_documents_carry_their_pattern_id_across_invocations() {
+async fn with_patterns_documents_carry_their_pattern_id() {
     let config = Config::from_toml("[patterns]\nenabled = true\n", &|k| {
         (k == "AWS_REGION").then(|| "eu-west-1".to_string())
     })
