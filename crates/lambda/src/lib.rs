@@ -77,12 +77,12 @@ mod summary;
 pub use alert::{Alerter, check_alert_config};
 pub use archive::Archiver;
 pub use index::Indexer;
-pub use redrive::RedriveCounts;
 pub use response::{
     BatchItemFailure, BatchOperationsAnswer, BatchOperationsResult, FirehoseRecord, FirehoseResult,
     Response,
 };
 pub use self_metrics::{GroupCounts, GroupTallies, SelfMetricsDetail, redacted_values_lines};
+pub use summary::RedriveCounts;
 pub use summary::{AlertSummary, IndexSummary, InvocationSummary};
 
 use cwlogs_pipeline::Config;

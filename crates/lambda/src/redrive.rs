@@ -9,32 +9,11 @@
 
 use crate::dead_letter::DeadLetterBucket;
 use crate::handler::Invocation;
+use crate::summary::RedriveCounts;
 use cwlogs_pipeline::sink::redrive::{Due, RedrivePolicy, due, failed, raw_key};
 use cwlogs_pipeline::{Archive, Object};
-use serde::Serialize;
 use serde_json::Value;
 use std::time::Instant;
-
-/// What one re-drive run did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct RedriveCounts {
-    /// Dead letters in the bucket (error files under the prefix), of every function.
-    pub stored: usize,
-    /// Milliseconds since the oldest of them was written (0 without any).
-    pub oldest_age_ms: u64,
-    /// Dead letters of this function's stages that were due and re-driven.
-    pub attempted: usize,
-    /// Of those, delivered now (and deleted).
-    pub delivered: usize,
-    /// Of those, failing again (their error file updated, the next attempt scheduled).
-    pub failed: usize,
-    /// Of those, failing for the last time: they stay with their last error.
-    pub exhausted: usize,
-    /// This function's dead letters not due yet.
-    pub waiting: usize,
-    /// Due ones left for the next run (`per_run`, or the deadline).
-    pub left: usize,
-}
 
 /// The longest listing read by one run.
 const MAX_LISTED: usize = 100_000;

@@ -158,7 +158,7 @@ pub struct IndexSummary {
     /// A re-drive run (`{"cwlogs_redrive": ...}`): what it found and did with the dead
     /// letters.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub redrive: Option<crate::RedriveCounts>,
+    pub redrive: Option<RedriveCounts>,
     /// The event counts per log group (sink `index`), for the self-metrics.
     #[serde(skip)]
     pub groups: GroupTallies,
@@ -214,4 +214,25 @@ summary!(AlertSummary, |s|
 /// summary lines.
 fn is_zero(n: &usize) -> bool {
     *n == 0
+}
+
+/// What one re-drive run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RedriveCounts {
+    /// Dead letters in the bucket (error files under the prefix), of every function.
+    pub stored: usize,
+    /// Milliseconds since the oldest of them was written (0 without any).
+    pub oldest_age_ms: u64,
+    /// Dead letters of this function's stages that were due and re-driven.
+    pub attempted: usize,
+    /// Of those, delivered now (and deleted).
+    pub delivered: usize,
+    /// Of those, failing again (their error file updated, the next attempt scheduled).
+    pub failed: usize,
+    /// Of those, failing for the last time: they stay with their last error.
+    pub exhausted: usize,
+    /// This function's dead letters not due yet.
+    pub waiting: usize,
+    /// Due ones left for the next run (`per_run`, or the deadline).
+    pub left: usize,
 }
