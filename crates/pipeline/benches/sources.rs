@@ -14,6 +14,7 @@
 //! ```sh
 //! cargo bench -p cwlogs-pipeline --bench sources                 # 5 rounds, ~40 MB per format
 //! cargo bench -p cwlogs-pipeline --bench sources -- --rounds 3 --mb 20
+//! cargo bench -p cwlogs-pipeline --bench sources -- --only s3_vpcflow   # one stage (perf)
 //! ```
 //!
 //! Without `--bench` (as `cargo test --benches` runs it) every stage runs once on 1 MB.
@@ -211,6 +212,9 @@ fn main() {
                 docs
             }),
         });
+    }
+    if let Some(only) = value("--only") {
+        stages.retain(|s| s.name == only);
     }
     let mut best = vec![f64::MAX; stages.len()];
     let mut docs = vec![0; stages.len()];

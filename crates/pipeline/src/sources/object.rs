@@ -141,6 +141,8 @@ pub struct ObjectStream<'c, R: Read> {
     group: String,
     builder: Option<DocumentBuilder<'c>>,
     ids: DocIds,
+    /// The current record's `_id` (hex).
+    id: Vec<u8>,
     buf: Vec<u8>,
     array: RecordsArray,
     /// The position of the next record (line number, or index in `Records`).
@@ -148,6 +150,8 @@ pub struct ObjectStream<'c, R: Read> {
     scratch: vpc_flow::Scratch,
     /// The flow log field giving the time (`start`, else `end`), by position.
     flow_time: Option<usize>,
+    /// The header names the default format.
+    flow_default: bool,
     done: bool,
     keep_events: bool,
     /// Documents built in all.
@@ -198,6 +202,10 @@ impl<'c, R: Read> ObjectStream<'c, R> {
                 .find_map(|name| f.fields().iter().position(|d| d.name == *name)),
             _ => None,
         };
+        let detected_format = match &detected {
+            Detected::Records(Format::VpcFlow(f)) => Some(f.clone()),
+            _ => None,
+        };
         let builder = match &detected {
             Detected::Records(_) => Some(DocumentBuilder::for_object(
                 &s3.index.documents,
@@ -223,11 +231,13 @@ impl<'c, R: Read> ObjectStream<'c, R> {
             group,
             builder,
             ids: DocIds::new(bucket, key),
+            id: Vec::with_capacity(32),
             buf: Vec::new(),
             array: RecordsArray::default(),
             position: 0,
             scratch: vpc_flow::Scratch::default(),
             flow_time,
+            flow_default: matches!(&detected_format, Some(f) if f == FlowFormat::default_format()),
             keep_events: false,
             documents: 0,
         })
@@ -290,11 +300,16 @@ impl<'c, R: Read> ObjectStream<'c, R> {
                 continue; // a blank line
             }
             chunk.records += 1;
-            let text = String::from_utf8_lossy(&self.buf);
-            let mut id = Vec::with_capacity(32);
+            // The common case checked at `from_utf8`'s speed; invalid bytes become U+FFFD.
+            let text = match std::str::from_utf8(&self.buf) {
+                Ok(t) => Cow::Borrowed(t),
+                Err(_) => String::from_utf8_lossy(&self.buf),
+            };
             let mut digits = [0u8; 20];
-            self.ids.push(&mut id, position_text(position, &mut digits));
-            let id = String::from_utf8(id).unwrap_or_default();
+            self.id.clear();
+            self.ids
+                .push(&mut self.id, position_text(position, &mut digits));
+            let id = std::str::from_utf8(&self.id).unwrap_or_default();
             // The parsers that read the record themselves give its time; CloudTrail's was
             // found while reading it.
             let builder = self.builder.as_mut().ok_or_else(|| {
@@ -304,11 +319,17 @@ impl<'c, R: Read> ObjectStream<'c, R> {
                 Detected::Records(Format::VpcFlow(f)) => {
                     let parsed = builder.parsed_mut();
                     parsed.clear();
+                    // The default format has the parser's fast path.
+                    let f = if self.flow_default {
+                        FlowFormat::default_format()
+                    } else {
+                        f
+                    };
                     if let Err(e) = vpc_flow::parse(f, &text, parsed, &mut self.scratch) {
                         e.report(parsed);
                     }
                     self.flow_time
-                        .and_then(|i| text.split_ascii_whitespace().nth(i))
+                        .and_then(|i| nth_field(&text, i))
                         .and_then(|t| t.parse::<i64>().ok())
                         .filter(|s| (0..=253_402_300_799).contains(s))
                         .map(|s| s * 1000)
@@ -336,7 +357,7 @@ impl<'c, R: Read> ObjectStream<'c, R> {
             }
             chunk.oldest_ms = Some(chunk.oldest_ms.map_or(timestamp, |o| o.min(timestamp)));
             let event = LogEvent {
-                id: Cow::Borrowed(id.as_str()),
+                id: Cow::Borrowed(id),
                 timestamp,
                 message: Cow::Borrowed(&text),
             };
@@ -437,6 +458,28 @@ impl<'c, R: Read> ObjectStream<'c, R> {
             }
             return Ok(Some((position, None)));
         }
+    }
+}
+
+/// Field `n` (0-based) of a space-separated record: found with the spaces' positions (SIMD),
+/// as the flow log parser splits (a run of spaces counts as one).
+fn nth_field(text: &str, n: usize) -> Option<&str> {
+    let b = text.as_bytes();
+    let mut start = 0;
+    let mut seen = 0;
+    let mut spaces = memchr::memchr_iter(b' ', b);
+    loop {
+        let end = spaces.next().unwrap_or(b.len());
+        if end > start {
+            if seen == n {
+                return text.get(start..end);
+            }
+            seen += 1;
+        }
+        if end == b.len() {
+            return None;
+        }
+        start = end + 1;
     }
 }
 

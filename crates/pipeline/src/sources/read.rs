@@ -463,7 +463,19 @@ impl<B: BufRead> Scanner<'_, B> {
                 return Err(truncated());
             }
             let mut end = None;
-            for (i, &b) in available.iter().enumerate() {
+            let mut i = 0;
+            while i < available.len() {
+                let b = available[i];
+                i += 1;
+                if in_str && !esc && b != b'"' && b != b'\\' {
+                    // Inside a string: jump to its next quote or backslash.
+                    match memchr::memchr2(b'"', b'\\', &available[i..]) {
+                        Some(n) => i += n,
+                        None => i = available.len(),
+                    }
+                    continue;
+                }
+                let i = i - 1;
                 if in_str {
                     if esc {
                         esc = false;
