@@ -8,10 +8,12 @@ use crate::response::{Delivered, Response};
 use crate::summary::Summary as _;
 use crate::{AlertSummary, ColdStartError};
 use cwlogs_pipeline::rules::alert::{AlertOptions, AlertReport, flush_summaries, send_alerts};
+use cwlogs_pipeline::sources::{NoObjects, ObjectSource, S3Indexing};
 use cwlogs_pipeline::{Archive, Config, LogBatch, Publish, RuleRun, StateStore, oldest_event_ms};
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 /// Payloads larger than this are never EventBridge events (those are a few hundred bytes), so
 /// they are not probed for one.
@@ -34,17 +36,26 @@ type MetricsOut = Box<dyn Fn(&str) + Send + Sync>;
 /// An EventBridge scheduled event (`"detail-type": "Scheduled Event"`) only sends the
 /// summaries of windows that ended, so that they go out even when no more events arrive.
 ///
+/// S3 notifications (directly, through SQS or EventBridge) and S3 Batch Operations jobs: the
+/// records of the objects they name go through the rules as events of the log group
+/// `s3://{bucket}/{service}` (CloudTrail in S3, say), read through `O`
+/// ([`Alerter::with_objects`]).
+///
 /// Built once at cold start and borrowed by every invocation.
-pub struct Alerter<S, P, A> {
-    config: Config,
-    store: S,
-    publisher: P,
-    dead_letters: DeadLetterBucket<A>,
-    metrics_out: MetricsOut,
+pub struct Alerter<S, P, A, O = NoObjects> {
+    pub(crate) config: Config,
+    pub(crate) store: S,
+    pub(crate) publisher: P,
+    pub(crate) dead_letters: DeadLetterBucket<A>,
+    pub(crate) metrics_out: MetricsOut,
     timeout: std::time::Duration,
+    /// Where the objects of S3 notifications are read from.
+    pub(crate) objects: O,
+    /// How their records are read (`[sources.s3]`); `None` when that source is off.
+    pub(crate) s3: Option<Arc<S3Indexing>>,
 }
 
-impl<S, P, A> std::fmt::Debug for Alerter<S, P, A> {
+impl<S, P, A, O> std::fmt::Debug for Alerter<S, P, A, O> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Alerter")
             .field("rules", &self.config.rules.len())
@@ -107,6 +118,16 @@ impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
     /// refuses are logged whole instead.
     pub fn new(config: Config, store: S, publisher: P, dead_letters: Option<A>) -> Self {
         let dead_letters = DeadLetterBucket::new(dead_letters, &config);
+        // The records of S3 objects are read as the index function reads them (its built-in
+        // settings when `[index]` is off: only their events are used here).
+        let builtin = Config::builtin(&|_| None).index;
+        let s3 = match (
+            &config.sources.s3,
+            config.index.as_ref().or(builtin.as_ref()),
+        ) {
+            (Some(source), Some(index)) => Some(Arc::new(S3Indexing::new(index, source))),
+            _ => None,
+        };
         Alerter {
             config,
             store,
@@ -114,6 +135,24 @@ impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
             dead_letters,
             metrics_out: Box::new(|line| println!("{line}")),
             timeout: crate::DEFAULT_FUNCTION_TIMEOUT,
+            objects: NoObjects,
+            s3,
+        }
+    }
+}
+
+impl<S: StateStore, P: Publish, A: Archive, O: ObjectSource> Alerter<S, P, A, O> {
+    /// Reads the objects of S3 notifications and Batch Operations tasks through `objects`.
+    pub fn with_objects<Q: ObjectSource>(self, objects: Q) -> Alerter<S, P, A, Q> {
+        Alerter {
+            config: self.config,
+            store: self.store,
+            publisher: self.publisher,
+            dead_letters: self.dead_letters,
+            metrics_out: self.metrics_out,
+            timeout: self.timeout,
+            objects,
+            s3: self.s3,
         }
     }
 
@@ -135,6 +174,11 @@ impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
         &self.store
     }
 
+    /// Where the objects of S3 notifications are read from.
+    pub fn objects(&self) -> &O {
+        &self.objects
+    }
+
     /// Where alerts go.
     pub fn publisher(&self) -> &P {
         &self.publisher
@@ -154,7 +198,7 @@ impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
     );
 
     /// The alerts' options: the invocation's start is their `now`.
-    fn options(input: &Invocation<'_>) -> AlertOptions {
+    pub(crate) fn options(input: &Invocation<'_>) -> AlertOptions {
         AlertOptions {
             now_ms: input.now_ms(),
             deadline: input.budget.send_until,
@@ -185,7 +229,11 @@ impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
     /// Dead-letters the messages the topic refused for good; returns how many were written.
     /// Their counts stay in the state (a redelivery would not send them again), so one that
     /// cannot be written is logged whole rather than kept for the trigger.
-    async fn dead_letter_alerts(&self, report: &AlertReport, input: &Invocation<'_>) -> usize {
+    pub(crate) async fn dead_letter_alerts(
+        &self,
+        report: &AlertReport,
+        input: &Invocation<'_>,
+    ) -> usize {
         let mut written = 0;
         let source = input.source();
         for failed in &report.failed {
@@ -316,7 +364,7 @@ impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
     }
 }
 
-impl<S: StateStore, P: Publish, A: Archive> Deliver for Alerter<S, P, A> {
+impl<S: StateStore, P: Publish, A: Archive, O: ObjectSource> Deliver for Alerter<S, P, A, O> {
     type Summary = AlertSummary;
     type DeadLetterArchive = A;
 
@@ -324,6 +372,12 @@ impl<S: StateStore, P: Publish, A: Archive> Deliver for Alerter<S, P, A> {
     async fn deliver(&self, input: &Invocation<'_>) -> Delivered<AlertSummary> {
         if is_scheduled_event(input.bytes) {
             return Ok(self.scheduled(input).await);
+        }
+        if let Some(s3) = &self.s3
+            && let Some(n) = cwlogs_pipeline::sources::notification::parse(input.bytes)
+        {
+            // Boxed: its future is large, and the trigger's own path should not carry it.
+            return Box::pin(self.deliver_objects(input, s3, n)).await;
         }
         self.evaluate(input).await
     }

@@ -64,6 +64,7 @@
 //! redeliver). Configuration problems surface at cold start as [`ColdStartError`].
 
 mod alert;
+mod alert_objects;
 mod archive;
 mod dead_letter;
 mod handler;

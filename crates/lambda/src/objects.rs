@@ -25,8 +25,8 @@ use cwlogs_pipeline::sink::BulkTransport;
 use cwlogs_pipeline::sink::redrive::RedrivePolicy;
 use cwlogs_pipeline::sources::notification::{NotificationShape, Notifications, ObjectRef};
 use cwlogs_pipeline::sources::{
-    Detected, GetErrorKind, ObjectChunk, ObjectSource, ObjectStream, S3Indexing, SourceError,
-    skip_reason,
+    Detected, GetError, GetErrorKind, ObjectChunk, ObjectSource, ObjectStream, S3Indexing,
+    SourceError, skip_reason,
 };
 use cwlogs_pipeline::{Archive, DeadLetter, process_batch, process_input};
 use std::io::Read;
@@ -35,7 +35,7 @@ use std::time::Instant;
 
 /// How one object (or one message or task) ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Outcome {
+pub(crate) enum Outcome {
     /// Read to its end, or skipped on purpose: what happened.
     Done(String),
     /// Changed since its notification: nothing to read.
@@ -47,7 +47,7 @@ enum Outcome {
 }
 
 /// What the reading thread hands over.
-enum Msg {
+pub(crate) enum Msg {
     Opened(Detected, String),
     Chunk(ObjectChunk),
     Failed(SourceError),
@@ -193,36 +193,7 @@ impl<T: BulkTransport, A: Archive, O: ObjectSource> Indexer<T, A, O> {
             Ok(b) => b,
             Err(o) => return o,
         };
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(1);
-        let reader = {
-            let s3 = Arc::clone(s3);
-            let (bucket, key) = (object.bucket.clone(), object.key.clone());
-            let region = self.config.region.clone();
-            tokio::task::spawn_blocking(move || {
-                let mut stream = match ObjectStream::open(&s3, &bucket, &key, &region, body) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        let _ = tx.blocking_send(Msg::Failed(e));
-                        return;
-                    }
-                };
-                let opened = Msg::Opened(stream.detected().clone(), stream.group().to_string());
-                if tx.blocking_send(opened).is_err() {
-                    return;
-                }
-                loop {
-                    let msg = match stream.next_chunk() {
-                        Ok(Some(chunk)) => Msg::Chunk(chunk),
-                        Ok(None) => return,
-                        Err(e) => Msg::Failed(e),
-                    };
-                    let last = matches!(msg, Msg::Failed(_));
-                    if tx.blocking_send(msg).is_err() || last {
-                        return;
-                    }
-                }
-            })
-        };
+        let (reader, mut rx) = spawn_reader(s3, object, &self.config.region, body, false);
         let mut group = String::new();
         let mut records = 0usize;
         let mut tally = Tally::default();
@@ -297,16 +268,7 @@ impl<T: BulkTransport, A: Archive, O: ObjectSource> Indexer<T, A, O> {
         object: &ObjectRef,
         until: Option<Instant>,
     ) -> Result<O::Body, Result<Outcome, (&'static str, String)>> {
-        self.objects.get(object, until).await.map_err(|e| match e.kind {
-            GetErrorKind::Retry => Ok(Outcome::Pending(e.message)),
-            GetErrorKind::Changed => Ok(Outcome::Superseded(format!(
-                "{} (the object changed since the notification; its new content has a notification of its own)",
-                e.message
-            ))),
-            GetErrorKind::Gone | GetErrorKind::Refused | GetErrorKind::TooLarge => {
-                Err((e.kind.stage(), e.message))
-            }
-        })
+        self.objects.get(object, until).await.map_err(not_opened)
     }
 
     /// Sends one chunk's documents and counts them.
@@ -483,6 +445,65 @@ impl<T: BulkTransport, A: Archive, O: ObjectSource> Indexer<T, A, O> {
     }
 }
 
+/// Reads `object`'s `body` on a blocking thread (`ObjectStream`), handing over what it is
+/// and then its chunks (with their records as batches when `keep_events`) through a channel of
+/// one: the reader waits while the last chunk is being sent.
+pub(crate) fn spawn_reader<B: std::io::Read + Send + 'static>(
+    s3: &Arc<S3Indexing>,
+    object: &ObjectRef,
+    region: &str,
+    body: B,
+    keep_events: bool,
+) -> (
+    tokio::task::JoinHandle<()>,
+    tokio::sync::mpsc::Receiver<Msg>,
+) {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Msg>(1);
+    let s3 = Arc::clone(s3);
+    let (bucket, key) = (object.bucket.clone(), object.key.clone());
+    let region = region.to_string();
+    let reader = tokio::task::spawn_blocking(move || {
+        let mut stream = match ObjectStream::open(&s3, &bucket, &key, &region, body) {
+            Ok(s) => s.keep_events(keep_events),
+            Err(e) => {
+                let _ = tx.blocking_send(Msg::Failed(e));
+                return;
+            }
+        };
+        let opened = Msg::Opened(stream.detected().clone(), stream.group().to_string());
+        if tx.blocking_send(opened).is_err() {
+            return;
+        }
+        loop {
+            let msg = match stream.next_chunk() {
+                Ok(Some(chunk)) => Msg::Chunk(chunk),
+                Ok(None) => return,
+                Err(e) => Msg::Failed(e),
+            };
+            let last = matches!(msg, Msg::Failed(_));
+            if tx.blocking_send(msg).is_err() || last {
+                return;
+            }
+        }
+    });
+    (reader, rx)
+}
+
+/// How an object that could not be opened ends: pending, superseded, or the stage and error
+/// of its dead letter.
+pub(crate) fn not_opened(e: GetError) -> Result<Outcome, (&'static str, String)> {
+    match e.kind {
+        GetErrorKind::Retry => Ok(Outcome::Pending(e.message)),
+        GetErrorKind::Changed => Ok(Outcome::Superseded(format!(
+            "{} (the object changed since the notification; its new content has a notification of its own)",
+            e.message
+        ))),
+        GetErrorKind::Gone | GetErrorKind::Refused | GetErrorKind::TooLarge => {
+            Err((e.kind.stage(), e.message))
+        }
+    }
+}
+
 /// Counts how the documents of `report` ended into `summary`.
 fn count(report: &BulkReport, summary: &mut IndexSummary) -> Tally {
     summary.requests += report.requests;
@@ -515,11 +536,11 @@ fn count(report: &BulkReport, summary: &mut IndexSummary) -> Tally {
 /// The trigger's answer once every item has an outcome.
 // `Delivered` is every handler's answer type (the summary travels with the error too).
 #[allow(clippy::result_large_err)]
-fn answer(
+pub(crate) fn answer<S: Clone>(
     n: &Notifications,
     outcomes: &[Outcome],
-    summary: IndexSummary,
-) -> Delivered<IndexSummary> {
+    summary: S,
+) -> Delivered<S> {
     match n.shape {
         NotificationShape::Sqs => {
             let batch_item_failures = n
@@ -577,8 +598,9 @@ fn answer(
                 None => Ok((summary.clone(), Response::Summary(summary))),
                 Some(why) => {
                     let message = format!(
-                        "{} objects not indexed yet; Lambda will retry the invocation: {why}",
-                        summary.objects_pending
+                        "{} of {} notifications not done yet; Lambda will retry the invocation: {why}",
+                        pending.len(),
+                        outcomes.len()
                     );
                     Err((summary, RetryLater { message }))
                 }

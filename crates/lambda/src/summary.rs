@@ -197,6 +197,15 @@ pub struct AlertSummary {
     /// rules.own_log_group_events`, of which `pending_events` are handed back; undecodable
     /// records, whose events cannot be counted, are in `dead_letters`.
     pub pending_events: usize,
+    /// S3 objects named by the notifications or tasks (their records count as events).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub objects: usize,
+    /// Objects dead-lettered (unreadable: gone, refused, too large, broken).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub objects_failed: usize,
+    /// Objects left for redelivery (a retryable failure, the deadline, or alerts not sent).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub objects_pending: usize,
     /// The event counts per log group (sink `rules`: delivered means looked at by the rules,
     /// filtered the function's own log group), for the self-metrics.
     #[serde(skip)]

@@ -3,6 +3,7 @@
 //! one per file). The same handlers against the services: `cwlogs-e2e`.
 
 mod alert_handler;
+mod alert_objects;
 mod handler;
 mod hostile;
 mod index_handler;

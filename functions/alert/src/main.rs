@@ -1,11 +1,12 @@
 //! The alert function: CloudWatch Logs subscription data (direct, Kinesis or a Firehose
-//! transformation) through the `[[rule]]`s: metrics as EMF lines on stdout, alerts and window
+//! transformation), and the records of S3 objects named by S3 notifications or Batch
+//! Operations tasks (`[sources.s3]`: CloudTrail in S3), through the `[[rule]]`s: metrics as EMF lines on stdout, alerts and window
 //! summaries to SNS, their state in DynamoDB (`[alerts] table` / CWLOGS_ALERT_TABLE) or, without
 //! a table, in the container's memory; dead letters in the archive bucket. EventBridge
 //! scheduled events flush the summaries of ended windows. Wiring only; the handler is
 //! `cwlogs_lambda::Alerter`.
 
-use cwlogs_aws::{DynamoStateStore, S3Archive, SnsPublisher};
+use cwlogs_aws::{DynamoStateStore, S3Archive, S3Source, SnsPublisher};
 use cwlogs_pipeline::{Config, MemoryStateStore, StateStore};
 
 #[tokio::main]
@@ -24,6 +25,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .and_then(|a| a.kms_key_id.clone())
         .or_else(|| env("CWLOGS_ARCHIVE_KMS_KEY"));
     let dead_letters = bucket.map(|b| S3Archive::new(&sdk, &b, kms.as_deref()));
+    // The objects S3 notifications and Batch Operations tasks name (`[sources.s3]`): their
+    // records go through the rules.
+    let mut objects = S3Source::new(&sdk);
+    if let Some(s3) = &config.sources.s3 {
+        objects = objects.with_max_object_bytes(s3.max_object_bytes);
+    }
     if dead_letters.is_none() {
         tracing::warn!(
             event = "NoDeadLetterBucket",
@@ -37,6 +44,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 DynamoStateStore::new(&sdk, &table),
                 sns,
                 dead_letters,
+                objects,
             )
             .await
         }
@@ -45,7 +53,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 event = "AlertStatePerContainer",
                 message = "no `[alerts] table` or CWLOGS_ALERT_TABLE: alert windows and rate limits are kept per container, so concurrent containers alert separately"
             );
-            run(config, MemoryStateStore::new(), sns, dead_letters).await
+            run(config, MemoryStateStore::new(), sns, dead_letters, objects).await
         }
     }
 }
@@ -55,10 +63,12 @@ async fn run<S: StateStore>(
     store: S,
     sns: SnsPublisher,
     dead_letters: Option<S3Archive>,
+    objects: S3Source,
 ) -> Result<(), lambda_runtime::Error> {
     // The timeout taken when an invocation's deadline cannot be Lambda's (a local emulator).
     let timeout = cwlogs_lambda::function_timeout(&|k| std::env::var(k).ok());
-    let handler =
-        cwlogs_lambda::Alerter::new(config, store, sns, dead_letters).with_timeout(timeout);
+    let handler = cwlogs_lambda::Alerter::new(config, store, sns, dead_letters)
+        .with_timeout(timeout)
+        .with_objects(objects);
     lambda_runtime::run(lambda_runtime::service_fn(|event| handler.handle(event))).await
 }
