@@ -22,6 +22,7 @@
 
 pub mod events;
 pub mod files;
+pub mod json;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 #[cfg(feature = "moto")]
