@@ -1,7 +1,7 @@
 //! `[redact]`: secrets and personal data replaced before anything leaves the function
 //! (issue 19).
 //!
-//! A [`Redactor`] is built once from the section ([`build`]) and applied to each indexed
+//! A [`Redactor`] is built once from the section (`build`) and applied to each indexed
 //! document as a whole ([`Redactor::document`]): every JSON string value (the `message`, the
 //! fields of a JSON message, values kept as JSON text past `max_depth`, `[[index.extract]]`
 //! fields, the fields of `[parse]`) is checked *after unescaping*, and a string that holds a
