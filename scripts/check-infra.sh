@@ -129,10 +129,12 @@ cdk_synth() {
 step "cdk synth: direct (archive + alert on two log groups), bundling skipped"
 cdk_synth direct -c topology=direct -c logGroupNames=/aws/lambda/app,/ecs/web
 
-step "cdk synth: fan-out (archive + index + alert, account policy, Kinesis), bundling skipped"
+step "cdk synth: fan-out (archive + index + alert, account policy, Kinesis; the index reading a bucket of AWS logs, Batch Operations role, dead-letter re-drive), bundling skipped"
 cdk_synth fan-out -c topology=fan-out \
   -c indexEndpoint=https://search-logs-abc.eu-west-1.es.amazonaws.com \
-  -c indexDomainArn=arn:aws:es:eu-west-1:123456789012:domain/logs
+  -c indexDomainArn=arn:aws:es:eu-west-1:123456789012:domain/logs \
+  -c s3SourceBucketName=trail-logs -c s3SourcePrefixes=AWSLogs/123456789012/CloudTrail/,AWSLogs/123456789012/vpcflowlogs/ \
+  -c enableBatchOperations=true
 
 step "cdk synth: central (Organization destination; index in a VPC, credentials from a secret), bundling skipped"
 cdk_synth central -c topology=central -c centralOrganizationId=o-a1b2c3d4e5 \

@@ -90,6 +90,23 @@ CASES = [
     ("MaximumRecordAgeInSeconds", ["60", "604800"], ["59", "604801"]),
     ("AlarmTopicArn", ["", "arn:aws:sns:eu-west-1:123456789012:ops"], ["arn:aws:sns:eu-west-1:123456789012:ops.fifo"]),
     ("IteratorAgeAlarmMilliseconds", ["1000", "600000"], ["999"]),
+    ("S3SourceBucketName", ["", "trail-logs", "logs.example.com"], ["Trail_Logs", "ab", "a" * 64]),
+    (
+        "S3SourcePrefixes",
+        ["AWSLogs/", "", "AWSLogs/123456789012/CloudTrail/,AWSLogs/123456789012/vpcflowlogs/", "alb/AWSLogs/"],
+        ["/AWSLogs/", "AWSLogs/*", "a b", "AWSLogs/,x!"],
+    ),
+    ("S3SourceNotification", ["eventbridge", "s3"], ["sqs", "EventBridge", ""]),
+    (
+        "S3SourceKmsKeyArn",
+        ["", "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"],
+        ["alias/aws/s3", "arn:aws:kms:eu-west-1:123456789012:alias/x"],
+    ),
+    ("S3SourceBatchSize", ["1", "10", "100"], ["0", "101"]),
+    ("EnableBatchOperations", ["true", "false"], ["yes", "True", ""]),
+    ("RedriveScheduleExpression", ["", "rate(1 hour)", "rate(15 minutes)", "rate(1 day)", "cron(0 * * * ? *)"], ["rate(0 hours)", "hourly", "rate(1 second)"]),
+    ("RedriveMaxAttempts", ["1", "5", "100"], ["0", "101"]),
+    ("DeadLetterAgeAlarmSeconds", ["300", "86400", "2592000"], ["299", "2592001"]),
 ]
 
 DIRECT = {"Topology": "direct", "LogGroupNames": "/aws/lambda/app"}
@@ -105,6 +122,8 @@ KEY = {"IndexSecretKmsKeyArn": "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-
 SUBNETS = {"IndexSubnetIds": "subnet-0123456789abcdef0,subnet-01234567"}
 GROUPS = {"IndexSecurityGroupIds": "sg-0123456789abcdef0"}
 ENDPOINTS = {"IndexVpcId": "vpc-0123456789abcdef0", "IndexRouteTableIds": "rtb-0123456789abcdef0"}
+S3SOURCE = {"S3SourceBucketName": "trail-logs", "S3SourcePrefixes": "AWSLogs/123456789012/CloudTrail/,AWSLogs/123456789012/vpcflowlogs/"}
+S3KEY = {"S3SourceKmsKeyArn": "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"}
 
 # (parameter overrides, the rules that must fail: empty for a valid set)
 RULE_CASES = [
@@ -137,6 +156,11 @@ RULE_CASES = [
     ({**FANOUT, **SUBNETS, **GROUPS}, ["IndexVpcNeedsIndex"]),
     ({**FANOUT, **INDEX, **SUBNETS, **GROUPS, "IndexVpcId": "vpc-0123456789abcdef0"}, ["GatewayEndpointsNeedVpc"]),
     ({**FANOUT, **INDEX, **ENDPOINTS}, ["GatewayEndpointsNeedVpc"]),
+    ({**FANOUT, **INDEX, **S3SOURCE}, []),
+    ({**FANOUT, **INDEX, **S3SOURCE, **S3KEY, "S3SourceNotification": "s3", "EnableBatchOperations": "true"}, []),
+    ({**FANOUT, **S3SOURCE}, ["S3SourceNeedsIndex"]),
+    ({**FANOUT, **INDEX, **S3KEY}, ["S3SourceSettingsNeedBucket"]),
+    ({**FANOUT, "EnableBatchOperations": "true"}, ["BatchOperationsNeedIndex"]),
 ]
 
 # member.yaml, the template StackSets deploy to member accounts.
@@ -180,6 +204,7 @@ CDK_PATTERNS = {
     "ROUTE_TABLE_ID": "IndexRouteTableIds",
     "ORGANIZATION_ID": "CentralOrganizationId",
     "ACCOUNT_ID": "CentralAccountIds",
+    "SOURCE_PREFIX": "S3SourcePrefixes",
 }
 # And the member stack's (infra/cdk/lib/member.ts) against member.yaml.
 CDK_MEMBER_PATTERNS = {"DESTINATION_ARN": "DestinationArn"}

@@ -1,6 +1,7 @@
 // The app's settings, from CDK context (`-c key=value` or cdk.json), as CwlogsPipeline props.
 
 import { Duration } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import { CwlogsMemberProps } from './member';
@@ -30,6 +31,13 @@ export const CONTEXT_KEYS = [
   'indexSecurityGroupIds',
   'indexVpcId',
   'indexRouteTableIds',
+  's3SourceBucketName',
+  's3SourcePrefixes',
+  's3SourceNotification',
+  's3SourceKmsKeyArn',
+  'enableBatchOperations',
+  'redriveScheduleExpression',
+  'redriveMaxAttempts',
   'enableAlerts',
   'alertTopicArn',
   'architecture',
@@ -93,6 +101,13 @@ export function propsFromContext(get: Lookup): CwlogsPipelineProps {
   const accountIds = list(get('centralAccountIds'));
   const timeout = num('timeoutSeconds', get('timeoutSeconds'));
   const shardCount = num('streamShardCount', get('streamShardCount'));
+  const sourceBucket = str(get('s3SourceBucketName'));
+  const sourceNotification = str(get('s3SourceNotification'));
+  if (sourceNotification !== undefined && sourceNotification !== 'eventbridge' && sourceNotification !== 's3') {
+    throw new Error(`context s3SourceNotification: expected eventbridge or s3, not ${JSON.stringify(sourceNotification)}`);
+  }
+  // An empty schedule turns the re-drive off, as in the SAM template.
+  const redriveSchedule = get('redriveScheduleExpression');
   return {
     topology: (str(get('topology')) ?? 'direct') as Topology,
     logGroupNames: list(get('logGroupNames')),
@@ -119,6 +134,23 @@ export function propsFromContext(get: Lookup): CwlogsPipelineProps {
                   securityGroupIds: securityGroupIds ?? [],
                   vpcId: str(get('indexVpcId')),
                   routeTableIds: list(get('indexRouteTableIds')),
+                }
+              : undefined,
+          s3Source: sourceBucket
+            ? {
+                bucketName: sourceBucket,
+                prefixes: list(get('s3SourcePrefixes')),
+                notification: sourceNotification as 'eventbridge' | 's3' | undefined,
+                kmsKeyArn: str(get('s3SourceKmsKeyArn')),
+              }
+            : undefined,
+          batchOperationsRole: bool('enableBatchOperations', get('enableBatchOperations')),
+          redrive:
+            redriveSchedule !== undefined || get('redriveMaxAttempts') !== undefined
+              ? {
+                  enabled: redriveSchedule !== '',
+                  schedule: str(redriveSchedule) === undefined ? undefined : events.Schedule.expression(String(redriveSchedule)),
+                  maxAttempts: num('redriveMaxAttempts', get('redriveMaxAttempts')),
                 }
               : undefined,
         }

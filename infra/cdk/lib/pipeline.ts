@@ -35,6 +35,7 @@ import {
   ROUTE_TABLE_ID,
   SECRET_ARN,
   SECURITY_GROUP_ID,
+  SOURCE_PREFIX,
   SUBNET_ID,
   TOPIC_ARN,
   VPC_ID,
@@ -95,6 +96,49 @@ export interface IndexProps {
   readonly secretKmsKeyArn?: string;
   /** Put the index function in a VPC (a VPC-only domain). @default - outside any VPC */
   readonly vpc?: IndexVpcProps;
+  /**
+   * Logs AWS services deliver to S3 (CloudTrail, VPC flow logs, load balancers, WAF), read by
+   * the index function from the objects (`[sources.s3]`). @default - none
+   */
+  readonly s3Source?: S3SourceProps;
+  /**
+   * The IAM role of S3 Batch Operations backfill jobs (Invoke AWS Lambda function on the index
+   * function; manifests and reports under `batch-operations/` in the archive bucket).
+   * @default false
+   */
+  readonly batchOperationsRole?: boolean;
+  /** Dead letters that re-drive themselves. @default - every hour, 5 attempts, an alarm at 1 day */
+  readonly redrive?: RedriveProps;
+}
+
+/** A bucket AWS services deliver logs to, read by the index function. */
+export interface S3SourceProps {
+  /** The bucket. */
+  readonly bucketName: string;
+  /** The key prefixes read (s3:GetObject on each). @default ['AWSLogs/'] */
+  readonly prefixes?: string[];
+  /**
+   * How the queue hears of new objects: an EventBridge rule (turn on the bucket's EventBridge
+   * notifications once), or the bucket's own event notifications to the queue (the
+   * S3SourceNotificationCommand output adds them). @default 'eventbridge'
+   */
+  readonly notification?: 'eventbridge' | 's3';
+  /** The customer managed key of the objects: kms:Decrypt on it through S3. */
+  readonly kmsKeyArn?: string;
+  /** Notifications per invocation, 1 to 100. @default 10 */
+  readonly batchSize?: number;
+}
+
+/** The re-drive schedule of the index function's dead letters and its alarm. */
+export interface RedriveProps {
+  /** @default true */
+  readonly enabled?: boolean;
+  /** @default rate(1 hour) */
+  readonly schedule?: events.Schedule;
+  /** Re-drives of one dead letter before it stays with its last error, 1 to 100. @default 5 */
+  readonly maxAttempts?: number;
+  /** Alarm when the oldest dead letter is older than this (5 min to 30 days). @default 1 day */
+  readonly oldestAgeAlarm?: Duration;
 }
 
 /**
@@ -240,6 +284,10 @@ export class CwlogsPipeline extends Construct {
   public readonly alertTopicArn?: string;
   public readonly alertTable?: dynamodb.Table;
   public readonly alarms: cloudwatch.Alarm[] = [];
+  /** index.s3Source: the queue of the source's notifications. */
+  public readonly s3SourceQueue?: sqs.Queue;
+  /** index.batchOperationsRole: the role of S3 Batch Operations backfill jobs. */
+  public readonly batchOperationsRole?: iam.Role;
   public readonly dashboard: cloudwatch.Dashboard;
   /** The functions' own log groups (left out of the account policy). */
   public readonly logGroupNames: Record<FunctionName, string>;
@@ -541,6 +589,46 @@ export class CwlogsPipeline extends Construct {
           }),
         );
       }
+      const redrive = i.redrive?.enabled ?? true;
+      if (redrive) {
+        statements.push(
+          // Re-drive: read a dead letter, delete it once delivered, update its error file.
+          new iam.PolicyStatement({
+            sid: 'DeadLetterRedrive',
+            actions: ['s3:GetObject', 's3:DeleteObject'],
+            resources: [objects('dead-letter')],
+          }),
+          new iam.PolicyStatement({
+            sid: 'DeadLetterList',
+            actions: ['s3:ListBucket'],
+            resources: [`arn:${Aws.PARTITION}:s3:::${this.bucketName}`],
+            conditions: { StringLike: { 's3:prefix': 'dead-letter/*' } },
+          }),
+        );
+      }
+      const source = i.s3Source;
+      const sourcePrefixes = source?.prefixes ?? ['AWSLogs/'];
+      if (source) {
+        statements.push(
+          // Least privilege on the source: its objects under each prefix, and the version a
+          // notification names.
+          new iam.PolicyStatement({
+            sid: 'S3SourceObjects',
+            actions: ['s3:GetObject', 's3:GetObjectVersion'],
+            resources: sourcePrefixes.map((p) => `arn:${Aws.PARTITION}:s3:::${source.bucketName}/${p}*`),
+          }),
+        );
+        if (source.kmsKeyArn) {
+          statements.push(
+            new iam.PolicyStatement({
+              sid: 'S3SourceKey',
+              actions: ['kms:Decrypt'],
+              resources: [source.kmsKeyArn],
+              conditions: { StringEquals: { 'kms:ViaService': `s3.${Aws.REGION}.amazonaws.com` } },
+            }),
+          );
+        }
+      }
       this.indexFunction = makeFunction(
         'index',
         'cwlogs index - CloudWatch Logs subscription data to OpenSearch / Elasticsearch',
@@ -568,6 +656,113 @@ export class CwlogsPipeline extends Construct {
             });
           }
         }
+      }
+    }
+
+    if (this.indexFunction && props.index) {
+      const i = props.index;
+      const f = this.indexFunction;
+      const source = i.s3Source;
+      if (source) {
+        // Notifications of objects created under the prefixes; what keeps failing after 5
+        // receives waits in the DLQ. SSE-SQS: S3 and EventBridge can send to it without a KMS
+        // grant (not the AWS managed key, whose policy grants them nothing).
+        const dlq = new sqs.Queue(this, 'S3SourceDeadLetterQueue', {
+          retentionPeriod: Duration.days(14),
+          encryption: sqs.QueueEncryption.SQS_MANAGED,
+          enforceSSL: true,
+        });
+        const queue = new sqs.Queue(this, 'S3SourceQueue', {
+          // Above six times the longest function timeout (900 s), as Lambda asks for SQS triggers.
+          visibilityTimeout: Duration.seconds(5400),
+          retentionPeriod: Duration.days(14),
+          encryption: sqs.QueueEncryption.SQS_MANAGED,
+          enforceSSL: true,
+          deadLetterQueue: { queue: dlq, maxReceiveCount: 5 },
+        });
+        for (const q of [queue, dlq]) {
+          skipChecks(q, [
+            'CKV_AWS_27',
+            'Encrypted with SSE-SQS (SqsManagedSseEnabled), which this check does not read: S3 and EventBridge cannot send to a queue under the AWS managed key alias/aws/sqs.',
+          ]);
+        }
+        this.s3SourceQueue = queue;
+        const prefixes = source.prefixes ?? ['AWSLogs/'];
+        if ((source.notification ?? 'eventbridge') === 'eventbridge') {
+          new events.Rule(this, 'S3SourceRule', {
+            description: `cwlogs objects created in s3://${source.bucketName}`,
+            eventPattern: {
+              source: ['aws.s3'],
+              detailType: ['Object Created'],
+              detail: { bucket: { name: [source.bucketName] }, object: { key: prefixes.map((p) => ({ prefix: p })) } },
+            },
+            targets: [new targets.SqsQueue(queue)],
+          });
+        } else {
+          queue.addToResourcePolicy(
+            new iam.PolicyStatement({
+              sid: 'BucketNotifications',
+              principals: [new iam.ServicePrincipal('s3.amazonaws.com')],
+              actions: ['sqs:SendMessage'],
+              resources: [queue.queueArn],
+              conditions: { ArnEquals: { 'aws:SourceArn': `arn:${Aws.PARTITION}:s3:::${source.bucketName}` } },
+            }),
+          );
+          new CfnOutput(this, 'S3SourceNotificationCommand', {
+            description: "Adds the bucket's notifications to the queue (it replaces the bucket's notification configuration; merge by hand when it has others)",
+            value: `aws s3api put-bucket-notification-configuration --bucket ${source.bucketName} --notification-configuration '{"QueueConfigurations": [{"QueueArn": "${queue.queueArn}", "Events": ["s3:ObjectCreated:*"]}]}'`,
+          });
+        }
+        // The messages whose objects are not finished come back alone.
+        f.addEventSource(
+          new sources.SqsEventSource(queue, { batchSize: source.batchSize ?? 10, reportBatchItemFailures: true }),
+        );
+        new CfnOutput(this, 'S3SourceQueueUrl', { value: queue.queueUrl });
+      }
+      if (i.batchOperationsRole) {
+        // For an S3 Batch Operations job (Invoke AWS Lambda function, schema 2.0): it invokes the
+        // index function, reads the manifest and writes the report under batch-operations/.
+        const role = new iam.Role(this, 'BatchOperationsRole', {
+          description: 'cwlogs backfill with S3 Batch Operations through the index function',
+          assumedBy: new iam.ServicePrincipal('batchoperations.s3.amazonaws.com', {
+            conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
+          }),
+          inlinePolicies: {
+            'batch-operations': new iam.PolicyDocument({
+              statements: [
+                new iam.PolicyStatement({
+                  sid: 'Invoke',
+                  actions: ['lambda:InvokeFunction'],
+                  resources: [f.functionArn, `${f.functionArn}:*`],
+                }),
+                new iam.PolicyStatement({
+                  sid: 'ManifestsAndReports',
+                  actions: ['s3:GetObject', 's3:GetObjectVersion', 's3:PutObject'],
+                  resources: [objects('batch-operations')],
+                }),
+                ...(props.archive?.kmsKeyArn
+                  ? [new iam.PolicyStatement({ sid: 'ReportKey', actions: ['kms:GenerateDataKey'], resources: [props.archive.kmsKeyArn] })]
+                  : []),
+              ],
+            }),
+          },
+        });
+        this.batchOperationsRole = role;
+        new CfnOutput(this, 'BatchOperationsRoleArn', { value: role.roleArn });
+        new CfnOutput(this, 'IndexFunctionArn', { value: f.functionArn });
+      }
+      if (i.redrive?.enabled ?? true) {
+        // Dead letters whose cause can pass are re-driven on a schedule; the run reports the
+        // age of the oldest dead letter, which an alarm below watches.
+        new events.Rule(this, 'RedriveSchedule', {
+          description: 'cwlogs dead letters re-driven',
+          schedule: i.redrive?.schedule ?? events.Schedule.rate(Duration.hours(1)),
+          targets: [
+            new targets.LambdaFunction(f, {
+              event: events.RuleTargetInput.fromObject({ cwlogs_redrive: { max_attempts: i.redrive?.maxAttempts ?? 5 } }),
+            }),
+          ],
+        });
       }
     }
 
@@ -815,6 +1010,31 @@ export class CwlogsPipeline extends Construct {
       this.failureQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: Duration.minutes(5) }),
       0,
     );
+    if (this.indexFunction && (props.index?.redrive?.enabled ?? true)) {
+      alarm(
+        'DeadLetterAgeAlarm',
+        'The oldest cwlogs dead letter (dead-letter/ in the bucket) is older than redrive.oldestAgeAlarm: its cause has not passed, or re-driving it gave up.',
+        new cloudwatch.Metric({
+          namespace: 'cwlogs',
+          metricName: 'DeadLetterOldestAgeSeconds',
+          dimensionsMap: { Function: this.indexFunction.functionName },
+          statistic: 'Maximum',
+          period: Duration.hours(1),
+        }),
+        (props.index?.redrive?.oldestAgeAlarm ?? Duration.days(1)).toSeconds(),
+      );
+    }
+    if (this.s3SourceQueue?.deadLetterQueue) {
+      alarm(
+        'S3SourceDeadLetterQueueAlarm',
+        "Notifications of S3 objects the index function kept failing on wait in the S3 source's DLQ.",
+        this.s3SourceQueue.deadLetterQueue.queue.metricApproximateNumberOfMessagesVisible({
+          statistic: 'Maximum',
+          period: Duration.minutes(5),
+        }),
+        0,
+      );
+    }
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       dashboardName: `cwlogs-${stack.stackName}`,
@@ -1076,6 +1296,22 @@ function validate(props: CwlogsPipelineProps, r: Resolved, where: string): void 
       if (!v.vpcId !== ((v.routeTableIds ?? []).length === 0)) {
         p.add('index.vpc: vpcId and routeTableIds go together (the gateway endpoints need both)');
       }
+    }
+    if (i.s3Source) {
+      const src = i.s3Source;
+      p.pattern('index.s3Source.bucketName', src.bucketName, BUCKET_NAME, 'an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)');
+      for (const x of src.prefixes ?? []) {
+        if (x !== '') p.pattern('index.s3Source.prefixes item', x, SOURCE_PREFIX, 'an S3 key prefix (letters, digits, _ . = - /; no leading /)');
+      }
+      if (src.notification !== undefined && src.notification !== 'eventbridge' && src.notification !== 's3') {
+        p.add(`index.s3Source.notification must be "eventbridge" or "s3", not ${JSON.stringify(src.notification)}`);
+      }
+      p.pattern('index.s3Source.kmsKeyArn', src.kmsKeyArn, KMS_KEY_ARN, 'a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)');
+      p.range('index.s3Source.batchSize', src.batchSize, 1, 100);
+    }
+    if (i.redrive) {
+      p.range('index.redrive.maxAttempts', i.redrive.maxAttempts, 1, 100);
+      p.seconds('index.redrive.oldestAgeAlarm', i.redrive.oldestAgeAlarm, 300, 2_592_000);
     }
   }
 

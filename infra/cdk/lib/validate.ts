@@ -12,6 +12,8 @@ export const LOG_GROUP_NAME = /^[.\-_/#A-Za-z0-9]{1,512}$/;
 export const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 /** S3 key prefixes without leading or trailing `/`. */
 export const KEY_PREFIX = /^[A-Za-z0-9!_.*'()-]+(\/[A-Za-z0-9!_.*'()-]+)*$/;
+/** Key prefixes of a bucket AWS services deliver logs to (may end with `/`; may be empty). */
+export const SOURCE_PREFIX = /^[A-Za-z0-9_.=-][A-Za-z0-9_.=\/-]*$/;
 export const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key\/[a-zA-Z0-9-]{1,64}$/;
 export const ENDPOINT_URL = /^https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?(\/[^\s?#]*)?$/;
 export const DOMAIN_ARN = /^arn:aws[a-z-]*:es:[a-z0-9-]+:[0-9]{12}:domain\/[a-z][a-z0-9-]{2,27}$/;

@@ -77,6 +77,34 @@ describe('app context', () => {
     expect(() => propsFromContext(lookup({ indexEndpoint: 'https://x', indexAuth: 'sigv4' }))).toThrow(/context indexAuth/);
   });
 
+  test('the S3 source, Batch Operations and the re-drive', () => {
+    const p = propsFromContext(
+      lookup({
+        topology: 'fan-out',
+        indexEndpoint: 'https://x.es.amazonaws.com',
+        s3SourceBucketName: 'trail-logs',
+        s3SourcePrefixes: 'AWSLogs/1/CloudTrail/,AWSLogs/1/vpcflowlogs/',
+        s3SourceNotification: 's3',
+        enableBatchOperations: 'true',
+        redriveMaxAttempts: '3',
+      }),
+    );
+    expect(p.index?.s3Source).toEqual({
+      bucketName: 'trail-logs',
+      prefixes: ['AWSLogs/1/CloudTrail/', 'AWSLogs/1/vpcflowlogs/'],
+      notification: 's3',
+      kmsKeyArn: undefined,
+    });
+    expect(p.index?.batchOperationsRole).toBe(true);
+    expect(p.index?.redrive).toMatchObject({ enabled: true, maxAttempts: 3 });
+    const off = propsFromContext(lookup({ indexEndpoint: 'https://x.es.amazonaws.com', redriveScheduleExpression: '' }));
+    expect(off.index?.redrive?.enabled).toBe(false);
+    expect(off.index?.s3Source).toBeUndefined();
+    expect(() => propsFromContext(lookup({ indexEndpoint: 'https://x', s3SourceNotification: 'sqs' }))).toThrow(
+      /context s3SourceNotification/,
+    );
+  });
+
   test('the member stack', () => {
     const m = memberPropsFromContext(
       lookup({ destinationArn: 'arn:aws:logs:eu-west-1:123456789012:destination:cwlogs-central', logGroupNames: '/a,/b' }),

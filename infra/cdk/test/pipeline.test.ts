@@ -399,7 +399,8 @@ describe('options', () => {
     const { template } = synth({ ...direct, index: { endpoint: ENDPOINT, domainArn: DOMAIN_ARN }, alerts: { enabled: false } });
     template.resourceCountIs('AWS::Lambda::Function', 2);
     template.resourceCountIs('AWS::DynamoDB::Table', 0);
-    template.resourceCountIs('AWS::Events::Rule', 0);
+    // No alert schedule; the index function's dead-letter re-drive schedule only.
+    template.resourceCountIs('AWS::Events::Rule', 1);
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ CWLOGS_INDEX_ENDPOINT: ENDPOINT }) },
     });
@@ -731,5 +732,103 @@ describe('member account stack', () => {
   test('bad props are named', () => {
     expect(() => member({ destinationArn: 'arn:aws:kinesis:eu-west-1:123456789012:stream/x' })).toThrow(/destinationArn .* is not valid/);
     expect(() => member({ destinationArn: DEST, logGroupNames: ['/a'], excludedLogGroupNames: ['/b'] })).toThrow(/for the account scope/);
+  });
+});
+
+describe('logs AWS delivers to S3, backfills and dead letters that re-drive themselves (issue 20)', () => {
+  const PREFIXES = ['AWSLogs/123456789012/CloudTrail/', 'AWSLogs/123456789012/vpcflowlogs/'];
+  const withSource: CwlogsPipelineProps = {
+    ...fanOut,
+    index: {
+      endpoint: ENDPOINT,
+      domainArn: DOMAIN_ARN,
+      s3Source: { bucketName: 'trail-logs', prefixes: PREFIXES },
+      batchOperationsRole: true,
+    },
+  };
+  const { template } = synth(withSource);
+
+  test('a queue with a DLQ, fed by an EventBridge rule per bucket and prefixes, read by the index function', () => {
+    template.resourceCountIs('AWS::SQS::Queue', 3); // failure queue, source queue, its DLQ
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      VisibilityTimeout: 5400,
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: { deadLetterTargetArn: Match.anyValue(), maxReceiveCount: 5 },
+    });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.s3'],
+        'detail-type': ['Object Created'],
+        detail: { bucket: { name: ['trail-logs'] }, object: { key: PREFIXES.map((prefix) => ({ prefix })) } },
+      },
+    });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      BatchSize: 10,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      EventSourceArn: Match.anyValue(),
+    });
+  });
+
+  test('least privilege: s3:GetObject under each prefix only, and the dead letters for the re-drive', () => {
+    const statements = roleStatements(template, 'index');
+    expect(statement(statements, 'S3SourceObjects').Resource).toEqual(
+      PREFIXES.map((p) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:s3:::trail-logs/${p}*`]] })),
+    );
+    expect(statement(statements, 'S3SourceObjects').Action).toEqual(['s3:GetObject', 's3:GetObjectVersion']);
+    expect(statement(statements, 'DeadLetterRedrive').Action).toEqual(['s3:GetObject', 's3:DeleteObject']);
+    expect(statement(statements, 'DeadLetterList').Condition).toEqual({ StringLike: { 's3:prefix': 'dead-letter/*' } });
+  });
+
+  test('the Batch Operations role invokes the index function and reads manifests, writes reports', () => {
+    const roles = template.findResources('AWS::IAM::Role', {
+      Properties: { Description: Match.stringLikeRegexp('Batch Operations') },
+    });
+    const role = Object.values(roles)[0] as any;
+    expect(role.Properties.AssumeRolePolicyDocument.Statement[0].Principal).toEqual({
+      Service: 'batchoperations.s3.amazonaws.com',
+    });
+    const s = role.Properties.Policies[0].PolicyDocument.Statement;
+    expect(statement(s, 'Invoke').Action).toBe('lambda:InvokeFunction');
+    expect(JSON.stringify(statement(s, 'ManifestsAndReports').Resource)).toContain('batch-operations/*');
+    template.hasOutput('*', { Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('BatchOperationsRole'), 'Arn'] } });
+  });
+
+  test('the re-drive schedule and the alarm on the oldest dead letter', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 hour)',
+      Targets: [Match.objectLike({ Input: JSON.stringify({ cwlogs_redrive: { max_attempts: 5 } }) })],
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'cwlogs',
+      MetricName: 'DeadLetterOldestAgeSeconds',
+      Threshold: 86400,
+      Statistic: 'Maximum',
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 0 });
+  });
+
+  test("the bucket's own notifications instead: the queue policy lets S3 send, the command is an output", () => {
+    const { template: t } = synth({
+      ...fanOut,
+      index: { endpoint: ENDPOINT, s3Source: { bucketName: 'trail-logs', notification: 's3' }, redrive: { enabled: false } },
+    });
+    t.resourceCountIs('AWS::Events::Rule', 1); // the alert schedule only
+    const policy = JSON.stringify(Object.values(t.findResources('AWS::SQS::QueuePolicy')));
+    expect(policy).toContain('s3.amazonaws.com');
+    expect(policy).toContain(':s3:::trail-logs');
+    t.hasOutput('*', { Value: Match.objectLike({ 'Fn::Join': Match.anyValue() }) });
+    const statements = roleStatements(t, 'index');
+    expect(statements.find((x: any) => x.Sid === 'DeadLetterRedrive')).toBeUndefined();
+  });
+
+  test('bad props are named', () => {
+    fails(
+      { ...fanOut, index: { endpoint: ENDPOINT, s3Source: { bucketName: 'Trail_Logs', prefixes: ['/AWSLogs/'] } } },
+      /index.s3Source.bucketName "Trail_Logs" is not valid[\s\S]*index.s3Source.prefixes item "\/AWSLogs\/" is not valid/,
+    );
+    fails(
+      { ...fanOut, index: { endpoint: ENDPOINT, redrive: { maxAttempts: 0, oldestAgeAlarm: Duration.seconds(10) } } },
+      /index.redrive.maxAttempts must be an integer from 1 to 100[\s\S]*index.redrive.oldestAgeAlarm/,
+    );
   });
 });
