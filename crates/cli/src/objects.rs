@@ -4,8 +4,11 @@
 //! subscription decoder as before.
 
 use cwlogs_decode::LogBatch;
-use cwlogs_pipeline::sources::{Detected, ObjectStream, S3Indexing};
+use cwlogs_pipeline::sources::notification::ObjectRef;
+use cwlogs_pipeline::sources::{Detected, ObjectSource, ObjectStream, S3Indexing};
 use cwlogs_pipeline::{BatchOutput, Config, DeadLetter};
+use std::io::Read as _;
+use std::sync::OnceLock;
 
 /// What an S3 log object turned into.
 #[derive(Debug, Default)]
@@ -41,6 +44,9 @@ pub(crate) fn read_object(
     shown: &str,
     bytes: &[u8],
 ) -> Option<ObjectResult> {
+    if let Some(r) = read_notification(config, name, shown, bytes) {
+        return Some(r);
+    }
     let source = config.sources.s3.as_ref()?;
     // Without [index], the records still go to the rules: documents are built with the
     // built-in index settings and not written.
@@ -121,5 +127,112 @@ pub(crate) fn read_object(
         }
     }
     out.decompressed = stream.bytes_read().1;
+    Some(out)
+}
+
+/// An S3 reader on the standard AWS environment, made the first time a notification needs one.
+fn remote() -> Option<&'static (tokio::runtime::Runtime, cwlogs_aws::S3Source)> {
+    static REMOTE: OnceLock<Option<(tokio::runtime::Runtime, cwlogs_aws::S3Source)>> =
+        OnceLock::new();
+    REMOTE
+        .get_or_init(|| {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .ok()?;
+            let sdk = rt.block_on(cwlogs_aws::sdk_config(None));
+            Some((rt, cwlogs_aws::S3Source::new(&sdk)))
+        })
+        .as_ref()
+}
+
+/// An input that is an S3 notification naming objects (the dead letter the index or alert
+/// function keeps of an object it could not read, or a captured notification): the objects
+/// read from S3 (the version named, else while they have the ETag named) and read as logs,
+/// with the ids the index function gives their records. `None` for anything else.
+fn read_notification(
+    config: &Config,
+    name: &str,
+    shown: &str,
+    bytes: &[u8],
+) -> Option<ObjectResult> {
+    let n = cwlogs_pipeline::sources::notification::parse(bytes)?;
+    let objects: Vec<&ObjectRef> = n.items.iter().flat_map(|i| &i.objects).collect();
+    if objects.is_empty() {
+        return None;
+    }
+    let mut out = ObjectResult::default();
+    let dead = |stage: &'static str, error: String| {
+        let mut d = DeadLetter::unread(name.to_string(), shown.to_string(), error);
+        d.raw = Some(bytes.to_vec());
+        d.shape = Some(n.shape.as_str());
+        d.stage = stage;
+        d
+    };
+    let Some((rt, source)) = remote() else {
+        out.dead = Some(dead(
+            "s3-get",
+            "no S3 client (cannot start the async runtime)".into(),
+        ));
+        return Some(out);
+    };
+    for o in objects {
+        let body = match rt.block_on(ObjectSource::get(source, o, None)) {
+            Ok(b) => b,
+            Err(e) => {
+                out.dead = Some(dead(e.kind.stage(), e.message));
+                return Some(ObjectResult {
+                    dead: out.dead,
+                    ..ObjectResult::default()
+                });
+            }
+        };
+        let mut object = Vec::new();
+        let limit = crate::replay::MAX_INPUT_BYTES;
+        if let Err(e) = body.take(limit + 1).read_to_end(&mut object) {
+            out.dead = Some(dead("s3-read", format!("{}: {e}", o.url())));
+            return Some(ObjectResult {
+                dead: out.dead,
+                ..ObjectResult::default()
+            });
+        }
+        if object.len() as u64 > limit {
+            out.dead = Some(dead(
+                "size",
+                format!("{}: larger than {limit} bytes", o.url()),
+            ));
+            return Some(ObjectResult {
+                dead: out.dead,
+                ..ObjectResult::default()
+            });
+        }
+        let Some(r) = read_object(config, &o.bucket, &o.key, name, shown, &object) else {
+            out.dead = Some(dead(
+                "input",
+                format!(
+                    "{}: not a CloudTrail, VPC flow, load balancer or WAF log",
+                    o.url()
+                ),
+            ));
+            return Some(ObjectResult {
+                dead: out.dead,
+                ..ObjectResult::default()
+            });
+        };
+        if r.dead.is_some() {
+            return Some(ObjectResult {
+                dead: r.dead,
+                ..ObjectResult::default()
+            });
+        }
+        out.records += r.records;
+        out.decompressed += r.decompressed;
+        out.outputs.extend(r.outputs);
+        out.rule_batches.extend(r.rule_batches);
+        out.times.extend(r.times);
+        out.skipped |= r.skipped;
+        out.group = r.group;
+    }
     Some(out)
 }

@@ -252,5 +252,63 @@ mod against_moto {
                 .expect("json");
         assert_eq!(summary["skipped_objects"], 1);
         assert_eq!(summary["dead_lettered"], 1, "the broken trail file");
+
+        // The dead letter the index function keeps of an object (a notification naming it):
+        // replayed, the object is read from S3, with the index function's ids.
+        let o = cwlogs_pipeline::sources::ObjectRef {
+            bucket: bucket.clone(),
+            key: TRAIL.to_string(),
+            version_id: None,
+            etag: None,
+            size: None,
+        };
+        let letter = tmp.path().join("dead").join(o.dead_letter_name());
+        std::fs::create_dir_all(letter.parent().expect("dir")).expect("mkdir");
+        std::fs::write(&letter, o.notification()).expect("write");
+        let again = tmp.path().join("again");
+        let run = cwlogs(&[
+            "replay",
+            "--out",
+            again.to_str().expect("utf8"),
+            letter.to_str().expect("utf8"),
+        ]);
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let redone = documents(&again);
+        assert_eq!(redone.len(), 3, "the trail's three records");
+        let ids: Vec<&str> = redone.iter().map(|d| d.1.as_str()).collect();
+        for pos in 0..3 {
+            assert!(
+                ids.contains(&cwlogs_pipeline::doc_id(&bucket, TRAIL, &pos.to_string()).as_str())
+            );
+        }
+        // A notification for an object that is gone: a dead letter again, saying so.
+        let gone = cwlogs_pipeline::sources::ObjectRef {
+            key: "AWSLogs/123456789012/CloudTrail/eu-west-1/2025/11/25/gone.json.gz".into(),
+            ..o
+        };
+        std::fs::write(&letter, gone.notification()).expect("write");
+        let third = tmp.path().join("third");
+        let run = cwlogs(&[
+            "replay",
+            "--out",
+            third.to_str().expect("utf8"),
+            letter.to_str().expect("utf8"),
+        ]);
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let errors: Vec<Value> = tree(&third.join("dead-letter"))
+            .into_iter()
+            .filter(|(k, _)| k.ends_with(".error.json"))
+            .map(|(_, v)| serde_json::from_slice(&v).expect("json"))
+            .collect();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0]["stage"], "s3-gone", "{errors:?}");
     }
 }
