@@ -130,6 +130,10 @@ pub(crate) fn read_object(
     Some(out)
 }
 
+/// The largest object a notification input may name: replay's cap on any input (its
+/// `MAX_INPUT_BYTES`), since the object is read whole.
+const MAX_NOTIFIED_OBJECT_BYTES: u64 = 256 << 20;
+
 /// An S3 reader on the standard AWS environment, made the first time a notification needs one.
 fn remote() -> Option<&'static (tokio::runtime::Runtime, cwlogs_aws::S3Source)> {
     static REMOTE: OnceLock<Option<(tokio::runtime::Runtime, cwlogs_aws::S3Source)>> =
@@ -189,7 +193,7 @@ fn read_notification(
             }
         };
         let mut object = Vec::new();
-        let limit = crate::replay::MAX_INPUT_BYTES;
+        let limit = MAX_NOTIFIED_OBJECT_BYTES;
         if let Err(e) = body.take(limit + 1).read_to_end(&mut object) {
             out.dead = Some(dead("s3-read", format!("{}: {e}", o.url())));
             return Some(ObjectResult {
