@@ -78,7 +78,7 @@ export class Problems {
 
 /** What the functions' configuration says about where they write in the bucket. */
 export interface ArchiveSettings {
-  /** `[archive]` is present and not `enabled = false`. */
+  /** `[archive]` is not turned off (`enabled = false`): an absent section means its defaults, on. */
   readonly enabled: boolean;
   /** `[archive] prefix`, if set. */
   readonly prefix?: string;
@@ -93,7 +93,6 @@ export interface ArchiveSettings {
  */
 export function archiveSettings(text: string): ArchiveSettings {
   let section = '';
-  let seen = false;
   let enabled = true;
   let prefix: string | undefined;
   let deadLetterPrefix: string | undefined;
@@ -102,7 +101,6 @@ export function archiveSettings(text: string): ArchiveSettings {
     const header = /^\[\s*([^\]\s]+)\s*\]$/.exec(line);
     if (header) {
       section = header[1];
-      seen = seen || section === 'archive';
       continue;
     }
     if (line.startsWith('[[')) {
@@ -117,7 +115,7 @@ export function archiveSettings(text: string): ArchiveSettings {
     if (kv[1] === 'dead_letter_prefix') deadLetterPrefix = value.replace(/^\/+|\/+$/g, '');
     if (kv[1] === 'enabled') enabled = value !== 'false';
   }
-  return { enabled: seen && enabled, prefix, deadLetterPrefix };
+  return { enabled, prefix, deadLetterPrefix };
 }
 
 /** Checks the configuration file the layer ships against the stack's archive settings. */
@@ -140,7 +138,7 @@ export function checkConfigFile(problems: Problems, file: string, archivePrefix:
   const settings = archiveSettings(fs.readFileSync(file, 'utf-8'));
   if (!settings.enabled) {
     problems.add(
-      `configFile ${file} has no enabled [archive] section: the archive function needs it (and the others write dead letters through it)`,
+      `configFile ${file} turns [archive] off (enabled = false): the archive function needs it (and the others write dead letters through it)`,
     );
     return;
   }

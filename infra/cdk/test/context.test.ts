@@ -129,7 +129,8 @@ describe('archiveSettings (what the IAM policies depend on in cwlogs.toml)', () 
   });
 
   test('absent or disabled [archive]', () => {
-    expect(archiveSettings('[index]\n').enabled).toBe(false);
+    // An absent [archive] means its defaults: on (as the functions read it).
+    expect(archiveSettings('[index]\n').enabled).toBe(true);
     expect(archiveSettings('[archive]\nenabled = false\n').enabled).toBe(false);
     expect(archiveSettings('[archive]\n')).toEqual({ enabled: true, prefix: undefined, deadLetterPrefix: undefined });
   });

@@ -498,8 +498,11 @@ describe('props are validated at synth', () => {
     synth({ ...direct, configFile: file, archive: { prefix: 'logs' } });
     fs.writeFileSync(file, '[archive]\ndead_letter_prefix = "dlq"\n');
     fails({ ...direct, configFile: file }, /dead letters under dead-letter\/ only/);
+    // No [archive] section: its defaults (on, prefix cwl), which the stack allows.
     fs.writeFileSync(file, '[index]\nindex = "x"\n');
-    fails({ ...direct, configFile: file }, /no enabled \[archive\] section/);
+    synth({ ...direct, configFile: file });
+    fs.writeFileSync(file, '[archive]\nenabled = false\n');
+    fails({ ...direct, configFile: file }, /turns \[archive\] off/);
     fails({ ...direct, configFile: path.join(dir, 'missing.toml') }, /missing.toml does not exist/);
   });
 
