@@ -233,7 +233,9 @@ done
 if [ ${#lambda_packages[@]} -gt 0 ]; then
   setup_venv
   step "cargo lambda build (${lambda_packages[*]})"
-  rm -rf target/lambda # so that a stale bootstrap cannot pass the check below
+  # cargo lambda writes under the target folder (CARGO_TARGET_DIR when set).
+  lambda_out="${CARGO_TARGET_DIR:-$ROOT/target}/lambda"
+  rm -rf "$lambda_out" # so that a stale bootstrap cannot pass the check below
   # Release, for the Lambda target, but without the release profile's cross-crate LTO and single
   # codegen unit: they change no line of code and triple this stage's time on two cores. What
   # is deployed (sam build, cdk deploy) is built with the full profile.
@@ -245,7 +247,7 @@ if [ ${#lambda_packages[@]} -gt 0 ]; then
     bins=$(sed -n '/^\[\[bin\]\]/,/^$/s/^name *= *"\(.*\)"/\1/p' "$manifest")
     [ -n "$bins" ] || bins=$(sed -n 's/^name *= *"\(.*\)"/\1/p' "$manifest" | head -n 1)
     for bin in $bins; do
-      bootstrap=target/lambda/$bin/bootstrap
+      bootstrap=$lambda_out/$bin/bootstrap
       [ -x "$bootstrap" ] || {
         echo "error: cargo lambda build did not produce $bootstrap" >&2
         exit 1
