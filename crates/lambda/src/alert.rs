@@ -226,6 +226,47 @@ impl<S: StateStore, P: Publish, A: Archive, O: ObjectSource> Alerter<S, P, A, O>
         (summary.clone(), Response::Summary(summary))
     }
 
+    /// The end of a rule run, whatever the input was: the EMF lines out, the run's counts in
+    /// `summary`, the alerts sent and the window summaries that are due flushed, and the
+    /// messages the topic refused for good dead-lettered. The report says which input records
+    /// are still pending.
+    pub(crate) async fn finish_run(
+        &self,
+        run: &mut RuleRun<'_>,
+        summary: &mut AlertSummary,
+        input: &Invocation<'_>,
+    ) -> AlertReport {
+        let config = &self.config;
+        let lines = run.emf_lines();
+        for line in &lines {
+            (self.metrics_out)(line);
+        }
+        summary.metric_documents = lines.len();
+        let occurrences = run.take_occurrences();
+        summary.rules = run.stats();
+
+        let options = Self::options(input);
+        let mut report = Box::pin(send_alerts(
+            &config.rules,
+            occurrences,
+            &self.store,
+            &self.publisher,
+            &options,
+        ))
+        .await;
+        report.merge(
+            Box::pin(flush_summaries(
+                &config.rules,
+                &self.store,
+                &self.publisher,
+                &options,
+            ))
+            .await,
+        );
+        summary.dead_letters += self.dead_letter_alerts(&report, input).await;
+        report
+    }
+
     /// Dead-letters the messages the topic refused for good; returns how many were written.
     /// Their counts stay in the state (a redelivery would not send them again), so one that
     /// cannot be written is logged whole rather than kept for the trigger.
@@ -285,33 +326,7 @@ impl<S: StateStore, P: Publish, A: Archive, O: ObjectSource> Alerter<S, P, A, O>
             .flat_map(|(r, record)| record.outputs.iter().map(move |_| r))
             .collect();
 
-        let lines = run.emf_lines();
-        for line in &lines {
-            (self.metrics_out)(line);
-        }
-        summary.metric_documents = lines.len();
-        let occurrences = run.take_occurrences();
-        summary.rules = run.stats();
-
-        let options = Self::options(input);
-        let mut report = Box::pin(send_alerts(
-            &config.rules,
-            occurrences,
-            &self.store,
-            &self.publisher,
-            &options,
-        ))
-        .await;
-        report.merge(
-            Box::pin(flush_summaries(
-                &config.rules,
-                &self.store,
-                &self.publisher,
-                &options,
-            ))
-            .await,
-        );
-        summary.dead_letters += self.dead_letter_alerts(&report, input).await;
+        let report = self.finish_run(&mut run, &mut summary, input).await;
 
         let mut pending: Vec<Option<String>> = vec![None; decoded.records.len()];
         for n in &report.pending_records {

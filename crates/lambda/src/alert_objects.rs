@@ -11,7 +11,6 @@ use crate::handler::{Deliver, Invocation};
 use crate::objects::{Msg, Outcome, answer, not_opened, spawn_reader};
 use crate::response::Delivered;
 use crate::summary::Summary;
-use cwlogs_pipeline::rules::alert::{flush_summaries, send_alerts};
 use cwlogs_pipeline::sources::notification::{Notifications, ObjectRef};
 use cwlogs_pipeline::sources::{Detected, ObjectSource, S3Indexing, skip_reason};
 use cwlogs_pipeline::{Archive, DeadLetter, Publish, RuleRun, StateStore, process_input};
@@ -93,32 +92,7 @@ impl<S: StateStore, P: Publish, A: Archive, O: ObjectSource> Alerter<S, P, A, O>
             outcomes.push(outcome);
         }
 
-        let lines = run.emf_lines();
-        for line in &lines {
-            (self.metrics_out)(line);
-        }
-        summary.metric_documents = lines.len();
-        let occurrences = run.take_occurrences();
-        summary.rules = run.stats();
-        let options = Self::options(input);
-        let mut report = Box::pin(send_alerts(
-            &config.rules,
-            occurrences,
-            &self.store,
-            &self.publisher,
-            &options,
-        ))
-        .await;
-        report.merge(
-            Box::pin(flush_summaries(
-                &config.rules,
-                &self.store,
-                &self.publisher,
-                &options,
-            ))
-            .await,
-        );
-        summary.dead_letters += self.dead_letter_alerts(&report, input).await;
+        let report = self.finish_run(&mut run, &mut summary, input).await;
         for &i in &report.pending_records {
             if let Some(o) = outcomes.get_mut(i) {
                 *o = Outcome::Pending(
