@@ -1,28 +1,6 @@
 //! Runs the built `cwlogs` binary's `test-redact` subcommand in both modes.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
-
-fn cwlogs(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cwlogs"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cwlogs starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin is piped")
-        .write_all(stdin.as_bytes())
-        .expect("stdin is writable");
-    child.wait_with_output().expect("cwlogs finishes")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use crate::common::{cwlogs_with_stdin as cwlogs, text};
 
 #[test]
 fn human_mode_prints_each_message_redacted_and_the_detectors() {
