@@ -13,7 +13,6 @@ use crate::util::hash::short_hash;
 use crate::util::json::{push_int, push_str};
 use crate::util::time::UtcTime;
 use cwlogs_decode::LogBatch;
-use std::io::Write;
 
 /// One archive object, ready to be written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,15 +130,10 @@ pub fn archive_object(
     }
 }
 
-/// gzip of `data` at `level`, with a zero modification time so equal input gives equal bytes.
+/// gzip of `data` at `level` (libdeflate's levels: 1-9 as configured), with a zero
+/// modification time so equal input gives equal bytes.
 pub fn gzip(data: &[u8], level: u32) -> Vec<u8> {
-    let mut enc = flate2::GzBuilder::new().mtime(0).write(
-        Vec::with_capacity(data.len() / 4 + 64),
-        flate2::Compression::new(level.min(9)),
-    );
-    // Writing into a Vec has no I/O failure path.
-    enc.write_all(data).expect("gzip into a Vec cannot fail");
-    enc.finish().expect("gzip into a Vec cannot fail")
+    crate::util::gzip::gzip(data, level)
 }
 
 #[cfg(test)]

@@ -20,7 +20,6 @@ use crate::index::IndexConfig;
 use crate::index::quarantine::quarantine_item;
 use crate::index::response::{ItemClass, ResponseClass, classify_response};
 use crate::sink::{Backoff, BulkTransport, Class, MIN_ATTEMPT, SendError, jitter};
-use std::io::Write as _;
 use std::time::Instant;
 
 /// How an item ended.
@@ -102,22 +101,15 @@ const GZIP_LEVEL: u32 = 1;
 
 fn request_body(items: &[&[u8]], group: &[usize], compress: bool) -> Vec<u8> {
     let len: usize = group.iter().map(|&i| items[i].len()).sum();
-    if !compress {
-        let mut body = Vec::with_capacity(len);
-        for &i in group {
-            body.extend_from_slice(items[i]);
-        }
-        return body;
-    }
-    let mut gz = flate2::write::GzEncoder::new(
-        Vec::with_capacity(len / 6 + 64),
-        flate2::Compression::new(GZIP_LEVEL),
-    );
+    let mut body = Vec::with_capacity(len);
     for &i in group {
-        // Writing into a Vec cannot fail.
-        let _ = gz.write_all(items[i]);
+        body.extend_from_slice(items[i]);
     }
-    gz.finish().unwrap_or_default()
+    if compress {
+        crate::util::gzip::gzip(&body, GZIP_LEVEL)
+    } else {
+        body
+    }
 }
 
 /// Cuts `todo` (item positions) into requests of at most `max_bytes` each (an item larger than

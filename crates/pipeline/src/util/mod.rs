@@ -1,6 +1,7 @@
-//! Small pieces every stage shares: JSON splicing, UTC time arithmetic, content hashes. They
+//! Small pieces every stage shares: JSON splicing, UTC time arithmetic, content hashes, gzip. They
 //! depend on nothing else in the crate.
 
+pub(crate) mod gzip;
 pub(crate) mod hash;
 pub(crate) mod json;
 pub mod time;
