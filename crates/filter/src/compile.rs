@@ -52,6 +52,16 @@ pub(crate) enum JExpr {
     Test(Vec<Step>, JTest),
 }
 
+impl JExpr {
+    /// Adds every selector's path to `keep`.
+    pub(crate) fn add_paths(&self, keep: &mut crate::json::Keep) {
+        match self {
+            JExpr::Or(xs) | JExpr::And(xs) => xs.iter().for_each(|x| x.add_paths(keep)),
+            JExpr::Test(steps, _) => keep.add(steps),
+        }
+    }
+}
+
 /// Clauses over the texts of a message: every clause holds, each when the message contains
 /// at least one of its texts. Empty when nothing is known.
 pub(crate) type Clauses<'a> = Vec<Vec<&'a str>>;

@@ -10,6 +10,8 @@ use std::cell::OnceCell;
 #[derive(Debug)]
 pub struct Message<'a> {
     text: &'a str,
+    /// What to build of the JSON (`None`: everything); see [`crate::PatternSet::message`].
+    keep: Option<&'a json::Keep>,
     json: OnceCell<Option<Json<'a>>>,
     tokens: OnceCell<Vec<Token>>,
 }
@@ -27,8 +29,17 @@ impl<'a> Message<'a> {
     pub fn new(text: &'a str) -> Message<'a> {
         Message {
             text,
+            keep: None,
             json: OnceCell::new(),
             tokens: OnceCell::new(),
+        }
+    }
+
+    /// A message whose JSON is built only along `keep`'s paths.
+    pub(crate) fn kept(text: &'a str, keep: &'a json::Keep) -> Message<'a> {
+        Message {
+            keep: Some(keep),
+            ..Message::new(text)
         }
     }
 
@@ -43,10 +54,12 @@ impl<'a> Message<'a> {
             .get_or_init(|| {
                 // Cheap reject before any work: a JSON object starts with `{`.
                 let t = self.text.trim_start_matches([' ', '\t', '\n', '\r']);
-                if t.starts_with('{') {
-                    json::parse_object(self.text)
-                } else {
+                if !t.starts_with('{') {
                     None
+                } else if let Some(keep) = self.keep {
+                    json::parse_object_kept(self.text, keep)
+                } else {
+                    json::parse_object(self.text)
                 }
             })
             .as_ref()

@@ -2,6 +2,7 @@
 //! (spec §5.5 compares numbers as text against string literals), keeps duplicate keys (the last
 //! one wins on lookup, spec §5.3) and stops at [`MAX_JSON_DEPTH`] levels of nesting.
 
+use crate::compile::Step;
 use std::borrow::Cow;
 
 /// Deepest nesting of arrays and objects read in a message; deeper messages do not match JSON
@@ -64,6 +65,70 @@ pub(crate) fn parse_object(text: &str) -> Option<Json<'_>> {
         return None;
     }
     let v = p.value(0)?;
+    p.ws();
+    (p.i == p.b.len()).then_some(v)
+}
+
+/// The parts of a message's JSON that some patterns can look at: the paths of their selectors,
+/// as a tree of keys. A [`crate::PatternSet`] reads each JSON message once through the union of
+/// its patterns' paths ([`parse_object_kept`]): members on no path are checked (the message must
+/// still be valid JSON, as for [`parse_object`]) but not built, which is most of a CloudTrail
+/// record for a rule on `errorCode`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Keep {
+    /// Everything below is kept (a selector ends here, or goes on with `.*` / `[*]`).
+    all: bool,
+    /// The members to keep, by key, with what to keep below each.
+    keys: Vec<(String, Keep)>,
+    /// What to keep of each element, when this is an array some selector indexes.
+    items: Option<Box<Keep>>,
+}
+
+impl Keep {
+    /// Keeps what a selector's `steps` reach from here, and everything below it.
+    pub(crate) fn add(&mut self, steps: &[Step]) {
+        if self.all {
+            return;
+        }
+        let Some((step, rest)) = steps.split_first() else {
+            *self = Keep {
+                all: true,
+                ..Keep::default()
+            };
+            return;
+        };
+        match step {
+            Step::Key(k) => match self.keys.iter().position(|(x, _)| x == k) {
+                Some(i) => self.keys[i].1.add(rest),
+                None => {
+                    let mut child = Keep::default();
+                    child.add(rest);
+                    self.keys.push((k.clone(), child));
+                }
+            },
+            Step::Index(_) => self.items.get_or_insert_with(Box::default).add(rest),
+            Step::AnyMember | Step::AnyElement => self.add(&[]),
+        }
+    }
+
+    fn member(&self, key: &str) -> Option<&Keep> {
+        self.keys.iter().find(|(k, _)| k == key).map(|(_, c)| c)
+    }
+}
+
+/// [`parse_object`] keeping only what `keep` names: the same documents are accepted, and every
+/// path of `keep` finds what it would in the whole tree.
+pub(crate) fn parse_object_kept<'a>(text: &'a str, keep: &Keep) -> Option<Json<'a>> {
+    let mut p = Reader {
+        s: text,
+        b: text.as_bytes(),
+        i: 0,
+    };
+    p.ws();
+    if p.b.get(p.i) != Some(&b'{') {
+        return None;
+    }
+    let v = p.kept(0, keep)?;
     p.ws();
     (p.i == p.b.len()).then_some(v)
 }
@@ -164,6 +229,123 @@ impl<'a> Reader<'a> {
             b'n' => self.lit("null", Json::Null),
             b'-' | b'0'..=b'9' => self.number(),
             _ => None,
+        }
+    }
+
+    /// A value with only what `keep` names built; the rest is checked by [`Reader::skip`].
+    fn kept(&mut self, depth: usize, keep: &Keep) -> Option<Json<'a>> {
+        if keep.all {
+            return self.value(depth);
+        }
+        self.ws();
+        match *self.b.get(self.i)? {
+            b'{' => {
+                if depth >= MAX_JSON_DEPTH {
+                    return None;
+                }
+                self.i += 1;
+                self.ws();
+                let mut members = Vec::new();
+                if self.b.get(self.i) == Some(&b'}') {
+                    self.i += 1;
+                    return Some(Json::Obj(members));
+                }
+                loop {
+                    self.ws();
+                    if self.b.get(self.i) != Some(&b'"') {
+                        return None;
+                    }
+                    let k = self.string()?;
+                    self.eat(b':')?;
+                    match keep.member(&k) {
+                        Some(child) => {
+                            let v = self.kept(depth + 1, child)?;
+                            members.push((k, v));
+                        }
+                        None => self.skip(depth + 1)?,
+                    }
+                    self.ws();
+                    match self.b.get(self.i)? {
+                        b',' => self.i += 1,
+                        b'}' => {
+                            self.i += 1;
+                            return Some(Json::Obj(members));
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            b'[' => match &keep.items {
+                Some(child) => {
+                    if depth >= MAX_JSON_DEPTH {
+                        return None;
+                    }
+                    self.i += 1;
+                    let mut items = Vec::new();
+                    self.ws();
+                    if self.b.get(self.i) == Some(&b']') {
+                        self.i += 1;
+                        return Some(Json::Arr(items));
+                    }
+                    loop {
+                        items.push(self.kept(depth + 1, child)?);
+                        self.ws();
+                        match self.b.get(self.i)? {
+                            b',' => self.i += 1,
+                            b']' => {
+                                self.i += 1;
+                                return Some(Json::Arr(items));
+                            }
+                            _ => return None,
+                        }
+                    }
+                }
+                // No selector indexes it: only a key could be looked up in it, and arrays
+                // have none.
+                None => self.skip(depth).map(|()| Json::Arr(Vec::new())),
+            },
+            _ => self.value(depth),
+        }
+    }
+
+    /// Checks one value as [`Reader::value`] would read it, building nothing (strings with
+    /// escapes excepted: they are decoded to be checked).
+    fn skip(&mut self, depth: usize) -> Option<()> {
+        self.ws();
+        match *self.b.get(self.i)? {
+            open @ (b'{' | b'[') => {
+                if depth >= MAX_JSON_DEPTH {
+                    return None;
+                }
+                let close = if open == b'{' { b'}' } else { b']' };
+                self.i += 1;
+                self.ws();
+                if self.b.get(self.i) == Some(&close) {
+                    self.i += 1;
+                    return Some(());
+                }
+                loop {
+                    if open == b'{' {
+                        self.ws();
+                        if self.b.get(self.i) != Some(&b'"') {
+                            return None;
+                        }
+                        self.string()?;
+                        self.eat(b':')?;
+                    }
+                    self.skip(depth + 1)?;
+                    self.ws();
+                    match *self.b.get(self.i)? {
+                        b',' => self.i += 1,
+                        c if c == close => {
+                            self.i += 1;
+                            return Some(());
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            _ => self.value(depth).map(|_| ()),
         }
     }
 
@@ -307,5 +489,69 @@ mod tests {
         assert!(parse_object(&format!("{{\"a\":{deep}")).is_none());
         let v = parse_object(r#"{"v":1,"v":2}"#).unwrap();
         assert_eq!(v.get("v"), Some(&Json::Num("2")));
+    }
+
+    fn keep(paths: &[&[Step]]) -> Keep {
+        let mut k = Keep::default();
+        for p in paths {
+            k.add(p);
+        }
+        k
+    }
+
+    fn key(k: &str) -> Step {
+        Step::Key(k.to_string())
+    }
+
+    #[test]
+    fn kept_parse_builds_only_the_paths() {
+        let text =
+            r#"{"a":{"b":1,"c":[1,2,{"d":"x"}]},"e":"skip\u00e9","f":[{"g":true}],"a":{"b":2}}"#;
+        let k = keep(&[&[key("a"), key("b")], &[key("f"), Step::Index(0), key("g")]]);
+        let v = parse_object_kept(text, &k).expect("valid");
+        assert_eq!(v.get("e"), None);
+        // Both occurrences of `a` are kept, so the last still wins.
+        assert_eq!(v.get("a").and_then(|a| a.get("b")), Some(&Json::Num("2")));
+        let Some(Json::Arr(f)) = v.get("f") else {
+            panic!("f is kept")
+        };
+        assert_eq!(f[0].get("g"), Some(&Json::Bool(true)));
+        // A selector ending on a container keeps all of it.
+        let whole = parse_object_kept(text, &keep(&[&[key("a")]])).expect("valid");
+        assert_eq!(whole.get("a"), parse_object(text).expect("valid").get("a"));
+        // `.*` keeps everything below.
+        assert_eq!(
+            parse_object_kept(text, &keep(&[&[Step::AnyMember]])),
+            parse_object(text)
+        );
+    }
+
+    #[test]
+    fn kept_parse_accepts_exactly_what_the_full_parse_accepts() {
+        let k = keep(&[&[key("a"), key("b")]]);
+        let deep = "[".repeat(200) + &"]".repeat(200);
+        let texts = [
+            r#"{"x":01}"#.to_string(),
+            r#"{"x":"\ud800"}"#.to_string(),
+            r#"{"x":[1,]}"#.to_string(),
+            r#"{"x":{"y":1,}}"#.to_string(),
+            "{\"x\":\"a\nb\"}".to_string(),
+            r#"{"x":tru}"#.to_string(),
+            r#"{"x":[1 2]}"#.to_string(),
+            r#"{"x":{}} "#.to_string(),
+            r#"{"x":[]}"#.to_string(),
+            r#"{"x":{"a":{"b":[[[]]]}}}"#.to_string(),
+            r#"{"a":{"b":1}} x"#.to_string(),
+            format!("{{\"x\":{deep}}}"),
+            format!("{{\"a\":{{\"b\":{deep}}}}}"),
+            format!("{{\"a\":{deep}}}"),
+        ];
+        for text in &texts {
+            assert_eq!(
+                parse_object_kept(text, &k).is_some(),
+                parse_object(text).is_some(),
+                "{text}"
+            );
+        }
     }
 }

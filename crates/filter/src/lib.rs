@@ -479,12 +479,21 @@ pub struct PatternSet {
     immediate: Vec<usize>,
     /// The patterns evaluated after them: JSON and space-delimited ones with texts.
     deferred: Vec<usize>,
+    /// The union of the JSON patterns' selectors: what a pass over a message builds of its
+    /// JSON (the rest is checked, not built).
+    keep: json::Keep,
 }
 
 impl PatternSet {
     /// Compiles the literal index of `patterns`.
     pub fn new(patterns: impl IntoIterator<Item = Pattern>) -> PatternSet {
         let patterns: Vec<Pattern> = patterns.into_iter().collect();
+        let mut keep = json::Keep::default();
+        for p in &patterns {
+            if let Program::Json(e) = &p.inner.program {
+                e.add_paths(&mut keep);
+            }
+        }
         let mut literals: Vec<Vec<u8>> = Vec::new();
         let mut index = std::collections::HashMap::new();
         let mut needle_ids = Vec::with_capacity(patterns.len());
@@ -569,6 +578,7 @@ impl PatternSet {
             immediate,
             deferred,
             required: required_finders,
+            keep,
         }
     }
 
@@ -580,6 +590,24 @@ impl PatternSet {
             .flatten()
             .map(AhoCorasick::memory_usage)
             .sum()
+    }
+
+    /// Also keeps `value`'s path in the JSON of [`PatternSet::message`]s: the metric values,
+    /// dimensions and group-by fields read from matching messages must be added here.
+    pub fn keep_value(&mut self, value: &MetricValue) {
+        if let MetricKind::Path(steps) = &value.kind {
+            self.keep.add(steps);
+        }
+    }
+
+    /// `text` as a message for this set's patterns: its JSON, when a JSON pattern reads it, is
+    /// built only along the selectors of the set's JSON patterns and the values given to
+    /// [`PatternSet::keep_value`] (the rest is checked, not built: a rule on `$.errorCode`
+    /// does not build the rest of a CloudTrail record). Such a message must only be given to
+    /// this set's patterns, and only those values read from it; [`Message::new`] builds
+    /// everything.
+    pub fn message<'a>(&'a self, text: &'a str) -> Message<'a> {
+        Message::kept(text, &self.keep)
     }
 
     /// The patterns, in the order given.

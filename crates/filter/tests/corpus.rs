@@ -222,6 +222,11 @@ fn pattern_set_agrees_with_single_patterns() {
         if hits != want {
             disagreements.push(format!("{m:?}: set {hits:?} vs single {want:?}"));
         }
+        // The set's own message builds only the JSON its patterns read: same answers.
+        set.matches(&set.message(m), &mut hits);
+        if hits != want {
+            disagreements.push(format!("{m:?}: kept set {hits:?} vs single {want:?}"));
+        }
     }
     assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
 }

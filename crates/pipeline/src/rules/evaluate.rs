@@ -9,7 +9,6 @@ use crate::rules::RuleSet;
 use crate::rules::metrics::{MetricAggregator, minute_of};
 use crate::util::hash::short_hash;
 use cwlogs_decode::LogBatch;
-use cwlogs_filter::Message;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Events of one group and window kept whole per invocation, as candidates for alerts of
@@ -197,7 +196,7 @@ impl<'c> RuleRun<'c> {
                     self.seen_minutes.insert((i, minute));
                 }
             }
-            let message = Message::new(&event.message);
+            let message = rules.patterns().message(&event.message);
             among.matches(&message, &mut hits);
             for &i in &hits {
                 matched += 1;

@@ -275,7 +275,21 @@ pub struct RuleSet {
 impl RuleSet {
     /// The rules, their shared settings, and the pattern set compiled from them.
     pub fn new(rules: Vec<Rule>, alerts: AlertsConfig, own_log_group: Option<String>) -> Self {
-        let patterns = PatternSet::new(rules.iter().map(|r| r.pattern.clone()));
+        let mut patterns = PatternSet::new(rules.iter().map(|r| r.pattern.clone()));
+        // What is read from matching messages: their JSON keeps these paths too.
+        for r in &rules {
+            if let Some(m) = &r.metric {
+                patterns.keep_value(&m.value);
+                m.dimensions
+                    .iter()
+                    .for_each(|(_, v)| patterns.keep_value(v));
+            }
+            for key in r.alert.iter().flat_map(|a| &a.group_by) {
+                if let GroupKey::Field(v) = key {
+                    patterns.keep_value(v);
+                }
+            }
+        }
         RuleSet {
             rules,
             patterns,
