@@ -16,20 +16,18 @@ const KEY_PREFIXES: [&str; 12] = [
     "AKIA", "ASIA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "APKA", "ABIA", "ACCA", "A3T",
 ];
 
-/// The prefilter's literals and the detector each stands for (`usize::MAX`: a JSON escape,
-/// which may hide anything).
+/// The prefilter's literals and the detector each stands for: three bytes or more each, so
+/// that the SIMD searcher compares three-byte fingerprints (with a one-byte literal it would
+/// stop at every `s`, `e` or `A`). `@` and JSON escapes are found by `memchr` instead.
 fn literals() -> Vec<(&'static str, usize)> {
     let mut v: Vec<(&str, usize)> = KEY_PREFIXES.iter().map(|p| (*p, AKID)).collect();
     v.extend([
         ("secret", SECRET),
         ("Secret", SECRET),
         ("SECRET", SECRET),
-        ("@", EMAIL),
         ("eyJ", JWT),
         ("-----BEGIN", PEM),
         ("://", URL),
-        ("\\u", usize::MAX),
-        ("\\/", usize::MAX),
     ]);
     v
 }
@@ -37,6 +35,9 @@ fn literals() -> Vec<(&'static str, usize)> {
 #[derive(Debug, Clone)]
 pub(crate) struct Detectors {
     ac: AhoCorasick,
+    /// The JSON escapes that may hide anything: `\u` and `\/`.
+    esc_u: memchr::memmem::Finder<'static>,
+    esc_slash: memchr::memmem::Finder<'static>,
     lits: Vec<usize>,
     akid: Regex,
     secret: Regex,
@@ -62,6 +63,8 @@ impl Detectors {
             .expect("the literals build");
         Detectors {
             ac,
+            esc_u: memchr::memmem::Finder::new(b"\\u"),
+            esc_slash: memchr::memmem::Finder::new(b"\\/"),
             lits: lits.iter().map(|(_, d)| *d).collect(),
             akid: re(
                 r"(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA|ABIA|ACCA|A3T[A-Z0-9])[A-Z2-7]{16}",
@@ -84,36 +87,149 @@ impl Detectors {
         }
     }
 
-    /// Whether anything in `bytes` could be found: a prefilter literal of a detector that is
-    /// on, a JSON escape, a card number; always with the IP detectors or custom regexes.
+    /// Whether anything in `bytes` could be found by a detector that is on: a prefilter
+    /// literal, a JSON escape (which may hide anything), a run of 13 or more digits, a
+    /// dotted quad's run, a colon run an IPv6 address could be in; always with custom regexes.
     pub(crate) fn may_match(&self, r: &Redactor, bytes: &[u8]) -> bool {
-        if r.on[IPV4] || r.on[IPV6] || !r.custom.is_empty() {
-            return true;
+        !r.custom.is_empty() || self.scan(r, bytes, &mut |_, _| true)
+    }
+
+    /// Which detectors have candidates in `bytes` (see [`Detectors::candidates`]), and whether
+    /// it has a JSON escape; `None` when it has neither (custom regexes: never `None`).
+    pub(crate) fn seen(&self, r: &Redactor, bytes: &[u8]) -> Option<[bool; 9]> {
+        let mut m = [false; 9];
+        let mut any = !r.custom.is_empty();
+        self.scan(r, bytes, &mut |_, d| {
+            any = true;
+            match m.get_mut(d) {
+                Some(x) => *x = true,
+                // An escape may hide anything: every detector looks.
+                None => m = [true; 9],
+            }
+            false
+        });
+        if !any {
+            return None;
         }
+        // Custom regexes do not prefilter; the built-ins' own scans are cheap.
+        if !r.custom.is_empty() {
+            m[CARD] = true;
+        }
+        Some(m)
+    }
+
+    /// Records where something may be found in `bytes` (a whole document): the byte offset of
+    /// each candidate and the detector it is for (`usize::MAX`: a JSON escape), in ascending
+    /// order. One pass of the literal automaton, then one word-at-a-time pass each for digit
+    /// runs, dotted quads and colon runs (for the detectors that are on).
+    pub(crate) fn candidates(&self, r: &Redactor, bytes: &[u8], out: &mut Vec<(usize, usize)>) {
+        self.scan(r, bytes, &mut |at, d| {
+            out.push((at, d));
+            false
+        });
+        out.sort_unstable();
+    }
+
+    /// Calls `found(offset, detector)` for each candidate (see [`Detectors::candidates`])
+    /// until it returns `true`; returns whether it did.
+    fn scan(&self, r: &Redactor, b: &[u8], found: &mut dyn FnMut(usize, usize) -> bool) -> bool {
         // `://` alone is every URL: url-credentials needs an `@` too.
         let mut at: Option<bool> = None;
-        for m in self.ac.find_iter(bytes) {
+        for m in self.ac.find_iter(b) {
             let d = self.lits[m.pattern().as_usize()];
-            if d == URL {
-                if r.on[URL] && *at.get_or_insert_with(|| memchr::memchr(b'@', bytes).is_some()) {
-                    return true;
-                }
-                continue;
-            }
-            if d == usize::MAX || r.on[d] {
+            let wanted = match d {
+                usize::MAX => true,
+                URL => r.on[URL] && *at.get_or_insert_with(|| memchr::memchr(b'@', b).is_some()),
+                d => r.on[d],
+            };
+            if wanted && found(m.start(), d) {
                 return true;
             }
         }
-        r.on[CARD] && {
-            let mut found = false;
-            cards(bytes, &mut |_, _| found = true);
-            found
+        // `@` (emails; url-credentials have `://` as well), and the JSON escapes `\u` and `\/`,
+        // which may hide anything (`\"`, `\\`, `\n` and the like hide nothing a detector
+        // looks for).
+        if r.on[EMAIL] {
+            for i in memchr::memchr_iter(b'@', b) {
+                if found(i, EMAIL) {
+                    return true;
+                }
+            }
         }
+        for f in [&self.esc_u, &self.esc_slash] {
+            for i in f.find_iter(b) {
+                if found(i, usize::MAX) {
+                    return true;
+                }
+            }
+        }
+        if r.on[CARD] {
+            let mut stop = false;
+            digit_runs(b, 13, &mut |s| {
+                stop = found(s, CARD);
+                stop
+            });
+            if stop {
+                return true;
+            }
+        }
+        if r.on[IPV4] {
+            // A dotted quad is a run of digits and dots with three dots or more.
+            let mut skip = 0;
+            for i in memchr::memchr_iter(b'.', b) {
+                if i < skip || i == 0 || !b[i - 1].is_ascii_digit() {
+                    continue;
+                }
+                let mut j = i;
+                let mut dots = 0;
+                while j < b.len() && (b[j].is_ascii_digit() || b[j] == b'.') {
+                    dots += usize::from(b[j] == b'.');
+                    j += 1;
+                }
+                skip = j;
+                if dots >= 3 && found(i, IPV4) {
+                    return true;
+                }
+            }
+        }
+        if r.on[IPV6] {
+            // An IPv6 address has `::`, or six colons or more (seven, or six and a dotted
+            // quad), in one run of hex digits, colons and dots.
+            let mut skip = 0;
+            for i in memchr::memchr_iter(b':', b) {
+                if i < skip {
+                    continue;
+                }
+                let mut j = i;
+                let mut colons = 0;
+                let mut double = false;
+                while j < b.len() && (b[j].is_ascii_hexdigit() || b[j] == b':' || b[j] == b'.') {
+                    if b[j] == b':' {
+                        colons += 1;
+                        double |= b.get(j + 1) == Some(&b':');
+                    }
+                    j += 1;
+                }
+                skip = j;
+                if (double || colons >= 6) && found(i, IPV6) {
+                    return true;
+                }
+            }
+        }
+        false
     }
 
     /// Appends what the detectors that are on find in `s` to `hits`; `key` is the JSON key the
-    /// value is under, if any.
-    pub(crate) fn hits(&self, r: &Redactor, s: &str, key: Option<&str>, hits: &mut Vec<Hit>) {
+    /// value is under, if any. `seen`: which detectors' candidates are in `s`, when the
+    /// caller knows (from a document's candidates); otherwise they are looked for here.
+    pub(crate) fn hits(
+        &self,
+        r: &Redactor,
+        s: &str,
+        key: Option<&str>,
+        seen: Option<[bool; 9]>,
+        hits: &mut Vec<Hit>,
+    ) {
         let b = s.as_bytes();
         if r.on[SECRET] && key.is_some_and(names_secret_key) && is_secret(b) {
             hits.push(Hit {
@@ -122,13 +238,22 @@ impl Detectors {
                 det: SECRET,
             });
         }
-        let mut seen = [false; 9];
-        for m in self.ac.find_iter(b) {
-            let d = self.lits[m.pattern().as_usize()];
-            if d != usize::MAX {
-                seen[d] = true;
+        let seen = seen.unwrap_or_else(|| {
+            let mut seen = [false; 9];
+            for m in self.ac.find_iter(b) {
+                let d = self.lits[m.pattern().as_usize()];
+                if d != usize::MAX {
+                    seen[d] = true;
+                }
             }
-        }
+            // The scans are cheap and exact enough: the regexes below run only on their
+            // candidates.
+            seen[EMAIL] = memchr::memchr(b'@', b).is_some();
+            seen[CARD] = true;
+            seen[IPV4] = b.contains(&b'.');
+            seen[IPV6] = b.contains(&b':');
+            seen
+        });
         let alnum = |i: usize| b.get(i).is_some_and(|c| c.is_ascii_alphanumeric());
         if r.on[AKID] && seen[AKID] {
             for m in self.akid.find_iter(s) {
@@ -145,7 +270,7 @@ impl Detectors {
                 }
             }
         }
-        if r.on[URL] && seen[URL] {
+        if r.on[URL] && seen[URL] && memchr::memchr(b'@', b).is_some() {
             for c in self.url.captures_iter(s) {
                 let g = c.get(1).expect("group 1");
                 hits.push(hit(g.start(), g.end(), URL));
@@ -171,10 +296,10 @@ impl Detectors {
                 hits.push(hit(m.start(), m.end(), PEM));
             }
         }
-        if r.on[CARD] {
+        if r.on[CARD] && seen[CARD] {
             cards(b, &mut |start, end| hits.push(hit(start, end, CARD)));
         }
-        if r.on[IPV4] && b.contains(&b'.') {
+        if r.on[IPV4] && seen[IPV4] {
             for m in self.ipv4.find_iter(s) {
                 let before = m.start().checked_sub(1).map(|i| b[i]);
                 let after = b.get(m.end()).copied();
@@ -187,7 +312,7 @@ impl Detectors {
                 }
             }
         }
-        if r.on[IPV6] && b.contains(&b':') {
+        if r.on[IPV6] && seen[IPV6] {
             for m in self.ipv6.find_iter(s) {
                 let t = m.as_str().trim_end_matches('.');
                 let before = m.start().checked_sub(1).map(|i| b[i]);
@@ -290,9 +415,9 @@ pub(crate) fn cards(b: &[u8], found: &mut dyn FnMut(usize, usize)) {
     let mut groups: Vec<(usize, usize)> = Vec::new();
     let mut digits: Vec<u8> = Vec::new();
     while i < b.len() {
-        if !b[i].is_ascii_digit() {
-            i += 1;
-            continue;
+        match next_digit(b, i) {
+            Some(d) => i = d,
+            None => break,
         }
         // The run: digit groups separated by one space or dash.
         groups.clear();
@@ -330,6 +455,50 @@ pub(crate) fn cards(b: &[u8], found: &mut dyn FnMut(usize, usize)) {
                     g += 1;
                 }
             }
+        }
+        i = j;
+    }
+}
+
+/// The position of the first ASCII digit of `b` at or after `from`, eight bytes at a time.
+pub(crate) fn next_digit(b: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut i = from;
+    while i + 8 <= b.len() {
+        let w = u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        // A byte is a digit when it is 0x30..=0x39: XOR 0x30 leaves it below 10, and the
+        // classic "has a byte less than n" test finds one.
+        let t = w ^ (ONES * 0x30);
+        if t.wrapping_sub(ONES * 10) & !t & HIGHS != 0 {
+            break;
+        }
+        i += 8;
+    }
+    b[i..].iter().position(u8::is_ascii_digit).map(|p| i + p)
+}
+
+/// Calls `found(start)` for each run of digit groups (split by single spaces or dashes) with
+/// at least `min` digits: where a card number may be. Linear, eight bytes at a time between
+/// runs; stops when `found` returns `true`.
+pub(crate) fn digit_runs(b: &[u8], min: usize, found: &mut dyn FnMut(usize) -> bool) {
+    let mut i = 0;
+    while let Some(start) = next_digit(b, i) {
+        let mut j = start;
+        let mut n = 0;
+        loop {
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+                n += 1;
+            }
+            if j + 1 < b.len() && (b[j] == b' ' || b[j] == b'-') && b[j + 1].is_ascii_digit() {
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        if n >= min && found(start) {
+            return;
         }
         i = j;
     }

@@ -537,7 +537,45 @@ fn the_archive_is_redacted_only_when_asked() {
         !body.contains("jane@") && body.contains("mail [REDACTED:email]"),
         "{body}"
     );
+    // Counted like the index's: per detector, never the values.
+    assert_eq!(out.archive_redacted.0.get("email"), Some(&1));
     let mut ndjson = Vec::new();
-    crate::archive_ndjson(&on, "eu-west-1", &batch, &mut ndjson);
+    let mut counts = RedactCounts::default();
+    crate::archive_ndjson(&on, "eu-west-1", &batch, &mut ndjson, &mut counts);
     assert!(!String::from_utf8_lossy(&ndjson).contains("jane@"));
+    assert_eq!(counts.0.get("email"), Some(&1));
+    // Off for the archive: nothing replaced there, nothing counted.
+    let out = crate::process_batch(&off, "eu-west-1", &batch);
+    assert!(out.archive_redacted.is_empty());
+}
+
+/// Batches built side by side (`cwlogs replay --jobs N`, one configuration and one redactor
+/// shared by the workers) each get their own counts: each batch's count is the number of
+/// distinct values planted in it, whatever the others do at the same time.
+#[test]
+fn counts_stay_with_their_batch_when_batches_run_in_parallel() {
+    let config = std::sync::Arc::new(
+        crate::Config::from_toml("[archive]\nenabled = false\n[redact]\n", &|_| None)
+            .expect("config"),
+    );
+    let workers: Vec<_> = (1..=4usize)
+        .map(|w| {
+            let config = config.clone();
+            std::thread::spawn(move || {
+                for round in 0..50 {
+                    // Worker `w` plants `w` distinct emails per batch.
+                    let msgs: Vec<String> = (0..w)
+                        .map(|k| format!("user{w}x{round}x{k}@example.com logged in"))
+                        .collect();
+                    let refs: Vec<&str> = msgs.iter().map(String::as_str).collect();
+                    let out = crate::process_batch(&config, "eu-west-1", &one_batch(&refs));
+                    assert_eq!(out.redacted.0.get("email"), Some(&(w as u64)), "{out:?}");
+                    assert_eq!(out.redacted.total(), w as u64);
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().expect("worker");
+    }
 }

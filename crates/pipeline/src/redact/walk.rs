@@ -43,20 +43,31 @@ fn priority(det: usize) -> u8 {
 
 impl Redactor {
     /// `s` (a string value, unescaped) redacted, or `None` when nothing in it was found.
+    ///
+    /// `seen`: which detectors have candidates in `s`, when the document's candidates told
+    /// (then `s` is known to need a look); `None`: a prefilter pass over `s` decides.
     pub(crate) fn string(
         &self,
         s: &str,
         key: Option<&str>,
         level: usize,
         st: &mut State,
+        seen: Option<[bool; 9]>,
     ) -> Option<String> {
         // Most values hold nothing any detector looks for: one prefilter pass over them (their
         // JSON escapes included), nothing else. A value already found elsewhere in the
         // document is looked for all the same.
-        if st.known.is_empty() && !self.detect.may_match(self, s.as_bytes()) {
-            return None;
-        }
+        let seen = match seen {
+            Some(m) => m,
+            None => match self.detect.seen(self, s.as_bytes()) {
+                Some(m) => m,
+                None if st.known.is_empty() => return None,
+                None => [false; 9],
+            },
+        };
         let mut cur: Cow<'_, str> = Cow::Borrowed(s);
+        let mut seen = Some(seen);
+        let mut look = true;
         if level < MAX_LEVEL {
             let mut starts: Vec<usize> = [s.find('{'), s.find('[')].into_iter().flatten().collect();
             starts.sort_unstable();
@@ -68,18 +79,24 @@ impl Redactor {
                     continue;
                 }
                 let mut out = Vec::with_capacity(t.len() + 32);
-                if self.json(t, level + 1, false, &mut out, st) {
+                if self.json(t, level + 1, false, &mut out, st, None) {
                     let mut n = String::with_capacity(s.len() + 32);
                     n.push_str(&s[..k]);
                     n.push_str(std::str::from_utf8(&out).expect("walked JSON is UTF-8"));
                     n.push_str(&s[k + t.len()..]);
                     cur = Cow::Owned(n);
                 }
+                // Its values are done; what is left to look at (the text around the JSON, its
+                // keys) is prefiltered again, so that a JSON message is not searched twice.
+                seen = self.detect.seen(self, cur.as_bytes());
+                look = seen.is_some();
                 break;
             }
         }
         let mut hits: Vec<Hit> = Vec::new();
-        self.detect.hits(self, &cur, key, &mut hits);
+        if look {
+            self.detect.hits(self, &cur, key, seen, &mut hits);
+        }
         for (v, d) in &st.known {
             for p in memchr::memmem::find_iter(cur.as_bytes(), v.as_bytes()) {
                 hits.push(Hit {
@@ -111,9 +128,24 @@ impl Redactor {
         Some(out)
     }
 
+    /// Whether `inner` (a JSON string's raw text) holds a value found earlier in the document.
+    fn known_in(&self, inner: &str, st: &State) -> bool {
+        if st.known.is_empty() {
+            return false;
+        }
+        let Some(text) = unescape(inner) else {
+            return false;
+        };
+        st.known
+            .iter()
+            .any(|(v, _)| memchr::memmem::find(text.as_bytes(), v.as_bytes()).is_some())
+    }
+
     /// Appends `src` (valid JSON) to `out` with its string values (and card numbers written
     /// as JSON numbers) redacted; returns whether anything changed. `doc`: `src` is an indexed
-    /// document, whose `@timestamp` and `event.id` are left alone.
+    /// document, whose `@timestamp` and `event.id` are left alone. `cands`: the candidates of
+    /// `src` ([`super::detect::Detectors::candidates`]): a value with none in it (and none of
+    /// the values already found) is copied without being unescaped or looked at again.
     pub(crate) fn json(
         &self,
         src: &str,
@@ -121,7 +153,11 @@ impl Redactor {
         doc: bool,
         out: &mut Vec<u8>,
         st: &mut State,
+        cands: Option<&[(usize, usize)]>,
     ) -> bool {
+        let mut next = 0; // the first candidate not behind us
+        // A key naming a secret access key makes its value a candidate.
+        let mut secret_key = false;
         let b = src.as_bytes();
         let mut i = 0;
         let mut copied = 0;
@@ -135,12 +171,16 @@ impl Redactor {
                 b'"' => {
                     let start = i;
                     i += 1;
-                    while i < b.len() {
-                        match b[i] {
-                            b'\\' => i += 2,
-                            b'"' => break,
-                            _ => i += 1,
+                    // To the closing quote, escapes skipped, a SIMD search at a time.
+                    while let Some(p) = memchr::memchr2(b'"', b'\\', &b[i.min(b.len())..]) {
+                        i += p;
+                        if b[i] == b'"' {
+                            break;
                         }
+                        i += 2;
+                    }
+                    if i >= b.len() || b[i] != b'"' {
+                        i = b.len();
                     }
                     let end = (i + 1).min(b.len());
                     i = end;
@@ -149,7 +189,25 @@ impl Redactor {
                     while k < b.len() && b[k].is_ascii_whitespace() {
                         k += 1;
                     }
+                    // The detectors whose candidates are in this string, when known.
+                    let mut seen: Option<[bool; 9]> = None;
+                    let mut escape = false;
+                    if let Some(c) = cands {
+                        let mut m = [false; 9];
+                        while next < c.len() && c[next].0 < end {
+                            let (at, d) = c[next];
+                            if at > start {
+                                match m.get_mut(d) {
+                                    Some(x) => *x = true,
+                                    None => escape = true,
+                                }
+                            }
+                            next += 1;
+                        }
+                        seen = Some(m);
+                    }
                     if b.get(k) == Some(&b':') {
+                        secret_key = seen.is_some_and(|m| m[SECRET]) || escape;
                         key = Some(inner);
                         if depth == 1 {
                             top_key = inner;
@@ -158,6 +216,7 @@ impl Redactor {
                         continue;
                     }
                     let value_key = if prev == b':' { key } else { None };
+                    let after_secret_key = std::mem::take(&mut secret_key) && prev == b':';
                     prev = b'"';
                     if doc
                         && ((depth == 1 && value_key == Some("@timestamp"))
@@ -165,15 +224,21 @@ impl Redactor {
                     {
                         continue;
                     }
-                    let text: Cow<'_, str> = if inner.contains('\\') {
-                        match serde_json::from_str::<String>(&src[start..end]) {
-                            Ok(t) => Cow::Owned(t),
-                            Err(_) => continue,
+                    if let Some(m) = &mut seen {
+                        m[SECRET] |= after_secret_key;
+                        let any = escape || m.iter().any(|&x| x);
+                        if !any && !self.known_in(inner, st) {
+                            continue;
                         }
-                    } else {
-                        Cow::Borrowed(inner)
+                    }
+                    if escape {
+                        seen = None;
+                    }
+                    let text: Cow<'_, str> = match unescape(inner) {
+                        Some(t) => t,
+                        None => continue,
                     };
-                    if let Some(new) = self.string(&text, value_key, level, st) {
+                    if let Some(new) = self.string(&text, value_key, level, st, seen) {
                         out.extend_from_slice(&b[copied..start]);
                         push_str(out, &new);
                         copied = end;
@@ -205,6 +270,9 @@ impl Redactor {
                     }
                 }
                 c => {
+                    if c == b',' || c == b'{' || c == b'[' {
+                        secret_key = false;
+                    }
                     match c {
                         b'{' | b'[' => depth += 1,
                         b'}' | b']' => depth = depth.saturating_sub(1),
@@ -223,5 +291,49 @@ impl Redactor {
             out.extend_from_slice(b);
         }
         changed
+    }
+}
+
+/// The text of a JSON string whose raw contents (between its quotes) are `inner`: borrowed
+/// when it has no escape; the short escapes undone here, `\u` by `serde_json`. `None` when
+/// it is not a valid JSON string.
+pub(crate) fn unescape(inner: &str) -> Option<Cow<'_, str>> {
+    let b = inner.as_bytes();
+    let Some(first) = memchr::memchr(b'\\', b) else {
+        return Some(Cow::Borrowed(inner));
+    };
+    let mut out = String::with_capacity(inner.len());
+    out.push_str(&inner[..first]);
+    let mut i = first;
+    loop {
+        // `i` is at a backslash.
+        let c = match b.get(i + 1)? {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'n' => '\n',
+            b't' => '\t',
+            b'r' => '\r',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'u' => {
+                return serde_json::from_str::<String>(&format!("\"{inner}\""))
+                    .ok()
+                    .map(Cow::Owned);
+            }
+            _ => return None,
+        };
+        out.push(c);
+        i += 2;
+        match memchr::memchr(b'\\', &b[i..]) {
+            Some(p) => {
+                out.push_str(&inner[i..i + p]);
+                i += p;
+            }
+            None => {
+                out.push_str(&inner[i..]);
+                return Some(Cow::Owned(out));
+            }
+        }
     }
 }
