@@ -87,13 +87,6 @@ impl Detectors {
         }
     }
 
-    /// Whether anything in `bytes` could be found by a detector that is on: a prefilter
-    /// literal, a JSON escape (which may hide anything), a run of 13 or more digits, a
-    /// dotted quad's run, a colon run an IPv6 address could be in; always with custom regexes.
-    pub(crate) fn may_match(&self, r: &Redactor, bytes: &[u8]) -> bool {
-        !r.custom.is_empty() || self.scan(r, bytes, &mut |_, _| true)
-    }
-
     /// Which detectors have candidates in `bytes` (see [`Detectors::candidates`]), and whether
     /// it has a JSON escape; `None` when it has neither (custom regexes: never `None`).
     pub(crate) fn seen(&self, r: &Redactor, bytes: &[u8]) -> Option<[bool; 9]> {
@@ -460,22 +453,47 @@ pub(crate) fn cards(b: &[u8], found: &mut dyn FnMut(usize, usize)) {
     }
 }
 
+/// A mask with the high bit of each byte of `w` that is not an ASCII digit (exact, no
+/// carries between bytes).
+fn non_digits(w: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // A digit XOR 0x30 is below 10; adding 0x76 to the low seven bits sets the high bit of
+    // those at 10 or more, and the XOR's own high bit stands for bytes of 0x80 or more.
+    let t = w ^ 0x3030_3030_3030_3030;
+    (((t & LOW7) + 0x7676_7676_7676_7676) | t) & HIGHS
+}
+
 /// The position of the first ASCII digit of `b` at or after `from`, eight bytes at a time.
 pub(crate) fn next_digit(b: &[u8], from: usize) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
     let mut i = from;
     while i + 8 <= b.len() {
         let w = u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
-        // A byte is a digit when it is 0x30..=0x39: XOR 0x30 leaves it below 10, and the
-        // classic "has a byte less than n" test finds one.
-        let t = w ^ (ONES * 0x30);
-        if t.wrapping_sub(ONES * 10) & !t & HIGHS != 0 {
-            break;
+        let digits = !non_digits(w) & 0x8080_8080_8080_8080;
+        if digits != 0 {
+            return Some(i + digits.trailing_zeros() as usize / 8);
         }
         i += 8;
     }
     b[i..].iter().position(u8::is_ascii_digit).map(|p| i + p)
+}
+
+/// The position of the first byte of `b` at or after `from` that is not an ASCII digit (or
+/// `b.len()`), eight bytes at a time.
+fn digits_end(b: &[u8], from: usize) -> usize {
+    let mut i = from;
+    while i + 8 <= b.len() {
+        let w = u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        let other = non_digits(w);
+        if other != 0 {
+            return i + other.trailing_zeros() as usize / 8;
+        }
+        i += 8;
+    }
+    b[i..]
+        .iter()
+        .position(|c| !c.is_ascii_digit())
+        .map_or(b.len(), |p| i + p)
 }
 
 /// Calls `found(start)` for each run of digit groups (split by single spaces or dashes) with
@@ -487,10 +505,9 @@ pub(crate) fn digit_runs(b: &[u8], min: usize, found: &mut dyn FnMut(usize) -> b
         let mut j = start;
         let mut n = 0;
         loop {
-            while j < b.len() && b[j].is_ascii_digit() {
-                j += 1;
-                n += 1;
-            }
+            let e = digits_end(b, j);
+            n += e - j;
+            j = e;
             if j + 1 < b.len() && (b[j] == b' ' || b[j] == b'-') && b[j + 1].is_ascii_digit() {
                 j += 1;
             } else {

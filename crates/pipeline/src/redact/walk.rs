@@ -16,19 +16,20 @@ const MAX_KNOWN: usize = 256;
 /// value found in one field is redacted in every other, and counted once.
 #[derive(Default)]
 pub(crate) struct State {
-    known: Vec<(String, usize)>,
+    known: Vec<(String, usize, memchr::memmem::Finder<'static>)>,
 }
 
 impl State {
     pub(crate) fn count(&self, r: &Redactor, counts: &mut RedactCounts) {
-        for (_, d) in &self.known {
+        for (_, d, _) in &self.known {
             counts.add(r.name(*d), 1);
         }
     }
 
     fn remember(&mut self, value: &str, det: usize) {
-        if self.known.len() < MAX_KNOWN && !self.known.iter().any(|(v, _)| v == value) {
-            self.known.push((value.to_string(), det));
+        if self.known.len() < MAX_KNOWN && !self.known.iter().any(|(v, _, _)| v == value) {
+            let finder = memchr::memmem::Finder::new(value.as_bytes()).into_owned();
+            self.known.push((value.to_string(), det, finder));
         }
     }
 }
@@ -73,9 +74,7 @@ impl Redactor {
             starts.sort_unstable();
             for k in starts {
                 let t = s[k..].trim_end_matches(|c: char| c.is_ascii_whitespace());
-                if !(t.ends_with('}') || t.ends_with(']'))
-                    || serde_json::from_str::<serde::de::IgnoredAny>(t).is_err()
-                {
+                if !(t.ends_with('}') || t.ends_with(']')) || !valid_json(t.as_bytes()) {
                     continue;
                 }
                 let mut out = Vec::with_capacity(t.len() + 32);
@@ -97,8 +96,8 @@ impl Redactor {
         if look {
             self.detect.hits(self, &cur, key, seen, &mut hits);
         }
-        for (v, d) in &st.known {
-            for p in memchr::memmem::find_iter(cur.as_bytes(), v.as_bytes()) {
+        for (v, d, f) in &st.known {
+            for p in f.find_iter(cur.as_bytes()) {
                 hits.push(Hit {
                     start: p,
                     end: p + v.len(),
@@ -138,7 +137,7 @@ impl Redactor {
         };
         st.known
             .iter()
-            .any(|(v, _)| memchr::memmem::find(text.as_bytes(), v.as_bytes()).is_some())
+            .any(|(_, _, f)| f.find(text.as_bytes()).is_some())
     }
 
     /// Appends `src` (valid JSON) to `out` with its string values (and card numbers written
@@ -336,4 +335,144 @@ pub(crate) fn unescape(inner: &str) -> Option<Cow<'_, str>> {
             }
         }
     }
+}
+
+/// Whether `b` is one JSON value (and white space around it), nested at most 128 deep: what
+/// `serde_json` accepts, checked without building anything (strings skipped a SIMD search at
+/// a time).
+pub(crate) fn valid_json(b: &[u8]) -> bool {
+    let mut i = 0;
+    value(b, &mut i, 0) && {
+        ws(b, &mut i);
+        i == b.len()
+    }
+}
+
+fn ws(b: &[u8], i: &mut usize) {
+    while matches!(b.get(*i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        *i += 1;
+    }
+}
+
+fn value(b: &[u8], i: &mut usize, depth: usize) -> bool {
+    ws(b, i);
+    let Some(&c) = b.get(*i) else {
+        return false;
+    };
+    match c {
+        b'{' | b'[' => {
+            if depth >= 128 {
+                return false;
+            }
+            let close = if c == b'{' { b'}' } else { b']' };
+            *i += 1;
+            ws(b, i);
+            if b.get(*i) == Some(&close) {
+                *i += 1;
+                return true;
+            }
+            loop {
+                if c == b'{' {
+                    ws(b, i);
+                    if b.get(*i) != Some(&b'"') || !string(b, i) {
+                        return false;
+                    }
+                    ws(b, i);
+                    if b.get(*i) != Some(&b':') {
+                        return false;
+                    }
+                    *i += 1;
+                }
+                if !value(b, i, depth + 1) {
+                    return false;
+                }
+                ws(b, i);
+                match b.get(*i) {
+                    Some(b',') => *i += 1,
+                    Some(&x) if x == close => {
+                        *i += 1;
+                        return true;
+                    }
+                    _ => return false,
+                }
+            }
+        }
+        b'"' => string(b, i),
+        b't' => literal(b, i, b"true"),
+        b'f' => literal(b, i, b"false"),
+        b'n' => literal(b, i, b"null"),
+        b'-' | b'0'..=b'9' => number(b, i),
+        _ => false,
+    }
+}
+
+fn literal(b: &[u8], i: &mut usize, word: &[u8]) -> bool {
+    let ok = b[*i..].starts_with(word);
+    *i += word.len();
+    ok
+}
+
+/// A string from its opening quote at `*i`; `*i` ends after its closing quote.
+fn string(b: &[u8], i: &mut usize) -> bool {
+    *i += 1;
+    loop {
+        let Some(p) = memchr::memchr2(b'"', b'\\', &b[*i..]) else {
+            return false;
+        };
+        if b[*i..*i + p].iter().any(|&c| c < 0x20) {
+            return false;
+        }
+        *i += p;
+        if b[*i] == b'"' {
+            *i += 1;
+            return true;
+        }
+        match b.get(*i + 1) {
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => *i += 2,
+            Some(b'u') => {
+                let hex = b.get(*i + 2..*i + 6);
+                if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
+                    return false;
+                }
+                *i += 6;
+            }
+            _ => return false,
+        }
+    }
+}
+
+fn number(b: &[u8], i: &mut usize) -> bool {
+    let digits = |i: &mut usize| {
+        let s = *i;
+        while b.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i > s
+    };
+    if b[*i] == b'-' {
+        *i += 1;
+    }
+    match b.get(*i) {
+        Some(b'0') => *i += 1,
+        Some(b'1'..=b'9') => {
+            digits(i);
+        }
+        _ => return false,
+    }
+    if b.get(*i) == Some(&b'.') {
+        *i += 1;
+        if !digits(i) {
+            return false;
+        }
+    }
+    if matches!(b.get(*i), Some(b'e' | b'E')) {
+        *i += 1;
+        if matches!(b.get(*i), Some(b'+' | b'-')) {
+            *i += 1;
+        }
+        if !digits(i) {
+            return false;
+        }
+    }
+    true
 }
