@@ -143,8 +143,12 @@ impl Detectors {
         // which may hide anything (`\"`, `\\`, `\n` and the like hide nothing a detector
         // looks for).
         if r.on[EMAIL] {
+            // An address has a local-part character before its `@` and a letter or digit
+            // after (`"@timestamp"` is no candidate).
             for i in memchr::memchr_iter(b'@', b) {
-                if found(i, EMAIL) {
+                let local = i > 0 && is_local(b[i - 1]);
+                let domain = b.get(i + 1).is_some_and(u8::is_ascii_alphanumeric);
+                if local && domain && found(i, EMAIL) {
                     return true;
                 }
             }
@@ -157,11 +161,10 @@ impl Detectors {
             }
         }
         if r.on[CARD] {
+            // Card numbers are digits, spaces and dashes, which JSON never escapes: the
+            // numbers found in the raw bytes are the candidates (a 56-digit event id is none).
             let mut stop = false;
-            digit_runs(b, 13, &mut |s| {
-                stop = found(s, CARD);
-                stop
-            });
+            cards(b, &mut |s, _| stop = stop || found(s, CARD));
             if stop {
                 return true;
             }
@@ -330,6 +333,11 @@ impl Detectors {
     }
 }
 
+/// A character of an email address's local part (as the email regex takes them).
+fn is_local(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b".!#$%&*+^_~-".contains(&c)
+}
+
 fn hit(start: usize, end: usize, det: usize) -> Hit {
     Hit { start, end, det }
 }
@@ -405,6 +413,7 @@ fn issuer(d: &[u8]) -> bool {
 /// at most 19 groups.
 pub(crate) fn cards(b: &[u8], found: &mut dyn FnMut(usize, usize)) {
     let mut i = 0;
+    // Filled for each run (a few groups; most runs are one), allocated at the first digit.
     let mut groups: Vec<(usize, usize)> = Vec::new();
     let mut digits: Vec<u8> = Vec::new();
     while i < b.len() {
@@ -415,19 +424,22 @@ pub(crate) fn cards(b: &[u8], found: &mut dyn FnMut(usize, usize)) {
         // The run: digit groups separated by one space or dash.
         groups.clear();
         let mut j = i;
+        let mut n = 0;
+        let mut longest = 0;
         loop {
             let s = j;
-            while j < b.len() && b[j].is_ascii_digit() {
-                j += 1;
-            }
+            j = digits_end(b, j);
             groups.push((s, j));
+            n += j - s;
+            longest = longest.max(j - s);
             if j + 1 < b.len() && (b[j] == b' ' || b[j] == b'-') && b[j + 1].is_ascii_digit() {
                 j += 1;
             } else {
                 break;
             }
         }
-        {
+        // Most runs (dates, times, counts, ids) are too short, or one group too long.
+        if n >= 13 && (groups.len() > 1 || longest <= 19) {
             let mut g = 0;
             while g < groups.len() {
                 let mut end_group = None;
@@ -494,29 +506,4 @@ fn digits_end(b: &[u8], from: usize) -> usize {
         .iter()
         .position(|c| !c.is_ascii_digit())
         .map_or(b.len(), |p| i + p)
-}
-
-/// Calls `found(start)` for each run of digit groups (split by single spaces or dashes) with
-/// at least `min` digits: where a card number may be. Linear, eight bytes at a time between
-/// runs; stops when `found` returns `true`.
-pub(crate) fn digit_runs(b: &[u8], min: usize, found: &mut dyn FnMut(usize) -> bool) {
-    let mut i = 0;
-    while let Some(start) = next_digit(b, i) {
-        let mut j = start;
-        let mut n = 0;
-        loop {
-            let e = digits_end(b, j);
-            n += e - j;
-            j = e;
-            if j + 1 < b.len() && (b[j] == b' ' || b[j] == b'-') && b[j + 1].is_ascii_digit() {
-                j += 1;
-            } else {
-                break;
-            }
-        }
-        if n >= min && found(start) {
-            return;
-        }
-        i = j;
-    }
 }
