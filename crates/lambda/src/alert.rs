@@ -244,6 +244,7 @@ impl<S: StateStore, P: Publish, A: Archive, O: ObjectSource> Alerter<S, P, A, O>
         summary.metric_documents = lines.len();
         let occurrences = run.take_occurrences();
         summary.rules = run.stats();
+        summary.redacted.merge(run.redacted());
 
         let options = Self::options(input);
         let mut report = Box::pin(send_alerts(

@@ -6,6 +6,7 @@ use crate::handler::{Deliver, Invocation};
 use crate::response::{Delivered, FirehoseRecord, FirehoseResult, Response};
 use crate::summary::Summary as _;
 use cwlogs_decode::{Shape, detect};
+use cwlogs_pipeline::redact::RedactCounts;
 use cwlogs_pipeline::{
     Archive, ArchiveObject, Class, Config, DeadLetter, archive_ndjson, oldest_event_ms,
     process_input,
@@ -141,6 +142,7 @@ impl<A: Archive> Archiver<A> {
             summary.control_messages += record.control;
             for (out, outcome) in record.outputs.iter().zip(&fate.outcomes) {
                 summary.filtered_events += out.archive_filtered;
+                summary.redacted.merge(&out.archive_redacted);
                 let n = out.archive.as_ref().map_or(0, |o| o.events) as u64;
                 let g = summary.groups.entry("archive", &out.log_group);
                 g.events += n + out.archive_filtered as u64;
@@ -211,9 +213,17 @@ impl<A: Archive> Archiver<A> {
         let (source, bytes) = (input.source(), input.bytes);
         let processed = process_input(config, "firehose", &source, bytes, |region, batch| {
             let mut lines = Vec::new();
-            let (kept, filtered) = archive_ndjson(config, region, batch, &mut lines);
+            let mut redacted = RedactCounts::default();
+            let (kept, filtered) = archive_ndjson(config, region, batch, &mut lines, &mut redacted);
             let group = batch.log_group.to_string();
-            (lines, kept, filtered, group, oldest_event_ms(batch))
+            (
+                lines,
+                kept,
+                filtered,
+                group,
+                oldest_event_ms(batch),
+                redacted,
+            )
         });
         // The original record data, echoed for Dropped and ProcessingFailed records.
         let originals = crate::response::original_records(bytes);
@@ -239,7 +249,8 @@ impl<A: Archive> Archiver<A> {
             } else {
                 let mut lines = Vec::new();
                 let mut kept = 0;
-                for (l, k, filtered, group, _) in &record.outputs {
+                for (l, k, filtered, group, _, redacted) in &record.outputs {
+                    summary.redacted.merge(redacted);
                     lines.extend_from_slice(l);
                     kept += k;
                     summary.filtered_events += filtered;
@@ -248,7 +259,7 @@ impl<A: Archive> Archiver<A> {
                     g.filtered += *filtered as u64;
                 }
                 let fits = size + lines.len().div_ceil(3) * 4 <= MAX_RESPONSE_BYTES;
-                for (_, k, _, group, oldest) in &record.outputs {
+                for (_, k, _, group, oldest, _) in &record.outputs {
                     let g = summary.groups.entry("archive", group);
                     if fits {
                         g.deliver(*k as u64, *oldest);

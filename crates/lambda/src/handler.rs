@@ -286,7 +286,7 @@ pub(crate) async fn handle_counted_at<D: Deliver>(
     let duration_ms = started.elapsed().as_millis() as u64;
     let line = summary_line(outcome, summary, input.bytes.len(), duration_ms, started_at);
     println!("{line}");
-    crate::emit_self_metrics(&summary.counters(), summary.groups());
+    crate::emit_self_metrics(&summary.counters(), summary.groups(), summary.redacted());
     match delivered {
         Ok((s, answer)) => (s, Ok(answer)),
         Err((s, e)) => (s, Err(e)),

@@ -183,6 +183,7 @@ impl<T: BulkTransport, A: Archive, O: ObjectSource> Deliver for Indexer<T, A, O>
         for (r, record) in decoded.records.iter().enumerate() {
             for out in &record.outputs {
                 summary.filtered_events += out.index_filtered;
+                summary.redacted.merge(&out.redacted);
                 for chunk in &out.bulk {
                     for item in chunk.items() {
                         items.push(item);

@@ -256,10 +256,15 @@ impl Budget {
 /// `cwlogs`), which CloudWatch turns into the metrics the deployment's dashboard and alarms
 /// read: the function's counters (dimension `Function`), then per sink and log group the
 /// events in, delivered, filtered, dead-lettered and pending, and the delivery lag (see
-/// [`self_metrics_lines`]). `CWLOGS_SELF_METRICS` (`off`, `function`, `sink`, `log_group`,
-/// default `log_group`) sets how much. Only inside Lambda (`AWS_LAMBDA_FUNCTION_NAME` set):
-/// tests and local runs print nothing.
-pub fn emit_self_metrics(counters: &[(&str, u64)], groups: &GroupTallies) {
+/// [`self_metrics_lines`]), and `RedactedValues` per detector for what `[redact]` replaced
+/// (`redacted`, see [`redacted_values_lines`]). `CWLOGS_SELF_METRICS` (`off`, `function`,
+/// `sink`, `log_group`, default `log_group`) sets how much. Only inside Lambda
+/// (`AWS_LAMBDA_FUNCTION_NAME` set): tests and local runs print nothing.
+pub fn emit_self_metrics(
+    counters: &[(&str, u64)],
+    groups: &GroupTallies,
+    redacted: &cwlogs_pipeline::redact::RedactCounts,
+) {
     let Some(function) = std::env::var("AWS_LAMBDA_FUNCTION_NAME")
         .ok()
         .filter(|f| !f.is_empty())
@@ -281,7 +286,11 @@ pub fn emit_self_metrics(counters: &[(&str, u64)], groups: &GroupTallies) {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
-    for line in self_metrics_lines(&function, now, detail, counters, groups) {
+    let mut lines = self_metrics_lines(&function, now, detail, counters, groups);
+    if detail != SelfMetricsDetail::Off {
+        lines.extend(redacted_values_lines(&function, now, &redacted.0));
+    }
+    for line in lines {
         println!("{line}");
     }
 }

@@ -281,6 +281,7 @@ impl<T: BulkTransport, A: Archive, O: ObjectSource> Indexer<T, A, O> {
     ) -> Tally {
         summary.events += chunk.records;
         summary.filtered_events += chunk.filtered;
+        summary.redacted.merge(&chunk.redacted);
         let items: Vec<&[u8]> = chunk.bulk.iter().flat_map(|b| b.items()).collect();
         let report = index_items(&self.transport, &items, &self.index, &self.options, until).await;
         let t = count(&report, summary);
@@ -347,6 +348,7 @@ impl<T: BulkTransport, A: Archive, O: ObjectSource> Indexer<T, A, O> {
         let mut items: Vec<&[u8]> = Vec::new();
         for out in processed.records.iter().flat_map(|r| &r.outputs) {
             summary.filtered_events += out.index_filtered;
+            summary.redacted.merge(&out.redacted);
             items.extend(out.bulk.iter().flat_map(|c| c.items()));
         }
         summary.events += processed.records.iter().map(|r| r.events).sum::<usize>();
@@ -432,6 +434,7 @@ impl<T: BulkTransport, A: Archive, O: ObjectSource> Indexer<T, A, O> {
         let mut items: Vec<&[u8]> = Vec::new();
         for out in processed.records.iter().flat_map(|r| &r.outputs) {
             summary.filtered_events += out.index_filtered;
+            summary.redacted.merge(&out.redacted);
             items.extend(out.bulk.iter().flat_map(|c| c.items()));
         }
         summary.events += processed.records.iter().map(|r| r.events).sum::<usize>();

@@ -3,6 +3,7 @@
 
 use crate::GroupTallies;
 use cwlogs_pipeline::RuleStats;
+use cwlogs_pipeline::redact::RedactCounts;
 use cwlogs_pipeline::rules::alert::AlertReport;
 use serde::Serialize;
 
@@ -17,6 +18,9 @@ pub(crate) trait Summary: Serialize + Clone + Default {
     /// The function's self-metrics counters (`EventsIn`, `EventsDelivered`, `EventsFiltered`,
     /// `DeadLetters`, `RecordsPending`, then the function's own).
     fn counters(&self) -> Vec<(&'static str, u64)>;
+    /// What `[redact]` replaced in this invocation, per detector (self-metric
+    /// `RedactedValues`, dimension `Detector`).
+    fn redacted(&self) -> &RedactCounts;
 }
 
 /// Implements [`Summary`] for a summary struct: every one has the fields `shape`, `records`,
@@ -41,6 +45,10 @@ macro_rules! summary {
 
             fn groups(&self) -> &GroupTallies {
                 &self.groups
+            }
+
+            fn redacted(&self) -> &RedactCounts {
+                &self.redacted
             }
 
             fn counters(&self) -> Vec<(&'static str, u64)> {
@@ -91,6 +99,10 @@ pub struct InvocationSummary {
     /// The same counts per log group (sink `archive`), for the self-metrics.
     #[serde(skip)]
     pub groups: GroupTallies,
+    /// Values `[redact]` replaced in the archived events, per detector (when `apply_to`
+    /// takes `archive`), for the self-metric `RedactedValues`.
+    #[serde(skip)]
+    pub redacted: RedactCounts,
 }
 
 summary!(InvocationSummary, |s|
@@ -162,6 +174,10 @@ pub struct IndexSummary {
     /// The event counts per log group (sink `index`), for the self-metrics.
     #[serde(skip)]
     pub groups: GroupTallies,
+    /// Values `[redact]` replaced in the indexed documents, per detector, for the
+    /// self-metric `RedactedValues`.
+    #[serde(skip)]
+    pub redacted: RedactCounts,
 }
 
 summary!(IndexSummary, |s|
@@ -210,6 +226,10 @@ pub struct AlertSummary {
     /// filtered the function's own log group), for the self-metrics.
     #[serde(skip)]
     pub groups: GroupTallies,
+    /// Values `[redact]` replaced in alert events, group values and metric dimensions, per
+    /// detector, for the self-metric `RedactedValues`.
+    #[serde(skip)]
+    pub redacted: RedactCounts,
 }
 
 summary!(AlertSummary, |s|

@@ -355,7 +355,7 @@ async fn firehose_gets_the_archive_lines_per_record() {
     let config = config();
     let want = process_input(&config, "x", "x", text.as_bytes(), |r, b| {
         let mut lines = Vec::new();
-        archive_ndjson(&config, r, b, &mut lines);
+        archive_ndjson(&config, r, b, &mut lines, &mut Default::default());
         lines
     });
     let b64 = base64::engine::general_purpose::STANDARD;

@@ -178,6 +178,9 @@ pub struct BatchOutput {
     pub oldest_ms: Option<i64>,
     /// Values `[redact]` replaced in the indexed documents, per detector.
     pub redacted: redact::RedactCounts,
+    /// Values `[redact]` replaced in the archive object's events, per detector (only when
+    /// `apply_to` takes `archive`).
+    pub archive_redacted: redact::RedactCounts,
 }
 
 /// The time of the oldest event of `batch` (events usually come oldest first, but are not
@@ -246,12 +249,14 @@ fn messages<'a>(batch: &'a LogBatch<'_>, needed: bool) -> Vec<cwlogs_filter::Mes
 /// Appends the archive's NDJSON lines for `batch` (after the archive route) to `out`, for
 /// transports that write the archive themselves (a Firehose transformation answers with these
 /// lines and Firehose buffers, compresses and stores them). Returns how many events were
-/// written and how many the route left out; nothing is written when archiving is off.
+/// written and how many the route left out; nothing is written when archiving is off. What
+/// `[redact]` replaced (when `apply_to` takes `archive`) is added to `redacted`.
 pub fn archive_ndjson(
     config: &Config,
     region: &str,
     batch: &LogBatch<'_>,
     out: &mut Vec<u8>,
+    redacted: &mut redact::RedactCounts,
 ) -> (usize, usize) {
     let Some(a) = &config.archive else {
         return (0, batch.log_events.len());
@@ -259,7 +264,7 @@ pub fn archive_ndjson(
     let messages = messages(batch, a.route.filters_events());
     let own = routed(&a.route, batch, &messages);
     let b = own.as_ref().unwrap_or(batch);
-    let red = redact::for_archive(config.redact.as_deref(), b);
+    let red = redact::for_archive(config.redact.as_deref(), b, redacted);
     archive_lines(region, red.as_ref().unwrap_or(b), out);
     (
         b.log_events.len(),
@@ -319,7 +324,7 @@ pub fn process_batch_with(
         let b = own.as_ref().unwrap_or(batch);
         out.archive_filtered = total - b.log_events.len();
         if !b.log_events.is_empty() {
-            let red = redact::for_archive(config.redact.as_deref(), b);
+            let red = redact::for_archive(config.redact.as_deref(), b, &mut out.archive_redacted);
             let b = red.as_ref().unwrap_or(b);
             out.archive = Some(archive_object(&a.prefix, region, a.gzip_level, b));
         }
@@ -328,10 +333,9 @@ pub fn process_batch_with(
         let own = routed(&i.route, batch, &messages);
         let b = own.as_ref().unwrap_or(batch);
         out.index_filtered = total - b.log_events.len();
-        out.bulk = bulk_chunks_with(i, region, b, miner);
-        if let Some(r) = &i.documents.shape.redact {
-            out.redacted = r.take_counts();
-        }
+        let (bulk, redacted) = index::bulk_chunks_counted(i, region, b, miner);
+        out.bulk = bulk;
+        out.redacted.merge(&redacted);
     }
     out
 }

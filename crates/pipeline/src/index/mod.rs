@@ -110,8 +110,19 @@ pub fn bulk_chunks_with(
     config: &IndexConfig,
     region: &str,
     batch: &LogBatch<'_>,
-    mut miner: Option<&mut Miner>,
+    miner: Option<&mut Miner>,
 ) -> Vec<BulkChunk> {
+    bulk_chunks_counted(config, region, batch, miner).0
+}
+
+/// [`bulk_chunks_with`], and what `[redact]` replaced in these documents, per detector (the
+/// counts of this batch alone, whatever other batches are built at the same time).
+pub fn bulk_chunks_counted(
+    config: &IndexConfig,
+    region: &str,
+    batch: &LogBatch<'_>,
+    mut miner: Option<&mut Miner>,
+) -> (Vec<BulkChunk>, crate::redact::RedactCounts) {
     let template = &config.index;
     let mut documents = DocumentBuilder::new(&config.documents, region, batch);
     let ids = DocIds::new(&batch.log_group, &batch.log_stream);
@@ -204,7 +215,7 @@ pub fn bulk_chunks_with(
         documents.push_merged(out, e, count);
         chunk.ends.push(out.len());
     }
-    chunks
+    (chunks, documents.take_redacted())
 }
 
 #[cfg(test)]

@@ -16,20 +16,18 @@ const KEY_PREFIXES: [&str; 12] = [
     "AKIA", "ASIA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "APKA", "ABIA", "ACCA", "A3T",
 ];
 
-/// The prefilter's literals and the detector each stands for (`usize::MAX`: a JSON escape,
-/// which may hide anything).
+/// The prefilter's literals and the detector each stands for: three bytes or more each, so
+/// that the SIMD searcher compares three-byte fingerprints (with a one-byte literal it would
+/// stop at every `s`, `e` or `A`). `@` and JSON escapes are found by `memchr` instead.
 fn literals() -> Vec<(&'static str, usize)> {
     let mut v: Vec<(&str, usize)> = KEY_PREFIXES.iter().map(|p| (*p, AKID)).collect();
     v.extend([
         ("secret", SECRET),
         ("Secret", SECRET),
         ("SECRET", SECRET),
-        ("@", EMAIL),
         ("eyJ", JWT),
         ("-----BEGIN", PEM),
         ("://", URL),
-        ("\\u", usize::MAX),
-        ("\\/", usize::MAX),
     ]);
     v
 }
@@ -37,6 +35,9 @@ fn literals() -> Vec<(&'static str, usize)> {
 #[derive(Debug, Clone)]
 pub(crate) struct Detectors {
     ac: AhoCorasick,
+    /// The JSON escapes that may hide anything: `\u` and `\/`.
+    esc_u: memchr::memmem::Finder<'static>,
+    esc_slash: memchr::memmem::Finder<'static>,
     lits: Vec<usize>,
     akid: Regex,
     secret: Regex,
@@ -62,6 +63,8 @@ impl Detectors {
             .expect("the literals build");
         Detectors {
             ac,
+            esc_u: memchr::memmem::Finder::new(b"\\u"),
+            esc_slash: memchr::memmem::Finder::new(b"\\/"),
             lits: lits.iter().map(|(_, d)| *d).collect(),
             akid: re(
                 r"(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA|ABIA|ACCA|A3T[A-Z0-9])[A-Z2-7]{16}",
@@ -84,36 +87,145 @@ impl Detectors {
         }
     }
 
-    /// Whether anything in `bytes` could be found: a prefilter literal of a detector that is
-    /// on, a JSON escape, a card number; always with the IP detectors or custom regexes.
-    pub(crate) fn may_match(&self, r: &Redactor, bytes: &[u8]) -> bool {
-        if r.on[IPV4] || r.on[IPV6] || !r.custom.is_empty() {
-            return true;
+    /// Which detectors have candidates in `bytes` (see [`Detectors::candidates`]), and whether
+    /// it has a JSON escape; `None` when it has neither (custom regexes: never `None`).
+    pub(crate) fn seen(&self, r: &Redactor, bytes: &[u8]) -> Option<[bool; 9]> {
+        let mut m = [false; 9];
+        let mut any = !r.custom.is_empty();
+        self.scan(r, bytes, &mut |_, d| {
+            any = true;
+            match m.get_mut(d) {
+                Some(x) => *x = true,
+                // An escape may hide anything: every detector looks.
+                None => m = [true; 9],
+            }
+            false
+        });
+        if !any {
+            return None;
         }
+        // Custom regexes do not prefilter; the built-ins' own scans are cheap.
+        if !r.custom.is_empty() {
+            m[CARD] = true;
+        }
+        Some(m)
+    }
+
+    /// Records where something may be found in `bytes` (a whole document): the byte offset of
+    /// each candidate and the detector it is for (`usize::MAX`: a JSON escape), in ascending
+    /// order. One pass of the literal automaton, then one word-at-a-time pass each for digit
+    /// runs, dotted quads and colon runs (for the detectors that are on).
+    pub(crate) fn candidates(&self, r: &Redactor, bytes: &[u8], out: &mut Vec<(usize, usize)>) {
+        self.scan(r, bytes, &mut |at, d| {
+            out.push((at, d));
+            false
+        });
+        out.sort_unstable();
+    }
+
+    /// Calls `found(offset, detector)` for each candidate (see [`Detectors::candidates`])
+    /// until it returns `true`; returns whether it did.
+    fn scan(&self, r: &Redactor, b: &[u8], found: &mut dyn FnMut(usize, usize) -> bool) -> bool {
         // `://` alone is every URL: url-credentials needs an `@` too.
         let mut at: Option<bool> = None;
-        for m in self.ac.find_iter(bytes) {
+        for m in self.ac.find_iter(b) {
             let d = self.lits[m.pattern().as_usize()];
-            if d == URL {
-                if r.on[URL] && *at.get_or_insert_with(|| memchr::memchr(b'@', bytes).is_some()) {
-                    return true;
-                }
-                continue;
-            }
-            if d == usize::MAX || r.on[d] {
+            let wanted = match d {
+                usize::MAX => true,
+                URL => r.on[URL] && *at.get_or_insert_with(|| memchr::memchr(b'@', b).is_some()),
+                d => r.on[d],
+            };
+            if wanted && found(m.start(), d) {
                 return true;
             }
         }
-        r.on[CARD] && {
-            let mut found = false;
-            cards(bytes, &mut |_, _| found = true);
-            found
+        // `@` (emails; url-credentials have `://` as well), and the JSON escapes `\u` and `\/`,
+        // which may hide anything (`\"`, `\\`, `\n` and the like hide nothing a detector
+        // looks for).
+        if r.on[EMAIL] {
+            // An address has a local-part character before its `@` and a letter or digit
+            // after (`"@timestamp"` is no candidate).
+            for i in memchr::memchr_iter(b'@', b) {
+                let local = i > 0 && is_local(b[i - 1]);
+                let domain = b.get(i + 1).is_some_and(u8::is_ascii_alphanumeric);
+                if local && domain && found(i, EMAIL) {
+                    return true;
+                }
+            }
         }
+        for f in [&self.esc_u, &self.esc_slash] {
+            for i in f.find_iter(b) {
+                if found(i, usize::MAX) {
+                    return true;
+                }
+            }
+        }
+        if r.on[CARD] {
+            // Card numbers are digits, spaces and dashes, which JSON never escapes: the
+            // numbers found in the raw bytes are the candidates (a 56-digit event id is none).
+            let mut stop = false;
+            cards(b, &mut |s, _| stop = stop || found(s, CARD));
+            if stop {
+                return true;
+            }
+        }
+        if r.on[IPV4] {
+            // A dotted quad is a run of digits and dots with three dots or more.
+            let mut skip = 0;
+            for i in memchr::memchr_iter(b'.', b) {
+                if i < skip || i == 0 || !b[i - 1].is_ascii_digit() {
+                    continue;
+                }
+                let mut j = i;
+                let mut dots = 0;
+                while j < b.len() && (b[j].is_ascii_digit() || b[j] == b'.') {
+                    dots += usize::from(b[j] == b'.');
+                    j += 1;
+                }
+                skip = j;
+                if dots >= 3 && found(i, IPV4) {
+                    return true;
+                }
+            }
+        }
+        if r.on[IPV6] {
+            // An IPv6 address has `::`, or six colons or more (seven, or six and a dotted
+            // quad), in one run of hex digits, colons and dots.
+            let mut skip = 0;
+            for i in memchr::memchr_iter(b':', b) {
+                if i < skip {
+                    continue;
+                }
+                let mut j = i;
+                let mut colons = 0;
+                let mut double = false;
+                while j < b.len() && (b[j].is_ascii_hexdigit() || b[j] == b':' || b[j] == b'.') {
+                    if b[j] == b':' {
+                        colons += 1;
+                        double |= b.get(j + 1) == Some(&b':');
+                    }
+                    j += 1;
+                }
+                skip = j;
+                if (double || colons >= 6) && found(i, IPV6) {
+                    return true;
+                }
+            }
+        }
+        false
     }
 
     /// Appends what the detectors that are on find in `s` to `hits`; `key` is the JSON key the
-    /// value is under, if any.
-    pub(crate) fn hits(&self, r: &Redactor, s: &str, key: Option<&str>, hits: &mut Vec<Hit>) {
+    /// value is under, if any. `seen`: which detectors' candidates are in `s`, when the
+    /// caller knows (from a document's candidates); otherwise they are looked for here.
+    pub(crate) fn hits(
+        &self,
+        r: &Redactor,
+        s: &str,
+        key: Option<&str>,
+        seen: Option<[bool; 9]>,
+        hits: &mut Vec<Hit>,
+    ) {
         let b = s.as_bytes();
         if r.on[SECRET] && key.is_some_and(names_secret_key) && is_secret(b) {
             hits.push(Hit {
@@ -122,13 +234,22 @@ impl Detectors {
                 det: SECRET,
             });
         }
-        let mut seen = [false; 9];
-        for m in self.ac.find_iter(b) {
-            let d = self.lits[m.pattern().as_usize()];
-            if d != usize::MAX {
-                seen[d] = true;
+        let seen = seen.unwrap_or_else(|| {
+            let mut seen = [false; 9];
+            for m in self.ac.find_iter(b) {
+                let d = self.lits[m.pattern().as_usize()];
+                if d != usize::MAX {
+                    seen[d] = true;
+                }
             }
-        }
+            // The scans are cheap and exact enough: the regexes below run only on their
+            // candidates.
+            seen[EMAIL] = memchr::memchr(b'@', b).is_some();
+            seen[CARD] = true;
+            seen[IPV4] = b.contains(&b'.');
+            seen[IPV6] = b.contains(&b':');
+            seen
+        });
         let alnum = |i: usize| b.get(i).is_some_and(|c| c.is_ascii_alphanumeric());
         if r.on[AKID] && seen[AKID] {
             for m in self.akid.find_iter(s) {
@@ -145,7 +266,7 @@ impl Detectors {
                 }
             }
         }
-        if r.on[URL] && seen[URL] {
+        if r.on[URL] && seen[URL] && memchr::memchr(b'@', b).is_some() {
             for c in self.url.captures_iter(s) {
                 let g = c.get(1).expect("group 1");
                 hits.push(hit(g.start(), g.end(), URL));
@@ -171,10 +292,10 @@ impl Detectors {
                 hits.push(hit(m.start(), m.end(), PEM));
             }
         }
-        if r.on[CARD] {
+        if r.on[CARD] && seen[CARD] {
             cards(b, &mut |start, end| hits.push(hit(start, end, CARD)));
         }
-        if r.on[IPV4] && b.contains(&b'.') {
+        if r.on[IPV4] && seen[IPV4] {
             for m in self.ipv4.find_iter(s) {
                 let before = m.start().checked_sub(1).map(|i| b[i]);
                 let after = b.get(m.end()).copied();
@@ -187,7 +308,7 @@ impl Detectors {
                 }
             }
         }
-        if r.on[IPV6] && b.contains(&b':') {
+        if r.on[IPV6] && seen[IPV6] {
             for m in self.ipv6.find_iter(s) {
                 let t = m.as_str().trim_end_matches('.');
                 let before = m.start().checked_sub(1).map(|i| b[i]);
@@ -210,6 +331,11 @@ impl Detectors {
             }
         }
     }
+}
+
+/// A character of an email address's local part (as the email regex takes them).
+fn is_local(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b".!#$%&*+^_~-".contains(&c)
 }
 
 fn hit(start: usize, end: usize, det: usize) -> Hit {
@@ -287,29 +413,33 @@ fn issuer(d: &[u8]) -> bool {
 /// at most 19 groups.
 pub(crate) fn cards(b: &[u8], found: &mut dyn FnMut(usize, usize)) {
     let mut i = 0;
+    // Filled for each run (a few groups; most runs are one), allocated at the first digit.
     let mut groups: Vec<(usize, usize)> = Vec::new();
     let mut digits: Vec<u8> = Vec::new();
     while i < b.len() {
-        if !b[i].is_ascii_digit() {
-            i += 1;
-            continue;
+        match next_digit(b, i) {
+            Some(d) => i = d,
+            None => break,
         }
         // The run: digit groups separated by one space or dash.
         groups.clear();
         let mut j = i;
+        let mut n = 0;
+        let mut longest = 0;
         loop {
             let s = j;
-            while j < b.len() && b[j].is_ascii_digit() {
-                j += 1;
-            }
+            j = digits_end(b, j);
             groups.push((s, j));
+            n += j - s;
+            longest = longest.max(j - s);
             if j + 1 < b.len() && (b[j] == b' ' || b[j] == b'-') && b[j + 1].is_ascii_digit() {
                 j += 1;
             } else {
                 break;
             }
         }
-        {
+        // Most runs (dates, times, counts, ids) are too short, or one group too long.
+        if n >= 13 && (groups.len() > 1 || longest <= 19) {
             let mut g = 0;
             while g < groups.len() {
                 let mut end_group = None;
@@ -333,4 +463,47 @@ pub(crate) fn cards(b: &[u8], found: &mut dyn FnMut(usize, usize)) {
         }
         i = j;
     }
+}
+
+/// A mask with the high bit of each byte of `w` that is not an ASCII digit (exact, no
+/// carries between bytes).
+fn non_digits(w: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // A digit XOR 0x30 is below 10; adding 0x76 to the low seven bits sets the high bit of
+    // those at 10 or more, and the XOR's own high bit stands for bytes of 0x80 or more.
+    let t = w ^ 0x3030_3030_3030_3030;
+    (((t & LOW7) + 0x7676_7676_7676_7676) | t) & HIGHS
+}
+
+/// The position of the first ASCII digit of `b` at or after `from`, eight bytes at a time.
+pub(crate) fn next_digit(b: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while i + 8 <= b.len() {
+        let w = u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        let digits = !non_digits(w) & 0x8080_8080_8080_8080;
+        if digits != 0 {
+            return Some(i + digits.trailing_zeros() as usize / 8);
+        }
+        i += 8;
+    }
+    b[i..].iter().position(u8::is_ascii_digit).map(|p| i + p)
+}
+
+/// The position of the first byte of `b` at or after `from` that is not an ASCII digit (or
+/// `b.len()`), eight bytes at a time.
+fn digits_end(b: &[u8], from: usize) -> usize {
+    let mut i = from;
+    while i + 8 <= b.len() {
+        let w = u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        let other = non_digits(w);
+        if other != 0 {
+            return i + other.trailing_zeros() as usize / 8;
+        }
+        i += 8;
+    }
+    b[i..]
+        .iter()
+        .position(|c| !c.is_ascii_digit())
+        .map_or(b.len(), |p| i + p)
 }

@@ -129,8 +129,6 @@ pub struct Redactor {
     /// Where it applies.
     pub apply_to: ApplyTo,
     pub(crate) detect: detect::Detectors,
-    /// What was redacted since the last [`Redactor::take_counts`].
-    counts: std::sync::Mutex<RedactCounts>,
 }
 
 impl Redactor {
@@ -169,30 +167,17 @@ impl Redactor {
             replacements,
             apply_to,
             detect: detect::Detectors::new(),
-            counts: std::sync::Mutex::default(),
         }
     }
 
     /// Redacts the document that starts at `start` in `out` and runs to its end (one JSON
-    /// object, no line feed), counting what it found (see [`Redactor::take_counts`]).
-    pub fn redact_in_place(&self, out: &mut Vec<u8>, start: usize) {
-        let mut counts = RedactCounts::default();
-        if let Some(new) = self.document(&out[start..], &mut counts) {
+    /// object, no line feed), adding what it found to `counts` (the caller's: the document
+    /// builder of one batch keeps its own, so concurrent batches never mix their counts).
+    pub fn redact_in_place(&self, out: &mut Vec<u8>, start: usize, counts: &mut RedactCounts) {
+        if let Some(new) = self.document(&out[start..], counts) {
             out.truncate(start);
             out.extend_from_slice(&new);
         }
-        if !counts.is_empty() {
-            self.counts
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .merge(&counts);
-        }
-    }
-
-    /// The counts of what [`Redactor::redact_in_place`] redacted since the last call (the
-    /// document builder's counts, taken by [`crate::process_batch`] per batch).
-    pub fn take_counts(&self) -> RedactCounts {
-        std::mem::take(&mut *self.counts.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// The names of the detectors that are on.
@@ -218,7 +203,7 @@ impl Redactor {
     /// what alerts, metric dimensions and `cwlogs test-redact` use. Counts each value found.
     pub fn text(&self, text: &str, counts: &mut RedactCounts) -> String {
         let mut st = walk::State::default();
-        let out = self.string(text, None, 0, &mut st);
+        let out = self.string(text, None, 0, &mut st, None);
         st.count(self, counts);
         out.unwrap_or_else(|| text.to_string())
     }
@@ -226,13 +211,27 @@ impl Redactor {
     /// The document `doc` (one JSON object, no line feed) redacted, or `None` when nothing in
     /// it is found (the common case, decided by a prefilter over its bytes).
     pub fn document(&self, doc: &[u8], counts: &mut RedactCounts) -> Option<Vec<u8>> {
-        if !self.detect.may_match(self, doc) {
-            return None;
+        // One pass over the document records where anything may be found; the walk then
+        // looks only at the values those candidates are in (custom regexes: at every value).
+        let mut cands = Vec::new();
+        let every = !self.custom.is_empty();
+        if !every {
+            self.detect.candidates(self, doc, &mut cands);
+            if cands.is_empty() {
+                return None;
+            }
         }
         let doc = std::str::from_utf8(doc).ok()?;
         let mut st = walk::State::default();
         let mut out = Vec::with_capacity(doc.len() + 64);
-        let changed = self.json(doc, 0, true, &mut out, &mut st);
+        let changed = self.json(
+            doc,
+            0,
+            true,
+            &mut out,
+            &mut st,
+            (!every).then_some(&cands[..]),
+        );
         st.count(self, counts);
         changed.then_some(out)
     }
@@ -240,20 +239,20 @@ impl Redactor {
 
 /// `batch` with each message redacted as text, when `redactor` applies to the archive
 /// (`apply_to` takes `archive`); `None` otherwise (the archive keeps events as delivered).
-/// Ids and timestamps are kept.
+/// Ids and timestamps are kept; what was replaced is added to `counts`.
 pub fn for_archive<'a>(
     redactor: Option<&Redactor>,
     batch: &cwlogs_decode::LogBatch<'a>,
+    counts: &mut RedactCounts,
 ) -> Option<cwlogs_decode::LogBatch<'a>> {
     let r = redactor.filter(|r| r.apply_to.archive)?;
-    let mut counts = RedactCounts::default();
     let log_events = batch
         .log_events
         .iter()
         .map(|e| cwlogs_decode::LogEvent {
             id: e.id.clone(),
             timestamp: e.timestamp,
-            message: r.text(&e.message, &mut counts).into(),
+            message: r.text(&e.message, counts).into(),
         })
         .collect();
     Some(cwlogs_decode::LogBatch {

@@ -537,7 +537,129 @@ fn the_archive_is_redacted_only_when_asked() {
         !body.contains("jane@") && body.contains("mail [REDACTED:email]"),
         "{body}"
     );
+    // Counted like the index's: per detector, never the values.
+    assert_eq!(out.archive_redacted.0.get("email"), Some(&1));
     let mut ndjson = Vec::new();
-    crate::archive_ndjson(&on, "eu-west-1", &batch, &mut ndjson);
+    let mut counts = RedactCounts::default();
+    crate::archive_ndjson(&on, "eu-west-1", &batch, &mut ndjson, &mut counts);
     assert!(!String::from_utf8_lossy(&ndjson).contains("jane@"));
+    assert_eq!(counts.0.get("email"), Some(&1));
+    // Off for the archive: nothing replaced there, nothing counted.
+    let out = crate::process_batch(&off, "eu-west-1", &batch);
+    assert!(out.archive_redacted.is_empty());
+}
+
+/// Batches built side by side (`cwlogs replay --jobs N`, one configuration and one redactor
+/// shared by the workers) each get their own counts: each batch's count is the number of
+/// distinct values planted in it, whatever the others do at the same time.
+#[test]
+fn counts_stay_with_their_batch_when_batches_run_in_parallel() {
+    let config = std::sync::Arc::new(
+        crate::Config::from_toml("[archive]\nenabled = false\n[redact]\n", &|_| None)
+            .expect("config"),
+    );
+    let workers: Vec<_> = (1..=4usize)
+        .map(|w| {
+            let config = config.clone();
+            std::thread::spawn(move || {
+                for round in 0..50 {
+                    // Worker `w` plants `w` distinct emails per batch.
+                    let msgs: Vec<String> = (0..w)
+                        .map(|k| format!("user{w}x{round}x{k}@example.com logged in"))
+                        .collect();
+                    let refs: Vec<&str> = msgs.iter().map(String::as_str).collect();
+                    let out = crate::process_batch(&config, "eu-west-1", &one_batch(&refs));
+                    assert_eq!(out.redacted.0.get("email"), Some(&(w as u64)), "{out:?}");
+                    assert_eq!(out.redacted.total(), w as u64);
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().expect("worker");
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+
+    /// The walk's own JSON check accepts exactly what `serde_json` accepts.
+    #[test]
+    fn the_json_check_agrees_with_serde_json(s in r#"[ {}\[\]",:0-9a-z.eE+\\/-]{0,40}"#) {
+        let serde = serde_json::from_str::<serde::de::IgnoredAny>(&s).is_ok();
+        proptest::prop_assert_eq!(walk::valid_json(s.as_bytes()), serde, "{:?}", s);
+    }
+
+    #[test]
+    fn the_json_check_takes_every_json_value(v in json_value()) {
+        let s = v.to_string();
+        proptest::prop_assert!(walk::valid_json(s.as_bytes()), "{}", s);
+        let pretty = serde_json::to_string_pretty(&v).expect("json");
+        proptest::prop_assert!(walk::valid_json(pretty.as_bytes()), "{}", pretty);
+    }
+
+    /// The word-at-a-time digit search finds what a byte loop finds.
+    #[test]
+    fn digits_are_found_eight_bytes_at_a_time(s in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40), from in 0usize..40) {
+        let from = from.min(s.len());
+        let naive = s[from..].iter().position(u8::is_ascii_digit).map(|p| p + from);
+        proptest::prop_assert_eq!(detect::next_digit(&s, from), naive);
+    }
+
+    /// The document's candidates only decide which values are looked at: a document comes out
+    /// as when every value is prefiltered on its own (all nine detectors on).
+    #[test]
+    fn document_candidates_change_nothing(
+        parts in proptest::collection::vec(0usize..12, 1..8),
+        mask in proptest::prelude::any::<u64>(),
+        key in "[a-z]{1,6}",
+    ) {
+        const BITS: [&str; 12] = [
+            "AKIAIOSFODNN7EXAMPLE", "jane.doe@example.com", "4111 1111 1111 1111",
+            "10.1.2.3", "fe80::1", "2001:db8:0:0:0:0:0:1", "postgres://a:b@h/x",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.sig", "plain words", "12:30:45",
+            "1.2.3", "SecretAccessKey",
+        ];
+        // Two cases in three without any `\\u` escape, which turns the candidates off.
+        let mask = if mask % 3 == 0 { mask } else { 0 };
+        let text: Vec<&str> = parts.iter().map(|&p| BITS[p]).collect();
+        let value = text.join(" ");
+        let json = format!("{{\"{key}\":{},\"n\":4111111111111111,\"ip\":\"{}\"}}", escaped(&value, mask), BITS[parts[0]]);
+        for r in [Redactor::with_detectors(&DETECTORS), Redactor::defaults()] {
+            for doc in [json.clone(), format!("{{\"message\":{},\"json\":{json}}}", escaped(&json, mask.rotate_left(7)))] {
+                let mut c1 = RedactCounts::default();
+                let fast = r.document(doc.as_bytes(), &mut c1);
+                let mut st = walk::State::default();
+                let mut out = Vec::new();
+                let changed = r.json(&doc, 0, true, &mut out, &mut st, None);
+                let mut c2 = RedactCounts::default();
+                st.count(&r, &mut c2);
+                let slow = changed.then_some(out);
+                proptest::prop_assert_eq!(
+                    fast.as_deref().map(String::from_utf8_lossy),
+                    slow.as_deref().map(String::from_utf8_lossy),
+                    "{}", doc
+                );
+                proptest::prop_assert_eq!(c1, c2);
+            }
+        }
+    }
+}
+
+fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+    use proptest::prelude::*;
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::Bool),
+        any::<i64>().prop_map(|n| serde_json::json!(n)),
+        (-1e9f64..1e9).prop_map(|n| serde_json::json!(n)),
+        "(?s:.{0,12})".prop_map(serde_json::Value::String),
+    ];
+    leaf.prop_recursive(4, 32, 6, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::Array),
+            proptest::collection::btree_map("(?s:.{0,6})", inner, 0..6)
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
+    })
 }

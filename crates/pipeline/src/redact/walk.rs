@@ -16,19 +16,20 @@ const MAX_KNOWN: usize = 256;
 /// value found in one field is redacted in every other, and counted once.
 #[derive(Default)]
 pub(crate) struct State {
-    known: Vec<(String, usize)>,
+    known: Vec<(String, usize, memchr::memmem::Finder<'static>)>,
 }
 
 impl State {
     pub(crate) fn count(&self, r: &Redactor, counts: &mut RedactCounts) {
-        for (_, d) in &self.known {
+        for (_, d, _) in &self.known {
             counts.add(r.name(*d), 1);
         }
     }
 
     fn remember(&mut self, value: &str, det: usize) {
-        if self.known.len() < MAX_KNOWN && !self.known.iter().any(|(v, _)| v == value) {
-            self.known.push((value.to_string(), det));
+        if self.known.len() < MAX_KNOWN && !self.known.iter().any(|(v, _, _)| v == value) {
+            let finder = memchr::memmem::Finder::new(value.as_bytes()).into_owned();
+            self.known.push((value.to_string(), det, finder));
         }
     }
 }
@@ -43,45 +44,60 @@ fn priority(det: usize) -> u8 {
 
 impl Redactor {
     /// `s` (a string value, unescaped) redacted, or `None` when nothing in it was found.
+    ///
+    /// `seen`: which detectors have candidates in `s`, when the document's candidates told
+    /// (then `s` is known to need a look); `None`: a prefilter pass over `s` decides.
     pub(crate) fn string(
         &self,
         s: &str,
         key: Option<&str>,
         level: usize,
         st: &mut State,
+        seen: Option<[bool; 9]>,
     ) -> Option<String> {
         // Most values hold nothing any detector looks for: one prefilter pass over them (their
         // JSON escapes included), nothing else. A value already found elsewhere in the
         // document is looked for all the same.
-        if st.known.is_empty() && !self.detect.may_match(self, s.as_bytes()) {
-            return None;
-        }
+        let seen = match seen {
+            Some(m) => m,
+            None => match self.detect.seen(self, s.as_bytes()) {
+                Some(m) => m,
+                None if st.known.is_empty() => return None,
+                None => [false; 9],
+            },
+        };
         let mut cur: Cow<'_, str> = Cow::Borrowed(s);
+        let mut seen = Some(seen);
+        let mut look = true;
         if level < MAX_LEVEL {
             let mut starts: Vec<usize> = [s.find('{'), s.find('[')].into_iter().flatten().collect();
             starts.sort_unstable();
             for k in starts {
                 let t = s[k..].trim_end_matches(|c: char| c.is_ascii_whitespace());
-                if !(t.ends_with('}') || t.ends_with(']'))
-                    || serde_json::from_str::<serde::de::IgnoredAny>(t).is_err()
-                {
+                if !(t.ends_with('}') || t.ends_with(']')) || !valid_json(t.as_bytes()) {
                     continue;
                 }
                 let mut out = Vec::with_capacity(t.len() + 32);
-                if self.json(t, level + 1, false, &mut out, st) {
+                if self.json(t, level + 1, false, &mut out, st, None) {
                     let mut n = String::with_capacity(s.len() + 32);
                     n.push_str(&s[..k]);
                     n.push_str(std::str::from_utf8(&out).expect("walked JSON is UTF-8"));
                     n.push_str(&s[k + t.len()..]);
                     cur = Cow::Owned(n);
                 }
+                // Its values are done; what is left to look at (the text around the JSON, its
+                // keys) is prefiltered again, so that a JSON message is not searched twice.
+                seen = self.detect.seen(self, cur.as_bytes());
+                look = seen.is_some();
                 break;
             }
         }
         let mut hits: Vec<Hit> = Vec::new();
-        self.detect.hits(self, &cur, key, &mut hits);
-        for (v, d) in &st.known {
-            for p in memchr::memmem::find_iter(cur.as_bytes(), v.as_bytes()) {
+        if look {
+            self.detect.hits(self, &cur, key, seen, &mut hits);
+        }
+        for (v, d, f) in &st.known {
+            for p in f.find_iter(cur.as_bytes()) {
                 hits.push(Hit {
                     start: p,
                     end: p + v.len(),
@@ -111,9 +127,24 @@ impl Redactor {
         Some(out)
     }
 
+    /// Whether `inner` (a JSON string's raw text) holds a value found earlier in the document.
+    fn known_in(&self, inner: &str, st: &State) -> bool {
+        if st.known.is_empty() {
+            return false;
+        }
+        let Some(text) = unescape(inner) else {
+            return false;
+        };
+        st.known
+            .iter()
+            .any(|(_, _, f)| f.find(text.as_bytes()).is_some())
+    }
+
     /// Appends `src` (valid JSON) to `out` with its string values (and card numbers written
     /// as JSON numbers) redacted; returns whether anything changed. `doc`: `src` is an indexed
-    /// document, whose `@timestamp` and `event.id` are left alone.
+    /// document, whose `@timestamp` and `event.id` are left alone. `cands`: the candidates of
+    /// `src` ([`super::detect::Detectors::candidates`]): a value with none in it (and none of
+    /// the values already found) is copied without being unescaped or looked at again.
     pub(crate) fn json(
         &self,
         src: &str,
@@ -121,7 +152,11 @@ impl Redactor {
         doc: bool,
         out: &mut Vec<u8>,
         st: &mut State,
+        cands: Option<&[(usize, usize)]>,
     ) -> bool {
+        let mut next = 0; // the first candidate not behind us
+        // A key naming a secret access key makes its value a candidate.
+        let mut secret_key = false;
         let b = src.as_bytes();
         let mut i = 0;
         let mut copied = 0;
@@ -135,12 +170,16 @@ impl Redactor {
                 b'"' => {
                     let start = i;
                     i += 1;
-                    while i < b.len() {
-                        match b[i] {
-                            b'\\' => i += 2,
-                            b'"' => break,
-                            _ => i += 1,
+                    // To the closing quote, escapes skipped, a SIMD search at a time.
+                    while let Some(p) = memchr::memchr2(b'"', b'\\', &b[i.min(b.len())..]) {
+                        i += p;
+                        if b[i] == b'"' {
+                            break;
                         }
+                        i += 2;
+                    }
+                    if i >= b.len() || b[i] != b'"' {
+                        i = b.len();
                     }
                     let end = (i + 1).min(b.len());
                     i = end;
@@ -149,7 +188,25 @@ impl Redactor {
                     while k < b.len() && b[k].is_ascii_whitespace() {
                         k += 1;
                     }
+                    // The detectors whose candidates are in this string, when known.
+                    let mut seen: Option<[bool; 9]> = None;
+                    let mut escape = false;
+                    if let Some(c) = cands {
+                        let mut m = [false; 9];
+                        while next < c.len() && c[next].0 < end {
+                            let (at, d) = c[next];
+                            if at > start {
+                                match m.get_mut(d) {
+                                    Some(x) => *x = true,
+                                    None => escape = true,
+                                }
+                            }
+                            next += 1;
+                        }
+                        seen = Some(m);
+                    }
                     if b.get(k) == Some(&b':') {
+                        secret_key = seen.is_some_and(|m| m[SECRET]) || escape;
                         key = Some(inner);
                         if depth == 1 {
                             top_key = inner;
@@ -158,6 +215,7 @@ impl Redactor {
                         continue;
                     }
                     let value_key = if prev == b':' { key } else { None };
+                    let after_secret_key = std::mem::take(&mut secret_key) && prev == b':';
                     prev = b'"';
                     if doc
                         && ((depth == 1 && value_key == Some("@timestamp"))
@@ -165,15 +223,21 @@ impl Redactor {
                     {
                         continue;
                     }
-                    let text: Cow<'_, str> = if inner.contains('\\') {
-                        match serde_json::from_str::<String>(&src[start..end]) {
-                            Ok(t) => Cow::Owned(t),
-                            Err(_) => continue,
+                    if let Some(m) = &mut seen {
+                        m[SECRET] |= after_secret_key;
+                        let any = escape || m.iter().any(|&x| x);
+                        if !any && !self.known_in(inner, st) {
+                            continue;
                         }
-                    } else {
-                        Cow::Borrowed(inner)
+                    }
+                    if escape {
+                        seen = None;
+                    }
+                    let text: Cow<'_, str> = match unescape(inner) {
+                        Some(t) => t,
+                        None => continue,
                     };
-                    if let Some(new) = self.string(&text, value_key, level, st) {
+                    if let Some(new) = self.string(&text, value_key, level, st, seen) {
                         out.extend_from_slice(&b[copied..start]);
                         push_str(out, &new);
                         copied = end;
@@ -205,6 +269,9 @@ impl Redactor {
                     }
                 }
                 c => {
+                    if c == b',' || c == b'{' || c == b'[' {
+                        secret_key = false;
+                    }
                     match c {
                         b'{' | b'[' => depth += 1,
                         b'}' | b']' => depth = depth.saturating_sub(1),
@@ -224,4 +291,188 @@ impl Redactor {
         }
         changed
     }
+}
+
+/// The text of a JSON string whose raw contents (between its quotes) are `inner`: borrowed
+/// when it has no escape; the short escapes undone here, `\u` by `serde_json`. `None` when
+/// it is not a valid JSON string.
+pub(crate) fn unescape(inner: &str) -> Option<Cow<'_, str>> {
+    let b = inner.as_bytes();
+    let Some(first) = memchr::memchr(b'\\', b) else {
+        return Some(Cow::Borrowed(inner));
+    };
+    let mut out = String::with_capacity(inner.len());
+    out.push_str(&inner[..first]);
+    let mut i = first;
+    loop {
+        // `i` is at a backslash.
+        let c = match b.get(i + 1)? {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'n' => '\n',
+            b't' => '\t',
+            b'r' => '\r',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'u' => {
+                return serde_json::from_str::<String>(&format!("\"{inner}\""))
+                    .ok()
+                    .map(Cow::Owned);
+            }
+            _ => return None,
+        };
+        out.push(c);
+        i += 2;
+        match memchr::memchr(b'\\', &b[i..]) {
+            Some(p) => {
+                out.push_str(&inner[i..i + p]);
+                i += p;
+            }
+            None => {
+                out.push_str(&inner[i..]);
+                return Some(Cow::Owned(out));
+            }
+        }
+    }
+}
+
+/// Whether `b` is one JSON value (and white space around it), nested at most 128 deep: what
+/// `serde_json` accepts, checked without building anything (strings skipped a SIMD search at
+/// a time).
+pub(crate) fn valid_json(b: &[u8]) -> bool {
+    let mut i = 0;
+    value(b, &mut i, 0) && {
+        ws(b, &mut i);
+        i == b.len()
+    }
+}
+
+fn ws(b: &[u8], i: &mut usize) {
+    while matches!(b.get(*i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        *i += 1;
+    }
+}
+
+fn value(b: &[u8], i: &mut usize, depth: usize) -> bool {
+    ws(b, i);
+    let Some(&c) = b.get(*i) else {
+        return false;
+    };
+    match c {
+        b'{' | b'[' => {
+            if depth >= 128 {
+                return false;
+            }
+            let close = if c == b'{' { b'}' } else { b']' };
+            *i += 1;
+            ws(b, i);
+            if b.get(*i) == Some(&close) {
+                *i += 1;
+                return true;
+            }
+            loop {
+                if c == b'{' {
+                    ws(b, i);
+                    if b.get(*i) != Some(&b'"') || !string(b, i) {
+                        return false;
+                    }
+                    ws(b, i);
+                    if b.get(*i) != Some(&b':') {
+                        return false;
+                    }
+                    *i += 1;
+                }
+                if !value(b, i, depth + 1) {
+                    return false;
+                }
+                ws(b, i);
+                match b.get(*i) {
+                    Some(b',') => *i += 1,
+                    Some(&x) if x == close => {
+                        *i += 1;
+                        return true;
+                    }
+                    _ => return false,
+                }
+            }
+        }
+        b'"' => string(b, i),
+        b't' => literal(b, i, b"true"),
+        b'f' => literal(b, i, b"false"),
+        b'n' => literal(b, i, b"null"),
+        b'-' | b'0'..=b'9' => number(b, i),
+        _ => false,
+    }
+}
+
+fn literal(b: &[u8], i: &mut usize, word: &[u8]) -> bool {
+    let ok = b[*i..].starts_with(word);
+    *i += word.len();
+    ok
+}
+
+/// A string from its opening quote at `*i`; `*i` ends after its closing quote.
+fn string(b: &[u8], i: &mut usize) -> bool {
+    *i += 1;
+    loop {
+        let Some(p) = memchr::memchr2(b'"', b'\\', &b[*i..]) else {
+            return false;
+        };
+        if b[*i..*i + p].iter().any(|&c| c < 0x20) {
+            return false;
+        }
+        *i += p;
+        if b[*i] == b'"' {
+            *i += 1;
+            return true;
+        }
+        match b.get(*i + 1) {
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => *i += 2,
+            Some(b'u') => {
+                let hex = b.get(*i + 2..*i + 6);
+                if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
+                    return false;
+                }
+                *i += 6;
+            }
+            _ => return false,
+        }
+    }
+}
+
+fn number(b: &[u8], i: &mut usize) -> bool {
+    let digits = |i: &mut usize| {
+        let s = *i;
+        while b.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i > s
+    };
+    if b[*i] == b'-' {
+        *i += 1;
+    }
+    match b.get(*i) {
+        Some(b'0') => *i += 1,
+        Some(b'1'..=b'9') => {
+            digits(i);
+        }
+        _ => return false,
+    }
+    if b.get(*i) == Some(&b'.') {
+        *i += 1;
+        if !digits(i) {
+            return false;
+        }
+    }
+    if matches!(b.get(*i), Some(b'e' | b'E')) {
+        *i += 1;
+        if matches!(b.get(*i), Some(b'+' | b'-')) {
+            *i += 1;
+        }
+        if !digits(i) {
+            return false;
+        }
+    }
+    true
 }

@@ -118,6 +118,8 @@ pub struct ObjectChunk {
     pub records: usize,
     /// Records the index's route left out.
     pub filtered: usize,
+    /// Values `[redact]` replaced in these records' documents, per detector.
+    pub redacted: crate::redact::RedactCounts,
     /// The time of the oldest record, for the delivery lag.
     pub oldest_ms: Option<i64>,
     /// The records as events of a batch (log group `s3://{bucket}/{service}`, stream the key,
@@ -412,6 +414,9 @@ impl<'c, R: Read> ObjectStream<'c, R> {
         }
         if chunk.records == 0 {
             return Ok(None);
+        }
+        if let Some(b) = self.builder.as_mut() {
+            chunk.redacted = b.take_redacted();
         }
         if self.keep_events {
             chunk.batch = Some(LogBatch {

@@ -70,6 +70,7 @@ mod rewrite;
 pub(crate) use lambda::is_iso_timestamp;
 
 use crate::index::DocumentConfig;
+use crate::redact::RedactCounts;
 use crate::shape::Shaper;
 use crate::shape::capture::{Capture, JsonKinds};
 use crate::util::json::{has_control, push_str, push_u64, splat, zero_bytes};
@@ -135,6 +136,8 @@ pub struct DocumentBuilder<'c> {
     shaper: Shaper<'c>,
     /// The pattern id of the next documents (`cwlogs.pattern.id`); empty: none.
     pattern: String,
+    /// What `[redact]` replaced in the documents built so far (per builder, so per batch).
+    redacted: RedactCounts,
 }
 
 impl<'c> DocumentBuilder<'c> {
@@ -206,7 +209,14 @@ impl<'c> DocumentBuilder<'c> {
             probe: Probe::default(),
             shaper,
             pattern: String::new(),
+            redacted: RedactCounts::default(),
         }
+    }
+
+    /// What `[redact]` replaced in the documents built since the last call, per detector
+    /// (this builder's own counts: batches built side by side never mix theirs).
+    pub fn take_redacted(&mut self) -> RedactCounts {
+        std::mem::take(&mut self.redacted)
     }
 
     /// Sets the pattern id (`[patterns]`, [`crate::patterns`]) the next documents carry in
@@ -403,7 +413,7 @@ impl<'c> DocumentBuilder<'c> {
         }
         out.push(b'}');
         if let Some(r) = &self.config.shape.redact {
-            r.redact_in_place(out, doc_start);
+            r.redact_in_place(out, doc_start, &mut self.redacted);
         }
         out.push(b'\n');
     }
