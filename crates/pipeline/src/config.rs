@@ -274,7 +274,10 @@ impl Config {
                 if rules.pattern_rules.iter().any(|p| p.name == r.name) {
                     err(
                         NOWHERE,
-                        format!("rule name `{}` is taken by the `[patterns]` alerts: rename the rule", r.name),
+                        format!(
+                            "rule name `{}` is taken by the `[patterns]` alerts: rename the rule",
+                            r.name
+                        ),
                     );
                 }
             }

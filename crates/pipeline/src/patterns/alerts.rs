@@ -229,11 +229,7 @@ pub fn state_key(log_group: &str) -> String {
 
 /// Whether template `tokens` (`<*>` takes any token) matches `other` token for token.
 fn matches(tokens: &[String], other: &[String]) -> bool {
-    tokens.len() == other.len()
-        && tokens
-            .iter()
-            .zip(other)
-            .all(|(a, b)| a == WILD || a == b)
+    tokens.len() == other.len() && tokens.iter().zip(other).all(|(a, b)| a == WILD || a == b)
 }
 
 /// Estimated JSON bytes of one pattern of the state.
@@ -332,6 +328,13 @@ pub fn merge(
         if let Some(p) = st.patterns.get_mut(key) {
             p.first_ms = p.first_ms.min(seen.first_ms);
             p.last_ms = p.last_ms.max(seen.last_ms);
+            // The template as it generalised since (never narrowed back).
+            if key == id
+                && !seen.tokens.is_empty()
+                && (p.tokens.is_empty() || matches(&seen.tokens, &p.tokens))
+            {
+                p.tokens.clone_from(&seen.tokens);
+            }
         }
     }
     let a = alpha(config);
@@ -412,7 +415,12 @@ fn bound(st: &mut GroupState) -> u64 {
                 evicted += 1;
             }
         }
-        bytes = st.patterns.iter().map(|(k, p)| state_bytes(k, p)).sum::<usize>().min(bytes);
+        bytes = st
+            .patterns
+            .iter()
+            .map(|(k, p)| state_bytes(k, p))
+            .sum::<usize>()
+            .min(bytes);
     }
 }
 
@@ -428,16 +436,10 @@ pub async fn sync_group<S: StateStore>(
 ) -> Result<(GroupState, Found), SendError> {
     let key = state_key(&delta.log_group);
     let expires = now_ms / 1000 + STATE_TTL_S;
-    crate::rules::alert::update(
-        store,
-        &key,
-        expires,
-        deadline,
-        |cur: Option<GroupState>| {
-            let (st, found) = merge(cur, delta, config);
-            (Some(st.clone()), (st, found))
-        },
-    )
+    crate::rules::alert::update(store, &key, expires, deadline, |cur: Option<GroupState>| {
+        let (st, found) = merge(cur, delta, config);
+        (Some(st.clone()), (st, found))
+    })
     .await
 }
 
@@ -520,8 +522,7 @@ impl PatternDetector {
                 } else {
                     Vec::new()
                 };
-                let (text, truncated) =
-                    crate::rules::evaluate::cut(&e.message, MAX_EXAMPLE_BYTES);
+                let (text, truncated) = crate::rules::evaluate::cut(&e.message, MAX_EXAMPLE_BYTES);
                 delta.seen.insert(
                     o.id.to_string(),
                     Seen {
@@ -554,10 +555,67 @@ impl PatternDetector {
         }
     }
 
-    /// Takes what this invocation saw, per log group (the detector is ready for the next).
+    /// Takes what this invocation saw, per log group (the detector is ready for the next):
+    /// each pattern under the id and template the miner has for it now (a template merged
+    /// into another since is counted as the one it was merged into).
     pub fn take(&mut self) -> Vec<GroupDelta> {
         self.seen_total = 0;
-        std::mem::take(&mut self.pending).into_values().collect()
+        let pending = std::mem::take(&mut self.pending);
+        pending.into_values().map(|d| self.refresh(d)).collect()
+    }
+
+    fn refresh(&self, mut d: GroupDelta) -> GroupDelta {
+        let Some(g) = self.miner.group(&d.log_group) else {
+            return d;
+        };
+        let mut now: HashMap<&str, &super::Template> = HashMap::new();
+        for t in g.templates() {
+            now.insert(&t.id, t);
+        }
+        for t in g.templates() {
+            for m in &t.merged_ids {
+                now.entry(m).or_insert(t);
+            }
+        }
+        let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
+        for (id, mut s) in std::mem::take(&mut d.seen) {
+            let target = match now.get(id.as_str()) {
+                Some(t) => {
+                    if t.text.len() <= MAX_STORED_TEMPLATE_BYTES {
+                        s.tokens = t.tokens.iter().map(|t| t.to_string()).collect();
+                    } else {
+                        s.tokens.clear();
+                    }
+                    s.template = t.text.to_string();
+                    t.id.to_string()
+                }
+                None => id,
+            };
+            match seen.entry(target) {
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(s);
+                }
+                std::collections::btree_map::Entry::Occupied(mut o) => {
+                    let k = o.get_mut();
+                    k.count += s.count;
+                    k.last_ms = k.last_ms.max(s.last_ms);
+                    if s.first_ms < k.first_ms {
+                        k.first_ms = s.first_ms;
+                        k.example = s.example;
+                        k.batch = s.batch;
+                        k.record = s.record;
+                    }
+                }
+            }
+        }
+        let mut minutes: BTreeMap<(String, i64), u64> = BTreeMap::new();
+        for ((id, m), n) in std::mem::take(&mut d.minutes) {
+            let target = now.get(id.as_str()).map_or(id, |t| t.id.to_string());
+            *minutes.entry((target, m)).or_insert(0) += n;
+        }
+        d.seen = seen;
+        d.minutes = minutes;
+        d
     }
 
     /// Seeds the miner with the templates of `state` (once per log group and container), so
@@ -614,8 +672,8 @@ pub fn occurrences(
         });
         e
     };
-    let occurrence = |rule: usize, window_ms: i64, group: Vec<String>, e: AlertEvent, seen: &Seen| {
-        Occurrences {
+    let occurrence =
+        |rule: usize, window_ms: i64, group: Vec<String>, e: AlertEvent, seen: &Seen| Occurrences {
             rule,
             group,
             window_start: e.timestamp.div_euclid(window_ms) * window_ms,
@@ -626,8 +684,7 @@ pub fn occurrences(
             first_ms: e.timestamp,
             last_ms: e.timestamp,
             events: vec![e],
-        }
-    };
+        };
     let window = |i: usize| {
         rules
             .alert_rule(i)
@@ -690,7 +747,9 @@ pub fn occurrences(
 
 fn redact(r: &Redactor, text: &str, counts: &mut RedactCounts) -> String {
     let t = r.text(text, counts);
-    crate::rules::evaluate::cut(&t, MAX_EVENT_TEXT).0.to_string()
+    crate::rules::evaluate::cut(&t, MAX_EVENT_TEXT)
+        .0
+        .to_string()
 }
 
 #[cfg(test)]

@@ -174,7 +174,10 @@ impl PatternsConfig {
                 log_groups: Vec::new(),
                 metric: None,
                 alert: Some(crate::rules::AlertRule {
-                    topic: a.topic.clone().or_else(|| default_topic.map(str::to_string)),
+                    topic: a
+                        .topic
+                        .clone()
+                        .or_else(|| default_topic.map(str::to_string)),
                     group_by: vec![crate::rules::GroupKey::LogGroup],
                     window_ms: a.window_ms,
                     max_per_window: a.max_per_window,
@@ -216,7 +219,10 @@ impl RawPatternAlert {
                 Some(v) => a.severity = v,
                 None => err(
                     s.span(),
-                    format!("`[patterns.{what}] severity`: unknown severity `{}`: use info, low, medium, high or critical", s.get_ref()),
+                    format!(
+                        "`[patterns.{what}] severity`: unknown severity `{}`: use info, low, medium, high or critical",
+                        s.get_ref()
+                    ),
                 ),
             }
         }
@@ -227,7 +233,9 @@ impl RawPatternAlert {
                 }
                 _ => err(
                     w.span(),
-                    format!("`[patterns.{what}] window` must be a duration from 1m to 1d that divides a day, such as `5m` or `1h`"),
+                    format!(
+                        "`[patterns.{what}] window` must be a duration from 1m to 1d that divides a day, such as `5m` or `1h`"
+                    ),
                 ),
             }
         }
@@ -253,14 +261,18 @@ impl RawPatternAlert {
                 }
                 _ => err(
                     r.span(),
-                    format!("`[patterns.{what}] rate` needs `burst` from 1 to 10000 and an `interval` from 1s to 7d"),
+                    format!(
+                        "`[patterns.{what}] rate` needs `burst` from 1 to 10000 and an `interval` from 1s to 7d"
+                    ),
                 ),
             }
         }
         let only_surge = |span: std::ops::Range<usize>, key: &str, err: &mut Report<'_>| {
             err(
                 span,
-                format!("`{key}` is a setting of `[patterns.surge_alert]`, not of `[patterns.{what}]`"),
+                format!(
+                    "`{key}` is a setting of `[patterns.surge_alert]`, not of `[patterns.{what}]`"
+                ),
             )
         };
         match surge {
@@ -367,12 +379,11 @@ impl RawPatterns {
             }
         }
         if let Some(n) = self.new_alert {
-            c.new_alert = Some(n.into_inner().build(
-                "new_alert",
-                crate::rules::Severity::Low,
-                None,
-                err,
-            ));
+            c.new_alert =
+                Some(
+                    n.into_inner()
+                        .build("new_alert", crate::rules::Severity::Low, None, err),
+                );
         }
         if let Some(s) = self.surge_alert {
             let mut surge = c.surge;

@@ -50,8 +50,8 @@ mod tokens;
 pub(crate) use config::RawPatterns;
 pub use config::{
     DEFAULT_PATTERN_WINDOW_MS, DEFAULT_SURGE_BASELINE_MS, DEFAULT_SURGE_FACTOR,
-    DEFAULT_SURGE_MIN_COUNT, DEFAULT_WARMUP_MS, NEW_RULE, PatternAlert, PatternsConfig,
-    SURGE_RULE, Surge,
+    DEFAULT_SURGE_MIN_COUNT, DEFAULT_WARMUP_MS, NEW_RULE, PatternAlert, PatternsConfig, SURGE_RULE,
+    Surge,
 };
 
 pub use tokens::{

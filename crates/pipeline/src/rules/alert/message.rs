@@ -268,7 +268,10 @@ pub(super) fn alert_message(
         event.log_group,
         rfc3339(event.timestamp)
     );
-    let pattern = event.pattern.as_ref().map(|p| pattern_texts(alert, p, event));
+    let pattern = event
+        .pattern
+        .as_ref()
+        .map(|p| pattern_texts(alert, p, event));
     let summary = match &pattern {
         Some((s, _)) => s.clone(),
         None => summary,
