@@ -192,6 +192,36 @@ pub struct DetectStats {
     pub dropped: u64,
 }
 
+/// What the pattern alerts of one invocation (or replay) did, for its summary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PatternCounts {
+    /// Log groups whose state was merged.
+    pub groups: usize,
+    /// New patterns found.
+    pub new: usize,
+    /// Surging minutes found.
+    pub surges: usize,
+    /// Patterns found known under another id (same template).
+    pub aliased: usize,
+    /// Patterns evicted from the state items.
+    pub evicted: u64,
+    /// Messages not tracked for alerts (bounds).
+    pub dropped: u64,
+    /// Log groups whose state could not be written (their records are handed back).
+    pub state_errors: usize,
+}
+
+impl PatternCounts {
+    /// Adds what one merge found.
+    pub fn add(&mut self, found: &Found) {
+        self.groups += 1;
+        self.new += found.new.len();
+        self.surges += found.surges.len();
+        self.aliased += found.aliased;
+        self.evicted += found.evicted;
+    }
+}
+
 /// A surging minute the merge found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SurgeMinute {
@@ -480,6 +510,11 @@ impl PatternDetector {
     /// Its counters.
     pub fn stats(&self) -> DetectStats {
         self.stats
+    }
+
+    /// Takes its counters (they start again from zero).
+    pub fn take_stats(&mut self) -> DetectStats {
+        std::mem::take(&mut self.stats)
     }
 
     /// Mines the events of `batch` (input record `record`, in `region`).
