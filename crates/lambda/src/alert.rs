@@ -310,7 +310,9 @@ impl<S: StateStore, P: Publish, A: Archive, O: ObjectSource> Alerter<S, P, A, O>
     ) -> Option<(Vec<cwlogs_pipeline::Occurrences>, PatternCounts)> {
         let lock = self.patterns.as_ref()?;
         let (deltas, stats, config) = {
-            let mut d = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut d = lock
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             (d.take(), d.take_stats(), d.config().clone())
         };
         let mut counts = PatternCounts {
@@ -334,7 +336,12 @@ impl<S: StateStore, P: Publish, A: Archive, O: ObjectSource> Alerter<S, P, A, O>
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
                         .learned(&delta.log_group, &state);
                     counts.add(&found);
-                    out.extend(occurrences(&self.config.rules, delta, &found, &mut redacted));
+                    out.extend(occurrences(
+                        &self.config.rules,
+                        delta,
+                        &found,
+                        &mut redacted,
+                    ));
                 }
                 Err(e) => {
                     counts.state_errors += 1;

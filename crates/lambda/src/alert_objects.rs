@@ -163,7 +163,7 @@ impl<S: StateStore, P: Publish, A: Archive, O: ObjectSource> Alerter<S, P, A, O>
                         summary.events += batch.log_events.len();
                         let region = batch.region.as_deref().unwrap_or(&self.config.region);
                         run.add_batch(region, batch, item);
-                self.observe_patterns(region, batch, item);
+                        self.observe_patterns(region, batch, item);
                     }
                     if until.is_some_and(|u| Instant::now() >= u) {
                         outcome = Some(Ok(Outcome::Pending(
