@@ -285,6 +285,16 @@ impl<S: StateStore, P: Publish, A: Archive, O: ObjectSource> Alerter<S, P, A, O>
         report
     }
 
+    /// The start of an invocation for the `[patterns]` alerts: what an earlier invocation
+    /// that stopped early had mined is not this one's.
+    pub(crate) fn begin_patterns(&self) {
+        if let Some(p) = &self.patterns {
+            p.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .discard();
+        }
+    }
+
     /// Mines `batch` (input record `record`) for the `[patterns]` alerts, when they are on
     /// (never the function's own log group).
     pub(crate) fn observe_patterns(&self, region: &str, batch: &LogBatch<'_>, record: usize) {
@@ -384,6 +394,7 @@ impl<S: StateStore, P: Publish, A: Archive, O: ObjectSource> Alerter<S, P, A, O>
     /// Data batches: through the rules, their metrics out, their alerts and summaries sent.
     async fn evaluate(&self, input: &Invocation<'_>) -> Delivered<AlertSummary> {
         let config = &self.config;
+        self.begin_patterns();
         // `process_input` does not say which record a batch came from: each batch is given
         // its sequence number as the record index, and mapped back to its record below.
         let mut run = RuleRun::new(&config.rules);

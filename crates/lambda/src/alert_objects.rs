@@ -27,6 +27,7 @@ impl<S: StateStore, P: Publish, A: Archive, O: ObjectSource> Alerter<S, P, A, O>
         n: Notifications,
     ) -> Delivered<AlertSummary> {
         let config = &self.config;
+        self.begin_patterns();
         let mut summary = AlertSummary::started(n.shape.as_str(), n.items.len());
         let mut run = RuleRun::new(&config.rules);
         let mut outcomes = Vec::with_capacity(n.items.len());

@@ -599,6 +599,14 @@ impl PatternDetector {
         pending.into_values().map(|d| self.refresh(d)).collect()
     }
 
+    /// Forgets what the current invocation saw so far (the start of an invocation: an earlier
+    /// one that stopped before [`PatternDetector::take`] must not lend its record numbers).
+    /// The miner keeps what it learned.
+    pub fn discard(&mut self) {
+        self.seen_total = 0;
+        self.pending.clear();
+    }
+
     fn refresh(&self, mut d: GroupDelta) -> GroupDelta {
         let Some(g) = self.miner.group(&d.log_group) else {
             return d;

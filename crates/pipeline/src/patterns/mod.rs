@@ -42,6 +42,15 @@
 //! them (the least recently seen template is evicted, and counted), at most `max_total_bytes`
 //! for all groups (the least recently seen log groups are evicted, a quarter of the budget at
 //! a time, and counted). The byte figures are estimates of the heap the templates hold.
+//!
+//! # Alerts
+//!
+//! [`alerts`]: *new pattern* and *surge* alerts (`[patterns.new_alert]`,
+//! `[patterns.surge_alert]`), decided by merging what an invocation mined into a per-log-group
+//! template state kept in the alert [`crate::sink::StateStore`] with conditional writes, and
+//! sent through [`crate::rules::alert`] as the alerts of two built-in rules. A container's miner
+//! is seeded with the stored templates ([`Miner::seed`]) so that every container generalises
+//! alike.
 
 pub mod alerts;
 mod config;
