@@ -10,12 +10,14 @@ use anyhow::{Context, Result};
 use cwlogs_aws::{DynamoStateStore, OpenSearchIndex, S3Archive, S3Source, S3Url, SnsPublisher};
 use cwlogs_decode::{LogBatch, LogEvent};
 use cwlogs_pipeline::index::{BulkOptions, Fate, index_items};
+use cwlogs_pipeline::patterns::alerts::{PatternDetector, occurrences, sync_group};
+use cwlogs_pipeline::redact::RedactCounts;
 use cwlogs_pipeline::rules::alert::{AlertOptions, AlertReport, flush_summaries, send_alerts};
 use cwlogs_pipeline::sink::is_error_file;
 use cwlogs_pipeline::{
     Archive, ArchiveObject, BatchOutput, Config, DeadLetter, IndexAuth, IndexConfig,
-    MemoryStateStore, Miner, RuleRun, SectionState, SendError, StateStore, StateWrite, Versioned,
-    process_batch, process_batch_with, process_input, put_dead_letter,
+    MemoryStateStore, Miner, Occurrences, RuleRun, SectionState, SendError, StateStore, StateWrite,
+    Versioned, process_batch, process_batch_with, process_input, put_dead_letter,
 };
 use futures_util::StreamExt as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -726,6 +728,10 @@ struct Rules<'c> {
     report: AlertReport,
     /// `--send-timeout`: how long each publishing round may take.
     send_timeout: Duration,
+    /// `[patterns]` alerts: one miner for the run, the template state in `state`.
+    patterns: Option<PatternDetector>,
+    /// Occurrences of the pattern rules found, by rule name.
+    pattern_hits: std::collections::BTreeMap<String, u64>,
 }
 
 /// The runtime alert sends run on: the AWS one, or a local one when nothing goes to AWS.
@@ -739,14 +745,14 @@ impl<'c> Rules<'c> {
     /// usage errors).
     /// `--alert-to` and `--alert-table` need rules with alerts, and `--alert-to` a topic ARN.
     fn check_usage(config: &Config, args: &ReplayArgs) -> Result<()> {
-        let alerting = config.rules.iter().any(|r| r.alert.is_some());
+        let alerting = config.rules.alert_rules().any(|r| r.alert.is_some());
         for (flag, given) in [
             ("--alert-to", args.alert_to.is_some()),
             ("--alert-table", args.alert_table.is_some()),
         ] {
             if given && !alerting {
                 return Err(usage(format!(
-                    "{flag}: no `[[rule]]` in the configuration has an `alert`"
+                    "{flag}: no `[[rule]]` in the configuration has an `alert` (nor are `[patterns]` alerts on)"
                 )));
             }
         }
@@ -758,7 +764,7 @@ impl<'c> Rules<'c> {
     }
 
     fn new(config: &'c Config, args: &ReplayArgs, remote: Option<&Remote>) -> Result<Option<Self>> {
-        if config.rules.is_empty() {
+        if config.rules.is_empty() && config.rules.pattern_rules.is_empty() {
             return Ok(None);
         }
         // Published in the topic's own region, whatever AWS_REGION says.
@@ -796,6 +802,12 @@ impl<'c> Rules<'c> {
             rt,
             report: AlertReport::default(),
             send_timeout: Duration::from_secs(args.send_timeout),
+            patterns: config
+                .patterns
+                .as_ref()
+                .filter(|p| p.alerts())
+                .map(PatternDetector::new),
+            pattern_hits: std::collections::BTreeMap::new(),
         }))
     }
 
@@ -828,8 +840,12 @@ impl<'c> Rules<'c> {
     ) -> Result<()> {
         for (region, batch) in &r.rule_batches {
             self.run.add_batch(region, batch, 0);
+            if let Some(d) = &mut self.patterns {
+                d.observe_batch(region, batch, 0);
+            }
         }
-        let occurrences = self.run.take_occurrences();
+        let mut occurrences = self.run.take_occurrences();
+        occurrences.extend(self.pattern_occurrences(shown, sum));
         if occurrences.is_empty() {
             return Ok(());
         }
@@ -849,6 +865,49 @@ impl<'c> Rules<'c> {
             sum.alert_failed_inputs.push(shown.to_string());
         }
         self.settle(report, shown, dead_letters, sum)
+    }
+
+    /// The occurrences of the `[patterns]` alerts of one input: what the miner saw merged
+    /// into the template state (memory, or `--alert-table`).
+    fn pattern_occurrences(&mut self, shown: &str, sum: &mut Summary) -> Vec<Occurrences> {
+        let Some(mut d) = self.patterns.take() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let config = d.config().clone();
+        let mut redacted = RedactCounts::default();
+        for delta in d.take() {
+            let options = self.options(false);
+            match self.block_on(sync_group(
+                &self.state,
+                &delta,
+                &config,
+                options.now_ms,
+                options.deadline,
+            )) {
+                Ok((state, found)) => {
+                    d.learned(&delta.log_group, &state);
+                    let found_here = occurrences(&self.config.rules, &delta, &found, &mut redacted);
+                    for o in &found_here {
+                        if let Some(rule) = self.config.rules.alert_rule(o.rule) {
+                            *self.pattern_hits.entry(rule.name.clone()).or_insert(0) += o.count;
+                        }
+                    }
+                    out.extend(found_here);
+                }
+                Err(e) => {
+                    eprintln!(
+                        "cwlogs: {shown}: pattern state of {} not written: {}",
+                        delta.log_group, e.message
+                    );
+                    if !sum.alert_failed_inputs.iter().any(|i| i == shown) {
+                        sum.alert_failed_inputs.push(shown.to_string());
+                    }
+                }
+            }
+        }
+        self.patterns = Some(d);
+        out
     }
 
     /// Dead-letters what the topic refused and adds the counts.
@@ -908,12 +967,20 @@ impl<'c> Rules<'c> {
         sum.alerts_published = self.report.published;
         sum.alert_summaries = self.report.summaries;
         sum.alerts_rate_limited = self.report.rate_limited;
+        let pattern_lines: Vec<(&cwlogs_pipeline::rules::Rule, u64)> = self
+            .config
+            .rules
+            .pattern_rules
+            .iter()
+            .map(|r| (r, self.pattern_hits.get(&r.name).copied().unwrap_or(0)))
+            .collect();
         let rules = self
             .config
             .rules
             .iter()
-            .zip(self.run.rule_matches())
-            .map(|(rule, &hits)| {
+            .zip(self.run.rule_matches().iter().copied())
+            .chain(pattern_lines)
+            .map(|(rule, hits)| {
                 let (alerts_sent, summaries) = self.out.written_for(&rule.name);
                 RuleLine {
                     name: rule.name.clone(),
@@ -1177,7 +1244,7 @@ fn print_summary(s: &Summary, config: &Config, shown: &Shown<'_>, secs: f64) {
         ),
         (None, _) => {}
     }
-    if !config.rules.is_empty() {
+    if !config.rules.is_empty() || !config.rules.pattern_rules.is_empty() {
         println!(
             "  rules          {:>9} matches, {} metric datapoints  -> {}",
             s.rule_matches,
@@ -1430,11 +1497,13 @@ fn process_one(
             &batch.log_group,
             batch.log_events.iter().map(|e| e.timestamp),
         );
-        let for_rules = config
+        // `[patterns]` alerts look at every log group.
+        let for_rules = (config
             .rules
             .iter()
             .any(|rule| rule.takes_group(&batch.log_group))
-            .then(|| (region.to_string(), owned_batch(batch)));
+            || !config.rules.pattern_rules.is_empty())
+        .then(|| (region.to_string(), owned_batch(batch)));
         let out = match miner {
             Some(m) => {
                 let mut m = m.lock().unwrap_or_else(std::sync::PoisonError::into_inner);

@@ -138,3 +138,75 @@ fn replay_tags_documents_and_writes_the_patterns() {
     let html_off = std::fs::read_to_string(off.join("report.html")).expect("report");
     assert!(!html_off.contains("<section id=\"patterns\">"));
 }
+
+#[test]
+fn replay_writes_new_pattern_alerts_after_the_warm_up() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = tmp.path().join("cwlogs.toml");
+    std::fs::write(
+        &config,
+        "[alerts]\ntopic = \"arn:aws:sns:eu-west-1:123456789012:patterns\"\n[patterns]\nenabled = true\nwarmup = \"10m\"\n[patterns.new_alert]\n",
+    )
+    .expect("config");
+    let t: i64 = 1_764_028_800_000;
+    let envelope = |events: &[(i64, &str)]| {
+        serde_json::json!({
+            "messageType": "DATA_MESSAGE",
+            "owner": "123456789012",
+            "logGroup": "/aws/lambda/orders",
+            "logStream": "s",
+            "subscriptionFilters": ["f"],
+            "logEvents": events.iter().enumerate().map(|(i, (ts, m))| serde_json::json!({
+                "id": format!("{ts}{i}"), "timestamp": ts, "message": m,
+            })).collect::<Vec<_>>(),
+        })
+    };
+    let inputs = tmp.path().join("in");
+    std::fs::create_dir(&inputs).expect("dir");
+    let first = envelope(&[(t, "order 1 placed"), (t + 60_000, "order 2 placed")]);
+    let second = envelope(&[
+        (t + 1_200_000, "order 3 placed"),
+        (t + 1_200_001, "inventory sync failed: upstream 503"),
+    ]);
+    std::fs::write(
+        inputs.join("a.json"),
+        cwlogs_testkit::events::direct_event_of(&first),
+    )
+    .expect("write");
+    std::fs::write(
+        inputs.join("b.json"),
+        cwlogs_testkit::events::direct_event_of(&second),
+    )
+    .expect("write");
+    let out = tmp.path().join("out");
+    let o = cwlogs(&[
+        "replay",
+        "--out",
+        &out.display().to_string(),
+        "--config",
+        &config.display().to_string(),
+        &inputs.display().to_string(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let alerts = std::fs::read_to_string(out.join("alerts.ndjson")).expect("alerts.ndjson");
+    let messages: Vec<serde_json::Value> = alerts
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(messages.len(), 1, "{alerts}");
+    let m = &messages[0];
+    assert!(
+        m["subject"]
+            .as_str()
+            .expect("subject")
+            .starts_with("[LOW] New log pattern in /aws/lambda/orders: inventory sync failed"),
+        "{m}"
+    );
+    let body: serde_json::Value =
+        serde_json::from_str(m["message"].as_str().expect("body")).expect("json");
+    assert_eq!(body["rule"], "patterns-new");
+    assert_eq!(
+        body["event"]["message"],
+        "inventory sync failed: upstream 503"
+    );
+}

@@ -8,5 +8,6 @@ mod accounting;
 mod alert_services;
 mod faults;
 mod opensearch;
+mod pattern_alerts;
 mod runtime_api;
 mod s3_faults;

@@ -7,13 +7,15 @@ use crate::handler::{Deliver, Invocation};
 use crate::response::{Delivered, Response};
 use crate::summary::Summary as _;
 use crate::{AlertSummary, ColdStartError};
+use cwlogs_pipeline::patterns::alerts::{PatternCounts, PatternDetector, occurrences, sync_group};
+use cwlogs_pipeline::redact::RedactCounts;
 use cwlogs_pipeline::rules::alert::{AlertOptions, AlertReport, flush_summaries, send_alerts};
 use cwlogs_pipeline::sources::{NoObjects, ObjectSource, S3Indexing};
 use cwlogs_pipeline::{Archive, Config, LogBatch, Publish, RuleRun, StateStore, oldest_event_ms};
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::ops::ControlFlow;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Payloads larger than this are never EventBridge events (those are a few hundred bytes), so
 /// they are not probed for one.
@@ -53,6 +55,9 @@ pub struct Alerter<S, P, A, O = NoObjects> {
     pub(crate) objects: O,
     /// How their records are read (`[sources.s3]`); `None` when that source is off.
     pub(crate) s3: Option<Arc<S3Indexing>>,
+    /// The miner of `[patterns]` alerts, kept by the container across invocations; `None`
+    /// when they are off.
+    pub(crate) patterns: Option<Mutex<PatternDetector>>,
 }
 
 impl<S, P, A, O> std::fmt::Debug for Alerter<S, P, A, O> {
@@ -86,17 +91,17 @@ fn is_scheduled_event(bytes: &[u8]) -> bool {
 }
 
 /// Checks, at cold start, that `config` gives the alert function something to do: at least
-/// one `[[rule]]` (each has a `metric` or an `alert`), and a topic for every rule with an
-/// alert. The error names every rule without a topic.
+/// one `[[rule]]` (each has a `metric` or an `alert`) or `[patterns]` alerts, and a topic for
+/// every rule with an alert. The error names every rule without a topic.
 pub fn check_alert_config(config: &Config) -> Result<(), ColdStartError> {
-    if config.rules.is_empty() {
+    if config.rules.is_empty() && config.rules.pattern_rules.is_empty() {
         return Err(ColdStartError(
-            "the alert function needs at least one `[[rule]]` with a `metric` or an `alert`".into(),
+            "the alert function needs at least one `[[rule]]` with a `metric` or an `alert`, or `[patterns]` alerts".into(),
         ));
     }
     let missing: Vec<&str> = config
         .rules
-        .iter()
+        .alert_rules()
         .filter(|r| r.alert.as_ref().is_some_and(|a| a.topic.is_none()))
         .map(|r| r.name.as_str())
         .collect();
@@ -128,7 +133,13 @@ impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
             (Some(source), Some(index)) => Some(Arc::new(S3Indexing::new(index, source))),
             _ => None,
         };
+        let patterns = config
+            .patterns
+            .as_ref()
+            .filter(|p| p.alerts())
+            .map(|p| Mutex::new(PatternDetector::new(p)));
         Alerter {
+            patterns,
             config,
             store,
             publisher,
@@ -153,6 +164,7 @@ impl<S: StateStore, P: Publish, A: Archive, O: ObjectSource> Alerter<S, P, A, O>
             timeout: self.timeout,
             objects,
             s3: self.s3,
+            patterns: self.patterns,
         }
     }
 
@@ -242,11 +254,16 @@ impl<S: StateStore, P: Publish, A: Archive, O: ObjectSource> Alerter<S, P, A, O>
             (self.metrics_out)(line);
         }
         summary.metric_documents = lines.len();
-        let occurrences = run.take_occurrences();
+        let mut occurrences = run.take_occurrences();
         summary.rules = run.stats();
         summary.redacted.merge(run.redacted());
 
         let options = Self::options(input);
+        let mut pending = AlertReport::default();
+        if let Some(p) = self.pattern_occurrences(&options, &mut pending).await {
+            occurrences.extend(p.0);
+            summary.patterns = Some(p.1);
+        }
         let mut report = Box::pin(send_alerts(
             &config.rules,
             occurrences,
@@ -264,8 +281,89 @@ impl<S: StateStore, P: Publish, A: Archive, O: ObjectSource> Alerter<S, P, A, O>
             ))
             .await,
         );
+        report.merge(pending);
         summary.dead_letters += self.dead_letter_alerts(&report, input).await;
         report
+    }
+
+    /// The start of an invocation for the `[patterns]` alerts: what an earlier invocation
+    /// that stopped early had mined is not this one's.
+    pub(crate) fn begin_patterns(&self) {
+        if let Some(p) = &self.patterns {
+            p.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .discard();
+        }
+    }
+
+    /// Mines `batch` (input record `record`) for the `[patterns]` alerts, when they are on
+    /// (never the function's own log group).
+    pub(crate) fn observe_patterns(&self, region: &str, batch: &LogBatch<'_>, record: usize) {
+        let Some(p) = &self.patterns else {
+            return;
+        };
+        if self.config.own_log_group.as_deref() == Some(&*batch.log_group) {
+            return;
+        }
+        // A panic while holding the lock leaves the detector as it was: keep using it.
+        let mut d = p.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        d.observe_batch(region, batch, record);
+    }
+
+    /// The occurrences of the `[patterns]` alerts of this invocation: what it mined merged
+    /// into each log group's state in the store ([`sync_group`]), and the counts. A log
+    /// group whose state cannot be written hands its records back (`pending`): the
+    /// redelivery mines them again.
+    async fn pattern_occurrences(
+        &self,
+        options: &AlertOptions,
+        pending: &mut AlertReport,
+    ) -> Option<(Vec<cwlogs_pipeline::Occurrences>, PatternCounts)> {
+        let lock = self.patterns.as_ref()?;
+        let (deltas, stats, config) = {
+            let mut d = lock
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            (d.take(), d.take_stats(), d.config().clone())
+        };
+        let mut counts = PatternCounts {
+            dropped: stats.dropped,
+            ..PatternCounts::default()
+        };
+        let mut out = Vec::new();
+        let mut redacted = RedactCounts::default();
+        for delta in &deltas {
+            match Box::pin(sync_group(
+                &self.store,
+                delta,
+                &config,
+                options.now_ms,
+                options.deadline,
+            ))
+            .await
+            {
+                Ok((state, found)) => {
+                    lock.lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .learned(&delta.log_group, &state);
+                    counts.add(&found);
+                    out.extend(occurrences(
+                        &self.config.rules,
+                        delta,
+                        &found,
+                        &mut redacted,
+                    ));
+                }
+                Err(e) => {
+                    counts.state_errors += 1;
+                    pending
+                        .pending_records
+                        .extend(delta.seen.values().map(|s| s.record));
+                    pending.pending_error = Some(e.message);
+                }
+            }
+        }
+        Some((out, counts))
     }
 
     /// Dead-letters the messages the topic refused for good; returns how many were written.
@@ -297,6 +395,7 @@ impl<S: StateStore, P: Publish, A: Archive, O: ObjectSource> Alerter<S, P, A, O>
     /// Data batches: through the rules, their metrics out, their alerts and summaries sent.
     async fn evaluate(&self, input: &Invocation<'_>) -> Delivered<AlertSummary> {
         let config = &self.config;
+        self.begin_patterns();
         // `process_input` does not say which record a batch came from: each batch is given
         // its sequence number as the record index, and mapped back to its record below.
         let mut run = RuleRun::new(&config.rules);
@@ -307,6 +406,7 @@ impl<S: StateStore, P: Publish, A: Archive, O: ObjectSource> Alerter<S, P, A, O>
             let n = next_batch;
             next_batch += 1;
             run.add_batch(region, batch, n);
+            self.observe_patterns(region, batch, n);
             let own = config.own_log_group.as_deref() == Some(&*batch.log_group);
             batches.push((
                 batch.log_group.to_string(),

@@ -27,6 +27,7 @@ impl<S: StateStore, P: Publish, A: Archive, O: ObjectSource> Alerter<S, P, A, O>
         n: Notifications,
     ) -> Delivered<AlertSummary> {
         let config = &self.config;
+        self.begin_patterns();
         let mut summary = AlertSummary::started(n.shape.as_str(), n.items.len());
         let mut run = RuleRun::new(&config.rules);
         let mut outcomes = Vec::with_capacity(n.items.len());
@@ -163,6 +164,7 @@ impl<S: StateStore, P: Publish, A: Archive, O: ObjectSource> Alerter<S, P, A, O>
                         summary.events += batch.log_events.len();
                         let region = batch.region.as_deref().unwrap_or(&self.config.region);
                         run.add_batch(region, batch, item);
+                        self.observe_patterns(region, batch, item);
                     }
                     if until.is_some_and(|u| Instant::now() >= u) {
                         outcome = Some(Ok(Outcome::Pending(
@@ -233,6 +235,7 @@ impl<S: StateStore, P: Publish, A: Archive, O: ObjectSource> Alerter<S, P, A, O>
             |region, batch| {
                 summary.events += batch.log_events.len();
                 run.add_batch(region, batch, item);
+                self.observe_patterns(region, batch, item);
             },
         );
         match &processed.dead {

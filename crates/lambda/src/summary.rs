@@ -222,6 +222,9 @@ pub struct AlertSummary {
     /// Objects left for redelivery (a retryable failure, the deadline, or alerts not sent).
     #[serde(skip_serializing_if = "is_zero")]
     pub objects_pending: usize,
+    /// What the `[patterns]` alerts did (new patterns, surges, state merged), when on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patterns: Option<cwlogs_pipeline::patterns::alerts::PatternCounts>,
     /// The event counts per log group (sink `rules`: delivered means looked at by the rules,
     /// filtered the function's own log group), for the self-metrics.
     #[serde(skip)]

@@ -268,6 +268,20 @@ impl Config {
             env,
             &mut err,
         );
+        if let Some(p) = &patterns {
+            rules.pattern_rules = p.alert_rules(rules.alerts.default_topic.as_deref());
+            for r in rules.iter() {
+                if rules.pattern_rules.iter().any(|p| p.name == r.name) {
+                    err(
+                        NOWHERE,
+                        format!(
+                            "rule name `{}` is taken by the `[patterns]` alerts: rename the rule",
+                            r.name
+                        ),
+                    );
+                }
+            }
+        }
         if let Some(r) = &redact {
             rules.redact_alerts = r.apply_to.alerts.then(|| r.clone());
             rules.redact_metrics = r.apply_to.metrics.then(|| r.clone());

@@ -42,12 +42,26 @@
 //! them (the least recently seen template is evicted, and counted), at most `max_total_bytes`
 //! for all groups (the least recently seen log groups are evicted, a quarter of the budget at
 //! a time, and counted). The byte figures are estimates of the heap the templates hold.
+//!
+//! # Alerts
+//!
+//! [`alerts`]: *new pattern* and *surge* alerts (`[patterns.new_alert]`,
+//! `[patterns.surge_alert]`), decided by merging what an invocation mined into a per-log-group
+//! template state kept in the alert [`crate::sink::StateStore`] with conditional writes, and
+//! sent through [`crate::rules::alert`] as the alerts of two built-in rules. A container's miner
+//! is seeded with the stored templates ([`Miner::seed`]) so that every container generalises
+//! alike.
 
+pub mod alerts;
 mod config;
 mod tokens;
 
 pub(crate) use config::RawPatterns;
-pub use config::{DEFAULT_WARMUP_MS, PatternsConfig};
+pub use config::{
+    DEFAULT_PATTERN_WINDOW_MS, DEFAULT_SURGE_BASELINE_MS, DEFAULT_SURGE_FACTOR,
+    DEFAULT_SURGE_MIN_COUNT, DEFAULT_WARMUP_MS, NEW_RULE, PatternAlert, PatternsConfig, SURGE_RULE,
+    Surge,
+};
 
 pub use tokens::{
     MAX_JSON_BYTES, MAX_JSON_DEPTH, MAX_JSON_FIELDS, MAX_SCAN_BYTES, MAX_TOKEN_BYTES, MAX_TOKENS,
@@ -579,6 +593,8 @@ pub struct Observation<'a> {
     pub id: &'a str,
     /// The template as learned so far.
     pub template: &'a str,
+    /// The template's tokens (`<*>` for each variable part).
+    pub tokens: &'a [Box<str>],
     /// What the message did.
     pub outcome: Outcome,
 }
@@ -630,8 +646,49 @@ impl Miner {
         Observation {
             id: &t.id,
             template: &t.text,
+            tokens: &t.tokens,
             outcome,
         }
+    }
+
+    /// Gives `group` the template `tokens` under `id` (a template learned before, elsewhere:
+    /// another container, an earlier run), first seen at `first_ms`, unless the group has a
+    /// template with that id or one matching `tokens` already. Within the limits, as a new
+    /// template would be. Returns whether it was added.
+    pub fn seed(&mut self, group: &str, id: &str, tokens: &[String], first_ms: i64) -> bool {
+        if tokens.is_empty() || tokens.len() > MAX_TOKENS || tokens.iter().all(|t| t == WILD) {
+            return false;
+        }
+        self.seq += 1;
+        if self.bytes > self.limits.max_total_bytes {
+            self.evict_groups(group);
+        }
+        let (limits, seq) = (self.limits, self.seq);
+        if !self.groups.contains_key(group) {
+            let g = Group::default();
+            self.bytes += g.bytes() + group.len() + 64;
+            self.groups.insert(Box::from(group), g);
+        }
+        let g = self
+            .groups
+            .get_mut(group)
+            .expect("the group was just inserted");
+        let cows: Vec<Cow<'_, str>> = tokens.iter().map(|t| Cow::Borrowed(t.as_str())).collect();
+        if g.templates().any(|t| &*t.id == id) || g.find(&cows).is_some() {
+            return false;
+        }
+        let before = g.bytes();
+        let example = render(tokens);
+        let slot = g.create(&cows, &example, first_ms, seq, &limits);
+        // Seeded templates are the oldest: generalisation keeps their ids.
+        let t = g.get_mut(slot);
+        t.id = Box::from(id);
+        t.created = 0;
+        g.stats.created -= 1;
+        g.first_ms = Some(g.first_ms.map_or(first_ms, |f| f.min(first_ms)));
+        let after = g.bytes();
+        self.bytes = (self.bytes + after).saturating_sub(before);
+        true
     }
 
     /// Evicts the least recently seen groups (never `keep`) until a quarter of the budget is

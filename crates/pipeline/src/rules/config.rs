@@ -97,6 +97,7 @@ fn build_alerts(
     };
     let mut alerts = AlertsConfig {
         table: env("CWLOGS_ALERT_TABLE").filter(|t| !t.is_empty()),
+        default_topic: default_topic.clone(),
         ..AlertsConfig::default()
     };
     if let Some(a) = alerts_raw {

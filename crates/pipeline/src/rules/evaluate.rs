@@ -44,6 +44,10 @@ pub struct AlertEvent {
     /// Whether `message` was cut.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub truncated: bool,
+    /// For the alerts of `[patterns]`: the pattern that is new or surging (`message` is an
+    /// example of it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<crate::patterns::alerts::PatternEvent>,
 }
 
 /// What one alert rule collected for one group and window in this invocation.
@@ -300,6 +304,7 @@ impl<'c> RuleRun<'c> {
                             region: region.to_string(),
                             message: text.to_string(),
                             truncated,
+                            pattern: None,
                         });
                     }
                 }

@@ -242,6 +242,8 @@ pub struct AlertsConfig {
     pub table: Option<String>,
     /// How long after a window ends its summary waits for late events (`grace`, default 1m).
     pub grace_ms: i64,
+    /// The topic of alerts that name none (`[alerts] topic`, or `CWLOGS_ALERT_TOPIC`).
+    pub default_topic: Option<String>,
 }
 
 impl Default for AlertsConfig {
@@ -249,6 +251,7 @@ impl Default for AlertsConfig {
         AlertsConfig {
             table: None,
             grace_ms: 60_000,
+            default_topic: None,
         }
     }
 }
@@ -270,6 +273,10 @@ pub struct RuleSet {
     pub redact_alerts: Option<std::sync::Arc<crate::redact::Redactor>>,
     /// `[redact]` when `apply_to` takes `metrics`: dimension values are redacted.
     pub redact_metrics: Option<std::sync::Arc<crate::redact::Redactor>>,
+    /// The built-in rules of `[patterns]` alerts (`patterns-new`, `patterns-surge`): never
+    /// evaluated over events; their occurrences come from [`crate::patterns::alerts`]. Alert
+    /// rule `len() + i` is pattern rule `i` ([`RuleSet::alert_rule`]).
+    pub pattern_rules: Vec<Rule>,
 }
 
 impl RuleSet {
@@ -297,7 +304,28 @@ impl RuleSet {
             own_log_group,
             redact_alerts: None,
             redact_metrics: None,
+            pattern_rules: Vec::new(),
         }
+    }
+
+    /// The rule an alert occurrence names: rule `i`, or pattern rule `i - len()`.
+    pub fn alert_rule(&self, i: usize) -> Option<&Rule> {
+        self.rules
+            .get(i)
+            .or_else(|| self.pattern_rules.get(i.checked_sub(self.rules.len())?))
+    }
+
+    /// Every rule that may have alerts: the rules, then the pattern rules.
+    pub fn alert_rules(&self) -> impl Iterator<Item = &Rule> {
+        self.rules.iter().chain(&self.pattern_rules)
+    }
+
+    /// The index ([`RuleSet::alert_rule`]) of the pattern rule named `name`.
+    pub fn pattern_rule_index(&self, name: &str) -> Option<usize> {
+        self.pattern_rules
+            .iter()
+            .position(|r| r.name == name)
+            .map(|i| self.rules.len() + i)
     }
 
     /// Every rule's pattern, compiled together for one pass per message.

@@ -158,7 +158,48 @@ pub(super) fn event_json(e: &AlertEvent) -> serde_json::Value {
     if e.truncated {
         v["truncated"] = json!(true);
     }
+    if let Some(p) = &e.pattern {
+        v["log_pattern"] = json!(p);
+    }
     v
+}
+
+/// The summary and subject of a `[patterns]` alert: what is new or surging, where, how much.
+fn pattern_texts(
+    alert: &AlertRule,
+    p: &crate::patterns::alerts::PatternEvent,
+    event: &AlertEvent,
+) -> (String, String) {
+    let sev = alert.severity.as_str().to_uppercase();
+    if p.kind == "surge" {
+        let baseline = p.baseline.as_deref().unwrap_or("0");
+        let minute = p.minute_ms.unwrap_or(event.timestamp);
+        (
+            format!(
+                "Log pattern surge in {}: {} messages in the minute from {} UTC, baseline {}/min: {}",
+                p.log_group,
+                p.count,
+                rfc3339(minute),
+                baseline,
+                p.template
+            ),
+            format!(
+                "[{sev}] Pattern surge {}/min (baseline {baseline}) in {}: {}",
+                p.count, p.log_group, p.template
+            ),
+        )
+    } else {
+        (
+            format!(
+                "New log pattern in {} (first seen {} UTC, {} messages so far): {}",
+                p.log_group,
+                rfc3339(event.timestamp),
+                p.count,
+                p.template
+            ),
+            format!("[{sev}] New log pattern in {}: {}", p.log_group, p.template),
+        )
+    }
 }
 
 /// Serializes `body`, shrinking it with `shrink` (called with increasing steps; `false` when
@@ -227,6 +268,14 @@ pub(super) fn alert_message(
         event.log_group,
         rfc3339(event.timestamp)
     );
+    let pattern = event
+        .pattern
+        .as_ref()
+        .map(|p| pattern_texts(alert, p, event));
+    let summary = match &pattern {
+        Some((s, _)) => s.clone(),
+        None => summary,
+    };
     let body = json!({
         "kind": "alert",
         "rule": rule.name,
@@ -251,13 +300,17 @@ pub(super) fn alert_message(
     );
     let topic = topic_of(alert, options).to_string();
     let fifo = topic.ends_with(".fifo");
-    AlertMessage {
-        subject: subject(&format!(
+    let title = match pattern {
+        Some((_, t)) => t,
+        None => format!(
             "[{}] {}: {}",
             alert.severity.as_str().to_uppercase(),
             rule.name,
             group
-        )),
+        ),
+    };
+    AlertMessage {
+        subject: subject(&title),
         message: fit(body, shrink_messages),
         attributes: attributes(
             rule,

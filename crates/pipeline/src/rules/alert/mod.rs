@@ -36,6 +36,8 @@
 mod message;
 mod state;
 
+pub(crate) use state::update;
+
 pub use message::{insights_url, subject};
 
 use crate::rules::evaluate::{AlertEvent, Occurrences, cut};
@@ -173,7 +175,7 @@ pub async fn send_alerts<S: StateStore, P: Publish>(
 ) -> AlertReport {
     let mut report = AlertReport::default();
     for o in occurrences {
-        let Some(rule) = rules.get(o.rule) else {
+        let Some(rule) = rules.alert_rule(o.rule) else {
             continue;
         };
         let Some(alert) = &rule.alert else {
@@ -392,7 +394,7 @@ pub async fn flush_summaries<S: StateStore, P: Publish>(
     options: &AlertOptions,
 ) -> AlertReport {
     let mut report = AlertReport::default();
-    for rule in rules {
+    for rule in rules.alert_rules() {
         let Some(alert) = &rule.alert else {
             continue;
         };

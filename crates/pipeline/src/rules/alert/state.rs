@@ -69,7 +69,7 @@ pub(super) fn contention(key: &str) -> SendError {
 
 /// Reads `key`, lets `f` compute the new state and a result, and writes it if nobody wrote in
 /// between (else reads again). `f` returns `None` as the state when nothing needs writing.
-pub(super) async fn update<S, T, R>(
+pub(crate) async fn update<S, T, R>(
     store: &S,
     key: &str,
     expires_at: i64,
