@@ -22,9 +22,11 @@
 //!
 //! - `cold`: for each function, `--runs` fresh processes (cold starts), each given the data
 //!   set's median event (the manifest's file of median event count, as `scripts/bench.sh`
-//!   picks it), queued before the process starts. Measured: process start (spawn) to the
-//!   answer received by the emulator, and peak RSS (`VmHWM` of `/proc/<pid>/status`, read
-//!   right after the answer); medians. Then the same event through `node
+//!   picks it), queued before the process starts. Measured: process start (spawn) to the end
+//!   of init (the first `GET .../next`) and to the answer received by the emulator, and peak RSS (`VmHWM` of `/proc/<pid>/status`, read
+//!   right after the answer), and the CPU time
+//!   the process used until then (its threads' `schedstat`: what is the function's own, apart
+//!   from the time the local services take to answer); medians. Then the same event through `node
 //!   bench/peers/node_blueprint.js --one FILE`: spawn to exit, and peak RSS from `/usr/bin/time
 //!   -f %M` (separate runs, so that the wrapper does not count in the time).
 //! - `warm`: one process per function, `--invocations` invocations of the data set's event files
@@ -337,6 +339,20 @@ fn memory(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// CPU time the process has run, in ms: the sum over its threads of
+/// `/proc/<pid>/task/<tid>/schedstat`'s first field (nanoseconds on a CPU).
+fn cpu_ms(pid: u32) -> f64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return f64::NAN;
+    };
+    let ns: u64 = tasks
+        .filter_map(Result::ok)
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    ns as f64 / 1e6
+}
+
 /// Invokes the function behind `api` with `payload` and waits for its answer: the summary, or
 /// a panic naming what came back instead.
 async fn invoke(api: &RuntimeApi, name: &str, id: &str, payload: &str) -> Value {
@@ -403,19 +419,25 @@ async fn cold(args: &Args, stack: &Stack) {
         file.display()
     );
     println!(
-        "{:<16} {:>28} {:>24}",
-        "process", "start -> answer (ms)", "peak RSS (MB)"
+        "{:<16} {:>22} {:>24} {:>20} {:>20}",
+        "process", "start -> init (ms)", "start -> answer (ms)", "CPU (ms)", "peak RSS (MB)"
     );
     for name in &args.functions {
-        let (mut ms, mut mb) = (Vec::new(), Vec::new());
+        let (mut init, mut ms, mut cpu, mut mb) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for run in 0..args.runs {
             let api = RuntimeApi::start().await;
             let id = format!("cold-{name}-{run}");
             api.invoke(&id, &payload, Deadline::In(Duration::from_secs(60)));
             let f = start(args, stack, name, &api);
             let answer = api.answer(&id, PATIENCE).await;
-            let elapsed = f.started.elapsed();
             let (_, hwm) = memory(f.child.id());
+            cpu.push(cpu_ms(f.child.id()));
+            let since = |t: Option<Instant>| {
+                t.map_or(f64::NAN, |t| {
+                    t.duration_since(f.started).as_secs_f64() * 1e3
+                })
+            };
+            let (init_at, answer_at) = (since(api.first_poll()), since(api.answered_at(&id)));
             match answer {
                 Some(Answer::Response(body)) => {
                     let s: Value = serde_json::from_str(&body).expect("a JSON summary");
@@ -427,10 +449,14 @@ async fn cold(args: &Args, stack: &Stack) {
                 ),
             }
             drop(f);
-            ms.push(elapsed.as_secs_f64() * 1e3);
+            init.push(init_at);
+            ms.push(answer_at);
             mb.push(hwm as f64 / 1024.0);
         }
-        print_row(&format!("cwlogs {name}"), &mut ms, &mut mb);
+        print_row(
+            &format!("cwlogs {name}"),
+            [&mut init, &mut ms, &mut cpu, &mut mb],
+        );
     }
     if args.node {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -468,16 +494,29 @@ async fn cold(args: &Args, stack: &Stack) {
             mb.push(kb / 1024.0);
         }
         let _ = std::fs::remove_file(&out);
-        print_row("Node blueprint", &mut ms, &mut mb);
+        print_row(
+            "Node blueprint",
+            [&mut [f64::NAN], &mut ms, &mut [f64::NAN], &mut mb],
+        );
     }
 }
 
-fn print_row(label: &str, ms: &mut [f64], mb: &mut [f64]) {
+fn print_row(label: &str, columns: [&mut [f64]; 4]) {
     let range = |v: &mut [f64]| {
         let m = median(v);
+        if m.is_nan() {
+            return "-".to_string();
+        }
         format!("{m:.1} ({:.1}-{:.1})", v[0], v[v.len() - 1])
     };
-    println!("{label:<16} {:>28} {:>24}", range(ms), range(mb));
+    let [init, ms, cpu, mb] = columns;
+    println!(
+        "{label:<16} {:>22} {:>24} {:>20} {:>20}",
+        range(init),
+        range(ms),
+        range(cpu),
+        range(mb)
+    );
 }
 
 /// Cuts a CloudWatch Logs subscription event (`{"awslogs": {"data": ...}}`) into deliveries of
