@@ -6,7 +6,16 @@
 #   DATA_DIR  where the generated data lives (default /tmp/cwl-data; keep it outside the repo):
 #             gen_cwl.py --seed 42 writes it when DATA_DIR/manifest.json is missing, and
 #             scripts/bench-small-events.py adds special/small10k.json
-#   --only    comma-separated parts: speed, footprint, multicore (default: all three)
+#   --only    comma-separated parts: speed, footprint, multicore, lambda (default: the first
+#             three)
+#   lambda    the function bootstraps as deployed (`cargo lambda build --release`, fat LTO),
+#             started against the test kit's Runtime API emulator with the SAM stack's
+#             environment, their AWS clients pointed at moto and osmem-server (started here
+#             unless AWS_ENDPOINT_URL and OPENSEARCH_URL are set; from .venv, which
+#             scripts/test.sh makes): cold starts beside the Node blueprint, warm containers,
+#             the bootstraps' sizes (crates/e2e/examples/lambda_footprint.rs). env: LAMBDA_RUNS
+#             (cold starts per function, default 21), LAMBDA_INVOCATIONS (per warm process,
+#             default 10000), LAMBDA_MAX_EVENTS (log events per warm delivery, default 100).
 # The kit is bench/ in this repository (bench/README.md): gen_cwl.py, floor/, peers/.
 # env: FLOOR_TARGET (default target/bench-floor: the floor's own cargo target dir),
 #      BENCH_VENV (default /tmp/cwl-bench-venv: a venv with orjson for the Python peer).
@@ -25,7 +34,7 @@ while [ $# -gt 0 ]; do
     --rounds) ROUNDS=$2; shift ;;
     --out) OUT=$2; shift ;;
     --only) ONLY=$2; shift ;;
-    -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *) DATA=$1 ;;
   esac
@@ -191,4 +200,61 @@ for line in open(sys.argv[1]):
 s = [v["0"] / v["0,1"] for v in t.values()]
 print(f"replay speed-up from 1 to 2 cores: {statistics.median(s):.2f}x ({min(s):.2f}-{max(s):.2f})")
 EOF
+fi
+
+if want lambda; then
+  step "lambda: the functions as deployed, through the Runtime API emulator, against moto and osmem-server"
+  VENV=${VENV:-$ROOT/.venv}
+  [ -x "$VENV/bin/cargo-lambda" ] || {
+    echo "error: $VENV/bin/cargo-lambda missing: run scripts/test.sh once (it makes .venv)" >&2
+    exit 1
+  }
+  # As deployed: the release profile in full (fat LTO, one codegen unit, stripped).
+  PATH="$VENV/bin:$PATH" cargo lambda build --release --locked \
+    -p cwlogs-function-archive -p cwlogs-function-index -p cwlogs-function-alert
+  # The harness (emulator, set-up of moto and osmem) in the dev profile: it only waits.
+  cargo build -q -p cwlogs-e2e --example lambda_footprint
+  FOOTPRINT=$TARGET/debug/examples/lambda_footprint
+  LAMBDA_PIDS=()
+  trap 'for p in "${LAMBDA_PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done' EXIT
+  free_port() { "$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+  wait_up() {
+    for _ in $(seq 1 100); do
+      "$VENV/bin/python" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' "$1" 2>/dev/null && return 0
+      sleep 0.3
+    done
+    echo "error: $1 did not answer" >&2
+    exit 1
+  }
+  if [ -z "${AWS_ENDPOINT_URL:-}" ]; then
+    port=$(free_port)
+    "$VENV/bin/python" scripts/moto-server.py -H 127.0.0.1 -p "$port" >"$OUT/moto.log" 2>&1 &
+    LAMBDA_PIDS+=($!)
+    wait_up "http://127.0.0.1:$port/"
+    unset AWS_ENDPOINT_URL_S3 AWS_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_PROFILE
+    export AWS_ENDPOINT_URL=http://127.0.0.1:$port CWLOGS_MOTO_URL=http://127.0.0.1:$port
+    export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
+    export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+  fi
+  if [ -z "${OPENSEARCH_URL:-}" ]; then
+    port=$(free_port)
+    "$("$VENV/bin/python" -c 'import osmem_server; print(osmem_server.resolve_binary())')" \
+      -addr "127.0.0.1:$port" -no-stdin-watch -parent-pid "$$" >"$OUT/osmem.log" 2>&1 &
+    LAMBDA_PIDS+=($!)
+    wait_up "http://127.0.0.1:$port/"
+    export OPENSEARCH_URL=http://127.0.0.1:$port
+  fi
+  echo "moto at $AWS_ENDPOINT_URL, OpenSearch at $OPENSEARCH_URL"
+  "$FOOTPRINT" cold "$DATA" --bootstraps "$TARGET/lambda" --rules "$OUT/rules10.toml" \
+    --runs "${LAMBDA_RUNS:-21}" | tee "$OUT/lambda-cold.txt"
+  echo
+  "$FOOTPRINT" warm "$DATA" --bootstraps "$TARGET/lambda" --rules "$OUT/rules10.toml" \
+    --invocations "${LAMBDA_INVOCATIONS:-10000}" --every 1000 \
+    --max-events "${LAMBDA_MAX_EVENTS:-100}" | tee "$OUT/lambda-warm.txt"
+  echo
+  echo "bootstraps as deployed (stripped by the release profile):"
+  for f in archive index alert; do
+    b=$TARGET/lambda/$f/bootstrap
+    printf '  %-8s %11d bytes (%.2f MiB)\n' "$f" "$(wc -c <"$b")" "$(echo "$(wc -c <"$b") / 1048576" | bc -l)"
+  done
 fi

@@ -20,7 +20,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
@@ -72,6 +72,10 @@ struct State {
     answers: HashMap<String, Answer>,
     init_error: Option<String>,
     served: usize,
+    /// When the first `GET .../next` came (the function's init was over).
+    first_poll: Option<Instant>,
+    /// When each answer came.
+    answered_at: HashMap<String, Instant>,
 }
 
 /// The emulator; stops when dropped.
@@ -161,6 +165,16 @@ impl RuntimeApi {
     /// How many invocations were handed out by `GET .../next`.
     pub fn served(&self) -> usize {
         lock(&self.state).served
+    }
+
+    /// When the function first asked for an invocation (`GET .../next`): the end of its init.
+    pub fn first_poll(&self) -> Option<Instant> {
+        lock(&self.state).first_poll
+    }
+
+    /// When the answer to `request_id` was received (the `POST` read in full).
+    pub fn answered_at(&self, request_id: &str) -> Option<Instant> {
+        lock(&self.state).answered_at.get(request_id).copied()
     }
 }
 
@@ -276,6 +290,7 @@ async fn route(
     };
     match (request.method.as_str(), rest) {
         ("GET", "/invocation/next") => loop {
+            lock(state).first_poll.get_or_insert_with(Instant::now);
             let notified = changed.notified();
             let next = {
                 let mut s = lock(state);
@@ -326,7 +341,10 @@ async fn route(
             } else {
                 return ("404 Not Found", Vec::new(), "{}".into());
             };
-            lock(state).answers.insert(id.to_string(), answer);
+            let mut s = lock(state);
+            s.answered_at.insert(id.to_string(), Instant::now());
+            s.answers.insert(id.to_string(), answer);
+            drop(s);
             changed.notify_waiters();
             accepted
         }

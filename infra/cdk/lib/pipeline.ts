@@ -394,11 +394,15 @@ export class CwlogsPipeline extends Construct {
     // ------------------------------------------------------------ functions
 
     const fn = props.functions ?? {};
+    const functionTimeout = fn.timeout ?? Duration.seconds(60);
     const environment: Record<string, string> = {
       CWLOGS_CONFIG: '/opt/cwlogs.toml',
       CWLOGS_ARCHIVE_BUCKET: this.bucketName,
       CWLOGS_ARCHIVE_KMS_KEY: props.archive?.kmsKeyArn ?? '',
       CWLOGS_SELF_METRICS: fn.selfMetrics ?? 'log_group',
+      // The function's timeout, for an invocation whose deadline cannot be Lambda's (a local
+      // emulator): without it the functions assume 60 s.
+      CWLOGS_FUNCTION_TIMEOUT: String(functionTimeout.toSeconds()),
     };
 
     const makeFunction = (
@@ -462,7 +466,7 @@ export class CwlogsPipeline extends Construct {
         role,
         architecture: fn.architecture ?? lambda.Architecture.ARM_64,
         memorySize: fn.memorySize ?? 512,
-        timeout: fn.timeout ?? Duration.seconds(60),
+        timeout: functionTimeout,
         reservedConcurrentExecutions: fn.reservedConcurrency ?? 20,
         layers: [this.configLayer],
         environment: { ...environment, ...extraEnvironment },

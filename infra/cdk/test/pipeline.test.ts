@@ -72,6 +72,7 @@ describe('direct topology', () => {
           CWLOGS_CONFIG: '/opt/cwlogs.toml',
           CWLOGS_ARCHIVE_BUCKET: Match.anyValue(),
           CWLOGS_SELF_METRICS: 'log_group',
+          CWLOGS_FUNCTION_TIMEOUT: '60',
         }),
       },
       LoggingConfig: Match.objectLike({ LogFormat: 'JSON', LogGroup: Match.anyValue() }),
@@ -418,7 +419,12 @@ describe('options', () => {
       excludedLogGroupNames: ['/aws/noisy'],
     });
     const template = Template.fromStack(stack);
-    template.allResourcesProperties('AWS::Lambda::Function', { Architectures: ['x86_64'], MemorySize: 1024, Timeout: 120 });
+    template.allResourcesProperties('AWS::Lambda::Function', {
+      Architectures: ['x86_64'],
+      MemorySize: 1024,
+      Timeout: 120,
+      Environment: { Variables: Match.objectLike({ CWLOGS_FUNCTION_TIMEOUT: '120' }) },
+    });
     template.hasResourceProperties('AWS::Kinesis::Stream', { ShardCount: 4, StreamModeDetails: { StreamMode: 'PROVISIONED' } });
     template.allResourcesProperties('AWS::Lambda::EventSourceMapping', {
       BatchSize: 500,
