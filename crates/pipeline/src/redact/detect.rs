@@ -412,6 +412,99 @@ fn issuer(d: &[u8]) -> bool {
 /// range and passing the Luhn check. Linear: a run is read once, and each group start tries
 /// at most 19 groups.
 pub(crate) fn cards(b: &[u8], found: &mut dyn FnMut(usize, usize)) {
+    // Only the runs of digits, spaces and dashes long enough to hold 13 digits are read
+    // digit by digit (in most logs they are rare; timestamps and ids are shorter).
+    card_runs(b, &mut |s, e| {
+        cards_in(&b[s..e], &mut |cs, ce| found(s + cs, s + ce))
+    });
+}
+
+const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The eight bytes of `b` at `i` as a little-endian word.
+fn word(b: &[u8], i: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[i..i + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// The high bit of each zero byte of `x` (exact, no carries between bytes).
+fn zero_bytes(x: u64) -> u64 {
+    !(((x & LOW7) + LOW7) | x) & HIGHS
+}
+
+/// The high bit of each byte of `w` that may be part of a card number: a digit, a space or
+/// a dash.
+fn card_bytes(w: u64) -> u64 {
+    (!non_digits(w) & HIGHS)
+        | zero_bytes(w ^ 0x2020_2020_2020_2020)
+        | zero_bytes(w ^ 0x2d2d_2d2d_2d2d_2d2d)
+}
+
+fn is_card_byte(c: u8) -> bool {
+    c.is_ascii_digit() || c == b' ' || c == b'-'
+}
+
+/// Calls `found(start, end)` for each maximal run of digits, spaces and dashes in `b` at
+/// least 13 bytes long (the shortest card number), in order. Eight bytes at a time: such a
+/// run holds eight card bytes starting at a multiple of four from where the scan (re)started,
+/// which is a whole word or the upper half of one word and the lower half of the next.
+pub(crate) fn card_runs(b: &[u8], found: &mut dyn FnMut(usize, usize)) {
+    const MIN: usize = 13;
+    let mut i = 0;
+    // Bytes before `done` belong to runs already reported or ruled out.
+    let mut done = 0;
+    let mut upper_full = false;
+    let mut report = |seed: usize, done: usize| -> usize {
+        let mut s = seed;
+        while s > done && is_card_byte(b[s - 1]) {
+            s -= 1;
+        }
+        let mut e = seed;
+        while e < b.len() && is_card_byte(b[e]) {
+            e += 1;
+        }
+        if e - s >= MIN {
+            found(s, e);
+        }
+        e
+    };
+    while i + 8 <= b.len() {
+        let m = card_bytes(word(b, i));
+        let seed = if m == HIGHS {
+            Some(i)
+        } else if upper_full && m & 0x8080_8080 == 0x8080_8080 {
+            Some(i - 4)
+        } else {
+            None
+        };
+        match seed {
+            Some(seed) => {
+                // The run's end is a byte that is no card byte (or the end): restart after it.
+                done = report(seed, done);
+                i = done + 1;
+                upper_full = false;
+            }
+            None => {
+                upper_full = m >> 32 == 0x8080_8080;
+                i += 8;
+            }
+        }
+    }
+    // The last bytes (fewer than a word, and the half-word window before them), one by one.
+    let mut t = done.max(i.saturating_sub(8));
+    while t < b.len() {
+        if is_card_byte(b[t]) {
+            t = report(t, done);
+            done = t;
+        }
+        t += 1;
+    }
+}
+
+/// [`cards`] within one run of card bytes.
+pub(crate) fn cards_in(b: &[u8], found: &mut dyn FnMut(usize, usize)) {
     let mut i = 0;
     // Filled for each run (a few groups; most runs are one), allocated at the first digit.
     let mut groups: Vec<(usize, usize)> = Vec::new();
@@ -468,8 +561,6 @@ pub(crate) fn cards(b: &[u8], found: &mut dyn FnMut(usize, usize)) {
 /// A mask with the high bit of each byte of `w` that is not an ASCII digit (exact, no
 /// carries between bytes).
 fn non_digits(w: u64) -> u64 {
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
     // A digit XOR 0x30 is below 10; adding 0x76 to the low seven bits sets the high bit of
     // those at 10 or more, and the XOR's own high bit stands for bytes of 0x80 or more.
     let t = w ^ 0x3030_3030_3030_3030;

@@ -180,6 +180,51 @@ impl Redactor {
         }
     }
 
+    /// A JSON object message redacted before its document is built from it, so that what the
+    /// document derives from it (its JSON fields, the parsers' fields) is built from the
+    /// redacted values: the same values as when the document is walked afterwards (JSON
+    /// parsing only moves values), at the cost of one walk instead of two (the message text
+    /// and its fields). `None` when this does not apply and the document must be walked:
+    /// custom regexes (they look at every value), a message that is not one JSON object (a
+    /// candidate outside its strings and numbers, or in a string that does not unescape), or
+    /// candidates in its keys (a walk leaves keys alone). `Some(None)`: nothing
+    /// found. Values are looked at only where the one prefilter pass over the message found
+    /// candidates; each distinct value found is counted once.
+    pub fn json_message(&self, text: &str, counts: &mut RedactCounts) -> Option<Option<String>> {
+        if !self.custom.is_empty() {
+            return None;
+        }
+        let mut cands = Vec::new();
+        self.detect.candidates(self, text.as_bytes(), &mut cands);
+        if cands.is_empty() {
+            return Some(None);
+        }
+        let t = text.trim_matches(|c: char| c.is_ascii_whitespace());
+        if !(t.starts_with('{') && t.ends_with('}')) {
+            return None;
+        }
+        // No separate validation: the walk reports candidates it met outside the strings and
+        // numbers it looked at (which valid JSON cannot have), and then the document is walked.
+        let mut st = walk::State::default();
+        let mut out = Vec::with_capacity(text.len() + 64);
+        let changed = self.json(text, 1, false, &mut out, &mut st, Some(&cands[..]));
+        if st.key_candidates || st.stray_candidates {
+            return None;
+        }
+        st.count(self, counts);
+        // Walked JSON is UTF-8: text copied as it was, replacements pushed as JSON strings.
+        Some(changed.then(|| String::from_utf8(out).ok()).flatten())
+    }
+
+    /// Whether a document built from `text` (a message, or the parts of a batch's documents
+    /// not derived from messages: account, log group, stream, enrichment) needs a look: a
+    /// detector's candidate or a JSON escape in it, or custom regexes (which look at every
+    /// value). When a message has none, neither has any field derived from it (parsers copy
+    /// parts of the message, unescape JSON, or compute numbers and times).
+    pub fn needs_look(&self, text: &[u8]) -> bool {
+        !self.custom.is_empty() || self.detect.seen(self, text).is_some()
+    }
+
     /// The names of the detectors that are on.
     pub fn detector_names(&self) -> Vec<&str> {
         DETECTORS

@@ -449,6 +449,98 @@ proptest::proptest! {
     }
 }
 
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+    /// A JSON message redacted before its document is built gives the document that walking
+    /// the built document gives (a custom regex that never matches forces that walk).
+    #[test]
+    fn json_messages_redacted_first_give_the_walked_documents(
+        which in proptest::collection::vec(0usize..8, 1..4),
+        mask in proptest::prelude::any::<u64>(),
+        keys in proptest::collection::vec("[a-z]{1,6}", 4),
+        pad in "[a-z0-9 ]{0,10}",
+        number in proptest::prelude::any::<bool>(),
+        corrupt in 0usize..5,
+    ) {
+        use cwlogs_decode::{LogBatch, LogEvent, MessageType};
+        let mut members = Vec::new();
+        for (k, w) in which.iter().enumerate() {
+            let key = &keys[k % keys.len()];
+            let value = match PLANTED.get(*w) {
+                Some((planted, _)) => format!("{pad} {planted} {pad}"),
+                None => pad.clone(),
+            };
+            members.push(format!("\"{key}{k}\":{}", escaped(&value, mask.rotate_left(k as u32))));
+        }
+        if number {
+            members.push("\"card\":4111111111111111,\"n\":12".into());
+        }
+        members.push(format!("\"inner\":{}", escaped(&format!("{{\"x\":\"{pad} a@b.co\"}}"), mask)));
+        let mut json = format!("{{{}}}", members.join(","));
+        // Not JSON after all: a bare word, a lost quote, a bad escape, a lost colon (the secrets
+        // then unescaped, so that a reader of the text sees them).
+        let mask = if corrupt > 0 { 0 } else { mask };
+        if corrupt > 0 {
+            let mut members = Vec::new();
+            for (k, w) in which.iter().enumerate() {
+                let value = match PLANTED.get(*w) {
+                    Some((planted, _)) => format!("{pad} {planted} {pad}"),
+                    None => pad.clone(),
+                };
+                members.push(format!("\"{}{k}\":{}", keys[k % keys.len()], escaped(&value, mask)));
+            }
+            json = format!("{{{}}}", members.join(","));
+            match corrupt {
+                1 => json.insert_str(1, "bob@example.org "),
+                2 => {
+                    let q = json.rfind('"').expect("a quote");
+                    json.remove(q);
+                }
+                3 => json.insert_str(json.len() - 2, "\\q"),
+                _ => json = json.replacen(':', " ", 1),
+            }
+        }
+        let batch = LogBatch {
+            message_type: MessageType::Data,
+            owner: "123456789012".into(),
+            log_group: "/g".into(),
+            log_stream: "s".into(),
+            subscription_filters: vec![],
+            policy_level: None,
+            region: None,
+            log_events: vec![LogEvent { id: "1".into(), timestamp: 0, message: json.clone().into() }],
+        };
+        let index = "[index]\nindex = \"i\"\nmax_depth = 2\n";
+        let first = crate::Config::from_toml(&format!("[redact]\n{index}"), &|_| None).expect("config");
+        let walked = crate::Config::from_toml(
+            &format!("[redact]\n[[redact.custom]]\nname = \"never\"\nregex = 'zqzqzq[0-9]{{40}}'\n{index}"),
+            &|_| None,
+        ).expect("config");
+        let a = crate::process_batch(&first, "eu-west-1", &batch);
+        let b = crate::process_batch(&walked, "eu-west-1", &batch);
+        let a = String::from_utf8(a.bulk[0].body.clone()).expect("utf-8");
+        let b = String::from_utf8(b.bulk[0].body.clone()).expect("utf-8");
+        if corrupt == 0 {
+            proptest::prop_assert_eq!(a, b, "message {}", json);
+        } else {
+            // Whichever way it went, what a reader of the document sees holds no secret.
+            let doc: serde_json::Value = serde_json::from_str(a.lines().nth(1).expect("a document")).expect("json");
+            let mut all = Vec::new();
+            strings(&doc, &mut all);
+            for w in &which {
+                if let Some((planted, _)) = PLANTED.get(*w) {
+                    let secret = secret_part(planted);
+                    for s in &all {
+                        proptest::prop_assert!(!s.contains(secret), "{secret:?} survives in {s:?} of {a}");
+                    }
+                }
+            }
+            proptest::prop_assert!(!a.contains("bob@example.org"), "{a}");
+        }
+    }
+}
+
 #[test]
 fn megabyte_messages_with_thousands_of_candidates_stay_linear() {
     let r = Redactor::with_detectors(&DETECTORS);
@@ -604,6 +696,57 @@ proptest::proptest! {
         let from = from.min(s.len());
         let naive = s[from..].iter().position(u8::is_ascii_digit).map(|p| p + from);
         proptest::prop_assert_eq!(detect::next_digit(&s, from), naive);
+    }
+
+    /// Card numbers are found in the long runs of digits, spaces and dashes as in the whole
+    /// text, and those runs as a byte loop finds them.
+    #[test]
+    fn card_runs_are_found_eight_bytes_at_a_time(
+        s in proptest::collection::vec(proptest::prop_oneof![
+            8 => proptest::char::range('0', '9'),
+            2 => proptest::prelude::Just(' '),
+            1 => proptest::prelude::Just('-'),
+            1 => proptest::prelude::Just('x'),
+        ], 0..80),
+        luhn_ok in proptest::collection::vec("4[0-9]{15}", 0..3),
+    ) {
+        let mut text: String = s.into_iter().collect();
+        for (k, c) in luhn_ok.iter().enumerate() {
+            // A card number that passes Luhn somewhere in the text (the last digit fixed up).
+            let mut d: Vec<u8> = c.bytes().collect();
+            for last in b'0'..=b'9' {
+                d[15] = last;
+                if detect::luhn(&d) {
+                    break;
+                }
+            }
+            let at = (k * 17) % (text.len() + 1);
+            text.insert_str(at, std::str::from_utf8(&d).expect("digits"));
+        }
+        let b = text.as_bytes();
+        let mut naive = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            let card = |c: u8| c.is_ascii_digit() || c == b' ' || c == b'-';
+            if card(b[i]) {
+                let s = i;
+                while i < b.len() && card(b[i]) {
+                    i += 1;
+                }
+                if i - s >= 13 {
+                    naive.push((s, i));
+                }
+            }
+            i += 1;
+        }
+        let mut runs = Vec::new();
+        detect::card_runs(b, &mut |s, e| runs.push((s, e)));
+        proptest::prop_assert_eq!(&runs, &naive, "{:?}", text);
+        let mut found = Vec::new();
+        detect::cards(b, &mut |s, e| found.push((s, e)));
+        let mut whole = Vec::new();
+        detect::cards_in(b, &mut |s, e| whole.push((s, e)));
+        proptest::prop_assert_eq!(found, whole, "{:?}", text);
     }
 
     /// The document's candidates only decide which values are looked at: a document comes out

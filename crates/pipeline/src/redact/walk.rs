@@ -17,6 +17,12 @@ const MAX_KNOWN: usize = 256;
 #[derive(Default)]
 pub(crate) struct State {
     known: Vec<(String, usize, memchr::memmem::Finder<'static>)>,
+    /// Whether a walk with candidates passed a key with candidates in it (keys are not
+    /// redacted by the walk itself).
+    pub(crate) key_candidates: bool,
+    /// Whether a walk with candidates met one outside every string and number it looked at,
+    /// or in a string it could not unescape: the text is not the JSON it was taken for.
+    pub(crate) stray_candidates: bool,
 }
 
 impl State {
@@ -200,12 +206,20 @@ impl Redactor {
                                     Some(x) => *x = true,
                                     None => escape = true,
                                 }
+                            } else {
+                                st.stray_candidates = true;
                             }
                             next += 1;
                         }
                         seen = Some(m);
                     }
                     if b.get(k) == Some(&b':') {
+                        // `secret` in a key names its value (looked at below), nothing else.
+                        let found_in_key = seen
+                            .is_some_and(|m| m.iter().enumerate().any(|(d, &x)| x && d != SECRET));
+                        if escape || found_in_key {
+                            st.key_candidates = true;
+                        }
                         secret_key = seen.is_some_and(|m| m[SECRET]) || escape;
                         key = Some(inner);
                         if depth == 1 {
@@ -235,7 +249,10 @@ impl Redactor {
                     }
                     let text: Cow<'_, str> = match unescape(inner) {
                         Some(t) => t,
-                        None => continue,
+                        None => {
+                            st.stray_candidates |= seen.is_none_or(|m| m.iter().any(|&x| x));
+                            continue;
+                        }
                     };
                     if let Some(new) = self.string(&text, value_key, level, st, seen) {
                         out.extend_from_slice(&b[copied..start]);
@@ -252,6 +269,13 @@ impl Redactor {
                         i += 1;
                     }
                     prev = b'0';
+                    if let Some(c) = cands {
+                        // Candidates in a number (card digits) are looked at here.
+                        while next < c.len() && c[next].0 < i {
+                            st.stray_candidates |= c[next].0 < start;
+                            next += 1;
+                        }
+                    }
                     let n = &b[start..i];
                     if self.on[CARD]
                         && (13..=19).contains(&n.len())
@@ -283,6 +307,9 @@ impl Redactor {
                     i += 1;
                 }
             }
+        }
+        if cands.is_some_and(|c| next < c.len()) {
+            st.stray_candidates = true;
         }
         if changed {
             out.extend_from_slice(&b[copied..]);

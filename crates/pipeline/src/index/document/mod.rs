@@ -138,6 +138,10 @@ pub struct DocumentBuilder<'c> {
     pattern: String,
     /// What `[redact]` replaced in the documents built so far (per builder, so per batch).
     redacted: RedactCounts,
+    /// Whether `[redact]` must look at whole documents: the parts not derived from the
+    /// message (account, log group, stream, enrichment) may hold something. Otherwise only
+    /// each message is redacted, before its document is built from it.
+    redact_whole: bool,
 }
 
 impl<'c> DocumentBuilder<'c> {
@@ -199,7 +203,7 @@ impl<'c> DocumentBuilder<'c> {
             })
             .map(|x| &x.pattern)
             .collect();
-        DocumentBuilder {
+        let mut b = DocumentBuilder {
             config,
             key_open,
             key_close,
@@ -210,7 +214,29 @@ impl<'c> DocumentBuilder<'c> {
             shaper,
             pattern: String::new(),
             redacted: RedactCounts::default(),
-        }
+            redact_whole: false,
+        };
+        b.check_header();
+        b
+    }
+
+    /// Decides [`DocumentBuilder::redact_whole`] from the parts every document of the batch
+    /// shares.
+    fn check_header(&mut self) {
+        let Some(r) = &self.config.shape.redact else {
+            return;
+        };
+        let e = &self.shaper.enriched;
+        self.redact_whole = [
+            &self.cloud,
+            &self.cloudwatch,
+            &e.event,
+            &e.log,
+            &e.aws,
+            &e.top,
+        ]
+        .iter()
+        .any(|part| r.needs_look(part));
     }
 
     /// What `[redact]` replaced in the documents built since the last call, per detector
@@ -269,6 +295,7 @@ impl<'c> DocumentBuilder<'c> {
         b.cloudwatch.extend_from_slice(b"},\"object\":{\"key\":");
         push_str(&mut b.cloudwatch, key);
         b.cloudwatch.extend_from_slice(b"}}}");
+        b.check_header();
         b
     }
 
@@ -287,7 +314,29 @@ impl<'c> DocumentBuilder<'c> {
 
     fn push_event(&mut self, out: &mut Vec<u8>, event: &LogEvent<'_>, events: usize, shape: bool) {
         let doc_start = out.len();
-        let message = &*event.message;
+        // `[redact]`: a JSON object message is redacted before anything is built from it;
+        // other documents are walked once built, when their message (or the batch's shared
+        // parts) may hold something, or when the caller filled in their fields.
+        let config: &'c DocumentConfig = self.config;
+        let mut walk = None;
+        let redacted;
+        let mut message = &*event.message;
+        if let Some(r) = config.shape.redact.as_deref() {
+            let first = (shape && !self.redact_whole && message.starts_with('{'))
+                .then(|| r.json_message(message, &mut self.redacted))
+                .flatten();
+            match first {
+                Some(Some(m)) => {
+                    redacted = m;
+                    message = &redacted;
+                }
+                Some(None) => {}
+                None if !shape || self.redact_whole || r.needs_look(message.as_bytes()) => {
+                    walk = Some(r)
+                }
+                None => {}
+            }
+        }
         let lambda = lambda_prefix(message);
         let text = lambda.as_ref().map_or(message, |l| l.rest);
         // The one JSON pass, before anything is written: the message's fields and the JSON
@@ -412,7 +461,7 @@ impl<'c> DocumentBuilder<'c> {
             out.push(b'}');
         }
         out.push(b'}');
-        if let Some(r) = &self.config.shape.redact {
+        if let Some(r) = walk {
             r.redact_in_place(out, doc_start, &mut self.redacted);
         }
         out.push(b'\n');
