@@ -133,6 +133,12 @@ impl Detectors {
             let wanted = match d {
                 usize::MAX => true,
                 URL => r.on[URL] && *at.get_or_insert_with(|| memchr::memchr(b'@', b).is_some()),
+                // Only where the regex can match: a key id's 16 base-32 characters follow
+                // (unique ids such as `AIDA...` with other characters are no candidates), a
+                // JWT's first part is followed by `.eyJ`. An escape inside either is a
+                // candidate of its own.
+                AKID => r.on[AKID] && akid_shape(b, m.start()),
+                JWT => r.on[JWT] && jwt_shape(b, m.start()),
                 d => r.on[d],
             };
             if wanted && found(m.start(), d) {
@@ -331,6 +337,27 @@ impl Detectors {
             }
         }
     }
+}
+
+/// Whether an access key id can start at `p` (where a prefix of [`KEY_PREFIXES`] is): the
+/// 16 characters after the four-character prefix are base 32 (`A3T` takes any letter or
+/// digit as its fourth).
+fn akid_shape(b: &[u8], p: usize) -> bool {
+    b.get(p + 4..p + 20).is_some_and(|t| {
+        t.iter()
+            .all(|&c| c.is_ascii_uppercase() || (b'2'..=b'7').contains(&c))
+    }) && b.get(p + 3).is_some_and(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+/// Whether a JWT can start at `p` (where `eyJ` is): two base64url characters or more, then
+/// `.eyJ`.
+fn jwt_shape(b: &[u8], p: usize) -> bool {
+    let rest = &b[(p + 3).min(b.len())..];
+    let n = rest
+        .iter()
+        .position(|&c| !(c.is_ascii_alphanumeric() || c == b'_' || c == b'-'))
+        .unwrap_or(rest.len());
+    n >= 2 && rest[n..].starts_with(b".eyJ")
 }
 
 /// A character of an email address's local part (as the email regex takes them).
