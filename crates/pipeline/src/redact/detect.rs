@@ -36,8 +36,6 @@ fn literals() -> Vec<(&'static str, usize)> {
 pub(crate) struct Detectors {
     ac: AhoCorasick,
     /// The JSON escapes that may hide anything: `\u` and `\/`.
-    esc_u: memchr::memmem::Finder<'static>,
-    esc_slash: memchr::memmem::Finder<'static>,
     lits: Vec<usize>,
     akid: Regex,
     secret: Regex,
@@ -63,8 +61,6 @@ impl Detectors {
             .expect("the literals build");
         Detectors {
             ac,
-            esc_u: memchr::memmem::Finder::new(b"\\u"),
-            esc_slash: memchr::memmem::Finder::new(b"\\/"),
             lits: lits.iter().map(|(_, d)| *d).collect(),
             akid: re(
                 r"(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA|ABIA|ACCA|A3T[A-Z0-9])[A-Z2-7]{16}",
@@ -159,11 +155,9 @@ impl Detectors {
                 }
             }
         }
-        for f in [&self.esc_u, &self.esc_slash] {
-            for i in f.find_iter(b) {
-                if found(i, usize::MAX) {
-                    return true;
-                }
+        for i in memchr::memchr_iter(b'\\', b) {
+            if matches!(b.get(i + 1), Some(b'u' | b'/')) && found(i, usize::MAX) {
+                return true;
             }
         }
         if r.on[CARD] {
@@ -346,7 +340,9 @@ fn akid_shape(b: &[u8], p: usize) -> bool {
     b.get(p + 4..p + 20).is_some_and(|t| {
         t.iter()
             .all(|&c| c.is_ascii_uppercase() || (b'2'..=b'7').contains(&c))
-    }) && b.get(p + 3).is_some_and(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    }) && b
+        .get(p + 3)
+        .is_some_and(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
 }
 
 /// Whether a JWT can start at `p` (where `eyJ` is): two base64url characters or more, then
@@ -441,8 +437,11 @@ fn issuer(d: &[u8]) -> bool {
 pub(crate) fn cards(b: &[u8], found: &mut dyn FnMut(usize, usize)) {
     // Only the runs of digits, spaces and dashes long enough to hold 13 digits are read
     // digit by digit (in most logs they are rare; timestamps and ids are shorter).
+    let (mut groups, mut digits) = (Vec::new(), Vec::new());
     card_runs(b, &mut |s, e| {
-        cards_in(&b[s..e], &mut |cs, ce| found(s + cs, s + ce))
+        cards_in(&b[s..e], &mut groups, &mut digits, &mut |cs, ce| {
+            found(s + cs, s + ce)
+        })
     });
 }
 
@@ -498,7 +497,15 @@ pub(crate) fn card_runs(b: &[u8], found: &mut dyn FnMut(usize, usize)) {
         e
     };
     while i + 8 <= b.len() {
-        let m = card_bytes(word(b, i));
+        let w = word(b, i);
+        // Card bytes are below 0x40: a half with a letter (most of text) holds none of a run.
+        let high = w & 0xc0c0_c0c0_c0c0_c0c0;
+        if high & 0xffff_ffff != 0 && high >> 32 != 0 {
+            upper_full = false;
+            i += 8;
+            continue;
+        }
+        let m = card_bytes(w);
         let seed = if m == HIGHS {
             Some(i)
         } else if upper_full && m & 0x8080_8080 == 0x8080_8080 {
@@ -530,12 +537,15 @@ pub(crate) fn card_runs(b: &[u8], found: &mut dyn FnMut(usize, usize)) {
     }
 }
 
-/// [`cards`] within one run of card bytes.
-pub(crate) fn cards_in(b: &[u8], found: &mut dyn FnMut(usize, usize)) {
+/// [`cards`] within one run of card bytes; `groups` and `digits` are scratch space (kept
+/// from run to run).
+pub(crate) fn cards_in(
+    b: &[u8],
+    groups: &mut Vec<(usize, usize)>,
+    digits: &mut Vec<u8>,
+    found: &mut dyn FnMut(usize, usize),
+) {
     let mut i = 0;
-    // Filled for each run (a few groups; most runs are one), allocated at the first digit.
-    let mut groups: Vec<(usize, usize)> = Vec::new();
-    let mut digits: Vec<u8> = Vec::new();
     while i < b.len() {
         match next_digit(b, i) {
             Some(d) => i = d,
@@ -562,6 +572,11 @@ pub(crate) fn cards_in(b: &[u8], found: &mut dyn FnMut(usize, usize)) {
         if n >= 13 && (groups.len() > 1 || longest <= 19) {
             let mut g = 0;
             while g < groups.len() {
+                // Issuers' numbers start with 2 to 6.
+                if !(b'2'..=b'6').contains(&b[groups[g].0]) {
+                    g += 1;
+                    continue;
+                }
                 let mut end_group = None;
                 digits.clear();
                 for (k, &(s, e)) in groups[g..].iter().enumerate() {
@@ -569,7 +584,7 @@ pub(crate) fn cards_in(b: &[u8], found: &mut dyn FnMut(usize, usize)) {
                         break;
                     }
                     digits.extend_from_slice(&b[s..e]);
-                    if digits.len() >= 13 && issuer(&digits) && luhn(&digits) {
+                    if digits.len() >= 13 && issuer(digits) && luhn(digits) {
                         end_group = Some(g + k);
                     }
                 }

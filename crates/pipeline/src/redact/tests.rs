@@ -745,7 +745,7 @@ proptest::proptest! {
         let mut found = Vec::new();
         detect::cards(b, &mut |s, e| found.push((s, e)));
         let mut whole = Vec::new();
-        detect::cards_in(b, &mut |s, e| whole.push((s, e)));
+        detect::cards_in(b, &mut Vec::new(), &mut Vec::new(), &mut |s, e| whole.push((s, e)));
         proptest::prop_assert_eq!(found, whole, "{:?}", text);
     }
 
