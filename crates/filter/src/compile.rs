@@ -53,11 +53,11 @@ pub(crate) enum JExpr {
 }
 
 impl JExpr {
-    /// Adds every selector's path to `keep`.
-    pub(crate) fn add_paths(&self, keep: &mut crate::json::Keep) {
+    /// Calls `path` with every selector's path.
+    pub(crate) fn paths(&self, path: &mut dyn FnMut(&[Step])) {
         match self {
-            JExpr::Or(xs) | JExpr::And(xs) => xs.iter().for_each(|x| x.add_paths(keep)),
-            JExpr::Test(steps, _) => keep.add(steps),
+            JExpr::Or(xs) | JExpr::And(xs) => xs.iter().for_each(|x| x.paths(path)),
+            JExpr::Test(steps, _) => path(steps),
         }
     }
 }

@@ -491,7 +491,7 @@ impl PatternSet {
         let mut keep = json::Keep::default();
         for p in &patterns {
             if let Program::Json(e) = &p.inner.program {
-                e.add_paths(&mut keep);
+                e.paths(&mut |steps| keep.add(steps));
             }
         }
         let mut literals: Vec<Vec<u8>> = Vec::new();

@@ -56,6 +56,7 @@
 use super::{Miner, PatternsConfig, WILD};
 use crate::redact::{RedactCounts, Redactor};
 use crate::rules::RuleSet;
+pub use crate::rules::evaluate::PatternEvent;
 use crate::rules::evaluate::{AlertEvent, MAX_CANDIDATES, MAX_EVENT_TEXT, Occurrences, batch_hash};
 use crate::sink::{SendError, StateStore};
 use cwlogs_decode::LogBatch;
@@ -87,29 +88,6 @@ pub const STATE_TTL_S: i64 = 90 * 86_400;
 const MAX_SEEDED: usize = 10_000;
 /// Minutes of silence the baseline decays over, at most (it is zero long before).
 const MAX_GAP_MINUTES: i64 = 100_000;
-
-/// What a pattern alert is about: carried by its event ([`AlertEvent::pattern`]), shown in
-/// the message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PatternEvent {
-    /// `new` or `surge`.
-    pub kind: String,
-    /// The pattern id.
-    pub id: String,
-    /// The template (redacted when `[redact]` applies to alerts).
-    pub template: String,
-    /// The log group.
-    pub log_group: String,
-    /// Messages of the pattern: in the surging minute (all containers), or in this
-    /// invocation (new).
-    pub count: u64,
-    /// The per-minute baseline the minute surged above, one decimal (surges only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub baseline: Option<String>,
-    /// The minute that surged (its start, ms since the epoch; surges only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub minute_ms: Option<i64>,
-}
 
 /// What the state keeps of one pattern of a log group.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -47,7 +47,30 @@ pub struct AlertEvent {
     /// For the alerts of `[patterns]`: the pattern that is new or surging (`message` is an
     /// example of it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pattern: Option<crate::patterns::alerts::PatternEvent>,
+    pub pattern: Option<PatternEvent>,
+}
+
+/// What a `[patterns]` alert is about (a new or surging pattern): carried by its event
+/// ([`AlertEvent::pattern`]), shown in the message.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PatternEvent {
+    /// `new` or `surge`.
+    pub kind: String,
+    /// The pattern id.
+    pub id: String,
+    /// The template (redacted when `[redact]` applies to alerts).
+    pub template: String,
+    /// The log group.
+    pub log_group: String,
+    /// Messages of the pattern: in the surging minute (all containers), or in this
+    /// invocation (new).
+    pub count: u64,
+    /// The per-minute baseline the minute surged above, one decimal (surges only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<String>,
+    /// The minute that surged (its start, ms since the epoch; surges only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minute_ms: Option<i64>,
 }
 
 /// What one alert rule collected for one group and window in this invocation.

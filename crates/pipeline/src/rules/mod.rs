@@ -274,7 +274,7 @@ pub struct RuleSet {
     /// `[redact]` when `apply_to` takes `metrics`: dimension values are redacted.
     pub redact_metrics: Option<std::sync::Arc<crate::redact::Redactor>>,
     /// The built-in rules of `[patterns]` alerts (`patterns-new`, `patterns-surge`): never
-    /// evaluated over events; their occurrences come from [`crate::patterns::alerts`]. Alert
+    /// evaluated over events; their occurrences come from the pattern detector. Alert
     /// rule `len() + i` is pattern rule `i` ([`RuleSet::alert_rule`]).
     pub pattern_rules: Vec<Rule>,
 }

@@ -167,7 +167,7 @@ pub(super) fn event_json(e: &AlertEvent) -> serde_json::Value {
 /// The summary and subject of a `[patterns]` alert: what is new or surging, where, how much.
 fn pattern_texts(
     alert: &AlertRule,
-    p: &crate::patterns::alerts::PatternEvent,
+    p: &crate::rules::evaluate::PatternEvent,
     event: &AlertEvent,
 ) -> (String, String) {
     let sev = alert.severity.as_str().to_uppercase();
