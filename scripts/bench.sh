@@ -68,7 +68,11 @@ t = json.load(open(sys.argv[1]))["totals"]
 print(t["payloads"], "Lambda events,", t["events"], "log events,", round(t["json_bytes"] / 1e6, 1), "MB of JSON,", round(t["gz_bytes"] / 1e6, 1), "MB gzip")' "$DATA/manifest.json"
 
 step "build: the floor, the e2e bench, the invoke example, cwlogs"
-CARGO_TARGET_DIR=$FLOOR_TARGET cargo build -q --release --manifest-path "$KIT/floor/Cargo.toml"
+# The floor and the Python peers only for the parts that run them (`--only lambda` needs
+# neither: it builds the functions itself, and the e2e bench only for its rules).
+if want speed || want footprint; then
+  CARGO_TARGET_DIR=$FLOOR_TARGET cargo build -q --release --manifest-path "$KIT/floor/Cargo.toml"
+fi
 FLOOR=$FLOOR_TARGET/release/cwl-floor
 # Built once; the rounds run the binaries, so edits made meanwhile cannot trigger a rebuild.
 E2E=$(cargo bench -q -p cwlogs-pipeline --bench e2e --no-run --message-format=json |
@@ -82,11 +86,13 @@ if want multicore; then cargo build -q --release -p cwlogs; fi
 TARGET=$(cargo metadata -q --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 INVOKE=$TARGET/release/examples/invoke
 CWLOGS=$TARGET/release/cwlogs
-if [ ! -x "$BENCH_VENV/bin/python" ]; then
-  python3 -m venv "$BENCH_VENV"
+if want speed || want footprint; then
+  if [ ! -x "$BENCH_VENV/bin/python" ]; then
+    python3 -m venv "$BENCH_VENV"
+  fi
+  "$BENCH_VENV/bin/python" -c 'import orjson' 2>/dev/null ||
+    "$BENCH_VENV/bin/pip" install -q --disable-pip-version-check orjson==3.13.0
 fi
-"$BENCH_VENV/bin/python" -c 'import orjson' 2>/dev/null ||
-  "$BENCH_VENV/bin/pip" install -q --disable-pip-version-check orjson==3.13.0
 PY=$BENCH_VENV/bin/python
 "$E2E" --rules 10 >"$OUT/rules10.toml"
 echo "results in $OUT"
