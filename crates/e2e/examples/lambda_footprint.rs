@@ -311,10 +311,29 @@ impl Drop for Function {
 }
 
 fn start(args: &Args, stack: &Stack, name: &str, api: &RuntimeApi) -> Function {
+    start_with(args, stack, name, api, None)
+}
+
+/// [`start`], with the index endpoint replaced by `cluster` when given.
+fn start_with(
+    args: &Args,
+    stack: &Stack,
+    name: &str,
+    api: &RuntimeApi,
+    cluster: Option<&str>,
+) -> Function {
     let bootstrap = args.bootstraps.join(name).join("bootstrap");
+    let mut env = stack.env(name, api);
+    if let Some(url) = cluster {
+        for (k, v) in &mut env {
+            if k == "CWLOGS_INDEX_ENDPOINT" {
+                *v = url.to_string();
+            }
+        }
+    }
     let mut cmd = Command::new(&bootstrap);
     cmd.env_clear()
-        .envs(stack.env(name, api))
+        .envs(env)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
@@ -422,13 +441,29 @@ async fn cold(args: &Args, stack: &Stack) {
         "{:<16} {:>22} {:>24} {:>20} {:>20}",
         "process", "start -> init (ms)", "start -> answer (ms)", "CPU (ms)", "peak RSS (MB)"
     );
-    for name in &args.functions {
+    // Each function against the local services; the index function also against a cluster
+    // that answers at once (`instant_cluster`): osmem-server's own indexing time (tens to
+    // hundreds of ms for a thousand documents on this machine) is not the function's.
+    let stub = args
+        .functions
+        .iter()
+        .any(|f| f == "index")
+        .then(instant_cluster);
+    let mut rows: Vec<(String, &str, Option<&str>)> = args
+        .functions
+        .iter()
+        .map(|f| (format!("cwlogs {f}"), f.as_str(), None))
+        .collect();
+    if let Some(url) = &stub {
+        rows.push(("index, stub OS".into(), "index", Some(url.as_str())));
+    }
+    for (label, name, cluster) in rows {
         let (mut init, mut ms, mut cpu, mut mb) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for run in 0..args.runs {
             let api = RuntimeApi::start().await;
             let id = format!("cold-{name}-{run}");
             api.invoke(&id, &payload, Deadline::In(Duration::from_secs(60)));
-            let f = start(args, stack, name, &api);
+            let f = start_with(args, stack, name, &api, cluster);
             let answer = api.answer(&id, PATIENCE).await;
             let (_, hwm) = memory(f.child.id());
             cpu.push(cpu_ms(f.child.id()));
@@ -453,10 +488,7 @@ async fn cold(args: &Args, stack: &Stack) {
             ms.push(answer_at);
             mb.push(hwm as f64 / 1024.0);
         }
-        print_row(
-            &format!("cwlogs {name}"),
-            [&mut init, &mut ms, &mut cpu, &mut mb],
-        );
+        print_row(&label, [&mut init, &mut ms, &mut cpu, &mut mb]);
     }
     if args.node {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -626,6 +658,136 @@ async fn warm(args: &Args, stack: &Stack) {
                 "NOT under 5%"
             }
         );
+    }
+}
+
+/// A cluster that answers at once, for the index function's cold start without the cluster's
+/// own time: on 127.0.0.1, one thread per connection (kept alive), every `_bulk` answered
+/// `201 created` for each of its items, every other request `{"acknowledged": true}`. It
+/// does no indexing: what the function spends is then all that is left between process start
+/// and the answer.
+fn instant_cluster() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the stub cluster");
+    let url = format!(
+        "http://{}",
+        listener.local_addr().expect("stub cluster address")
+    );
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            std::thread::spawn(move || serve_instantly(conn));
+        }
+    });
+    url
+}
+
+/// Serves the requests of one connection until the client closes it (or sends what this
+/// stub cannot read).
+fn serve_instantly(mut conn: std::net::TcpStream) {
+    let _ = conn.set_nodelay(true);
+    let mut buf: Vec<u8> = Vec::new();
+    let mut chunk = [0u8; 64 * 1024];
+    loop {
+        // The head.
+        let head_end = loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            match conn.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+        let header = |name: &str| {
+            head.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+                .map(|v| v.trim().to_string())
+        };
+        let line = head.lines().next().unwrap_or_default().to_string();
+        let gzip = header("content-encoding").is_some_and(|v| v.contains("gzip"));
+        let chunked = header("transfer-encoding").is_some_and(|v| v.contains("chunked"));
+        let mut body = Vec::new();
+        let mut rest = buf.split_off(head_end);
+        buf.clear();
+        if chunked {
+            // size CRLF data CRLF ... 0 CRLF CRLF
+            loop {
+                let Some(i) = rest.windows(2).position(|w| w == b"\r\n") else {
+                    match conn.read(&mut chunk) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => rest.extend_from_slice(&chunk[..n]),
+                    }
+                    continue;
+                };
+                let size = String::from_utf8_lossy(&rest[..i]);
+                let Ok(size) =
+                    usize::from_str_radix(size.split(';').next().unwrap_or("").trim(), 16)
+                else {
+                    return;
+                };
+                while rest.len() < i + 2 + size + 2 {
+                    match conn.read(&mut chunk) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => rest.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                body.extend_from_slice(&rest[i + 2..i + 2 + size]);
+                rest.drain(..i + 2 + size + 2);
+                if size == 0 {
+                    break;
+                }
+            }
+        } else {
+            let length: usize = header("content-length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            while rest.len() < length {
+                match conn.read(&mut chunk) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => rest.extend_from_slice(&chunk[..n]),
+                }
+            }
+            body = rest.drain(..length).collect();
+        }
+        buf = rest;
+        let answer = if line.contains("/_bulk") {
+            let mut text = Vec::new();
+            if gzip {
+                if flate2::read::GzDecoder::new(&body[..])
+                    .read_to_end(&mut text)
+                    .is_err()
+                {
+                    return;
+                }
+            } else {
+                text = body;
+            }
+            // Action lines, each followed by its document unless it is a delete.
+            let mut items = Vec::new();
+            let mut lines = text.split(|b| *b == b'\n').filter(|l| !l.is_empty());
+            while let Some(action) = lines.next() {
+                let Ok(Value::Object(a)) = serde_json::from_slice::<Value>(action) else {
+                    return;
+                };
+                let Some(op) = a.keys().next().cloned() else {
+                    return;
+                };
+                if op != "delete" {
+                    lines.next();
+                }
+                items.push(serde_json::json!({op: {"status": 201, "result": "created"}}));
+            }
+            serde_json::json!({"took": 0, "errors": false, "items": items}).to_string()
+        } else {
+            r#"{"acknowledged":true}"#.to_string()
+        };
+        let reply = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
+            answer.len()
+        );
+        if conn.write_all(reply.as_bytes()).is_err() {
+            return;
+        }
     }
 }
 
