@@ -28,14 +28,18 @@
 //!   the process used until then (its threads' `schedstat`: what is the function's own, apart
 //!   from the time the local services take to answer); medians. Then the same event through `node
 //!   bench/peers/node_blueprint.js --one FILE`: spawn to exit, and peak RSS from `/usr/bin/time
-//!   -f %M` (separate runs, so that the wrapper does not count in the time).
+//!   -f %M` (separate runs, so that the wrapper does not count in the time). The index
+//!   function runs twice: against osmem-server, and against a stub cluster that answers every
+//!   `_bulk` at once (`index, stub OS`), so that the cluster's own indexing time (which
+//!   osmem-server spends on one thread, and which a real cluster spends elsewhere) is apart.
 //! - `warm`: one process per function, `--invocations` invocations of the data set's event files
 //!   round-robin (each cut into deliveries of at most `--max-events` events when given, cycling
 //!   through the pieces), `VmRSS` and `VmHWM` sampled after invocation 100, every `--every`
 //!   invocations and at the end. Growth is the end's `VmHWM` over the one after invocation
 //!   100. Every `--every` invocations the services are emptied (the archive bucket's objects,
 //!   the indices `cwl-*`) so that moto and osmem-server stay small; that is the tool's work
-//!   between two invocations, not the function's.
+//!   between two invocations, not the function's. `--instant-cluster`: the index function
+//!   against the stub cluster instead (a quick look at its memory, without osmem-server's time).
 //!
 //! Every answer must be a response (not an error) with `events` > 0: anything else stops the
 //! run with the answer, so a misconfigured function cannot pass for a fast one.
@@ -68,12 +72,14 @@ struct Args {
     max_events: Option<usize>,
     functions: Vec<String>,
     node: bool,
+    instant_cluster: bool,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: lambda_footprint cold|warm DATA --bootstraps DIR [--rules FILE] [--config FILE] \
-         [--runs N] [--invocations N] [--every N] [--max-events N] [--functions a,b] [--no-node]"
+         [--runs N] [--invocations N] [--every N] [--max-events N] [--functions a,b] [--no-node] \
+         [--instant-cluster]"
     );
     std::process::exit(2)
 }
@@ -94,6 +100,7 @@ fn args() -> Args {
         max_events: None,
         functions: FUNCTIONS.iter().map(|f| f.to_string()).collect(),
         node: true,
+        instant_cluster: false,
     };
     while let Some(k) = a.next() {
         let mut value = || a.next().unwrap_or_else(|| usage());
@@ -108,6 +115,7 @@ fn args() -> Args {
             "--max-events" => args.max_events = Some(number(value()).max(1)),
             "--functions" => args.functions = value().split(',').map(String::from).collect(),
             "--no-node" => args.node = false,
+            "--instant-cluster" => args.instant_cluster = true,
             _ if !k.starts_with('-') => args.data = k.into(),
             _ => usage(),
         }
@@ -601,7 +609,8 @@ async fn warm(args: &Args, stack: &Stack) {
     for name in &args.functions {
         stack.empty().await;
         let api = RuntimeApi::start().await;
-        let f = start(args, stack, name, &api);
+        let stub = args.instant_cluster.then(instant_cluster);
+        let f = start_with(args, stack, name, &api, stub.as_deref());
         let pid = f.child.id();
         let (mut events, mut base, mut curve) = (0u64, (0, 0), Vec::new());
         let t = Instant::now();
