@@ -49,7 +49,7 @@ pub(crate) enum Outcome {
 /// What the reading thread hands over.
 pub(crate) enum Msg {
     Opened(Detected, String),
-    Chunk(ObjectChunk),
+    Chunk(Box<ObjectChunk>),
     Failed(SourceError),
 }
 
@@ -479,7 +479,7 @@ pub(crate) fn spawn_reader<B: std::io::Read + Send + 'static>(
         }
         loop {
             let msg = match stream.next_chunk() {
-                Ok(Some(chunk)) => Msg::Chunk(chunk),
+                Ok(Some(chunk)) => Msg::Chunk(Box::new(chunk)),
                 Ok(None) => return,
                 Err(e) => Msg::Failed(e),
             };
