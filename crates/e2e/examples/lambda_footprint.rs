@@ -318,11 +318,8 @@ impl Drop for Function {
     }
 }
 
-fn start(args: &Args, stack: &Stack, name: &str, api: &RuntimeApi) -> Function {
-    start_with(args, stack, name, api, None)
-}
-
-/// [`start`], with the index endpoint replaced by `cluster` when given.
+/// Starts function `name` against `api` with the stack's environment, the index endpoint
+/// replaced by `cluster` when given.
 fn start_with(
     args: &Args,
     stack: &Stack,
