@@ -12,8 +12,10 @@
 #             started against the test kit's Runtime API emulator with the SAM stack's
 #             environment, their AWS clients pointed at moto and osmem-server (started here
 #             unless AWS_ENDPOINT_URL and OPENSEARCH_URL are set; from .venv, which
-#             scripts/test.sh makes): cold starts beside the Node blueprint, warm containers,
-#             the bootstraps' sizes (crates/e2e/examples/lambda_footprint.rs). env: LAMBDA_RUNS
+#             scripts/test.sh makes): cold starts beside the Node blueprint (the index
+#             function also against a stub cluster that answers at once: osmem-server's
+#             indexing time is not the function's), warm containers, the bootstraps' sizes
+#             (crates/e2e/examples/lambda_footprint.rs). env: LAMBDA_RUNS
 #             (cold starts per function, default 21), LAMBDA_INVOCATIONS (per warm process,
 #             default 10000), LAMBDA_MAX_EVENTS (log events per warm delivery, default 100).
 # The kit is bench/ in this repository (bench/README.md): gen_cwl.py, floor/, peers/.
@@ -34,7 +36,7 @@ while [ $# -gt 0 ]; do
     --rounds) ROUNDS=$2; shift ;;
     --out) OUT=$2; shift ;;
     --only) ONLY=$2; shift ;;
-    -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,27p' "$0"; exit 0 ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *) DATA=$1 ;;
   esac
