@@ -12,8 +12,10 @@
 #             started against the test kit's Runtime API emulator with the SAM stack's
 #             environment, their AWS clients pointed at moto and osmem-server (started here
 #             unless AWS_ENDPOINT_URL and OPENSEARCH_URL are set; from .venv, which
-#             scripts/test.sh makes): cold starts beside the Node blueprint, warm containers,
-#             the bootstraps' sizes (crates/e2e/examples/lambda_footprint.rs). env: LAMBDA_RUNS
+#             scripts/test.sh makes): cold starts beside the Node blueprint (the index
+#             function also against a stub cluster that answers at once: osmem-server's
+#             indexing time is not the function's), warm containers, the bootstraps' sizes
+#             (crates/e2e/examples/lambda_footprint.rs). env: LAMBDA_RUNS
 #             (cold starts per function, default 21), LAMBDA_INVOCATIONS (per warm process,
 #             default 10000), LAMBDA_MAX_EVENTS (log events per warm delivery, default 100).
 # The kit is bench/ in this repository (bench/README.md): gen_cwl.py, floor/, peers/.
@@ -34,7 +36,7 @@ while [ $# -gt 0 ]; do
     --rounds) ROUNDS=$2; shift ;;
     --out) OUT=$2; shift ;;
     --only) ONLY=$2; shift ;;
-    -h | --help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,27p' "$0"; exit 0 ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *) DATA=$1 ;;
   esac
@@ -68,7 +70,11 @@ t = json.load(open(sys.argv[1]))["totals"]
 print(t["payloads"], "Lambda events,", t["events"], "log events,", round(t["json_bytes"] / 1e6, 1), "MB of JSON,", round(t["gz_bytes"] / 1e6, 1), "MB gzip")' "$DATA/manifest.json"
 
 step "build: the floor, the e2e bench, the invoke example, cwlogs"
-CARGO_TARGET_DIR=$FLOOR_TARGET cargo build -q --release --manifest-path "$KIT/floor/Cargo.toml"
+# The floor and the Python peers only for the parts that run them (`--only lambda` needs
+# neither: it builds the functions itself, and the e2e bench only for its rules).
+if want speed || want footprint; then
+  CARGO_TARGET_DIR=$FLOOR_TARGET cargo build -q --release --manifest-path "$KIT/floor/Cargo.toml"
+fi
 FLOOR=$FLOOR_TARGET/release/cwl-floor
 # Built once; the rounds run the binaries, so edits made meanwhile cannot trigger a rebuild.
 E2E=$(cargo bench -q -p cwlogs-pipeline --bench e2e --no-run --message-format=json |
@@ -82,11 +88,13 @@ if want multicore; then cargo build -q --release -p cwlogs; fi
 TARGET=$(cargo metadata -q --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 INVOKE=$TARGET/release/examples/invoke
 CWLOGS=$TARGET/release/cwlogs
-if [ ! -x "$BENCH_VENV/bin/python" ]; then
-  python3 -m venv "$BENCH_VENV"
+if want speed || want footprint; then
+  if [ ! -x "$BENCH_VENV/bin/python" ]; then
+    python3 -m venv "$BENCH_VENV"
+  fi
+  "$BENCH_VENV/bin/python" -c 'import orjson' 2>/dev/null ||
+    "$BENCH_VENV/bin/pip" install -q --disable-pip-version-check orjson==3.13.0
 fi
-"$BENCH_VENV/bin/python" -c 'import orjson' 2>/dev/null ||
-  "$BENCH_VENV/bin/pip" install -q --disable-pip-version-check orjson==3.13.0
 PY=$BENCH_VENV/bin/python
 "$E2E" --rules 10 >"$OUT/rules10.toml"
 echo "results in $OUT"

@@ -28,14 +28,18 @@
 //!   the process used until then (its threads' `schedstat`: what is the function's own, apart
 //!   from the time the local services take to answer); medians. Then the same event through `node
 //!   bench/peers/node_blueprint.js --one FILE`: spawn to exit, and peak RSS from `/usr/bin/time
-//!   -f %M` (separate runs, so that the wrapper does not count in the time).
+//!   -f %M` (separate runs, so that the wrapper does not count in the time). The index
+//!   function runs twice: against osmem-server, and against a stub cluster that answers every
+//!   `_bulk` at once (`index, stub OS`), so that the cluster's own indexing time (which
+//!   osmem-server spends on one thread, and which a real cluster spends elsewhere) is apart.
 //! - `warm`: one process per function, `--invocations` invocations of the data set's event files
 //!   round-robin (each cut into deliveries of at most `--max-events` events when given, cycling
 //!   through the pieces), `VmRSS` and `VmHWM` sampled after invocation 100, every `--every`
 //!   invocations and at the end. Growth is the end's `VmHWM` over the one after invocation
 //!   100. Every `--every` invocations the services are emptied (the archive bucket's objects,
 //!   the indices `cwl-*`) so that moto and osmem-server stay small; that is the tool's work
-//!   between two invocations, not the function's.
+//!   between two invocations, not the function's. `--instant-cluster`: the index function
+//!   against the stub cluster instead (a quick look at its memory, without osmem-server's time).
 //!
 //! Every answer must be a response (not an error) with `events` > 0: anything else stops the
 //! run with the answer, so a misconfigured function cannot pass for a fast one.
@@ -68,12 +72,14 @@ struct Args {
     max_events: Option<usize>,
     functions: Vec<String>,
     node: bool,
+    instant_cluster: bool,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: lambda_footprint cold|warm DATA --bootstraps DIR [--rules FILE] [--config FILE] \
-         [--runs N] [--invocations N] [--every N] [--max-events N] [--functions a,b] [--no-node]"
+         [--runs N] [--invocations N] [--every N] [--max-events N] [--functions a,b] [--no-node] \
+         [--instant-cluster]"
     );
     std::process::exit(2)
 }
@@ -94,6 +100,7 @@ fn args() -> Args {
         max_events: None,
         functions: FUNCTIONS.iter().map(|f| f.to_string()).collect(),
         node: true,
+        instant_cluster: false,
     };
     while let Some(k) = a.next() {
         let mut value = || a.next().unwrap_or_else(|| usage());
@@ -108,6 +115,7 @@ fn args() -> Args {
             "--max-events" => args.max_events = Some(number(value()).max(1)),
             "--functions" => args.functions = value().split(',').map(String::from).collect(),
             "--no-node" => args.node = false,
+            "--instant-cluster" => args.instant_cluster = true,
             _ if !k.starts_with('-') => args.data = k.into(),
             _ => usage(),
         }
@@ -310,11 +318,27 @@ impl Drop for Function {
     }
 }
 
-fn start(args: &Args, stack: &Stack, name: &str, api: &RuntimeApi) -> Function {
+/// Starts function `name` against `api` with the stack's environment, the index endpoint
+/// replaced by `cluster` when given.
+fn start_with(
+    args: &Args,
+    stack: &Stack,
+    name: &str,
+    api: &RuntimeApi,
+    cluster: Option<&str>,
+) -> Function {
     let bootstrap = args.bootstraps.join(name).join("bootstrap");
+    let mut env = stack.env(name, api);
+    if let Some(url) = cluster {
+        for (k, v) in &mut env {
+            if k == "CWLOGS_INDEX_ENDPOINT" {
+                *v = url.to_string();
+            }
+        }
+    }
     let mut cmd = Command::new(&bootstrap);
     cmd.env_clear()
-        .envs(stack.env(name, api))
+        .envs(env)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
@@ -422,13 +446,29 @@ async fn cold(args: &Args, stack: &Stack) {
         "{:<16} {:>22} {:>24} {:>20} {:>20}",
         "process", "start -> init (ms)", "start -> answer (ms)", "CPU (ms)", "peak RSS (MB)"
     );
-    for name in &args.functions {
+    // Each function against the local services; the index function also against a cluster
+    // that answers at once (`instant_cluster`): osmem-server's own indexing time (tens to
+    // hundreds of ms for a thousand documents on this machine) is not the function's.
+    let stub = args
+        .functions
+        .iter()
+        .any(|f| f == "index")
+        .then(instant_cluster);
+    let mut rows: Vec<(String, &str, Option<&str>)> = args
+        .functions
+        .iter()
+        .map(|f| (format!("cwlogs {f}"), f.as_str(), None))
+        .collect();
+    if let Some(url) = &stub {
+        rows.push(("index, stub OS".into(), "index", Some(url.as_str())));
+    }
+    for (label, name, cluster) in rows {
         let (mut init, mut ms, mut cpu, mut mb) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for run in 0..args.runs {
             let api = RuntimeApi::start().await;
             let id = format!("cold-{name}-{run}");
             api.invoke(&id, &payload, Deadline::In(Duration::from_secs(60)));
-            let f = start(args, stack, name, &api);
+            let f = start_with(args, stack, name, &api, cluster);
             let answer = api.answer(&id, PATIENCE).await;
             let (_, hwm) = memory(f.child.id());
             cpu.push(cpu_ms(f.child.id()));
@@ -453,10 +493,7 @@ async fn cold(args: &Args, stack: &Stack) {
             ms.push(answer_at);
             mb.push(hwm as f64 / 1024.0);
         }
-        print_row(
-            &format!("cwlogs {name}"),
-            [&mut init, &mut ms, &mut cpu, &mut mb],
-        );
+        print_row(&label, [&mut init, &mut ms, &mut cpu, &mut mb]);
     }
     if args.node {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -569,7 +606,8 @@ async fn warm(args: &Args, stack: &Stack) {
     for name in &args.functions {
         stack.empty().await;
         let api = RuntimeApi::start().await;
-        let f = start(args, stack, name, &api);
+        let stub = args.instant_cluster.then(instant_cluster);
+        let f = start_with(args, stack, name, &api, stub.as_deref());
         let pid = f.child.id();
         let (mut events, mut base, mut curve) = (0u64, (0, 0), Vec::new());
         let t = Instant::now();
@@ -626,6 +664,147 @@ async fn warm(args: &Args, stack: &Stack) {
                 "NOT under 5%"
             }
         );
+    }
+}
+
+/// A cluster that answers at once, for the index function's cold start without the cluster's
+/// own time: on 127.0.0.1, one thread per connection (kept alive), every `_bulk` answered
+/// `201 created` for each of its items, every other request `{"acknowledged": true}`. It
+/// does no indexing: what the function spends is then all that is left between process start
+/// and the answer.
+fn instant_cluster() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the stub cluster");
+    let url = format!(
+        "http://{}",
+        listener.local_addr().expect("stub cluster address")
+    );
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            std::thread::spawn(move || serve_instantly(conn));
+        }
+    });
+    url
+}
+
+/// Serves the requests of one connection until the client closes it (or sends what this
+/// stub cannot read).
+fn serve_instantly(mut conn: std::net::TcpStream) {
+    let _ = conn.set_nodelay(true);
+    let mut buf: Vec<u8> = Vec::new();
+    let mut chunk = [0u8; 64 * 1024];
+    loop {
+        // The head.
+        let head_end = loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            match conn.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+        let header = |name: &str| {
+            head.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+                .map(|v| v.trim().to_string())
+        };
+        let line = head.lines().next().unwrap_or_default().to_string();
+        let gzip = header("content-encoding").is_some_and(|v| v.contains("gzip"));
+        let chunked = header("transfer-encoding").is_some_and(|v| v.contains("chunked"));
+        let mut body = Vec::new();
+        let mut rest = buf.split_off(head_end);
+        buf.clear();
+        if chunked {
+            // size CRLF data CRLF ... 0 CRLF CRLF
+            loop {
+                let Some(i) = rest.windows(2).position(|w| w == b"\r\n") else {
+                    match conn.read(&mut chunk) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => rest.extend_from_slice(&chunk[..n]),
+                    }
+                    continue;
+                };
+                let size = String::from_utf8_lossy(&rest[..i]);
+                let Ok(size) =
+                    usize::from_str_radix(size.split(';').next().unwrap_or("").trim(), 16)
+                else {
+                    return;
+                };
+                while rest.len() < i + 2 + size + 2 {
+                    match conn.read(&mut chunk) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => rest.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                body.extend_from_slice(&rest[i + 2..i + 2 + size]);
+                rest.drain(..i + 2 + size + 2);
+                if size == 0 {
+                    break;
+                }
+            }
+        } else {
+            let length: usize = header("content-length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            while rest.len() < length {
+                match conn.read(&mut chunk) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => rest.extend_from_slice(&chunk[..n]),
+                }
+            }
+            body = rest.drain(..length).collect();
+        }
+        buf = rest;
+        let answer = if line.contains("/_bulk") {
+            let mut text = Vec::new();
+            if gzip {
+                if flate2::read::GzDecoder::new(&body[..])
+                    .read_to_end(&mut text)
+                    .is_err()
+                {
+                    return;
+                }
+            } else {
+                text = body;
+            }
+            // Action lines (`{"create":{...}}`), each followed by its document unless it is a
+            // delete. Read by their first key only: this harness is a debug build, and parsing
+            // every line would put its own time into the answer's.
+            let mut answer = String::from(r#"{"took":0,"errors":false,"items":["#);
+            let mut lines = text.split(|b| *b == b'\n').filter(|l| !l.is_empty());
+            let mut first = true;
+            while let Some(action) = lines.next() {
+                let op = action
+                    .strip_prefix(b"{\"")
+                    .and_then(|a| a.split(|b| *b == b'"').next())
+                    .and_then(|op| std::str::from_utf8(op).ok());
+                let Some(op) = op else {
+                    return;
+                };
+                if op != "delete" {
+                    lines.next();
+                }
+                if !first {
+                    answer.push(',');
+                }
+                first = false;
+                answer.push_str(&format!(
+                    r#"{{"{op}":{{"status":201,"result":"created"}}}}"#
+                ));
+            }
+            answer.push_str("]}");
+            answer
+        } else {
+            r#"{"acknowledged":true}"#.to_string()
+        };
+        let reply = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
+            answer.len()
+        );
+        if conn.write_all(reply.as_bytes()).is_err() {
+            return;
+        }
     }
 }
 

@@ -131,8 +131,52 @@ pub fn config_path(
         .filter(|p| p.is_file())
 }
 
-/// Reads and validates the configuration once, at cold start (see [`config_path`]).
+/// Reads and validates the configuration once, at cold start (see [`config_path`]), with the
+/// log pattern miner's budget fitted to the function's memory ([`fit_patterns_to_memory`]).
 pub fn load_config(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ColdStartError> {
+    let mut config = read_config(env)?;
+    fit_patterns_to_memory(&mut config, env);
+    Ok(config)
+}
+
+/// The share of the function's memory the log pattern miner's estimated bytes may take:
+/// one eighth (the estimate leaves out the allocator's overhead, about half again on top in
+/// `BENCHMARKS.md`, "Memory for 10,000 log groups"; the rest is the invocation's own work,
+/// up to about 31 MB for a 1 MB event).
+pub const PATTERN_MEMORY_SHARE: u64 = 8;
+
+/// Caps `[patterns] max_total_bytes` (and `max_group_bytes`) at [`PATTERN_MEMORY_SHARE`] of
+/// the function's memory, `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` (MB, which Lambda sets): the
+/// default budget (64 MiB) is what a container receiving many log groups grows to, which a
+/// function of 128 MB cannot hold beside a 1 MB event. Returns the budget when it lowered it
+/// (logged as `PatternBudgetFitted`); nothing changes without patterns or the variable.
+pub fn fit_patterns_to_memory(
+    config: &mut Config,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Option<usize> {
+    let patterns = config.patterns.as_mut()?;
+    let mb: u64 = env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")?
+        .trim()
+        .parse()
+        .ok()?;
+    let budget = usize::try_from(mb.saturating_mul(1 << 20) / PATTERN_MEMORY_SHARE).ok()?;
+    let limits = &mut patterns.limits;
+    if limits.max_total_bytes <= budget {
+        return None;
+    }
+    tracing::info!(
+        event = "PatternBudgetFitted",
+        memory_mb = mb,
+        configured = limits.max_total_bytes,
+        max_total_bytes = budget,
+        message = "[patterns] max_total_bytes lowered to an eighth of the function's memory"
+    );
+    limits.max_total_bytes = budget;
+    limits.max_group_bytes = limits.max_group_bytes.min(budget);
+    Some(budget)
+}
+
+fn read_config(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ColdStartError> {
     let exe = std::env::current_exe().ok();
     let Some(path) = config_path(env, exe.as_deref().and_then(Path::parent)) else {
         return Ok(Config::builtin(env));
@@ -425,6 +469,57 @@ mod tests {
         assert_eq!(
             config_path(&env, Some(&dir)),
             Some(PathBuf::from("/etc/x.toml"))
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn the_pattern_budget_fits_the_function_memory() {
+        let dir = std::env::temp_dir().join(format!("cwlogs-lambda-mem-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("c.toml");
+        let load = |text: &str, memory: Option<&str>| {
+            std::fs::write(&path, text).expect("write");
+            let p = path.display().to_string();
+            let memory = memory.map(String::from);
+            let env = move |k: &str| match k {
+                "CWLOGS_CONFIG" => Some(p.clone()),
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE" => memory.clone(),
+                _ => None,
+            };
+            load_config(&env).expect("valid")
+        };
+        let limits = |c: &Config| c.patterns.as_ref().expect("[patterns]").limits;
+        let on = "[patterns]\nenabled = true\n";
+        // 128 MB: an eighth, 16 MiB, under the default 64 MiB.
+        let c = load(on, Some("128"));
+        assert_eq!(limits(&c).max_total_bytes, 16 << 20);
+        assert_eq!(limits(&c).max_group_bytes, 1 << 20);
+        // 1,024 MB: an eighth is 128 MiB, over the default: unchanged.
+        let c = load(on, Some("1024"));
+        assert_eq!(limits(&c).max_total_bytes, 64 << 20);
+        // Outside Lambda (no variable) or unreadable: unchanged.
+        assert_eq!(limits(&load(on, None)).max_total_bytes, 64 << 20);
+        assert_eq!(limits(&load(on, Some("lots"))).max_total_bytes, 64 << 20);
+        // A smaller budget of the configuration's own stays; a group budget above the total
+        // comes down with it.
+        let c = load(
+            "[patterns]\nenabled = true\nmax_total_bytes = 2097152\n",
+            Some("128"),
+        );
+        assert_eq!(limits(&c).max_total_bytes, 2 << 20);
+        let c = load(
+            "[patterns]\nenabled = true\nmax_group_bytes = 67108864\n",
+            Some("256"),
+        );
+        assert_eq!(limits(&c).max_total_bytes, 32 << 20);
+        assert_eq!(limits(&c).max_group_bytes, 32 << 20);
+        // Patterns off: nothing to fit.
+        let mut c = load("[archive]\nprefix = \"x\"\n", Some("128"));
+        assert!(c.patterns.is_none());
+        assert_eq!(
+            fit_patterns_to_memory(&mut c, &|_| Some("128".into())),
+            None
         );
         std::fs::remove_dir_all(&dir).ok();
     }
