@@ -54,6 +54,7 @@
 
 pub mod alerts;
 mod config;
+mod skeleton;
 mod tokens;
 
 pub(crate) use config::RawPatterns;
@@ -363,7 +364,7 @@ impl Group {
         self.stats.messages += 1;
         self.used = seq;
         self.first_ms = Some(self.first_ms.map_or(time_ms, |f| f.min(time_ms)));
-        let built = tokens::skeleton(message, key);
+        let built = tokens::skeleton(message, key, MAX_CACHED_SKELETON);
         let cacheable = key.len() <= MAX_CACHED_SKELETON;
         let cached = self.cache.get(&key[..]).filter(|&&(slot, generation)| {
             self.gens[slot] == generation && self.slots[slot].is_some()

@@ -39,7 +39,7 @@ pub const MAX_JSON_FIELDS: usize = 48;
 const MAX_QUOTED_TOKENS: usize = 16;
 
 /// Keys whose string value is the message text: masked and kept, not reduced to its type.
-const MESSAGE_KEYS: &[&str] = &[
+pub(super) const MESSAGE_KEYS: &[&str] = &[
     "msg",
     "message",
     "error",
@@ -50,7 +50,7 @@ const MESSAGE_KEYS: &[&str] = &[
     "event",
 ];
 /// Keys whose short value is kept as a constant.
-const LEVEL_KEYS: &[&str] = &[
+pub(super) const LEVEL_KEYS: &[&str] = &[
     "level",
     "severity",
     "lvl",
@@ -136,6 +136,16 @@ fn looks_like_object(s: &str) -> bool {
 /// `TIMESTAMP\tREQUEST_ID\tLEVEL\tREST` as the Lambda runtimes print it: the prefix's tokens
 /// (the time and request id one variable, then the level) and the rest.
 fn lambda_prefix(s: &str) -> Option<([Cow<'static, str>; 2], &str)> {
+    let (level, rest) = lambda_split(s)?;
+    Some(([Cow::Borrowed(WILD), Cow::Owned(level.to_string())], rest))
+}
+
+/// The level and the rest of a Lambda runtime line (see [`lambda_prefix`]).
+fn lambda_split(s: &str) -> Option<(&str, &str)> {
+    // Cheap refusals first: most messages are not runtime lines.
+    if !s.as_bytes().first().is_some_and(u8::is_ascii_digit) || !s.as_bytes().contains(&b'\t') {
+        return None;
+    }
     let mut parts = s.splitn(4, '\t');
     let (time, id, level, rest) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
     let ok = time.len() >= 10
@@ -145,12 +155,7 @@ fn lambda_prefix(s: &str) -> Option<([Cow<'static, str>; 2], &str)> {
         && !level.is_empty()
         && level.len() <= 8
         && level.bytes().all(|b| b.is_ascii_uppercase());
-    ok.then(|| {
-        (
-            [Cow::Borrowed(WILD), Cow::Owned(level.to_string())],
-            rest.trim_start(),
-        )
-    })
+    ok.then(|| (level, rest.trim_start()))
 }
 
 /// Splits a token into its opening brackets and quotes, its core, and its closing punctuation
@@ -389,7 +394,7 @@ fn joins_variable(core: &str) -> bool {
 
 /// Scans a text message and calls `emit` with each token's parts, in order: the tokens of
 /// [`tokenize`], without allocating. Consecutive variables are one; at most [`MAX_TOKENS`].
-fn scan_text<'a>(message: &'a str, emit: &mut impl FnMut(&[&'a str])) {
+pub(super) fn scan_text<'a>(message: &'a str, emit: &mut impl FnMut(&[&'a str])) {
     let cut = floor_boundary(message, MAX_SCAN_BYTES);
     let mut toks = message[..cut].split_ascii_whitespace();
     let mut count = 0;
@@ -460,16 +465,28 @@ fn text_tokens<'a>(message: &'a str, out: &mut Vec<Cow<'a, str>>) {
     });
 }
 
-/// Writes the skeleton of `message` to `key` (each token's bytes, then `0xff`, a byte UTF-8
-/// never holds): equal keys, equal token lists. Returns the tokens when they had to be built
-/// (JSON messages); for text, scans without allocating.
-pub(crate) fn skeleton<'a>(message: &'a str, key: &mut Vec<u8>) -> Option<Vec<Cow<'a, str>>> {
+/// Writes the skeleton of `message` to `key` (for text, each token's bytes, then `0xff`, a
+/// byte UTF-8 never holds; for a JSON object, its [`super::skeleton::json_skeleton`]): equal
+/// keys, equal token lists. Returns the tokens when they had to be built (a JSON message the
+/// skeleton scan gave up on); otherwise scans without allocating, and [`tokenize`] is for a
+/// cache miss. Keys longer than `max` are not cached: they may be left unfinished.
+pub(crate) fn skeleton<'a>(
+    message: &'a str,
+    key: &mut Vec<u8>,
+    max: usize,
+) -> Option<Vec<Cow<'a, str>>> {
     key.clear();
     let trimmed = message.trim_matches(|c: char| c.is_ascii_whitespace());
-    let json_like = trimmed.starts_with('{')
-        || (trimmed.as_bytes().first().is_some_and(u8::is_ascii_digit)
-            && trimmed.as_bytes().contains(&b'\t'));
-    if json_like {
+    let object = match lambda_split(trimmed) {
+        Some((level, rest)) if looks_like_object(rest) => Some((Some(level), rest)),
+        _ if looks_like_object(trimmed) => Some((None, trimmed)),
+        _ => None,
+    };
+    if let Some((level, object)) = object {
+        if super::skeleton::json_skeleton(level, object, key, max) {
+            return None;
+        }
+        key.clear();
         let tokens = tokenize(message);
         for t in &tokens {
             key.extend_from_slice(t.as_bytes());
