@@ -3,7 +3,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::BufRead;
 
 /// The Loghub-2k development sets: (system, content, true event id), in file order.
-fn loghub() -> Vec<(String, String, String)> {
+pub(super) fn loghub() -> Vec<(String, String, String)> {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/testdata/loghub/loghub2k-dev.jsonl.gz"

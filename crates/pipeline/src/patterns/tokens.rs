@@ -392,11 +392,123 @@ fn joins_variable(core: &str) -> bool {
     !b.is_empty() && b.len() <= 7 && (is_word_in(b, &PACKED_UNITS) || is_word_in(b, &PACKED_ZONES))
 }
 
+/// Byte classes of [`CLASS`].
+const C_WS: u8 = 1;
+const C_DIGIT: u8 = 2;
+const C_EQ: u8 = 4;
+const C_COLON: u8 = 8;
+const C_SLASH: u8 = 16;
+const C_DOT: u8 = 32;
+/// Anything but a letter or one of the above (brackets, quotes, `-`, `~`, `\`, non-ASCII).
+const C_OTHER: u8 = 64;
+
+/// The class of each byte (letters: 0).
+static CLASS: [u8; 256] = {
+    let mut t = [C_OTHER; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = match b {
+            b' ' | b'\t' | b'\n' | 0x0c | b'\r' => C_WS,
+            b'0'..=b'9' => C_DIGIT,
+            b'a'..=b'z' | b'A'..=b'Z' => 0,
+            b'=' => C_EQ,
+            b':' => C_COLON,
+            b'/' => C_SLASH,
+            b'.' => C_DOT,
+            _ => C_OTHER,
+        };
+        c += 1;
+    }
+    t
+};
+
+/// The tokens of a text (split on ASCII whitespace, as `split_ascii_whitespace`), each with
+/// the classes of its bytes, found in one pass.
+#[derive(Clone)]
+struct Words<'a> {
+    s: &'a str,
+    i: usize,
+}
+
+impl<'a> Words<'a> {
+    /// The first byte of the next token, without taking it.
+    fn peek_byte(&self) -> Option<u8> {
+        let b = self.s.as_bytes();
+        let mut i = self.i;
+        while i < b.len() && CLASS[b[i] as usize] == C_WS {
+            i += 1;
+        }
+        b.get(i).copied()
+    }
+}
+
+impl<'a> Iterator for Words<'a> {
+    type Item = (&'a str, u8);
+
+    #[inline]
+    fn next(&mut self) -> Option<(&'a str, u8)> {
+        let b = self.s.as_bytes();
+        let mut i = self.i;
+        while i < b.len() && CLASS[b[i] as usize] == C_WS {
+            i += 1;
+        }
+        if i == b.len() {
+            self.i = i;
+            return None;
+        }
+        let start = i;
+        let mut cls = 0;
+        while i < b.len() {
+            let c = CLASS[b[i] as usize];
+            if c == C_WS {
+                break;
+            }
+            cls |= c;
+            i += 1;
+        }
+        self.i = i;
+        // Whitespace is ASCII: both ends are on char boundaries.
+        Some((&self.s[start..i], cls))
+    }
+}
+
+/// [`mask`], first sorting the token by the classes of its bytes: most tokens need one look
+/// at their ends, not each of `mask`'s scans.
+#[inline]
+fn mask_classed(tok: &str, cls: u8) -> Parts<'_> {
+    if tok.len() <= MAX_TOKEN_BYTES && cls & (C_EQ | C_COLON | C_SLASH) == 0 {
+        // No `key=`, `key:`, path or URL; dot leaders need "...".
+        if cls & C_DOT == 0 || !tok.contains("...") {
+            if cls & C_DIGIT != 0 {
+                // A variable: its core (never empty: a digit is in it) is masked.
+                let (lead, _, trail) = split3(tok);
+                return Parts::of(&[lead, WILD, trail]);
+            }
+            // A word: a variable only when it names a day or a month.
+            let core = if cls & (C_OTHER | C_DOT) == 0 {
+                tok
+            } else {
+                split3(tok).1
+            };
+            if is_date_word(core.as_bytes()) {
+                let (lead, _, trail) = split3(tok);
+                return Parts::of(&[lead, WILD, trail]);
+            }
+            return Parts::one(tok);
+        }
+    }
+    mask(tok)
+}
+
 /// Scans a text message and calls `emit` with each token's parts, in order: the tokens of
 /// [`tokenize`], without allocating. Consecutive variables are one; at most [`MAX_TOKENS`].
 pub(super) fn scan_text<'a>(message: &'a str, emit: &mut impl FnMut(&[&'a str])) {
     let cut = floor_boundary(message, MAX_SCAN_BYTES);
-    let mut toks = message[..cut].split_ascii_whitespace();
+    let mut toks = Words {
+        s: &message[..cut],
+        i: 0,
+    };
     let mut count = 0;
     let mut last_wild = false;
     let mut out = |parts: Parts<'a>, count: &mut usize| {
@@ -408,7 +520,7 @@ pub(super) fn scan_text<'a>(message: &'a str, emit: &mut impl FnMut(&[&'a str]))
         *count += 1;
         emit(parts.as_slice());
     };
-    while let Some(tok) = toks.next() {
+    while let Some((tok, cls)) = toks.next() {
         if count >= MAX_TOKENS {
             out(Parts::one(WILD), &mut count);
             return;
@@ -419,7 +531,7 @@ pub(super) fn scan_text<'a>(message: &'a str, emit: &mut impl FnMut(&[&'a str]))
             let mut ahead = toks.clone();
             let mut found = None;
             for _ in 1..MAX_QUOTED_TOKENS {
-                let Some(next) = ahead.next() else { break };
+                let Some((next, _)) = ahead.next() else { break };
                 let t = next.trim_end_matches([',', ';', '.', ')', ']', '}', ':']);
                 if t.as_bytes().last() == Some(&q) {
                     found = Some(next);
@@ -437,10 +549,15 @@ pub(super) fn scan_text<'a>(message: &'a str, emit: &mut impl FnMut(&[&'a str]))
                 continue;
             }
         }
-        let masked = mask(tok);
-        if masked.is_wild() {
+        let masked = mask_classed(tok, cls);
+        // A unit or a time zone (a letter, `%` or `µ` first) joins the variable before it.
+        if masked.is_wild()
+            && toks
+                .peek_byte()
+                .is_some_and(|b| b.is_ascii_alphabetic() || b == b'%' || b == 0xc2)
+        {
             let mut ahead = toks.clone();
-            if let Some(next) = ahead.next() {
+            if let Some((next, _)) = ahead.next() {
                 let (lead, core, trail) = split3(next);
                 if lead.is_empty() && joins_variable(core) {
                     toks = ahead;
@@ -826,6 +943,64 @@ mod tests {
         }
         for c in &cases {
             assert_eq!(light_tokens(c), value_tokens(c), "{c}");
+        }
+    }
+
+    /// Tokens of the Loghub sets and made-up ones (every byte class, bracket, quote and
+    /// length around the caps), each split and classed as `scan_text` does.
+    fn sample_tokens() -> Vec<String> {
+        let mut toks: Vec<String> = crate::patterns::tests::loghub()
+            .iter()
+            .flat_map(|(_, m, _)| m.split_ascii_whitespace().map(str::to_string).collect::<Vec<_>>())
+            .collect();
+        let alphabet = [
+            "a", "Mon", "dec", "kb", "x", "7", "0", "=", ":", "/", ".", "...", "(", ")", "[", "]",
+            "{", "}", "<", ">", "\"", "'", ",", ";", "-", "~", "\\", "µ", "%", "é", "_", "!",
+        ];
+        let mut r: u64 = 0x1234_5678_9abc_def1;
+        for _ in 0..200_000 {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            let n = 1 + (r % 7) as usize;
+            let mut t = String::new();
+            let mut x = r;
+            for _ in 0..n {
+                t.push_str(alphabet[(x % alphabet.len() as u64) as usize]);
+                x /= alphabet.len() as u64;
+            }
+            if r % 97 == 0 {
+                t = t.repeat(1 + MAX_TOKEN_BYTES / t.len());
+            }
+            toks.push(t);
+        }
+        toks
+    }
+
+    #[test]
+    fn classed_masking_is_masking() {
+        for t in sample_tokens() {
+            let mut words = Words { s: &t, i: 0 };
+            let (w, cls) = words.next().expect("a token");
+            assert_eq!(w, t);
+            assert_eq!(mask_classed(w, cls).as_slice(), mask(w).as_slice(), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn words_split_as_split_ascii_whitespace() {
+        let texts = [
+            "",
+            " ",
+            "a",
+            " a  b\tc\nd\re\x0cf\x0bg ",
+            "é µ\u{a0}x",
+            "  lead and trail  ",
+        ];
+        for t in texts {
+            let ours: Vec<&str> = Words { s: t, i: 0 }.map(|(w, _)| w).collect();
+            let std: Vec<&str> = t.split_ascii_whitespace().collect();
+            assert_eq!(ours, std, "{t:?}");
         }
     }
 
