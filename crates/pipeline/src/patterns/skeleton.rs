@@ -323,7 +323,7 @@ impl Scan<'_, '_> {
                 b'"' => {
                     let (vs, ve, escaped) = self.string()?;
                     let value = &self.b[vs..ve];
-                    if is_named(name, &LEVEL_KEYS) {
+                    if is_named(name, &LEVEL) {
                         let short = value.len() <= 16 && value.iter().all(u8::is_ascii_alphabetic);
                         if short || escaped {
                             self.key.push(RAW);
@@ -332,7 +332,7 @@ impl Scan<'_, '_> {
                         } else {
                             self.key.push(STR);
                         }
-                    } else if is_named(name, &MESSAGE_KEYS) {
+                    } else if is_named(name, &MESSAGE) {
                         self.key.push(TEXT);
                         let raw = &self.text[vs..ve];
                         if escaped {
@@ -380,9 +380,48 @@ impl Scan<'_, '_> {
     }
 }
 
-/// Whether `name` (as written, no escapes) is one of `list` (lowercase), ignoring ASCII case.
-fn is_named(name: &[u8], list: &[&str]) -> bool {
-    list.iter().any(|l| l.as_bytes().eq_ignore_ascii_case(name))
+/// A filter for a list of lowercase keys: a bit for each length (below 32) and each first
+/// letter in it. Most keys fail it and are never compared.
+struct KeyList {
+    keys: &'static [&'static str],
+    lengths: u32,
+    firsts: u32,
+}
+
+impl KeyList {
+    const fn new(keys: &'static [&'static str]) -> KeyList {
+        let (mut lengths, mut firsts) = (0u32, 0u32);
+        let mut i = 0;
+        while i < keys.len() {
+            let k = keys[i].as_bytes();
+            assert!(!k.is_empty() && k.len() < 32 && k[0].is_ascii_lowercase());
+            lengths |= 1 << k.len();
+            firsts |= 1 << (k[0] - b'a');
+            i += 1;
+        }
+        KeyList {
+            keys,
+            lengths,
+            firsts,
+        }
+    }
+}
+
+static LEVEL: KeyList = KeyList::new(LEVEL_KEYS);
+static MESSAGE: KeyList = KeyList::new(MESSAGE_KEYS);
+
+/// Whether `name` (as written, no escapes) is one of `list`, ignoring ASCII case.
+#[inline(always)]
+fn is_named(name: &[u8], list: &KeyList) -> bool {
+    let Some(&first) = name.first() else {
+        return false;
+    };
+    let f = first.to_ascii_lowercase().wrapping_sub(b'a');
+    name.len() < 32
+        && list.lengths & (1 << name.len()) != 0
+        && f < 26
+        && list.firsts & (1 << f) != 0
+        && list.keys.iter().any(|l| l.as_bytes().eq_ignore_ascii_case(name))
 }
 
 #[cfg(test)]

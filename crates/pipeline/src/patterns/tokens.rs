@@ -160,8 +160,16 @@ fn lambda_split(s: &str) -> Option<(&str, &str)> {
 
 /// Splits a token into its opening brackets and quotes, its core, and its closing punctuation
 /// (a closing bracket only when the core does not open it).
+#[inline(always)]
 fn split3(tok: &str) -> (&str, &str, &str) {
     let b = tok.as_bytes();
+    // Most tokens neither open nor close with punctuation.
+    if let (Some(f), Some(l)) = (b.first(), b.last())
+        && (f.is_ascii_alphanumeric() || *f >= 0x80)
+        && (l.is_ascii_alphanumeric() || *l >= 0x80)
+    {
+        return ("", tok, "");
+    }
     let mut i = 0;
     while i < b.len() && matches!(b[i], b'(' | b'[' | b'{' | b'<' | b'"' | b'\'') {
         i += 1;
@@ -240,7 +248,13 @@ fn is_variable(core: &str) -> bool {
 
 fn is_date_word(b: &[u8]) -> bool {
     static PACKED: [u128; DATE_WORDS.len()] = pack_all(&DATE_WORDS);
-    matches!(b.len(), 3 | 5..=9) && b[0].is_ascii_alphabetic() && is_word_in(b, &PACKED)
+    // Every day and month name starts with one of these letters.
+    matches!(b.len(), 3 | 5..=9)
+        && matches!(
+            b[0].to_ascii_lowercase(),
+            b'm' | b't' | b'w' | b'f' | b's' | b'j' | b'a' | b'n' | b'o' | b'd'
+        )
+        && is_word_in(b, &PACKED)
 }
 
 /// The length of `key` in `key<sep>...`: a letter or `_`, then letters, `_ . -` (and digits
@@ -446,7 +460,7 @@ impl<'a> Words<'a> {
 impl<'a> Iterator for Words<'a> {
     type Item = (&'a str, u8);
 
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<(&'a str, u8)> {
         let b = self.s.as_bytes();
         let mut i = self.i;
@@ -473,32 +487,74 @@ impl<'a> Iterator for Words<'a> {
     }
 }
 
-/// [`mask`], first sorting the token by the classes of its bytes: most tokens need one look
-/// at their ends, not each of `mask`'s scans.
+/// Whether `b` holds `...`.
 #[inline]
+fn has_leader(b: &[u8]) -> bool {
+    b.windows(3).any(|w| w == b"...")
+}
+
+/// [`mask`], first sorting the token by the classes of its bytes (`cls`, from [`Words`]):
+/// most tokens need one look at their ends, not each of `mask`'s scans. The same answers.
+#[inline(always)]
 fn mask_classed(tok: &str, cls: u8) -> Parts<'_> {
-    if tok.len() <= MAX_TOKEN_BYTES && cls & (C_EQ | C_COLON | C_SLASH) == 0 {
-        // No `key=`, `key:`, path or URL; dot leaders need "...".
-        if cls & C_DOT == 0 || !tok.contains("...") {
-            if cls & C_DIGIT != 0 {
-                // A variable: its core (never empty: a digit is in it) is masked.
-                let (lead, _, trail) = split3(tok);
-                return Parts::of(&[lead, WILD, trail]);
-            }
-            // A word: a variable only when it names a day or a month.
-            let core = if cls & (C_OTHER | C_DOT) == 0 {
-                tok
-            } else {
-                split3(tok).1
-            };
-            if is_date_word(core.as_bytes()) {
-                let (lead, _, trail) = split3(tok);
-                return Parts::of(&[lead, WILD, trail]);
-            }
-            return Parts::one(tok);
-        }
+    if tok.len() > MAX_TOKEN_BYTES
+        || cls & C_EQ != 0
+        || (cls & C_DOT != 0 && has_leader(tok.as_bytes()))
+    {
+        return mask(tok);
     }
-    mask(tok)
+    // No `key=` and no dot leaders from here on.
+    if cls & C_DIGIT != 0 {
+        // A variable (its core, never empty: a digit is in it), unless it is `key:<value>`.
+        let (lead, core, trail) = split3(tok);
+        if cls & C_COLON != 0
+            && let Some(k) = key_len(core, b':')
+        {
+            let value = &core[k + 1..];
+            if !value.is_empty() && !value.starts_with(['/', '\\']) && is_variable(value) {
+                return Parts::of(&[lead, &core[..=k], WILD, trail]);
+            }
+        }
+        return Parts::of(&[lead, WILD, trail]);
+    }
+    if cls & C_COLON != 0 {
+        return mask(tok);
+    }
+    // A word, or a path: a variable when it is a path or names a day or a month.
+    let core = if cls & (C_OTHER | C_DOT | C_SLASH) == 0 {
+        tok
+    } else {
+        split3(tok).1
+    };
+    let b = core.as_bytes();
+    let path = cls & C_SLASH != 0
+        && ((b.len() > 1 && b[0] == b'/') || (b.len() > 1 && b[0] == b'~' && b[1] == b'/'));
+    if path || is_date_word(b) {
+        let (lead, _, trail) = split3(tok);
+        return Parts::of(&[lead, WILD, trail]);
+    }
+    Parts::one(tok)
+}
+
+/// Whether `tok` (of classes `cls`) masks to [`WILD`] alone: it holds a digit, no `key=`,
+/// `key:` or dot leaders, and neither opens nor closes with punctuation (what
+/// [`mask_classed`] answers for it).
+#[inline(always)]
+fn is_plain_variable(tok: &str, cls: u8) -> bool {
+    let b = tok.as_bytes();
+    cls & (C_DIGIT | C_EQ | C_COLON) == C_DIGIT
+        && b.len() <= MAX_TOKEN_BYTES
+        && (cls & C_DOT == 0 || !has_leader(b))
+        && b.first().is_some_and(|&f| f.is_ascii_alphanumeric() || f >= 0x80)
+        && b.last().is_some_and(|&l| l.is_ascii_alphanumeric() || l >= 0x80)
+}
+
+/// Whether the next token may be a unit or a time zone joining a variable before it: it
+/// starts with a letter, `%` or `µ`.
+#[inline(always)]
+fn unit_may_follow(toks: &Words<'_>) -> bool {
+    toks.peek_byte()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'%' || b == 0xc2)
 }
 
 /// Scans a text message and calls `emit` with each token's parts, in order: the tokens of
@@ -509,20 +565,20 @@ pub(super) fn scan_text<'a>(message: &'a str, emit: &mut impl FnMut(&[&'a str]))
         s: &message[..cut],
         i: 0,
     };
-    let mut count = 0;
-    let mut last_wild = false;
-    let mut out = |parts: Parts<'a>, count: &mut usize| {
+    // (tokens written, whether the last one is a variable)
+    let mut st = (0usize, false);
+    let mut out = |parts: Parts<'a>, st: &mut (usize, bool)| {
         let wild = parts.is_wild();
-        if wild && last_wild {
+        if wild && st.1 {
             return;
         }
-        last_wild = wild;
-        *count += 1;
+        st.1 = wild;
+        st.0 += 1;
         emit(parts.as_slice());
     };
     while let Some((tok, cls)) = toks.next() {
-        if count >= MAX_TOKENS {
-            out(Parts::one(WILD), &mut count);
+        if st.0 >= MAX_TOKENS {
+            out(Parts::one(WILD), &mut st);
             return;
         }
         // A quoted string over several tokens is one variable.
@@ -545,31 +601,32 @@ pub(super) fn scan_text<'a>(message: &'a str, emit: &mut impl FnMut(&[&'a str]))
                     .iter()
                     .rposition(|&c| c == q)
                     .map_or(last.len(), |p| p + 1);
-                out(Parts::of(&[WILD, &last[close..]]), &mut count);
+                out(Parts::of(&[WILD, &last[close..]]), &mut st);
                 continue;
             }
         }
+        // The commonest token of all, a plain variable (a number, an id): after another
+        // variable, nothing to write unless a unit joins it.
+        if st.1 && is_plain_variable(tok, cls) && !unit_may_follow(&toks) {
+            continue;
+        }
         let masked = mask_classed(tok, cls);
         // A unit or a time zone (a letter, `%` or `µ` first) joins the variable before it.
-        if masked.is_wild()
-            && toks
-                .peek_byte()
-                .is_some_and(|b| b.is_ascii_alphabetic() || b == b'%' || b == 0xc2)
-        {
+        if masked.is_wild() && unit_may_follow(&toks) {
             let mut ahead = toks.clone();
             if let Some((next, _)) = ahead.next() {
                 let (lead, core, trail) = split3(next);
                 if lead.is_empty() && joins_variable(core) {
                     toks = ahead;
-                    out(Parts::of(&[WILD, trail]), &mut count);
+                    out(Parts::of(&[WILD, trail]), &mut st);
                     continue;
                 }
             }
         }
-        out(masked, &mut count);
+        out(masked, &mut st);
     }
     if cut < message.len() {
-        out(Parts::one(WILD), &mut count);
+        out(Parts::one(WILD), &mut st);
     }
 }
 

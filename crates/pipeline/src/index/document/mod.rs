@@ -406,7 +406,14 @@ impl<'c> DocumentBuilder<'c> {
                     out.push(b',');
                 }
                 out.extend_from_slice(b"\"pattern\":{\"id\":");
-                push_str(out, &self.pattern);
+                // Pattern ids are hex digits: no escaping.
+                if self.pattern.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                    out.push(b'"');
+                    out.extend_from_slice(self.pattern.as_bytes());
+                    out.push(b'"');
+                } else {
+                    push_str(out, &self.pattern);
+                }
                 out.push(b'}');
             }
             out.push(b'}');
