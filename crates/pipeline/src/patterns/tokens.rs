@@ -142,8 +142,11 @@ fn lambda_prefix(s: &str) -> Option<([Cow<'static, str>; 2], &str)> {
 
 /// The level and the rest of a Lambda runtime line (see [`lambda_prefix`]).
 fn lambda_split(s: &str) -> Option<(&str, &str)> {
-    // Cheap refusals first: most messages are not runtime lines.
-    if !s.as_bytes().first().is_some_and(u8::is_ascii_digit) || !s.as_bytes().contains(&b'\t') {
+    // Cheap refusals first: most messages are not runtime lines (whose time starts with four
+    // digits).
+    if !s.as_bytes().get(..4).is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+        || !s.as_bytes().contains(&b'\t')
+    {
         return None;
     }
     let mut parts = s.splitn(4, '\t');
@@ -472,14 +475,33 @@ impl<'a> Iterator for Words<'a> {
             return None;
         }
         let start = i;
-        let mut cls = 0;
-        while i < b.len() {
-            let c = CLASS[b[i] as usize];
-            if c == C_WS {
+        // The end: eight bytes at a time to one at or below a space, then a byte at a time
+        // (a control character that is not whitespace belongs to the token).
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        i += 1;
+        loop {
+            while i + 8 <= b.len() {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(&b[i..i + 8]);
+                let w = u64::from_le_bytes(w);
+                let low = w.wrapping_sub(ONES * 0x21) & !w & (ONES * 0x80);
+                if low != 0 {
+                    i += (low.trailing_zeros() / 8) as usize;
+                    break;
+                }
+                i += 8;
+            }
+            while i < b.len() && b[i] > b' ' {
+                i += 1;
+            }
+            if i == b.len() || CLASS[b[i] as usize] == C_WS {
                 break;
             }
-            cls |= c;
             i += 1;
+        }
+        let mut cls = 0;
+        for &c in &b[start..i] {
+            cls |= CLASS[c as usize];
         }
         self.i = i;
         // Whitespace is ASCII: both ends are on char boundaries.
@@ -1053,10 +1075,16 @@ mod tests {
             " a  b\tc\nd\re\x0cf\x0bg ",
             "é µ\u{a0}x",
             "  lead and trail  ",
+            "aaaaaaaaaaaa\x0bbbbbbbbbbbbbbbb cccccccccccccccccccc\x01dddd  eeeeeeeeeeeeeeeee\tffffffff",
+            "\x01\x02\x03\x04\x05\x06\x07\x08 x\x1f\x7f\u{80}é0123456789=:/.,\nlong-token-of-all-sorts-1234567",
+            "12345678 123456789 1234567 abcdefghijklmnop\r\n",
         ];
         for t in texts {
-            let ours: Vec<&str> = Words { s: t, i: 0 }.map(|(w, _)| w).collect();
-            let std: Vec<&str> = t.split_ascii_whitespace().collect();
+            let ours: Vec<(&str, u8)> = Words { s: t, i: 0 }.collect();
+            let std: Vec<(&str, u8)> = t
+                .split_ascii_whitespace()
+                .map(|w| (w, w.bytes().fold(0, |c, b| c | CLASS[b as usize])))
+                .collect();
             assert_eq!(ours, std, "{t:?}");
         }
     }
