@@ -113,7 +113,7 @@ const DATE_WORDS: [&str; 37] = [
 /// The tokens of `message`, variables masked.
 pub fn tokenize(message: &str) -> Vec<Cow<'_, str>> {
     let mut out = Vec::new();
-    let trimmed = message.trim_matches(|c: char| c.is_ascii_whitespace());
+    let trimmed = message.trim_ascii();
     if let Some((prefix, rest)) = lambda_prefix(trimmed)
         && looks_like_object(rest)
         && json_tokens(rest, &mut out)
@@ -589,7 +589,7 @@ pub(super) fn scan_text<'a>(message: &'a str, emit: &mut impl FnMut(&[&'a str]))
     };
     // (tokens written, whether the last one is a variable)
     let mut st = (0usize, false);
-    let mut out = |parts: Parts<'a>, st: &mut (usize, bool)| {
+    let mut out = |parts: &Parts<'a>, st: &mut (usize, bool)| {
         let wild = parts.is_wild();
         if wild && st.1 {
             return;
@@ -600,7 +600,7 @@ pub(super) fn scan_text<'a>(message: &'a str, emit: &mut impl FnMut(&[&'a str]))
     };
     while let Some((tok, cls)) = toks.next() {
         if st.0 >= MAX_TOKENS {
-            out(Parts::one(WILD), &mut st);
+            out(&Parts::one(WILD), &mut st);
             return;
         }
         // A quoted string over several tokens is one variable.
@@ -623,7 +623,7 @@ pub(super) fn scan_text<'a>(message: &'a str, emit: &mut impl FnMut(&[&'a str]))
                     .iter()
                     .rposition(|&c| c == q)
                     .map_or(last.len(), |p| p + 1);
-                out(Parts::of(&[WILD, &last[close..]]), &mut st);
+                out(&Parts::of(&[WILD, &last[close..]]), &mut st);
                 continue;
             }
         }
@@ -640,15 +640,15 @@ pub(super) fn scan_text<'a>(message: &'a str, emit: &mut impl FnMut(&[&'a str]))
                 let (lead, core, trail) = split3(next);
                 if lead.is_empty() && joins_variable(core) {
                     toks = ahead;
-                    out(Parts::of(&[WILD, trail]), &mut st);
+                    out(&Parts::of(&[WILD, trail]), &mut st);
                     continue;
                 }
             }
         }
-        out(masked, &mut st);
+        out(&masked, &mut st);
     }
     if cut < message.len() {
-        out(Parts::one(WILD), &mut st);
+        out(&Parts::one(WILD), &mut st);
     }
 }
 
@@ -672,7 +672,7 @@ pub(crate) fn skeleton<'a>(
     max: usize,
 ) -> Option<Vec<Cow<'a, str>>> {
     key.clear();
-    let trimmed = message.trim_matches(|c: char| c.is_ascii_whitespace());
+    let trimmed = message.trim_ascii();
     let object = match lambda_split(trimmed) {
         Some((level, rest)) if looks_like_object(rest) => Some((Some(level), rest)),
         _ if looks_like_object(trimmed) => Some((None, trimmed)),
