@@ -76,6 +76,117 @@ pub(crate) fn json_skeleton(
     s.top().is_some()
 }
 
+/// What a member's key makes of a string value: its type, its value (level keys) or its
+/// masked text (message keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// Any other key: the value's type.
+    Other,
+    /// A level key (`level`, ...).
+    Level,
+    /// A message key (`msg`, ...).
+    Message,
+}
+
+/// A JSON skeleton written from another parser's walk over the message (the document
+/// builder's validating pass, `index::document::probe`), in the format [`json_skeleton`]
+/// writes: the same key for the same message when its keys and values hold no escapes, and
+/// a key that decides the tokens in any case (keys and strings are written as the walk
+/// decodes them). Only a walk of the whole message, that found it valid, may be used.
+pub(crate) mod from_walk {
+    use super::*;
+
+    /// A skeleton starts (its object comes next, through [`object`] at depth 0): `key` is
+    /// cleared.
+    pub(crate) fn start(key: &mut Vec<u8>) {
+        key.clear();
+        key.push(START);
+    }
+
+    /// A member's key, in an object whose members are written; its role.
+    pub(crate) fn member(key: &mut Vec<u8>, name: &str) -> Role {
+        key.extend_from_slice(name.as_bytes());
+        let b = name.as_bytes();
+        if is_named(b, &LEVEL) {
+            Role::Level
+        } else if is_named(b, &MESSAGE) {
+            Role::Message
+        } else {
+            Role::Other
+        }
+    }
+
+    /// An object value at `depth` (the message's own object is 0) opens: whether its
+    /// members are written (else it is one `<object>` and nothing below it is written).
+    pub(crate) fn object(key: &mut Vec<u8>, depth: usize) -> bool {
+        if depth <= READ_DEPTH {
+            key.push(OBJ);
+            true
+        } else {
+            key.push(DEEP);
+            false
+        }
+    }
+
+    /// The end of an object whose members were written.
+    pub(crate) fn end(key: &mut Vec<u8>) {
+        key.push(END);
+    }
+
+    /// An array value (nothing in it is written).
+    pub(crate) fn array(key: &mut Vec<u8>) {
+        key.push(ARR);
+    }
+
+    /// A number value.
+    pub(crate) fn number(key: &mut Vec<u8>) {
+        key.push(NUM);
+    }
+
+    /// A `true` or `false` value.
+    pub(crate) fn boolean(key: &mut Vec<u8>) {
+        key.push(BOOL);
+    }
+
+    /// A `null` value.
+    pub(crate) fn null(key: &mut Vec<u8>) {
+        key.push(NULL);
+    }
+
+    /// A string value (`decoded`) of a member with `role`; `escaped` when it was written
+    /// with an escape (or may have been).
+    pub(crate) fn string(key: &mut Vec<u8>, role: Role, decoded: &str, escaped: bool) {
+        match role {
+            Role::Other => key.push(STR),
+            Role::Level => {
+                let v = decoded.as_bytes();
+                if escaped || (v.len() <= 16 && v.iter().all(u8::is_ascii_alphabetic)) {
+                    key.push(RAW);
+                    key.extend_from_slice(v);
+                    key.push(RAW);
+                } else {
+                    key.push(STR);
+                }
+            }
+            Role::Message => {
+                key.push(TEXT);
+                masked(key, decoded);
+                key.push(TEXT);
+            }
+        }
+    }
+}
+
+/// A message key's text as its tokens mask it.
+fn masked(key: &mut Vec<u8>, text: &str) {
+    scan_text(text, &mut |parts| {
+        for p in parts {
+            key.extend_from_slice(p.as_bytes());
+        }
+        key.push(0xff);
+    });
+}
+
 struct Scan<'m, 'k> {
     b: &'m [u8],
     text: &'m str,
@@ -368,15 +479,8 @@ impl Scan<'_, '_> {
         }
     }
 
-    /// A message key's text as its tokens mask it.
     fn masked(&mut self, text: &str) {
-        let key = &mut *self.key;
-        scan_text(text, &mut |parts| {
-            for p in parts {
-                key.extend_from_slice(p.as_bytes());
-            }
-            key.push(0xff);
-        });
+        masked(self.key, text);
     }
 }
 
@@ -425,13 +529,13 @@ fn is_named(name: &[u8], list: &KeyList) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::super::tokens::{skeleton, tokenize};
     use super::*;
     use std::collections::HashMap;
 
     /// A small deterministic generator (xorshift).
-    struct Rng(u64);
+    pub(crate) struct Rng(pub(crate) u64);
 
     impl Rng {
         fn next(&mut self) -> u64 {
@@ -530,7 +634,9 @@ mod tests {
         out.push('}');
     }
 
-    fn message(r: &mut Rng) -> String {
+    /// A JSON message (sometimes after a Lambda prefix, sometimes a byte off) from a few
+    /// thousand shapes, with values varying anywhere in them.
+    pub(crate) fn message(r: &mut Rng) -> String {
         let mut shape = Rng((1 + r.below(3000)).wrapping_mul(0x2545_f491_4f6c_dd1d));
         let mut m = String::new();
         if shape.below(4) == 0 {

@@ -4,6 +4,7 @@
 //! ([`Capture`]), so a message is parsed once whatever reads it.
 
 use super::*;
+use crate::patterns::skeleton::{Role, from_walk};
 use crate::shape::capture::{Capture, Ctx, Field, JsonKinds, Slot, Val, slot as slot_of};
 
 /// What the validating pass found.
@@ -29,6 +30,11 @@ pub(super) struct Probe {
     pub(super) keys: Vec<u64>,
     /// Walk to the end even once a rewrite is known to be needed (a capture is on).
     pub(super) keep_going: bool,
+    /// Write the message's pattern skeleton ([`crate::patterns`]) to `skeleton` on the way.
+    pub(super) skeleton_on: bool,
+    /// The skeleton of the last message checked with `skeleton_on`: meaningful only when the
+    /// check said [`Check::Clean`].
+    pub(super) skeleton: Vec<u8>,
 }
 
 impl Probe {
@@ -48,6 +54,10 @@ impl Probe {
         self.keys.clear();
         self.keep_going = capture.is_some();
         let kinds = capture.as_ref().map_or(JsonKinds::default(), |c| c.kinds);
+        let skel = self.skeleton_on.then(|| {
+            from_walk::start(&mut self.skeleton);
+            (0, Role::Other)
+        });
         let mut de = serde_json::Deserializer::from_str(object);
         let walked = Walk {
             probe: self,
@@ -57,6 +67,7 @@ impl Probe {
             field: None,
             depth: 1,
             top: true,
+            skel,
         }
         .deserialize(&mut de)
         .and_then(|()| de.end());
@@ -88,6 +99,9 @@ pub(super) struct Walk<'p, 'm> {
     pub(super) depth: usize,
     /// The message's own value, which must be an object.
     pub(super) top: bool,
+    /// Where the value is written in the pattern skeleton, if it is: its object depth (the
+    /// message's own object is 0) and its key's role.
+    pub(super) skel: Option<(usize, Role)>,
 }
 
 impl<'m> DeserializeSeed<'m> for Walk<'_, 'm> {
@@ -106,24 +120,45 @@ impl<'m> Visitor<'m> for Walk<'_, 'm> {
     }
 
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
+        if self.skel.is_some() {
+            from_walk::boolean(&mut self.probe.skeleton);
+        }
         self.scalar(|| Val::Bool(v))
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
+        if self.skel.is_some() {
+            from_walk::number(&mut self.probe.skeleton);
+        }
         self.scalar(|| Val::I64(v))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
+        if self.skel.is_some() {
+            from_walk::number(&mut self.probe.skeleton);
+        }
         self.scalar(|| Val::U64(v))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        if self.skel.is_some() {
+            from_walk::number(&mut self.probe.skeleton);
+        }
         self.scalar(|| Val::F64(v))
     }
     fn visit_borrowed_str<E: de::Error>(self, v: &'m str) -> Result<(), E> {
+        if let Some((_, role)) = self.skel {
+            from_walk::string(&mut self.probe.skeleton, role, v, false);
+        }
         self.scalar(|| Val::Str(Cow::Borrowed(v)))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        if let Some((_, role)) = self.skel {
+            from_walk::string(&mut self.probe.skeleton, role, v, true);
+        }
         self.scalar(|| Val::Str(Cow::Owned(v.to_owned())))
     }
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        if self.skel.is_some() {
+            from_walk::null(&mut self.probe.skeleton);
+        }
         self.scalar(|| Val::Null)
     }
 
@@ -133,6 +168,9 @@ impl<'m> Visitor<'m> for Walk<'_, 'm> {
         }
         if let (Some(c), Some(f)) = (self.capture.as_deref_mut(), self.field) {
             c.set(f, Val::Array);
+        }
+        if self.skel.is_some() {
+            from_walk::array(&mut self.probe.skeleton);
         }
         if self.depth > self.probe.max_depth {
             self.probe.flags |= DEPTH;
@@ -151,6 +189,7 @@ impl<'m> Visitor<'m> for Walk<'_, 'm> {
                 field: None,
                 depth: self.depth + 1,
                 top: false,
+                skel: None,
             })?
             .is_some()
         {}
@@ -161,6 +200,11 @@ impl<'m> Visitor<'m> for Walk<'_, 'm> {
         if let (Some(c), Some(f)) = (self.capture.as_deref_mut(), self.field) {
             c.set(f, Val::Object);
         }
+        // The object's members are written to the skeleton at this depth, if any.
+        let members = match self.skel {
+            Some((d, _)) => from_walk::object(&mut self.probe.skeleton, d).then_some(d),
+            None => None,
+        };
         let watch = if self.capture.is_some() {
             self.ctx
         } else {
@@ -179,11 +223,12 @@ impl<'m> Visitor<'m> for Walk<'_, 'm> {
             }
         }
         let base = self.probe.keys.len();
-        while let Some((dots, slot)) = map.next_key_seed(Key {
+        while let Some((dots, slot, role)) = map.next_key_seed(Key {
             probe: &mut *self.probe,
             depth: self.depth,
             base,
             watch: watch.map(|ctx| (self.kinds, ctx)),
+            skel: members.is_some(),
         })? {
             if self.probe.flags != 0 && !self.probe.keep_going {
                 return Err(stop());
@@ -199,7 +244,11 @@ impl<'m> Visitor<'m> for Walk<'_, 'm> {
                 field: slot.map(|s| s.field),
                 depth: self.depth + 1 + dots,
                 top: false,
+                skel: members.map(|d| (d + 1, role)),
             })?;
+        }
+        if members.is_some() {
+            from_walk::end(&mut self.probe.skeleton);
         }
         self.probe.keys.truncate(base);
         Ok(())
@@ -227,29 +276,36 @@ pub(super) struct Key<'p> {
     pub(super) base: usize,
     /// The parsers on and the object's role, when its keys are watched.
     pub(super) watch: Option<(JsonKinds, Ctx)>,
+    /// Write the key to the pattern skeleton.
+    pub(super) skel: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for Key<'_> {
-    type Value = (usize, Option<Slot>);
+    type Value = (usize, Option<Slot>, Role);
 
     fn deserialize<D: Deserializer<'de>>(
         self,
         deserializer: D,
-    ) -> Result<(usize, Option<Slot>), D::Error> {
+    ) -> Result<(usize, Option<Slot>, Role), D::Error> {
         deserializer.deserialize_str(self)
     }
 }
 
 impl<'de> Visitor<'de> for Key<'_> {
-    type Value = (usize, Option<Slot>);
+    type Value = (usize, Option<Slot>, Role);
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a key")
     }
 
-    fn visit_str<E: de::Error>(self, key: &str) -> Result<(usize, Option<Slot>), E> {
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<(usize, Option<Slot>, Role), E> {
         let slot = self.watch.and_then(|(kinds, ctx)| slot_of(kinds, ctx, key));
         let p = self.probe;
+        let role = if self.skel {
+            from_walk::member(&mut p.skeleton, key)
+        } else {
+            Role::Other
+        };
         p.fields += 1;
         if p.fields > p.max_fields {
             p.flags |= FIELDS;
@@ -267,7 +323,7 @@ impl<'de> Visitor<'de> for Key<'_> {
             p.flags |= DUPLICATE;
         }
         p.keys.push(h);
-        Ok((dots.unwrap_or(0), slot))
+        Ok((dots.unwrap_or(0), slot, role))
     }
 }
 
