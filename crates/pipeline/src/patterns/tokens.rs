@@ -449,14 +449,26 @@ struct Words<'a> {
 }
 
 impl<'a> Words<'a> {
-    /// The first byte of the next token, without taking it.
-    fn peek_byte(&self) -> Option<u8> {
+    /// The tokens of `s`.
+    fn new(s: &'a str) -> Words<'a> {
+        let mut w = Words { s, i: 0 };
+        w.skip_space();
+        w
+    }
+
+    /// Past the whitespace at `i`: the next token starts there (the invariant between calls).
+    #[inline(always)]
+    fn skip_space(&mut self) {
         let b = self.s.as_bytes();
-        let mut i = self.i;
-        while i < b.len() && CLASS[b[i] as usize] == C_WS {
-            i += 1;
+        while self.i < b.len() && CLASS[b[self.i] as usize] == C_WS {
+            self.i += 1;
         }
-        b.get(i).copied()
+    }
+
+    /// The first byte of the next token, without taking it.
+    #[inline(always)]
+    fn peek_byte(&self) -> Option<u8> {
+        self.s.as_bytes().get(self.i).copied()
     }
 }
 
@@ -467,11 +479,7 @@ impl<'a> Iterator for Words<'a> {
     fn next(&mut self) -> Option<(&'a str, u8)> {
         let b = self.s.as_bytes();
         let mut i = self.i;
-        while i < b.len() && CLASS[b[i] as usize] == C_WS {
-            i += 1;
-        }
-        if i == b.len() {
-            self.i = i;
+        if i >= b.len() {
             return None;
         }
         let start = i;
@@ -504,6 +512,7 @@ impl<'a> Iterator for Words<'a> {
             cls |= CLASS[c as usize];
         }
         self.i = i;
+        self.skip_space();
         // Whitespace is ASCII: both ends are on char boundaries.
         Some((&self.s[start..i], cls))
     }
@@ -583,10 +592,7 @@ fn unit_may_follow(toks: &Words<'_>) -> bool {
 /// [`tokenize`], without allocating. Consecutive variables are one; at most [`MAX_TOKENS`].
 pub(super) fn scan_text<'a>(message: &'a str, emit: &mut impl FnMut(&[&'a str])) {
     let cut = floor_boundary(message, MAX_SCAN_BYTES);
-    let mut toks = Words {
-        s: &message[..cut],
-        i: 0,
-    };
+    let mut toks = Words::new(&message[..cut]);
     // (tokens written, whether the last one is a variable)
     let mut st = (0usize, false);
     let mut out = |parts: &Parts<'a>, st: &mut (usize, bool)| {
@@ -1059,7 +1065,7 @@ mod tests {
     #[test]
     fn classed_masking_is_masking() {
         for t in sample_tokens() {
-            let mut words = Words { s: &t, i: 0 };
+            let mut words = Words::new(&t);
             let (w, cls) = words.next().expect("a token");
             assert_eq!(w, t);
             assert_eq!(mask_classed(w, cls).as_slice(), mask(w).as_slice(), "{t:?}");
@@ -1080,7 +1086,7 @@ mod tests {
             "12345678 123456789 1234567 abcdefghijklmnop\r\n",
         ];
         for t in texts {
-            let ours: Vec<(&str, u8)> = Words { s: t, i: 0 }.collect();
+            let ours: Vec<(&str, u8)> = Words::new(t).collect();
             let std: Vec<(&str, u8)> = t
                 .split_ascii_whitespace()
                 .map(|w| (w, w.bytes().fold(0, |c, b| c | CLASS[b as usize])))
