@@ -521,7 +521,8 @@ impl<'a> Iterator for Words<'a> {
 /// Whether `b` holds `...`.
 #[inline]
 fn has_leader(b: &[u8]) -> bool {
-    b.windows(3).any(|w| w == b"...")
+    b.windows(3)
+        .any(|w| w[0] == b'.' && w[1] == b'.' && w[2] == b'.')
 }
 
 /// [`mask`], first sorting the token by the classes of its bytes (`cls`, from [`Words`]):
