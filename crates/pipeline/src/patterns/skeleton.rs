@@ -204,7 +204,9 @@ fn specials(w: u64) -> u64 {
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let q = w ^ (ONES * u64::from(b'"'));
     let bs = w ^ (ONES * u64::from(b'\\'));
-    ((q.wrapping_sub(ONES) & !q) | (bs.wrapping_sub(ONES) & !bs) | (w.wrapping_sub(ONES * 0x20) & !w))
+    ((q.wrapping_sub(ONES) & !q)
+        | (bs.wrapping_sub(ONES) & !bs)
+        | (w.wrapping_sub(ONES * 0x20) & !w))
         & HIGH
 }
 
@@ -447,7 +449,8 @@ impl Scan<'_, '_> {
                         self.key.push(TEXT);
                         let raw = &self.text[vs..ve];
                         if escaped {
-                            let decoded: String = serde_json::from_str(&self.text[vs - 1..=ve]).ok()?;
+                            let decoded: String =
+                                serde_json::from_str(&self.text[vs - 1..=ve]).ok()?;
                             self.masked(&decoded);
                         } else {
                             self.masked(raw);
@@ -525,7 +528,10 @@ fn is_named(name: &[u8], list: &KeyList) -> bool {
         && list.lengths & (1 << name.len()) != 0
         && f < 26
         && list.firsts & (1 << f) != 0
-        && list.keys.iter().any(|l| l.as_bytes().eq_ignore_ascii_case(name))
+        && list
+            .keys
+            .iter()
+            .any(|l| l.as_bytes().eq_ignore_ascii_case(name))
 }
 
 #[cfg(test)]
@@ -603,7 +609,11 @@ pub(crate) mod tests {
             0 | 1 => {
                 // Strings stay strings mostly (a kind change is an easy difference).
                 let pick = r.pick(SCALARS);
-                out.push_str(if shape.below(2) == 0 { pick } else { SCALARS[(shape.below(SCALARS.len() as u64)) as usize] });
+                out.push_str(if shape.below(2) == 0 {
+                    pick
+                } else {
+                    SCALARS[(shape.below(SCALARS.len() as u64)) as usize]
+                });
             }
             2 | 3 => object(shape, r, depth + 1, out),
             _ => {
@@ -677,7 +687,7 @@ pub(crate) mod tests {
             }
             if key.first() == Some(&START) {
                 fast += 1;
-                assert_eq!(tokens.iter().find(|t| *t == "{").is_some(), true, "{m:?}");
+                assert!(tokens.iter().any(|t| t == "{"), "{m:?}");
             }
             json += usize::from(tokens.iter().any(|t| t == "{"));
             match seen.get(&key) {
@@ -689,7 +699,10 @@ pub(crate) mod tests {
         }
         // The cases are hard ones: still, most JSON messages take the skeleton.
         assert!(fast > 10_000 && json > fast, "{fast} of {json}");
-        eprintln!("{fast} of {json} JSON messages took the skeleton, {} distinct", seen.len());
+        eprintln!(
+            "{fast} of {json} JSON messages took the skeleton, {} distinct",
+            seen.len()
+        );
         assert!(seen.len() < 30_000, "{}", seen.len());
     }
 
@@ -730,6 +743,11 @@ pub(crate) mod tests {
             assert!(!ok(bad, &mut key), "{bad}");
         }
         // A bound on the skeleton's length.
-        assert!(!json_skeleton(None, r#"{"aaaaaaaa":1,"bbbbbbbb":2}"#, &mut key, 12));
+        assert!(!json_skeleton(
+            None,
+            r#"{"aaaaaaaa":1,"bbbbbbbb":2}"#,
+            &mut key,
+            12
+        ));
     }
 }

@@ -144,7 +144,10 @@ fn lambda_prefix(s: &str) -> Option<([Cow<'static, str>; 2], &str)> {
 fn lambda_split(s: &str) -> Option<(&str, &str)> {
     // Cheap refusals first: most messages are not runtime lines (whose time starts with four
     // digits).
-    if !s.as_bytes().get(..4).is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+    if !s
+        .as_bytes()
+        .get(..4)
+        .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
         || !s.as_bytes().contains(&b'\t')
     {
         return None;
@@ -577,8 +580,10 @@ fn is_plain_variable(tok: &str, cls: u8) -> bool {
     cls & (C_DIGIT | C_EQ | C_COLON) == C_DIGIT
         && b.len() <= MAX_TOKEN_BYTES
         && (cls & C_DOT == 0 || !has_leader(b))
-        && b.first().is_some_and(|&f| f.is_ascii_alphanumeric() || f >= 0x80)
-        && b.last().is_some_and(|&l| l.is_ascii_alphanumeric() || l >= 0x80)
+        && b.first()
+            .is_some_and(|&f| f.is_ascii_alphanumeric() || f >= 0x80)
+        && b.last()
+            .is_some_and(|&l| l.is_ascii_alphanumeric() || l >= 0x80)
 }
 
 /// Whether the next token may be a unit or a time zone joining a variable before it: it
@@ -1037,7 +1042,11 @@ mod tests {
     fn sample_tokens() -> Vec<String> {
         let mut toks: Vec<String> = crate::patterns::tests::loghub()
             .iter()
-            .flat_map(|(_, m, _)| m.split_ascii_whitespace().map(str::to_string).collect::<Vec<_>>())
+            .flat_map(|(_, m, _)| {
+                m.split_ascii_whitespace()
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
             .collect();
         let alphabet = [
             "a", "Mon", "dec", "kb", "x", "7", "0", "=", ":", "/", ".", "...", "(", ")", "[", "]",
@@ -1055,7 +1064,7 @@ mod tests {
                 t.push_str(alphabet[(x % alphabet.len() as u64) as usize]);
                 x /= alphabet.len() as u64;
             }
-            if r % 97 == 0 {
+            if r.is_multiple_of(97) {
                 t = t.repeat(1 + MAX_TOKEN_BYTES / t.len());
             }
             toks.push(t);

@@ -997,10 +997,15 @@ mod tests {
                 assert_eq!(probe.skeleton, key, "{m:?}");
                 same += 1;
             }
-            let first = seen.entry(probe.skeleton.clone()).or_insert_with(|| tokens.clone());
+            let first = seen
+                .entry(probe.skeleton.clone())
+                .or_insert_with(|| tokens.clone());
             assert_eq!(*first, tokens, "{m:?}");
         }
-        assert!(clean > 5_000 && same > 2_000, "{clean} clean, {same} the same");
+        assert!(
+            clean > 5_000 && same > 2_000,
+            "{clean} clean, {same} the same"
+        );
     }
 
     #[test]
