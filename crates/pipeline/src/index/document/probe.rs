@@ -101,7 +101,7 @@ pub(super) struct Walk<'p, 'm> {
     pub(super) top: bool,
     /// Where the value is written in the pattern skeleton, if it is: its object depth (the
     /// message's own object is 0) and its key's role.
-    pub(super) skel: Option<(usize, Role)>,
+    pub(super) skel: Option<(u8, Role)>,
 }
 
 impl<'m> DeserializeSeed<'m> for Walk<'_, 'm> {
@@ -202,7 +202,7 @@ impl<'m> Visitor<'m> for Walk<'_, 'm> {
         }
         // The object's members are written to the skeleton at this depth, if any.
         let members = match self.skel {
-            Some((d, _)) => from_walk::object(&mut self.probe.skeleton, d).then_some(d),
+            Some((d, _)) => from_walk::object(&mut self.probe.skeleton, d.into()).then_some(d),
             None => None,
         };
         let watch = if self.capture.is_some() {
