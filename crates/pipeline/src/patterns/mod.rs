@@ -19,10 +19,10 @@
 //!    a message takes the most specific template of its leaf that it matches token for token
 //!    (a template's `<*>` takes any token). An exact-skeleton cache answers repeated shapes
 //!    without walking the leaf, and is asked before any token is built: a text message's key
-//!    is its masked tokens written into a reused buffer, a JSON message's its [`skeleton`]
-//!    (keys, value kinds, level values and masked message texts, read in one pass, or written
-//!    by the document builder's validating pass in the index path); tokens are built only on
-//!    a miss.
+//!    is its masked tokens written into a reused buffer, a JSON message's its skeleton
+//!    (`skeleton.rs`: keys, value kinds, level values and masked message texts, read in one
+//!    pass, or written by the document builder's validating pass in the index path); tokens
+//!    are built only on a miss.
 //! 3. **Generalisation by evidence, not by a similarity threshold**: where Drain merges a
 //!    message into the most similar template above a threshold (which merges "stored as
 //!    bytes" with "stored as values", "session opened" with "session closed"), a message that
