@@ -59,17 +59,33 @@ impl Probe {
             (0, Role::Other)
         });
         let mut de = serde_json::Deserializer::from_str(object);
-        let walked = Walk {
-            probe: self,
-            ctx: capture.is_some().then_some(Ctx::Top),
-            capture,
-            kinds,
-            field: None,
-            depth: 1,
-            top: true,
-            skel,
+        let ctx = capture.is_some().then_some(Ctx::Top);
+        // Two walks: the one that writes no skeleton has none of its checks.
+        let walked = if skel.is_some() {
+            Walk::<'_, '_, true> {
+                probe: self,
+                ctx,
+                capture,
+                kinds,
+                field: None,
+                depth: 1,
+                top: true,
+                skel,
+            }
+            .deserialize(&mut de)
+        } else {
+            Walk::<'_, '_, false> {
+                probe: self,
+                ctx,
+                capture,
+                kinds,
+                field: None,
+                depth: 1,
+                top: true,
+                skel,
+            }
+            .deserialize(&mut de)
         }
-        .deserialize(&mut de)
         .and_then(|()| de.end());
         let valid = walked.is_ok();
         let check = match walked {
@@ -87,7 +103,7 @@ pub(super) fn stop<E: de::Error>() -> E {
 }
 
 /// One value at `depth` (the level it has if it is an object or array).
-pub(super) struct Walk<'p, 'm> {
+pub(super) struct Walk<'p, 'm, const S: bool> {
     pub(super) probe: &'p mut Probe,
     /// Where captured values go; `None` where nothing below is captured.
     pub(super) capture: Option<&'p mut Capture<'m>>,
@@ -104,7 +120,7 @@ pub(super) struct Walk<'p, 'm> {
     pub(super) skel: Option<(u8, Role)>,
 }
 
-impl<'m> DeserializeSeed<'m> for Walk<'_, 'm> {
+impl<'m, const S: bool> DeserializeSeed<'m> for Walk<'_, 'm, S> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'m>>(self, deserializer: D) -> Result<(), D::Error> {
@@ -112,7 +128,7 @@ impl<'m> DeserializeSeed<'m> for Walk<'_, 'm> {
     }
 }
 
-impl<'m> Visitor<'m> for Walk<'_, 'm> {
+impl<'m, const S: bool> Visitor<'m> for Walk<'_, 'm, S> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -120,43 +136,43 @@ impl<'m> Visitor<'m> for Walk<'_, 'm> {
     }
 
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
-        if self.skel.is_some() {
+        if S && self.skel.is_some() {
             from_walk::boolean(&mut self.probe.skeleton);
         }
         self.scalar(|| Val::Bool(v))
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
-        if self.skel.is_some() {
+        if S && self.skel.is_some() {
             from_walk::number(&mut self.probe.skeleton);
         }
         self.scalar(|| Val::I64(v))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
-        if self.skel.is_some() {
+        if S && self.skel.is_some() {
             from_walk::number(&mut self.probe.skeleton);
         }
         self.scalar(|| Val::U64(v))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
-        if self.skel.is_some() {
+        if S && self.skel.is_some() {
             from_walk::number(&mut self.probe.skeleton);
         }
         self.scalar(|| Val::F64(v))
     }
     fn visit_borrowed_str<E: de::Error>(self, v: &'m str) -> Result<(), E> {
-        if let Some((_, role)) = self.skel {
+        if let (true, Some((_, role))) = (S, self.skel) {
             from_walk::string(&mut self.probe.skeleton, role, v, false);
         }
         self.scalar(|| Val::Str(Cow::Borrowed(v)))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
-        if let Some((_, role)) = self.skel {
+        if let (true, Some((_, role))) = (S, self.skel) {
             from_walk::string(&mut self.probe.skeleton, role, v, true);
         }
         self.scalar(|| Val::Str(Cow::Owned(v.to_owned())))
     }
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        if self.skel.is_some() {
+        if S && self.skel.is_some() {
             from_walk::null(&mut self.probe.skeleton);
         }
         self.scalar(|| Val::Null)
@@ -169,7 +185,7 @@ impl<'m> Visitor<'m> for Walk<'_, 'm> {
         if let (Some(c), Some(f)) = (self.capture.as_deref_mut(), self.field) {
             c.set(f, Val::Array);
         }
-        if self.skel.is_some() {
+        if S && self.skel.is_some() {
             from_walk::array(&mut self.probe.skeleton);
         }
         if self.depth > self.probe.max_depth {
@@ -181,7 +197,7 @@ impl<'m> Visitor<'m> for Walk<'_, 'm> {
             return Ok(());
         }
         while seq
-            .next_element_seed(Walk {
+            .next_element_seed(Walk::<'_, '_, S> {
                 probe: &mut *self.probe,
                 capture: None,
                 kinds: self.kinds,
@@ -202,8 +218,8 @@ impl<'m> Visitor<'m> for Walk<'_, 'm> {
         }
         // The object's members are written to the skeleton at this depth, if any.
         let members = match self.skel {
-            Some((d, _)) => from_walk::object(&mut self.probe.skeleton, d.into()).then_some(d),
-            None => None,
+            Some((d, _)) if S => from_walk::object(&mut self.probe.skeleton, d.into()).then_some(d),
+            _ => None,
         };
         let watch = if self.capture.is_some() {
             self.ctx
@@ -223,7 +239,7 @@ impl<'m> Visitor<'m> for Walk<'_, 'm> {
             }
         }
         let base = self.probe.keys.len();
-        while let Some((dots, slot, role)) = map.next_key_seed(Key {
+        while let Some((dots, slot, role)) = map.next_key_seed(Key::<'_, S> {
             probe: &mut *self.probe,
             depth: self.depth,
             base,
@@ -233,7 +249,7 @@ impl<'m> Visitor<'m> for Walk<'_, 'm> {
             if self.probe.flags != 0 && !self.probe.keep_going {
                 return Err(stop());
             }
-            map.next_value_seed(Walk {
+            map.next_value_seed(Walk::<'_, '_, S> {
                 probe: &mut *self.probe,
                 capture: match slot {
                     Some(_) => self.capture.as_deref_mut(),
@@ -247,7 +263,7 @@ impl<'m> Visitor<'m> for Walk<'_, 'm> {
                 skel: members.map(|d| (d + 1, role)),
             })?;
         }
-        if members.is_some() {
+        if S && members.is_some() {
             from_walk::end(&mut self.probe.skeleton);
         }
         self.probe.keys.truncate(base);
@@ -255,7 +271,7 @@ impl<'m> Visitor<'m> for Walk<'_, 'm> {
     }
 }
 
-impl<'m> Walk<'_, 'm> {
+impl<'m, const S: bool> Walk<'_, 'm, S> {
     pub(super) fn scalar<E: de::Error>(self, value: impl FnOnce() -> Val<'m>) -> Result<(), E> {
         if self.top {
             return Err(E::custom("not an object"));
@@ -269,7 +285,7 @@ impl<'m> Walk<'_, 'm> {
 
 /// One key of an object at `depth`; its value is the number of dots in it, and the capture
 /// slot it leads to when the object is watched.
-pub(super) struct Key<'p> {
+pub(super) struct Key<'p, const S: bool> {
     pub(super) probe: &'p mut Probe,
     pub(super) depth: usize,
     /// Where the object's key hashes start on the probe's stack.
@@ -280,7 +296,7 @@ pub(super) struct Key<'p> {
     pub(super) skel: bool,
 }
 
-impl<'de> DeserializeSeed<'de> for Key<'_> {
+impl<'de, const S: bool> DeserializeSeed<'de> for Key<'_, S> {
     type Value = (usize, Option<Slot>, Role);
 
     fn deserialize<D: Deserializer<'de>>(
@@ -291,7 +307,7 @@ impl<'de> DeserializeSeed<'de> for Key<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for Key<'_> {
+impl<'de, const S: bool> Visitor<'de> for Key<'_, S> {
     type Value = (usize, Option<Slot>, Role);
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -301,7 +317,7 @@ impl<'de> Visitor<'de> for Key<'_> {
     fn visit_str<E: de::Error>(self, key: &str) -> Result<(usize, Option<Slot>, Role), E> {
         let slot = self.watch.and_then(|(kinds, ctx)| slot_of(kinds, ctx, key));
         let p = self.probe;
-        let role = if self.skel {
+        let role = if S && self.skel {
             from_walk::member(&mut p.skeleton, key)
         } else {
             Role::Other
