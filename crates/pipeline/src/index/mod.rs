@@ -208,11 +208,10 @@ pub fn bulk_chunks_counted(
         } else {
             out.extend_from_slice(b"}}\n");
         }
-        if let Some(m) = miner.as_deref_mut() {
-            let seen = m.observe(&batch.log_group, &e.message, e.timestamp);
-            documents.set_pattern(Some(seen.id));
+        match miner.as_deref_mut() {
+            Some(m) => documents.push_merged_observed(out, e, count, m, &batch.log_group),
+            None => documents.push_merged(out, e, count),
         }
-        documents.push_merged(out, e, count);
         chunk.ends.push(out.len());
     }
     (chunks, documents.take_redacted())

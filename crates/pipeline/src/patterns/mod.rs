@@ -18,7 +18,11 @@
 //! 2. **A fixed-depth prefix tree**: templates are found under (token count, first token);
 //!    a message takes the most specific template of its leaf that it matches token for token
 //!    (a template's `<*>` takes any token). An exact-skeleton cache answers repeated shapes
-//!    without walking the leaf.
+//!    without walking the leaf, and is asked before any token is built: a text message's key
+//!    is its masked tokens written into a reused buffer, a JSON message's its skeleton
+//!    (`skeleton.rs`: keys, value kinds, level values and masked message texts, read in one
+//!    pass, or written by the document builder's validating pass in the index path); tokens
+//!    are built only on a miss.
 //! 3. **Generalisation by evidence, not by a similarity threshold**: where Drain merges a
 //!    message into the most similar template above a threshold (which merges "stored as
 //!    bytes" with "stored as values", "session opened" with "session closed"), a message that
@@ -54,6 +58,7 @@
 
 pub mod alerts;
 mod config;
+pub(crate) mod skeleton;
 mod tokens;
 
 pub(crate) use config::RawPatterns;
@@ -359,11 +364,19 @@ impl Group {
         seq: u64,
         limits: &Limits,
         key: &mut Vec<u8>,
+        skeleton: Option<&[u8]>,
     ) -> (usize, Outcome) {
         self.stats.messages += 1;
         self.used = seq;
         self.first_ms = Some(self.first_ms.map_or(time_ms, |f| f.min(time_ms)));
-        let built = tokens::skeleton(message, key);
+        let built = match skeleton {
+            Some(s) => {
+                key.clear();
+                key.extend_from_slice(s);
+                None
+            }
+            None => tokens::skeleton(message, key, MAX_CACHED_SKELETON),
+        };
         let cacheable = key.len() <= MAX_CACHED_SKELETON;
         let cached = self.cache.get(&key[..]).filter(|&&(slot, generation)| {
             self.gens[slot] == generation && self.slots[slot].is_some()
@@ -623,6 +636,19 @@ impl Miner {
     /// Learns from one message of `group` (at `time_ms`, milliseconds since the epoch; only
     /// reported back as first and last seen) and answers with its pattern.
     pub fn observe(&mut self, group: &str, message: &str, time_ms: i64) -> Observation<'_> {
+        self.observe_with(group, message, time_ms, None)
+    }
+
+    /// [`Miner::observe`], with the message's JSON skeleton when another pass over it wrote
+    /// one ([`skeleton::from_walk`]: the document builder's validating pass), so that it is
+    /// not read again.
+    pub(crate) fn observe_with(
+        &mut self,
+        group: &str,
+        message: &str,
+        time_ms: i64,
+        skeleton: Option<&[u8]>,
+    ) -> Observation<'_> {
         self.seq += 1;
         if self.bytes > self.limits.max_total_bytes {
             self.evict_groups(group);
@@ -639,7 +665,7 @@ impl Miner {
             .get_mut(group)
             .expect("the group was just inserted");
         let before = g.bytes();
-        let (slot, outcome) = g.observe(message, time_ms, seq, &limits, &mut self.key);
+        let (slot, outcome) = g.observe(message, time_ms, seq, &limits, &mut self.key, skeleton);
         let after = g.bytes();
         self.bytes = (self.bytes + after).saturating_sub(before);
         let t = g.get(slot);

@@ -3,7 +3,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::BufRead;
 
 /// The Loghub-2k development sets: (system, content, true event id), in file order.
-fn loghub() -> Vec<(String, String, String)> {
+pub(super) fn loghub() -> Vec<(String, String, String)> {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/testdata/loghub/loghub2k-dev.jsonl.gz"
@@ -518,4 +518,50 @@ fn a_merged_template_remembers_the_ids_it_took() {
     assert_eq!(g.len(), 1);
     assert_eq!(t.text(), "state of node <*>");
     assert_eq!(t.merged_ids().collect::<Vec<_>>(), [b.as_str()]);
+}
+
+/// The index path (where the document builder's pass writes a JSON message's skeleton) and
+/// `Miner::observe` (where the miner scans it, or tokenizes it) answer every message with the
+/// same pattern id: the skeletons only spare work.
+#[test]
+fn the_index_path_answers_as_observe_does() {
+    use crate::patterns::skeleton::tests::{Rng, message};
+    let no_env = |_: &str| None;
+    let config = crate::Config::from_toml("[patterns]\nenabled = true\n", &no_env).expect("valid");
+    let mut r = Rng(0x5851_f42d_4c95_7f2d);
+    let texts = loghub();
+    let mut messages: Vec<String> = Vec::new();
+    for i in 0..6_000 {
+        messages.push(message(&mut r));
+        if i % 2 == 0 {
+            messages.push(texts[(i * 7) % texts.len()].1.clone());
+        } else {
+            let level = ["INFO", "WARN", "error"][i % 3];
+            messages.push(format!(
+                r#"{{"level":"{level}","msg":"user {i} logged in","latency":{},"ctx":{{"region":"eu-west-1","ok":true,"deep":{{"a":{{"b":[{i}]}}}}}}}}"#,
+                i % 17
+            ));
+        }
+    }
+    let mut indexed = config.patterns.as_ref().expect("on").miner();
+    let mut observed = config.patterns.as_ref().expect("on").miner();
+    let (mut json, mut same) = (0, 0);
+    for chunk in messages.chunks(500) {
+        let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        let b = pipeline_batch("g", &refs);
+        let out = crate::process_batch_with(&config, "eu-west-1", &b, Some(&mut indexed));
+        let docs = documents(&out);
+        assert_eq!(docs.len(), chunk.len());
+        for (m, d) in chunk.iter().zip(&docs) {
+            let want = observed.observe("g", m, 0).id.to_string();
+            assert_eq!(d["cwlogs"]["pattern"]["id"], want.as_str(), "{m:?}");
+            json += usize::from(d.get("json").is_some());
+            same += 1;
+        }
+    }
+    // Most of the JSON messages went through the document builder's pass.
+    assert!(
+        json > 4_000 && same == messages.len(),
+        "{json} JSON of {same}"
+    );
 }

@@ -39,7 +39,7 @@ pub const MAX_JSON_FIELDS: usize = 48;
 const MAX_QUOTED_TOKENS: usize = 16;
 
 /// Keys whose string value is the message text: masked and kept, not reduced to its type.
-const MESSAGE_KEYS: &[&str] = &[
+pub(super) const MESSAGE_KEYS: &[&str] = &[
     "msg",
     "message",
     "error",
@@ -50,7 +50,7 @@ const MESSAGE_KEYS: &[&str] = &[
     "event",
 ];
 /// Keys whose short value is kept as a constant.
-const LEVEL_KEYS: &[&str] = &[
+pub(super) const LEVEL_KEYS: &[&str] = &[
     "level",
     "severity",
     "lvl",
@@ -113,7 +113,7 @@ const DATE_WORDS: [&str; 37] = [
 /// The tokens of `message`, variables masked.
 pub fn tokenize(message: &str) -> Vec<Cow<'_, str>> {
     let mut out = Vec::new();
-    let trimmed = message.trim_matches(|c: char| c.is_ascii_whitespace());
+    let trimmed = message.trim_ascii();
     if let Some((prefix, rest)) = lambda_prefix(trimmed)
         && looks_like_object(rest)
         && json_tokens(rest, &mut out)
@@ -136,6 +136,22 @@ fn looks_like_object(s: &str) -> bool {
 /// `TIMESTAMP\tREQUEST_ID\tLEVEL\tREST` as the Lambda runtimes print it: the prefix's tokens
 /// (the time and request id one variable, then the level) and the rest.
 fn lambda_prefix(s: &str) -> Option<([Cow<'static, str>; 2], &str)> {
+    let (level, rest) = lambda_split(s)?;
+    Some(([Cow::Borrowed(WILD), Cow::Owned(level.to_string())], rest))
+}
+
+/// The level and the rest of a Lambda runtime line (see [`lambda_prefix`]).
+fn lambda_split(s: &str) -> Option<(&str, &str)> {
+    // Cheap refusals first: most messages are not runtime lines (whose time starts with four
+    // digits).
+    if !s
+        .as_bytes()
+        .get(..4)
+        .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+        || !s.as_bytes().contains(&b'\t')
+    {
+        return None;
+    }
     let mut parts = s.splitn(4, '\t');
     let (time, id, level, rest) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
     let ok = time.len() >= 10
@@ -145,18 +161,21 @@ fn lambda_prefix(s: &str) -> Option<([Cow<'static, str>; 2], &str)> {
         && !level.is_empty()
         && level.len() <= 8
         && level.bytes().all(|b| b.is_ascii_uppercase());
-    ok.then(|| {
-        (
-            [Cow::Borrowed(WILD), Cow::Owned(level.to_string())],
-            rest.trim_start(),
-        )
-    })
+    ok.then(|| (level, rest.trim_start()))
 }
 
 /// Splits a token into its opening brackets and quotes, its core, and its closing punctuation
 /// (a closing bracket only when the core does not open it).
+#[inline(always)]
 fn split3(tok: &str) -> (&str, &str, &str) {
     let b = tok.as_bytes();
+    // Most tokens neither open nor close with punctuation.
+    if let (Some(f), Some(l)) = (b.first(), b.last())
+        && (f.is_ascii_alphanumeric() || *f >= 0x80)
+        && (l.is_ascii_alphanumeric() || *l >= 0x80)
+    {
+        return ("", tok, "");
+    }
     let mut i = 0;
     while i < b.len() && matches!(b[i], b'(' | b'[' | b'{' | b'<' | b'"' | b'\'') {
         i += 1;
@@ -235,7 +254,13 @@ fn is_variable(core: &str) -> bool {
 
 fn is_date_word(b: &[u8]) -> bool {
     static PACKED: [u128; DATE_WORDS.len()] = pack_all(&DATE_WORDS);
-    matches!(b.len(), 3 | 5..=9) && b[0].is_ascii_alphabetic() && is_word_in(b, &PACKED)
+    // Every day and month name starts with one of these letters.
+    matches!(b.len(), 3 | 5..=9)
+        && matches!(
+            b[0].to_ascii_lowercase(),
+            b'm' | b't' | b'w' | b'f' | b's' | b'j' | b'a' | b'n' | b'o' | b'd'
+        )
+        && is_word_in(b, &PACKED)
 }
 
 /// The length of `key` in `key<sep>...`: a letter or `_`, then letters, `_ . -` (and digits
@@ -387,25 +412,207 @@ fn joins_variable(core: &str) -> bool {
     !b.is_empty() && b.len() <= 7 && (is_word_in(b, &PACKED_UNITS) || is_word_in(b, &PACKED_ZONES))
 }
 
+/// Byte classes of [`CLASS`].
+const C_WS: u8 = 1;
+const C_DIGIT: u8 = 2;
+const C_EQ: u8 = 4;
+const C_COLON: u8 = 8;
+const C_SLASH: u8 = 16;
+const C_DOT: u8 = 32;
+/// Anything but a letter or one of the above (brackets, quotes, `-`, `~`, `\`, non-ASCII).
+const C_OTHER: u8 = 64;
+
+/// The class of each byte (letters: 0).
+static CLASS: [u8; 256] = {
+    let mut t = [C_OTHER; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = match b {
+            b' ' | b'\t' | b'\n' | 0x0c | b'\r' => C_WS,
+            b'0'..=b'9' => C_DIGIT,
+            b'a'..=b'z' | b'A'..=b'Z' => 0,
+            b'=' => C_EQ,
+            b':' => C_COLON,
+            b'/' => C_SLASH,
+            b'.' => C_DOT,
+            _ => C_OTHER,
+        };
+        c += 1;
+    }
+    t
+};
+
+/// The tokens of a text (split on ASCII whitespace, as `split_ascii_whitespace`), each with
+/// the classes of its bytes, found in one pass.
+#[derive(Clone)]
+struct Words<'a> {
+    s: &'a str,
+    i: usize,
+}
+
+impl<'a> Words<'a> {
+    /// The tokens of `s`.
+    fn new(s: &'a str) -> Words<'a> {
+        let mut w = Words { s, i: 0 };
+        w.skip_space();
+        w
+    }
+
+    /// Past the whitespace at `i`: the next token starts there (the invariant between calls).
+    #[inline(always)]
+    fn skip_space(&mut self) {
+        let b = self.s.as_bytes();
+        while self.i < b.len() && CLASS[b[self.i] as usize] == C_WS {
+            self.i += 1;
+        }
+    }
+
+    /// The first byte of the next token, without taking it.
+    #[inline(always)]
+    fn peek_byte(&self) -> Option<u8> {
+        self.s.as_bytes().get(self.i).copied()
+    }
+}
+
+impl<'a> Iterator for Words<'a> {
+    type Item = (&'a str, u8);
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<(&'a str, u8)> {
+        let b = self.s.as_bytes();
+        let mut i = self.i;
+        if i >= b.len() {
+            return None;
+        }
+        let start = i;
+        // The end: eight bytes at a time to one at or below a space, then a byte at a time
+        // (a control character that is not whitespace belongs to the token).
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        i += 1;
+        loop {
+            while i + 8 <= b.len() {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(&b[i..i + 8]);
+                let w = u64::from_le_bytes(w);
+                let low = w.wrapping_sub(ONES * 0x21) & !w & (ONES * 0x80);
+                if low != 0 {
+                    i += (low.trailing_zeros() / 8) as usize;
+                    break;
+                }
+                i += 8;
+            }
+            while i < b.len() && b[i] > b' ' {
+                i += 1;
+            }
+            if i == b.len() || CLASS[b[i] as usize] == C_WS {
+                break;
+            }
+            i += 1;
+        }
+        let mut cls = 0;
+        for &c in &b[start..i] {
+            cls |= CLASS[c as usize];
+        }
+        self.i = i;
+        self.skip_space();
+        // Whitespace is ASCII: both ends are on char boundaries.
+        Some((&self.s[start..i], cls))
+    }
+}
+
+/// Whether `b` holds `...`.
+#[inline]
+fn has_leader(b: &[u8]) -> bool {
+    b.windows(3)
+        .any(|w| w[0] == b'.' && w[1] == b'.' && w[2] == b'.')
+}
+
+/// [`mask`], first sorting the token by the classes of its bytes (`cls`, from [`Words`]):
+/// most tokens need one look at their ends, not each of `mask`'s scans. The same answers.
+#[inline(always)]
+fn mask_classed(tok: &str, cls: u8) -> Parts<'_> {
+    if tok.len() > MAX_TOKEN_BYTES
+        || cls & C_EQ != 0
+        || (cls & C_DOT != 0 && has_leader(tok.as_bytes()))
+    {
+        return mask(tok);
+    }
+    // No `key=` and no dot leaders from here on.
+    if cls & C_DIGIT != 0 {
+        // A variable (its core, never empty: a digit is in it), unless it is `key:<value>`.
+        let (lead, core, trail) = split3(tok);
+        if cls & C_COLON != 0
+            && let Some(k) = key_len(core, b':')
+        {
+            let value = &core[k + 1..];
+            if !value.is_empty() && !value.starts_with(['/', '\\']) && is_variable(value) {
+                return Parts::of(&[lead, &core[..=k], WILD, trail]);
+            }
+        }
+        return Parts::of(&[lead, WILD, trail]);
+    }
+    if cls & C_COLON != 0 {
+        return mask(tok);
+    }
+    // A word, or a path: a variable when it is a path or names a day or a month.
+    let core = if cls & (C_OTHER | C_DOT | C_SLASH) == 0 {
+        tok
+    } else {
+        split3(tok).1
+    };
+    let b = core.as_bytes();
+    let path = cls & C_SLASH != 0
+        && ((b.len() > 1 && b[0] == b'/') || (b.len() > 1 && b[0] == b'~' && b[1] == b'/'));
+    if path || is_date_word(b) {
+        let (lead, _, trail) = split3(tok);
+        return Parts::of(&[lead, WILD, trail]);
+    }
+    Parts::one(tok)
+}
+
+/// Whether `tok` (of classes `cls`) masks to [`WILD`] alone: it holds a digit, no `key=`,
+/// `key:` or dot leaders, and neither opens nor closes with punctuation (what
+/// [`mask_classed`] answers for it).
+#[inline(always)]
+fn is_plain_variable(tok: &str, cls: u8) -> bool {
+    let b = tok.as_bytes();
+    cls & (C_DIGIT | C_EQ | C_COLON) == C_DIGIT
+        && b.len() <= MAX_TOKEN_BYTES
+        && (cls & C_DOT == 0 || !has_leader(b))
+        && b.first()
+            .is_some_and(|&f| f.is_ascii_alphanumeric() || f >= 0x80)
+        && b.last()
+            .is_some_and(|&l| l.is_ascii_alphanumeric() || l >= 0x80)
+}
+
+/// Whether the next token may be a unit or a time zone joining a variable before it: it
+/// starts with a letter, `%` or `µ`.
+#[inline(always)]
+fn unit_may_follow(toks: &Words<'_>) -> bool {
+    toks.peek_byte()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'%' || b == 0xc2)
+}
+
 /// Scans a text message and calls `emit` with each token's parts, in order: the tokens of
 /// [`tokenize`], without allocating. Consecutive variables are one; at most [`MAX_TOKENS`].
-fn scan_text<'a>(message: &'a str, emit: &mut impl FnMut(&[&'a str])) {
+pub(super) fn scan_text<'a>(message: &'a str, emit: &mut impl FnMut(&[&'a str])) {
     let cut = floor_boundary(message, MAX_SCAN_BYTES);
-    let mut toks = message[..cut].split_ascii_whitespace();
-    let mut count = 0;
-    let mut last_wild = false;
-    let mut out = |parts: Parts<'a>, count: &mut usize| {
+    let mut toks = Words::new(&message[..cut]);
+    // (tokens written, whether the last one is a variable)
+    let mut st = (0usize, false);
+    let mut out = |parts: &Parts<'a>, st: &mut (usize, bool)| {
         let wild = parts.is_wild();
-        if wild && last_wild {
+        if wild && st.1 {
             return;
         }
-        last_wild = wild;
-        *count += 1;
+        st.1 = wild;
+        st.0 += 1;
         emit(parts.as_slice());
     };
-    while let Some(tok) = toks.next() {
-        if count >= MAX_TOKENS {
-            out(Parts::one(WILD), &mut count);
+    while let Some((tok, cls)) = toks.next() {
+        if st.0 >= MAX_TOKENS {
+            out(&Parts::one(WILD), &mut st);
             return;
         }
         // A quoted string over several tokens is one variable.
@@ -414,7 +621,7 @@ fn scan_text<'a>(message: &'a str, emit: &mut impl FnMut(&[&'a str])) {
             let mut ahead = toks.clone();
             let mut found = None;
             for _ in 1..MAX_QUOTED_TOKENS {
-                let Some(next) = ahead.next() else { break };
+                let Some((next, _)) = ahead.next() else { break };
                 let t = next.trim_end_matches([',', ';', '.', ')', ']', '}', ':']);
                 if t.as_bytes().last() == Some(&q) {
                     found = Some(next);
@@ -428,26 +635,32 @@ fn scan_text<'a>(message: &'a str, emit: &mut impl FnMut(&[&'a str])) {
                     .iter()
                     .rposition(|&c| c == q)
                     .map_or(last.len(), |p| p + 1);
-                out(Parts::of(&[WILD, &last[close..]]), &mut count);
+                out(&Parts::of(&[WILD, &last[close..]]), &mut st);
                 continue;
             }
         }
-        let masked = mask(tok);
-        if masked.is_wild() {
+        // The commonest token of all, a plain variable (a number, an id): after another
+        // variable, nothing to write unless a unit joins it.
+        if st.1 && is_plain_variable(tok, cls) && !unit_may_follow(&toks) {
+            continue;
+        }
+        let masked = mask_classed(tok, cls);
+        // A unit or a time zone (a letter, `%` or `µ` first) joins the variable before it.
+        if masked.is_wild() && unit_may_follow(&toks) {
             let mut ahead = toks.clone();
-            if let Some(next) = ahead.next() {
+            if let Some((next, _)) = ahead.next() {
                 let (lead, core, trail) = split3(next);
                 if lead.is_empty() && joins_variable(core) {
                     toks = ahead;
-                    out(Parts::of(&[WILD, trail]), &mut count);
+                    out(&Parts::of(&[WILD, trail]), &mut st);
                     continue;
                 }
             }
         }
-        out(masked, &mut count);
+        out(&masked, &mut st);
     }
     if cut < message.len() {
-        out(Parts::one(WILD), &mut count);
+        out(&Parts::one(WILD), &mut st);
     }
 }
 
@@ -460,16 +673,28 @@ fn text_tokens<'a>(message: &'a str, out: &mut Vec<Cow<'a, str>>) {
     });
 }
 
-/// Writes the skeleton of `message` to `key` (each token's bytes, then `0xff`, a byte UTF-8
-/// never holds): equal keys, equal token lists. Returns the tokens when they had to be built
-/// (JSON messages); for text, scans without allocating.
-pub(crate) fn skeleton<'a>(message: &'a str, key: &mut Vec<u8>) -> Option<Vec<Cow<'a, str>>> {
+/// Writes the skeleton of `message` to `key` (for text, each token's bytes, then `0xff`, a
+/// byte UTF-8 never holds; for a JSON object, its [`super::skeleton::json_skeleton`]): equal
+/// keys, equal token lists. Returns the tokens when they had to be built (a JSON message the
+/// skeleton scan gave up on); otherwise scans without allocating, and [`tokenize`] is for a
+/// cache miss. Keys longer than `max` are not cached: they may be left unfinished.
+pub(crate) fn skeleton<'a>(
+    message: &'a str,
+    key: &mut Vec<u8>,
+    max: usize,
+) -> Option<Vec<Cow<'a, str>>> {
     key.clear();
-    let trimmed = message.trim_matches(|c: char| c.is_ascii_whitespace());
-    let json_like = trimmed.starts_with('{')
-        || (trimmed.as_bytes().first().is_some_and(u8::is_ascii_digit)
-            && trimmed.as_bytes().contains(&b'\t'));
-    if json_like {
+    let trimmed = message.trim_ascii();
+    let object = match lambda_split(trimmed) {
+        Some((level, rest)) if looks_like_object(rest) => Some((Some(level), rest)),
+        _ if looks_like_object(trimmed) => Some((None, trimmed)),
+        _ => None,
+    };
+    if let Some((level, object)) = object {
+        if super::skeleton::json_skeleton(level, object, key, max) {
+            return None;
+        }
+        key.clear();
         let tokens = tokenize(message);
         for t in &tokens {
             key.extend_from_slice(t.as_bytes());
@@ -809,6 +1034,74 @@ mod tests {
         }
         for c in &cases {
             assert_eq!(light_tokens(c), value_tokens(c), "{c}");
+        }
+    }
+
+    /// Tokens of the Loghub sets and made-up ones (every byte class, bracket, quote and
+    /// length around the caps), each split and classed as `scan_text` does.
+    fn sample_tokens() -> Vec<String> {
+        let mut toks: Vec<String> = crate::patterns::tests::loghub()
+            .iter()
+            .flat_map(|(_, m, _)| {
+                m.split_ascii_whitespace()
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let alphabet = [
+            "a", "Mon", "dec", "kb", "x", "7", "0", "=", ":", "/", ".", "...", "(", ")", "[", "]",
+            "{", "}", "<", ">", "\"", "'", ",", ";", "-", "~", "\\", "µ", "%", "é", "_", "!",
+        ];
+        let mut r: u64 = 0x1234_5678_9abc_def1;
+        for _ in 0..200_000 {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            let n = 1 + (r % 7) as usize;
+            let mut t = String::new();
+            let mut x = r;
+            for _ in 0..n {
+                t.push_str(alphabet[(x % alphabet.len() as u64) as usize]);
+                x /= alphabet.len() as u64;
+            }
+            if r.is_multiple_of(97) {
+                t = t.repeat(1 + MAX_TOKEN_BYTES / t.len());
+            }
+            toks.push(t);
+        }
+        toks
+    }
+
+    #[test]
+    fn classed_masking_is_masking() {
+        for t in sample_tokens() {
+            let mut words = Words::new(&t);
+            let (w, cls) = words.next().expect("a token");
+            assert_eq!(w, t);
+            assert_eq!(mask_classed(w, cls).as_slice(), mask(w).as_slice(), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn words_split_as_split_ascii_whitespace() {
+        let texts = [
+            "",
+            " ",
+            "a",
+            " a  b\tc\nd\re\x0cf\x0bg ",
+            "é µ\u{a0}x",
+            "  lead and trail  ",
+            "aaaaaaaaaaaa\x0bbbbbbbbbbbbbbbb cccccccccccccccccccc\x01dddd  eeeeeeeeeeeeeeeee\tffffffff",
+            "\x01\x02\x03\x04\x05\x06\x07\x08 x\x1f\x7f\u{80}é0123456789=:/.,\nlong-token-of-all-sorts-1234567",
+            "12345678 123456789 1234567 abcdefghijklmnop\r\n",
+        ];
+        for t in texts {
+            let ours: Vec<(&str, u8)> = Words::new(t).collect();
+            let std: Vec<(&str, u8)> = t
+                .split_ascii_whitespace()
+                .map(|w| (w, w.bytes().fold(0, |c, b| c | CLASS[b as usize])))
+                .collect();
+            assert_eq!(ours, std, "{t:?}");
         }
     }
 

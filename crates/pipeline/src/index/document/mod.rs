@@ -262,7 +262,21 @@ impl<'c> DocumentBuilder<'c> {
     /// messages joined, its id and time the first one's): with more than one, the document
     /// says so in `cwlogs.multiline.events`.
     pub fn push_merged(&mut self, out: &mut Vec<u8>, event: &LogEvent<'_>, events: usize) {
-        self.push_event(out, event, events, true);
+        self.push_event(out, event, events, true, None);
+    }
+
+    /// [`DocumentBuilder::push_merged`], with the message observed by `miner` as a message
+    /// of `group` ([`crate::patterns`]): the document carries its pattern id. A JSON message
+    /// is read once for both (the validating pass writes its pattern skeleton).
+    pub fn push_merged_observed(
+        &mut self,
+        out: &mut Vec<u8>,
+        event: &LogEvent<'_>,
+        events: usize,
+        miner: &mut crate::patterns::Miner,
+        group: &str,
+    ) {
+        self.push_event(out, event, events, true, Some((miner, group)));
     }
 
     /// Prepares the documents of the records of one S3 object (`sources`): the same documents
@@ -309,10 +323,17 @@ impl<'c> DocumentBuilder<'c> {
     /// [`DocumentBuilder::parsed_mut`] instead of those of `[parse]` (a parser of its own
     /// read the record); the message's JSON fields are written as usual.
     pub fn push_parsed(&mut self, out: &mut Vec<u8>, event: &LogEvent<'_>) {
-        self.push_event(out, event, 1, false);
+        self.push_event(out, event, 1, false, None);
     }
 
-    fn push_event(&mut self, out: &mut Vec<u8>, event: &LogEvent<'_>, events: usize, shape: bool) {
+    fn push_event(
+        &mut self,
+        out: &mut Vec<u8>,
+        event: &LogEvent<'_>,
+        events: usize,
+        shape: bool,
+        observe: Option<(&mut crate::patterns::Miner, &str)>,
+    ) {
         let doc_start = out.len();
         // `[redact]`: a JSON object message is redacted before anything is built from it;
         // other documents are walked once built, when their message (or the batch's shared
@@ -346,6 +367,12 @@ impl<'c> DocumentBuilder<'c> {
         if shape {
             self.shaper.clear();
         }
+        // The pattern skeleton is written on the way when the message is observed and is
+        // what the miner reads as JSON: an object of the message itself (not after a Lambda
+        // prefix), within the miner's bound on JSON messages.
+        self.probe.skeleton_on = observe.is_some()
+            && lambda.is_none()
+            && object.is_some_and(|o| o.len() <= crate::patterns::MAX_JSON_BYTES);
         let check = match object {
             Some(o) => {
                 let kinds = if lambda.is_none() && shape {
@@ -372,6 +399,13 @@ impl<'c> DocumentBuilder<'c> {
             }
             None => None,
         };
+        if let Some((miner, group)) = observe {
+            let skeleton = (self.probe.skeleton_on && check == Some(Check::Clean))
+                .then_some(&self.probe.skeleton[..]);
+            let seen = miner.observe_with(group, message, event.timestamp, skeleton);
+            self.pattern.clear();
+            self.pattern.push_str(seen.id);
+        }
         let parsed = &self.shaper.parsed;
         let enriched = &self.shaper.enriched;
 
@@ -455,7 +489,14 @@ impl<'c> DocumentBuilder<'c> {
                     out.push(b',');
                 }
                 out.extend_from_slice(b"\"pattern\":{\"id\":");
-                push_str(out, &self.pattern);
+                // Pattern ids are hex digits: no escaping.
+                if self.pattern.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                    out.push(b'"');
+                    out.extend_from_slice(self.pattern.as_bytes());
+                    out.push(b'"');
+                } else {
+                    push_str(out, &self.pattern);
+                }
                 out.push(b'}');
             }
             out.push(b'}');
@@ -972,6 +1013,48 @@ mod tests {
             ..extracting(&[(&[], "[a, b, c]")])
         };
         assert!(build_in(&config, "/g", "1 2 3").1.get("json").is_none());
+    }
+
+    /// The pattern skeleton the probe writes on its way is the one the miner's own scan
+    /// writes (no escapes) and, in any case, decides the tokens.
+    #[test]
+    fn the_probe_writes_the_pattern_skeleton() {
+        use crate::patterns::skeleton::json_skeleton;
+        use crate::patterns::skeleton::tests::{Rng, message};
+        let config = DocumentConfig::default();
+        let mut r = Rng(0x2545_f491_4f6c_dd1d);
+        let mut probe = Probe::default();
+        let mut key = Vec::new();
+        let mut seen: std::collections::HashMap<Vec<u8>, Vec<String>> = Default::default();
+        let (mut clean, mut same) = (0, 0);
+        for _ in 0..30_000 {
+            let m = message(&mut r);
+            let Some(o) = json_object_text(&m) else {
+                continue;
+            };
+            probe.skeleton_on = true;
+            if probe.check(o, &config, None).0 != Check::Clean {
+                continue;
+            }
+            clean += 1;
+            let tokens: Vec<String> = crate::patterns::tokenize(&m)
+                .into_iter()
+                .map(|t| t.into_owned())
+                .collect();
+            assert_eq!(tokens.first().map(String::as_str), Some("{"), "{m:?}");
+            if json_skeleton(None, o, &mut key, usize::MAX) && !o.contains('\\') {
+                assert_eq!(probe.skeleton, key, "{m:?}");
+                same += 1;
+            }
+            let first = seen
+                .entry(probe.skeleton.clone())
+                .or_insert_with(|| tokens.clone());
+            assert_eq!(*first, tokens, "{m:?}");
+        }
+        assert!(
+            clean > 5_000 && same > 2_000,
+            "{clean} clean, {same} the same"
+        );
     }
 
     #[test]

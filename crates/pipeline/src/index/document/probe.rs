@@ -4,6 +4,7 @@
 //! ([`Capture`]), so a message is parsed once whatever reads it.
 
 use super::*;
+use crate::patterns::skeleton::{Role, from_walk};
 use crate::shape::capture::{Capture, Ctx, Field, JsonKinds, Slot, Val, slot as slot_of};
 
 /// What the validating pass found.
@@ -29,6 +30,11 @@ pub(super) struct Probe {
     pub(super) keys: Vec<u64>,
     /// Walk to the end even once a rewrite is known to be needed (a capture is on).
     pub(super) keep_going: bool,
+    /// Write the message's pattern skeleton ([`crate::patterns`]) to `skeleton` on the way.
+    pub(super) skeleton_on: bool,
+    /// The skeleton of the last message checked with `skeleton_on`: meaningful only when the
+    /// check said [`Check::Clean`].
+    pub(super) skeleton: Vec<u8>,
 }
 
 impl Probe {
@@ -48,17 +54,38 @@ impl Probe {
         self.keys.clear();
         self.keep_going = capture.is_some();
         let kinds = capture.as_ref().map_or(JsonKinds::default(), |c| c.kinds);
+        let skel = self.skeleton_on.then(|| {
+            from_walk::start(&mut self.skeleton);
+            (0, Role::Other)
+        });
         let mut de = serde_json::Deserializer::from_str(object);
-        let walked = Walk {
-            probe: self,
-            ctx: capture.is_some().then_some(Ctx::Top),
-            capture,
-            kinds,
-            field: None,
-            depth: 1,
-            top: true,
+        let ctx = capture.is_some().then_some(Ctx::Top);
+        // Two walks: the one that writes no skeleton has none of its checks.
+        let walked = if skel.is_some() {
+            Walk::<'_, '_, true> {
+                probe: self,
+                ctx,
+                capture,
+                kinds,
+                field: None,
+                depth: 1,
+                top: true,
+                skel,
+            }
+            .deserialize(&mut de)
+        } else {
+            Walk::<'_, '_, false> {
+                probe: self,
+                ctx,
+                capture,
+                kinds,
+                field: None,
+                depth: 1,
+                top: true,
+                skel,
+            }
+            .deserialize(&mut de)
         }
-        .deserialize(&mut de)
         .and_then(|()| de.end());
         let valid = walked.is_ok();
         let check = match walked {
@@ -76,7 +103,7 @@ pub(super) fn stop<E: de::Error>() -> E {
 }
 
 /// One value at `depth` (the level it has if it is an object or array).
-pub(super) struct Walk<'p, 'm> {
+pub(super) struct Walk<'p, 'm, const S: bool> {
     pub(super) probe: &'p mut Probe,
     /// Where captured values go; `None` where nothing below is captured.
     pub(super) capture: Option<&'p mut Capture<'m>>,
@@ -88,9 +115,12 @@ pub(super) struct Walk<'p, 'm> {
     pub(super) depth: usize,
     /// The message's own value, which must be an object.
     pub(super) top: bool,
+    /// Where the value is written in the pattern skeleton, if it is: its object depth (the
+    /// message's own object is 0) and its key's role.
+    pub(super) skel: Option<(u8, Role)>,
 }
 
-impl<'m> DeserializeSeed<'m> for Walk<'_, 'm> {
+impl<'m, const S: bool> DeserializeSeed<'m> for Walk<'_, 'm, S> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'m>>(self, deserializer: D) -> Result<(), D::Error> {
@@ -98,7 +128,7 @@ impl<'m> DeserializeSeed<'m> for Walk<'_, 'm> {
     }
 }
 
-impl<'m> Visitor<'m> for Walk<'_, 'm> {
+impl<'m, const S: bool> Visitor<'m> for Walk<'_, 'm, S> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -106,24 +136,45 @@ impl<'m> Visitor<'m> for Walk<'_, 'm> {
     }
 
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
+        if S && self.skel.is_some() {
+            from_walk::boolean(&mut self.probe.skeleton);
+        }
         self.scalar(|| Val::Bool(v))
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
+        if S && self.skel.is_some() {
+            from_walk::number(&mut self.probe.skeleton);
+        }
         self.scalar(|| Val::I64(v))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
+        if S && self.skel.is_some() {
+            from_walk::number(&mut self.probe.skeleton);
+        }
         self.scalar(|| Val::U64(v))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        if S && self.skel.is_some() {
+            from_walk::number(&mut self.probe.skeleton);
+        }
         self.scalar(|| Val::F64(v))
     }
     fn visit_borrowed_str<E: de::Error>(self, v: &'m str) -> Result<(), E> {
+        if let (true, Some((_, role))) = (S, self.skel) {
+            from_walk::string(&mut self.probe.skeleton, role, v, false);
+        }
         self.scalar(|| Val::Str(Cow::Borrowed(v)))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        if let (true, Some((_, role))) = (S, self.skel) {
+            from_walk::string(&mut self.probe.skeleton, role, v, true);
+        }
         self.scalar(|| Val::Str(Cow::Owned(v.to_owned())))
     }
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        if S && self.skel.is_some() {
+            from_walk::null(&mut self.probe.skeleton);
+        }
         self.scalar(|| Val::Null)
     }
 
@@ -134,6 +185,9 @@ impl<'m> Visitor<'m> for Walk<'_, 'm> {
         if let (Some(c), Some(f)) = (self.capture.as_deref_mut(), self.field) {
             c.set(f, Val::Array);
         }
+        if S && self.skel.is_some() {
+            from_walk::array(&mut self.probe.skeleton);
+        }
         if self.depth > self.probe.max_depth {
             self.probe.flags |= DEPTH;
             if !self.probe.keep_going {
@@ -143,7 +197,7 @@ impl<'m> Visitor<'m> for Walk<'_, 'm> {
             return Ok(());
         }
         while seq
-            .next_element_seed(Walk {
+            .next_element_seed(Walk::<'_, '_, S> {
                 probe: &mut *self.probe,
                 capture: None,
                 kinds: self.kinds,
@@ -151,6 +205,7 @@ impl<'m> Visitor<'m> for Walk<'_, 'm> {
                 field: None,
                 depth: self.depth + 1,
                 top: false,
+                skel: None,
             })?
             .is_some()
         {}
@@ -161,6 +216,11 @@ impl<'m> Visitor<'m> for Walk<'_, 'm> {
         if let (Some(c), Some(f)) = (self.capture.as_deref_mut(), self.field) {
             c.set(f, Val::Object);
         }
+        // The object's members are written to the skeleton at this depth, if any.
+        let members = match self.skel {
+            Some((d, _)) if S => from_walk::object(&mut self.probe.skeleton, d.into()).then_some(d),
+            _ => None,
+        };
         let watch = if self.capture.is_some() {
             self.ctx
         } else {
@@ -179,16 +239,17 @@ impl<'m> Visitor<'m> for Walk<'_, 'm> {
             }
         }
         let base = self.probe.keys.len();
-        while let Some((dots, slot)) = map.next_key_seed(Key {
+        while let Some((dots, slot, role)) = map.next_key_seed(Key::<'_, S> {
             probe: &mut *self.probe,
             depth: self.depth,
             base,
             watch: watch.map(|ctx| (self.kinds, ctx)),
+            skel: members.is_some(),
         })? {
             if self.probe.flags != 0 && !self.probe.keep_going {
                 return Err(stop());
             }
-            map.next_value_seed(Walk {
+            map.next_value_seed(Walk::<'_, '_, S> {
                 probe: &mut *self.probe,
                 capture: match slot {
                     Some(_) => self.capture.as_deref_mut(),
@@ -199,14 +260,18 @@ impl<'m> Visitor<'m> for Walk<'_, 'm> {
                 field: slot.map(|s| s.field),
                 depth: self.depth + 1 + dots,
                 top: false,
+                skel: members.map(|d| (d + 1, role)),
             })?;
+        }
+        if S && members.is_some() {
+            from_walk::end(&mut self.probe.skeleton);
         }
         self.probe.keys.truncate(base);
         Ok(())
     }
 }
 
-impl<'m> Walk<'_, 'm> {
+impl<'m, const S: bool> Walk<'_, 'm, S> {
     pub(super) fn scalar<E: de::Error>(self, value: impl FnOnce() -> Val<'m>) -> Result<(), E> {
         if self.top {
             return Err(E::custom("not an object"));
@@ -220,36 +285,43 @@ impl<'m> Walk<'_, 'm> {
 
 /// One key of an object at `depth`; its value is the number of dots in it, and the capture
 /// slot it leads to when the object is watched.
-pub(super) struct Key<'p> {
+pub(super) struct Key<'p, const S: bool> {
     pub(super) probe: &'p mut Probe,
     pub(super) depth: usize,
     /// Where the object's key hashes start on the probe's stack.
     pub(super) base: usize,
     /// The parsers on and the object's role, when its keys are watched.
     pub(super) watch: Option<(JsonKinds, Ctx)>,
+    /// Write the key to the pattern skeleton.
+    pub(super) skel: bool,
 }
 
-impl<'de> DeserializeSeed<'de> for Key<'_> {
-    type Value = (usize, Option<Slot>);
+impl<'de, const S: bool> DeserializeSeed<'de> for Key<'_, S> {
+    type Value = (usize, Option<Slot>, Role);
 
     fn deserialize<D: Deserializer<'de>>(
         self,
         deserializer: D,
-    ) -> Result<(usize, Option<Slot>), D::Error> {
+    ) -> Result<(usize, Option<Slot>, Role), D::Error> {
         deserializer.deserialize_str(self)
     }
 }
 
-impl<'de> Visitor<'de> for Key<'_> {
-    type Value = (usize, Option<Slot>);
+impl<'de, const S: bool> Visitor<'de> for Key<'_, S> {
+    type Value = (usize, Option<Slot>, Role);
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a key")
     }
 
-    fn visit_str<E: de::Error>(self, key: &str) -> Result<(usize, Option<Slot>), E> {
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<(usize, Option<Slot>, Role), E> {
         let slot = self.watch.and_then(|(kinds, ctx)| slot_of(kinds, ctx, key));
         let p = self.probe;
+        let role = if S && self.skel {
+            from_walk::member(&mut p.skeleton, key)
+        } else {
+            Role::Other
+        };
         p.fields += 1;
         if p.fields > p.max_fields {
             p.flags |= FIELDS;
@@ -267,7 +339,7 @@ impl<'de> Visitor<'de> for Key<'_> {
             p.flags |= DUPLICATE;
         }
         p.keys.push(h);
-        Ok((dots.unwrap_or(0), slot))
+        Ok((dots.unwrap_or(0), slot, role))
     }
 }
 
