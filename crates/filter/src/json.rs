@@ -330,7 +330,7 @@ impl<'a> Reader<'a> {
                         if self.b.get(self.i) != Some(&b'"') {
                             return None;
                         }
-                        self.string()?;
+                        self.skip_string()?;
                         self.eat(b':')?;
                     }
                     self.skip(depth + 1)?;
@@ -345,7 +345,46 @@ impl<'a> Reader<'a> {
                     }
                 }
             }
+            b'"' => self.skip_string(),
             _ => self.value(depth).map(|_| ()),
+        }
+    }
+
+    /// Checks a string at `"` as [`Reader::string`] would read it, building nothing.
+    fn skip_string(&mut self) -> Option<()> {
+        self.i += 1;
+        loop {
+            let run = &self.b[self.i..];
+            let p = memchr::memchr2(b'"', b'\\', run)?;
+            if has_control(&run[..p]) {
+                return None;
+            }
+            self.i += p;
+            if self.b[self.i] == b'"' {
+                self.i += 1;
+                return Some(());
+            }
+            self.i += 1;
+            match *self.b.get(self.i)? {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.i += 1,
+                b'u' => {
+                    self.i += 1;
+                    let hi = self.hex4()?;
+                    if (0xD800..0xDC00).contains(&hi) {
+                        if !self.b[self.i..].starts_with(b"\\u") {
+                            return None;
+                        }
+                        self.i += 2;
+                        let lo = self.hex4()?;
+                        if !(0xDC00..0xE000).contains(&lo) {
+                            return None;
+                        }
+                    } else if (0xDC00..0xE000).contains(&hi) {
+                        return None;
+                    }
+                }
+                _ => return None,
+            }
         }
     }
 
@@ -394,7 +433,7 @@ impl<'a> Reader<'a> {
         // The common case, a string without escapes: find the closing quote (or a backslash)
         // with memchr, then check the run for control characters in one pass.
         let end = start + memchr::memchr2(b'"', b'\\', &self.b[start..])?;
-        if self.b[start..end].iter().any(|&c| c < 0x20) {
+        if has_control(&self.b[start..end]) {
             return None;
         }
         self.i = end;
@@ -474,9 +513,44 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Whether `b` holds a control character (below 0x20, which a JSON string cannot hold
+/// unescaped), eight bytes at a time.
+fn has_control(b: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let mut words = b.chunks_exact(8);
+    for c in &mut words {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(c);
+        let w = u64::from_le_bytes(a);
+        // Some byte is below 0x20 exactly when this is not zero (bytes at or above 0x80 have
+        // their high bit cleared by `!w`).
+        if w.wrapping_sub(ONES * 0x20) & !w & (ONES * 0x80) != 0 {
+            return true;
+        }
+    }
+    words.remainder().iter().any(|&c| c < 0x20)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_found_eight_bytes_at_a_time() {
+        for len in 0..24 {
+            for at in 0..len {
+                for c in [0u8, 0x1f, 0x20, 0x7f, 0x80, 0x9f, 0xff] {
+                    let mut b = vec![b'a'; len];
+                    b[at] = c;
+                    assert_eq!(has_control(&b), c < 0x20, "{b:?}");
+                    // Bytes at or above 0x80 around it change nothing.
+                    let mut hi = vec![0xe9u8; len];
+                    hi[at] = c;
+                    assert_eq!(has_control(&hi), c < 0x20, "{hi:?}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn reads_objects_only() {
@@ -545,6 +619,20 @@ mod tests {
             format!("{{\"x\":{deep}}}"),
             format!("{{\"a\":{{\"b\":{deep}}}}}"),
             format!("{{\"a\":{deep}}}"),
+            // Skipped strings are checked as read ones are: escapes, surrogates, controls.
+            r#"{"x":"\ud83d\ude00"}"#.to_string(),
+            r#"{"x":"\udc00"}"#.to_string(),
+            r#"{"x":"\ud83dx"}"#.to_string(),
+            r#"{"x":"\ud83d\u0041"}"#.to_string(),
+            r#"{"x":"\q"}"#.to_string(),
+            r#"{"x":"\u12"}"#.to_string(),
+            r#"{"x":"a\u00e9\n\t\\\/\"b"}"#.to_string(),
+            "{\"x\":\"abcdefghijklmnop\u{1}q\"}".to_string(),
+            "{\"x\":\"abcdefghijklmnop\u{7f}\u{e9}q\"}".to_string(),
+            r#"{"\u0078":1,"a":{"b":2}}"#.to_string(),
+            "{\"x\u{1}\":1}".to_string(),
+            r#"{"x":{"\ud800":1}}"#.to_string(),
+            r#"{"x":"unterminated}"#.to_string(),
         ];
         for text in &texts {
             assert_eq!(
