@@ -537,6 +537,27 @@ pub(crate) fn card_runs(b: &[u8], found: &mut dyn FnMut(usize, usize)) {
     }
 }
 
+/// Whether digit groups (their byte ranges in `b`) are written as card numbers are: one
+/// group, or one separator throughout with 4-4-4-4 (the last group of one to four digits:
+/// 4-4-4-1, 4-4-4-4-3) or 4-6-5 and 4-6-4 (American Express, Diners). Numbers that merely
+/// follow one another (a VPC flow log's bytes and start time, `444327 1717200210`) are not
+/// one card, even when their digits would pass Luhn.
+fn grouped_as_cards_are(b: &[u8], groups: &[(usize, usize)]) -> bool {
+    let len = |g: &(usize, usize)| g.1 - g.0;
+    let n = groups.len();
+    if n == 1 {
+        return true;
+    }
+    let sep = b[groups[0].1];
+    if groups[..n - 1].iter().any(|g| b[g.1] != sep) || len(&groups[0]) != 4 {
+        return false;
+    }
+    let amex = n == 3 && len(&groups[1]) == 6 && matches!(len(&groups[2]), 4 | 5);
+    let fours =
+        groups[1..n - 1].iter().all(|g| len(g) == 4) && (1..=4).contains(&len(&groups[n - 1]));
+    amex || fours
+}
+
 /// [`cards`] within one run of card bytes; `groups` and `digits` are scratch space (kept
 /// from run to run).
 pub(crate) fn cards_in(
@@ -584,7 +605,11 @@ pub(crate) fn cards_in(
                         break;
                     }
                     digits.extend_from_slice(&b[s..e]);
-                    if digits.len() >= 13 && issuer(digits) && luhn(digits) {
+                    if digits.len() >= 13
+                        && grouped_as_cards_are(b, &groups[g..=g + k])
+                        && issuer(digits)
+                        && luhn(digits)
+                    {
                         end_group = Some(g + k);
                     }
                 }
