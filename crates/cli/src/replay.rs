@@ -806,7 +806,7 @@ impl<'c> Rules<'c> {
                 .patterns
                 .as_ref()
                 .filter(|p| p.alerts())
-                .map(PatternDetector::new),
+                .map(|p| PatternDetector::new(p).with_redactor(config.rules.redact_alerts.clone())),
             pattern_hits: std::collections::BTreeMap::new(),
         }))
     }

@@ -133,11 +133,9 @@ impl<S: StateStore, P: Publish, A: Archive> Alerter<S, P, A> {
             (Some(source), Some(index)) => Some(Arc::new(S3Indexing::new(index, source))),
             _ => None,
         };
-        let patterns = config
-            .patterns
-            .as_ref()
-            .filter(|p| p.alerts())
-            .map(|p| Mutex::new(PatternDetector::new(p)));
+        let patterns = config.patterns.as_ref().filter(|p| p.alerts()).map(|p| {
+            Mutex::new(PatternDetector::new(p).with_redactor(config.rules.redact_alerts.clone()))
+        });
         Alerter {
             patterns,
             config,

@@ -460,6 +460,9 @@ pub struct PatternDetector {
     pending: BTreeMap<String, GroupDelta>,
     seen_total: usize,
     stats: DetectStats,
+    /// `[redact]` when it applies to alerts: the template tokens kept in the state are
+    /// redacted too (the state leaves the function, for DynamoDB).
+    redact: Option<std::sync::Arc<Redactor>>,
 }
 
 impl PatternDetector {
@@ -472,7 +475,19 @@ impl PatternDetector {
             pending: BTreeMap::new(),
             seen_total: 0,
             stats: DetectStats::default(),
+            redact: None,
         }
+    }
+
+    /// Redacts, with `redact` (the rules' `redact_alerts`), the template tokens this detector
+    /// hands to the state: a secret that is constant across a template's messages (a user's
+    /// email in every line of one user) is a token of it, not a variable. Each token is
+    /// redacted as a text (so the same token is redacted alike in every container, and stored
+    /// templates still compare token for token); the values are not counted (the alerts that
+    /// show them count theirs).
+    pub fn with_redactor(mut self, redact: Option<std::sync::Arc<Redactor>>) -> PatternDetector {
+        self.redact = redact;
+        self
     }
 
     /// The configuration.
@@ -531,7 +546,7 @@ impl PatternDetector {
                 self.seen_total += 1;
                 let template = o.template.to_string();
                 let tokens = if template.len() <= MAX_STORED_TEMPLATE_BYTES {
-                    o.tokens.iter().map(|t| t.to_string()).collect()
+                    stored_tokens(self.redact.as_deref(), o.tokens)
                 } else {
                     Vec::new()
                 };
@@ -603,7 +618,7 @@ impl PatternDetector {
             let target = match now.get(id.as_str()) {
                 Some(t) => {
                     if t.text.len() <= MAX_STORED_TEMPLATE_BYTES {
-                        s.tokens = t.tokens.iter().map(|t| t.to_string()).collect();
+                        s.tokens = stored_tokens(self.redact.as_deref(), &t.tokens);
                     } else {
                         s.tokens.clear();
                     }
@@ -656,6 +671,17 @@ impl PatternDetector {
             self.miner.seed(log_group, id, &p.tokens, p.first_ms);
         }
     }
+}
+
+/// A template's tokens as the state keeps them: each redacted as a text with `redact`.
+fn stored_tokens<T: AsRef<str>>(redact: Option<&Redactor>, tokens: &[T]) -> Vec<String> {
+    tokens
+        .iter()
+        .map(|t| match redact {
+            Some(r) => r.text(t.as_ref(), &mut RedactCounts::default()),
+            None => t.as_ref().to_string(),
+        })
+        .collect()
 }
 
 /// The occurrences of what [`merge`] found for `delta`, for the pattern rules of `rules`

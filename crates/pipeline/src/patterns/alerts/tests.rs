@@ -612,7 +612,7 @@ fn alert_messages_name_the_template_group_count_and_an_example_redacted() {
     )
     .expect("config");
     let p = c.patterns.as_ref().expect("on");
-    let mut det = PatternDetector::new(p);
+    let mut det = PatternDetector::new(p).with_redactor(c.rules.redact_alerts.clone());
     let store = MemoryStateStore::new();
     let g = "/payments";
     invoke(&c, &mut det, &store, g, &[ev(T, "boot")]);
@@ -648,6 +648,14 @@ fn alert_messages_name_the_template_group_count_and_an_example_redacted() {
     );
     assert!(!m.subject.contains("jane.doe"), "{}", m.subject);
     assert!(!m.message.contains("jane.doe"), "{}", m.message);
+    // Nor does the state that goes to DynamoDB keep it: the template's tokens are redacted.
+    let st = stored(&store, g);
+    let tokens: Vec<&String> = st.patterns.values().flat_map(|p| &p.tokens).collect();
+    assert!(
+        tokens.iter().any(|t| t.contains("[REDACTED:email]")),
+        "{tokens:?}"
+    );
+    assert!(!tokens.iter().any(|t| t.contains("jane.doe")), "{tokens:?}");
     let body: serde_json::Value = serde_json::from_str(&m.message).expect("json");
     assert_eq!(body["rule"], "patterns-new");
     assert!(
