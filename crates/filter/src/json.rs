@@ -55,18 +55,7 @@ impl<'a> Json<'a> {
 
 /// Parses `text` as one JSON document whose top level is an object. `None` for anything else.
 pub(crate) fn parse_object(text: &str) -> Option<Json<'_>> {
-    let mut p = Reader {
-        s: text,
-        b: text.as_bytes(),
-        i: 0,
-    };
-    p.ws();
-    if p.b.get(p.i) != Some(&b'{') {
-        return None;
-    }
-    let v = p.value(0)?;
-    p.ws();
-    (p.i == p.b.len()).then_some(v)
+    parse_object_kept(text, &Keep::ALL)
 }
 
 /// The parts of a message's JSON that some patterns can look at: the paths of their selectors,
@@ -85,6 +74,13 @@ pub(crate) struct Keep {
 }
 
 impl Keep {
+    /// Everything kept: the whole parse.
+    const ALL: Keep = Keep {
+        all: true,
+        keys: Vec::new(),
+        items: None,
+    };
+
     /// Keeps what a selector's `steps` reach from here, and everything below it.
     pub(crate) fn add(&mut self, steps: &[Step]) {
         if self.all {
@@ -111,8 +107,21 @@ impl Keep {
         }
     }
 
+    /// What to keep below member `key`; `None`: skip it.
     fn member(&self, key: &str) -> Option<&Keep> {
+        if self.all {
+            return Some(self);
+        }
         self.keys.iter().find(|(k, _)| k == key).map(|(_, c)| c)
+    }
+
+    /// What to keep of each element of an array here; `None`: skip them.
+    fn items(&self) -> Option<&Keep> {
+        if self.all {
+            Some(self)
+        } else {
+            self.items.as_deref()
+        }
     }
 }
 
@@ -128,7 +137,7 @@ pub(crate) fn parse_object_kept<'a>(text: &'a str, keep: &Keep) -> Option<Json<'
     if p.b.get(p.i) != Some(&b'{') {
         return None;
     }
-    let v = p.kept(0, keep)?;
+    let v = p.value(0, keep)?;
     p.ws();
     (p.i == p.b.len()).then_some(v)
 }
@@ -163,7 +172,9 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn value(&mut self, depth: usize) -> Option<Json<'a>> {
+    /// A value with only what `keep` names built ([`Keep::ALL`]: all of it); the rest is
+    /// checked by [`Reader::skip`].
+    fn value(&mut self, depth: usize, keep: &Keep) -> Option<Json<'a>> {
         self.ws();
         match *self.b.get(self.i)? {
             b'{' => {
@@ -176,80 +187,9 @@ impl<'a> Reader<'a> {
                     self.i += 1;
                     return Some(Json::Obj(Vec::new()));
                 }
-                // Log objects have a handful to a few dozen members: start past the first
-                // doublings.
-                let mut members = Vec::with_capacity(8);
-                loop {
-                    self.ws();
-                    if self.b.get(self.i) != Some(&b'"') {
-                        return None;
-                    }
-                    let k = self.string()?;
-                    self.eat(b':')?;
-                    let v = self.value(depth + 1)?;
-                    members.push((k, v));
-                    self.ws();
-                    match self.b.get(self.i)? {
-                        b',' => self.i += 1,
-                        b'}' => {
-                            self.i += 1;
-                            return Some(Json::Obj(members));
-                        }
-                        _ => return None,
-                    }
-                }
-            }
-            b'[' => {
-                if depth >= MAX_JSON_DEPTH {
-                    return None;
-                }
-                self.i += 1;
-                let mut items = Vec::new();
-                self.ws();
-                if self.b.get(self.i) == Some(&b']') {
-                    self.i += 1;
-                    return Some(Json::Arr(items));
-                }
-                loop {
-                    items.push(self.value(depth + 1)?);
-                    self.ws();
-                    match self.b.get(self.i)? {
-                        b',' => self.i += 1,
-                        b']' => {
-                            self.i += 1;
-                            return Some(Json::Arr(items));
-                        }
-                        _ => return None,
-                    }
-                }
-            }
-            b'"' => self.string().map(Json::Str),
-            b't' => self.lit("true", Json::Bool(true)),
-            b'f' => self.lit("false", Json::Bool(false)),
-            b'n' => self.lit("null", Json::Null),
-            b'-' | b'0'..=b'9' => self.number(),
-            _ => None,
-        }
-    }
-
-    /// A value with only what `keep` names built; the rest is checked by [`Reader::skip`].
-    fn kept(&mut self, depth: usize, keep: &Keep) -> Option<Json<'a>> {
-        if keep.all {
-            return self.value(depth);
-        }
-        self.ws();
-        match *self.b.get(self.i)? {
-            b'{' => {
-                if depth >= MAX_JSON_DEPTH {
-                    return None;
-                }
-                self.i += 1;
-                self.ws();
-                let mut members = Vec::new();
-                if self.b.get(self.i) == Some(&b'}') {
-                    self.i += 1;
-                    return Some(Json::Obj(members));
-                }
+                // Log objects have a handful to a few dozen members: a whole one starts past
+                // the first doublings.
+                let mut members = Vec::with_capacity(if keep.all { 8 } else { 0 });
                 loop {
                     self.ws();
                     if self.b.get(self.i) != Some(&b'"') {
@@ -259,7 +199,7 @@ impl<'a> Reader<'a> {
                     self.eat(b':')?;
                     match keep.member(&k) {
                         Some(child) => {
-                            let v = self.kept(depth + 1, child)?;
+                            let v = self.value(depth + 1, child)?;
                             members.push((k, v));
                         }
                         None => self.skip(depth + 1)?,
@@ -275,7 +215,7 @@ impl<'a> Reader<'a> {
                     }
                 }
             }
-            b'[' => match &keep.items {
+            b'[' => match keep.items() {
                 Some(child) => {
                     if depth >= MAX_JSON_DEPTH {
                         return None;
@@ -288,7 +228,7 @@ impl<'a> Reader<'a> {
                         return Some(Json::Arr(items));
                     }
                     loop {
-                        items.push(self.kept(depth + 1, child)?);
+                        items.push(self.value(depth + 1, child)?);
                         self.ws();
                         match self.b.get(self.i)? {
                             b',' => self.i += 1,
@@ -304,7 +244,12 @@ impl<'a> Reader<'a> {
                 // have none.
                 None => self.skip(depth).map(|()| Json::Arr(Vec::new())),
             },
-            _ => self.value(depth),
+            b'"' => self.string().map(Json::Str),
+            b't' => self.lit("true", Json::Bool(true)),
+            b'f' => self.lit("false", Json::Bool(false)),
+            b'n' => self.lit("null", Json::Null),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => None,
         }
     }
 
@@ -346,7 +291,7 @@ impl<'a> Reader<'a> {
                 }
             }
             b'"' => self.skip_string(),
-            _ => self.value(depth).map(|_| ()),
+            _ => self.value(depth, &Keep::ALL).map(|_| ()),
         }
     }
 
