@@ -15,11 +15,12 @@
 
 use anyhow::Context as _;
 use cwlogs_pipeline::patterns::{Limits, Miner, Template};
+use cwlogs_pipeline::util::json;
 use cwlogs_pipeline::util::time::UtcTime;
 use cwlogs_pipeline::{Config, process_input};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
-use std::io::{BufRead, BufWriter, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -195,20 +196,21 @@ struct Input<'a> {
 }
 
 #[derive(Serialize)]
-struct Output<'a> {
-    pattern_id: &'a str,
-    template: &'a str,
-}
-
-#[derive(Serialize)]
 struct Failure {
     pattern_id: Option<&'static str>,
     template: Option<&'static str>,
     error: String,
 }
 
+/// The longest input line `--jsonl` reads (a CloudWatch Logs event is at most 1 MiB, escaped
+/// JSON at most six bytes for each of its bytes); a longer one is answered with an error line
+/// and skipped.
+const MAX_JSONL_LINE: usize = 8 << 20;
+
+/// Bytes read from stdin at a time.
+const JSONL_CHUNK: usize = 1 << 18;
+
 fn trim_newline(line: &[u8]) -> &[u8] {
-    let line = line.strip_suffix(b"\n").unwrap_or(line);
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
@@ -229,10 +231,8 @@ fn plain_input(line: &[u8]) -> Option<(&str, &str)> {
     // A string without escapes or control characters: its content and the index after it.
     fn string(b: &[u8], i: usize) -> Option<(&[u8], usize)> {
         let i = lit(b, i, b"\"")?;
-        let end = i + b[i..]
-            .iter()
-            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
-        (b[end] == b'"').then(|| (&b[i..end], end + 1))
+        let end = i + json::plain_len(&b[i..]);
+        (b.get(end) == Some(&b'"')).then(|| (&b[i..end], end + 1))
     }
     let b = line;
     let i = lit(b, ws(b, 0), b"{")?;
@@ -253,51 +253,101 @@ fn plain_input(line: &[u8]) -> Option<(&str, &str)> {
     ))
 }
 
-fn jsonl(mut input: impl BufRead, out: impl Write) -> anyhow::Result<()> {
-    let mut out = BufWriter::with_capacity(1 << 16, out);
+/// `--jsonl`: reads stdin in chunks and answers each line in place (no copy of it), writing
+/// the answers into one buffer flushed every 64 KiB.
+fn jsonl(mut input: impl Read, mut out: impl Write) -> anyhow::Result<()> {
     let mut miner = Miner::new(Limits::default());
-    let mut buf = Vec::new();
+    let mut written = Vec::with_capacity(1 << 17);
+    let mut buf = vec![0u8; JSONL_CHUNK];
+    let (mut filled, mut eof, mut skipping) = (0, false, false);
     loop {
-        buf.clear();
-        if input.read_until(b'\n', &mut buf).context("reading stdin")? == 0 {
+        let mut start = 0;
+        while let Some(nl) = memchr::memchr(b'\n', &buf[start..filled]) {
+            if !std::mem::take(&mut skipping) {
+                answer(&mut miner, &buf[start..start + nl], &mut written)?;
+            }
+            start += nl + 1;
+        }
+        if eof {
+            if start < filled && !skipping {
+                answer(&mut miner, &buf[start..filled], &mut written)?;
+            }
             break;
         }
-        let line = trim_newline(&buf);
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let parsed = match plain_input(line) {
-            Some((group, message)) => Ok(Input {
-                group: Cow::Borrowed(group),
-                message: Cow::Borrowed(message),
-            }),
-            None => serde_json::from_slice::<Input<'_>>(line),
-        };
-        match parsed {
-            Ok(i) => {
-                let o = miner.observe(&i.group, &i.message, 0);
-                serde_json::to_writer(
-                    &mut out,
-                    &Output {
-                        pattern_id: o.id,
-                        template: o.template,
-                    },
-                )?;
+        buf.copy_within(start..filled, 0);
+        filled -= start;
+        if filled == buf.len() {
+            if buf.len() >= MAX_JSONL_LINE {
+                if !skipping {
+                    failure(
+                        &mut written,
+                        format!("input line longer than {MAX_JSONL_LINE} bytes"),
+                    )?;
+                }
+                (filled, skipping) = (0, true);
+            } else {
+                buf.resize(buf.len() * 2, 0);
             }
-            Err(e) => serde_json::to_writer(
-                &mut out,
-                &Failure {
-                    pattern_id: None,
-                    template: None,
-                    error: format!(
-                        "invalid input line (want {{\"group\": string, \"message\": string}}): {e}"
-                    ),
-                },
-            )?,
         }
-        out.write_all(b"\n")?;
+        let n = loop {
+            match input.read(&mut buf[filled..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e).context("reading stdin"),
+            }
+        };
+        (filled, eof) = (filled + n, n == 0);
+        if written.len() >= 1 << 16 {
+            out.write_all(&written)?;
+            written.clear();
+        }
     }
+    out.write_all(&written)?;
     out.flush()?;
+    Ok(())
+}
+
+/// Answers one input line (without its `\n`) into `out`; blank lines get no answer.
+fn answer(miner: &mut Miner, line: &[u8], out: &mut Vec<u8>) -> anyhow::Result<()> {
+    let line = trim_newline(line);
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    let parsed = match plain_input(line) {
+        Some((group, message)) => Ok(Input {
+            group: Cow::Borrowed(group),
+            message: Cow::Borrowed(message),
+        }),
+        None => serde_json::from_slice::<Input<'_>>(line),
+    };
+    match parsed {
+        Ok(i) => {
+            let o = miner.observe(&i.group, &i.message, 0);
+            // What serde_json writes for `{pattern_id, template}`, byte for byte.
+            out.extend_from_slice(b"{\"pattern_id\":");
+            json::push_str(out, o.id);
+            out.extend_from_slice(b",\"template\":");
+            json::push_str(out, o.template);
+            out.extend_from_slice(b"}\n");
+            Ok(())
+        }
+        Err(e) => failure(
+            out,
+            format!("invalid input line (want {{\"group\": string, \"message\": string}}): {e}"),
+        ),
+    }
+}
+
+fn failure(out: &mut Vec<u8>, error: String) -> anyhow::Result<()> {
+    serde_json::to_writer(
+        &mut *out,
+        &Failure {
+            pattern_id: None,
+            template: None,
+            error,
+        },
+    )?;
+    out.push(b'\n');
     Ok(())
 }
 
@@ -337,6 +387,73 @@ mod tests {
                 .is_some_and(|e| e.contains("invalid input line"))
         );
         assert_eq!(out[3]["template"], "disk full on <*>");
+    }
+
+    /// A reader giving at most `n` bytes a read.
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.1.min(buf.len()).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn jsonl_answers_alike_however_stdin_is_read() {
+        let mut input = String::new();
+        for i in 0..2000 {
+            input.push_str(&format!(
+                "{{\"group\": \"g{}\", \"message\": \"request {i} took {} ms{}ok\"}}\r\n",
+                i % 3,
+                i * 7,
+                // Every other message has an escape (read by serde, not the plain reader).
+                if i % 2 == 0 { "\\t" } else { " " }
+            ));
+        }
+        input.push_str(r#"{"group": "g0", "message": "last line without newline"}"#);
+        let mut whole = Vec::new();
+        jsonl(input.as_bytes(), &mut whole).expect("jsonl runs");
+        assert_eq!(whole.iter().filter(|&&b| b == b'\n').count(), 2001);
+        for n in [1, 7, 4096] {
+            let mut out = Vec::new();
+            jsonl(Trickle(input.as_bytes(), n), &mut out).expect("jsonl runs");
+            assert!(out == whole, "reads of {n} bytes");
+        }
+        // What serde_json writes for the answer, byte for byte.
+        let first = whole.split(|&b| b == b'\n').next().expect("a line");
+        let v: serde_json::Value = serde_json::from_slice(first).expect("JSON");
+        assert_eq!(serde_json::to_vec(&v).expect("JSON"), first);
+    }
+
+    #[test]
+    fn jsonl_answers_an_overlong_line_with_an_error_and_goes_on() {
+        let mut input = Vec::new();
+        input.extend_from_slice(br#"{"group": "a", "message": "before"}"#);
+        input.push(b'\n');
+        input.extend_from_slice(br#"{"group": "a", "message": ""#);
+        input.resize(input.len() + MAX_JSONL_LINE + 10, b'x');
+        input.extend_from_slice(b"\"}\n");
+        input.extend_from_slice(br#"{"group": "a", "message": "after"}"#);
+        input.push(b'\n');
+        let mut out = Vec::new();
+        jsonl(input.as_slice(), &mut out).expect("jsonl runs");
+        let lines: Vec<serde_json::Value> = out
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).expect("JSON"))
+            .collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[0]["template"], "before");
+        assert!(lines[1]["pattern_id"].is_null());
+        assert!(
+            lines[1]["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("longer than"))
+        );
+        assert_eq!(lines[2]["template"], "after");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 /// Appends `s` as a JSON string literal, byte for byte as `serde_json` writes it (`\"`, `\\`,
 /// `\b \t \n \f \r`, `\u00XX` for other control characters), scanning eight bytes at a time
 /// for the few that need escaping.
-pub(crate) fn push_str(out: &mut Vec<u8>, s: &str) {
+pub fn push_str(out: &mut Vec<u8>, s: &str) {
     #[inline(always)]
     fn escape(out: &mut Vec<u8>, b: u8) {
         const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -71,6 +71,31 @@ pub(crate) fn zero_bytes(x: u64) -> u64 {
     !(((x & LOW7) + LOW7) | x | LOW7)
 }
 
+/// The length of the longest prefix of `bytes` that a JSON string holds as is: up to the first
+/// `"`, `\\` or control character (below 0x20), found eight bytes at a time; `bytes.len()` when
+/// there is none.
+pub fn plain_len(bytes: &[u8]) -> usize {
+    let mut words = bytes.chunks_exact(8);
+    let mut at = 0;
+    for word in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let x = u64::from_le_bytes(w);
+        let hits = zero_bytes(x ^ splat(b'"'))
+            | zero_bytes(x ^ splat(b'\\'))
+            | zero_bytes(x & splat(0xe0));
+        if hits != 0 {
+            return at + (hits.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    at + words
+        .remainder()
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .unwrap_or(words.remainder().len())
+}
+
 /// Whether `bytes` holds a control character (below 0x20), eight bytes at a time.
 pub(crate) fn has_control(bytes: &[u8]) -> bool {
     let mut words = bytes.chunks_exact(8);
@@ -126,6 +151,21 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
+    fn plain_len_stops_at_what_needs_escaping() {
+        for (s, n) in [
+            ("", 0),
+            ("abc", 3),
+            ("abcdefghijk\"x", 11),
+            ("abcdefgh\\", 8),
+            ("a\u{1f}", 1),
+            ("é ü long enough to take words", 31),
+            ("\"", 0),
+        ] {
+            assert_eq!(plain_len(s.as_bytes()), n, "{s:?}");
+        }
+    }
+
+    #[test]
     fn escapes() {
         let mut v = Vec::new();
         push_str(&mut v, "a\"b\\c\n\t\u{1}\u{8}\u{c}\r\u{1f}é");
@@ -159,6 +199,8 @@ mod tests {
             let mut ours = Vec::new();
             push_str(&mut ours, &text);
             prop_assert_eq!(ours, serde_json::to_vec(&text).expect("a str serializes"));
+            let first = text.bytes().position(|b| b == b'"' || b == b'\\' || b < 0x20);
+            prop_assert_eq!(plain_len(text.as_bytes()), first.unwrap_or(text.len()));
         }
     }
 }

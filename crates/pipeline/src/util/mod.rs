@@ -3,7 +3,7 @@
 
 pub(crate) mod gzip;
 pub(crate) mod hash;
-pub(crate) mod json;
+pub mod json;
 pub mod time;
 
 pub use hash::short_hash;
