@@ -32,6 +32,19 @@
 //!    values are two templates; three are a variable; so are a word and a masked variable
 //!    (`device lo`, `device eth0`).
 //!
+//! 4. **Fixed templates for the records AWS writes** (the `[parse]` formats): a CloudTrail
+//!    record (a JSON object with string `eventVersion`, `eventSource` and `eventName` at its
+//!    top) is `cloudtrail eventSource=s3.amazonaws.com eventName=GetObject`, with
+//!    `errorCode=AccessDenied` when it has one; a VPC flow log record in the default format
+//!    (version 2, fourteen fields) is `vpc-flow action=ACCEPT log-status=OK`. What a reader
+//!    groups these records by, whatever their other fields hold; they match only the same
+//!    tokens and are never generalised (a new API call or the first `REJECT` is a new
+//!    pattern). A value that is not a plain word of at most 128 bytes (escapes are read, whitespace and quotes are not taken) leaves the record to the
+//!    keys-and-types template. Lambda platform lines (`START`, `END`, `REPORT`) need none:
+//!    their masked tokens are their template. Custom VPC flow log formats are learned as
+//!    text (the miner does not know a log group's `[[parse.vpc_flow]]` format, and every
+//!    container and command must give a record the same id).
+//!
 //! # Ids
 //!
 //! A pattern's id is the first 16 hex digits of SHA-256 of the template text it was created
@@ -435,7 +448,8 @@ impl Group {
     /// not the first) once they and `tokens` hold [`SIBLINGS`] distinct values there.
     fn generalise(&mut self, tokens: &[Cow<'_, str>]) -> Option<usize> {
         let n = tokens.len();
-        if n < 2 {
+        // A fixed template (a CloudTrail or VPC flow log record's) is never generalised.
+        if n < 2 || tokens::is_fixed(tokens) {
             return None;
         }
         let leaf = self.leaves.get(&leaf_key(tokens))?;
@@ -443,7 +457,7 @@ impl Group {
         let mut by_pos: Vec<(usize, Vec<usize>)> = Vec::new();
         for &slot in leaf {
             let t = self.get(slot);
-            if t.tokens.len() != n || *t.tokens[0] != *tokens[0] {
+            if t.tokens.len() != n || *t.tokens[0] != *tokens[0] || tokens::is_fixed(&t.tokens) {
                 continue;
             }
             let mut diff = None;

@@ -22,7 +22,7 @@
 //! value or token written into it can be mistaken for one, and no text or token-built key
 //! (UTF-8 tokens each followed by `0xff`) is ever equal to it.
 
-use super::tokens::{LEVEL_KEYS, MESSAGE_KEYS, scan_text};
+use super::tokens::{CLOUDTRAIL_KEYS, LEVEL_KEYS, MESSAGE_KEYS, scan_text};
 
 /// Opens a JSON skeleton (its first byte).
 const START: u8 = 0xfe;
@@ -72,6 +72,7 @@ pub(crate) fn json_skeleton(
         key,
         max,
         nest: 0,
+        top: level.is_none(),
     };
     s.top().is_some()
 }
@@ -86,6 +87,9 @@ pub(crate) enum Role {
     Level,
     /// A message key (`msg`, ...).
     Message,
+    /// A key of the message's own object whose string value makes a CloudTrail record's fixed
+    /// template (`eventSource`, `eventName`, `errorCode`).
+    Fixed,
 }
 
 /// A JSON skeleton written from another parser's walk over the message (the document
@@ -103,11 +107,14 @@ pub(crate) mod from_walk {
         key.push(START);
     }
 
-    /// A member's key, in an object whose members are written; its role.
-    pub(crate) fn member(key: &mut Vec<u8>, name: &str) -> Role {
+    /// A member's key, in an object whose members are written (`top`: the message's own);
+    /// its role.
+    pub(crate) fn member(key: &mut Vec<u8>, name: &str, top: bool) -> Role {
         key.extend_from_slice(name.as_bytes());
         let b = name.as_bytes();
-        if is_named(b, &LEVEL) {
+        if top && CLOUDTRAIL_KEYS.contains(&name) {
+            Role::Fixed
+        } else if is_named(b, &LEVEL) {
             Role::Level
         } else if is_named(b, &MESSAGE) {
             Role::Message
@@ -173,8 +180,16 @@ pub(crate) mod from_walk {
                 masked(key, decoded);
                 key.push(TEXT);
             }
+            Role::Fixed => raw(key, decoded.as_bytes()),
         }
     }
+}
+
+/// A string value written as is, between [`RAW`] tags.
+fn raw(key: &mut Vec<u8>, value: &[u8]) {
+    key.push(RAW);
+    key.extend_from_slice(value);
+    key.push(RAW);
 }
 
 /// A message key's text as its tokens mask it.
@@ -194,6 +209,9 @@ struct Scan<'m, 'k> {
     key: &'k mut Vec<u8>,
     max: usize,
     nest: usize,
+    /// The message's own object has no Lambda prefix: a CloudTrail record's fixed template
+    /// may apply (its keys' values are written).
+    top: bool,
 }
 
 /// A set high bit in each byte of `w` that is `"`, `\` or below 0x20; exact for the lowest
@@ -436,12 +454,16 @@ impl Scan<'_, '_> {
                 b'"' => {
                     let (vs, ve, escaped) = self.string()?;
                     let value = &self.b[vs..ve];
-                    if is_named(name, &LEVEL) {
+                    if depth == 0 && self.top && is_fixed_key(name) {
+                        // The fixed template takes the value unescaped: not worth doing here.
+                        if escaped {
+                            return None;
+                        }
+                        raw(self.key, value);
+                    } else if is_named(name, &LEVEL) {
                         let short = value.len() <= 16 && value.iter().all(u8::is_ascii_alphabetic);
                         if short || escaped {
-                            self.key.push(RAW);
-                            self.key.extend_from_slice(value);
-                            self.key.push(RAW);
+                            raw(self.key, value);
                         } else {
                             self.key.push(STR);
                         }
@@ -485,6 +507,11 @@ impl Scan<'_, '_> {
     fn masked(&mut self, text: &str) {
         masked(self.key, text);
     }
+}
+
+/// Whether `name` (as written) is one of [`CLOUDTRAIL_KEYS`], exactly.
+fn is_fixed_key(name: &[u8]) -> bool {
+    CLOUDTRAIL_KEYS.iter().any(|k| k.as_bytes() == name)
 }
 
 /// A filter for a list of lowercase keys: a bit for each length (below 32) and each first
@@ -644,6 +671,66 @@ pub(crate) mod tests {
         out.push('}');
     }
 
+    /// Values of a CloudTrail record's template keys: plain ones, and ones no fixed template
+    /// takes (escaped, spaced, empty, too long, not strings).
+    const TRAIL_VALUES: &[&str] = &[
+        "\"s3.amazonaws.com\"",
+        "\"iam.amazonaws.com\"",
+        "\"GetObject\"",
+        "\"PutObject\"",
+        "\"DeleteBucket\"",
+        "\"AccessDenied\"",
+        "\"Get\\u004fbject\"",
+        "\"two words\"",
+        "\"\"",
+        "1",
+        "null",
+        "{\"a\":1}",
+    ];
+
+    /// A CloudTrail-like record: `eventVersion` (mostly), `eventSource`, `eventName` and
+    /// sometimes `errorCode` among other members, in varying order, now and then twice.
+    fn cloudtrail(shape: &mut Rng, r: &mut Rng, out: &mut String) {
+        let long = format!("\"{}\"", "x".repeat(200));
+        let mut members: Vec<String> = Vec::new();
+        if shape.below(6) != 0 {
+            members.push(format!(
+                "\"eventVersion\":{}",
+                shape.pick(&["\"1.09\"", "\"1.08\"", "1"])
+            ));
+        }
+        for key in ["eventSource", "eventName", "errorCode", "eventName", "a"] {
+            if (key == "errorCode" || key == "a") && shape.below(2) == 0 {
+                continue;
+            }
+            if key == "eventName"
+                && members.iter().any(|m| m.contains("eventName"))
+                && shape.below(4) != 0
+            {
+                continue;
+            }
+            // Mostly values a fixed template takes.
+            let v = match r.below(40) {
+                0 => long.as_str(),
+                1..=12 => r.pick(TRAIL_VALUES),
+                _ => r.pick(&TRAIL_VALUES[..6]),
+            };
+            members.push(format!(
+                "\"{key}\"{}:{}{v}",
+                shape.pick(SPACE),
+                shape.pick(SPACE)
+            ));
+        }
+        let mut nested = String::new();
+        object(shape, r, 1, &mut nested);
+        members.push(format!("\"userIdentity\":{nested}"));
+        let at = shape.below(members.len() as u64) as usize;
+        members.rotate_left(at);
+        out.push('{');
+        out.push_str(&members.join(","));
+        out.push('}');
+    }
+
     /// A JSON message (sometimes after a Lambda prefix, sometimes a byte off) from a few
     /// thousand shapes, with values varying anywhere in them.
     pub(crate) fn message(r: &mut Rng) -> String {
@@ -657,7 +744,11 @@ pub(crate) mod tests {
             ]));
         }
         m.push_str(shape.pick(SPACE));
-        object(&mut shape, r, 0, &mut m);
+        if shape.below(4) == 0 {
+            cloudtrail(&mut shape, r, &mut m);
+        } else {
+            object(&mut shape, r, 0, &mut m);
+        }
         m.push_str(shape.pick(SPACE));
         // Now and then a byte off: not JSON any more (or still).
         if r.below(6) == 0 && !m.is_empty() {
@@ -675,7 +766,7 @@ pub(crate) mod tests {
     fn equal_skeletons_equal_tokens() {
         let mut r = Rng(0x9e37_79b9_7f4a_7c15);
         let mut seen: HashMap<Vec<u8>, (String, Vec<String>)> = HashMap::new();
-        let (mut fast, mut json) = (0, 0);
+        let (mut fast, mut json, mut trail) = (0, 0, 0);
         let mut key = Vec::new();
         for _ in 0..40_000 {
             let m = message(&mut r);
@@ -685,11 +776,18 @@ pub(crate) mod tests {
                 let b: Vec<String> = b.into_iter().map(|t| t.into_owned()).collect();
                 assert_eq!(b, tokens, "{m:?}");
             }
+            // A JSON message's tokens: its keys and types, or a CloudTrail record's fixed
+            // template.
+            let of_json = tokens.iter().any(|t| t == "{")
+                || tokens
+                    .first()
+                    .is_some_and(|t| t == super::super::tokens::CLOUDTRAIL);
             if key.first() == Some(&START) {
                 fast += 1;
-                assert!(tokens.iter().any(|t| t == "{"), "{m:?}");
+                assert!(of_json, "{m:?}");
             }
-            json += usize::from(tokens.iter().any(|t| t == "{"));
+            json += usize::from(of_json);
+            trail += usize::from(tokens.first().is_some_and(|t| t == "cloudtrail"));
             match seen.get(&key) {
                 Some((first, t)) => assert_eq!(t, &tokens, "{first:?} and {m:?}"),
                 None => {
@@ -699,6 +797,8 @@ pub(crate) mod tests {
         }
         // The cases are hard ones: still, most JSON messages take the skeleton.
         assert!(fast > 10_000 && json > fast, "{fast} of {json}");
+        // CloudTrail records' fixed templates among them.
+        assert!(trail > 300, "{trail} CloudTrail records");
         eprintln!(
             "{fast} of {json} JSON messages took the skeleton, {} distinct",
             seen.len()

@@ -533,6 +533,14 @@ fn the_index_path_answers_as_observe_does() {
     let mut messages: Vec<String> = Vec::new();
     for i in 0..6_000 {
         messages.push(message(&mut r));
+        if i % 10 == 0 {
+            let (action, status) = [("ACCEPT", "OK"), ("REJECT", "OK"), ("-", "NODATA")][i % 3];
+            messages.push(format!(
+                "2 123456789012 eni-0a1b{i:04x} 10.0.1.{} 10.0.2.9 443 {} 6 10 840 1717200210 1717200270 {action} {status}",
+                i % 250,
+                40_000 + i
+            ));
+        }
         if i % 2 == 0 {
             messages.push(texts[(i * 7) % texts.len()].1.clone());
         } else {
@@ -563,5 +571,116 @@ fn the_index_path_answers_as_observe_does() {
     assert!(
         json > 4_000 && same == messages.len(),
         "{json} JSON of {same}"
+    );
+}
+
+/// CloudTrail records and VPC flow log records in the default format have fixed templates
+/// (what a reader of these logs groups them by), never generalised; other messages that
+/// look like them do not.
+#[test]
+fn cloudtrail_and_vpc_flow_records_have_fixed_templates() {
+    let mut m = Miner::new(Limits::default());
+    let record = |name: &str, error: Option<&str>, i: usize| {
+        let error = error.map_or(String::new(), |e| format!(r#","errorCode":"{e}""#));
+        format!(
+            r#"{{"eventVersion":"1.09","userIdentity":{{"type":"IAMUser","userName":"u{i}"}},"eventTime":"2024-06-01T00:00:{:02}Z","eventSource":"s3.amazonaws.com","eventName":"{name}"{error},"requestID":"R{i}","sourceIPAddress":"10.0.0.{}"}}"#,
+            i % 60,
+            i % 250
+        )
+    };
+    let names = [
+        "GetObject",
+        "PutObject",
+        "DeleteObject",
+        "ListBuckets",
+        "HeadObject",
+    ];
+    for i in 0..40 {
+        for n in names {
+            let o = m.observe("trail", &record(n, None, i), 0);
+            assert_eq!(
+                o.template,
+                format!("cloudtrail eventSource=s3.amazonaws.com eventName={n}")
+            );
+        }
+    }
+    // Five event names of one source are five templates, not `eventName=<*>`.
+    assert_eq!(m.group("trail").map(Group::len), Some(5));
+    let o = m.observe("trail", &record("GetObject", Some("AccessDenied"), 1), 0);
+    assert_eq!(
+        o.template,
+        "cloudtrail eventSource=s3.amazonaws.com eventName=GetObject errorCode=AccessDenied"
+    );
+    // An escaped value is read as a reader reads it.
+    let escaped = record("Get\\u004fbject", None, 2);
+    let plain = m
+        .observe("trail", &record("GetObject", None, 2), 0)
+        .id
+        .to_string();
+    assert_eq!(m.observe("trail", &escaped, 0).id, plain);
+    // Not CloudTrail records: no eventVersion, a Lambda runtime prefix, a value with a space.
+    for other in [
+        r#"{"eventSource":"s3.amazonaws.com","eventName":"GetObject"}"#.to_string(),
+        format!(
+            "2024-06-01T00:00:00.000Z\tc0ffee00-1111\tINFO\t{}",
+            record("GetObject", None, 3)
+        ),
+        record("Get Object", None, 4),
+    ] {
+        let o = m.observe("other", &other, 0);
+        assert!(
+            !o.template.starts_with("cloudtrail"),
+            "{other}: {}",
+            o.template
+        );
+    }
+
+    let flow = |i: usize, action: &str, status: &str| {
+        format!(
+            "2 123456789012 eni-0a1b{i:04x} 10.0.1.{} 10.0.2.9 443 {} 6 {} 840 1717200210 1717200270 {action} {status}",
+            i % 250,
+            40_000 + i,
+            i % 17
+        )
+    };
+    for i in 0..100 {
+        let o = m.observe("flow", &flow(i, "ACCEPT", "OK"), 0);
+        assert_eq!(o.template, "vpc-flow action=ACCEPT log-status=OK");
+        let o = m.observe("flow", &flow(i, "REJECT", "OK"), 0);
+        assert_eq!(o.template, "vpc-flow action=REJECT log-status=OK");
+    }
+    let nodata = "2 123456789012 eni-0a1b2c3d - - - - - - - 1717200210 1717200270 - NODATA";
+    assert_eq!(
+        m.observe("flow", nodata, 0).template,
+        "vpc-flow action=- log-status=NODATA"
+    );
+    assert_eq!(m.group("flow").map(Group::len), Some(3));
+    for other in [
+        format!("{} extra", flow(1, "ACCEPT", "OK")),
+        flow(1, "ACCEPT", "OK").replacen(' ', "  ", 1),
+        flow(1, "ALLOW", "OK"),
+        flow(1, "ACCEPT", "OK").replacen('2', "3", 1),
+    ] {
+        let o = m.observe("flow-like", &other, 0);
+        assert!(
+            !o.template.starts_with("vpc-flow"),
+            "{other}: {}",
+            o.template
+        );
+    }
+
+    // A fixed template seeded from the state is the one the records then take.
+    let mut seeded = Miner::new(Limits::default());
+    let tokens: Vec<String> = [
+        "cloudtrail",
+        "eventSource=s3.amazonaws.com",
+        "eventName=PutObject",
+    ]
+    .map(String::from)
+    .to_vec();
+    assert!(seeded.seed("trail", "0123456789abcdef", &tokens, 0));
+    assert_eq!(
+        seeded.observe("trail", &record("PutObject", None, 5), 0).id,
+        "0123456789abcdef"
     );
 }

@@ -116,17 +116,87 @@ pub fn tokenize(message: &str) -> Vec<Cow<'_, str>> {
     let trimmed = message.trim_ascii();
     if let Some((prefix, rest)) = lambda_prefix(trimmed)
         && looks_like_object(rest)
-        && json_tokens(rest, &mut out)
+        && json_tokens(rest, false, &mut out)
     {
         out.splice(0..0, prefix);
         return out;
     }
-    if looks_like_object(trimmed) && json_tokens(trimmed, &mut out) {
+    if looks_like_object(trimmed) && json_tokens(trimmed, true, &mut out) {
         return out;
     }
     out.clear();
+    if let Some((action, status)) = vpc_flow_default(trimmed) {
+        out.extend(vpc_flow_tokens(action, status));
+        return out;
+    }
     text_tokens(trimmed, &mut out);
     out
+}
+
+/// The first token of a CloudTrail record's fixed template.
+pub(super) const CLOUDTRAIL: &str = "cloudtrail";
+/// The first token of a VPC flow log record's fixed template.
+pub(super) const VPC_FLOW: &str = "vpc-flow";
+/// The top-level keys of a CloudTrail record whose values make its fixed template, in the
+/// template's order (`errorCode` only when the record has one).
+pub(super) const CLOUDTRAIL_KEYS: [&str; 3] = ["eventSource", "eventName", "errorCode"];
+/// The longest value a fixed template takes as is (a longer one: not a fixed template).
+pub(super) const MAX_FIXED_VALUE: usize = 128;
+
+/// Whether `v` may stand in a fixed template: 1 to [`MAX_FIXED_VALUE`] bytes, none of them
+/// whitespace, a control character, a quote or a backslash.
+pub(super) fn fixed_value_ok(v: &[u8]) -> bool {
+    !v.is_empty()
+        && v.len() <= MAX_FIXED_VALUE
+        && v.iter()
+            .all(|&c| c > b' ' && c != b'"' && c != b'\\' && c != 0x7f)
+}
+
+/// Whether `tokens` are a fixed template (a CloudTrail record's or a VPC flow log record's):
+/// such a template matches only the same tokens and is never generalised.
+pub(super) fn is_fixed<S: AsRef<str>>(tokens: &[S]) -> bool {
+    let t = |i: usize| tokens.get(i).map_or("", AsRef::as_ref);
+    match t(0) {
+        CLOUDTRAIL => {
+            (3..=4).contains(&tokens.len())
+                && t(1).starts_with("eventSource=")
+                && t(2).starts_with("eventName=")
+                && (tokens.len() == 3 || t(3).starts_with("errorCode="))
+        }
+        VPC_FLOW => {
+            tokens.len() == 3 && t(1).starts_with("action=") && t(2).starts_with("log-status=")
+        }
+        _ => false,
+    }
+}
+
+/// A VPC flow log record in the default format (version 2: fourteen fields, one space
+/// between them, as AWS writes them): its action and log status, when they are ones AWS
+/// writes (`ACCEPT`, `REJECT` or `-`; `OK`, `NODATA` or `SKIPDATA`).
+pub(super) fn vpc_flow_default(s: &str) -> Option<(&str, &str)> {
+    let b = s.as_bytes();
+    if b.len() < 28 || b.len() > 1024 || !b.starts_with(b"2 ") {
+        return None;
+    }
+    let mut spaces = memchr::memchr_iter(b' ', b);
+    let mut at = [0usize; 13];
+    for a in &mut at {
+        *a = spaces.next()?;
+    }
+    if spaces.next().is_some() || at.windows(2).any(|w| w[1] == w[0] + 1) {
+        return None;
+    }
+    let (action, status) = (&s[at[11] + 1..at[12]], &s[at[12] + 1..]);
+    (matches!(action, "ACCEPT" | "REJECT" | "-") && matches!(status, "OK" | "NODATA" | "SKIPDATA"))
+        .then_some((action, status))
+}
+
+fn vpc_flow_tokens<'a>(action: &str, status: &str) -> [Cow<'a, str>; 3] {
+    [
+        Cow::Borrowed(VPC_FLOW),
+        keyed("action=", action),
+        keyed("log-status=", status),
+    ]
 }
 
 fn looks_like_object(s: &str) -> bool {
@@ -702,6 +772,14 @@ pub(crate) fn skeleton<'a>(
         }
         return Some(tokens);
     }
+    if let Some((action, status)) = vpc_flow_default(trimmed) {
+        // No text key starts with 0xff (tokens are never empty), no JSON key with 0xff.
+        key.extend_from_slice(&[0xff, b'v']);
+        key.extend_from_slice(action.as_bytes());
+        key.push(0xff);
+        key.extend_from_slice(status.as_bytes());
+        return None;
+    }
     scan_text(trimmed, &mut |parts| {
         for p in parts {
             key.extend_from_slice(p.as_bytes());
@@ -724,13 +802,21 @@ fn push<'a>(out: &mut Vec<Cow<'a, str>>, tok: Cow<'a, str>) {
 /// where they hold no escape, arrays and objects past [`MAX_JSON_DEPTH`] skipped without
 /// being built), with the members of each object in key order and the last of duplicate
 /// keys kept, as a `serde_json::Value` map has them.
-fn json_tokens<'a>(message: &str, out: &mut Vec<Cow<'a, str>>) -> bool {
+///
+/// A CloudTrail record (`top`: the message's own object, no Lambda prefix; string
+/// `eventVersion`, `eventSource` and `eventName` at its top) has the fixed template
+/// `cloudtrail eventSource=... eventName=...`, with `errorCode=...` when it has one.
+fn json_tokens<'a>(message: &str, top: bool, out: &mut Vec<Cow<'a, str>>) -> bool {
     let mut de = serde_json::Deserializer::from_str(message);
     let Ok(Node::Obj(map)) = serde::de::DeserializeSeed::deserialize(NodeSeed(0), &mut de) else {
         return false;
     };
     if de.end().is_err() {
         return false;
+    }
+    if top && let Some(fixed) = cloudtrail_tokens(&map) {
+        out.extend(fixed);
+        return true;
     }
     out.push(Cow::Borrowed("{"));
     let mut fields = 0;
@@ -854,6 +940,33 @@ impl<'de> serde::de::Visitor<'de> for NodeSeed {
         });
         Ok(Node::Obj(members))
     }
+}
+
+/// The fixed template of a CloudTrail record (see [`json_tokens`]), from its top-level
+/// members (in key order, the last of duplicates kept).
+fn cloudtrail_tokens<'a>(map: &[(Cow<'_, str>, Node<'_>)]) -> Option<Vec<Cow<'a, str>>> {
+    let get = |k: &str| {
+        map.binary_search_by(|(key, _)| (**key).cmp(k))
+            .ok()
+            .map(|i| &map[i].1)
+    };
+    let fixed = |k: &str| match get(k) {
+        Some(Node::Str(v)) if fixed_value_ok(v.as_bytes()) => Some(v),
+        _ => None,
+    };
+    if !matches!(get("eventVersion"), Some(Node::Str(_))) {
+        return None;
+    }
+    let (source, name) = (fixed(CLOUDTRAIL_KEYS[0])?, fixed(CLOUDTRAIL_KEYS[1])?);
+    let mut out = vec![
+        Cow::Borrowed(CLOUDTRAIL),
+        keyed("eventSource=", source),
+        keyed("eventName=", name),
+    ];
+    if let Some(error) = fixed(CLOUDTRAIL_KEYS[2]) {
+        out.push(keyed("errorCode=", error));
+    }
+    Some(out)
 }
 
 /// `key` followed by `suffix`, as one token.
@@ -1002,7 +1115,8 @@ mod tests {
 
     fn light_tokens(message: &str) -> Option<Vec<String>> {
         let mut out = Vec::new();
-        json_tokens(message, &mut out).then(|| out.into_iter().map(Cow::into_owned).collect())
+        json_tokens(message, false, &mut out)
+            .then(|| out.into_iter().map(Cow::into_owned).collect())
     }
 
     #[test]

@@ -244,7 +244,7 @@ impl<'m, const S: bool> Visitor<'m> for Walk<'_, 'm, S> {
             depth: self.depth,
             base,
             watch: watch.map(|ctx| (self.kinds, ctx)),
-            skel: members.is_some(),
+            skel: members,
         })? {
             if self.probe.flags != 0 && !self.probe.keep_going {
                 return Err(stop());
@@ -292,8 +292,9 @@ pub(super) struct Key<'p, const S: bool> {
     pub(super) base: usize,
     /// The parsers on and the object's role, when its keys are watched.
     pub(super) watch: Option<(JsonKinds, Ctx)>,
-    /// Write the key to the pattern skeleton.
-    pub(super) skel: bool,
+    /// Write the key to the pattern skeleton, in an object at this skeleton depth (the
+    /// message's own object: 0).
+    pub(super) skel: Option<u8>,
 }
 
 impl<'de, const S: bool> DeserializeSeed<'de> for Key<'_, S> {
@@ -317,10 +318,9 @@ impl<'de, const S: bool> Visitor<'de> for Key<'_, S> {
     fn visit_str<E: de::Error>(self, key: &str) -> Result<(usize, Option<Slot>, Role), E> {
         let slot = self.watch.and_then(|(kinds, ctx)| slot_of(kinds, ctx, key));
         let p = self.probe;
-        let role = if S && self.skel {
-            from_walk::member(&mut p.skeleton, key)
-        } else {
-            Role::Other
+        let role = match self.skel {
+            Some(d) if S => from_walk::member(&mut p.skeleton, key, d == 0),
+            _ => Role::Other,
         };
         p.fields += 1;
         if p.fields > p.max_fields {
