@@ -397,7 +397,9 @@ impl Group {
         let (slot, outcome) = if let Some(&(slot, _)) = cached {
             (slot, Outcome::Matched)
         } else {
-            let tokens = built.unwrap_or_else(|| tokenize(message));
+            let tokens = built
+                .or_else(|| tokens::fixed_key_tokens(key))
+                .unwrap_or_else(|| tokenize(message));
             let (slot, outcome) = match self.find(&tokens) {
                 Some(slot) => (slot, Outcome::Matched),
                 None => match self.generalise(&tokens) {

@@ -22,7 +22,7 @@
 //! value or token written into it can be mistaken for one, and no text or token-built key
 //! (UTF-8 tokens each followed by `0xff`) is ever equal to it.
 
-use super::tokens::{CLOUDTRAIL_KEYS, LEVEL_KEYS, MESSAGE_KEYS, scan_text};
+use super::tokens::{CLOUDTRAIL_KEYS, LEVEL_KEYS, MESSAGE_KEYS, fixed_value_ok, scan_text};
 
 /// Opens a JSON skeleton (its first byte).
 const START: u8 = 0xfe;
@@ -73,8 +73,9 @@ pub(crate) fn json_skeleton(
         max,
         nest: 0,
         top: level.is_none(),
+        trail: Trail::default(),
     };
-    s.top().is_some()
+    s.top().is_some() && s.trail.finish(s.key)
 }
 
 /// What a member's key makes of a string value: its type, its value (level keys) or its
@@ -88,8 +89,92 @@ pub(crate) enum Role {
     /// A message key (`msg`, ...).
     Message,
     /// A key of the message's own object whose string value makes a CloudTrail record's fixed
-    /// template (`eventSource`, `eventName`, `errorCode`).
-    Fixed,
+    /// template: the index in [`CLOUDTRAIL_KEYS`] (`eventSource`, `eventName`, `errorCode`).
+    Fixed(u8),
+    /// `eventVersion` in the message's own object (a CloudTrail record has a string there).
+    Version,
+}
+
+/// What the message's own object holds of a CloudTrail record (see `tokens::json_tokens`),
+/// followed while its skeleton is written: the last of each key counts, as in the tokens.
+/// When it is one, [`Trail::finish`] makes the skeleton the record's fixed key (its template
+/// values), so that records of every shape share a cache entry.
+///
+/// A message whose first member is a string `eventVersion` (as AWS writes CloudTrail records)
+/// is taken for one: from there on the skeleton is written *lean* (nested objects are not
+/// read into it), since a record's fixed key does not depend on them. If it turns out not to
+/// be a record after all, the skeleton is incomplete and [`Trail::finish`] says so (the
+/// miner then reads the message itself).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Trail {
+    /// Members of the message's own object so far.
+    members: u32,
+    /// Nested objects are not written: see above.
+    lean: bool,
+    /// The last `eventVersion` is a string.
+    version: bool,
+    /// Where the last value of each of [`CLOUDTRAIL_KEYS`] is in the skeleton, when it is a
+    /// string that a fixed template takes.
+    values: [Option<(usize, usize)>; 3],
+}
+
+impl Trail {
+    /// A member of the message's own object named `name`: its role, if it is one of the
+    /// record's (and what an earlier member of that name said no longer counts).
+    fn member(&mut self, name: &[u8]) -> Option<Role> {
+        self.members += 1;
+        if name == b"eventVersion" {
+            self.version = false;
+            return Some(Role::Version);
+        }
+        let i = CLOUDTRAIL_KEYS.iter().position(|k| k.as_bytes() == name)?;
+        self.values[i] = None;
+        Some(Role::Fixed(i as u8))
+    }
+
+    /// A string value of a member with `role`, `value` as the tokens read it: writes it to
+    /// `key` (the skeleton).
+    fn string(&mut self, key: &mut Vec<u8>, role: Role, value: &[u8]) {
+        match role {
+            Role::Version => {
+                self.version = true;
+                self.lean |= self.members == 1;
+                key.push(STR);
+            }
+            Role::Fixed(i) => {
+                let start = key.len() + 1;
+                raw(key, value);
+                if fixed_value_ok(value) {
+                    self.values[usize::from(i)] = Some((start, start + value.len()));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Ends a skeleton: when the message is a CloudTrail record, `key` becomes its fixed key
+    /// (`0xff`, `c`, then the template's values each after `0xff`: no text key starts with
+    /// `0xff`, no JSON skeleton either). `false` when the skeleton is incomplete (written
+    /// lean for a message that is no record): it must not be used.
+    fn finish(&self, key: &mut Vec<u8>) -> bool {
+        let [Some(source), Some(name), error] = self.values else {
+            return !self.lean;
+        };
+        if !self.version {
+            return !self.lean;
+        }
+        let end = key.len();
+        key.extend_from_slice(&[0xff, b'c']);
+        key.extend_from_within(source.0..source.1);
+        key.push(0xff);
+        key.extend_from_within(name.0..name.1);
+        if let Some(e) = error {
+            key.push(0xff);
+            key.extend_from_within(e.0..e.1);
+        }
+        key.drain(..end);
+        true
+    }
 }
 
 /// A JSON skeleton written from another parser's walk over the message (the document
@@ -102,18 +187,26 @@ pub(crate) mod from_walk {
 
     /// A skeleton starts (its object comes next, through [`object`] at depth 0): `key` is
     /// cleared.
-    pub(crate) fn start(key: &mut Vec<u8>) {
+    pub(crate) fn start(key: &mut Vec<u8>, trail: &mut Trail) {
         key.clear();
         key.push(START);
+        *trail = Trail::default();
+    }
+
+    /// The walk ended, and found the message valid: the skeleton is complete (and becomes a
+    /// CloudTrail record's fixed key if the message is one); `false` when it may not be used
+    /// (see [`Trail`]).
+    pub(crate) fn finish(key: &mut Vec<u8>, trail: &Trail) -> bool {
+        trail.finish(key)
     }
 
     /// A member's key, in an object whose members are written (`top`: the message's own);
     /// its role.
-    pub(crate) fn member(key: &mut Vec<u8>, name: &str, top: bool) -> Role {
+    pub(crate) fn member(key: &mut Vec<u8>, trail: &mut Trail, name: &str, top: bool) -> Role {
         key.extend_from_slice(name.as_bytes());
         let b = name.as_bytes();
-        if top && CLOUDTRAIL_KEYS.contains(&name) {
-            Role::Fixed
+        if let Some(role) = top.then(|| trail.member(b)).flatten() {
+            role
         } else if is_named(b, &LEVEL) {
             Role::Level
         } else if is_named(b, &MESSAGE) {
@@ -125,8 +218,8 @@ pub(crate) mod from_walk {
 
     /// An object value at `depth` (the message's own object is 0) opens: whether its
     /// members are written (else it is one `<object>` and nothing below it is written).
-    pub(crate) fn object(key: &mut Vec<u8>, depth: usize) -> bool {
-        if depth <= READ_DEPTH {
+    pub(crate) fn object(key: &mut Vec<u8>, trail: &Trail, depth: usize) -> bool {
+        if depth == 0 || (depth <= READ_DEPTH && !trail.lean) {
             key.push(OBJ);
             true
         } else {
@@ -162,7 +255,13 @@ pub(crate) mod from_walk {
 
     /// A string value (`decoded`) of a member with `role`; `escaped` when it was written
     /// with an escape (or may have been).
-    pub(crate) fn string(key: &mut Vec<u8>, role: Role, decoded: &str, escaped: bool) {
+    pub(crate) fn string(
+        key: &mut Vec<u8>,
+        trail: &mut Trail,
+        role: Role,
+        decoded: &str,
+        escaped: bool,
+    ) {
         match role {
             Role::Other => key.push(STR),
             Role::Level => {
@@ -180,7 +279,7 @@ pub(crate) mod from_walk {
                 masked(key, decoded);
                 key.push(TEXT);
             }
-            Role::Fixed => raw(key, decoded.as_bytes()),
+            Role::Fixed(_) | Role::Version => trail.string(key, role, decoded.as_bytes()),
         }
     }
 }
@@ -212,6 +311,7 @@ struct Scan<'m, 'k> {
     /// The message's own object has no Lambda prefix: a CloudTrail record's fixed template
     /// may apply (its keys' values are written).
     top: bool,
+    trail: Trail,
 }
 
 /// A set high bit in each byte of `w` that is `"`, `\` or below 0x20; exact for the lowest
@@ -442,11 +542,16 @@ impl Scan<'_, '_> {
             }
             self.key.extend_from_slice(&self.b[ks..ke]);
             let name = &self.b[ks..ke];
+            let trail_role = if depth == 0 && self.top {
+                self.trail.member(name)
+            } else {
+                None
+            };
             self.ws();
             self.eat(b':')?;
             self.ws();
             match self.peek()? {
-                b'{' if depth < READ_DEPTH => {
+                b'{' if depth < READ_DEPTH && !self.trail.lean => {
                     self.i += 1;
                     self.key.push(OBJ);
                     self.members(depth + 1)?;
@@ -454,12 +559,12 @@ impl Scan<'_, '_> {
                 b'"' => {
                     let (vs, ve, escaped) = self.string()?;
                     let value = &self.b[vs..ve];
-                    if depth == 0 && self.top && is_fixed_key(name) {
+                    if let Some(role) = trail_role {
                         // The fixed template takes the value unescaped: not worth doing here.
-                        if escaped {
+                        if escaped && role != Role::Version {
                             return None;
                         }
-                        raw(self.key, value);
+                        self.trail.string(self.key, role, value);
                     } else if is_named(name, &LEVEL) {
                         let short = value.len() <= 16 && value.iter().all(u8::is_ascii_alphabetic);
                         if short || escaped {
@@ -507,11 +612,6 @@ impl Scan<'_, '_> {
     fn masked(&mut self, text: &str) {
         masked(self.key, text);
     }
-}
-
-/// Whether `name` (as written) is one of [`CLOUDTRAIL_KEYS`], exactly.
-fn is_fixed_key(name: &[u8]) -> bool {
-    CLOUDTRAIL_KEYS.iter().any(|k| k.as_bytes() == name)
 }
 
 /// A filter for a list of lowercase keys: a bit for each length (below 32) and each first
@@ -775,6 +875,11 @@ pub(crate) mod tests {
             if let Some(b) = built {
                 let b: Vec<String> = b.into_iter().map(|t| t.into_owned()).collect();
                 assert_eq!(b, tokens, "{m:?}");
+            }
+            // A fixed key gives its tokens without the message.
+            if let Some(f) = super::super::tokens::fixed_key_tokens(&key) {
+                let f: Vec<String> = f.into_iter().map(|t| t.into_owned()).collect();
+                assert_eq!(f, tokens, "{m:?}");
             }
             // A JSON message's tokens: its keys and types, or a CloudTrail record's fixed
             // template.

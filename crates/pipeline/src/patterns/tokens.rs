@@ -191,6 +191,43 @@ pub(super) fn vpc_flow_default(s: &str) -> Option<(&str, &str)> {
         .then_some((action, status))
 }
 
+/// The tokens of a fixed template from its cache key (a VPC flow log record's, written by
+/// [`skeleton`], or a CloudTrail record's, by the skeleton's `Trail`): no need to read the
+/// message again. `None` for any other key.
+pub(super) fn fixed_key_tokens(key: &[u8]) -> Option<Vec<Cow<'static, str>>> {
+    let rest = key.strip_prefix(&[0xff])?;
+    let (kind, rest) = rest.split_first()?;
+    let mut parts = rest.split(|&b| b == 0xff).map(std::str::from_utf8);
+    let mut next = || parts.next().and_then(Result::ok);
+    match kind {
+        b'v' => {
+            let (action, status) = (next()?, next()?);
+            Some(
+                vpc_flow_tokens(action, status)
+                    .into_iter()
+                    .map(own)
+                    .collect(),
+            )
+        }
+        b'c' => {
+            let mut out = vec![
+                Cow::Borrowed(CLOUDTRAIL),
+                own(keyed("eventSource=", next()?)),
+                own(keyed("eventName=", next()?)),
+            ];
+            if let Some(error) = next() {
+                out.push(own(keyed("errorCode=", error)));
+            }
+            Some(out)
+        }
+        _ => None,
+    }
+}
+
+fn own(c: Cow<'_, str>) -> Cow<'static, str> {
+    Cow::Owned(c.into_owned())
+}
+
 fn vpc_flow_tokens<'a>(action: &str, status: &str) -> [Cow<'a, str>; 3] {
     [
         Cow::Borrowed(VPC_FLOW),
@@ -1045,6 +1082,57 @@ fn object_tokens(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A VPC flow log record's cache key gives the tokens `tokenize` gives it.
+    #[test]
+    fn vpc_flow_keys_give_the_fixed_tokens() {
+        let mut key = Vec::new();
+        for (line, fixed) in [
+            (
+                "2 123456789012 eni-0a1b2c3d 10.0.1.5 10.0.2.9 443 49152 6 10 840 1717200210 1717200270 ACCEPT OK",
+                true,
+            ),
+            (
+                "2 123456789012 eni-0a1b2c3d - - - - - - - 1717200210 1717200270 - NODATA",
+                true,
+            ),
+            (
+                "2 unknown eni-0a1b2c3d - - - - - - - 1717200210 1717200270 - SKIPDATA",
+                true,
+            ),
+            (
+                " 2 123456789012 eni-0a1b2c3d 10.0.1.5 10.0.2.9 443 49152 6 10 840 1717200210 1717200270 REJECT OK ",
+                true,
+            ),
+            (
+                "2 123456789012 eni-0a1b2c3d 10.0.1.5 10.0.2.9 443 49152 6 10 840 1717200210 1717200270 ACCEPT OK x",
+                false,
+            ),
+            (
+                "2 123456789012 eni-0a1b2c3d 10.0.1.5  10.0.2.9 443 49152 6 10 840 1717200210 1717200270 ACCEPT",
+                false,
+            ),
+            (
+                "2 123456789012 eni-0a1b2c3d 10.0.1.5 10.0.2.9 443 49152 6 10 840 1717200210 1717200270 accept OK",
+                false,
+            ),
+            (
+                "3 123456789012 eni-0a1b2c3d 10.0.1.5 10.0.2.9 443 49152 6 10 840 1717200210 1717200270 ACCEPT OK",
+                false,
+            ),
+        ] {
+            assert!(skeleton(line, &mut key, 1024).is_none());
+            let tokens: Vec<String> = tokenize(line).into_iter().map(Cow::into_owned).collect();
+            assert_eq!(is_fixed(&tokens), fixed, "{line}");
+            match fixed_key_tokens(&key) {
+                Some(t) => {
+                    let t: Vec<String> = t.into_iter().map(Cow::into_owned).collect();
+                    assert_eq!(t, tokens, "{line}");
+                }
+                None => assert!(!fixed, "{line}"),
+            }
+        }
+    }
 
     /// The tokens as they were made from a `serde_json::Value` (the reference for the light
     /// tree of [`json_tokens`]).

@@ -400,8 +400,9 @@ impl<'c> DocumentBuilder<'c> {
             None => None,
         };
         if let Some((miner, group)) = observe {
-            let skeleton = (self.probe.skeleton_on && check == Some(Check::Clean))
-                .then_some(&self.probe.skeleton[..]);
+            let skeleton =
+                (self.probe.skeleton_on && self.probe.skeleton_ok && check == Some(Check::Clean))
+                    .then_some(&self.probe.skeleton[..]);
             let seen = miner.observe_with(group, message, event.timestamp, skeleton);
             self.pattern.clear();
             self.pattern.push_str(seen.id);
@@ -1033,7 +1034,7 @@ mod tests {
                 continue;
             };
             probe.skeleton_on = true;
-            if probe.check(o, &config, None).0 != Check::Clean {
+            if probe.check(o, &config, None).0 != Check::Clean || !probe.skeleton_ok {
                 continue;
             }
             clean += 1;

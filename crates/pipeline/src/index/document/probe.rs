@@ -4,7 +4,7 @@
 //! ([`Capture`]), so a message is parsed once whatever reads it.
 
 use super::*;
-use crate::patterns::skeleton::{Role, from_walk};
+use crate::patterns::skeleton::{Role, Trail, from_walk};
 use crate::shape::capture::{Capture, Ctx, Field, JsonKinds, Slot, Val, slot as slot_of};
 
 /// What the validating pass found.
@@ -33,8 +33,13 @@ pub(super) struct Probe {
     /// Write the message's pattern skeleton ([`crate::patterns`]) to `skeleton` on the way.
     pub(super) skeleton_on: bool,
     /// The skeleton of the last message checked with `skeleton_on`: meaningful only when the
-    /// check said [`Check::Clean`].
+    /// check said [`Check::Clean`] and `skeleton_ok` is set.
     pub(super) skeleton: Vec<u8>,
+    /// The walk found the message valid and wrote all of its skeleton.
+    pub(super) skeleton_ok: bool,
+    /// What the message's own object holds of a CloudTrail record, while the skeleton is
+    /// written.
+    pub(super) trail: Trail,
 }
 
 impl Probe {
@@ -55,7 +60,7 @@ impl Probe {
         self.keep_going = capture.is_some();
         let kinds = capture.as_ref().map_or(JsonKinds::default(), |c| c.kinds);
         let skel = self.skeleton_on.then(|| {
-            from_walk::start(&mut self.skeleton);
+            from_walk::start(&mut self.skeleton, &mut self.trail);
             (0, Role::Other)
         });
         let mut de = serde_json::Deserializer::from_str(object);
@@ -88,6 +93,8 @@ impl Probe {
         }
         .and_then(|()| de.end());
         let valid = walked.is_ok();
+        self.skeleton_ok =
+            valid && self.skeleton_on && from_walk::finish(&mut self.skeleton, &self.trail);
         let check = match walked {
             _ if self.flags != 0 => Check::Risky,
             Ok(()) => Check::Clean,
@@ -161,13 +168,25 @@ impl<'m, const S: bool> Visitor<'m> for Walk<'_, 'm, S> {
     }
     fn visit_borrowed_str<E: de::Error>(self, v: &'m str) -> Result<(), E> {
         if let (true, Some((_, role))) = (S, self.skel) {
-            from_walk::string(&mut self.probe.skeleton, role, v, false);
+            from_walk::string(
+                &mut self.probe.skeleton,
+                &mut self.probe.trail,
+                role,
+                v,
+                false,
+            );
         }
         self.scalar(|| Val::Str(Cow::Borrowed(v)))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
         if let (true, Some((_, role))) = (S, self.skel) {
-            from_walk::string(&mut self.probe.skeleton, role, v, true);
+            from_walk::string(
+                &mut self.probe.skeleton,
+                &mut self.probe.trail,
+                role,
+                v,
+                true,
+            );
         }
         self.scalar(|| Val::Str(Cow::Owned(v.to_owned())))
     }
@@ -218,7 +237,10 @@ impl<'m, const S: bool> Visitor<'m> for Walk<'_, 'm, S> {
         }
         // The object's members are written to the skeleton at this depth, if any.
         let members = match self.skel {
-            Some((d, _)) if S => from_walk::object(&mut self.probe.skeleton, d.into()).then_some(d),
+            Some((d, _)) if S => {
+                from_walk::object(&mut self.probe.skeleton, &self.probe.trail, d.into())
+                    .then_some(d)
+            }
             _ => None,
         };
         let watch = if self.capture.is_some() {
@@ -319,7 +341,7 @@ impl<'de, const S: bool> Visitor<'de> for Key<'_, S> {
         let slot = self.watch.and_then(|(kinds, ctx)| slot_of(kinds, ctx, key));
         let p = self.probe;
         let role = match self.skel {
-            Some(d) if S => from_walk::member(&mut p.skeleton, key, d == 0),
+            Some(d) if S => from_walk::member(&mut p.skeleton, &mut p.trail, key, d == 0),
             _ => Role::Other,
         };
         p.fields += 1;
