@@ -444,6 +444,10 @@ const MAX_RESTARTS: usize = 256;
 /// than searching it again for each further pattern.
 const MAX_PREFILTER_SEARCHES: usize = 16;
 
+/// Distinct texts (term literals and the required texts of JSON and space-delimited patterns)
+/// up to which a [`PatternSet`] finds them all in one shared scan of each message.
+const MAX_ONE_PASS_LITERALS: usize = 16;
+
 /// Whether `text` holds a `\u` (a JSON escape that can spell any character).
 fn has_unicode_escape(text: &[u8]) -> bool {
     memchr::memchr_iter(b'\\', text).any(|i| text.get(i + 1) == Some(&b'u'))
@@ -475,6 +479,13 @@ pub struct PatternSet {
     /// that scan slows down with many literals, while these searches stop once the message
     /// has been read.
     required: Vec<Vec<Vec<Finder<'static>>>>,
+    /// For small sets (at most [`MAX_ONE_PASS_LITERALS`] distinct texts, term literals and
+    /// required texts together): the same clauses as `required`, as literal ids. The required
+    /// texts are then literals of the shared scan too, so a message is read once for all of
+    /// them instead of once per pattern and text (a CloudTrail message was searched up to
+    /// five times by the e2e bench's ten rules); with more texts, the shared scan slows down
+    /// more than the searches it saves, and `required` is searched per pattern.
+    required_ids: Option<Vec<Vec<Vec<usize>>>>,
     /// The patterns evaluated first: those without texts to look for.
     immediate: Vec<usize>,
     /// The patterns evaluated after them: JSON and space-delimited ones with texts.
@@ -533,6 +544,35 @@ impl PatternSet {
                     .collect::<Vec<Vec<Finder<'static>>>>(),
             );
         }
+        // Small sets: the required texts join the term literals in the shared scan.
+        let required_ids = {
+            let mut distinct: std::collections::HashSet<&[u8]> = std::collections::HashSet::new();
+            for (p, clauses) in patterns.iter().zip(&required_finders) {
+                if let Program::Terms(t) = &p.inner.program {
+                    for n in &t.needles {
+                        if let Needle::Text(f) = n {
+                            if !f.needle().is_empty() {
+                                distinct.insert(f.needle());
+                            }
+                        }
+                    }
+                }
+                for f in clauses.iter().flatten() {
+                    distinct.insert(f.needle());
+                }
+            }
+            (distinct.len() <= MAX_ONE_PASS_LITERALS).then(|| {
+                required_finders
+                    .iter()
+                    .map(|clauses| {
+                        clauses
+                            .iter()
+                            .map(|any| any.iter().map(|f| id_of(f.needle())).collect())
+                            .collect()
+                    })
+                    .collect::<Vec<Vec<Vec<usize>>>>()
+            })
+        };
         // Leftmost-longest search keeps the automaton's SIMD prefilter; restarting one byte after
         // each match start visits every position where a literal starts, and at such a position
         // the longest literal is reported, so marking every literal that is a prefix of it finds
@@ -578,6 +618,7 @@ impl PatternSet {
             immediate,
             deferred,
             required: required_finders,
+            required_ids,
             keep,
         }
     }
@@ -627,7 +668,9 @@ impl PatternSet {
 
     /// Clears `out` and fills it with the indices of the patterns `msg` matches, ascending.
     pub fn matches(&self, msg: &Message<'_>, out: &mut Vec<usize>) {
-        self.run(&self.immediate, &self.deferred, self.ac.is_some(), msg, out);
+        let scan = self.ac.is_some();
+        let one_pass = scan && self.required_ids.is_some();
+        self.run(&self.immediate, &self.deferred, scan, one_pass, msg, out);
     }
 
     /// Like [`PatternSet::matches`], but only patterns `i` with `wanted(i)` are evaluated (the
@@ -652,31 +695,41 @@ impl PatternSet {
             .copied()
             .filter(|&i| wanted(i))
             .collect();
-        // The literal scan is needed only for term patterns with literals.
-        let scan = self.ac.is_some()
-            && immediate
-                .iter()
-                .any(|&i| self.needle_ids[i].iter().any(Option::is_some));
+        let deferred: Vec<usize> = self
+            .deferred
+            .iter()
+            .copied()
+            .filter(|&i| wanted(i))
+            .collect();
+        // The literal scan is needed for term patterns with literals, and finds the required
+        // texts of small sets when there are two or more of them to find (one text alone is
+        // found faster by its own search, which stops at the first occurrence).
+        let terms = immediate
+            .iter()
+            .any(|&i| self.needle_ids[i].iter().any(Option::is_some));
+        let texts: usize = deferred
+            .iter()
+            .map(|&i| self.required[i].iter().map(Vec::len).sum::<usize>())
+            .sum();
+        let one_pass = self.ac.is_some() && self.required_ids.is_some() && (terms || texts > 1);
         Among {
             set: self,
-            deferred: self
-                .deferred
-                .iter()
-                .copied()
-                .filter(|&i| wanted(i))
-                .collect(),
+            deferred,
             immediate,
-            scan,
+            scan: self.ac.is_some() && (terms || one_pass),
+            one_pass,
         }
     }
 
     /// Evaluates the patterns `immediate`, then `deferred` (see [`PatternSet::matches`]); the
-    /// literal scan runs only with `scan`.
+    /// literal scan runs only with `scan`, and with `one_pass` (which needs `scan` and
+    /// `required_ids`) it also finds the deferred patterns' required texts.
     fn run(
         &self,
         immediate: &[usize],
         deferred: &[usize],
         scan: bool,
+        one_pass: bool,
         msg: &Message<'_>,
         out: &mut Vec<usize>,
     ) {
@@ -755,20 +808,27 @@ impl PatternSet {
         // Whether the message holds a `\u` escape, looked for once, when first needed.
         let mut escaped: Option<bool> = None;
         let mut searches = 0;
+        let required_ids = self.required_ids.as_ref().filter(|_| one_pass && scan);
         for &i in deferred {
             let p = &self.patterns[i];
             let json = matches!(p.inner.program, Program::Json(_));
-            // Nothing left to save, or the texts could be spelled otherwise: evaluate.
-            let evaluate = searches >= MAX_PREFILTER_SEARCHES
-                || msg.is_read(json)
-                || (json && *escaped.get_or_insert_with(|| has_unicode_escape(text)));
-            let ruled_out = !evaluate
-                && self.required[i].iter().any(|any| {
-                    !any.iter().any(|f| {
-                        searches += 1;
-                        f.find(text).is_some()
+            let ruled_out = if let Some(ids) = required_ids {
+                // The scan found every text: checking costs nothing, even after a parse.
+                !(json && *escaped.get_or_insert_with(|| has_unicode_escape(text)))
+                    && ids[i].iter().any(|any| !any.iter().any(|&id| found[id]))
+            } else {
+                // Nothing left to save, or the texts could be spelled otherwise: evaluate.
+                let evaluate = searches >= MAX_PREFILTER_SEARCHES
+                    || msg.is_read(json)
+                    || (json && *escaped.get_or_insert_with(|| has_unicode_escape(text)));
+                !evaluate
+                    && self.required[i].iter().any(|any| {
+                        !any.iter().any(|f| {
+                            searches += 1;
+                            f.find(text).is_some()
+                        })
                     })
-                });
+            };
             if !ruled_out && p.is_match(msg) {
                 out.push(i);
             }
@@ -784,14 +844,21 @@ pub struct Among<'s> {
     immediate: Vec<usize>,
     deferred: Vec<usize>,
     scan: bool,
+    one_pass: bool,
 }
 
 impl Among<'_> {
     /// Clears `out` and fills it with the indices (in the whole set) of the chosen patterns
     /// `msg` matches, ascending.
     pub fn matches(&self, msg: &Message<'_>, out: &mut Vec<usize>) {
-        self.set
-            .run(&self.immediate, &self.deferred, self.scan, msg, out);
+        self.set.run(
+            &self.immediate,
+            &self.deferred,
+            self.scan,
+            self.one_pass,
+            msg,
+            out,
+        );
     }
 }
 
