@@ -69,6 +69,9 @@ pub(crate) struct Keep {
     all: bool,
     /// The members to keep, by key, with what to keep below each.
     keys: Vec<(String, Keep)>,
+    /// Bit `len % 64` set for the length of each key of `keys`: most members of a message
+    /// are skipped on their key's length alone, without comparing it to every kept key.
+    lengths: u64,
     /// What to keep of each element, when this is an array some selector indexes.
     items: Option<Box<Keep>>,
 }
@@ -78,6 +81,7 @@ impl Keep {
     const ALL: Keep = Keep {
         all: true,
         keys: Vec::new(),
+        lengths: 0,
         items: None,
     };
 
@@ -100,6 +104,7 @@ impl Keep {
                     let mut child = Keep::default();
                     child.add(rest);
                     self.keys.push((k.clone(), child));
+                    self.lengths |= 1 << (k.len() % 64);
                 }
             },
             Step::Index(_) => self.items.get_or_insert_with(Box::default).add(rest),
@@ -111,6 +116,9 @@ impl Keep {
     fn member(&self, key: &str) -> Option<&Keep> {
         if self.all {
             return Some(self);
+        }
+        if self.lengths & (1 << (key.len() % 64)) == 0 {
+            return None;
         }
         self.keys.iter().find(|(k, _)| k == key).map(|(_, c)| c)
     }

@@ -433,6 +433,16 @@ impl MetricValue {
     pub fn source(&self) -> &str {
         &self.source
     }
+
+    /// The number, when the expression is a number literal (`"1"`): the value every matching
+    /// message publishes, which a caller that knows the message matched can take without
+    /// [`Pattern::metric_value`] evaluating the pattern again.
+    pub fn literal(&self) -> Option<f64> {
+        match self.kind {
+            MetricKind::Literal(n) => Some(n),
+            _ => None,
+        }
+    }
 }
 
 /// Leftmost-longest searches per message before [`PatternSet::matches`] switches to one
@@ -1072,6 +1082,9 @@ mod tests {
         assert!(MetricValue::parse("$0").is_err());
         assert!(MetricValue::parse(&"1".repeat(101)).is_err());
         assert!(MetricValue::parse("abc").is_err());
+        assert_eq!(mv("2.5").literal(), Some(2.5));
+        assert_eq!(mv("$.a").literal(), None);
+        assert_eq!(mv("$ip").literal(), None);
 
         let m = Message::new(r#"{"a":{"b":"x"},"n":1.50,"t":true}"#);
         let json = Pattern::new("{ $.n > 1 }").unwrap();

@@ -232,7 +232,11 @@ impl<'c> RuleRun<'c> {
                 let rule = &rules[i];
                 if let Some(m) = &rule.metric {
                     self.matched_minutes.insert((i, minute));
-                    let value = rule.pattern.metric_value(&message, &m.value);
+                    // A literal value needs no second evaluation: the message matched.
+                    let value = match m.value.literal() {
+                        Some(n) => Some(n),
+                        None => rule.pattern.metric_value(&message, &m.value),
+                    };
                     let dims: Option<Vec<String>> = m
                         .dimensions
                         .iter()
