@@ -456,7 +456,7 @@ const MAX_PREFILTER_SEARCHES: usize = 16;
 
 /// Distinct texts (term literals and the required texts of JSON and space-delimited patterns)
 /// up to which a [`PatternSet`] finds them all in one shared scan of each message.
-const MAX_ONE_PASS_LITERALS: usize = 16;
+const MAX_ONE_PASS_LITERALS: usize = 32;
 
 /// Whether `text` holds a `\u` (a JSON escape that can spell any character).
 fn has_unicode_escape(text: &[u8]) -> bool {

@@ -180,9 +180,9 @@ proptest! {
 
 /// Term patterns that match none of the messages of these tests, enough for a set holding
 /// them to search each pattern's required texts on its own rather than in one shared scan
-/// (more than 16 distinct texts).
+/// (more than 32 distinct texts).
 fn padding() -> impl Iterator<Item = Pattern> {
-    (0..20).map(|i| Pattern::new(&format!("zzq{i}")).expect("a term"))
+    (0..40).map(|i| Pattern::new(&format!("zzq{i}")).expect("a term"))
 }
 
 /// A JSON test over a small alphabet, so that the values of the messages below hit it.
