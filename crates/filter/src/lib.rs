@@ -564,10 +564,10 @@ impl PatternSet {
             for (p, clauses) in patterns.iter().zip(&required_finders) {
                 if let Program::Terms(t) = &p.inner.program {
                     for n in &t.needles {
-                        if let Needle::Text(f) = n {
-                            if !f.needle().is_empty() {
-                                distinct.insert(f.needle());
-                            }
+                        if let Needle::Text(f) = n
+                            && !f.needle().is_empty()
+                        {
+                            distinct.insert(f.needle());
                         }
                     }
                 }
