@@ -196,8 +196,8 @@ impl<'a> Reader<'a> {
                     return Some(Json::Obj(Vec::new()));
                 }
                 // Log objects have a handful to a few dozen members: a whole one starts past
-                // the first doublings.
-                let mut members = Vec::with_capacity(if keep.all { 8 } else { 0 });
+                // the first doublings; a kept one has room for each kept key once (no growth).
+                let mut members = Vec::with_capacity(if keep.all { 8 } else { keep.keys.len() });
                 loop {
                     self.ws();
                     if self.b.get(self.i) != Some(&b'"') {

@@ -303,11 +303,13 @@ impl<'c> RuleRun<'c> {
                     b.count += 1;
                     b.first_ms = b.first_ms.min(event.timestamp);
                     b.last_ms = b.last_ms.max(event.timestamp);
-                    if b.batches.len() < 64 {
+                    // Looked up before copying: most matches come from a batch and a log
+                    // group already listed.
+                    if b.batches.len() < 64 && !b.batches.contains(&batch_hash) {
                         b.batches.insert(batch_hash.clone());
                     }
                     b.records.insert(record);
-                    if b.log_groups.len() < MAX_NAMES {
+                    if b.log_groups.len() < MAX_NAMES && !b.log_groups.contains(&*batch.log_group) {
                         b.log_groups.insert(batch.log_group.to_string());
                     }
                     if b.events.len() < MAX_CANDIDATES {
