@@ -69,6 +69,9 @@ pub(crate) struct Keep {
     all: bool,
     /// The members to keep, by key, with what to keep below each.
     keys: Vec<(String, Keep)>,
+    /// Bit `len % 64` set for the length of each key of `keys`: most members of a message
+    /// are skipped on their key's length alone, without comparing it to every kept key.
+    lengths: u64,
     /// What to keep of each element, when this is an array some selector indexes.
     items: Option<Box<Keep>>,
 }
@@ -78,6 +81,7 @@ impl Keep {
     const ALL: Keep = Keep {
         all: true,
         keys: Vec::new(),
+        lengths: 0,
         items: None,
     };
 
@@ -100,6 +104,7 @@ impl Keep {
                     let mut child = Keep::default();
                     child.add(rest);
                     self.keys.push((k.clone(), child));
+                    self.lengths |= 1 << (k.len() % 64);
                 }
             },
             Step::Index(_) => self.items.get_or_insert_with(Box::default).add(rest),
@@ -111,6 +116,9 @@ impl Keep {
     fn member(&self, key: &str) -> Option<&Keep> {
         if self.all {
             return Some(self);
+        }
+        if self.lengths & (1 << (key.len() % 64)) == 0 {
+            return None;
         }
         self.keys.iter().find(|(k, _)| k == key).map(|(_, c)| c)
     }
@@ -188,8 +196,8 @@ impl<'a> Reader<'a> {
                     return Some(Json::Obj(Vec::new()));
                 }
                 // Log objects have a handful to a few dozen members: a whole one starts past
-                // the first doublings.
-                let mut members = Vec::with_capacity(if keep.all { 8 } else { 0 });
+                // the first doublings; a kept one has room for each kept key once (no growth).
+                let mut members = Vec::with_capacity(if keep.all { 8 } else { keep.keys.len() });
                 loop {
                     self.ws();
                     if self.b.get(self.i) != Some(&b'"') {
@@ -299,15 +307,14 @@ impl<'a> Reader<'a> {
     fn skip_string(&mut self) -> Option<()> {
         self.i += 1;
         loop {
-            let run = &self.b[self.i..];
-            let p = memchr::memchr2(b'"', b'\\', run)?;
-            if has_control(&run[..p]) {
-                return None;
-            }
-            self.i += p;
-            if self.b[self.i] == b'"' {
-                self.i += 1;
-                return Some(());
+            self.i = special(self.b, self.i)?;
+            match self.b[self.i] {
+                b'"' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                b'\\' => {}
+                _ => return None,
             }
             self.i += 1;
             match *self.b.get(self.i)? {
@@ -375,16 +382,17 @@ impl<'a> Reader<'a> {
     fn string(&mut self) -> Option<Cow<'a, str>> {
         self.i += 1;
         let start = self.i;
-        // The common case, a string without escapes: find the closing quote (or a backslash)
-        // with memchr, then check the run for control characters in one pass.
-        let end = start + memchr::memchr2(b'"', b'\\', &self.b[start..])?;
-        if has_control(&self.b[start..end]) {
-            return None;
-        }
+        // The common case, a string without escapes: find the closing quote (or a backslash,
+        // or a control character, which makes the message invalid) in one pass.
+        let end = special(self.b, start)?;
         self.i = end;
-        if self.b[end] == b'"' {
-            self.i += 1;
-            return Some(Cow::Borrowed(&self.s[start..end]));
+        match self.b[end] {
+            b'"' => {
+                self.i += 1;
+                return Some(Cow::Borrowed(&self.s[start..end]));
+            }
+            b'\\' => {}
+            _ => return None,
         }
         let mut out = String::from(&self.s[start..self.i]);
         loop {
@@ -434,13 +442,7 @@ impl<'a> Reader<'a> {
                     // Copy the run of plain bytes at once (it is valid UTF-8: it comes from a &str
                     // and stops only at ASCII bytes).
                     let s = self.i;
-                    while self
-                        .b
-                        .get(self.i)
-                        .is_some_and(|&c| c != b'"' && c != b'\\' && c >= 0x20)
-                    {
-                        self.i += 1;
-                    }
+                    self.i = special(self.b, s).unwrap_or(self.b.len());
                     out.push_str(&self.s[s..self.i]);
                 }
             }
@@ -458,22 +460,35 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Whether `b` holds a control character (below 0x20, which a JSON string cannot hold
-/// unescaped), eight bytes at a time.
-fn has_control(b: &[u8]) -> bool {
+/// The first position at or after `from` holding a byte a JSON string cannot hold as it is:
+/// `"`, `\\` or a control character (below 0x20). Eight bytes at a time, in one pass: a string
+/// costs no call and no tail loop (the words run past the string's end, which is unknown).
+fn special(b: &[u8], from: usize) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
-    let mut words = b.chunks_exact(8);
-    for c in &mut words {
+    const HIGH: u64 = ONES * 0x80;
+    let mut i = from;
+    while let Some(chunk) = b.get(i..i + 8) {
         let mut a = [0u8; 8];
-        a.copy_from_slice(c);
+        a.copy_from_slice(chunk);
         let w = u64::from_le_bytes(a);
-        // Some byte is below 0x20 exactly when this is not zero (bytes at or above 0x80 have
-        // their high bit cleared by `!w`).
-        if w.wrapping_sub(ONES * 0x20) & !w & (ONES * 0x80) != 0 {
-            return true;
+        let quote = w ^ (ONES * u64::from(b'"'));
+        let backslash = w ^ (ONES * u64::from(b'\\'));
+        // A byte's high bit is set for a zero byte of `quote` or `backslash`, or a byte of `w`
+        // below 0x20; a borrow can also set it in bytes above such a byte, never below, so
+        // the lowest one set is exact.
+        let found = (quote.wrapping_sub(ONES) & !quote
+            | backslash.wrapping_sub(ONES) & !backslash
+            | w.wrapping_sub(ONES * 0x20) & !w)
+            & HIGH;
+        if found != 0 {
+            return Some(i + (found.trailing_zeros() / 8) as usize);
         }
+        i += 8;
     }
-    words.remainder().iter().any(|&c| c < 0x20)
+    b.get(i..)?
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .map(|k| i + k)
 }
 
 #[cfg(test)]
@@ -481,18 +496,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn control_characters_are_found_eight_bytes_at_a_time() {
+    fn special_bytes_are_found_eight_bytes_at_a_time() {
+        let naive = |b: &[u8], from: usize| {
+            (from..b.len()).find(|&i| b[i] == b'"' || b[i] == b'\\' || b[i] < 0x20)
+        };
         for len in 0..24 {
             for at in 0..len {
-                for c in [0u8, 0x1f, 0x20, 0x7f, 0x80, 0x9f, 0xff] {
-                    let mut b = vec![b'a'; len];
-                    b[at] = c;
-                    assert_eq!(has_control(&b), c < 0x20, "{b:?}");
-                    // Bytes at or above 0x80 around it change nothing.
-                    let mut hi = vec![0xe9u8; len];
-                    hi[at] = c;
-                    assert_eq!(has_control(&hi), c < 0x20, "{hi:?}");
+                for c in [
+                    0u8, 0x1f, 0x20, b'"', b'\\', 0x7f, 0x80, 0x9f, 0xff, 0x21, 0x5d,
+                ] {
+                    // Around it: plain ASCII, bytes at or above 0x80, and bytes one above each
+                    // special byte (a borrow out of the special byte could flag them).
+                    for fill in [b'a', 0xe9, 0x01, 0x23, 0x5d, 0x20] {
+                        let mut b = vec![fill; len];
+                        b[at] = c;
+                        for from in 0..=len {
+                            assert_eq!(special(&b, from), naive(&b, from), "{b:?} from {from}");
+                        }
+                    }
                 }
+                // Two special bytes: the first one is found.
+                let mut b = vec![b'a'; len];
+                b[at] = b'\\';
+                if at + 1 < len {
+                    b[at + 1] = 0;
+                }
+                assert_eq!(special(&b, 0), Some(at));
             }
         }
     }

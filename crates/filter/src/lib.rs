@@ -433,6 +433,16 @@ impl MetricValue {
     pub fn source(&self) -> &str {
         &self.source
     }
+
+    /// The number, when the expression is a number literal (`"1"`): the value every matching
+    /// message publishes, which a caller that knows the message matched can take without
+    /// [`Pattern::metric_value`] evaluating the pattern again.
+    pub fn literal(&self) -> Option<f64> {
+        match self.kind {
+            MetricKind::Literal(n) => Some(n),
+            _ => None,
+        }
+    }
 }
 
 /// Leftmost-longest searches per message before [`PatternSet::matches`] switches to one
@@ -443,6 +453,10 @@ const MAX_RESTARTS: usize = 256;
 /// before its JSON is parsed or its fields split; past it, reading the message once costs less
 /// than searching it again for each further pattern.
 const MAX_PREFILTER_SEARCHES: usize = 16;
+
+/// Distinct texts (term literals and the required texts of JSON and space-delimited patterns)
+/// up to which a [`PatternSet`] finds them all in one shared scan of each message.
+const MAX_ONE_PASS_LITERALS: usize = 32;
 
 /// Whether `text` holds a `\u` (a JSON escape that can spell any character).
 fn has_unicode_escape(text: &[u8]) -> bool {
@@ -457,6 +471,10 @@ pub struct PatternSet {
     patterns: Vec<Pattern>,
     /// Distinct non-empty literals of all term patterns, leftmost-longest (the fast pass).
     ac: Option<AhoCorasick>,
+    /// For up to [`MAX_ONE_PASS_LITERALS`] literals, the same leftmost-longest search by the
+    /// packed (SIMD) searcher alone, which the automaton above uses as its prefilter: without
+    /// the automaton around it, a scan costs a fifth less.
+    packed: Option<aho_corasick::packed::Searcher>,
     /// The same literals for an overlapping search, used after [`MAX_RESTARTS`] matches in one
     /// message: the restart pass costs up to (message length x longest literal), the overlapping
     /// one (message length + matches).
@@ -475,6 +493,13 @@ pub struct PatternSet {
     /// that scan slows down with many literals, while these searches stop once the message
     /// has been read.
     required: Vec<Vec<Vec<Finder<'static>>>>,
+    /// For small sets (at most [`MAX_ONE_PASS_LITERALS`] distinct texts, term literals and
+    /// required texts together): the same clauses as `required`, as literal ids. The required
+    /// texts are then literals of the shared scan too, so a message is read once for all of
+    /// them instead of once per pattern and text (a CloudTrail message was searched up to
+    /// five times by the e2e bench's ten rules); with more texts, the shared scan slows down
+    /// more than the searches it saves, and `required` is searched per pattern.
+    required_ids: Option<Vec<Vec<Vec<usize>>>>,
     /// The patterns evaluated first: those without texts to look for.
     immediate: Vec<usize>,
     /// The patterns evaluated after them: JSON and space-delimited ones with texts.
@@ -533,6 +558,35 @@ impl PatternSet {
                     .collect::<Vec<Vec<Finder<'static>>>>(),
             );
         }
+        // Small sets: the required texts join the term literals in the shared scan.
+        let required_ids = {
+            let mut distinct: std::collections::HashSet<&[u8]> = std::collections::HashSet::new();
+            for (p, clauses) in patterns.iter().zip(&required_finders) {
+                if let Program::Terms(t) = &p.inner.program {
+                    for n in &t.needles {
+                        if let Needle::Text(f) = n
+                            && !f.needle().is_empty()
+                        {
+                            distinct.insert(f.needle());
+                        }
+                    }
+                }
+                for f in clauses.iter().flatten() {
+                    distinct.insert(f.needle());
+                }
+            }
+            (distinct.len() <= MAX_ONE_PASS_LITERALS).then(|| {
+                required_finders
+                    .iter()
+                    .map(|clauses| {
+                        clauses
+                            .iter()
+                            .map(|any| any.iter().map(|f| id_of(f.needle())).collect())
+                            .collect()
+                    })
+                    .collect::<Vec<Vec<Vec<usize>>>>()
+            })
+        };
         // Leftmost-longest search keeps the automaton's SIMD prefilter; restarting one byte after
         // each match start visits every position where a literal starts, and at such a position
         // the longest literal is reported, so marking every literal that is a prefix of it finds
@@ -553,6 +607,15 @@ impl PatternSet {
             }
         };
         let ac = build(aho_corasick::MatchKind::LeftmostLongest);
+        let packed = if literals.is_empty() || literals.len() > MAX_ONE_PASS_LITERALS {
+            None
+        } else {
+            aho_corasick::packed::Config::new()
+                .match_kind(aho_corasick::packed::MatchKind::LeftmostLongest)
+                .builder()
+                .extend(&literals)
+                .build()
+        };
         let ac_overlapping = build(aho_corasick::MatchKind::Standard);
         let (deferred, immediate): (Vec<usize>, Vec<usize>) = (0..patterns.len()).partition(|&i| {
             matches!(
@@ -572,12 +635,14 @@ impl PatternSet {
             patterns,
             literal_count: literals.len(),
             ac,
+            packed,
             ac_overlapping,
             prefixes,
             needle_ids,
             immediate,
             deferred,
             required: required_finders,
+            required_ids,
             keep,
         }
     }
@@ -589,7 +654,11 @@ impl PatternSet {
             .into_iter()
             .flatten()
             .map(AhoCorasick::memory_usage)
-            .sum()
+            .sum::<usize>()
+            + self
+                .packed
+                .as_ref()
+                .map_or(0, aho_corasick::packed::Searcher::memory_usage)
     }
 
     /// Also keeps `value`'s path in the JSON of [`PatternSet::message`]s: the metric values,
@@ -627,7 +696,9 @@ impl PatternSet {
 
     /// Clears `out` and fills it with the indices of the patterns `msg` matches, ascending.
     pub fn matches(&self, msg: &Message<'_>, out: &mut Vec<usize>) {
-        self.run(&self.immediate, &self.deferred, self.ac.is_some(), msg, out);
+        let scan = self.ac.is_some();
+        let one_pass = scan && self.required_ids.is_some();
+        self.run(&self.immediate, &self.deferred, scan, one_pass, msg, out);
     }
 
     /// Like [`PatternSet::matches`], but only patterns `i` with `wanted(i)` are evaluated (the
@@ -652,31 +723,41 @@ impl PatternSet {
             .copied()
             .filter(|&i| wanted(i))
             .collect();
-        // The literal scan is needed only for term patterns with literals.
-        let scan = self.ac.is_some()
-            && immediate
-                .iter()
-                .any(|&i| self.needle_ids[i].iter().any(Option::is_some));
+        let deferred: Vec<usize> = self
+            .deferred
+            .iter()
+            .copied()
+            .filter(|&i| wanted(i))
+            .collect();
+        // The literal scan is needed for term patterns with literals, and finds the required
+        // texts of small sets when there are two or more of them to find (one text alone is
+        // found faster by its own search, which stops at the first occurrence).
+        let terms = immediate
+            .iter()
+            .any(|&i| self.needle_ids[i].iter().any(Option::is_some));
+        let texts: usize = deferred
+            .iter()
+            .map(|&i| self.required[i].iter().map(Vec::len).sum::<usize>())
+            .sum();
+        let one_pass = self.ac.is_some() && self.required_ids.is_some() && (terms || texts > 1);
         Among {
             set: self,
-            deferred: self
-                .deferred
-                .iter()
-                .copied()
-                .filter(|&i| wanted(i))
-                .collect(),
+            deferred,
             immediate,
-            scan,
+            scan: self.ac.is_some() && (terms || one_pass),
+            one_pass,
         }
     }
 
     /// Evaluates the patterns `immediate`, then `deferred` (see [`PatternSet::matches`]); the
-    /// literal scan runs only with `scan`.
+    /// literal scan runs only with `scan`, and with `one_pass` (which needs `scan` and
+    /// `required_ids`) it also finds the deferred patterns' required texts.
     fn run(
         &self,
         immediate: &[usize],
         deferred: &[usize],
         scan: bool,
+        one_pass: bool,
         msg: &Message<'_>,
         out: &mut Vec<usize>,
     ) {
@@ -714,7 +795,11 @@ impl PatternSet {
                     break;
                 }
                 restarts += 1;
-                let Some(m) = ac.find(aho_corasick::Input::new(text).range(at..)) else {
+                let found_at = match &self.packed {
+                    Some(p) => p.find_in(text, aho_corasick::Span::from(at..text.len())),
+                    None => ac.find(aho_corasick::Input::new(text).range(at..)),
+                };
+                let Some(m) = found_at else {
                     break;
                 };
                 for &id in &self.prefixes[m.pattern().as_usize()] {
@@ -755,20 +840,27 @@ impl PatternSet {
         // Whether the message holds a `\u` escape, looked for once, when first needed.
         let mut escaped: Option<bool> = None;
         let mut searches = 0;
+        let required_ids = self.required_ids.as_ref().filter(|_| one_pass && scan);
         for &i in deferred {
             let p = &self.patterns[i];
             let json = matches!(p.inner.program, Program::Json(_));
-            // Nothing left to save, or the texts could be spelled otherwise: evaluate.
-            let evaluate = searches >= MAX_PREFILTER_SEARCHES
-                || msg.is_read(json)
-                || (json && *escaped.get_or_insert_with(|| has_unicode_escape(text)));
-            let ruled_out = !evaluate
-                && self.required[i].iter().any(|any| {
-                    !any.iter().any(|f| {
-                        searches += 1;
-                        f.find(text).is_some()
+            let ruled_out = if let Some(ids) = required_ids {
+                // The scan found every text: checking costs nothing, even after a parse.
+                !(json && *escaped.get_or_insert_with(|| has_unicode_escape(text)))
+                    && ids[i].iter().any(|any| !any.iter().any(|&id| found[id]))
+            } else {
+                // Nothing left to save, or the texts could be spelled otherwise: evaluate.
+                let evaluate = searches >= MAX_PREFILTER_SEARCHES
+                    || msg.is_read(json)
+                    || (json && *escaped.get_or_insert_with(|| has_unicode_escape(text)));
+                !evaluate
+                    && self.required[i].iter().any(|any| {
+                        !any.iter().any(|f| {
+                            searches += 1;
+                            f.find(text).is_some()
+                        })
                     })
-                });
+            };
             if !ruled_out && p.is_match(msg) {
                 out.push(i);
             }
@@ -784,14 +876,21 @@ pub struct Among<'s> {
     immediate: Vec<usize>,
     deferred: Vec<usize>,
     scan: bool,
+    one_pass: bool,
 }
 
 impl Among<'_> {
     /// Clears `out` and fills it with the indices (in the whole set) of the chosen patterns
     /// `msg` matches, ascending.
     pub fn matches(&self, msg: &Message<'_>, out: &mut Vec<usize>) {
-        self.set
-            .run(&self.immediate, &self.deferred, self.scan, msg, out);
+        self.set.run(
+            &self.immediate,
+            &self.deferred,
+            self.scan,
+            self.one_pass,
+            msg,
+            out,
+        );
     }
 }
 
@@ -983,6 +1082,9 @@ mod tests {
         assert!(MetricValue::parse("$0").is_err());
         assert!(MetricValue::parse(&"1".repeat(101)).is_err());
         assert!(MetricValue::parse("abc").is_err());
+        assert_eq!(mv("2.5").literal(), Some(2.5));
+        assert_eq!(mv("$.a").literal(), None);
+        assert_eq!(mv("$ip").literal(), None);
 
         let m = Message::new(r#"{"a":{"b":"x"},"n":1.50,"t":true}"#);
         let json = Pattern::new("{ $.n > 1 }").unwrap();

@@ -178,6 +178,13 @@ proptest! {
     }
 }
 
+/// Term patterns that match none of the messages of these tests, enough for a set holding
+/// them to search each pattern's required texts on its own rather than in one shared scan
+/// (more than 32 distinct texts).
+fn padding() -> impl Iterator<Item = Pattern> {
+    (0..40).map(|i| Pattern::new(&format!("zzq{i}")).expect("a term"))
+}
+
 /// A JSON test over a small alphabet, so that the values of the messages below hit it.
 fn small_json_test() -> impl Strategy<Value = String> {
     let sel = prop_oneof![Just("$.x"), Just("$.y"), Just("$.o.x"), Just("$.l[*]")];
@@ -270,6 +277,9 @@ proptest! {
         sources.extend(terms.iter().map(|t| t.to_string()));
         let patterns: Vec<Pattern> = sources.iter().filter_map(|p| Pattern::new(p).ok()).collect();
         let set = PatternSet::new(patterns.clone());
+        // The same patterns with more texts than one shared scan takes: each pattern's texts
+        // are then searched on their own.
+        let padded = PatternSet::new(patterns.iter().cloned().chain(padding()));
         let mut hits = Vec::new();
         for members in &msgs {
             let body: Vec<String> = members
@@ -291,6 +301,8 @@ proptest! {
             // The set's own message builds only the JSON its patterns read: same answers.
             set.matches(&set.message(&m), &mut hits);
             prop_assert_eq!(&hits, &want, "kept message {} patterns {:?}", m, sources);
+            padded.matches(&padded.message(&m), &mut hits);
+            prop_assert_eq!(&hits, &want, "padded set, message {} patterns {:?}", m, sources);
             // Some of the patterns, chosen once for many messages (as for a batch's log group).
             let among = set.among(&|i| chosen[i]);
             among.matches(&set.message(&m), &mut hits);
@@ -341,6 +353,7 @@ proptest! {
         let sources: Vec<String> = slots.iter().map(|s| format!("[{}]", s.join(", "))).collect();
         let patterns: Vec<Pattern> = sources.iter().filter_map(|p| Pattern::new(p).ok()).collect();
         let set = PatternSet::new(patterns.clone());
+        let padded = PatternSet::new(patterns.iter().cloned().chain(padding()));
         let mut hits = Vec::new();
         for fields in &lines {
             let m = fields.join(" ");
@@ -349,6 +362,8 @@ proptest! {
             let want: Vec<usize> =
                 (0..patterns.len()).filter(|&i| patterns[i].is_match(&msg)).collect();
             prop_assert_eq!(&hits, &want, "message {:?} patterns {:?}", m, sources);
+            padded.matches(&Message::new(&m), &mut hits);
+            prop_assert_eq!(&hits, &want, "padded set, message {:?} patterns {:?}", m, sources);
         }
     }
 }

@@ -9,6 +9,7 @@
 //! | stage | what |
 //! | --- | --- |
 //! | `index_r0`, `index_r10`, `index_r100` | the OpenSearch path (`[index]` only) with N rules |
+//! | `index_r10_own` | `index_r0` with ten other realistic rules ([`own_rules_toml`]: the CIS CloudTrail alarms, ...) |
 //! | `index_r0_noparse` | `index_r0` with `[parse] formats = []`: the built-in parsers' cost is `index_r0` over this |
 //! | `index_r0_redact`, `index_r0_redact_all` | `index_r0` with `[redact]`: the default detectors, and all nine built-ins (the IP addresses turn the document prefilter off) |
 //! | `index_r0_patterns` | `index_r0` with `[patterns] enabled = true`: every document's message observed by one miner per pass (a container's), `cwlogs.pattern.id` written |
@@ -27,6 +28,7 @@
 //! cargo bench -p cwlogs-pipeline --bench e2e                      # 5 rounds, table
 //! cargo bench -p cwlogs-pipeline --bench e2e -- --rounds 1 --json out.jsonl --stages index_r10
 //! cargo bench -p cwlogs-pipeline --bench e2e -- --rules 10        # print the rules (TOML)
+//! cargo bench -p cwlogs-pipeline --bench e2e -- --own-rules       # index_r10_own's rules
 //! ```
 //!
 //! `scripts/bench.sh` runs this beside the floor and the peers, round after round, and prints
@@ -439,6 +441,100 @@ pub fn rules_toml(n: usize) -> String {
     out
 }
 
+/// Ten other realistic rules (issue 22's second set, `index_r10_own`): the CIS AWS Foundations
+/// Benchmark's CloudTrail alarms (unauthorized API calls, console sign-in without MFA, root
+/// account use, IAM policy changes, security group changes), 5xx responses per service and
+/// error or fatal lines of application logs, accepted SSH in VPC flow logs, 4xx bytes of
+/// Apache access logs and an unscoped term rule for Lambda timeouts and Python tracebacks.
+/// Their texts (18) are more than one shared scan takes, unlike [`rules_toml`]'s first ten.
+pub fn own_rules_toml() -> String {
+    let count = |ns: &str, name: &str| {
+        format!(
+            r#"metric = {{ namespace = "{ns}", name = "{name}", value = "1", default = 0, unit = "Count" }}"#
+        )
+    };
+    let rules = [
+        (
+            "cis-unauthorized-api-calls",
+            r#"{ ($.errorCode = "*UnauthorizedOperation") || ($.errorCode = "AccessDenied*") }"#,
+            CLOUDTRAIL,
+            count("CIS", "UnauthorizedAPICalls"),
+        ),
+        (
+            "cis-console-signin-without-mfa",
+            r#"{ ($.eventName = "ConsoleLogin") && ($.additionalEventData.MFAUsed != "Yes") }"#,
+            CLOUDTRAIL,
+            r#"alert = { group_by = ["$.userIdentity.arn"], window = "1h", max_per_window = 3 }"#
+                .to_string(),
+        ),
+        (
+            "cis-root-account-usage",
+            r#"{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != "AwsServiceEvent" }"#,
+            CLOUDTRAIL,
+            count("CIS", "RootAccountUsage"),
+        ),
+        (
+            "cis-iam-policy-changes",
+            r#"{ ($.eventSource = "iam.amazonaws.com") && (($.eventName = "PutRolePolicy") || ($.eventName = "AttachRolePolicy") || ($.eventName = "DetachRolePolicy") || ($.eventName = "DeleteRolePolicy")) }"#,
+            CLOUDTRAIL,
+            r#"alert = { group_by = ["$.userIdentity.arn"], window = "15m", max_per_window = 3 }"#
+                .to_string(),
+        ),
+        (
+            "cis-security-group-changes",
+            r#"{ ($.eventName = "AuthorizeSecurityGroupIngress") || ($.eventName = "RevokeSecurityGroupIngress") || ($.eventName = "CreateSecurityGroup") || ($.eventName = "DeleteSecurityGroup") }"#,
+            CLOUDTRAIL,
+            count("CIS", "SecurityGroupChanges"),
+        ),
+        (
+            "app-5xx-by-service",
+            r#"{ $.status >= 500 }"#,
+            LAMBDA,
+            r#"metric = { namespace = "App", name = "ServerErrors", value = "1", unit = "Count", dimensions = { Service = "$.service" } }"#
+                .to_string(),
+        ),
+        (
+            "app-error-or-fatal",
+            r#"{ $.level = "ERROR" || $.level = "FATAL" }"#,
+            LAMBDA,
+            r#"alert = { group_by = ["$.service"], window = "5m", max_per_window = 3 }"#
+                .to_string(),
+        ),
+        (
+            "vpc-ssh-accepted",
+            &format!(r#"[{VPC_FIELDS}, action = "ACCEPT", status]"#).replace(
+                "destport, protocol",
+                "destport = 22, protocol = 6",
+            ),
+            VPC,
+            count("Network", "AcceptedSsh"),
+        ),
+        (
+            "apache-4xx-bytes",
+            "[ip, id, user, timestamp, request, status_code = 4*, size, ...]",
+            APACHE,
+            r#"metric = { namespace = "Web", name = "ClientErrorBytes", value = "$size", unit = "Bytes" }"#
+                .to_string(),
+        ),
+        (
+            "timeouts-and-tracebacks",
+            r#"?"Task timed out" ?Traceback"#,
+            "",
+            count("Logs", "TimeoutsAndTracebacks"),
+        ),
+    ];
+    let mut out =
+        String::from("[alerts]\ntopic = \"arn:aws:sns:eu-west-1:123456789012:cwlogs-alerts\"\n\n");
+    for (name, pattern, groups, action) in rules {
+        let _ = writeln!(out, "[[rule]]\nname = \"{name}\"\npattern = '{pattern}'");
+        if !groups.is_empty() {
+            let _ = writeln!(out, "log_groups = {groups}");
+        }
+        let _ = writeln!(out, "{action}\n");
+    }
+    out
+}
+
 // ---------------------------------------------------------------------------------------------
 
 /// A stage: its name, what it is, and its configuration.
@@ -464,6 +560,15 @@ fn config(archive: Option<u32>, index: bool, rules: usize) -> Config {
         text.push_str("[index]\nenabled = false\n\n");
     }
     text.push_str(&rules_toml(rules));
+    Config::from_toml(&text, &|_| None).unwrap_or_else(|e| panic!("bench config: {e:?}"))
+}
+
+/// `index_r0` with [`own_rules_toml`]'s ten rules.
+fn config_own_rules() -> Config {
+    let text = format!(
+        "[archive]\nenabled = false\n\n[index]\nindex = \"cwl-{{log_group}}-{{yyyy.MM.dd}}\"\n\n{}",
+        own_rules_toml()
+    );
     Config::from_toml(&text, &|_| None).unwrap_or_else(|e| panic!("bench config: {e:?}"))
 }
 
@@ -531,6 +636,11 @@ fn stages() -> Vec<Stage> {
             config: config(None, true, 10),
         },
         Stage {
+            name: "index_r10_own",
+            what: "index_r0 + 10 other rules (CIS CloudTrail alarms, app, VPC, Apache)",
+            config: config_own_rules(),
+        },
+        Stage {
             name: "index_r100",
             what: "index_r0 + 100 rules",
             config: config(None, true, 100),
@@ -587,6 +697,10 @@ fn main() {
             .and_then(|i| args.get(i + 1))
             .cloned()
     };
+    if args.iter().any(|a| a == "--own-rules") {
+        print!("{}", own_rules_toml());
+        return;
+    }
     if let Some(n) = value("--rules") {
         print!("{}", rules_toml(n.parse().expect("--rules N")));
         return;

@@ -232,7 +232,11 @@ impl<'c> RuleRun<'c> {
                 let rule = &rules[i];
                 if let Some(m) = &rule.metric {
                     self.matched_minutes.insert((i, minute));
-                    let value = rule.pattern.metric_value(&message, &m.value);
+                    // A literal value needs no second evaluation: the message matched.
+                    let value = match m.value.literal() {
+                        Some(n) => Some(n),
+                        None => rule.pattern.metric_value(&message, &m.value),
+                    };
                     let dims: Option<Vec<String>> = m
                         .dimensions
                         .iter()
@@ -299,11 +303,13 @@ impl<'c> RuleRun<'c> {
                     b.count += 1;
                     b.first_ms = b.first_ms.min(event.timestamp);
                     b.last_ms = b.last_ms.max(event.timestamp);
-                    if b.batches.len() < 64 {
+                    // Looked up before copying: most matches come from a batch and a log
+                    // group already listed.
+                    if b.batches.len() < 64 && !b.batches.contains(&batch_hash) {
                         b.batches.insert(batch_hash.clone());
                     }
                     b.records.insert(record);
-                    if b.log_groups.len() < MAX_NAMES {
+                    if b.log_groups.len() < MAX_NAMES && !b.log_groups.contains(&*batch.log_group) {
                         b.log_groups.insert(batch.log_group.to_string());
                     }
                     if b.events.len() < MAX_CANDIDATES {
