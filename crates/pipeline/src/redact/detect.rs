@@ -144,19 +144,23 @@ impl Detectors {
         // `@` (emails; url-credentials have `://` as well), and the JSON escapes `\u` and `\/`,
         // which may hide anything (`\"`, `\\`, `\n` and the like hide nothing a detector
         // looks for).
-        if r.on[EMAIL] {
-            // An address has a local-part character before its `@` and a letter or digit
-            // after (`"@timestamp"` is no candidate).
-            for i in memchr::memchr_iter(b'@', b) {
+        // `@` (emails; url-credentials have `://` as well), and the JSON escapes `\u` and `\/`,
+        // which may hide anything (`\"`, `\\`, `\n` and the like hide nothing a detector
+        // looks for), in one search.
+        let email = r.on[EMAIL];
+        for i in memchr::memchr2_iter(b'@', b'\\', b) {
+            let hit = if b[i] == b'@' {
+                // An address has a local-part character before its `@` and a letter or digit
+                // after (`"@timestamp"` is no candidate).
                 let local = i > 0 && is_local(b[i - 1]);
                 let domain = b.get(i + 1).is_some_and(u8::is_ascii_alphanumeric);
-                if local && domain && found(i, EMAIL) {
-                    return true;
-                }
-            }
-        }
-        for i in memchr::memchr_iter(b'\\', b) {
-            if matches!(b.get(i + 1), Some(b'u' | b'/')) && found(i, usize::MAX) {
+                (email && local && domain).then_some(EMAIL)
+            } else {
+                matches!(b.get(i + 1), Some(b'u' | b'/')).then_some(usize::MAX)
+            };
+            if let Some(d) = hit
+                && found(i, d)
+            {
                 return true;
             }
         }
@@ -448,11 +452,57 @@ pub(crate) fn cards(b: &[u8], found: &mut dyn FnMut(usize, usize)) {
 const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
-/// The eight bytes of `b` at `i` as a little-endian word.
-fn word(b: &[u8], i: usize) -> u64 {
-    let mut w = [0u8; 8];
-    w.copy_from_slice(&b[i..i + 8]);
-    u64::from_le_bytes(w)
+/// The card bytes (space, dash, digits) as bits of a word: all are below 64.
+const CARD_BYTES: u64 = (1 << b' ') | (1 << b'-') | (0x3ff << b'0');
+
+/// Whether `c` is a digit, a space or a dash, without a branch.
+fn is_card_byte(c: u8) -> bool {
+    (c < 64) & ((CARD_BYTES >> (c & 63)) & 1 == 1)
+}
+
+/// Calls `found(start, end)` for each maximal run of digits, spaces and dashes in `b` at
+/// least 13 bytes long (the shortest card number), in order.
+///
+/// Most bytes are never read. A run of 13 holds [`PROBE`] consecutive bytes starting at any
+/// of its first `13 - PROBE + 1` bytes, so probing every `STRIDE = 14 - PROBE` bytes finds
+/// each run: where the probed bytes are not all card bytes, no run of 13 starts in the
+/// `STRIDE` bytes before them (nor at them), and the next probe is `STRIDE` further on. Where
+/// they are, their run is read to both ends, eight bytes at a time, and the scan goes on
+/// `STRIDE` bytes after its end (the byte that ends it is none). A line of letters costs a
+/// few instructions per `STRIDE` bytes, and the probe is seldom taken in text with digits
+/// here and there (timestamps, hex ids): most such runs are shorter than `PROBE`.
+pub(crate) fn card_runs(b: &[u8], found: &mut dyn FnMut(usize, usize)) {
+    const MIN: usize = 13;
+    const STRIDE: usize = MIN + 1 - PROBE;
+    // Every run of 13 or more that starts before `p - (STRIDE - 1)` has been reported.
+    let mut p = STRIDE - 1;
+    while p + PROBE <= b.len() {
+        let mut all = true;
+        for k in 0..PROBE {
+            all &= is_card_byte(b[p + k]);
+        }
+        if !all {
+            p += STRIDE;
+            continue;
+        }
+        // The byte that ended the last run is none: the run does not reach back before it.
+        let s = card_start(b, p);
+        let e = card_end(b, p + PROBE);
+        if e - s >= MIN {
+            found(s, e);
+        }
+        p = e + STRIDE;
+    }
+}
+
+/// How many consecutive bytes [`card_runs`] probes at a time.
+const PROBE: usize = 1;
+
+/// The high bit of each byte of `w` that is no card byte (exact, no carries between bytes).
+fn non_card_bytes(w: u64) -> u64 {
+    let digits = !non_digits(w) & HIGHS;
+    !(digits | zero_bytes(w ^ 0x2020_2020_2020_2020) | zero_bytes(w ^ 0x2d2d_2d2d_2d2d_2d2d))
+        & HIGHS
 }
 
 /// The high bit of each zero byte of `x` (exact, no carries between bytes).
@@ -460,81 +510,43 @@ fn zero_bytes(x: u64) -> u64 {
     !(((x & LOW7) + LOW7) | x) & HIGHS
 }
 
-/// The high bit of each byte of `w` that may be part of a card number: a digit, a space or
-/// a dash.
-fn card_bytes(w: u64) -> u64 {
-    (!non_digits(w) & HIGHS)
-        | zero_bytes(w ^ 0x2020_2020_2020_2020)
-        | zero_bytes(w ^ 0x2d2d_2d2d_2d2d_2d2d)
+/// The eight bytes of `b` at `i` as a little-endian word.
+fn word(b: &[u8], i: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[i..i + 8]);
+    u64::from_le_bytes(w)
 }
 
-fn is_card_byte(c: u8) -> bool {
-    c.is_ascii_digit() || c == b' ' || c == b'-'
+/// The first byte at or after `from` that is no card byte (or `b.len()`), eight bytes at a
+/// time: most runs end within the first word, without a branch per byte.
+fn card_end(b: &[u8], mut from: usize) -> usize {
+    while from + 8 <= b.len() {
+        let nc = non_card_bytes(word(b, from));
+        if nc != 0 {
+            return from + nc.trailing_zeros() as usize / 8;
+        }
+        from += 8;
+    }
+    while from < b.len() && is_card_byte(b[from]) {
+        from += 1;
+    }
+    from
 }
 
-/// Calls `found(start, end)` for each maximal run of digits, spaces and dashes in `b` at
-/// least 13 bytes long (the shortest card number), in order. Eight bytes at a time: such a
-/// run holds eight card bytes starting at a multiple of four from where the scan (re)started,
-/// which is a whole word or the upper half of one word and the lower half of the next.
-pub(crate) fn card_runs(b: &[u8], found: &mut dyn FnMut(usize, usize)) {
-    const MIN: usize = 13;
-    let mut i = 0;
-    // Bytes before `done` belong to runs already reported or ruled out.
-    let mut done = 0;
-    let mut upper_full = false;
-    let mut report = |seed: usize, done: usize| -> usize {
-        let mut s = seed;
-        while s > done && is_card_byte(b[s - 1]) {
-            s -= 1;
+/// The start of the run of card bytes that ends at `to` (exclusive): the byte after the last
+/// one before `to` that is no card byte (or 0), eight bytes at a time.
+fn card_start(b: &[u8], mut to: usize) -> usize {
+    while to >= 8 {
+        let nc = non_card_bytes(word(b, to - 8));
+        if nc != 0 {
+            return to - nc.leading_zeros() as usize / 8;
         }
-        let mut e = seed;
-        while e < b.len() && is_card_byte(b[e]) {
-            e += 1;
-        }
-        if e - s >= MIN {
-            found(s, e);
-        }
-        e
-    };
-    while i + 8 <= b.len() {
-        let w = word(b, i);
-        // Card bytes are below 0x40: a half with a letter (most of text) holds none of a run.
-        let high = w & 0xc0c0_c0c0_c0c0_c0c0;
-        if high & 0xffff_ffff != 0 && high >> 32 != 0 {
-            upper_full = false;
-            i += 8;
-            continue;
-        }
-        let m = card_bytes(w);
-        let seed = if m == HIGHS {
-            Some(i)
-        } else if upper_full && m & 0x8080_8080 == 0x8080_8080 {
-            Some(i - 4)
-        } else {
-            None
-        };
-        match seed {
-            Some(seed) => {
-                // The run's end is a byte that is no card byte (or the end): restart after it.
-                done = report(seed, done);
-                i = done + 1;
-                upper_full = false;
-            }
-            None => {
-                upper_full = m >> 32 == 0x8080_8080;
-                i += 8;
-            }
-        }
+        to -= 8;
     }
-    // The last bytes (fewer than a word, and the half-word window before them), one by one.
-    let mut t = done.max(i.saturating_sub(8));
-    while t < b.len() {
-        if is_card_byte(b[t]) {
-            t = report(t, done);
-            done = t;
-        }
-        t += 1;
+    while to > 0 && is_card_byte(b[to - 1]) {
+        to -= 1;
     }
+    to
 }
 
 /// Whether digit groups (their byte ranges in `b`) are written as card numbers are: one
@@ -593,8 +605,13 @@ pub(crate) fn cards_in(
         if n >= 13 && (groups.len() > 1 || longest <= 19) {
             let mut g = 0;
             while g < groups.len() {
-                // Issuers' numbers start with 2 to 6.
-                if !(b'2'..=b'6').contains(&b[groups[g].0]) {
+                // Issuers' numbers start with 2 to 6; a number of more than one group starts
+                // with a group of four ([`grouped_as_cards_are`]), one of one group has 13 to
+                // 19 digits.
+                let first = groups[g].1 - groups[g].0;
+                if !(b'2'..=b'6').contains(&b[groups[g].0])
+                    || (first != 4 && !(13..=19).contains(&first))
+                {
                     g += 1;
                     continue;
                 }

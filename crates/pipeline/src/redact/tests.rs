@@ -714,7 +714,7 @@ proptest::proptest! {
     /// Card numbers are found in the long runs of digits, spaces and dashes as in the whole
     /// text, and those runs as a byte loop finds them.
     #[test]
-    fn card_runs_are_found_eight_bytes_at_a_time(
+    fn card_runs_are_found_by_probing(
         s in proptest::collection::vec(proptest::prop_oneof![
             8 => proptest::char::range('0', '9'),
             2 => proptest::prelude::Just(' '),
