@@ -35,6 +35,10 @@ fn literals() -> Vec<(&'static str, usize)> {
 #[derive(Debug, Clone)]
 pub(crate) struct Detectors {
     ac: AhoCorasick,
+    /// The same literals for the SIMD searcher alone (Teddy, on x86_64 and aarch64), when the
+    /// target has it: it confirms its own matches, where the automaton above re-reads each
+    /// one (the bench data's CloudTrail events have two or three key-id-like ids each).
+    packed: Option<aho_corasick::packed::Searcher>,
     /// The JSON escapes that may hide anything: `\u` and `\/`.
     lits: Vec<usize>,
     akid: Regex,
@@ -59,8 +63,14 @@ impl Detectors {
             .match_kind(aho_corasick::MatchKind::LeftmostFirst)
             .build(lits.iter().map(|(l, _)| l))
             .expect("the literals build");
+        let packed = aho_corasick::packed::Config::new()
+            .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
+            .builder()
+            .extend(lits.iter().map(|(l, _)| l))
+            .build();
         Detectors {
             ac,
+            packed,
             lits: lits.iter().map(|(_, d)| *d).collect(),
             akid: re(
                 r"(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA|ABIA|ACCA|A3T[A-Z0-9])[A-Z2-7]{16}",
@@ -81,6 +91,36 @@ impl Detectors {
             ),
             ipv6: re(r"[0-9A-Fa-f:]*:[0-9A-Fa-f]*:[0-9A-Fa-f:.]*"),
         }
+    }
+
+    /// Where the prefilter's literals are in `b` (leftmost first, not overlapping): start and
+    /// pattern index.
+    fn literals<'a>(&'a self, b: &'a [u8]) -> impl Iterator<Item = (usize, usize)> + 'a {
+        let (packed, ac) = match &self.packed {
+            Some(p) => (Some(p.find_iter(b)), None),
+            None => (None, Some(self.ac.find_iter(b))),
+        };
+        packed
+            .into_iter()
+            .flatten()
+            .chain(ac.into_iter().flatten())
+            .map(|m| (m.start(), m.pattern().as_usize()))
+    }
+
+    /// [`Detectors::literals`] by the automaton alone (for tests: the SIMD searcher must find
+    /// the same).
+    #[cfg(test)]
+    pub(crate) fn literals_by_automaton(&self, b: &[u8]) -> Vec<(usize, usize)> {
+        self.ac
+            .find_iter(b)
+            .map(|m| (m.start(), m.pattern().as_usize()))
+            .collect()
+    }
+
+    /// [`Detectors::literals`], collected (for tests).
+    #[cfg(test)]
+    pub(crate) fn literals_found(&self, b: &[u8]) -> Vec<(usize, usize)> {
+        self.literals(b).collect()
     }
 
     /// Which detectors have candidates in `bytes` (see [`Detectors::candidates`]), and whether
@@ -124,8 +164,8 @@ impl Detectors {
     fn scan(&self, r: &Redactor, b: &[u8], found: &mut dyn FnMut(usize, usize) -> bool) -> bool {
         // `://` alone is every URL: url-credentials needs an `@` too.
         let mut at: Option<bool> = None;
-        for m in self.ac.find_iter(b) {
-            let d = self.lits[m.pattern().as_usize()];
+        for (start, pattern) in self.literals(b) {
+            let d = self.lits[pattern];
             let wanted = match d {
                 usize::MAX => true,
                 URL => r.on[URL] && *at.get_or_insert_with(|| memchr::memchr(b'@', b).is_some()),
@@ -133,11 +173,11 @@ impl Detectors {
                 // (unique ids such as `AIDA...` with other characters are no candidates), a
                 // JWT's first part is followed by `.eyJ`. An escape inside either is a
                 // candidate of its own.
-                AKID => r.on[AKID] && akid_shape(b, m.start()),
-                JWT => r.on[JWT] && jwt_shape(b, m.start()),
+                AKID => r.on[AKID] && akid_shape(b, start),
+                JWT => r.on[JWT] && jwt_shape(b, start),
                 d => r.on[d],
             };
-            if wanted && found(m.start(), d) {
+            if wanted && found(start, d) {
                 return true;
             }
         }
@@ -240,8 +280,8 @@ impl Detectors {
         }
         let seen = seen.unwrap_or_else(|| {
             let mut seen = [false; 9];
-            for m in self.ac.find_iter(b) {
-                let d = self.lits[m.pattern().as_usize()];
+            for (_, pattern) in self.literals(b) {
+                let d = self.lits[pattern];
                 if d != usize::MAX {
                     seen[d] = true;
                 }

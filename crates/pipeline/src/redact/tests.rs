@@ -819,3 +819,19 @@ fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> 
         ]
     })
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+
+    /// The SIMD literal searcher finds what the automaton finds (leftmost first, not
+    /// overlapping), in texts made of the literals' pieces, short and long.
+    #[test]
+    fn the_literal_searchers_agree(parts in proptest::collection::vec(proptest::sample::select(vec![
+        "AKIA", "ASIA", "AIDA", "AROA", "A3T", "A", "SIA", "secret", "Secret", "SECRET", "secre",
+        "eyJ", "ey", "-----BEGIN", "-----", "://", ":/", "x", " ", "0123456789", "\u{e9}",
+    ]), 0..40)) {
+        let text = parts.concat();
+        let d = detect::Detectors::new();
+        proptest::prop_assert_eq!(d.literals_found(text.as_bytes()), d.literals_by_automaton(text.as_bytes()), "{:?}", text);
+    }
+}
