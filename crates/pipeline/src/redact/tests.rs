@@ -835,3 +835,41 @@ proptest::proptest! {
         proptest::prop_assert_eq!(d.literals_found(text.as_bytes()), d.literals_by_automaton(text.as_bytes()), "{:?}", text);
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+    /// Card runs in texts of several probe batches (64 probes, 832 bytes), with runs of every
+    /// length across the batches' ends, are the runs a byte loop finds.
+    #[test]
+    fn card_runs_across_probe_batches(segments in proptest::collection::vec(
+        (proptest::prelude::any::<bool>(), 1usize..40, proptest::sample::select(b"0123456789 -".to_vec()), proptest::sample::select(b"xA:.\"".to_vec())),
+        0..200,
+    )) {
+        let mut b = Vec::new();
+        for (card, len, c, other) in segments {
+            for k in 0..len {
+                b.push(if card { if k % 5 == 4 { c } else { b'0' + (k % 10) as u8 } } else { other });
+            }
+        }
+        let mut naive = Vec::new();
+        let mut i = 0;
+        let card = |c: u8| c.is_ascii_digit() || c == b' ' || c == b'-';
+        while i < b.len() {
+            if card(b[i]) {
+                let s = i;
+                while i < b.len() && card(b[i]) {
+                    i += 1;
+                }
+                if i - s >= 13 {
+                    naive.push((s, i));
+                }
+            } else {
+                i += 1;
+            }
+        }
+        let mut runs = Vec::new();
+        detect::card_runs(&b, &mut |s, e| runs.push((s, e)));
+        proptest::prop_assert_eq!(runs, naive);
+    }
+}
