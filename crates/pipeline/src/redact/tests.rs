@@ -873,3 +873,34 @@ proptest::proptest! {
         proptest::prop_assert_eq!(runs, naive);
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
+
+    /// The mask check of a run never hides a card number that the group-by-group reading
+    /// finds (runs of digits, spaces and dashes up to 80 bytes, with valid numbers planted).
+    #[test]
+    fn the_run_mask_check_keeps_every_card(
+        s in proptest::collection::vec(proptest::prop_oneof![
+            8 => proptest::char::range('0', '9'),
+            3 => proptest::prelude::Just(' '),
+            1 => proptest::prelude::Just('-'),
+        ], 0..60),
+        planted in proptest::option::of((proptest::sample::select(vec![
+            "4111 1111 1111 1111", "4111-1111-1111-1111", "4111111111111111", "3782 822463 10005",
+            "5500 0000 0000 0004", "4222222222222", "6011 0009 9013 9424",
+        ]), 0usize..60)),
+    ) {
+        let mut text: String = s.into_iter().collect();
+        if let Some((card, at)) = planted {
+            let at = at.min(text.len());
+            text.insert_str(at, card);
+        }
+        let b = text.as_bytes();
+        let mut found = Vec::new();
+        detect::cards_in(b, &mut Vec::new(), &mut Vec::new(), &mut |s, e| found.push((s, e)));
+        if !found.is_empty() {
+            proptest::prop_assert!(detect::may_hold_card(b), "{:?} {:?}", text, found);
+        }
+    }
+}
