@@ -507,7 +507,7 @@ fn is_card_byte(c: u8) -> bool {
 ///
 /// Most bytes are never read: a run of 13 holds one of any 13 consecutive bytes, so it holds
 /// one of the bytes at `12`, `25`, `38`, ... (the probes). The probes are read first, a
-/// batch at a time, without a branch each: the card bytes among them are written down (in
+/// batch of 32 at a time, without a branch each: the card bytes among them are written down (in
 /// text with digits here and there, one probe in five is one: a branch on each would be
 /// mispredicted often). Then for each card byte found, a run of 13 through it holds the 7
 /// bytes that end at it or the 7 that start at it: when neither are all card bytes (short
@@ -517,20 +517,27 @@ fn is_card_byte(c: u8) -> bool {
 /// consecutive bytes 12 apart cost more on the bench data.)
 pub(crate) fn card_runs(b: &[u8], found: &mut dyn FnMut(usize, usize)) {
     const MIN: usize = 13;
-    const BATCH: usize = 64;
-    let mut hits = [0usize; BATCH];
+    // 32 probes (416 bytes): most messages are one batch, and the list of the batch's probes
+    // that found a card byte (their numbers in the batch) is small enough to clear inline
+    // (64 positions as `usize` took a call to `memset` per message).
+    const BATCH: usize = 32;
+    let mut hits = [0u8; BATCH];
     // The end of the last run read: probes before it are in it.
     let mut done = 0;
     let mut p = MIN - 1;
     while p < b.len() {
+        let first = p;
         let end = b.len().min(p + BATCH * MIN);
         let mut n = 0;
+        let mut k = 0u8;
         while p < end {
-            hits[n] = p;
+            hits[n] = k;
             n += usize::from(is_card_byte(b[p]));
             p += MIN;
+            k += 1;
         }
-        for &h in &hits[..n] {
+        for &k in &hits[..n] {
+            let h = first + MIN * usize::from(k);
             if h < done {
                 continue;
             }

@@ -839,7 +839,7 @@ proptest::proptest! {
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
 
-    /// Card runs in texts of several probe batches (64 probes, 832 bytes), with runs of every
+    /// Card runs in texts of several probe batches (32 probes, 416 bytes), with runs of every
     /// length across the batches' ends, are the runs a byte loop finds.
     #[test]
     fn card_runs_across_probe_batches(segments in proptest::collection::vec(
