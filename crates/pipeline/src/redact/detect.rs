@@ -35,6 +35,10 @@ fn literals() -> Vec<(&'static str, usize)> {
 #[derive(Debug, Clone)]
 pub(crate) struct Detectors {
     ac: AhoCorasick,
+    /// The same literals for the SIMD searcher alone (Teddy, on x86_64 and aarch64), when the
+    /// target has it: it confirms its own matches, where the automaton above re-reads each
+    /// one (the bench data's CloudTrail events have two or three key-id-like ids each).
+    packed: Option<aho_corasick::packed::Searcher>,
     /// The JSON escapes that may hide anything: `\u` and `\/`.
     lits: Vec<usize>,
     akid: Regex,
@@ -59,8 +63,14 @@ impl Detectors {
             .match_kind(aho_corasick::MatchKind::LeftmostFirst)
             .build(lits.iter().map(|(l, _)| l))
             .expect("the literals build");
+        let packed = aho_corasick::packed::Config::new()
+            .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
+            .builder()
+            .extend(lits.iter().map(|(l, _)| l))
+            .build();
         Detectors {
             ac,
+            packed,
             lits: lits.iter().map(|(_, d)| *d).collect(),
             akid: re(
                 r"(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA|ABIA|ACCA|A3T[A-Z0-9])[A-Z2-7]{16}",
@@ -81,6 +91,36 @@ impl Detectors {
             ),
             ipv6: re(r"[0-9A-Fa-f:]*:[0-9A-Fa-f]*:[0-9A-Fa-f:.]*"),
         }
+    }
+
+    /// Where the prefilter's literals are in `b` (leftmost first, not overlapping): start and
+    /// pattern index.
+    fn literals<'a>(&'a self, b: &'a [u8]) -> impl Iterator<Item = (usize, usize)> + 'a {
+        let (packed, ac) = match &self.packed {
+            Some(p) => (Some(p.find_iter(b)), None),
+            None => (None, Some(self.ac.find_iter(b))),
+        };
+        packed
+            .into_iter()
+            .flatten()
+            .chain(ac.into_iter().flatten())
+            .map(|m| (m.start(), m.pattern().as_usize()))
+    }
+
+    /// [`Detectors::literals`] by the automaton alone (for tests: the SIMD searcher must find
+    /// the same).
+    #[cfg(test)]
+    pub(crate) fn literals_by_automaton(&self, b: &[u8]) -> Vec<(usize, usize)> {
+        self.ac
+            .find_iter(b)
+            .map(|m| (m.start(), m.pattern().as_usize()))
+            .collect()
+    }
+
+    /// [`Detectors::literals`], collected (for tests).
+    #[cfg(test)]
+    pub(crate) fn literals_found(&self, b: &[u8]) -> Vec<(usize, usize)> {
+        self.literals(b).collect()
     }
 
     /// Which detectors have candidates in `bytes` (see [`Detectors::candidates`]), and whether
@@ -124,8 +164,8 @@ impl Detectors {
     fn scan(&self, r: &Redactor, b: &[u8], found: &mut dyn FnMut(usize, usize) -> bool) -> bool {
         // `://` alone is every URL: url-credentials needs an `@` too.
         let mut at: Option<bool> = None;
-        for m in self.ac.find_iter(b) {
-            let d = self.lits[m.pattern().as_usize()];
+        for (start, pattern) in self.literals(b) {
+            let d = self.lits[pattern];
             let wanted = match d {
                 usize::MAX => true,
                 URL => r.on[URL] && *at.get_or_insert_with(|| memchr::memchr(b'@', b).is_some()),
@@ -133,30 +173,34 @@ impl Detectors {
                 // (unique ids such as `AIDA...` with other characters are no candidates), a
                 // JWT's first part is followed by `.eyJ`. An escape inside either is a
                 // candidate of its own.
-                AKID => r.on[AKID] && akid_shape(b, m.start()),
-                JWT => r.on[JWT] && jwt_shape(b, m.start()),
+                AKID => r.on[AKID] && akid_shape(b, start),
+                JWT => r.on[JWT] && jwt_shape(b, start),
                 d => r.on[d],
             };
-            if wanted && found(m.start(), d) {
+            if wanted && found(start, d) {
                 return true;
             }
         }
         // `@` (emails; url-credentials have `://` as well), and the JSON escapes `\u` and `\/`,
         // which may hide anything (`\"`, `\\`, `\n` and the like hide nothing a detector
         // looks for).
-        if r.on[EMAIL] {
-            // An address has a local-part character before its `@` and a letter or digit
-            // after (`"@timestamp"` is no candidate).
-            for i in memchr::memchr_iter(b'@', b) {
+        // `@` (emails; url-credentials have `://` as well), and the JSON escapes `\u` and `\/`,
+        // which may hide anything (`\"`, `\\`, `\n` and the like hide nothing a detector
+        // looks for), in one search.
+        let email = r.on[EMAIL];
+        for i in memchr::memchr2_iter(b'@', b'\\', b) {
+            let hit = if b[i] == b'@' {
+                // An address has a local-part character before its `@` and a letter or digit
+                // after (`"@timestamp"` is no candidate).
                 let local = i > 0 && is_local(b[i - 1]);
                 let domain = b.get(i + 1).is_some_and(u8::is_ascii_alphanumeric);
-                if local && domain && found(i, EMAIL) {
-                    return true;
-                }
-            }
-        }
-        for i in memchr::memchr_iter(b'\\', b) {
-            if matches!(b.get(i + 1), Some(b'u' | b'/')) && found(i, usize::MAX) {
+                (email && local && domain).then_some(EMAIL)
+            } else {
+                matches!(b.get(i + 1), Some(b'u' | b'/')).then_some(usize::MAX)
+            };
+            if let Some(d) = hit
+                && found(i, d)
+            {
                 return true;
             }
         }
@@ -236,8 +280,8 @@ impl Detectors {
         }
         let seen = seen.unwrap_or_else(|| {
             let mut seen = [false; 9];
-            for m in self.ac.find_iter(b) {
-                let d = self.lits[m.pattern().as_usize()];
+            for (_, pattern) in self.literals(b) {
+                let d = self.lits[pattern];
                 if d != usize::MAX {
                     seen[d] = true;
                 }
@@ -439,14 +483,122 @@ pub(crate) fn cards(b: &[u8], found: &mut dyn FnMut(usize, usize)) {
     // digit by digit (in most logs they are rare; timestamps and ids are shorter).
     let (mut groups, mut digits) = (Vec::new(), Vec::new());
     card_runs(b, &mut |s, e| {
-        cards_in(&b[s..e], &mut groups, &mut digits, &mut |cs, ce| {
-            found(s + cs, s + ce)
-        })
+        if may_hold_card(&b[s..e]) {
+            cards_in(&b[s..e], &mut groups, &mut digits, &mut |cs, ce| {
+                found(s + cs, s + ce)
+            })
+        }
     });
 }
 
 const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The card bytes (space, dash, digits) as bits of a word: all are below 64.
+const CARD_BYTES: u64 = (1 << b' ') | (1 << b'-') | (0x3ff << b'0');
+
+/// Whether `c` is a digit, a space or a dash, without a branch.
+fn is_card_byte(c: u8) -> bool {
+    (c < 64) & ((CARD_BYTES >> (c & 63)) & 1 == 1)
+}
+
+/// Calls `found(start, end)` for each maximal run of digits, spaces and dashes in `b` at
+/// least 13 bytes long (the shortest card number), in order.
+///
+/// Most bytes are never read: a run of 13 holds one of any 13 consecutive bytes, so it holds
+/// one of the bytes at `12`, `25`, `38`, ... (the probes). The probes are read first, a
+/// batch of 32 at a time, without a branch each: the card bytes among them are written down (in
+/// text with digits here and there, one probe in five is one: a branch on each would be
+/// mispredicted often). Then for each card byte found, a run of 13 through it holds the 7
+/// bytes that end at it or the 7 that start at it: when neither are all card bytes (short
+/// numbers, hex ids, dates), there is none; otherwise its run is read to both ends, eight
+/// bytes at a time, and reported when long enough. Probes inside a run already read are
+/// skipped. (Probing one byte at a time with a branch each, four at a time, or two
+/// consecutive bytes 12 apart cost more on the bench data.)
+pub(crate) fn card_runs(b: &[u8], found: &mut dyn FnMut(usize, usize)) {
+    const MIN: usize = 13;
+    // 32 probes (416 bytes): most messages are one batch, and the list of the batch's probes
+    // that found a card byte (their numbers in the batch) is small enough to clear inline
+    // (64 positions as `usize` took a call to `memset` per message).
+    const BATCH: usize = 32;
+    let mut hits = [0u8; BATCH];
+    // The end of the last run read: probes before it are in it.
+    let mut done = 0;
+    let mut p = MIN - 1;
+    while p < b.len() {
+        let first = p;
+        let end = b.len().min(p + BATCH * MIN);
+        let mut n = 0;
+        let mut k = 0u8;
+        while p < end {
+            hits[n] = k;
+            n += usize::from(is_card_byte(b[p]));
+            p += MIN;
+            k += 1;
+        }
+        for &k in &hits[..n] {
+            let h = first + MIN * usize::from(k);
+            if h < done {
+                continue;
+            }
+            if h >= 7 && h + 8 <= b.len() {
+                let left = non_card_bytes(word(b, h - 7)) & 0x8080_8080_8080_8000;
+                let right = non_card_bytes(word(b, h)) & 0x0080_8080_8080_8080;
+                if left != 0 && right != 0 {
+                    continue;
+                }
+            }
+            // The byte that ended the last run is none: the run does not reach back before
+            // it.
+            let s = card_start(b, h);
+            let e = card_end(b, h + 1);
+            if e - s >= MIN {
+                found(s, e);
+            }
+            done = e;
+        }
+    }
+}
+
+/// Whether [`cards_in`] can find a card number in `run` (a run of card bytes): it needs a
+/// group of four digits followed by one separator and a digit (the start of a number in
+/// groups), or a group of 13 digits or more. Runs of up to 64 bytes are checked with a mask
+/// of their digits, without a branch per byte or per group (a VPC flow line's numbers, such
+/// as `22 34396 6 489 266805 1717200210 1717200270`, have neither); longer ones are
+/// [`cards_in`]'s to read.
+pub(crate) fn may_hold_card(run: &[u8]) -> bool {
+    if run.len() > 64 {
+        return true;
+    }
+    // Bit `k`: byte `k` is a digit (bytes past the run: none).
+    let mut d = 0u64;
+    for (k, chunk) in run.chunks(8).enumerate() {
+        let mut w = [0u8; 8];
+        w[..chunk.len()].copy_from_slice(chunk);
+        let digits = !non_digits(u64::from_le_bytes(w)) & HIGHS;
+        // The high bits gathered into the low eight, byte `i`'s into bit `i`.
+        d |= ((digits >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * k);
+    }
+    let starts = d & !(d << 1);
+    let four = starts & (d >> 1) & (d >> 2) & (d >> 3) & !(d >> 4) & (d >> 5);
+    let mut long = d & (d >> 1);
+    long &= long >> 2;
+    long &= long >> 4;
+    long &= long >> 5;
+    (four | (starts & long)) != 0
+}
+
+/// The high bit of each byte of `w` that is no card byte (exact, no carries between bytes).
+fn non_card_bytes(w: u64) -> u64 {
+    let digits = !non_digits(w) & HIGHS;
+    !(digits | zero_bytes(w ^ 0x2020_2020_2020_2020) | zero_bytes(w ^ 0x2d2d_2d2d_2d2d_2d2d))
+        & HIGHS
+}
+
+/// The high bit of each zero byte of `x` (exact, no carries between bytes).
+fn zero_bytes(x: u64) -> u64 {
+    !(((x & LOW7) + LOW7) | x) & HIGHS
+}
 
 /// The eight bytes of `b` at `i` as a little-endian word.
 fn word(b: &[u8], i: usize) -> u64 {
@@ -455,86 +607,36 @@ fn word(b: &[u8], i: usize) -> u64 {
     u64::from_le_bytes(w)
 }
 
-/// The high bit of each zero byte of `x` (exact, no carries between bytes).
-fn zero_bytes(x: u64) -> u64 {
-    !(((x & LOW7) + LOW7) | x) & HIGHS
-}
-
-/// The high bit of each byte of `w` that may be part of a card number: a digit, a space or
-/// a dash.
-fn card_bytes(w: u64) -> u64 {
-    (!non_digits(w) & HIGHS)
-        | zero_bytes(w ^ 0x2020_2020_2020_2020)
-        | zero_bytes(w ^ 0x2d2d_2d2d_2d2d_2d2d)
-}
-
-fn is_card_byte(c: u8) -> bool {
-    c.is_ascii_digit() || c == b' ' || c == b'-'
-}
-
-/// Calls `found(start, end)` for each maximal run of digits, spaces and dashes in `b` at
-/// least 13 bytes long (the shortest card number), in order. Eight bytes at a time: such a
-/// run holds eight card bytes starting at a multiple of four from where the scan (re)started,
-/// which is a whole word or the upper half of one word and the lower half of the next.
-pub(crate) fn card_runs(b: &[u8], found: &mut dyn FnMut(usize, usize)) {
-    const MIN: usize = 13;
-    let mut i = 0;
-    // Bytes before `done` belong to runs already reported or ruled out.
-    let mut done = 0;
-    let mut upper_full = false;
-    let mut report = |seed: usize, done: usize| -> usize {
-        let mut s = seed;
-        while s > done && is_card_byte(b[s - 1]) {
-            s -= 1;
+/// The first byte at or after `from` that is no card byte (or `b.len()`), eight bytes at a
+/// time: most runs end within the first word, without a branch per byte.
+fn card_end(b: &[u8], mut from: usize) -> usize {
+    while from + 8 <= b.len() {
+        let nc = non_card_bytes(word(b, from));
+        if nc != 0 {
+            return from + nc.trailing_zeros() as usize / 8;
         }
-        let mut e = seed;
-        while e < b.len() && is_card_byte(b[e]) {
-            e += 1;
-        }
-        if e - s >= MIN {
-            found(s, e);
-        }
-        e
-    };
-    while i + 8 <= b.len() {
-        let w = word(b, i);
-        // Card bytes are below 0x40: a half with a letter (most of text) holds none of a run.
-        let high = w & 0xc0c0_c0c0_c0c0_c0c0;
-        if high & 0xffff_ffff != 0 && high >> 32 != 0 {
-            upper_full = false;
-            i += 8;
-            continue;
-        }
-        let m = card_bytes(w);
-        let seed = if m == HIGHS {
-            Some(i)
-        } else if upper_full && m & 0x8080_8080 == 0x8080_8080 {
-            Some(i - 4)
-        } else {
-            None
-        };
-        match seed {
-            Some(seed) => {
-                // The run's end is a byte that is no card byte (or the end): restart after it.
-                done = report(seed, done);
-                i = done + 1;
-                upper_full = false;
-            }
-            None => {
-                upper_full = m >> 32 == 0x8080_8080;
-                i += 8;
-            }
-        }
+        from += 8;
     }
-    // The last bytes (fewer than a word, and the half-word window before them), one by one.
-    let mut t = done.max(i.saturating_sub(8));
-    while t < b.len() {
-        if is_card_byte(b[t]) {
-            t = report(t, done);
-            done = t;
-        }
-        t += 1;
+    while from < b.len() && is_card_byte(b[from]) {
+        from += 1;
     }
+    from
+}
+
+/// The start of the run of card bytes that ends at `to` (exclusive): the byte after the last
+/// one before `to` that is no card byte (or 0), eight bytes at a time.
+fn card_start(b: &[u8], mut to: usize) -> usize {
+    while to >= 8 {
+        let nc = non_card_bytes(word(b, to - 8));
+        if nc != 0 {
+            return to - nc.leading_zeros() as usize / 8;
+        }
+        to -= 8;
+    }
+    while to > 0 && is_card_byte(b[to - 1]) {
+        to -= 1;
+    }
+    to
 }
 
 /// Whether digit groups (their byte ranges in `b`) are written as card numbers are: one
@@ -593,8 +695,13 @@ pub(crate) fn cards_in(
         if n >= 13 && (groups.len() > 1 || longest <= 19) {
             let mut g = 0;
             while g < groups.len() {
-                // Issuers' numbers start with 2 to 6.
-                if !(b'2'..=b'6').contains(&b[groups[g].0]) {
+                // Issuers' numbers start with 2 to 6; a number of more than one group starts
+                // with a group of four ([`grouped_as_cards_are`]), one of one group has 13 to
+                // 19 digits.
+                let first = groups[g].1 - groups[g].0;
+                if !(b'2'..=b'6').contains(&b[groups[g].0])
+                    || (first != 4 && !(13..=19).contains(&first))
+                {
                     g += 1;
                     continue;
                 }

@@ -714,7 +714,7 @@ proptest::proptest! {
     /// Card numbers are found in the long runs of digits, spaces and dashes as in the whole
     /// text, and those runs as a byte loop finds them.
     #[test]
-    fn card_runs_are_found_eight_bytes_at_a_time(
+    fn card_runs_are_found_by_probing(
         s in proptest::collection::vec(proptest::prop_oneof![
             8 => proptest::char::range('0', '9'),
             2 => proptest::prelude::Just(' '),
@@ -818,4 +818,89 @@ fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> 
                 .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
         ]
     })
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+
+    /// The SIMD literal searcher finds what the automaton finds (leftmost first, not
+    /// overlapping), in texts made of the literals' pieces, short and long.
+    #[test]
+    fn the_literal_searchers_agree(parts in proptest::collection::vec(proptest::sample::select(vec![
+        "AKIA", "ASIA", "AIDA", "AROA", "A3T", "A", "SIA", "secret", "Secret", "SECRET", "secre",
+        "eyJ", "ey", "-----BEGIN", "-----", "://", ":/", "x", " ", "0123456789", "\u{e9}",
+    ]), 0..40)) {
+        let text = parts.concat();
+        let d = detect::Detectors::new();
+        proptest::prop_assert_eq!(d.literals_found(text.as_bytes()), d.literals_by_automaton(text.as_bytes()), "{:?}", text);
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+    /// Card runs in texts of several probe batches (32 probes, 416 bytes), with runs of every
+    /// length across the batches' ends, are the runs a byte loop finds.
+    #[test]
+    fn card_runs_across_probe_batches(segments in proptest::collection::vec(
+        (proptest::prelude::any::<bool>(), 1usize..40, proptest::sample::select(b"0123456789 -".to_vec()), proptest::sample::select(b"xA:.\"".to_vec())),
+        0..200,
+    )) {
+        let mut b = Vec::new();
+        for (card, len, c, other) in segments {
+            for k in 0..len {
+                b.push(if card { if k % 5 == 4 { c } else { b'0' + (k % 10) as u8 } } else { other });
+            }
+        }
+        let mut naive = Vec::new();
+        let mut i = 0;
+        let card = |c: u8| c.is_ascii_digit() || c == b' ' || c == b'-';
+        while i < b.len() {
+            if card(b[i]) {
+                let s = i;
+                while i < b.len() && card(b[i]) {
+                    i += 1;
+                }
+                if i - s >= 13 {
+                    naive.push((s, i));
+                }
+            } else {
+                i += 1;
+            }
+        }
+        let mut runs = Vec::new();
+        detect::card_runs(&b, &mut |s, e| runs.push((s, e)));
+        proptest::prop_assert_eq!(runs, naive);
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
+
+    /// The mask check of a run never hides a card number that the group-by-group reading
+    /// finds (runs of digits, spaces and dashes up to 80 bytes, with valid numbers planted).
+    #[test]
+    fn the_run_mask_check_keeps_every_card(
+        s in proptest::collection::vec(proptest::prop_oneof![
+            8 => proptest::char::range('0', '9'),
+            3 => proptest::prelude::Just(' '),
+            1 => proptest::prelude::Just('-'),
+        ], 0..60),
+        planted in proptest::option::of((proptest::sample::select(vec![
+            "4111 1111 1111 1111", "4111-1111-1111-1111", "4111111111111111", "3782 822463 10005",
+            "5500 0000 0000 0004", "4222222222222", "6011 0009 9013 9424",
+        ]), 0usize..60)),
+    ) {
+        let mut text: String = s.into_iter().collect();
+        if let Some((card, at)) = planted {
+            let at = at.min(text.len());
+            text.insert_str(at, card);
+        }
+        let b = text.as_bytes();
+        let mut found = Vec::new();
+        detect::cards_in(b, &mut Vec::new(), &mut Vec::new(), &mut |s, e| found.push((s, e)));
+        if !found.is_empty() {
+            proptest::prop_assert!(detect::may_hold_card(b), "{:?} {:?}", text, found);
+        }
+    }
 }

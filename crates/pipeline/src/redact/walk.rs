@@ -23,6 +23,11 @@ pub(crate) struct State {
     /// Whether a walk with candidates met one outside every string and number it looked at,
     /// or in a string it could not unescape: the text is not the JSON it was taken for.
     pub(crate) stray_candidates: bool,
+    /// Whether a value is known that a string may hold without a candidate of its own (a
+    /// secret access key or a password: their candidates are the key names and `://` next
+    /// to them; card numbers, IP addresses, custom regexes' values): see
+    /// [`Redactor::known_in`].
+    unmarked: bool,
 }
 
 impl State {
@@ -36,6 +41,11 @@ impl State {
         if self.known.len() < MAX_KNOWN && !self.known.iter().any(|(v, _, _)| v == value) {
             let finder = memchr::memmem::Finder::new(value.as_bytes()).into_owned();
             self.known.push((value.to_string(), det, finder));
+            // A key id, an email address, a JWT or a private key holds its detector's
+            // candidate wherever it is written (its prefix, its `@` between an address
+            // character and a letter or digit, `eyJ` then `.eyJ`, `-----BEGIN`), or else a
+            // `\u` escape that is a candidate itself.
+            self.unmarked |= !matches!(det, AKID | EMAIL | JWT | PEM);
         }
     }
 }
@@ -134,8 +144,12 @@ impl Redactor {
     }
 
     /// Whether `inner` (a JSON string's raw text) holds a value found earlier in the document.
+    ///
+    /// Only called for strings without candidates, in a walk over candidates found in the
+    /// whole text: such a string can hold a known key id, email address, JWT or private key
+    /// only where a candidate would have been found, so those are not searched for.
     fn known_in(&self, inner: &str, st: &State) -> bool {
-        if st.known.is_empty() {
+        if !st.unmarked {
             return false;
         }
         let Some(text) = unescape(inner) else {
