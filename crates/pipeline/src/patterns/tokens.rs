@@ -317,19 +317,29 @@ const fn pack(w: &[u8]) -> u128 {
     x
 }
 
+/// The words packed, sorted (for [`is_word_in`]'s binary search).
 const fn pack_all<const N: usize>(words: &[&str; N]) -> [u128; N] {
     let mut out = [0u128; N];
     let mut i = 0;
     while i < N {
         out[i] = pack(words[i].as_bytes());
+        // Insertion sort: a few dozen words, at compile time.
+        let mut j = i;
+        while j > 0 && out[j - 1] > out[j] {
+            let t = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = t;
+            j -= 1;
+        }
         i += 1;
     }
     out
 }
 
-/// Whether `w` (at most 15 bytes) is, ignoring ASCII case, one of the packed `words`.
+/// Whether `w` (at most 15 bytes) is, ignoring ASCII case, one of the packed `words` (as
+/// [`pack_all`] sorts them).
 fn is_word_in(w: &[u8], words: &[u128]) -> bool {
-    w.len() <= 15 && words.contains(&pack(w))
+    w.len() <= 15 && words.binary_search(&pack(w)).is_ok()
 }
 
 /// Whether a token's core is a variable by its class.
