@@ -737,21 +737,7 @@ proptest::proptest! {
             text.insert_str(at, std::str::from_utf8(&d).expect("digits"));
         }
         let b = text.as_bytes();
-        let mut naive = Vec::new();
-        let mut i = 0;
-        while i < b.len() {
-            let card = |c: u8| c.is_ascii_digit() || c == b' ' || c == b'-';
-            if card(b[i]) {
-                let s = i;
-                while i < b.len() && card(b[i]) {
-                    i += 1;
-                }
-                if i - s >= 13 {
-                    naive.push((s, i));
-                }
-            }
-            i += 1;
-        }
+        let naive = naive_card_runs(b);
         let mut runs = Vec::new();
         detect::card_runs(b, &mut |s, e| runs.push((s, e)));
         proptest::prop_assert_eq!(&runs, &naive, "{:?}", text);
@@ -852,22 +838,7 @@ proptest::proptest! {
                 b.push(if card { if k % 5 == 4 { c } else { b'0' + (k % 10) as u8 } } else { other });
             }
         }
-        let mut naive = Vec::new();
-        let mut i = 0;
-        let card = |c: u8| c.is_ascii_digit() || c == b' ' || c == b'-';
-        while i < b.len() {
-            if card(b[i]) {
-                let s = i;
-                while i < b.len() && card(b[i]) {
-                    i += 1;
-                }
-                if i - s >= 13 {
-                    naive.push((s, i));
-                }
-            } else {
-                i += 1;
-            }
-        }
+        let naive = naive_card_runs(&b);
         let mut runs = Vec::new();
         detect::card_runs(&b, &mut |s, e| runs.push((s, e)));
         proptest::prop_assert_eq!(runs, naive);
@@ -903,4 +874,26 @@ proptest::proptest! {
             proptest::prop_assert!(detect::may_hold_card(b), "{:?} {:?}", text, found);
         }
     }
+}
+
+/// The runs of at least 13 digits, spaces and dashes, found a byte at a time (what
+/// `detect::card_runs` must find).
+fn naive_card_runs(b: &[u8]) -> Vec<(usize, usize)> {
+    let card = |c: u8| c.is_ascii_digit() || c == b' ' || c == b'-';
+    let mut runs = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if card(b[i]) {
+            let s = i;
+            while i < b.len() && card(b[i]) {
+                i += 1;
+            }
+            if i - s >= 13 {
+                runs.push((s, i));
+            }
+        } else {
+            i += 1;
+        }
+    }
+    runs
 }

@@ -33,12 +33,7 @@ pub fn push_str(out: &mut Vec<u8>, s: &str) {
     let mut words = bytes.chunks_exact(8);
     let mut at = 0;
     for word in &mut words {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(word);
-        let x = u64::from_le_bytes(w);
-        let mut hits = zero_bytes(x ^ splat(b'"'))
-            | zero_bytes(x ^ splat(b'\\'))
-            | zero_bytes(x & splat(0xe0));
+        let mut hits = to_escape(word);
         while hits != 0 {
             let j = at + (hits.trailing_zeros() / 8) as usize;
             out.extend_from_slice(&bytes[run..j]);
@@ -60,6 +55,16 @@ pub fn push_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
+/// The high bit of each byte of an eight-byte `word` that a JSON string escapes: `"`, `\\`
+/// or a control character (below 0x20), exactly.
+#[inline(always)]
+fn to_escape(word: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(word);
+    let x = u64::from_le_bytes(w);
+    zero_bytes(x ^ splat(b'"')) | zero_bytes(x ^ splat(b'\\')) | zero_bytes(x & splat(0xe0))
+}
+
 const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
 
 pub(crate) const fn splat(b: u8) -> u64 {
@@ -78,12 +83,7 @@ pub fn plain_len(bytes: &[u8]) -> usize {
     let mut words = bytes.chunks_exact(8);
     let mut at = 0;
     for word in &mut words {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(word);
-        let x = u64::from_le_bytes(w);
-        let hits = zero_bytes(x ^ splat(b'"'))
-            | zero_bytes(x ^ splat(b'\\'))
-            | zero_bytes(x & splat(0xe0));
+        let hits = to_escape(word);
         if hits != 0 {
             return at + (hits.trailing_zeros() / 8) as usize;
         }
