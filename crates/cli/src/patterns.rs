@@ -8,7 +8,8 @@
 //!   `{"group": "...", "message": "..."}`, stdout one line per input line, in order,
 //!   `{"pattern_id": "...", "template": "..."}` (the template as learned so far), learned
 //!   online per `group`. A line that is not such an object is answered with
-//!   `{"pattern_id": null, "template": null, "error": "..."}`; blank lines are skipped.
+//!   `{"pattern_id": null, "template": null, "error": "..."}` (so is a line over 8 MiB); blank
+//!   lines are skipped.
 //!
 //! Inputs or records that cannot be read or decoded are named on stderr and left out (replay
 //! makes dead letters of them); the exit status is 0 unless stdout cannot be written.
