@@ -134,13 +134,16 @@ pub fn bulk_chunks_counted(
     } else {
         0
     };
+    // `cwlogs.pattern.id` with `[patterns]` (a body that outgrows its capacity is copied
+    // whole into one twice its size).
+    let pattern = if miner.is_some() { 64 } else { 0 };
     let capacity: usize = batch
         .log_events
         .iter()
         .map(|e| {
             let m = e.message.as_bytes();
             let json = m.first() == Some(&b'{') || (m.len() > 60 && m[4] == b'-');
-            512 + parsed + m.len() + m.len() / 4 + if json { m.len() } else { 0 }
+            512 + parsed + pattern + m.len() + m.len() / 4 + if json { m.len() } else { 0 }
         })
         .sum();
 
