@@ -11,7 +11,8 @@
   lists (so that the per-item classification is reached), or 1 and 2 for whole-request answers
   (one item and several take different branches).
 - `patterns`: the Loghub-2k development messages (testdata/loghub/), 64 lines of one system per
-  seed, four seeds per system.
+  seed, four seeds per system; and the AWS records of testdata/parse/*.toml (CloudTrail and VPC
+  flow log records take fixed templates), one seed per file.
 - `parse`: the AWS records of testdata/parse/*.toml (flow log records, Lambda lines and
   platform events, CloudTrail records), one seed per record and one per file, for each of the
   target's log groups (its first byte), and a stack trace for the multiline group.
@@ -74,6 +75,12 @@ def messages():
         for k in range(4):
             chunk = lines[k * 500 : k * 500 + 64]
             yield f"{system}-{k}", "\n".join(chunk).encode()
+    # The AWS records with fixed templates (CloudTrail, VPC flow logs) and the other parsed
+    # formats, one file of records a seed.
+    for path in sorted((CRATE / "testdata" / "parse").glob("*.toml")):
+        cases = tomllib.loads(path.read_text(encoding="utf-8"))["case"]
+        lines = [c["message"].replace("\n", " ") for c in cases]
+        yield f"records-{path.stem}", "\n".join(lines).encode()
 
 
 def records():
