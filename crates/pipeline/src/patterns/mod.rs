@@ -382,16 +382,15 @@ impl Group {
         self.stats.messages += 1;
         self.used = seq;
         self.first_ms = Some(self.first_ms.map_or(time_ms, |f| f.min(time_ms)));
+        // The key: the skeleton another pass wrote (used where it lies), or the one written
+        // here into the reused buffer.
         let built = match skeleton {
-            Some(s) => {
-                key.clear();
-                key.extend_from_slice(s);
-                None
-            }
+            Some(_) => None,
             None => tokens::skeleton(message, key, MAX_CACHED_SKELETON),
         };
+        let key: &[u8] = skeleton.unwrap_or(&key[..]);
         let cacheable = key.len() <= MAX_CACHED_SKELETON;
-        let cached = self.cache.get(&key[..]).filter(|&&(slot, generation)| {
+        let cached = self.cache.get(key).filter(|&&(slot, generation)| {
             self.gens[slot] == generation && self.slots[slot].is_some()
         });
         let (slot, outcome) = if let Some(&(slot, _)) = cached {
@@ -418,8 +417,7 @@ impl Group {
                     self.cache_bytes = 0;
                 }
                 self.cache_bytes += key.len();
-                self.cache
-                    .insert(Box::from(&key[..]), (slot, self.gens[slot]));
+                self.cache.insert(Box::from(key), (slot, self.gens[slot]));
             }
             (slot, outcome)
         };
