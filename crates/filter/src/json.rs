@@ -321,19 +321,7 @@ impl<'a> Reader<'a> {
                 b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.i += 1,
                 b'u' => {
                     self.i += 1;
-                    let hi = self.hex4()?;
-                    if (0xD800..0xDC00).contains(&hi) {
-                        if !self.b[self.i..].starts_with(b"\\u") {
-                            return None;
-                        }
-                        self.i += 2;
-                        let lo = self.hex4()?;
-                        if !(0xDC00..0xE000).contains(&lo) {
-                            return None;
-                        }
-                    } else if (0xDC00..0xE000).contains(&hi) {
-                        return None;
-                    }
+                    self.unicode_escape()?;
                 }
                 _ => return None,
             }
@@ -415,25 +403,7 @@ impl<'a> Reader<'a> {
                         b'n' => out.push('\n'),
                         b'r' => out.push('\r'),
                         b't' => out.push('\t'),
-                        b'u' => {
-                            let hi = self.hex4()?;
-                            let cp = if (0xD800..0xDC00).contains(&hi) {
-                                if !self.b[self.i..].starts_with(b"\\u") {
-                                    return None;
-                                }
-                                self.i += 2;
-                                let lo = self.hex4()?;
-                                if !(0xDC00..0xE000).contains(&lo) {
-                                    return None;
-                                }
-                                0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
-                            } else if (0xDC00..0xE000).contains(&hi) {
-                                return None;
-                            } else {
-                                hi
-                            };
-                            out.push(char::from_u32(cp)?);
-                        }
+                        b'u' => out.push(char::from_u32(self.unicode_escape()?)?),
                         _ => return None,
                     }
                 }
@@ -446,6 +416,27 @@ impl<'a> Reader<'a> {
                     out.push_str(&self.s[s..self.i]);
                 }
             }
+        }
+    }
+
+    /// The code point of a `\\u` escape whose four hex digits are at the cursor, with the
+    /// low half of a surrogate pair after it; `None` for a lone or reversed surrogate.
+    fn unicode_escape(&mut self) -> Option<u32> {
+        let hi = self.hex4()?;
+        if (0xD800..0xDC00).contains(&hi) {
+            if !self.b[self.i..].starts_with(b"\\u") {
+                return None;
+            }
+            self.i += 2;
+            let lo = self.hex4()?;
+            if !(0xDC00..0xE000).contains(&lo) {
+                return None;
+            }
+            Some(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
+        } else if (0xDC00..0xE000).contains(&hi) {
+            None
+        } else {
+            Some(hi)
         }
     }
 

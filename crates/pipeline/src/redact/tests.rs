@@ -419,7 +419,6 @@ proptest::proptest! {
         key in "[a-z]{1,8}",
         pad in "[a-z ]{0,10}",
     ) {
-        use cwlogs_decode::{LogBatch, LogEvent, MessageType};
         let (planted, _) = PLANTED[which];
         // Key ids need a word boundary (a look-alike inside a longer word stays).
         let value = format!("{pad} {planted} {pad}");
@@ -434,19 +433,8 @@ proptest::proptest! {
             };
         }
         let config = crate::Config::from_toml("[redact]\n[index]\nindex = \"i\"\nmax_depth = 2\n", &|_| None).expect("config");
-        let batch = LogBatch {
-            message_type: MessageType::Data,
-            owner: "123456789012".into(),
-            log_group: "/g".into(),
-            log_stream: "s".into(),
-            subscription_filters: vec![],
-            policy_level: None,
-            region: None,
-            log_events: vec![
-                LogEvent { id: "1".into(), timestamp: 0, message: json.clone().into() },
-                LogEvent { id: "2".into(), timestamp: 0, message: format!("2025-11-25T10:00:00.000Z\t8b2b1e3c-0000-4000-8000-000000000000\tINFO\t{json}").into() },
-            ],
-        };
+        let lambda = format!("2025-11-25T10:00:00.000Z\t8b2b1e3c-0000-4000-8000-000000000000\tINFO\t{json}");
+        let batch = one_batch(&[&json, &lambda]);
         let out = crate::process_batch(&config, "eu-west-1", &batch);
         let body = String::from_utf8(out.bulk[0].body.clone()).expect("utf-8");
         let secret = secret_part(planted);
@@ -476,7 +464,6 @@ proptest::proptest! {
         number in proptest::prelude::any::<bool>(),
         corrupt in 0usize..5,
     ) {
-        use cwlogs_decode::{LogBatch, LogEvent, MessageType};
         let mut members = Vec::new();
         for (k, w) in which.iter().enumerate() {
             let key = &keys[k % keys.len()];
@@ -514,16 +501,7 @@ proptest::proptest! {
                 _ => json = json.replacen(':', " ", 1),
             }
         }
-        let batch = LogBatch {
-            message_type: MessageType::Data,
-            owner: "123456789012".into(),
-            log_group: "/g".into(),
-            log_stream: "s".into(),
-            subscription_filters: vec![],
-            policy_level: None,
-            region: None,
-            log_events: vec![LogEvent { id: "1".into(), timestamp: 0, message: json.clone().into() }],
-        };
+        let batch = one_batch(&[&json]);
         let index = "[index]\nindex = \"i\"\nmax_depth = 2\n";
         let first = crate::Config::from_toml(&format!("[redact]\n{index}"), &|_| None).expect("config");
         let walked = crate::Config::from_toml(

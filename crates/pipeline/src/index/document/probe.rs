@@ -66,30 +66,30 @@ impl Probe {
         let mut de = serde_json::Deserializer::from_str(object);
         let ctx = capture.is_some().then_some(Ctx::Top);
         // Two walks: the one that writes no skeleton has none of its checks.
+        fn walk<'m, const S: bool>(
+            probe: &mut Probe,
+            ctx: Option<Ctx>,
+            capture: Option<&mut Capture<'m>>,
+            kinds: JsonKinds,
+            skel: Option<(u8, Role)>,
+            de: &mut serde_json::Deserializer<serde_json::de::StrRead<'m>>,
+        ) -> serde_json::Result<()> {
+            Walk::<'_, 'm, S> {
+                probe,
+                ctx,
+                capture,
+                kinds,
+                field: None,
+                depth: 1,
+                top: true,
+                skel,
+            }
+            .deserialize(de)
+        }
         let walked = if skel.is_some() {
-            Walk::<'_, '_, true> {
-                probe: self,
-                ctx,
-                capture,
-                kinds,
-                field: None,
-                depth: 1,
-                top: true,
-                skel,
-            }
-            .deserialize(&mut de)
+            walk::<true>(self, ctx, capture, kinds, skel, &mut de)
         } else {
-            Walk::<'_, '_, false> {
-                probe: self,
-                ctx,
-                capture,
-                kinds,
-                field: None,
-                depth: 1,
-                top: true,
-                skel,
-            }
-            .deserialize(&mut de)
+            walk::<false>(self, ctx, capture, kinds, skel, &mut de)
         }
         .and_then(|()| de.end());
         let valid = walked.is_ok();
