@@ -211,9 +211,15 @@ impl Redactor {
         if st.key_candidates || st.stray_candidates {
             return None;
         }
+        if !changed {
+            st.count(self, counts);
+            return Some(None);
+        }
+        // Walked JSON is UTF-8 (text copied as it was, replacements pushed as JSON strings);
+        // were it not, the document walk redacts instead of the message going out as it was.
+        let redacted = String::from_utf8(out).ok()?;
         st.count(self, counts);
-        // Walked JSON is UTF-8: text copied as it was, replacements pushed as JSON strings.
-        Some(changed.then(|| String::from_utf8(out).ok()).flatten())
+        Some(Some(redacted))
     }
 
     /// Whether a document built from `text` (a message, or the parts of a batch's documents
