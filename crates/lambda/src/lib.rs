@@ -132,10 +132,15 @@ pub fn config_path(
 }
 
 /// Reads and validates the configuration once, at cold start (see [`config_path`]), with the
-/// log pattern miner's budget fitted to the function's memory ([`fit_patterns_to_memory`]).
+/// log pattern miner's budget fitted to the function's memory ([`fit_patterns_to_memory`])
+/// and no example message kept per template (no function reads one: a new-pattern alert's
+/// example is the event that raised it).
 pub fn load_config(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ColdStartError> {
     let mut config = read_config(env)?;
     fit_patterns_to_memory(&mut config, env);
+    if let Some(patterns) = config.patterns.as_mut() {
+        patterns.limits.example_bytes = 0;
+    }
     Ok(config)
 }
 
@@ -495,6 +500,12 @@ mod tests {
         let c = load(on, Some("128"));
         assert_eq!(limits(&c).max_total_bytes, 16 << 20);
         assert_eq!(limits(&c).max_group_bytes, 1 << 20);
+        // No function reads a template's example: none is kept (the library keeps 512 bytes).
+        assert_eq!(limits(&c).example_bytes, 0);
+        assert_eq!(
+            cwlogs_pipeline::patterns::Limits::default().example_bytes,
+            cwlogs_pipeline::patterns::MAX_EXAMPLE_BYTES
+        );
         // 1,024 MB: an eighth is 128 MiB, over the default: unchanged.
         let c = load(on, Some("1024"));
         assert_eq!(limits(&c).max_total_bytes, 64 << 20);

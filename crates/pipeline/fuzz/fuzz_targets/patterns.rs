@@ -86,6 +86,12 @@ fn run(text: &str, limits: Limits) -> Vec<String> {
         // A token is at most MAX_TOKEN_BYTES of the message, or a JSON key of 48 characters
         // (4 bytes each at most) with its path, plus separators.
         assert!(o.template.len() <= (MAX_TOKENS + 2) * (MAX_TOKEN_BYTES.max(4 * 48 * 4) + 16));
+        // The tokens are ranges of the template text, in order.
+        let mut rest = o.template;
+        for t in o.tokens.iter() {
+            let at = rest.find(t).expect("a token is in its template, in order");
+            rest = &rest[at + t.len()..];
+        }
         ids.push(o.id.to_string());
         for (_, g) in miner.groups() {
             assert!(g.len() <= limits.max_templates);
@@ -100,6 +106,7 @@ fuzz_target!(|text: &str| {
         max_templates: 8,
         max_group_bytes: 16 << 10,
         max_total_bytes: 40 << 10,
+        ..Limits::default()
     };
     assert_eq!(run(text, limits), run(text, limits));
     alerts(text, limits);

@@ -618,7 +618,7 @@ impl PatternDetector {
             let target = match now.get(id.as_str()) {
                 Some(t) => {
                     if t.text.len() <= MAX_STORED_TEMPLATE_BYTES {
-                        s.tokens = stored_tokens(self.redact.as_deref(), &t.tokens);
+                        s.tokens = stored_tokens(self.redact.as_deref(), t.tokens());
                     } else {
                         s.tokens.clear();
                     }
@@ -674,12 +674,12 @@ impl PatternDetector {
 }
 
 /// A template's tokens as the state keeps them: each redacted as a text with `redact`.
-fn stored_tokens<T: AsRef<str>>(redact: Option<&Redactor>, tokens: &[T]) -> Vec<String> {
+fn stored_tokens(redact: Option<&Redactor>, tokens: super::Tokens<'_>) -> Vec<String> {
     tokens
         .iter()
         .map(|t| match redact {
-            Some(r) => r.text(t.as_ref(), &mut RedactCounts::default()),
-            None => t.as_ref().to_string(),
+            Some(r) => r.text(t, &mut RedactCounts::default()),
+            None => t.to_string(),
         })
         .collect()
 }

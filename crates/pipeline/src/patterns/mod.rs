@@ -110,6 +110,9 @@ pub struct Limits {
     pub max_group_bytes: usize,
     /// Estimated bytes of all log groups; the least recently seen groups are evicted past this.
     pub max_total_bytes: usize,
+    /// Bytes of each template's first message kept as its example (at most
+    /// [`MAX_EXAMPLE_BYTES`]; 0 keeps none: the Lambda functions read no example).
+    pub example_bytes: usize,
 }
 
 impl Default for Limits {
@@ -118,6 +121,7 @@ impl Default for Limits {
             max_templates: 1000,
             max_group_bytes: 1 << 20,
             max_total_bytes: 64 << 20,
+            example_bytes: MAX_EXAMPLE_BYTES,
         }
     }
 }
@@ -158,21 +162,71 @@ fn leaf_key(tokens: &[Cow<'_, str>]) -> u64 {
     h.finish()
 }
 
+/// A token's byte range in its template's text.
+type Span = (u32, u32);
+
 /// Renders tokens as template text: joined by spaces, but none inside a JSON message value's
-/// quotes (`msg="user <*> logged in"`).
-fn render<S: AsRef<str>>(tokens: &[S]) -> String {
+/// quotes (`msg="user <*> logged in"`); with each token's range in the text.
+fn render<S: AsRef<str>>(tokens: &[S]) -> (String, Box<[Span]>) {
     let mut out = String::new();
+    let mut spans = Vec::with_capacity(tokens.len());
     let mut prev: &str = "";
     for t in tokens {
         let t = t.as_ref();
         if !out.is_empty() && !prev.ends_with("=\"") && t != "\"" {
             out.push(' ');
         }
+        // A template is at most MAX_TOKENS tokens of at most MAX_TOKEN_BYTES (a fixed
+        // template's a few hundred bytes): far below u32.
+        let start = u32::try_from(out.len()).unwrap_or(u32::MAX);
         out.push_str(t);
+        spans.push((start, u32::try_from(out.len()).unwrap_or(u32::MAX)));
         prev = t;
     }
-    out
+    (out, spans.into_boxed_slice())
 }
+
+/// A template's tokens (`<*>` for each variable part): ranges of its text, so that a
+/// template holds one string, not one per token.
+#[derive(Debug, Clone, Copy)]
+pub struct Tokens<'a> {
+    text: &'a str,
+    spans: &'a [Span],
+}
+
+impl<'a> Tokens<'a> {
+    /// How many tokens.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// The token at `i`, if any.
+    pub fn get(&self, i: usize) -> Option<&'a str> {
+        let &(a, b) = self.spans.get(i)?;
+        self.text.get(a as usize..b as usize)
+    }
+
+    /// The tokens in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &'a str> + Clone + 'a {
+        let text = self.text;
+        self.spans
+            .iter()
+            .map(move |&(a, b)| text.get(a as usize..b as usize).unwrap_or_default())
+    }
+}
+
+impl PartialEq for Tokens<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Tokens<'_> {}
 
 fn cut(s: &str, max: usize) -> &str {
     if s.len() <= max {
@@ -190,8 +244,11 @@ fn cut(s: &str, max: usize) -> &str {
 pub struct Template {
     id: Box<str>,
     text: Box<str>,
-    tokens: Vec<Box<str>>,
+    /// Its tokens: ranges of `text`.
+    spans: Box<[Span]>,
     consts: usize,
+    /// A fixed template (a CloudTrail or VPC flow log record's): never generalised.
+    fixed: bool,
     count: u64,
     first_seen: i64,
     last_seen: i64,
@@ -230,19 +287,28 @@ impl Template {
         self.merged_ids.iter().map(|id| &**id)
     }
 
-    /// The first message it took (cut at [`MAX_EXAMPLE_BYTES`]).
+    /// The first message it took (cut at [`Limits::example_bytes`], [`MAX_EXAMPLE_BYTES`] by
+    /// default; empty when the miner keeps no example).
     pub fn example(&self) -> &str {
         &self.example
     }
 
+    /// Its tokens (`<*>` for each variable part).
+    pub fn tokens(&self) -> Tokens<'_> {
+        Tokens {
+            text: &self.text,
+            spans: &self.spans,
+        }
+    }
+
     fn matches(&self, tokens: &[Cow<'_, str>]) -> bool {
-        self.tokens.len() == tokens.len()
+        self.spans.len() == tokens.len()
             && (self.consts > 0 || tokens.iter().all(|t| t == WILD))
             && self
-                .tokens
+                .tokens()
                 .iter()
                 .zip(tokens)
-                .all(|(a, b)| &**a == WILD || **a == **b)
+                .all(|(a, b)| a == WILD || a == &**b)
     }
 
     fn bytes(&self) -> usize {
@@ -250,20 +316,22 @@ impl Template {
             + self.id.len()
             + self.text.len()
             + self.example.len()
+            + self.spans.len() * std::mem::size_of::<Span>()
             + self
-                .tokens
+                .merged_ids
                 .iter()
-                .chain(&self.merged_ids)
                 .map(|t| t.len() + std::mem::size_of::<Box<str>>())
                 .sum::<usize>()
             // its leaf and cache entries
             + 48
     }
 
-    fn set_tokens(&mut self, tokens: Vec<Box<str>>) {
-        self.consts = tokens.iter().filter(|t| &***t != WILD).count();
-        self.text = render(&tokens).into_boxed_str();
-        self.tokens = tokens;
+    fn set_tokens<S: AsRef<str>>(&mut self, tokens: &[S]) {
+        self.consts = tokens.iter().filter(|t| t.as_ref() != WILD).count();
+        self.fixed = tokens::is_fixed(tokens);
+        let (text, spans) = render(tokens);
+        self.text = text.into_boxed_str();
+        self.spans = spans;
     }
 }
 
@@ -457,13 +525,14 @@ impl Group {
         let mut by_pos: Vec<(usize, Vec<usize>)> = Vec::new();
         for &slot in leaf {
             let t = self.get(slot);
-            if t.tokens.len() != n || *t.tokens[0] != *tokens[0] || tokens::is_fixed(&t.tokens) {
+            let theirs = t.tokens();
+            if theirs.len() != n || t.fixed || theirs.get(0) != Some(&*tokens[0]) {
                 continue;
             }
             let mut diff = None;
             let mut count = 0;
-            for (i, (a, b)) in t.tokens.iter().zip(tokens).enumerate().skip(1) {
-                if &**a != WILD && **a != **b {
+            for (i, (a, b)) in theirs.iter().zip(tokens).enumerate().skip(1) {
+                if a != WILD && a != &**b {
                     count += 1;
                     diff = Some(i);
                     if count > 1 {
@@ -480,7 +549,10 @@ impl Group {
         }
         by_pos.sort_by_key(|(p, _)| *p);
         for (p, sibs) in by_pos {
-            let mut values: Vec<&str> = sibs.iter().map(|&s| &*self.get(s).tokens[p]).collect();
+            let mut values: Vec<&str> = sibs
+                .iter()
+                .filter_map(|&s| self.get(s).tokens().get(p))
+                .collect();
             values.push(&tokens[p]);
             values.sort_unstable();
             values.dedup();
@@ -489,18 +561,20 @@ impl Group {
             if values.len() < needed {
                 continue;
             }
-            let mut merged: Vec<Box<str>> = tokens.iter().map(|t| Box::from(&**t)).collect();
-            merged[p] = Box::from(WILD);
+            let mut merged: Vec<&str> = tokens.iter().map(|t| &**t).collect();
+            merged[p] = WILD;
             for &s in &sibs {
-                for (i, t) in self.get(s).tokens.iter().enumerate() {
-                    if &**t == WILD {
-                        merged[i] = Box::from(WILD);
+                for (i, t) in self.get(s).tokens().iter().enumerate() {
+                    if t == WILD {
+                        merged[i] = WILD;
                     }
                 }
             }
-            if merged.iter().all(|t| &**t == WILD) {
+            if merged.iter().all(|&t| t == WILD) {
                 continue;
             }
+            // Owned: the siblings are removed below.
+            let merged: Vec<String> = merged.into_iter().map(str::to_string).collect();
             let keeper = *sibs
                 .iter()
                 .min_by_key(|&&s| self.get(s).created)
@@ -523,7 +597,7 @@ impl Group {
                 self.stats.merged += 1;
             }
             let k = self.get_mut(keeper);
-            k.set_tokens(merged);
+            k.set_tokens(&merged);
             let after = k.bytes();
             self.template_bytes = (self.template_bytes + after).saturating_sub(before);
             return Some(keeper);
@@ -539,24 +613,22 @@ impl Group {
         seq: u64,
         limits: &Limits,
     ) -> usize {
-        let owned: Vec<Box<str>> = tokens.iter().map(|t| Box::from(&**t)).collect();
-        let text = render(&owned);
-        let mut t = Template {
+        let (text, spans) = render(tokens);
+        let t = Template {
             id: short_hash(text.as_bytes()).into_boxed_str(),
             text: text.into_boxed_str(),
-            consts: 0,
-            tokens: Vec::new(),
+            spans,
+            consts: tokens.iter().filter(|t| **t != WILD).count(),
+            fixed: tokens::is_fixed(tokens),
             count: 1,
             first_seen: time_ms,
             last_seen: time_ms,
-            example: Box::from(cut(message, MAX_EXAMPLE_BYTES)),
+            example: Box::from(cut(message, limits.example_bytes.min(MAX_EXAMPLE_BYTES))),
             created: seq,
             used: seq,
             leaf: leaf_key(tokens),
             merged_ids: Vec::new(),
         };
-        t.consts = owned.iter().filter(|t| &***t != WILD).count();
-        t.tokens = owned;
         let size = t.bytes();
         while self.live > 0
             && (self.live >= limits.max_templates.max(1)
@@ -621,7 +693,7 @@ pub struct Observation<'a> {
     /// The template as learned so far.
     pub template: &'a str,
     /// The template's tokens (`<*>` for each variable part).
-    pub tokens: &'a [Box<str>],
+    pub tokens: Tokens<'a>,
     /// What the message did.
     pub outcome: Outcome,
 }
@@ -686,7 +758,7 @@ impl Miner {
         Observation {
             id: &t.id,
             template: &t.text,
-            tokens: &t.tokens,
+            tokens: t.tokens(),
             outcome,
         }
     }
@@ -718,7 +790,7 @@ impl Miner {
             return false;
         }
         let before = g.bytes();
-        let example = render(tokens);
+        let (example, _) = render(tokens);
         let slot = g.create(&cows, &example, first_ms, seq, &limits);
         // Seeded templates are the oldest: generalisation keeps their ids.
         let t = g.get_mut(slot);

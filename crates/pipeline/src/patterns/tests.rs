@@ -173,11 +173,21 @@ fn learns_and_generalises() {
     assert_eq!(third.outcome, Outcome::Generalised);
     assert_eq!(third.template, "user <*> logged in from <*>");
     assert_eq!(third.id, id);
+    let third_tokens: Vec<String> = third.tokens.iter().map(String::from).collect();
     let g = m.group("g").expect("group g");
     assert_eq!(g.len(), 1);
     let t = g.templates().next().expect("one template");
     assert_eq!((t.count(), t.first_seen(), t.last_seen()), (4, 1, 4));
     assert_eq!(t.example(), "user alice logged in from 10.0.0.1");
+    assert_eq!(
+        t.tokens().iter().collect::<Vec<_>>(),
+        ["user", "<*>", "logged", "in", "from", "<*>"]
+    );
+    assert!(
+        t.tokens()
+            .iter()
+            .eq(third_tokens.iter().map(String::as_str))
+    );
     // The same text in another group has the same id.
     assert_eq!(
         m.observe("h", "user alice logged in from 1.2.3.4", 5).id,
@@ -187,6 +197,42 @@ fn learns_and_generalises() {
     for w in ["active", "blocked", "running", "warning"] {
         assert_eq!(m.observe("g", w, 6).template, w);
     }
+}
+
+#[test]
+fn tokens_are_ranges_of_the_template_text_and_examples_can_be_left_out() {
+    let mut m = Miner::new(Limits {
+        example_bytes: 0,
+        ..Limits::default()
+    });
+    let o = m.observe(
+        "g",
+        r#"{"level":"INFO","msg":"order 17 shipped","user":"a"}"#,
+        0,
+    );
+    let tokens: Vec<&str> = o.tokens.iter().collect();
+    let owned: Vec<String> = tokenize(r#"{"level":"INFO","msg":"order 17 shipped","user":"a"}"#)
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+    assert_eq!(tokens, owned);
+    assert_eq!((o.tokens.len(), o.tokens.get(99)), (owned.len(), None));
+    // No space inside a JSON message value's quotes; the ranges still give each token.
+    assert!(
+        o.template.contains(r#"msg="order <*> shipped""#),
+        "{}",
+        o.template
+    );
+    let g = m.group("g").expect("group g");
+    assert_eq!(g.templates().next().expect("a template").example(), "");
+    // Cut at the limit, on a character boundary.
+    let mut m = Miner::new(Limits {
+        example_bytes: 5,
+        ..Limits::default()
+    });
+    m.observe("g", "ééé done", 0);
+    let g = m.group("g").expect("group g");
+    assert_eq!(g.templates().next().expect("a template").example(), "éé");
 }
 
 #[test]
