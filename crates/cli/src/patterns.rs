@@ -356,9 +356,9 @@ fn failure(out: &mut Vec<u8>, error: String) -> anyhow::Result<()> {
 mod tests {
     use super::*;
 
-    fn run_jsonl(input: &str) -> Vec<serde_json::Value> {
+    fn run_jsonl(input: impl AsRef<[u8]>) -> Vec<serde_json::Value> {
         let mut out = Vec::new();
-        jsonl(input.as_bytes(), &mut out).expect("jsonl runs");
+        jsonl(input.as_ref(), &mut out).expect("jsonl runs");
         String::from_utf8(out)
             .expect("UTF-8 output")
             .lines()
@@ -439,13 +439,7 @@ mod tests {
         input.extend_from_slice(b"\"}\n");
         input.extend_from_slice(br#"{"group": "a", "message": "after"}"#);
         input.push(b'\n');
-        let mut out = Vec::new();
-        jsonl(input.as_slice(), &mut out).expect("jsonl runs");
-        let lines: Vec<serde_json::Value> = out
-            .split(|&b| b == b'\n')
-            .filter(|l| !l.is_empty())
-            .map(|l| serde_json::from_slice(l).expect("JSON"))
-            .collect();
+        let lines = run_jsonl(&input);
         assert_eq!(lines.len(), 3);
         assert_eq!(lines[0]["template"], "before");
         assert!(lines[1]["pattern_id"].is_null());

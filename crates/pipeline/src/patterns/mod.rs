@@ -220,9 +220,10 @@ impl<'a> Tokens<'a> {
     }
 }
 
+/// Tokens are equal when they read alike (an [`Observation`] compares by value).
 impl PartialEq for Tokens<'_> {
     fn eq(&self, other: &Self) -> bool {
-        self.len() == other.len() && self.iter().eq(other.iter())
+        self.iter().eq(other.iter())
     }
 }
 
@@ -613,13 +614,12 @@ impl Group {
         seq: u64,
         limits: &Limits,
     ) -> usize {
-        let (text, spans) = render(tokens);
-        let t = Template {
-            id: short_hash(text.as_bytes()).into_boxed_str(),
-            text: text.into_boxed_str(),
-            spans,
-            consts: tokens.iter().filter(|t| **t != WILD).count(),
-            fixed: tokens::is_fixed(tokens),
+        let mut t = Template {
+            id: Box::default(),
+            text: Box::default(),
+            spans: Box::default(),
+            consts: 0,
+            fixed: false,
             count: 1,
             first_seen: time_ms,
             last_seen: time_ms,
@@ -629,6 +629,8 @@ impl Group {
             leaf: leaf_key(tokens),
             merged_ids: Vec::new(),
         };
+        t.set_tokens(tokens);
+        t.id = short_hash(t.text.as_bytes()).into_boxed_str();
         let size = t.bytes();
         while self.live > 0
             && (self.live >= limits.max_templates.max(1)
