@@ -606,10 +606,10 @@ impl PatternDetector {
         };
         let mut now: HashMap<&str, &super::Template> = HashMap::new();
         for t in g.templates() {
-            now.insert(&t.id, t);
+            now.insert(t.id(), t);
         }
         for t in g.templates() {
-            for m in &t.merged_ids {
+            for m in t.merged_ids() {
                 now.entry(m).or_insert(t);
             }
         }
@@ -623,7 +623,7 @@ impl PatternDetector {
                         s.tokens.clear();
                     }
                     s.template = t.text.to_string();
-                    t.id.to_string()
+                    t.id().to_string()
                 }
                 None => id,
             };
@@ -646,7 +646,7 @@ impl PatternDetector {
         }
         let mut minutes: BTreeMap<(String, i64), u64> = BTreeMap::new();
         for ((id, m), n) in std::mem::take(&mut d.minutes) {
-            let target = now.get(id.as_str()).map_or(id, |t| t.id.to_string());
+            let target = now.get(id.as_str()).map_or(id, |t| t.id().to_string());
             *minutes.entry((target, m)).or_insert(0) += n;
         }
         d.seen = seen;

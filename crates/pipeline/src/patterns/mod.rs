@@ -89,7 +89,7 @@ pub use tokens::{
 use crate::util::hash::short_hash;
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
 /// Distinct values at one position that make it a variable.
 pub const SIBLINGS: usize = 3;
@@ -153,6 +153,41 @@ impl Hasher for Fnv {
 
 type FnvMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
 
+/// Hashes a message's skeleton for the exact-skeleton cache, which keeps the 64-bit hash, not
+/// the skeleton (a third of the miner's memory was cache keys). Keyed at random per miner:
+/// two skeletons that collide would share a template, which with 64 bits is a chance of
+/// about n in 2^64 per message for a cache of n entries (n is at most four times the
+/// template cap), and which no message can aim at. Pattern ids do not depend on the key.
+type SkeletonHasher = foldhash::quality::RandomState;
+
+/// What the groups of a [`Miner`] share to observe a message.
+#[derive(Debug, Default)]
+struct Scratch {
+    /// The skeleton of the message being observed (reused: no allocation per message).
+    key: Vec<u8>,
+    /// Hashes skeletons for the groups' caches.
+    hasher: SkeletonHasher,
+}
+
+/// The cache's keys are hashes already: they are used as they are.
+#[derive(Default, Clone, Copy)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is called (the keys are `u64`); anything else is folded in.
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
 fn leaf_key(tokens: &[Cow<'_, str>]) -> u64 {
     let mut h = Fnv::default();
     h.write(&(tokens.len() as u64).to_le_bytes());
@@ -162,8 +197,31 @@ fn leaf_key(tokens: &[Cow<'_, str>]) -> u64 {
     h.finish()
 }
 
-/// A token's byte range in its template's text.
-type Span = (u32, u32);
+/// A token's byte range in its template's text: a template's text is far below 64 KiB (at
+/// most [`MAX_TOKENS`] tokens of at most [`MAX_TOKEN_BYTES`], or a JSON message's at most
+/// [`MAX_JSON_FIELDS`] dotted keys of at most 48 characters a level, each with a value kind;
+/// seeded templates are held to [`MAX_TEMPLATE_BYTES`]).
+type Span = (u16, u16);
+
+/// Bytes of a template's text at most (the offsets of its tokens are 16 bits).
+pub const MAX_TEMPLATE_BYTES: usize = u16::MAX as usize;
+
+/// A pattern id: 16 lowercase hex digits.
+type Id = [u8; 16];
+
+/// `id` as text.
+fn id_str(id: &Id) -> &str {
+    // Always ASCII: made by `short_hash` or checked by `parse_id`.
+    std::str::from_utf8(id).unwrap_or_default()
+}
+
+/// `s` as an id, when it is one (16 lowercase hex digits).
+fn parse_id(s: &str) -> Option<Id> {
+    let b: Id = s.as_bytes().try_into().ok()?;
+    b.iter()
+        .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
+        .then_some(b)
+}
 
 /// Renders tokens as template text: joined by spaces, but none inside a JSON message value's
 /// quotes (`msg="user <*> logged in"`); with each token's range in the text.
@@ -176,11 +234,10 @@ fn render<S: AsRef<str>>(tokens: &[S]) -> (String, Box<[Span]>) {
         if !out.is_empty() && !prev.ends_with("=\"") && t != "\"" {
             out.push(' ');
         }
-        // A template is at most MAX_TOKENS tokens of at most MAX_TOKEN_BYTES (a fixed
-        // template's a few hundred bytes): far below u32.
-        let start = u32::try_from(out.len()).unwrap_or(u32::MAX);
+        // Far below u16 (see `Span`); past it the token would read as empty, never panic.
+        let start = u16::try_from(out.len()).unwrap_or(u16::MAX);
         out.push_str(t);
-        spans.push((start, u32::try_from(out.len()).unwrap_or(u32::MAX)));
+        spans.push((start, u16::try_from(out.len()).unwrap_or(u16::MAX)));
         prev = t;
     }
     (out, spans.into_boxed_slice())
@@ -243,11 +300,11 @@ fn cut(s: &str, max: usize) -> &str {
 /// One learned template of a log group.
 #[derive(Debug, Clone)]
 pub struct Template {
-    id: Box<str>,
+    id: Id,
     text: Box<str>,
     /// Its tokens: ranges of `text`.
     spans: Box<[Span]>,
-    consts: usize,
+    consts: u32,
     /// A fixed template (a CloudTrail or VPC flow log record's): never generalised.
     fixed: bool,
     count: u64,
@@ -258,13 +315,13 @@ pub struct Template {
     used: u64,
     leaf: u64,
     /// The ids of templates merged into it (at most [`MAX_MERGED_IDS`], the oldest kept).
-    merged_ids: Vec<Box<str>>,
+    merged_ids: Vec<Id>,
 }
 
 impl Template {
     /// The pattern id (16 lowercase hex digits).
     pub fn id(&self) -> &str {
-        &self.id
+        id_str(&self.id)
     }
     /// The template text, `<*>` for each variable part.
     pub fn text(&self) -> &str {
@@ -285,7 +342,7 @@ impl Template {
     /// The ids of the templates merged into it (documents tagged before the merge carry
     /// them), at most [`MAX_MERGED_IDS`].
     pub fn merged_ids(&self) -> impl Iterator<Item = &str> {
-        self.merged_ids.iter().map(|id| &**id)
+        self.merged_ids.iter().map(id_str)
     }
 
     /// The first message it took (cut at [`Limits::example_bytes`], [`MAX_EXAMPLE_BYTES`] by
@@ -313,22 +370,19 @@ impl Template {
     }
 
     fn bytes(&self) -> usize {
+        // Its box, its strings and their allocation headers, its leaf and cache entries.
         std::mem::size_of::<Template>()
-            + self.id.len()
             + self.text.len()
             + self.example.len()
             + self.spans.len() * std::mem::size_of::<Span>()
-            + self
-                .merged_ids
-                .iter()
-                .map(|t| t.len() + std::mem::size_of::<Box<str>>())
-                .sum::<usize>()
-            // its leaf and cache entries
-            + 48
+            + self.merged_ids.capacity() * std::mem::size_of::<Id>()
+            + 80
     }
 
     fn set_tokens<S: AsRef<str>>(&mut self, tokens: &[S]) {
-        self.consts = tokens.iter().filter(|t| t.as_ref() != WILD).count();
+        // At most MAX_TOKENS.
+        let consts = tokens.iter().filter(|t| t.as_ref() != WILD).count();
+        self.consts = u32::try_from(consts).unwrap_or(u32::MAX);
         self.fixed = tokens::is_fixed(tokens);
         let (text, spans) = render(tokens);
         self.text = text.into_boxed_str();
@@ -363,16 +417,18 @@ pub struct Stats {
 /// The templates of one log group.
 #[derive(Debug, Default)]
 pub struct Group {
-    slots: Vec<Option<Template>>,
+    /// Boxed: a slot table that doubles as templates come holds a pointer each, not a
+    /// template.
+    slots: Vec<Option<Box<Template>>>,
     free: Vec<usize>,
     live: usize,
     /// Bumped when a slot's template is removed: cache entries naming an older generation
     /// are stale.
     gens: Vec<u32>,
     leaves: FnvMap<u64, Vec<usize>>,
-    /// Exact skeletons (see [`tokens::skeleton`]) to the slot and generation they matched.
-    cache: FnvMap<Box<[u8]>, (usize, u32)>,
-    cache_bytes: usize,
+    /// Exact skeletons (see [`tokens::skeleton`]), by their [`Miner`]'s keyed hash, to the
+    /// slot and generation they matched.
+    cache: HashMap<u64, (u32, u32), BuildHasherDefault<Prehashed>>,
     template_bytes: usize,
     stats: Stats,
     used: u64,
@@ -383,7 +439,7 @@ pub struct Group {
 impl Group {
     /// The live templates, oldest slot first.
     pub fn templates(&self) -> impl Iterator<Item = &Template> {
-        self.slots.iter().flatten()
+        self.slots.iter().flatten().map(|t| &**t)
     }
 
     /// How many templates it holds.
@@ -419,22 +475,21 @@ impl Group {
     pub fn bytes(&self) -> usize {
         std::mem::size_of::<Group>()
             + self.template_bytes
-            + self.slots.capacity() * std::mem::size_of::<Option<Template>>()
+            + self.slots.capacity() * std::mem::size_of::<Option<Box<Template>>>()
             + self.gens.capacity() * 4
-            + self.cache_bytes
-            + self.cache.capacity() * 40
+            + self.cache.capacity() * 17
             + self.leaves.capacity() * 40
     }
 
     fn get(&self, slot: usize) -> &Template {
         self.slots[slot]
-            .as_ref()
+            .as_deref()
             .expect("a leaf or cache slot is live")
     }
 
     fn get_mut(&mut self, slot: usize) -> &mut Template {
         self.slots[slot]
-            .as_mut()
+            .as_deref_mut()
             .expect("a leaf or cache slot is live")
     }
 
@@ -445,7 +500,7 @@ impl Group {
         time_ms: i64,
         seq: u64,
         limits: &Limits,
-        key: &mut Vec<u8>,
+        scratch: &mut Scratch,
         skeleton: Option<&[u8]>,
     ) -> (usize, Outcome) {
         self.stats.messages += 1;
@@ -455,14 +510,16 @@ impl Group {
         // here into the reused buffer.
         let built = match skeleton {
             Some(_) => None,
-            None => tokens::skeleton(message, key, MAX_CACHED_SKELETON),
+            None => tokens::skeleton(message, &mut scratch.key, MAX_CACHED_SKELETON),
         };
-        let key: &[u8] = skeleton.unwrap_or(&key[..]);
+        let key: &[u8] = skeleton.unwrap_or(&scratch.key[..]);
         let cacheable = key.len() <= MAX_CACHED_SKELETON;
-        let cached = self.cache.get(key).filter(|&&(slot, generation)| {
-            self.gens[slot] == generation && self.slots[slot].is_some()
+        let hash = scratch.hasher.hash_one(key);
+        let cached = self.cache.get(&hash).and_then(|&(slot, generation)| {
+            let slot = slot as usize;
+            (self.gens.get(slot) == Some(&generation) && self.slots[slot].is_some()).then_some(slot)
         });
-        let (slot, outcome) = if let Some(&(slot, _)) = cached {
+        let (slot, outcome) = if let Some(slot) = cached {
             (slot, Outcome::Matched)
         } else {
             let tokens = built
@@ -478,15 +535,11 @@ impl Group {
                     ),
                 },
             };
-            if cacheable {
-                if self.cache.len() >= limits.max_templates.saturating_mul(4).max(64)
-                    || self.cache_bytes > limits.max_group_bytes / 4
-                {
-                    self.cache = FnvMap::default();
-                    self.cache_bytes = 0;
+            if let (true, Ok(s)) = (cacheable, u32::try_from(slot)) {
+                if self.cache.len() >= limits.max_templates.saturating_mul(4).max(64) {
+                    self.cache = HashMap::default();
                 }
-                self.cache_bytes += key.len();
-                self.cache.insert(Box::from(key), (slot, self.gens[slot]));
+                self.cache.insert(hash, (s, self.gens[slot]));
             }
             (slot, outcome)
         };
@@ -585,7 +638,7 @@ impl Group {
                 if s == keeper {
                     continue;
                 }
-                let gone = self.remove(s);
+                let gone = *self.remove(s);
                 let k = self.get_mut(keeper);
                 k.count += gone.count;
                 k.first_seen = k.first_seen.min(gone.first_seen);
@@ -615,7 +668,7 @@ impl Group {
         limits: &Limits,
     ) -> usize {
         let mut t = Template {
-            id: Box::default(),
+            id: [b'0'; 16],
             text: Box::default(),
             spans: Box::default(),
             consts: 0,
@@ -630,7 +683,7 @@ impl Group {
             merged_ids: Vec::new(),
         };
         t.set_tokens(tokens);
-        t.id = short_hash(t.text.as_bytes()).into_boxed_str();
+        t.id = parse_id(&short_hash(t.text.as_bytes())).unwrap_or(t.id);
         let size = t.bytes();
         while self.live > 0
             && (self.live >= limits.max_templates.max(1)
@@ -641,11 +694,11 @@ impl Group {
         let leaf = t.leaf;
         let slot = match self.free.pop() {
             Some(s) => {
-                self.slots[s] = Some(t);
+                self.slots[s] = Some(Box::new(t));
                 s
             }
             None => {
-                self.slots.push(Some(t));
+                self.slots.push(Some(Box::new(t)));
                 self.gens.push(0);
                 self.slots.len() - 1
             }
@@ -671,7 +724,7 @@ impl Group {
         }
     }
 
-    fn remove(&mut self, slot: usize) -> Template {
+    fn remove(&mut self, slot: usize) -> Box<Template> {
         let t = self.slots[slot].take().expect("removing a live slot");
         self.gens[slot] = self.gens[slot].wrapping_add(1);
         if let Some(leaf) = self.leaves.get_mut(&t.leaf) {
@@ -705,8 +758,7 @@ pub struct Observation<'a> {
 pub struct Miner {
     limits: Limits,
     groups: FnvMap<Box<str>, Group>,
-    /// The skeleton of the message being observed (reused: no allocation per message).
-    key: Vec<u8>,
+    scratch: Scratch,
     seq: u64,
     bytes: usize,
     evicted_groups: u64,
@@ -753,12 +805,13 @@ impl Miner {
             .get_mut(group)
             .expect("the group was just inserted");
         let before = g.bytes();
-        let (slot, outcome) = g.observe(message, time_ms, seq, &limits, &mut self.key, skeleton);
+        let (slot, outcome) =
+            g.observe(message, time_ms, seq, &limits, &mut self.scratch, skeleton);
         let after = g.bytes();
         self.bytes = (self.bytes + after).saturating_sub(before);
         let t = g.get(slot);
         Observation {
-            id: &t.id,
+            id: id_str(&t.id),
             template: &t.text,
             tokens: t.tokens(),
             outcome,
@@ -770,9 +823,16 @@ impl Miner {
     /// template with that id or one matching `tokens` already. Within the limits, as a new
     /// template would be. Returns whether it was added.
     pub fn seed(&mut self, group: &str, id: &str, tokens: &[String], first_ms: i64) -> bool {
-        if tokens.is_empty() || tokens.len() > MAX_TOKENS || tokens.iter().all(|t| t == WILD) {
+        if tokens.is_empty()
+            || tokens.len() > MAX_TOKENS
+            || tokens.iter().all(|t| t == WILD)
+            || tokens.iter().map(|t| t.len() + 1).sum::<usize>() > MAX_TEMPLATE_BYTES
+        {
             return false;
         }
+        let Some(id) = parse_id(id) else {
+            return false;
+        };
         self.seq += 1;
         if self.bytes > self.limits.max_total_bytes {
             self.evict_groups(group);
@@ -788,7 +848,7 @@ impl Miner {
             .get_mut(group)
             .expect("the group was just inserted");
         let cows: Vec<Cow<'_, str>> = tokens.iter().map(|t| Cow::Borrowed(t.as_str())).collect();
-        if g.templates().any(|t| &*t.id == id) || g.find(&cows).is_some() {
+        if g.templates().any(|t| t.id == id) || g.find(&cows).is_some() {
             return false;
         }
         let before = g.bytes();
@@ -796,7 +856,7 @@ impl Miner {
         let slot = g.create(&cows, &example, first_ms, seq, &limits);
         // Seeded templates are the oldest: generalisation keeps their ids.
         let t = g.get_mut(slot);
-        t.id = Box::from(id);
+        t.id = id;
         t.created = 0;
         g.stats.created -= 1;
         g.first_ms = Some(g.first_ms.map_or(first_ms, |f| f.min(first_ms)));

@@ -69,7 +69,7 @@ pub(super) fn ga_table() -> BTreeMap<String, f64> {
                 .templates()
                 .filter(|t| t.matches(&tokens))
                 .max_by_key(|t| (t.consts, std::cmp::Reverse(t.created)))
-                .map(|t| t.id.to_string());
+                .map(|t| t.id().to_string());
             predicted.push(live.unwrap_or_else(|| id.clone()));
         }
         let truth: Vec<&str> = idx.iter().map(|&i| rows[i].2.as_str()).collect();
@@ -729,4 +729,22 @@ fn cloudtrail_and_vpc_flow_records_have_fixed_templates() {
         seeded.observe("trail", &record("PutObject", None, 5), 0).id,
         "0123456789abcdef"
     );
+    // What the state holds is checked: an id that is no pattern id, or a template past
+    // MAX_TEMPLATE_BYTES (its token offsets are 16 bits), is not seeded.
+    for bad in [
+        "0123456789ABCDEF",
+        "0123456789abcde",
+        "0123456789abcdefa",
+        "g123456789abcdef",
+    ] {
+        assert!(!seeded.seed("other", bad, &tokens, 0), "{bad}");
+    }
+    let long: Vec<String> = (0..MAX_TOKENS)
+        .map(|i| format!("{i}{}", "x".repeat(700)))
+        .collect();
+    assert!(!seeded.seed("other", "fedcba9876543210", &long, 0));
+    assert!(seeded.group("other").is_none());
+    assert!(seeded.seed("other", "fedcba9876543210", &long[..80], 0));
+    let t = seeded.group("other").and_then(|g| g.templates().next());
+    assert!(t.is_some_and(|t| t.tokens().iter().eq(long[..80].iter().map(String::as_str))));
 }
