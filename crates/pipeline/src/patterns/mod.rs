@@ -188,10 +188,15 @@ impl Hasher for Prehashed {
     }
 }
 
+/// The leaf of a template or message: its token count and first token.
 fn leaf_key(tokens: &[Cow<'_, str>]) -> u64 {
+    leaf_key_of(tokens.len(), tokens.first().map_or("", |t| &**t))
+}
+
+fn leaf_key_of(len: usize, first: &str) -> u64 {
     let mut h = Fnv::default();
-    h.write(&(tokens.len() as u64).to_le_bytes());
-    if let Some(first) = tokens.first() {
+    h.write(&(len as u64).to_le_bytes());
+    if len > 0 {
         h.write(first.as_bytes());
     }
     h.finish()
@@ -310,10 +315,17 @@ pub struct Template {
     count: u64,
     first_seen: i64,
     last_seen: i64,
-    example: Box<str>,
     created: u64,
     used: u64,
-    leaf: u64,
+    /// Its example and merged ids, when it has either (the Lambda functions keep no example,
+    /// and most templates merged none): not in every template's box.
+    extra: Option<Box<Extra>>,
+}
+
+/// What a [`Template`] may also hold.
+#[derive(Debug, Clone, Default)]
+struct Extra {
+    example: Box<str>,
     /// The ids of templates merged into it (at most [`MAX_MERGED_IDS`], the oldest kept).
     merged_ids: Vec<Id>,
 }
@@ -342,13 +354,15 @@ impl Template {
     /// The ids of the templates merged into it (documents tagged before the merge carry
     /// them), at most [`MAX_MERGED_IDS`].
     pub fn merged_ids(&self) -> impl Iterator<Item = &str> {
-        self.merged_ids.iter().map(id_str)
+        self.extra
+            .iter()
+            .flat_map(|e| e.merged_ids.iter().map(id_str))
     }
 
     /// The first message it took (cut at [`Limits::example_bytes`], [`MAX_EXAMPLE_BYTES`] by
     /// default; empty when the miner keeps no example).
     pub fn example(&self) -> &str {
-        &self.example
+        self.extra.as_ref().map_or("", |e| &e.example)
     }
 
     /// Its tokens (`<*>` for each variable part).
@@ -373,9 +387,12 @@ impl Template {
         // Its box, its strings and their allocation headers, its leaf and cache entries.
         std::mem::size_of::<Template>()
             + self.text.len()
-            + self.example.len()
             + self.spans.len() * std::mem::size_of::<Span>()
-            + self.merged_ids.capacity() * std::mem::size_of::<Id>()
+            + self.extra.as_ref().map_or(0, |e| {
+                std::mem::size_of::<Extra>()
+                    + e.example.len()
+                    + e.merged_ids.capacity() * std::mem::size_of::<Id>()
+            })
             + 80
     }
 
@@ -643,9 +660,12 @@ impl Group {
                 k.count += gone.count;
                 k.first_seen = k.first_seen.min(gone.first_seen);
                 k.last_seen = k.last_seen.max(gone.last_seen);
-                for id in std::iter::once(gone.id).chain(gone.merged_ids) {
-                    if k.merged_ids.len() < MAX_MERGED_IDS {
-                        k.merged_ids.push(id);
+                let ids = k.extra.get_or_insert_default();
+                for id in std::iter::once(gone.id)
+                    .chain(gone.extra.into_iter().flat_map(|e| e.merged_ids))
+                {
+                    if ids.merged_ids.len() < MAX_MERGED_IDS {
+                        ids.merged_ids.push(id);
                     }
                 }
                 self.stats.merged += 1;
@@ -676,12 +696,17 @@ impl Group {
             count: 1,
             first_seen: time_ms,
             last_seen: time_ms,
-            example: Box::from(cut(message, limits.example_bytes.min(MAX_EXAMPLE_BYTES))),
+            extra: None,
             created: seq,
             used: seq,
-            leaf: leaf_key(tokens),
-            merged_ids: Vec::new(),
         };
+        let example = cut(message, limits.example_bytes.min(MAX_EXAMPLE_BYTES));
+        if !example.is_empty() {
+            t.extra = Some(Box::new(Extra {
+                example: Box::from(example),
+                merged_ids: Vec::new(),
+            }));
+        }
         t.set_tokens(tokens);
         t.id = parse_id(&short_hash(t.text.as_bytes())).unwrap_or(t.id);
         let size = t.bytes();
@@ -691,7 +716,7 @@ impl Group {
         {
             self.evict();
         }
-        let leaf = t.leaf;
+        let leaf = leaf_key(tokens);
         let slot = match self.free.pop() {
             Some(s) => {
                 self.slots[s] = Some(Box::new(t));
@@ -727,10 +752,12 @@ impl Group {
     fn remove(&mut self, slot: usize) -> Box<Template> {
         let t = self.slots[slot].take().expect("removing a live slot");
         self.gens[slot] = self.gens[slot].wrapping_add(1);
-        if let Some(leaf) = self.leaves.get_mut(&t.leaf) {
+        // Its leaf: its token count and first token never change (generalisation keeps both).
+        let key = leaf_key_of(t.spans.len(), t.tokens().get(0).unwrap_or_default());
+        if let Some(leaf) = self.leaves.get_mut(&key) {
             leaf.retain(|&s| s != slot);
             if leaf.is_empty() {
-                self.leaves.remove(&t.leaf);
+                self.leaves.remove(&key);
             }
         }
         self.free.push(slot);
