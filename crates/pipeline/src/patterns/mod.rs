@@ -22,7 +22,8 @@
 //!    is its masked tokens written into a reused buffer, a JSON message's its skeleton
 //!    (`skeleton.rs`: keys, value kinds, level values and masked message texts, read in one
 //!    pass, or written by the document builder's validating pass in the index path); tokens
-//!    are built only on a miss.
+//!    are built only on a miss. The cache holds a 64-bit hash of each key, keyed at random
+//!    per miner, not the key (see `SkeletonHasher`).
 //! 3. **Generalisation by evidence, not by a similarity threshold**: where Drain merges a
 //!    message into the most similar template above a threshold (which merges "stored as
 //!    bytes" with "stored as values", "session opened" with "session closed"), a message that
@@ -58,7 +59,8 @@
 //! [`Limits`]: at most `max_templates` templates per log group and `max_group_bytes` bytes of
 //! them (the least recently seen template is evicted, and counted), at most `max_total_bytes`
 //! for all groups (the least recently seen log groups are evicted, a quarter of the budget at
-//! a time, and counted). The byte figures are estimates of the heap the templates hold.
+//! a time, and counted). The byte figures are estimates of the heap the templates hold. A
+//! template's text is at most [`MAX_TEMPLATE_BYTES`] (its tokens are 16-bit ranges of it).
 //!
 //! # Alerts
 //!
