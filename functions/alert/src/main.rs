@@ -9,10 +9,7 @@
 use cwlogs_aws::{DynamoStateStore, S3Archive, S3Source, SnsPublisher};
 use cwlogs_pipeline::{Config, MemoryStateStore, StateStore};
 
-// One thread: a container handles one invocation at a time, and its I/O waits interleave on
-// it; no worker threads (each with its own stack and allocator arena) to start or to hold
-// memory (issue 22: 0.3-0.4 MB less peak RSS, warm growth steadier). Blocking reads of S3
-// objects still get their own thread (`spawn_blocking`).
+// One thread: a container handles one invocation at a time (BENCHMARKS.md, "Session 12").
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     cwlogs_lambda::init_tracing();

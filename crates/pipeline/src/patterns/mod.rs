@@ -171,25 +171,6 @@ struct Scratch {
     hasher: SkeletonHasher,
 }
 
-/// The cache's keys are hashes already: they are used as they are.
-#[derive(Default, Clone, Copy)]
-struct Prehashed(u64);
-
-impl Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `write_u64` is called (the keys are `u64`); anything else is folded in.
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
 /// The leaf of a template or message: its token count and first token.
 fn leaf_key(tokens: &[Cow<'_, str>]) -> u64 {
     leaf_key_of(tokens.len(), tokens.first().map_or("", |t| &**t))
@@ -445,9 +426,9 @@ pub struct Group {
     /// are stale.
     gens: Vec<u32>,
     leaves: FnvMap<u64, Vec<usize>>,
-    /// Exact skeletons (see [`tokens::skeleton`]), by their [`Miner`]'s keyed hash, to the
-    /// slot and generation they matched.
-    cache: HashMap<u64, (u32, u32), BuildHasherDefault<Prehashed>>,
+    /// Exact skeletons (see [`tokens::skeleton`]), by their [`Miner`]'s keyed hash (one more
+    /// FxHash step picks the bucket), to the slot and generation they matched.
+    cache: FnvMap<u64, (u32, u32)>,
     template_bytes: usize,
     stats: Stats,
     used: u64,
@@ -556,7 +537,7 @@ impl Group {
             };
             if let (true, Ok(s)) = (cacheable, u32::try_from(slot)) {
                 if self.cache.len() >= limits.max_templates.saturating_mul(4).max(64) {
-                    self.cache = HashMap::default();
+                    self.cache = FnvMap::default();
                 }
                 self.cache.insert(hash, (s, self.gens[slot]));
             }
