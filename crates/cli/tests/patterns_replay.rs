@@ -210,3 +210,70 @@ fn replay_writes_new_pattern_alerts_after_the_warm_up() {
         "inventory sync failed: upstream 503"
     );
 }
+
+#[test]
+fn patterns_prints_the_top_templates_per_log_group_as_json_and_text() {
+    let run = |args: &[&str]| {
+        let mut all = vec!["patterns"];
+        all.extend_from_slice(args);
+        let input = samples().display().to_string();
+        all.push(&input);
+        let o = cwlogs(&all);
+        assert!(
+            o.status.success(),
+            "patterns failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).expect("UTF-8")
+    };
+    let json = run(&["--top", "2", "--json"]);
+    assert_eq!(
+        json,
+        run(&["--top", "2", "--json"]),
+        "the same ids every run"
+    );
+    let report: serde_json::Value = serde_json::from_str(&json).expect("one JSON document");
+    let groups = report["log_groups"].as_array().expect("log_groups");
+    assert!(groups.len() > 1, "{json}");
+    for g in groups {
+        let top = g["top"].as_array().expect("top");
+        let patterns = g["patterns"].as_u64().expect("patterns");
+        assert_eq!(top.len() as u64, patterns.min(2), "{g}");
+        let counts: Vec<u64> = top
+            .iter()
+            .map(|p| p["count"].as_u64().expect("count"))
+            .collect();
+        assert!(counts.windows(2).all(|w| w[0] >= w[1]), "by count: {g}");
+        let messages = g["messages"].as_u64().expect("messages") as f64;
+        for p in top {
+            let id = p["id"].as_str().expect("id");
+            assert!(
+                id.len() == 16
+                    && id
+                        .bytes()
+                        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
+                "{id}"
+            );
+            let share = p["share"].as_f64().expect("share");
+            assert!((share - p["count"].as_f64().expect("count") / messages).abs() < 1e-9);
+            assert!(p["first_seen"].as_str().expect("first").ends_with('Z'));
+            assert!(p["last_seen"].as_str() >= p["first_seen"].as_str());
+            // The command keeps each template's first message (the functions keep none).
+            assert!(!p["example"].as_str().expect("example").is_empty(), "{p}");
+            assert!(!p["template"].as_str().expect("template").is_empty());
+        }
+    }
+    // Text: one heading per log group, at most one template under each with --top 1.
+    let text = run(&["--top", "1"]);
+    let headings = text.lines().filter(|l| l.contains(" messages, ")).count();
+    assert_eq!(headings, groups.len(), "{text}");
+    let shown = text
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .is_some_and(|s| s.ends_with('%'))
+        })
+        .count();
+    assert_eq!(shown, headings, "{text}");
+}
