@@ -716,9 +716,12 @@ proptest::proptest! {
         }
         let b = text.as_bytes();
         let naive = naive_card_runs(b);
+        let mut probed = Vec::new();
+        detect::card_runs_probing(b, &mut |s, e| probed.push((s, e)));
+        proptest::prop_assert_eq!(&probed, &naive, "{:?}", text);
         let mut runs = Vec::new();
         detect::card_runs(b, &mut |s, e| runs.push((s, e)));
-        proptest::prop_assert_eq!(&runs, &naive, "{:?}", text);
+        proptest::prop_assert_eq!(&runs, &naive_card_candidates(b), "{:?}", text);
         let mut found = Vec::new();
         detect::cards(b, &mut |s, e| found.push((s, e)));
         let mut whole = Vec::new();
@@ -803,8 +806,9 @@ proptest::proptest! {
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
 
-    /// Card runs in texts of several probe batches (32 probes, 416 bytes), with runs of every
-    /// length across the batches' ends, are the runs a byte loop finds.
+    /// Card runs in texts of several probe batches (32 probes, 416 bytes) and SIMD blocks (64
+    /// bytes), with runs of every length across their ends, are the runs a byte loop finds,
+    /// by both scans.
     #[test]
     fn card_runs_across_probe_batches(segments in proptest::collection::vec(
         (proptest::prelude::any::<bool>(), 1usize..40, proptest::sample::select(b"0123456789 -".to_vec()), proptest::sample::select(b"xA:.\"".to_vec())),
@@ -817,17 +821,21 @@ proptest::proptest! {
             }
         }
         let naive = naive_card_runs(&b);
+        let mut probed = Vec::new();
+        detect::card_runs_probing(&b, &mut |s, e| probed.push((s, e)));
+        proptest::prop_assert_eq!(&probed, &naive);
         let mut runs = Vec::new();
         detect::card_runs(&b, &mut |s, e| runs.push((s, e)));
-        proptest::prop_assert_eq!(runs, naive);
+        proptest::prop_assert_eq!(&runs, &naive_card_candidates(&b));
     }
 }
 
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
 
-    /// The mask check of a run never hides a card number that the group-by-group reading
-    /// finds (runs of digits, spaces and dashes up to 80 bytes, with valid numbers planted).
+    /// The mask check of a run, and the scan's check of shapes, never hide a card number
+    /// that the group-by-group reading finds (runs of digits, spaces and dashes up to 80
+    /// bytes, with valid numbers planted).
     #[test]
     fn the_run_mask_check_keeps_every_card(
         s in proptest::collection::vec(proptest::prop_oneof![
@@ -837,7 +845,8 @@ proptest::proptest! {
         ], 0..60),
         planted in proptest::option::of((proptest::sample::select(vec![
             "4111 1111 1111 1111", "4111-1111-1111-1111", "4111111111111111", "3782 822463 10005",
-            "5500 0000 0000 0004", "4222222222222", "6011 0009 9013 9424",
+            "5500 0000 0000 0004", "4222222222222", "6011 0009 9013 9424", "4222 2222 2222 2",
+            "3056 930902 5904", "4111 1111 1111 1111 003",
         ]), 0usize..60)),
     ) {
         let mut text: String = s.into_iter().collect();
@@ -851,11 +860,51 @@ proptest::proptest! {
         if !found.is_empty() {
             proptest::prop_assert!(detect::may_hold_card(b), "{:?} {:?}", text, found);
         }
+        // Nor does the scan's check of the shapes (within a text around the run).
+        let around = format!("x{text}x");
+        let mut scanned = Vec::new();
+        detect::cards(around.as_bytes(), &mut |s, e| scanned.push((s - 1, e - 1)));
+        proptest::prop_assert_eq!(&scanned, &found, "{:?}", text);
+    }
+}
+
+/// Runs placed at every offset across two block ends (64 and 128 bytes) are found as a byte
+/// loop finds them: the shortest runs that can hold a card (13 bytes, the group of four at
+/// the last place it can be), runs that cannot, and runs that reach the text's end.
+#[test]
+fn card_runs_at_every_offset() {
+    let runs = [
+        "12 3 4 1234 5678 9012 3",
+        "1 2 3 4 5 6 7 8 9 1234-567890-1234",
+        "1234 5678 9012 345",
+        "3782 822463 1000",
+        "1 2 1234 1234 12 1234",
+        "4111111111111",
+        "4111 1111 1111 1111",
+        "443 49152 6 10 840 1717200210 1717200270",
+        "123456789012 ",
+        "2024-06-01 12",
+    ];
+    for run in runs {
+        for len in [13, 63, 64, 65, 127, 128, 129, 150] {
+            for at in 0..len {
+                let mut text = vec![b'x'; len];
+                let end = (at + run.len()).min(len);
+                text[at..end].copy_from_slice(&run.as_bytes()[..end - at]);
+                let mut found = Vec::new();
+                detect::card_runs(&text, &mut |s, e| found.push((s, e)));
+                assert_eq!(
+                    found,
+                    naive_card_candidates(&text),
+                    "{run:?} at {at} of {len}"
+                );
+            }
+        }
     }
 }
 
 /// The runs of at least 13 digits, spaces and dashes, found a byte at a time (what
-/// `detect::card_runs` must find).
+/// `detect::card_runs_probing` must find).
 fn naive_card_runs(b: &[u8]) -> Vec<(usize, usize)> {
     let card = |c: u8| c.is_ascii_digit() || c == b' ' || c == b'-';
     let mut runs = Vec::new();
@@ -874,4 +923,31 @@ fn naive_card_runs(b: &[u8]) -> Vec<(usize, usize)> {
         }
     }
     runs
+}
+
+/// The runs of [`naive_card_runs`] that can hold a card number, checked a byte at a time
+/// (what `detect::card_runs` must find): a group of digits (after no digit) that starts 13
+/// digits in a row, or groups of 4-4-4-1 digits at least, or 4-6-4, split by spaces or
+/// dashes.
+fn naive_card_candidates(b: &[u8]) -> Vec<(usize, usize)> {
+    let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+    let sep = |i: usize| matches!(b.get(i), Some(b' ' | b'-'));
+    // Whether `shape` (`d`: a digit, `s`: a separator) is written at `i`.
+    let shape = |i: usize, shape: &str| {
+        shape
+            .bytes()
+            .enumerate()
+            .all(|(k, c)| if c == b'd' { digit(i + k) } else { sep(i + k) })
+    };
+    naive_card_runs(b)
+        .into_iter()
+        .filter(|&(s, e)| {
+            (s..e).any(|i| {
+                (i == 0 || !digit(i - 1))
+                    && (shape(i, "ddddddddddddd")
+                        || shape(i, "ddddsddddsddddsd")
+                        || shape(i, "ddddsddddddsdddd"))
+            })
+        })
+        .collect()
 }
