@@ -3,6 +3,7 @@
 
 use cwlogs_pipeline::Config;
 use cwlogs_pipeline::index::{ResponseClass, classify_response};
+use cwlogs_pipeline::redact::{DETECTORS, RedactCounts, Redactor};
 use cwlogs_pipeline::sink::Reply;
 use cwlogs_testkit::files::fuzz_regressions;
 
@@ -50,5 +51,16 @@ fn bulk_classify_crashers_classify() {
         if let ResponseClass::Items(classes) = classify_response(&reply, items) {
             assert_eq!(classes.len(), items, "{name}");
         }
+    }
+}
+
+#[test]
+fn redact_crashers_redact_idempotently() {
+    let all = Redactor::with_detectors(&DETECTORS);
+    for (name, data) in fuzz_regressions(env!("CARGO_MANIFEST_DIR"), "redact") {
+        let text = String::from_utf8_lossy(&data);
+        let mut counts = RedactCounts::default();
+        let once = all.text(&text, &mut counts);
+        assert_eq!(all.text(&once, &mut counts), once, "{name}");
     }
 }

@@ -544,7 +544,8 @@ fn card_runs_sse2(b: &[u8], found: &mut dyn FnMut(usize, usize)) {
     if b.len() < CARD_MIN {
         return;
     }
-    let blocks = Blocks::new(b);
+    let mut pad = [0u8; 64];
+    let blocks = Blocks::new(b, &mut pad);
     // The end of the last run read: candidates before it are in it.
     let mut done = 0;
     let mut card = blocks.masks::<false>(0).0;
@@ -591,24 +592,28 @@ fn card_runs_sse2(b: &[u8], found: &mut dyn FnMut(usize, usize)) {
 #[cfg(target_arch = "x86_64")]
 struct Blocks<'a> {
     full: &'a [[u8; 64]],
-    /// The last block when it is short: its 64 bytes and how many are the text's.
-    last: Option<([u8; 64], usize)>,
+    /// The last block when it is short: 64 bytes, and how far to shift their masks so that
+    /// bit 0 stands for the block's first byte.
+    last: Option<(&'a [u8; 64], u32)>,
     /// The number of blocks.
     n: usize,
 }
 
 #[cfg(target_arch = "x86_64")]
 impl<'a> Blocks<'a> {
-    fn new(b: &'a [u8]) -> Blocks<'a> {
+    /// `pad` holds a text shorter than a block.
+    fn new(b: &'a [u8], pad: &'a mut [u8; 64]) -> Blocks<'a> {
         let (full, tail) = b.as_chunks::<64>();
-        let last = (!tail.is_empty()).then(|| {
-            let mut last = [0u8; 64];
-            match b.len().checked_sub(64) {
-                Some(start) => last.copy_from_slice(&b[start..]),
-                None => last[..tail.len()].copy_from_slice(tail),
+        let last = match b.len().checked_sub(64) {
+            _ if tail.is_empty() => None,
+            Some(start) => b[start..]
+                .first_chunk::<64>()
+                .map(|block| (block, 64 - tail.len() as u32)),
+            None => {
+                pad[..tail.len()].copy_from_slice(tail);
+                Some((&*pad, 0))
             }
-            (last, tail.len())
-        });
+        };
         Blocks {
             full,
             n: full.len() + usize::from(last.is_some()),
@@ -618,16 +623,10 @@ impl<'a> Blocks<'a> {
 
     /// [`card_masks`] of block `k` (with `DIGITS`, the digits too); none past either end.
     fn masks<const DIGITS: bool>(&self, k: usize) -> (u64, u64) {
-        match (self.full.get(k), &self.last) {
+        match (self.full.get(k), self.last) {
             (Some(block), _) => card_masks::<DIGITS>(block),
-            (None, Some((block, len))) if k == self.full.len() => {
+            (None, Some((block, shift))) if k == self.full.len() => {
                 let (c, d) = card_masks::<DIGITS>(block);
-                // The text's bytes are the last `len` of a block of a long text.
-                let shift = if self.full.is_empty() {
-                    0
-                } else {
-                    64 - *len as u32
-                };
                 (c >> shift, d >> shift)
             }
             _ => (0, 0),

@@ -11,6 +11,10 @@ use std::borrow::Cow;
 const MAX_LEVEL: usize = 4;
 /// At most this many distinct values are remembered per document.
 const MAX_KNOWN: usize = 256;
+/// At most this many passes over a value that had something replaced ([`Redactor::string`]):
+/// each pass after the first costs one more look at the value, and only values with a
+/// replacement get one.
+const MAX_PASSES: usize = 8;
 
 /// What one document (or text) found so far: each distinct value and its detector, so that a
 /// value found in one field is redacted in every other, and counted once.
@@ -63,7 +67,32 @@ impl Redactor {
     ///
     /// `seen`: which detectors have candidates in `s`, when the document's candidates told
     /// (then `s` is known to need a look); `None`: a prefilter pass over `s` decides.
+    ///
+    /// A value with something replaced is looked at again, until nothing changes (at most
+    /// [`MAX_PASSES`] passes), so that redacting twice changes nothing: a replacement changes
+    /// what its neighbours stand next to. In `a@b.com::2`, `::2` is no IPv6 address after the
+    /// `m` of a word, but is one after the replaced email's `]`; in `.5@C8BA.CA::2`, the
+    /// address `CA::2` overlaps the email and is dropped, leaving `::2`.
     pub(crate) fn string(
+        &self,
+        s: &str,
+        key: Option<&str>,
+        level: usize,
+        st: &mut State,
+        seen: Option<[bool; 9]>,
+    ) -> Option<String> {
+        let mut out = self.string_pass(s, key, level, st, seen)?;
+        for _ in 1..MAX_PASSES {
+            match self.string_pass(&out, key, level, st, None) {
+                Some(again) if again != out => out = again,
+                _ => break,
+            }
+        }
+        Some(out)
+    }
+
+    /// One pass of [`Redactor::string`].
+    fn string_pass(
         &self,
         s: &str,
         key: Option<&str>,
