@@ -18,7 +18,9 @@ const KEY_PREFIXES: [&str; 12] = [
 
 /// The prefilter's literals and the detector each stands for: three bytes or more each, so
 /// that the SIMD searcher compares three-byte fingerprints (with a one-byte literal it would
-/// stop at every `s`, `e` or `A`). `@` and JSON escapes are found by `memchr` instead.
+/// stop at every `s`, `e` or `A`). `@` and JSON escapes are found by `memchr` instead, and
+/// `://` only where there is an `@` (url-credentials need both; web server logs have a
+/// `://` in most lines, and no `@`).
 fn literals() -> Vec<(&'static str, usize)> {
     let mut v: Vec<(&str, usize)> = KEY_PREFIXES.iter().map(|p| (*p, AKID)).collect();
     v.extend([
@@ -27,7 +29,6 @@ fn literals() -> Vec<(&'static str, usize)> {
         ("SECRET", SECRET),
         ("eyJ", JWT),
         ("-----BEGIN", PEM),
-        ("://", URL),
     ]);
     v
 }
@@ -162,13 +163,10 @@ impl Detectors {
     /// Calls `found(offset, detector)` for each candidate (see [`Detectors::candidates`])
     /// until it returns `true`; returns whether it did.
     fn scan(&self, r: &Redactor, b: &[u8], found: &mut dyn FnMut(usize, usize) -> bool) -> bool {
-        // `://` alone is every URL: url-credentials needs an `@` too.
-        let mut at: Option<bool> = None;
         for (start, pattern) in self.literals(b) {
             let d = self.lits[pattern];
             let wanted = match d {
                 usize::MAX => true,
-                URL => r.on[URL] && *at.get_or_insert_with(|| memchr::memchr(b'@', b).is_some()),
                 // Only where the regex can match: a key id's 16 base-32 characters follow
                 // (unique ids such as `AIDA...` with other characters are no candidates), a
                 // JWT's first part is followed by `.eyJ`. An escape inside either is a
@@ -183,12 +181,18 @@ impl Detectors {
         }
         // `@` (emails; url-credentials have `://` as well), and the JSON escapes `\u` and `\/`,
         // which may hide anything (`\"`, `\\`, `\n` and the like hide nothing a detector
-        // looks for).
-        // `@` (emails; url-credentials have `://` as well), and the JSON escapes `\u` and `\/`,
-        // which may hide anything (`\"`, `\\`, `\n` and the like hide nothing a detector
         // looks for), in one search.
         let email = r.on[EMAIL];
+        // `://` alone is every URL: url-credentials need an `@` too.
+        let mut urls = r.on[URL];
         for i in memchr::memchr2_iter(b'@', b'\\', b) {
+            if b[i] == b'@' && std::mem::take(&mut urls) {
+                for u in memchr::memmem::find_iter(b, b"://") {
+                    if found(u, URL) {
+                        return true;
+                    }
+                }
+            }
             let hit = if b[i] == b'@' {
                 // An address has a local-part character before its `@` and a letter or digit
                 // after (`"@timestamp"` is no candidate).

@@ -156,6 +156,7 @@ impl Redactor {
                 Cow::Borrowed(_) => None,
             };
         }
+        let mut hits = self.outside_replacements(&cur, hits);
         hits.sort_unstable_by_key(|h| (h.start, priority(h.det), std::cmp::Reverse(h.end)));
         let mut out = String::with_capacity(cur.len());
         let mut at = 0;
@@ -170,6 +171,55 @@ impl Redactor {
         }
         out.push_str(&cur[at..]);
         Some(out)
+    }
+
+    /// `hits` without what lies in a replacement text already in `s` (an earlier pass's, or
+    /// one written in the log): a hit is cut into the pieces outside them, and dropped when
+    /// none is left. Without this, a URL's password could take in a replacement's `:` (in
+    /// `Z://x[REDACTED:url-credentials]@h`, `url-credentials]`), a custom regex could match
+    /// inside one, and redacting again would change the text again.
+    fn outside_replacements(&self, s: &str, hits: Vec<Hit>) -> Vec<Hit> {
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        for r in self.replacements.iter().filter(|r| !r.is_empty()) {
+            spans.extend(memchr::memmem::find_iter(s.as_bytes(), r).map(|p| (p, p + r.len())));
+        }
+        if spans.is_empty() {
+            return hits;
+        }
+        // Their union, in order (replacement texts may be alike or overlap).
+        spans.sort_unstable();
+        let mut union: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
+        for (s, e) in spans {
+            match union.last_mut() {
+                Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                _ => union.push((s, e)),
+            }
+        }
+        let spans = union;
+        let mut out = Vec::with_capacity(hits.len());
+        for h in hits {
+            let mut start = h.start;
+            // The spans that may overlap the hit: from the first ending after its start.
+            let first = spans.partition_point(|&(_, e)| e <= h.start);
+            for &(ts, te) in spans[first..].iter().take_while(|&&(ts, _)| ts < h.end) {
+                if ts > start {
+                    out.push(Hit {
+                        start,
+                        end: ts,
+                        det: h.det,
+                    });
+                }
+                start = start.max(te);
+            }
+            if start < h.end {
+                out.push(Hit {
+                    start,
+                    end: h.end,
+                    det: h.det,
+                });
+            }
+        }
+        out
     }
 
     /// Whether `inner` (a JSON string's raw text) holds a value found earlier in the document.
