@@ -16,6 +16,19 @@ const MAX_KNOWN: usize = 256;
 /// replacement get one.
 const MAX_PASSES: usize = 8;
 
+/// Whether the value found elsewhere at `start..end` of `b` stands alone there, as its
+/// detector finds values: not inside a longer word (a letter or digit on either side), nor,
+/// for an IP address, inside a longer run of dots and colons (the address `::2` is not in
+/// `::2::3`, nor `10.0.0.1` in `10.0.0.1.5`). Cutting a value out of a longer one would leave
+/// pieces that a second redaction finds anew.
+fn stands_alone(b: &[u8], start: usize, end: usize, det: usize) -> bool {
+    let joins = |c: u8| {
+        c.is_ascii_alphanumeric() || (matches!(det, IPV4 | IPV6) && matches!(c, b'.' | b':'))
+    };
+    let before = start.checked_sub(1).map(|i| b[i]);
+    !before.is_some_and(joins) && !b.get(end).copied().is_some_and(joins)
+}
+
 /// What one document (or text) found so far: each distinct value and its detector, so that a
 /// value found in one field is redacted in every other, and counted once.
 #[derive(Default)]
@@ -143,6 +156,9 @@ impl Redactor {
         }
         for (v, d, f) in &st.known {
             for p in f.find_iter(cur.as_bytes()) {
+                if !stands_alone(cur.as_bytes(), p, p + v.len(), *d) {
+                    continue;
+                }
                 hits.push(Hit {
                     start: p,
                     end: p + v.len(),
@@ -234,9 +250,10 @@ impl Redactor {
         let Some(text) = unescape(inner) else {
             return false;
         };
-        st.known
-            .iter()
-            .any(|(_, _, f)| f.find(text.as_bytes()).is_some())
+        st.known.iter().any(|(v, d, f)| {
+            f.find_iter(text.as_bytes())
+                .any(|p| stands_alone(text.as_bytes(), p, p + v.len(), *d))
+        })
     }
 
     /// Appends `src` (valid JSON) to `out` with its string values (and card numbers written
