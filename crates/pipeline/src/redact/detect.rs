@@ -42,6 +42,8 @@ pub(crate) struct Detectors {
     packed: Option<aho_corasick::packed::Searcher>,
     /// The JSON escapes that may hide anything: `\u` and `\/`.
     lits: Vec<usize>,
+    /// `://`, looked for where there is an `@`.
+    scheme_end: memchr::memmem::Finder<'static>,
     akid: Regex,
     secret: Regex,
     email: Regex,
@@ -73,6 +75,7 @@ impl Detectors {
             ac,
             packed,
             lits: lits.iter().map(|(_, d)| *d).collect(),
+            scheme_end: memchr::memmem::Finder::new(b"://").into_owned(),
             akid: re(
                 r"(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA|ABIA|ACCA|A3T[A-Z0-9])[A-Z2-7]{16}",
             ),
@@ -187,7 +190,7 @@ impl Detectors {
         let mut urls = r.on[URL];
         for i in memchr::memchr2_iter(b'@', b'\\', b) {
             if b[i] == b'@' && std::mem::take(&mut urls) {
-                for u in memchr::memmem::find_iter(b, b"://") {
+                for u in self.scheme_end.find_iter(b) {
                     if found(u, URL) {
                         return true;
                     }

@@ -126,6 +126,9 @@ pub struct Redactor {
     pub(crate) custom: Vec<(String, Regex)>,
     /// The replacement text per detector (built-ins, then customs).
     pub(crate) replacements: Vec<String>,
+    /// Finds the replacement texts in a value (every occurrence, overlapping ones too): what
+    /// lies in them is no detector's ([`Redactor::string`]).
+    pub(crate) replaced: aho_corasick::AhoCorasick,
     /// Where it applies.
     pub apply_to: ApplyTo,
     pub(crate) detect: detect::Detectors,
@@ -160,11 +163,15 @@ impl Redactor {
             .copied()
             .chain(custom.iter().map(|(n, _)| n.as_str()))
             .map(|n| replacement.replace("{detector}", n))
-            .collect();
+            .collect::<Vec<_>>();
+        let replaced =
+            aho_corasick::AhoCorasick::new(replacements.iter().filter(|r| !r.is_empty()))
+                .expect("replacement texts are bounded by the configuration's size");
         Redactor {
             on,
             custom,
             replacements,
+            replaced,
             apply_to,
             detect: detect::Detectors::new(),
         }

@@ -94,9 +94,13 @@ impl Redactor {
         st: &mut State,
         seen: Option<[bool; 9]>,
     ) -> Option<String> {
-        let mut out = self.string_pass(s, key, level, st, seen)?;
+        let mut settled = true;
+        let mut out = self.string_pass(s, key, level, st, seen, &mut settled)?;
         for _ in 1..MAX_PASSES {
-            match self.string_pass(&out, key, level, st, None) {
+            if settled {
+                break;
+            }
+            match self.string_pass(&out, key, level, st, None, &mut settled) {
                 Some(again) if again != out => out = again,
                 _ => break,
             }
@@ -104,7 +108,11 @@ impl Redactor {
         Some(out)
     }
 
-    /// One pass of [`Redactor::string`].
+    /// One pass of [`Redactor::string`]. `settled` is set to whether another pass can find
+    /// nothing more: no hit was dropped for overlapping another, and every replacement has
+    /// whitespace, a quote or an end of the value on both sides (so no detector's match next
+    /// to it, nor its boundary checks, took in what was replaced: no match holds whitespace or
+    /// a quote, the secret key's context aside, which a hit inside would have overlapped).
     fn string_pass(
         &self,
         s: &str,
@@ -112,7 +120,9 @@ impl Redactor {
         level: usize,
         st: &mut State,
         seen: Option<[bool; 9]>,
+        settled: &mut bool,
     ) -> Option<String> {
+        *settled = true;
         // Most values hold nothing any detector looks for: one prefilter pass over them (their
         // JSON escapes included), nothing else. A value already found elsewhere in the
         // document is looked for all the same.
@@ -176,10 +186,17 @@ impl Redactor {
         hits.sort_unstable_by_key(|h| (h.start, priority(h.det), std::cmp::Reverse(h.end)));
         let mut out = String::with_capacity(cur.len());
         let mut at = 0;
+        let b = cur.as_bytes();
+        let inert = |i: Option<usize>| {
+            i.and_then(|i| b.get(i))
+                .is_none_or(|&c| c.is_ascii_whitespace() || c == b'"' || c == b'\'')
+        };
         for h in hits {
             if h.start < at || !cur.is_char_boundary(h.start) || !cur.is_char_boundary(h.end) {
+                *settled &= h.end <= at;
                 continue;
             }
+            *settled &= inert(h.start.checked_sub(1)) && inert(Some(h.end));
             out.push_str(&cur[at..h.start]);
             out.push_str(&self.replacements[h.det]);
             st.remember(&cur[h.start..h.end], h.det);
@@ -195,14 +212,13 @@ impl Redactor {
     /// `Z://x[REDACTED:url-credentials]@h`, `url-credentials]`), a custom regex could match
     /// inside one, and redacting again would change the text again.
     fn outside_replacements(&self, s: &str, hits: Vec<Hit>) -> Vec<Hit> {
-        let mut spans: Vec<(usize, usize)> = Vec::new();
-        for r in self.replacements.iter().filter(|r| !r.is_empty()) {
-            spans.extend(memchr::memmem::find_iter(s.as_bytes(), r).map(|p| (p, p + r.len())));
-        }
-        if spans.is_empty() {
-            return hits;
-        }
-        // Their union, in order (replacement texts may be alike or overlap).
+        // Their union, in order (replacement texts may be alike or overlap; overlapping
+        // matches come in the order they end).
+        let mut spans: Vec<(usize, usize)> = self
+            .replaced
+            .find_overlapping_iter(s)
+            .map(|m| (m.start(), m.end()))
+            .collect();
         spans.sort_unstable();
         let mut union: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
         for (s, e) in spans {
@@ -210,6 +226,9 @@ impl Redactor {
                 Some(last) if s <= last.1 => last.1 = last.1.max(e),
                 _ => union.push((s, e)),
             }
+        }
+        if union.is_empty() {
+            return hits;
         }
         let spans = union;
         let mut out = Vec::with_capacity(hits.len());
