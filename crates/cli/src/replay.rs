@@ -13,6 +13,7 @@ use cwlogs_pipeline::index::{BulkOptions, Fate, index_items};
 use cwlogs_pipeline::patterns::alerts::{PatternDetector, occurrences, sync_group};
 use cwlogs_pipeline::redact::RedactCounts;
 use cwlogs_pipeline::rules::alert::{AlertOptions, AlertReport, flush_summaries, send_alerts};
+use cwlogs_pipeline::rules::evaluate::ThinBatch;
 use cwlogs_pipeline::sink::is_error_file;
 use cwlogs_pipeline::{
     Archive, ArchiveObject, BatchOutput, Config, DeadLetter, IndexAuth, IndexConfig,
@@ -318,9 +319,9 @@ struct InputResult {
     events: usize,
     outputs: Vec<BatchOutput>,
     dead: Vec<DeadLetter>,
-    /// Copies of the batches some rule looks at, with their region, for the run's rules
-    /// (which see every input in order, on one thread).
-    rule_batches: Vec<(String, LogBatch<'static>)>,
+    /// The batches some rule looks at, with their region, for the run's rules (which see
+    /// every input in order, on one thread).
+    rule_batches: Vec<(String, ForRules)>,
     /// Events per log group and minute, for report.html.
     timeline: Timeline,
     /// A log object skipped on purpose (`[sources.s3]`).
@@ -839,9 +840,16 @@ impl<'c> Rules<'c> {
         sum: &mut Summary,
     ) -> Result<()> {
         for (region, batch) in &r.rule_batches {
-            self.run.add_batch(region, batch, 0);
-            if let Some(d) = &mut self.patterns {
-                d.observe_batch(region, batch, 0);
+            match batch {
+                ForRules::Whole(batch) => {
+                    self.run.add_batch(region, batch, 0);
+                    if let Some(d) = &mut self.patterns {
+                        d.observe_batch(region, batch, 0);
+                    }
+                }
+                ForRules::Thin(thin) => {
+                    self.run.add_thin(region, thin, 0);
+                }
             }
         }
         let mut occurrences = self.run.take_occurrences();
@@ -1004,6 +1012,16 @@ impl<'c> Rules<'c> {
 
 /// An owned copy of `batch`, for the rules (its events are borrowed from the decompressed
 /// payload, which does not outlive the worker).
+/// A batch kept for the run's rules.
+enum ForRules {
+    /// A copy of the whole batch: `[patterns]` alerts observe every event; S3 objects' records
+    /// are owned already.
+    Whole(LogBatch<'static>),
+    /// Only what the rules need of it ([`ThinBatch`]): most events match no rule, and are
+    /// not copied.
+    Thin(ThinBatch),
+}
+
 fn owned_batch(batch: &LogBatch<'_>) -> LogBatch<'static> {
     let own = |c: &Cow<'_, str>| Cow::Owned(c.to_string());
     LogBatch {
@@ -1487,7 +1505,11 @@ fn process_one(
         r.skipped = o.skipped;
         r.timeline.add_batch(&o.group, o.times);
         r.outputs = o.outputs;
-        r.rule_batches = o.rule_batches;
+        r.rule_batches = o
+            .rule_batches
+            .into_iter()
+            .map(|(region, b)| (region, ForRules::Whole(b)))
+            .collect();
         r.dead.extend(o.dead);
         return r;
     }
@@ -1497,13 +1519,21 @@ fn process_one(
             &batch.log_group,
             batch.log_events.iter().map(|e| e.timestamp),
         );
-        // `[patterns]` alerts look at every log group.
-        let for_rules = (config
+        // `[patterns]` alerts look at every event of every log group.
+        let patterns = !config.rules.pattern_rules.is_empty()
+            || config.patterns.as_ref().is_some_and(|p| p.alerts());
+        let for_rules = if patterns {
+            Some(ForRules::Whole(owned_batch(batch)))
+        } else if config
             .rules
             .iter()
             .any(|rule| rule.takes_group(&batch.log_group))
-            || !config.rules.pattern_rules.is_empty())
-        .then(|| (region.to_string(), owned_batch(batch)));
+        {
+            Some(ForRules::Thin(ThinBatch::new(&config.rules, batch)))
+        } else {
+            None
+        }
+        .map(|b| (region.to_string(), b));
         let out = match miner {
             Some(m) => {
                 let mut m = m.lock().unwrap_or_else(std::sync::PoisonError::into_inner);

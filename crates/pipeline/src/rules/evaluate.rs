@@ -118,6 +118,75 @@ pub struct RuleStats {
     pub alert_overflow: u64,
 }
 
+/// What [`RuleRun`] needs of a batch, made apart from the run (on another thread, while the
+/// batch still borrows its payload): its header and, owned, only the events that some rule
+/// taking its log group matches, with what the run counts of all of them (their number, their
+/// minutes, the batch's hash). [`RuleRun::add_thin`] then gives what [`RuleRun::add_batch`]
+/// gives for the whole batch, without a copy of every message (`cwlogs replay` keeps one per
+/// batch until the rules' thread reaches it).
+#[derive(Debug, Clone)]
+pub struct ThinBatch {
+    /// The header, and the events some rule matched.
+    pub batch: LogBatch<'static>,
+    /// The whole batch's number of events.
+    events: u64,
+    /// The minutes of its events, each run of one minute once.
+    minutes: Vec<i64>,
+    /// Its [`batch_hash`].
+    hash: String,
+}
+
+impl ThinBatch {
+    /// `batch` thinned for `rules`.
+    pub fn new(rules: &RuleSet, batch: &LogBatch<'_>) -> ThinBatch {
+        let own = |c: &std::borrow::Cow<'_, str>| std::borrow::Cow::Owned(c.to_string());
+        let mut minutes: Vec<i64> = batch
+            .log_events
+            .iter()
+            .map(|e| minute_of(e.timestamp))
+            .collect();
+        minutes.dedup();
+        let takes: Vec<bool> = rules
+            .iter()
+            .map(|r| r.takes_group(&batch.log_group))
+            .collect();
+        let skipped =
+            rules.own_log_group.as_deref() == Some(&*batch.log_group) || !takes.contains(&true);
+        let mut hits = Vec::new();
+        let among = rules.patterns().among(&|i| takes[i]);
+        let log_events = batch
+            .log_events
+            .iter()
+            .filter(|e| {
+                !skipped && {
+                    among.matches(&rules.patterns().message(&e.message), &mut hits);
+                    !hits.is_empty()
+                }
+            })
+            .map(|e| cwlogs_decode::LogEvent {
+                id: own(&e.id),
+                timestamp: e.timestamp,
+                message: own(&e.message),
+            })
+            .collect();
+        ThinBatch {
+            batch: LogBatch {
+                message_type: batch.message_type,
+                owner: own(&batch.owner),
+                log_group: own(&batch.log_group),
+                log_stream: own(&batch.log_stream),
+                subscription_filters: Vec::new(),
+                policy_level: None,
+                region: batch.region.as_ref().map(own),
+                log_events,
+            },
+            events: batch.log_events.len() as u64,
+            minutes,
+            hash: batch_hash(batch),
+        }
+    }
+}
+
 /// The rules run over the batches of one invocation (or one replay).
 #[derive(Debug)]
 pub struct RuleRun<'c> {
@@ -181,23 +250,60 @@ impl<'c> RuleRun<'c> {
     /// Returns the number of (rule, event) matches. Batches of the function's own log group
     /// are skipped.
     pub fn add_batch(&mut self, region: &str, batch: &LogBatch<'_>, record: usize) -> u64 {
+        let all = batch.log_events.len() as u64;
+        let mut minutes = batch.log_events.iter().map(|e| minute_of(e.timestamp));
+        self.add_events(
+            region,
+            batch,
+            all,
+            &mut minutes,
+            || batch_hash(batch),
+            record,
+        )
+    }
+
+    /// [`RuleRun::add_batch`] of the whole batch that `thin` was made from: the same matches,
+    /// metrics, occurrences and counts.
+    pub fn add_thin(&mut self, region: &str, thin: &ThinBatch, record: usize) -> u64 {
+        let mut minutes = thin.minutes.iter().copied();
+        self.add_events(
+            region,
+            &thin.batch,
+            thin.events,
+            &mut minutes,
+            || thin.hash.clone(),
+            record,
+        )
+    }
+
+    /// Runs the rules over the events of `batch`, of a batch of `all` events whose minutes
+    /// are `minutes` and whose [`batch_hash`] is `hash`'s (see [`RuleRun::add_batch`]).
+    fn add_events(
+        &mut self,
+        region: &str,
+        batch: &LogBatch<'_>,
+        all: u64,
+        minutes: &mut dyn Iterator<Item = i64>,
+        hash: impl FnOnce() -> String,
+        record: usize,
+    ) -> u64 {
         let rules = self.rules;
         if rules.is_empty() {
             return 0;
         }
         if rules.own_log_group.as_deref() == Some(&*batch.log_group) {
-            self.stats.own_log_group_events += batch.log_events.len() as u64;
+            self.stats.own_log_group_events += all;
             return 0;
         }
         let takes: Vec<bool> = rules
             .iter()
             .map(|r| r.takes_group(&batch.log_group))
             .collect();
+        self.stats.events += all;
         if !takes.contains(&true) {
-            self.stats.events += batch.log_events.len() as u64;
             return 0;
         }
-        let batch_hash = batch_hash(batch);
+        let batch_hash = hash();
         let mut matched = 0;
         let mut hits = std::mem::take(&mut self.hits);
         // Rules with a `default` remember the minutes they looked at: once per minute of the
@@ -211,18 +317,21 @@ impl<'c> RuleRun<'c> {
                         .is_some_and(|m| m.default.is_some())
             })
             .collect();
-        // The rules that take this batch's log group, sorted once for all its events.
-        let among = rules.patterns().among(&|i| takes[i]);
-        let mut last_minute = None;
-        for event in &batch.log_events {
-            self.stats.events += 1;
-            let minute = minute_of(event.timestamp);
-            if last_minute != Some(minute) {
-                last_minute = Some(minute);
-                for &i in &with_default {
-                    self.seen_minutes.insert((i, minute));
+        if !with_default.is_empty() {
+            let mut last_minute = None;
+            for minute in minutes {
+                if last_minute != Some(minute) {
+                    last_minute = Some(minute);
+                    for &i in &with_default {
+                        self.seen_minutes.insert((i, minute));
+                    }
                 }
             }
+        }
+        // The rules that take this batch's log group, sorted once for all its events.
+        let among = rules.patterns().among(&|i| takes[i]);
+        for event in &batch.log_events {
+            let minute = minute_of(event.timestamp);
             let message = rules.patterns().message(&event.message);
             among.matches(&message, &mut hits);
             for &i in &hits {
@@ -525,6 +634,57 @@ mod tests {
         assert_eq!(occ[1].events.len(), 2);
         assert_eq!(occ[1].records, BTreeSet::from([0]));
         assert_eq!(run.stats().own_log_group_events, 1);
+    }
+
+    /// A batch thinned on its own (another thread) and added to the run gives what the
+    /// whole batch gives: metrics with defaults, occurrences with their batches and records,
+    /// counts, the own log group skipped; only matching events are copied.
+    #[test]
+    fn thin_batches_give_what_whole_batches_give() {
+        let env = |k: &str| {
+            (k == "AWS_LAMBDA_LOG_GROUP_NAME").then(|| "/aws/lambda/cwlogs-alert".to_string())
+        };
+        let c = Config::from_toml(
+            "[[rule]]\nname = \"denied\"\npattern = '{ $.errorCode = \"AccessDenied\" }'\nlog_groups = [\"/trail\"]\nmetric = { namespace = \"Sec\", name = \"Denied\", value = \"1\", default = 0 }\nalert = { group_by = [\"$.user\"], window = \"5m\" }\n\n[[rule]]\nname = \"errors\"\npattern = 'ERROR'\nmetric = { namespace = \"App\", name = \"Errors\", value = \"1\", default = 0 }\n\n[[rule]]\nname = \"bytes\"\npattern = '{ $.bytes > 10 }'\nlog_groups = [\"/app\"]\nmetric = { namespace = \"App\", name = \"Bytes\", value = \"$.bytes\" }\n",
+            &env,
+        )
+        .expect("config");
+        let a = r#"{"errorCode":"AccessDenied","user":"alice"}"#;
+        let batches = [
+            batch(
+                "/trail",
+                &[
+                    ("1", T, a),
+                    ("2", T + 1, "quiet"),
+                    ("3", T + 61_000, "ERROR here"),
+                    ("4", T + 125_000, "quiet"),
+                    ("5", T + 300_000, a),
+                ],
+            ),
+            batch("/app", &[("6", T, r#"{"bytes":12}"#), ("7", T, r#"{"bytes":2}"#)]),
+            batch("/quiet", &[("8", T + 180_000, "nothing")]),
+            batch("/aws/lambda/cwlogs-alert", &[("9", T, a)]),
+        ];
+        let kept: [&[&str]; 4] = [&["1", "3", "5"], &["6"], &[], &[]];
+        let (mut whole, mut thin) = (RuleRun::new(&c.rules), RuleRun::new(&c.rules));
+        for (k, b) in batches.iter().enumerate() {
+            let t = ThinBatch::new(&c.rules, b);
+            assert_eq!(
+                whole.add_batch("r", b, k),
+                thin.add_thin("r", &t, k),
+                "batch {k}"
+            );
+            // Only events some rule matched were copied.
+            let ids: Vec<&str> = t.batch.log_events.iter().map(|e| &*e.id).collect();
+            assert_eq!(ids, kept[k], "batch {k}");
+        }
+        assert_eq!(whole.emf_lines(), thin.emf_lines());
+        assert_eq!(whole.stats(), thin.stats());
+        assert_eq!(whole.rule_matches(), thin.rule_matches());
+        let occ = |r: &RuleRun<'_>| format!("{:?}", r.occurrences().collect::<Vec<_>>());
+        assert_eq!(occ(&whole), occ(&thin));
+        assert_eq!(whole.stats().own_log_group_events, 1);
+        assert!(!whole.emf_lines().is_empty());
     }
 
     #[test]
