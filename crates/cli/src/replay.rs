@@ -24,7 +24,6 @@ use futures_util::StreamExt as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
-use std::borrow::Cow;
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -1023,25 +1022,9 @@ enum ForRules {
 }
 
 fn owned_batch(batch: &LogBatch<'_>) -> LogBatch<'static> {
-    let own = |c: &Cow<'_, str>| Cow::Owned(c.to_string());
-    LogBatch {
-        message_type: batch.message_type,
-        owner: own(&batch.owner),
-        log_group: own(&batch.log_group),
-        log_stream: own(&batch.log_stream),
-        subscription_filters: Vec::new(),
-        policy_level: None,
-        region: batch.region.as_ref().map(own),
-        log_events: batch
-            .log_events
-            .iter()
-            .map(|e| LogEvent {
-                id: own(&e.id),
-                timestamp: e.timestamp,
-                message: own(&e.message),
-            })
-            .collect(),
-    }
+    let mut owned = batch.to_static_header();
+    owned.log_events = batch.log_events.iter().map(LogEvent::to_static).collect();
+    owned
 }
 
 /// Points the configuration's index at `url` and connects to it; installs the index templates

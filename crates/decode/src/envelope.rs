@@ -28,6 +28,17 @@ pub struct LogEvent<'a> {
     pub message: Cow<'a, str>,
 }
 
+impl LogEvent<'_> {
+    /// An owned copy.
+    pub fn to_static(&self) -> LogEvent<'static> {
+        LogEvent {
+            id: Cow::Owned(self.id.to_string()),
+            timestamp: self.timestamp,
+            message: Cow::Owned(self.message.to_string()),
+        }
+    }
+}
+
 /// One batch of log events from one log stream: a decoded subscription payload.
 ///
 /// Strings borrow from the decompressed payload where they contain no JSON escapes.
@@ -72,6 +83,21 @@ impl<'a> LogBatch<'a> {
             subscription_filters: self.subscription_filters.clone(),
             policy_level: self.policy_level.clone(),
             region: self.region.clone(),
+            log_events: Vec::new(),
+        }
+    }
+
+    /// An owned copy of the batch's header, as [`LogBatch::clone_header`], with no events.
+    pub fn to_static_header(&self) -> LogBatch<'static> {
+        let own = |c: &Cow<'_, str>| Cow::Owned(c.to_string());
+        LogBatch {
+            message_type: self.message_type,
+            owner: own(&self.owner),
+            log_group: own(&self.log_group),
+            log_stream: own(&self.log_stream),
+            subscription_filters: self.subscription_filters.iter().map(own).collect(),
+            policy_level: self.policy_level.as_ref().map(own),
+            region: self.region.as_ref().map(own),
             log_events: Vec::new(),
         }
     }

@@ -139,7 +139,6 @@ pub struct ThinBatch {
 impl ThinBatch {
     /// `batch` thinned for `rules`.
     pub fn new(rules: &RuleSet, batch: &LogBatch<'_>) -> ThinBatch {
-        let own = |c: &std::borrow::Cow<'_, str>| std::borrow::Cow::Owned(c.to_string());
         let mut minutes: Vec<i64> = batch
             .log_events
             .iter()
@@ -154,7 +153,8 @@ impl ThinBatch {
             rules.own_log_group.as_deref() == Some(&*batch.log_group) || !takes.contains(&true);
         let mut hits = Vec::new();
         let among = rules.patterns().among(&|i| takes[i]);
-        let log_events = batch
+        let mut thin = batch.to_static_header();
+        thin.log_events = batch
             .log_events
             .iter()
             .filter(|e| {
@@ -163,23 +163,10 @@ impl ThinBatch {
                     !hits.is_empty()
                 }
             })
-            .map(|e| cwlogs_decode::LogEvent {
-                id: own(&e.id),
-                timestamp: e.timestamp,
-                message: own(&e.message),
-            })
+            .map(cwlogs_decode::LogEvent::to_static)
             .collect();
         ThinBatch {
-            batch: LogBatch {
-                message_type: batch.message_type,
-                owner: own(&batch.owner),
-                log_group: own(&batch.log_group),
-                log_stream: own(&batch.log_stream),
-                subscription_filters: Vec::new(),
-                policy_level: None,
-                region: batch.region.as_ref().map(own),
-                log_events,
-            },
+            batch: thin,
             events: batch.log_events.len() as u64,
             minutes,
             hash: batch_hash(batch),
@@ -661,7 +648,10 @@ mod tests {
                     ("5", T + 300_000, a),
                 ],
             ),
-            batch("/app", &[("6", T, r#"{"bytes":12}"#), ("7", T, r#"{"bytes":2}"#)]),
+            batch(
+                "/app",
+                &[("6", T, r#"{"bytes":12}"#), ("7", T, r#"{"bytes":2}"#)],
+            ),
             batch("/quiet", &[("8", T + 180_000, "nothing")]),
             batch("/aws/lambda/cwlogs-alert", &[("9", T, a)]),
         ];
