@@ -338,11 +338,13 @@ impl<'c> RuleRun<'c> {
                         .iter()
                         .map(|(_, v)| {
                             rule.pattern.field_text(&message, v).map(|t| {
-                                let t: String = match &self.rules.redact_metrics {
+                                let mut t: String = match &self.rules.redact_metrics {
                                     Some(r) => r.text(&t, &mut self.redacted),
                                     None => t.to_string(),
                                 };
-                                cut(&t, crate::rules::MAX_METRIC_TEXT).0.to_string()
+                                let kept = cut(&t, crate::rules::MAX_METRIC_TEXT).0.len();
+                                t.truncate(kept);
+                                t
                             })
                         })
                         .collect();
@@ -368,34 +370,41 @@ impl<'c> RuleRun<'c> {
                                 &batch.log_group,
                                 &batch.log_stream,
                             );
-                            let v = match &self.rules.redact_alerts {
+                            let mut v = match &self.rules.redact_alerts {
                                 Some(r) => r.text(&v, &mut self.redacted),
                                 None => v.to_string(),
                             };
-                            cut(&v, MAX_GROUP_VALUE).0.to_string()
+                            let kept = cut(&v, MAX_GROUP_VALUE).0.len();
+                            v.truncate(kept);
+                            v
                         })
                         .collect();
                     let window_start = event.timestamp.div_euclid(a.window_ms) * a.window_ms;
-                    let key = (i, group, window_start);
-                    if !self.buckets.contains_key(&key) && self.buckets.len() >= MAX_BUCKETS {
-                        self.stats.alert_overflow += 1;
-                        continue;
-                    }
-                    let b = self
-                        .buckets
-                        .entry(key)
-                        .or_insert_with_key(|(rule, group, start)| Occurrences {
-                            rule: *rule,
-                            group: group.clone(),
-                            window_start: *start,
-                            count: 0,
-                            events: Vec::new(),
-                            batches: BTreeSet::new(),
-                            records: BTreeSet::new(),
-                            log_groups: BTreeSet::new(),
-                            first_ms: event.timestamp,
-                            last_ms: event.timestamp,
-                        });
+                    // One lookup: most matches fall in a bucket that exists.
+                    let full = self.buckets.len() >= MAX_BUCKETS;
+                    let b = match self.buckets.entry((i, group, window_start)) {
+                        std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+                        std::collections::btree_map::Entry::Vacant(_) if full => {
+                            self.stats.alert_overflow += 1;
+                            continue;
+                        }
+                        std::collections::btree_map::Entry::Vacant(v) => {
+                            let (rule, group, start) = v.key();
+                            let o = Occurrences {
+                                rule: *rule,
+                                group: group.clone(),
+                                window_start: *start,
+                                count: 0,
+                                events: Vec::new(),
+                                batches: BTreeSet::new(),
+                                records: BTreeSet::new(),
+                                log_groups: BTreeSet::new(),
+                                first_ms: event.timestamp,
+                                last_ms: event.timestamp,
+                            };
+                            v.insert(o)
+                        }
+                    };
                     b.count += 1;
                     b.first_ms = b.first_ms.min(event.timestamp);
                     b.last_ms = b.last_ms.max(event.timestamp);
