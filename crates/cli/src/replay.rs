@@ -1009,8 +1009,6 @@ impl<'c> Rules<'c> {
     }
 }
 
-/// An owned copy of `batch`, for the rules (its events are borrowed from the decompressed
-/// payload, which does not outlive the worker).
 /// A batch kept for the run's rules.
 enum ForRules {
     /// A copy of the whole batch: `[patterns]` alerts observe every event; S3 objects' records
@@ -1021,6 +1019,8 @@ enum ForRules {
     Thin(ThinBatch),
 }
 
+/// An owned copy of `batch`, for the rules (its events are borrowed from the decompressed
+/// payload, which does not outlive the worker).
 fn owned_batch(batch: &LogBatch<'_>) -> LogBatch<'static> {
     let mut owned = batch.to_static_header();
     owned.log_events = batch.log_events.iter().map(LogEvent::to_static).collect();
@@ -1497,14 +1497,14 @@ fn process_one(
         return r;
     }
     let mut timeline = Timeline::default();
+    // `[patterns]` alerts look at every event of every log group.
+    let patterns = !config.rules.pattern_rules.is_empty()
+        || config.patterns.as_ref().is_some_and(|p| p.alerts());
     let processed = process_input(config, &name, &shown, &bytes, |region, batch| {
         timeline.add_batch(
             &batch.log_group,
             batch.log_events.iter().map(|e| e.timestamp),
         );
-        // `[patterns]` alerts look at every event of every log group.
-        let patterns = !config.rules.pattern_rules.is_empty()
-            || config.patterns.as_ref().is_some_and(|p| p.alerts());
         let for_rules = if patterns {
             Some(ForRules::Whole(owned_batch(batch)))
         } else if config

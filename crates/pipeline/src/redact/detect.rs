@@ -574,10 +574,12 @@ fn card_runs_sse2(b: &[u8], found: &mut dyn FnMut(usize, usize)) {
             let sep = c & !d;
             // Bit `i`: bits `i + from ..= i + to` of `m` are all set.
             let all = |m: u128, from: u32, to: u32| (from..=to).fold(!0u128, |a, j| a & (m >> j));
-            // 4-4-4-1 at least, and 4-6-4 (see `grouped_as_cards_are`).
-            let four = all(d, 1, 3) & (sep >> 4) & all(d, 5, 8);
-            let fours = four & (sep >> 9) & all(d, 10, 13) & (sep >> 14) & (d >> 15);
-            let amex = all(d, 1, 3) & (sep >> 4) & all(d, 5, 10) & (sep >> 11) & all(d, 12, 15);
+            // 4-4-4-1 at least, and 4-6-4 (see `grouped_as_cards_are`): both start with a
+            // group of four and a separator.
+            let first = all(d, 1, 3) & (sep >> 4);
+            let fours =
+                first & all(d, 5, 8) & (sep >> 9) & all(d, 10, 13) & (sep >> 14) & (d >> 15);
+            let amex = first & all(d, 5, 10) & (sep >> 11) & all(d, 12, 15);
             let shapes = (fours | amex | thirteen_from(d)) as u64;
             let mut candidates = starts & rows & shapes;
             while candidates != 0 {

@@ -118,6 +118,13 @@ pub struct RuleStats {
     pub alert_overflow: u64,
 }
 
+/// Which rules of `rules` take `log_group`, by index; `None` for the function's own log group,
+/// which no rule looks at.
+fn takes(rules: &RuleSet, log_group: &str) -> Option<Vec<bool>> {
+    (rules.own_log_group.as_deref() != Some(log_group))
+        .then(|| rules.iter().map(|r| r.takes_group(log_group)).collect())
+}
+
 /// What [`RuleRun`] needs of a batch, made apart from the run (on another thread, while the
 /// batch still borrows its payload): its header and, owned, only the events that some rule
 /// taking its log group matches, with what the run counts of all of them (their number, their
@@ -145,12 +152,9 @@ impl ThinBatch {
             .map(|e| minute_of(e.timestamp))
             .collect();
         minutes.dedup();
-        let takes: Vec<bool> = rules
-            .iter()
-            .map(|r| r.takes_group(&batch.log_group))
-            .collect();
-        let skipped =
-            rules.own_log_group.as_deref() == Some(&*batch.log_group) || !takes.contains(&true);
+        let takes = takes(rules, &batch.log_group);
+        let skipped = takes.as_ref().is_none_or(|t| !t.contains(&true));
+        let takes = takes.unwrap_or_else(|| vec![false; rules.len()]);
         let mut hits = Vec::new();
         let among = rules.patterns().among(&|i| takes[i]);
         let mut thin = batch.to_static_header();
@@ -278,14 +282,10 @@ impl<'c> RuleRun<'c> {
         if rules.is_empty() {
             return 0;
         }
-        if rules.own_log_group.as_deref() == Some(&*batch.log_group) {
+        let Some(takes) = takes(rules, &batch.log_group) else {
             self.stats.own_log_group_events += all;
             return 0;
-        }
-        let takes: Vec<bool> = rules
-            .iter()
-            .map(|r| r.takes_group(&batch.log_group))
-            .collect();
+        };
         self.stats.events += all;
         if !takes.contains(&true) {
             return 0;
