@@ -713,6 +713,21 @@ impl StateStore for AlertState {
             AlertState::Dynamo(s) => s.put(write, deadline).await,
         }
     }
+
+    fn update_value<T, R>(
+        &self,
+        key: &str,
+        expires_at: i64,
+        f: &mut dyn FnMut(Option<T>) -> (Option<T>, R),
+    ) -> Option<R>
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+        match self {
+            AlertState::Memory(s) => s.update_value(key, expires_at, f),
+            AlertState::Dynamo(_) => None,
+        }
+    }
 }
 
 /// The `[[rule]]`s of a replay: one run over every input in order (metrics aggregated over the

@@ -5,7 +5,9 @@ use crate::sink::{
     AlertMessage, Archive, BulkTransport, Object, Publish, Reply, SendError, StateStore,
     StateWrite, Versioned,
 };
-use serde::de::IgnoredAny;
+use serde::Serialize;
+use serde::de::{DeserializeOwned, IgnoredAny};
+use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::Mutex;
@@ -137,9 +139,64 @@ impl Archive for MemoryArchive {
 /// A [`StateStore`] in memory: state shared by the invocations of one container (or one
 /// `cwlogs replay` run), not across containers. Expiry is not enforced (a container's life
 /// is short); the contents can be inspected in tests.
+///
+/// An item written by [`StateStore::update_value`] is kept as the value itself and turned
+/// into JSON text only when [`StateStore::get`] or [`MemoryStateStore::items`] asks for it;
+/// one written by [`StateStore::put`] is kept as its text, and parsed when `update_value`
+/// reads it. Either way an item has one version, and both paths see the same items.
 #[derive(Debug, Default)]
 pub struct MemoryStateStore {
-    items: Mutex<HashMap<String, Versioned>>,
+    items: Mutex<HashMap<String, Item>>,
+}
+
+/// One item of a [`MemoryStateStore`].
+#[derive(Debug)]
+struct Item {
+    version: u64,
+    stored: Stored,
+}
+
+/// What an [`Item`] holds.
+enum Stored {
+    /// JSON text, as [`StateStore::put`] wrote it.
+    Text(String),
+    /// A value, as [`StateStore::update_value`] left it.
+    Value(Box<dyn StoredValue>),
+}
+
+impl std::fmt::Debug for Stored {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text())
+    }
+}
+
+impl Stored {
+    /// The item as JSON text.
+    fn text(&self) -> String {
+        match self {
+            Stored::Text(t) => t.clone(),
+            Stored::Value(v) => v.text(),
+        }
+    }
+}
+
+/// A value kept as it is: its type (for [`StateStore::update_value`]) and its JSON text (for
+/// [`StateStore::get`]).
+trait StoredValue: Send + Sync {
+    fn text(&self) -> String;
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl<T: Serialize + Send + Sync + 'static> StoredValue for T {
+    /// The alert path's states are plain structs of strings and numbers, which always
+    /// serialise; `null` (read as no state) stands in should one ever not.
+    fn text(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "null".to_string())
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
 }
 
 impl MemoryStateStore {
@@ -148,9 +205,21 @@ impl MemoryStateStore {
         Self::default()
     }
 
-    /// A copy of every item, for tests.
+    /// A copy of every item, as JSON text, for tests.
     pub fn items(&self) -> HashMap<String, Versioned> {
-        self.items.lock().map(|m| m.clone()).unwrap_or_default()
+        self.items
+            .lock()
+            .map(|m| m.iter().map(|(k, i)| (k.clone(), i.versioned())).collect())
+            .unwrap_or_default()
+    }
+}
+
+impl Item {
+    fn versioned(&self) -> Versioned {
+        Versioned {
+            value: self.stored.text(),
+            version: self.version,
+        }
     }
 }
 
@@ -160,7 +229,11 @@ impl StateStore for MemoryStateStore {
         key: &str,
         _deadline: Option<Instant>,
     ) -> Result<Option<Versioned>, SendError> {
-        Ok(self.items.lock().ok().and_then(|m| m.get(key).cloned()))
+        Ok(self
+            .items
+            .lock()
+            .ok()
+            .and_then(|m| m.get(key).map(Item::versioned)))
     }
 
     async fn put(
@@ -177,18 +250,50 @@ impl StateStore for MemoryStateStore {
         let Ok(mut items) = self.items.lock() else {
             return Ok(false);
         };
-        let current = items.get(key).map(|v| v.version);
+        let current = items.get(key).map(|i| i.version);
         if current != expected {
             return Ok(false);
         }
         items.insert(
             key.to_string(),
-            Versioned {
-                value: value.to_string(),
+            Item {
                 version: expected.unwrap_or(0) + 1,
+                stored: Stored::Text(value.to_string()),
             },
         );
         Ok(true)
+    }
+
+    fn update_value<T, R>(
+        &self,
+        key: &str,
+        _expires_at: i64,
+        f: &mut dyn FnMut(Option<T>) -> (Option<T>, R),
+    ) -> Option<R>
+    where
+        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+        // A poisoned lock: the text path answers (its `put` refuses, as before).
+        let mut items = self.items.lock().ok()?;
+        let current = items.get(key).and_then(|i| match &i.stored {
+            Stored::Value(v) => match v.as_any().downcast_ref::<T>() {
+                Some(t) => Some(t.clone()),
+                None => serde_json::from_str(&v.text()).ok(),
+            },
+            Stored::Text(t) => serde_json::from_str(t).ok(),
+        });
+        let (next, result) = f(current);
+        if let Some(next) = next {
+            let version = items.get(key).map_or(1, |i| i.version + 1);
+            items.insert(
+                key.to_string(),
+                Item {
+                    version,
+                    stored: Stored::Value(Box::new(next)),
+                },
+            );
+        }
+        Some(result)
     }
 }
 
@@ -453,5 +558,76 @@ impl BulkTransport for MemoryIndex {
 
     fn sleep(&self, _delay: Duration) -> impl Future<Output = ()> + Send {
         std::future::ready(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Counter {
+        n: u64,
+        names: Vec<String>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Other {
+        n: u64,
+    }
+
+    fn bump(store: &MemoryStateStore, key: &str, name: &str) -> Option<u64> {
+        store.update_value(key, 0, &mut |cur: Option<Counter>| {
+            let mut c = cur.unwrap_or(Counter {
+                n: 0,
+                names: Vec::new(),
+            });
+            c.n += 1;
+            c.names.push(name.to_string());
+            let n = c.n;
+            (Some(c), n)
+        })
+    }
+
+    /// Values kept as they are and texts written by `put` are one store: one version per
+    /// item, each path reading what the other wrote.
+    #[test]
+    fn values_and_texts_share_items_and_versions() {
+        let store = MemoryStateStore::new();
+        assert_eq!(bump(&store, "k", "a"), Some(1));
+        assert_eq!(bump(&store, "k", "b"), Some(2));
+        let got = crate::block_on(store.get("k", None))
+            .expect("memory")
+            .expect("item");
+        assert_eq!(got.version, 2);
+        assert_eq!(got.value, r#"{"n":2,"names":["a","b"]}"#);
+        assert_eq!(store.items()["k"], got);
+
+        // A put conditional on the version the value path left.
+        let stale = StateWrite::new("k", r#"{"n":9,"names":[]}"#, Some(1), 0);
+        assert!(!crate::block_on(store.put(stale, None)).expect("memory"));
+        let fresh = StateWrite::new("k", r#"{"n":10,"names":["t"]}"#, Some(2), 0);
+        assert!(crate::block_on(store.put(fresh, None)).expect("memory"));
+        // The value path parses the text, and counts on from its version.
+        assert_eq!(bump(&store, "k", "c"), Some(11));
+        let got = crate::block_on(store.get("k", None))
+            .expect("memory")
+            .expect("item");
+        assert_eq!(
+            (got.version, got.value.as_str()),
+            (4, r#"{"n":11,"names":["t","c"]}"#)
+        );
+
+        // Nothing to write leaves the item and its version alone.
+        let seen = store.update_value("k", 0, &mut |cur: Option<Counter>| (None, cur));
+        assert_eq!(seen.flatten().map(|c| c.n), Some(11));
+        assert_eq!(store.items()["k"].version, 4);
+
+        // Read as another type, an item is read through its text; a text that is not one is
+        // no state.
+        let other = store.update_value("k", 0, &mut |cur: Option<Other>| (None, cur));
+        assert_eq!(other, Some(Some(Other { n: 11 })));
+        let none = store.update_value("k", 0, &mut |cur: Option<u64>| (None, cur));
+        assert_eq!(none, Some(None));
     }
 }

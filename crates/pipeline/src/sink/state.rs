@@ -40,6 +40,29 @@ pub trait StateStore: Send + Sync {
         write: StateWrite<'_>,
         deadline: Option<Instant>,
     ) -> impl Future<Output = Result<bool, SendError>> + Send;
+
+    /// One read-modify-write of `key` on the value itself, for a store in this process's
+    /// memory: `f` gets the current value (`None`: no item, or one that is not a `T`) and
+    /// returns the new one (`None`: leave the item as it is) and a result, under the store's
+    /// lock, so nobody can write in between. Nothing is serialised: the alert path's windows
+    /// hold sample events, and writing them out as JSON and reading them back on every update
+    /// was most of its cost in `cwlogs replay` and in a container without a table.
+    ///
+    /// Returns `None` when the store has no such path (the default: a remote store); the
+    /// caller then reads and writes JSON text with [`StateStore::get`] and
+    /// [`StateStore::put`]. `expires_at` is as in [`StateWrite`].
+    fn update_value<T, R>(
+        &self,
+        key: &str,
+        expires_at: i64,
+        f: &mut dyn FnMut(Option<T>) -> (Option<T>, R),
+    ) -> Option<R>
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+        let _ = (key, expires_at, f);
+        None
+    }
 }
 
 /// One conditional write of a [`StateStore`]: `value` at `key` with version `expected + 1`

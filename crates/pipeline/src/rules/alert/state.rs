@@ -78,8 +78,11 @@ pub(crate) async fn update<S, T, R>(
 ) -> Result<R, SendError>
 where
     S: StateStore,
-    T: Serialize + DeserializeOwned,
+    T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
 {
+    if let Some(result) = store.update_value(key, expires_at, &mut f) {
+        return Ok(result);
+    }
     for _ in 0..MAX_ATTEMPTS {
         let current = store.get(key, deadline).await?;
         // A state that does not parse (written by another version) starts afresh.
