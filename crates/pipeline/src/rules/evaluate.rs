@@ -141,6 +141,12 @@ pub struct ThinBatch {
     minutes: Vec<i64>,
     /// Its [`batch_hash`].
     hash: String,
+    /// The rules each kept event matched, one after another: event `k`'s are
+    /// `hits[ends[k - 1]..ends[k]]` (from 0 for the first), so that [`RuleRun::add_thin`]
+    /// does not match them again.
+    hits: Vec<u32>,
+    /// Where each kept event's rules end in `hits`.
+    ends: Vec<u32>,
 }
 
 impl ThinBatch {
@@ -156,6 +162,8 @@ impl ThinBatch {
         let skipped = takes.as_ref().is_none_or(|t| !t.contains(&true));
         let takes = takes.unwrap_or_else(|| vec![false; rules.len()]);
         let mut hits = Vec::new();
+        let mut all_hits = Vec::new();
+        let mut ends = Vec::new();
         let among = rules.patterns().among(&|i| takes[i]);
         let mut thin = batch.to_static_header();
         thin.log_events = batch
@@ -164,6 +172,11 @@ impl ThinBatch {
             .filter(|e| {
                 !skipped && {
                     among.matches(&rules.patterns().message(&e.message), &mut hits);
+                    // Rule indices fit: a rule set is read from a configuration file.
+                    all_hits.extend(hits.iter().map(|&i| i as u32));
+                    if !hits.is_empty() {
+                        ends.push(all_hits.len() as u32);
+                    }
                     !hits.is_empty()
                 }
             })
@@ -174,6 +187,8 @@ impl ThinBatch {
             events: batch.log_events.len() as u64,
             minutes,
             hash: batch_hash(batch),
+            hits: all_hits,
+            ends,
         }
     }
 }
@@ -250,6 +265,7 @@ impl<'c> RuleRun<'c> {
             &mut minutes,
             || batch_hash(batch),
             record,
+            None,
         )
     }
 
@@ -264,11 +280,15 @@ impl<'c> RuleRun<'c> {
             &mut minutes,
             || thin.hash.clone(),
             record,
+            Some((&thin.hits, &thin.ends)),
         )
     }
 
     /// Runs the rules over the events of `batch`, of a batch of `all` events whose minutes
-    /// are `minutes` and whose [`batch_hash`] is `hash`'s (see [`RuleRun::add_batch`]).
+    /// are `minutes` and whose [`batch_hash`] is `hash`'s (see [`RuleRun::add_batch`]). With
+    /// `known` (a [`ThinBatch`]'s hits and their ends), the rules each event matched are
+    /// taken from there instead of matching it again.
+    #[allow(clippy::too_many_arguments)]
     fn add_events(
         &mut self,
         region: &str,
@@ -277,6 +297,7 @@ impl<'c> RuleRun<'c> {
         minutes: &mut dyn Iterator<Item = i64>,
         hash: impl FnOnce() -> String,
         record: usize,
+        known: Option<(&[u32], &[u32])>,
     ) -> u64 {
         let rules = self.rules;
         if rules.is_empty() {
@@ -316,11 +337,23 @@ impl<'c> RuleRun<'c> {
             }
         }
         // The rules that take this batch's log group, sorted once for all its events.
-        let among = rules.patterns().among(&|i| takes[i]);
-        for event in &batch.log_events {
+        let among = known
+            .is_none()
+            .then(|| rules.patterns().among(&|i| takes[i]));
+        for (k, event) in batch.log_events.iter().enumerate() {
             let minute = minute_of(event.timestamp);
             let message = rules.patterns().message(&event.message);
-            among.matches(&message, &mut hits);
+            match (&among, known) {
+                (Some(among), _) => among.matches(&message, &mut hits),
+                (None, Some((all, ends))) => {
+                    let end = |k: usize| ends.get(k).map_or(0, |&e| e as usize);
+                    let from = k.checked_sub(1).map_or(0, end);
+                    hits.clear();
+                    let mine = all.get(from..end(k)).unwrap_or_default();
+                    hits.extend(mine.iter().map(|&i| i as usize));
+                }
+                (None, None) => hits.clear(),
+            }
             for &i in &hits {
                 matched += 1;
                 self.stats.matches += 1;
