@@ -147,6 +147,53 @@ pub struct ThinBatch {
     hits: Vec<u32>,
     /// Where each kept event's rules end in `hits`.
     ends: Vec<u32>,
+    /// What each of `hits` read of its event, in the same order.
+    reads: Vec<Read>,
+}
+
+/// What a rule reads of an event it matched, before `[redact]` and cutting: its metric's value
+/// and dimension values, its alert's group values. Read where the event was matched, the
+/// message's JSON is parsed once for both.
+#[derive(Debug, Clone, Default)]
+struct Read {
+    value: Option<f64>,
+    /// Each dimension's value, in order (`None`: missing).
+    dims: Vec<Option<String>>,
+    group: Vec<String>,
+}
+
+impl Read {
+    fn of(
+        rule: &crate::rules::Rule,
+        message: &cwlogs_filter::Message<'_>,
+        batch: &LogBatch<'_>,
+    ) -> Read {
+        let mut read = Read::default();
+        if let Some(m) = &rule.metric {
+            // A literal value needs no second evaluation: the message matched.
+            read.value = match m.value.literal() {
+                Some(n) => Some(n),
+                None => rule.pattern.metric_value(message, &m.value),
+            };
+            // Up to the first missing one, as a metric filter reads them.
+            for (_, v) in &m.dimensions {
+                let t = rule.pattern.field_text(message, v);
+                let missing = t.is_none();
+                read.dims.push(t);
+                if missing {
+                    break;
+                }
+            }
+        }
+        if let Some(a) = &rule.alert {
+            read.group = a
+                .group_by
+                .iter()
+                .map(|g| g.value(&rule.pattern, message, &batch.log_group, &batch.log_stream))
+                .collect();
+        }
+        read
+    }
 }
 
 impl ThinBatch {
@@ -164,24 +211,32 @@ impl ThinBatch {
         let mut hits = Vec::new();
         let mut all_hits = Vec::new();
         let mut ends = Vec::new();
-        let among = rules.patterns().among(&|i| takes[i]);
+        let mut reads = Vec::new();
         let mut thin = batch.to_static_header();
-        thin.log_events = batch
-            .log_events
-            .iter()
-            .filter(|e| {
-                !skipped && {
-                    among.matches(&rules.patterns().message(&e.message), &mut hits);
-                    // Rule indices fit: a rule set is read from a configuration file.
-                    all_hits.extend(hits.iter().map(|&i| i as u32));
-                    if !hits.is_empty() {
-                        ends.push(all_hits.len() as u32);
-                    }
-                    !hits.is_empty()
+        if !skipped {
+            let among = rules.patterns().among(&|i| takes[i]);
+            for e in &batch.log_events {
+                let message = rules.patterns().message(&e.message);
+                among.matches(&message, &mut hits);
+                if hits.is_empty() {
+                    continue;
                 }
-            })
-            .map(cwlogs_decode::LogEvent::to_static)
-            .collect();
+                // Rule indices fit: a rule set is read from a configuration file.
+                all_hits.extend(hits.iter().map(|&i| i as u32));
+                ends.push(all_hits.len() as u32);
+                reads.extend(hits.iter().map(|&i| Read::of(&rules[i], &message, batch)));
+                // The message itself only for alert candidates.
+                let alerted = hits.iter().any(|&i| rules[i].alert.is_some());
+                thin.log_events.push(cwlogs_decode::LogEvent {
+                    id: std::borrow::Cow::Owned(e.id.to_string()),
+                    timestamp: e.timestamp,
+                    message: match alerted {
+                        true => std::borrow::Cow::Owned(e.message.to_string()),
+                        false => std::borrow::Cow::Borrowed(""),
+                    },
+                });
+            }
+        }
         ThinBatch {
             batch: thin,
             events: batch.log_events.len() as u64,
@@ -189,6 +244,7 @@ impl ThinBatch {
             hash: batch_hash(batch),
             hits: all_hits,
             ends,
+            reads,
         }
     }
 }
@@ -280,14 +336,14 @@ impl<'c> RuleRun<'c> {
             &mut minutes,
             || thin.hash.clone(),
             record,
-            Some((&thin.hits, &thin.ends)),
+            Some((&thin.hits, &thin.ends, &thin.reads)),
         )
     }
 
     /// Runs the rules over the events of `batch`, of a batch of `all` events whose minutes
     /// are `minutes` and whose [`batch_hash`] is `hash`'s (see [`RuleRun::add_batch`]). With
-    /// `known` (a [`ThinBatch`]'s hits and their ends), the rules each event matched are
-    /// taken from there instead of matching it again.
+    /// `known` (a [`ThinBatch`]'s hits, their ends and reads), the rules each event matched
+    /// and what they read of it are taken from there instead of matching it again.
     #[allow(clippy::too_many_arguments)]
     fn add_events(
         &mut self,
@@ -297,7 +353,7 @@ impl<'c> RuleRun<'c> {
         minutes: &mut dyn Iterator<Item = i64>,
         hash: impl FnOnce() -> String,
         record: usize,
-        known: Option<(&[u32], &[u32])>,
+        known: Option<(&[u32], &[u32], &[Read])>,
     ) -> u64 {
         let rules = self.rules;
         if rules.is_empty() {
@@ -343,36 +399,41 @@ impl<'c> RuleRun<'c> {
         for (k, event) in batch.log_events.iter().enumerate() {
             let minute = minute_of(event.timestamp);
             let message = rules.patterns().message(&event.message);
+            // Where this event's rules start among the known hits and reads.
+            let mut from = 0;
             match (&among, known) {
                 (Some(among), _) => among.matches(&message, &mut hits),
-                (None, Some((all, ends))) => {
+                (None, Some((all, ends, _))) => {
                     let end = |k: usize| ends.get(k).map_or(0, |&e| e as usize);
-                    let from = k.checked_sub(1).map_or(0, end);
+                    from = k.checked_sub(1).map_or(0, end);
                     hits.clear();
                     let mine = all.get(from..end(k)).unwrap_or_default();
                     hits.extend(mine.iter().map(|&i| i as usize));
                 }
                 (None, None) => hits.clear(),
             }
-            for &i in &hits {
+            for (n, &i) in hits.iter().enumerate() {
                 matched += 1;
                 self.stats.matches += 1;
                 self.rule_matches[i] += 1;
                 let rule = &rules[i];
-                if let Some(m) = &rule.metric {
+                let here;
+                let read = match known.and_then(|(_, _, reads)| reads.get(from + n)) {
+                    Some(read) => read,
+                    None => {
+                        here = Read::of(rule, &message, batch);
+                        &here
+                    }
+                };
+                if rule.metric.is_some() {
                     self.matched_minutes.insert((i, minute));
-                    // A literal value needs no second evaluation: the message matched.
-                    let value = match m.value.literal() {
-                        Some(n) => Some(n),
-                        None => rule.pattern.metric_value(&message, &m.value),
-                    };
-                    let dims: Option<Vec<String>> = m
-                        .dimensions
+                    let dims: Option<Vec<String>> = read
+                        .dims
                         .iter()
-                        .map(|(_, v)| {
-                            rule.pattern.field_text(&message, v).map(|t| {
+                        .map(|t| {
+                            t.as_deref().map(|t| {
                                 let mut t: String = match &self.rules.redact_metrics {
-                                    Some(r) => r.text(&t, &mut self.redacted),
+                                    Some(r) => r.text(t, &mut self.redacted),
                                     None => t.to_string(),
                                 };
                                 let kept = cut(&t, crate::rules::MAX_METRIC_TEXT).0.len();
@@ -381,7 +442,7 @@ impl<'c> RuleRun<'c> {
                             })
                         })
                         .collect();
-                    match (value, dims) {
+                    match (read.value, dims) {
                         (Some(v), Some(d)) => {
                             if self.metrics.add(i, d, event.timestamp, v) {
                                 self.stats.datapoints += 1;
@@ -393,18 +454,12 @@ impl<'c> RuleRun<'c> {
                     }
                 }
                 if let Some(a) = &rule.alert {
-                    let group: Vec<String> = a
-                        .group_by
+                    let group: Vec<String> = read
+                        .group
                         .iter()
-                        .map(|g| {
-                            let v = g.value(
-                                &rule.pattern,
-                                &message,
-                                &batch.log_group,
-                                &batch.log_stream,
-                            );
+                        .map(|v| {
                             let mut v = match &self.rules.redact_alerts {
-                                Some(r) => r.text(&v, &mut self.redacted),
+                                Some(r) => r.text(v, &mut self.redacted),
                                 None => v.to_string(),
                             };
                             let kept = cut(&v, MAX_GROUP_VALUE).0.len();
@@ -674,11 +729,14 @@ mod tests {
             (k == "AWS_LAMBDA_LOG_GROUP_NAME").then(|| "/aws/lambda/cwlogs-alert".to_string())
         };
         let c = Config::from_toml(
-            "[[rule]]\nname = \"denied\"\npattern = '{ $.errorCode = \"AccessDenied\" }'\nlog_groups = [\"/trail\"]\nmetric = { namespace = \"Sec\", name = \"Denied\", value = \"1\", default = 0 }\nalert = { group_by = [\"$.user\"], window = \"5m\" }\n\n[[rule]]\nname = \"errors\"\npattern = 'ERROR'\nmetric = { namespace = \"App\", name = \"Errors\", value = \"1\", default = 0 }\n\n[[rule]]\nname = \"bytes\"\npattern = '{ $.bytes > 10 }'\nlog_groups = [\"/app\"]\nmetric = { namespace = \"App\", name = \"Bytes\", value = \"$.bytes\" }\n",
+            "[redact]\n\n[[rule]]\nname = \"denied\"\npattern = '{ $.errorCode = \"AccessDenied\" }'\nlog_groups = [\"/trail\"]\nmetric = { namespace = \"Sec\", name = \"Denied\", value = \"1\", default = 0 }\nalert = { group_by = [\"$.user\"], window = \"5m\" }\n\n[[rule]]\nname = \"errors\"\npattern = 'ERROR'\nmetric = { namespace = \"App\", name = \"Errors\", value = \"1\", default = 0 }\n\n[[rule]]\nname = \"bytes\"\npattern = '{ $.bytes > 10 }'\nlog_groups = [\"/app\"]\nmetric = { namespace = \"App\", name = \"Bytes\", value = \"$.bytes\" }\n\n[[rule]]\nname = \"by-service\"\npattern = '{ $.bytes > 0 }'\nlog_groups = [\"/app\"]\nmetric = { namespace = \"App\", name = \"BytesBy\", value = \"$.bytes\", dimensions = { Service = \"$.service\", User = \"$.user\" } }\n",
             &env,
         )
         .expect("config");
-        let a = r#"{"errorCode":"AccessDenied","user":"alice"}"#;
+        // Group values and dimensions redacted alike (`[redact]` on for alerts and metrics).
+        let a = r#"{"errorCode":"AccessDenied","user":"alice@example.com"}"#;
+        let b = r#"{"errorCode":"AccessDenied","user":"bob@example.com"}"#;
+        let by = r#"{"bytes":12,"service":"api","user":"jane@example.com"}"#;
         let batches = [
             batch(
                 "/trail",
@@ -687,17 +745,22 @@ mod tests {
                     ("2", T + 1, "quiet"),
                     ("3", T + 61_000, "ERROR here"),
                     ("4", T + 125_000, "quiet"),
-                    ("5", T + 300_000, a),
+                    ("5", T + 300_000, b),
                 ],
             ),
             batch(
                 "/app",
-                &[("6", T, r#"{"bytes":12}"#), ("7", T, r#"{"bytes":2}"#)],
+                // 7a has no service: matched, but no datapoint of the dimensioned rule.
+                &[
+                    ("6", T, by),
+                    ("7", T, r#"{"bytes":2,"service":"web","user":"bob"}"#),
+                    ("7a", T, r#"{"bytes":3}"#),
+                ],
             ),
             batch("/quiet", &[("8", T + 180_000, "nothing")]),
             batch("/aws/lambda/cwlogs-alert", &[("9", T, a)]),
         ];
-        let kept: [&[&str]; 4] = [&["1", "3", "5"], &["6"], &[], &[]];
+        let kept: [&[&str]; 4] = [&["1", "3", "5"], &["6", "7", "7a"], &[], &[]];
         let (mut whole, mut thin) = (RuleRun::new(&c.rules), RuleRun::new(&c.rules));
         for (k, b) in batches.iter().enumerate() {
             let t = ThinBatch::new(&c.rules, b);
@@ -715,8 +778,15 @@ mod tests {
         assert_eq!(whole.rule_matches(), thin.rule_matches());
         let occ = |r: &RuleRun<'_>| format!("{:?}", r.occurrences().collect::<Vec<_>>());
         assert_eq!(occ(&whole), occ(&thin));
+        assert_eq!(
+            format!("{:?}", whole.redacted()),
+            format!("{:?}", thin.redacted())
+        );
         assert_eq!(whole.stats().own_log_group_events, 1);
-        assert!(!whole.emf_lines().is_empty());
+        assert_eq!(whole.stats().unpublished, 1);
+        let emf = whole.emf_lines().join("\n");
+        assert!(emf.contains("BytesBy") && !emf.contains("jane@"), "{emf}");
+        assert!(occ(&whole).contains("[REDACTED:email]"));
     }
 
     #[test]
