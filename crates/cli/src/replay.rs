@@ -718,7 +718,7 @@ impl StateStore for AlertState {
         &self,
         key: &str,
         expires_at: i64,
-        f: &mut dyn FnMut(Option<T>) -> (Option<T>, R),
+        f: &mut dyn FnMut(&mut Option<T>) -> (bool, R),
     ) -> Option<R>
     where
         T: serde::Serialize + serde::de::DeserializeOwned + Clone + Send + Sync + 'static,

@@ -184,17 +184,18 @@ impl Stored {
 /// [`StateStore::get`]).
 trait StoredValue: Send + Sync {
     fn text(&self) -> String;
-    fn as_any(&self) -> &dyn Any;
+    fn as_any_mut(&mut self) -> &mut dyn Any;
 }
 
-impl<T: Serialize + Send + Sync + 'static> StoredValue for T {
+/// Values are kept as `Option<T>`, the form [`StateStore::update_value`] changes them in.
+impl<T: Serialize + Send + Sync + 'static> StoredValue for Option<T> {
     /// The alert path's states are plain structs of strings and numbers, which always
     /// serialise; `null` (read as no state) stands in should one ever not.
     fn text(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| "null".to_string())
     }
 
-    fn as_any(&self) -> &dyn Any {
+    fn as_any_mut(&mut self) -> &mut dyn Any {
         self
     }
 }
@@ -268,28 +269,36 @@ impl StateStore for MemoryStateStore {
         &self,
         key: &str,
         _expires_at: i64,
-        f: &mut dyn FnMut(Option<T>) -> (Option<T>, R),
+        f: &mut dyn FnMut(&mut Option<T>) -> (bool, R),
     ) -> Option<R>
     where
         T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
     {
         // A poisoned lock: the text path answers (its `put` refuses, as before).
         let mut items = self.items.lock().ok()?;
-        let current = items.get(key).and_then(|i| match &i.stored {
-            Stored::Value(v) => match v.as_any().downcast_ref::<T>() {
-                Some(t) => Some(t.clone()),
-                None => serde_json::from_str(&v.text()).ok(),
-            },
-            Stored::Text(t) => serde_json::from_str(t).ok(),
-        });
-        let (next, result) = f(current);
-        if let Some(next) = next {
-            let version = items.get(key).map_or(1, |i| i.version + 1);
+        // A value of this type is changed where it lies.
+        if let Some(item) = items.get_mut(key)
+            && let Stored::Value(v) = &mut item.stored
+            && let Some(cur) = v.as_any_mut().downcast_mut::<Option<T>>()
+        {
+            let (changed, result) = f(cur);
+            if changed {
+                item.version += 1;
+            }
+            return Some(result);
+        }
+        // Otherwise read (a text, or a value of another type, through its text), then store.
+        let (version, mut cur) = match items.get(key) {
+            Some(i) => (i.version, serde_json::from_str::<T>(&i.stored.text()).ok()),
+            None => (0, None),
+        };
+        let (changed, result) = f(&mut cur);
+        if changed && cur.is_some() {
             items.insert(
                 key.to_string(),
                 Item {
-                    version,
-                    stored: Stored::Value(Box::new(next)),
+                    version: version + 1,
+                    stored: Stored::Value(Box::new(cur)),
                 },
             );
         }
@@ -577,15 +586,14 @@ mod tests {
     }
 
     fn bump(store: &MemoryStateStore, key: &str, name: &str) -> Option<u64> {
-        store.update_value(key, 0, &mut |cur: Option<Counter>| {
-            let mut c = cur.unwrap_or(Counter {
+        store.update_value(key, 0, &mut |cur: &mut Option<Counter>| {
+            let c = cur.get_or_insert_with(|| Counter {
                 n: 0,
                 names: Vec::new(),
             });
             c.n += 1;
             c.names.push(name.to_string());
-            let n = c.n;
-            (Some(c), n)
+            (true, c.n)
         })
     }
 
@@ -619,15 +627,19 @@ mod tests {
         );
 
         // Nothing to write leaves the item and its version alone.
-        let seen = store.update_value("k", 0, &mut |cur: Option<Counter>| (None, cur));
+        let seen = store.update_value("k", 0, &mut |cur: &mut Option<Counter>| {
+            (false, cur.clone())
+        });
         assert_eq!(seen.flatten().map(|c| c.n), Some(11));
         assert_eq!(store.items()["k"].version, 4);
 
         // Read as another type, an item is read through its text; a text that is not one is
         // no state.
-        let other = store.update_value("k", 0, &mut |cur: Option<Other>| (None, cur));
+        let other = store.update_value("k", 0, &mut |cur: &mut Option<Other>| (false, cur.clone()));
         assert_eq!(other, Some(Some(Other { n: 11 })));
-        let none = store.update_value("k", 0, &mut |cur: Option<u64>| (None, cur));
+        let none = store.update_value("k", 0, &mut |cur: &mut Option<u64>| (false, *cur));
         assert_eq!(none, Some(None));
+        assert_eq!(bump(&store, "k", "d"), Some(12));
+        assert_eq!(store.items()["k"].version, 5);
     }
 }

@@ -42,20 +42,22 @@ pub trait StateStore: Send + Sync {
     ) -> impl Future<Output = Result<bool, SendError>> + Send;
 
     /// One read-modify-write of `key` on the value itself, for a store in this process's
-    /// memory: `f` gets the current value (`None`: no item, or one that is not a `T`) and
-    /// returns the new one (`None`: leave the item as it is) and a result, under the store's
-    /// lock, so nobody can write in between. Nothing is serialised: the alert path's windows
-    /// hold sample events, and writing them out as JSON and reading them back on every update
-    /// was most of its cost in `cwlogs replay` and in a container without a table.
+    /// memory: `f` gets the current value (`None`: no item, or one that is not a `T`), changes
+    /// it in place and says whether it did (it must leave it as it was when it says no), under
+    /// the store's lock, so nobody can write in between. Nothing is serialised or copied: the
+    /// alert path's windows hold sample events and its pending lists up to a thousand window
+    /// keys, and writing them out as JSON and reading them back on every update was most of
+    /// its cost in `cwlogs replay` and in a container without a table.
     ///
     /// Returns `None` when the store has no such path (the default: a remote store); the
     /// caller then reads and writes JSON text with [`StateStore::get`] and
-    /// [`StateStore::put`]. `expires_at` is as in [`StateWrite`].
+    /// [`StateStore::put`]. `expires_at` is as in [`StateWrite`]; a value left `None` is not
+    /// written.
     fn update_value<T, R>(
         &self,
         key: &str,
         expires_at: i64,
-        f: &mut dyn FnMut(Option<T>) -> (Option<T>, R),
+        f: &mut dyn FnMut(&mut Option<T>) -> (bool, R),
     ) -> Option<R>
     where
         T: serde::Serialize + serde::de::DeserializeOwned + Clone + Send + Sync + 'static,

@@ -226,22 +226,25 @@ async fn send_one<S: StateStore, P: Publish>(
     let window_end = o.window_start + alert.window_ms;
     let expires = (window_end.max(options.now_ms) + rules.alerts.grace_ms) / 1000 + 86_400;
     let max = u64::from(alert.max_per_window);
-    let claim = update(
+    let claim = update_in_place(
         store,
         &key,
         expires,
         options.deadline,
-        |cur: Option<WindowState>| {
-            let mut st = cur.unwrap_or_else(|| WindowState {
+        |cur: &mut Option<WindowState>| {
+            if let Some(st) = cur
+                && !o.batches.is_empty()
+                && o.batches.iter().all(|b| st.batches.contains(b))
+            {
+                return (false, Claim::Redelivered);
+            }
+            let st = cur.get_or_insert_with(|| WindowState {
                 group: o.group.clone(),
                 window_start: o.window_start,
                 first_ms: o.first_ms,
                 last_ms: o.last_ms,
                 ..WindowState::default()
             });
-            if !o.batches.is_empty() && o.batches.iter().all(|b| st.batches.contains(b)) {
-                return (None, Claim::Redelivered);
-            }
             st.count += o.count;
             st.first_ms = st.first_ms.min(o.first_ms);
             st.last_ms = st.last_ms.max(o.last_ms);
@@ -286,7 +289,7 @@ async fn send_one<S: StateStore, P: Publish>(
             st.alerted.drain(..extra);
             let list = st.unreported() > 0 && !st.listed;
             st.listed |= list;
-            (Some(st), Claim::Claimed { chosen, list })
+            (true, Claim::Claimed { chosen, list })
         },
     )
     .await?;
@@ -447,20 +450,20 @@ async fn flush_rule<S: StateStore, P: Publish>(
     let mut relist = Vec::new();
     for (key, end) in &due {
         let expires = ((*end).max(options.now_ms) + grace) / 1000 + 86_400;
-        let got = update(
+        let got = update_in_place(
             store,
             key,
             expires,
             options.deadline,
-            |cur: Option<WindowState>| {
-                let Some(mut st) = cur else {
-                    return (None, None);
+            |cur: &mut Option<WindowState>| {
+                let Some(st) = cur else {
+                    return (false, None);
                 };
                 let reporting = st.unreported();
                 st.reported += reporting;
                 st.listed = false;
                 let claimed = (reporting > 0).then(|| st.clone());
-                (Some(st), claimed.map(|s| (s, reporting)))
+                (true, claimed.map(|s| (s, reporting)))
             },
         )
         .await;

@@ -80,17 +80,42 @@ where
     S: StateStore,
     T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
 {
+    let in_place = |cur: &mut Option<T>| {
+        let (next, result) = f(cur.clone());
+        let changed = next.is_some();
+        if changed {
+            *cur = next;
+        }
+        (changed, result)
+    };
+    update_in_place(store, key, expires_at, deadline, in_place).await
+}
+
+/// [`update`] with `f` changing the state where it lies and saying whether it did (it must
+/// leave the state as it was when it says no): a store in memory then copies nothing
+/// ([`StateStore::update_value`]).
+pub(crate) async fn update_in_place<S, T, R>(
+    store: &S,
+    key: &str,
+    expires_at: i64,
+    deadline: Option<Instant>,
+    mut f: impl FnMut(&mut Option<T>) -> (bool, R),
+) -> Result<R, SendError>
+where
+    S: StateStore,
+    T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+{
     if let Some(result) = store.update_value(key, expires_at, &mut f) {
         return Ok(result);
     }
     for _ in 0..MAX_ATTEMPTS {
         let current = store.get(key, deadline).await?;
         // A state that does not parse (written by another version) starts afresh.
-        let parsed = current
+        let mut state = current
             .as_ref()
             .and_then(|v| serde_json::from_str::<T>(&v.value).ok());
-        let (next, result) = f(parsed);
-        let Some(next) = next else {
+        let (changed, result) = f(&mut state);
+        let Some(next) = state.filter(|_| changed) else {
             return Ok(result);
         };
         let text = serde_json::to_string(&next).map_err(|e| SendError {
@@ -164,20 +189,23 @@ pub(super) async fn add_pending<S: StateStore>(
     options: &AlertOptions,
 ) -> Result<(), SendError> {
     let expires = options.now_ms / 1000 + 30 * 86_400;
-    update(
+    update_in_place(
         store,
         &format!("p#{}", rule.name),
         expires,
         options.deadline,
-        |cur: Option<PendingState>| {
-            let mut st = cur.unwrap_or_default();
-            if st.windows.iter().any(|(k, _)| k == key) {
-                return (None, ());
+        |cur: &mut Option<PendingState>| {
+            if cur
+                .as_ref()
+                .is_some_and(|st| st.windows.iter().any(|(k, _)| k == key))
+            {
+                return (false, ());
             }
+            let st = cur.get_or_insert_with(PendingState::default);
             st.windows.push((key.to_string(), window_end));
             let extra = st.windows.len().saturating_sub(MAX_PENDING);
             st.windows.drain(..extra);
-            (Some(st), ())
+            (true, ())
         },
     )
     .await
