@@ -215,6 +215,7 @@ impl ThinBatch {
         let mut thin = batch.to_static_header();
         if !skipped {
             let among = rules.patterns().among(&|i| takes[i]);
+            let mut kept = Vec::new();
             for e in &batch.log_events {
                 let message = rules.patterns().message(&e.message);
                 among.matches(&message, &mut hits);
@@ -225,12 +226,34 @@ impl ThinBatch {
                 all_hits.extend(hits.iter().map(|&i| i as u32));
                 ends.push(all_hits.len() as u32);
                 reads.extend(hits.iter().map(|&i| Read::of(&rules[i], &message, batch)));
-                // The message itself only for alert candidates.
-                let alerted = hits.iter().any(|&i| rules[i].alert.is_some());
+                kept.push(e);
+            }
+            // The message itself only for alert candidates: an event among the first
+            // MAX_CANDIDATES of its rule, group and window in this batch. The run keeps the
+            // first MAX_CANDIDATES of each bucket, which are among those (its buckets' group
+            // values are these, redacted and cut: one of its buckets is one or more of these).
+            let mut candidates: std::collections::HashMap<(usize, i64, &[String]), usize> =
+                std::collections::HashMap::new();
+            let mut from = 0;
+            for (e, &end) in kept.iter().zip(&ends) {
+                let end = end as usize;
+                let mut candidate = false;
+                for (&i, read) in all_hits[from..end].iter().zip(&reads[from..end]) {
+                    let Some(a) = &rules[i as usize].alert else {
+                        continue;
+                    };
+                    let window = e.timestamp.div_euclid(a.window_ms) * a.window_ms;
+                    let n = candidates
+                        .entry((i as usize, window, &read.group))
+                        .or_default();
+                    candidate |= *n < MAX_CANDIDATES;
+                    *n += 1;
+                }
+                from = end;
                 thin.log_events.push(cwlogs_decode::LogEvent {
                     id: std::borrow::Cow::Owned(e.id.to_string()),
                     timestamp: e.timestamp,
-                    message: match alerted {
+                    message: match candidate {
                         true => std::borrow::Cow::Owned(e.message.to_string()),
                         false => std::borrow::Cow::Borrowed(""),
                     },
@@ -787,6 +810,47 @@ mod tests {
         let emf = whole.emf_lines().join("\n");
         assert!(emf.contains("BytesBy") && !emf.contains("jane@"), "{emf}");
         assert!(occ(&whole).contains("[REDACTED:email]"));
+    }
+
+    /// A thin batch copies the messages of the first MAX_CANDIDATES events of each rule,
+    /// group and window only; the run's alert events are the same as from the whole batch.
+    #[test]
+    fn thin_batches_copy_only_candidate_messages() {
+        let c = Config::from_toml(
+            "[[rule]]\nname = \"denied\"\npattern = '{ $.errorCode = \"AccessDenied\" }'\nalert = { group_by = [\"$.user\"], window = \"5m\" }\n\n[[rule]]\nname = \"count\"\npattern = 'AccessDenied'\nmetric = { namespace = \"Sec\", name = \"Denied\", value = \"1\" }\n",
+            &|_| None,
+        )
+        .expect("config");
+        // Per window, each of two users has more than MAX_CANDIDATES events.
+        let n = 2 * MAX_CANDIDATES + 5;
+        let ids: Vec<String> = (0..2 * n).map(|k| k.to_string()).collect();
+        let msgs: Vec<String> = (0..2 * n)
+            .map(|k| {
+                // Two users in turn; the second half in the next window.
+                let user = ["alice", "bob"][k % 2];
+                format!(r#"{{"errorCode":"AccessDenied","user":"{user}","n":{k}}}"#)
+            })
+            .collect();
+        let events: Vec<(&str, i64, &str)> = (0..2 * n)
+            .map(|k| (&*ids[k], T + if k < n { 0 } else { 300_000 }, &*msgs[k]))
+            .collect();
+        let b = batch("/trail", &events);
+        let t = ThinBatch::new(&c.rules, &b);
+        // Every event kept (both rules match), messages only while a bucket has room.
+        assert_eq!(t.batch.log_events.len(), 2 * n);
+        let copied = t
+            .batch
+            .log_events
+            .iter()
+            .filter(|e| !e.message.is_empty())
+            .count();
+        // Two users in each of two windows.
+        assert_eq!(copied, 4 * MAX_CANDIDATES);
+        let (mut whole, mut thin) = (RuleRun::new(&c.rules), RuleRun::new(&c.rules));
+        assert_eq!(whole.add_batch("r", &b, 0), thin.add_thin("r", &t, 0));
+        let occ = |r: &RuleRun<'_>| format!("{:?}", r.occurrences().collect::<Vec<_>>());
+        assert_eq!(occ(&whole), occ(&thin));
+        assert_eq!(whole.emf_lines(), thin.emf_lines());
     }
 
     #[test]
