@@ -104,7 +104,8 @@ impl LocalIndex {
         }
     }
 
-    /// Appends the items of `chunk`.
+    /// Appends the items of `chunk`: each run of items that goes to one file is written with
+    /// one call (the items lie one after another in the chunk's body).
     pub fn append(&mut self, chunk: &BulkChunk) -> Result<()> {
         if chunk.ends.is_empty() {
             return Ok(());
@@ -112,43 +113,39 @@ impl LocalIndex {
         fs::create_dir_all(&self.root)
             .with_context(|| format!("cannot create {}", self.root.display()))?;
         let (mut part, mut size) = self.files.get(&chunk.index).copied().unwrap_or((0, 0));
-        let mut pending: Vec<&[u8]> = Vec::new();
-        let mut pending_size = 0;
-        for item in chunk.items() {
+        // The items not written yet are `body[from..start]`; the next one ends at `end`.
+        let (mut from, mut start) = (0, 0);
+        for &end in &chunk.ends {
+            let pending_size = start - from;
             if part == 0
-                || (size + pending_size + item.len() > self.max_bytes && size + pending_size > 0)
+                || (size + pending_size + (end - start) > self.max_bytes && size + pending_size > 0)
             {
-                self.flush(&chunk.index, part, &pending)?;
-                pending.clear();
+                self.flush(&chunk.index, part, chunk.body.get(from..start))?;
+                from = start;
                 size = 0;
-                pending_size = 0;
                 part += 1;
                 self.files_written += 1;
             }
-            pending.push(item);
-            pending_size += item.len();
+            start = end;
         }
-        self.flush(&chunk.index, part, &pending)?;
+        self.flush(&chunk.index, part, chunk.body.get(from..start))?;
         self.files
-            .insert(chunk.index.clone(), (part, size + pending_size));
+            .insert(chunk.index.clone(), (part, size + (start - from)));
         Ok(())
     }
 
-    fn flush(&self, index: &str, part: u32, items: &[&[u8]]) -> Result<()> {
-        if part == 0 || items.is_empty() {
+    fn flush(&self, index: &str, part: u32, items: Option<&[u8]>) -> Result<()> {
+        let Some(items) = items.filter(|i| part > 0 && !i.is_empty()) else {
             return Ok(());
-        }
+        };
         let path = self.path(index, part);
         let mut f = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
             .with_context(|| format!("cannot open {}", path.display()))?;
-        for item in items {
-            f.write_all(item)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-        }
-        Ok(())
+        f.write_all(items)
+            .with_context(|| format!("cannot write {}", path.display()))
     }
 }
 
@@ -326,4 +323,47 @@ pub fn flat_name(input: &Path) -> String {
         "{}-{tail}",
         cwlogs_pipeline::util::short_hash(name.as_bytes())
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(index: &str, items: &[&str]) -> BulkChunk {
+        let mut body = Vec::new();
+        let mut ends = Vec::new();
+        for i in items {
+            body.extend_from_slice(i.as_bytes());
+            ends.push(body.len());
+        }
+        BulkChunk {
+            index: index.to_string(),
+            body,
+            ends,
+        }
+    }
+
+    /// Items go to `<index>.ndjson`, then `<index>.2.ndjson`, ... each part at most
+    /// `max_bytes` (an item larger than that alone in its part), in order, across chunks.
+    #[test]
+    fn index_files_split_in_parts_in_order() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut idx = LocalIndex::new(dir.path().to_path_buf(), 10);
+        idx.append(&chunk("a", &["1111\n", "2222\n", "3333\n"]))
+            .expect("append");
+        idx.append(&chunk("b", &["x\n"])).expect("append");
+        idx.append(&chunk("a", &["4\n", "5555555555555\n", "6\n", "7\n"]))
+            .expect("append");
+        idx.append(&chunk("a", &[])).expect("append");
+        let read = |name: &str| {
+            std::fs::read_to_string(dir.path().join(name)).unwrap_or_else(|_| format!("<{name}>"))
+        };
+        assert_eq!(read("a.ndjson"), "1111\n2222\n");
+        assert_eq!(read("a.2.ndjson"), "3333\n4\n");
+        assert_eq!(read("a.3.ndjson"), "5555555555555\n");
+        assert_eq!(read("a.4.ndjson"), "6\n7\n");
+        assert_eq!(read("b.ndjson"), "x\n");
+        assert!(!dir.path().join("a.5.ndjson").exists());
+        assert_eq!(idx.files_written, 5);
+    }
 }
