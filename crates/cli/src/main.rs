@@ -31,11 +31,6 @@ use cwlogs_pipeline::{Config, config::MAX_CONFIG_BYTES};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// mimalloc: per-thread free lists, and memory kept for reuse rather than handed back to the
-/// kernel after every large free (what glibc's arenas did on the rules' thread of a replay).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Process CloudWatch Logs subscription data locally.
 #[derive(Parser)]
 #[command(name = "cwlogs", version, about)]
