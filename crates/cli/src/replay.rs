@@ -717,14 +717,13 @@ impl StateStore for AlertState {
     fn update_value<T, R>(
         &self,
         key: &str,
-        expires_at: i64,
         f: &mut dyn FnMut(&mut Option<T>) -> (bool, R),
     ) -> Option<R>
     where
-        T: serde::Serialize + serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
+        T: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
     {
         match self {
-            AlertState::Memory(s) => s.update_value(key, expires_at, f),
+            AlertState::Memory(s) => s.update_value(key, f),
             AlertState::Dynamo(_) => None,
         }
     }

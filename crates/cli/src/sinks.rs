@@ -120,7 +120,7 @@ impl LocalIndex {
             if part == 0
                 || (size + pending_size + (end - start) > self.max_bytes && size + pending_size > 0)
             {
-                self.flush(&chunk.index, part, chunk.body.get(from..start))?;
+                self.flush(&chunk.index, part, run(chunk, from, start)?)?;
                 from = start;
                 size = 0;
                 part += 1;
@@ -128,16 +128,16 @@ impl LocalIndex {
             }
             start = end;
         }
-        self.flush(&chunk.index, part, chunk.body.get(from..start))?;
+        self.flush(&chunk.index, part, run(chunk, from, start)?)?;
         self.files
             .insert(chunk.index.clone(), (part, size + (start - from)));
         Ok(())
     }
 
-    fn flush(&self, index: &str, part: u32, items: Option<&[u8]>) -> Result<()> {
-        let Some(items) = items.filter(|i| part > 0 && !i.is_empty()) else {
+    fn flush(&self, index: &str, part: u32, items: &[u8]) -> Result<()> {
+        if part == 0 || items.is_empty() {
             return Ok(());
-        };
+        }
         let path = self.path(index, part);
         let mut f = OpenOptions::new()
             .create(true)
@@ -147,6 +147,18 @@ impl LocalIndex {
         f.write_all(items)
             .with_context(|| format!("cannot write {}", path.display()))
     }
+}
+
+/// The items of `chunk` from offset `from` to `to`; an error (nothing written silently short)
+/// when its item ends do not lie in its body.
+fn run(chunk: &BulkChunk, from: usize, to: usize) -> Result<&[u8]> {
+    chunk.body.get(from..to).with_context(|| {
+        format!(
+            "a _bulk chunk for {} has item ends out of order or past its body ({from}..{to} of {} bytes)",
+            chunk.index,
+            chunk.body.len()
+        )
+    })
 }
 
 /// A [`Publish`] that writes each message as one JSON line ([`AlertMessage`]) to a file
@@ -365,5 +377,10 @@ mod tests {
         assert_eq!(read("b.ndjson"), "x\n");
         assert!(!dir.path().join("a.5.ndjson").exists());
         assert_eq!(idx.files_written, 5);
+        // Item ends past the body: an error, not a file cut short without a word.
+        let mut bad = chunk("c", &["1\n"]);
+        bad.ends.push(40);
+        let e = idx.append(&bad).expect_err("ends past the body");
+        assert!(e.to_string().contains("past its body"), "{e}");
     }
 }

@@ -141,21 +141,21 @@ pub struct ThinBatch {
     minutes: Vec<i64>,
     /// Its [`batch_hash`].
     hash: String,
-    /// The rules each kept event matched, one after another: event `k`'s are
-    /// `hits[ends[k - 1]..ends[k]]` (from 0 for the first), so that [`RuleRun::add_thin`]
-    /// does not match them again.
-    hits: Vec<u32>,
-    /// Where each kept event's rules end in `hits`.
-    ends: Vec<u32>,
-    /// What each of `hits` read of its event, in the same order.
+    /// The rules each kept event matched and what they read of it, one event after another:
+    /// event `k`'s are `reads[ends[k - 1]..ends[k]]` (from 0 for the first), so that
+    /// [`RuleRun::add_thin`] does not match them again.
     reads: Vec<Read>,
+    /// Where each kept event's reads end.
+    ends: Vec<u32>,
 }
 
 /// What a rule reads of an event it matched, before `[redact]` and cutting: its metric's value
 /// and dimension values, its alert's group values. Read where the event was matched, the
 /// message's JSON is parsed once for both.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct Read {
+    /// The rule's index in [`RuleSet`].
+    rule: usize,
     value: Option<f64>,
     /// Each dimension's value, in order (`None`: missing).
     dims: Vec<Option<String>>,
@@ -164,11 +164,18 @@ struct Read {
 
 impl Read {
     fn of(
-        rule: &crate::rules::Rule,
+        rules: &RuleSet,
+        i: usize,
         message: &cwlogs_filter::Message<'_>,
         batch: &LogBatch<'_>,
     ) -> Read {
-        let mut read = Read::default();
+        let rule = &rules[i];
+        let mut read = Read {
+            rule: i,
+            value: None,
+            dims: Vec::new(),
+            group: Vec::new(),
+        };
         if let Some(m) = &rule.metric {
             // A literal value needs no second evaluation: the message matched.
             read.value = match m.value.literal() {
@@ -209,7 +216,6 @@ impl ThinBatch {
         let skipped = takes.as_ref().is_none_or(|t| !t.contains(&true));
         let takes = takes.unwrap_or_else(|| vec![false; rules.len()]);
         let mut hits = Vec::new();
-        let mut all_hits = Vec::new();
         let mut ends = Vec::new();
         let mut reads = Vec::new();
         let mut thin = batch.to_static_header();
@@ -222,10 +228,9 @@ impl ThinBatch {
                 if hits.is_empty() {
                     continue;
                 }
-                // Rule indices fit: a rule set is read from a configuration file.
-                all_hits.extend(hits.iter().map(|&i| i as u32));
-                ends.push(all_hits.len() as u32);
-                reads.extend(hits.iter().map(|&i| Read::of(&rules[i], &message, batch)));
+                reads.extend(hits.iter().map(|&i| Read::of(rules, i, &message, batch)));
+                // The reads of a batch fit: at most its events times the configured rules.
+                ends.push(reads.len() as u32);
                 kept.push(e);
             }
             // The message itself only for alert candidates: an event among the first
@@ -238,13 +243,13 @@ impl ThinBatch {
             for (e, &end) in kept.iter().zip(&ends) {
                 let end = end as usize;
                 let mut candidate = false;
-                for (&i, read) in all_hits[from..end].iter().zip(&reads[from..end]) {
-                    let Some(a) = &rules[i as usize].alert else {
+                for read in &reads[from..end] {
+                    let Some(a) = &rules[read.rule].alert else {
                         continue;
                     };
                     let window = e.timestamp.div_euclid(a.window_ms) * a.window_ms;
                     let n = candidates
-                        .entry((i as usize, window, &read.group))
+                        .entry((read.rule, window, &read.group))
                         .or_default();
                     candidate |= *n < MAX_CANDIDATES;
                     *n += 1;
@@ -265,9 +270,8 @@ impl ThinBatch {
             events: batch.log_events.len() as u64,
             minutes,
             hash: batch_hash(batch),
-            hits: all_hits,
-            ends,
             reads,
+            ends,
         }
     }
 }
@@ -359,14 +363,14 @@ impl<'c> RuleRun<'c> {
             &mut minutes,
             || thin.hash.clone(),
             record,
-            Some((&thin.hits, &thin.ends, &thin.reads)),
+            Some((&thin.reads, &thin.ends)),
         )
     }
 
     /// Runs the rules over the events of `batch`, of a batch of `all` events whose minutes
     /// are `minutes` and whose [`batch_hash`] is `hash`'s (see [`RuleRun::add_batch`]). With
-    /// `known` (a [`ThinBatch`]'s hits, their ends and reads), the rules each event matched
-    /// and what they read of it are taken from there instead of matching it again.
+    /// `known` (a [`ThinBatch`]'s reads and their ends), the rules each event matched and what
+    /// they read of it are taken from there instead of matching it again.
     #[allow(clippy::too_many_arguments)]
     fn add_events(
         &mut self,
@@ -376,7 +380,7 @@ impl<'c> RuleRun<'c> {
         minutes: &mut dyn Iterator<Item = i64>,
         hash: impl FnOnce() -> String,
         record: usize,
-        known: Option<(&[u32], &[u32], &[Read])>,
+        known: Option<(&[Read], &[u32])>,
     ) -> u64 {
         let rules = self.rules;
         if rules.is_empty() {
@@ -416,38 +420,33 @@ impl<'c> RuleRun<'c> {
             }
         }
         // The rules that take this batch's log group, sorted once for all its events.
-        let among = known
-            .is_none()
-            .then(|| rules.patterns().among(&|i| takes[i]));
+        let mut among = None;
+        let mut here = Vec::new();
         for (k, event) in batch.log_events.iter().enumerate() {
             let minute = minute_of(event.timestamp);
-            let message = rules.patterns().message(&event.message);
-            // Where this event's rules start among the known hits and reads.
-            let mut from = 0;
-            match (&among, known) {
-                (Some(among), _) => among.matches(&message, &mut hits),
-                (None, Some((all, ends, _))) => {
+            // The rules this event matched, with what they read of it.
+            let reads: &[Read] = match known {
+                Some((reads, ends)) => {
                     let end = |k: usize| ends.get(k).map_or(0, |&e| e as usize);
-                    from = k.checked_sub(1).map_or(0, end);
-                    hits.clear();
-                    let mine = all.get(from..end(k)).unwrap_or_default();
-                    hits.extend(mine.iter().map(|&i| i as usize));
+                    let from = k.checked_sub(1).map_or(0, end);
+                    reads.get(from..end(k)).unwrap_or_default()
                 }
-                (None, None) => hits.clear(),
-            }
-            for (n, &i) in hits.iter().enumerate() {
+                None => {
+                    let message = rules.patterns().message(&event.message);
+                    among
+                        .get_or_insert_with(|| rules.patterns().among(&|i| takes[i]))
+                        .matches(&message, &mut hits);
+                    here.clear();
+                    here.extend(hits.iter().map(|&i| Read::of(rules, i, &message, batch)));
+                    &here
+                }
+            };
+            for read in reads {
+                let i = read.rule;
                 matched += 1;
                 self.stats.matches += 1;
                 self.rule_matches[i] += 1;
                 let rule = &rules[i];
-                let here;
-                let read = match known.and_then(|(_, _, reads)| reads.get(from + n)) {
-                    Some(read) => read,
-                    None => {
-                        here = Read::of(rule, &message, batch);
-                        &here
-                    }
-                };
                 if rule.metric.is_some() {
                     self.matched_minutes.insert((i, minute));
                     let dims: Option<Vec<String>> = read

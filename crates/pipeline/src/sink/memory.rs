@@ -178,6 +178,14 @@ impl Stored {
             Stored::Value(v) => v.text(),
         }
     }
+
+    /// The item read as a `T` (`None`: it is not one).
+    fn parse<T: DeserializeOwned>(&self) -> Option<T> {
+        match self {
+            Stored::Text(t) => serde_json::from_str(t).ok(),
+            Stored::Value(v) => serde_json::from_str(&v.text()).ok(),
+        }
+    }
 }
 
 /// A value kept as it is: its type (for [`StateStore::update_value`]) and its JSON text (for
@@ -268,11 +276,10 @@ impl StateStore for MemoryStateStore {
     fn update_value<T, R>(
         &self,
         key: &str,
-        _expires_at: i64,
         f: &mut dyn FnMut(&mut Option<T>) -> (bool, R),
     ) -> Option<R>
     where
-        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+        T: Serialize + DeserializeOwned + Send + Sync + 'static,
     {
         // A poisoned lock: the text path answers (its `put` refuses, as before).
         let mut items = self.items.lock().ok()?;
@@ -289,7 +296,7 @@ impl StateStore for MemoryStateStore {
         }
         // Otherwise read (a text, or a value of another type, through its text), then store.
         let (version, mut cur) = match items.get(key) {
-            Some(i) => (i.version, serde_json::from_str::<T>(&i.stored.text()).ok()),
+            Some(i) => (i.version, i.stored.parse::<T>()),
             None => (0, None),
         };
         let (changed, result) = f(&mut cur);
@@ -586,7 +593,7 @@ mod tests {
     }
 
     fn bump(store: &MemoryStateStore, key: &str, name: &str) -> Option<u64> {
-        store.update_value(key, 0, &mut |cur: &mut Option<Counter>| {
+        store.update_value(key, &mut |cur: &mut Option<Counter>| {
             let c = cur.get_or_insert_with(|| Counter {
                 n: 0,
                 names: Vec::new(),
@@ -627,17 +634,15 @@ mod tests {
         );
 
         // Nothing to write leaves the item and its version alone.
-        let seen = store.update_value("k", 0, &mut |cur: &mut Option<Counter>| {
-            (false, cur.clone())
-        });
+        let seen = store.update_value("k", &mut |cur: &mut Option<Counter>| (false, cur.clone()));
         assert_eq!(seen.flatten().map(|c| c.n), Some(11));
         assert_eq!(store.items()["k"].version, 4);
 
         // Read as another type, an item is read through its text; a text that is not one is
         // no state.
-        let other = store.update_value("k", 0, &mut |cur: &mut Option<Other>| (false, cur.clone()));
+        let other = store.update_value("k", &mut |cur: &mut Option<Other>| (false, cur.clone()));
         assert_eq!(other, Some(Some(Other { n: 11 })));
-        let none = store.update_value("k", 0, &mut |cur: &mut Option<u64>| (false, *cur));
+        let none = store.update_value("k", &mut |cur: &mut Option<u64>| (false, *cur));
         assert_eq!(none, Some(None));
         assert_eq!(bump(&store, "k", "d"), Some(12));
         assert_eq!(store.items()["k"].version, 5);

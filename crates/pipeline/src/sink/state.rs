@@ -51,18 +51,16 @@ pub trait StateStore: Send + Sync {
     ///
     /// Returns `None` when the store has no such path (the default: a remote store); the
     /// caller then reads and writes JSON text with [`StateStore::get`] and
-    /// [`StateStore::put`]. `expires_at` is as in [`StateWrite`]; a value left `None` is not
-    /// written.
+    /// [`StateStore::put`]. A store in memory keeps no expiry, so none is given here.
     fn update_value<T, R>(
         &self,
         key: &str,
-        expires_at: i64,
         f: &mut dyn FnMut(&mut Option<T>) -> (bool, R),
     ) -> Option<R>
     where
-        T: serde::Serialize + serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
+        T: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
     {
-        let _ = (key, expires_at, f);
+        let _ = (key, f);
         None
     }
 }

@@ -103,9 +103,9 @@ pub(crate) async fn update_in_place<S, T, R>(
 ) -> Result<R, SendError>
 where
     S: StateStore,
-    T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    T: Serialize + DeserializeOwned + Send + Sync + 'static,
 {
-    if let Some(result) = store.update_value(key, expires_at, &mut f) {
+    if let Some(result) = store.update_value(key, &mut f) {
         return Ok(result);
     }
     for _ in 0..MAX_ATTEMPTS {
