@@ -483,8 +483,11 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
                 let deadline = Instant::now() + send_timeout;
                 send_documents(&r.rt, cluster, i, chunk, &results, &mut sum, deadline);
             }
+            // Taken out for the rules, which consume them.
+            let mut rule_batches: Vec<Vec<(String, ForRules)>> = Vec::with_capacity(results.len());
             for r in &mut results {
                 report.timeline.merge(std::mem::take(&mut r.timeline));
+                rule_batches.push(std::mem::take(&mut r.rule_batches));
             }
             for r in &results {
                 sum.inputs += 1;
@@ -515,7 +518,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
                 progress.inc(r.bytes);
             }
             if let Some(rules) = rules.as_mut() {
-                for ((input, _), r) in chunk.iter().zip(&results) {
+                for ((input, _), r) in chunk.iter().zip(rule_batches) {
                     rules.add_input(&input.shown(), r, &dead_letters, &mut sum)?;
                 }
             }
@@ -848,16 +851,17 @@ impl<'c> Rules<'c> {
     fn add_input(
         &mut self,
         shown: &str,
-        r: &InputResult,
+        rule_batches: Vec<(String, ForRules)>,
         dead_letters: &LocalDeadLetters,
         sum: &mut Summary,
     ) -> Result<()> {
-        for (region, batch) in &r.rule_batches {
+        for (region, batch) in rule_batches {
+            let region = &region;
             match batch {
                 ForRules::Whole(batch) => {
-                    self.run.add_batch(region, batch, 0);
+                    self.run.add_batch(region, &batch, 0);
                     if let Some(d) = &mut self.patterns {
-                        d.observe_batch(region, batch, 0);
+                        d.observe_batch(region, &batch, 0);
                     }
                 }
                 ForRules::Thin(thin) => {

@@ -255,13 +255,21 @@ impl ThinBatch {
                     *n += 1;
                 }
                 from = end;
+                // The run reads an event's id and message only for an alert candidate.
+                let (id, message) = match candidate {
+                    true => (
+                        std::borrow::Cow::Owned(e.id.to_string()),
+                        std::borrow::Cow::Owned(e.message.to_string()),
+                    ),
+                    false => (
+                        std::borrow::Cow::Borrowed(""),
+                        std::borrow::Cow::Borrowed(""),
+                    ),
+                };
                 thin.log_events.push(cwlogs_decode::LogEvent {
-                    id: std::borrow::Cow::Owned(e.id.to_string()),
+                    id,
                     timestamp: e.timestamp,
-                    message: match candidate {
-                        true => std::borrow::Cow::Owned(e.message.to_string()),
-                        false => std::borrow::Cow::Borrowed(""),
-                    },
+                    message,
                 });
             }
         }
@@ -353,17 +361,25 @@ impl<'c> RuleRun<'c> {
     }
 
     /// [`RuleRun::add_batch`] of the whole batch that `thin` was made from: the same matches,
-    /// metrics, occurrences and counts.
-    pub fn add_thin(&mut self, region: &str, thin: &ThinBatch, record: usize) -> u64 {
-        let mut minutes = thin.minutes.iter().copied();
+    /// metrics, occurrences and counts. Takes the batch: what its rules read (dimension and
+    /// group values) moves into the run instead of being copied.
+    pub fn add_thin(&mut self, region: &str, thin: ThinBatch, record: usize) -> u64 {
+        let ThinBatch {
+            batch,
+            events,
+            minutes,
+            hash,
+            mut reads,
+            ends,
+        } = thin;
         self.add_events(
             region,
-            &thin.batch,
-            thin.events,
-            &mut minutes,
-            || thin.hash.clone(),
+            &batch,
+            events,
+            &mut minutes.into_iter(),
+            || hash,
             record,
-            Some((&thin.reads, &thin.ends)),
+            Some((&mut reads, &ends)),
         )
     }
 
@@ -380,7 +396,7 @@ impl<'c> RuleRun<'c> {
         minutes: &mut dyn Iterator<Item = i64>,
         hash: impl FnOnce() -> String,
         record: usize,
-        known: Option<(&[Read], &[u32])>,
+        mut known: Option<(&mut [Read], &[u32])>,
     ) -> u64 {
         let rules = self.rules;
         if rules.is_empty() {
@@ -425,11 +441,11 @@ impl<'c> RuleRun<'c> {
         for (k, event) in batch.log_events.iter().enumerate() {
             let minute = minute_of(event.timestamp);
             // The rules this event matched, with what they read of it.
-            let reads: &[Read] = match known {
+            let reads: &mut [Read] = match &mut known {
                 Some((reads, ends)) => {
                     let end = |k: usize| ends.get(k).map_or(0, |&e| e as usize);
                     let from = k.checked_sub(1).map_or(0, end);
-                    reads.get(from..end(k)).unwrap_or_default()
+                    reads.get_mut(from..end(k)).unwrap_or_default()
                 }
                 None => {
                     let message = rules.patterns().message(&event.message);
@@ -438,9 +454,10 @@ impl<'c> RuleRun<'c> {
                         .matches(&message, &mut hits);
                     here.clear();
                     here.extend(hits.iter().map(|&i| Read::of(rules, i, &message, batch)));
-                    &here
+                    &mut here
                 }
             };
+            // What each read holds is taken, not copied: it is read once.
             for read in reads {
                 let i = read.rule;
                 matched += 1;
@@ -449,14 +466,13 @@ impl<'c> RuleRun<'c> {
                 let rule = &rules[i];
                 if rule.metric.is_some() {
                     self.matched_minutes.insert((i, minute));
-                    let dims: Option<Vec<String>> = read
-                        .dims
-                        .iter()
+                    let dims: Option<Vec<String>> = std::mem::take(&mut read.dims)
+                        .into_iter()
                         .map(|t| {
-                            t.as_deref().map(|t| {
+                            t.map(|t| {
                                 let mut t: String = match &self.rules.redact_metrics {
-                                    Some(r) => r.text(t, &mut self.redacted),
-                                    None => t.to_string(),
+                                    Some(r) => r.text(&t, &mut self.redacted),
+                                    None => t,
                                 };
                                 let kept = cut(&t, crate::rules::MAX_METRIC_TEXT).0.len();
                                 t.truncate(kept);
@@ -476,19 +492,14 @@ impl<'c> RuleRun<'c> {
                     }
                 }
                 if let Some(a) = &rule.alert {
-                    let group: Vec<String> = read
-                        .group
-                        .iter()
-                        .map(|v| {
-                            let mut v = match &self.rules.redact_alerts {
-                                Some(r) => r.text(v, &mut self.redacted),
-                                None => v.to_string(),
-                            };
-                            let kept = cut(&v, MAX_GROUP_VALUE).0.len();
-                            v.truncate(kept);
-                            v
-                        })
-                        .collect();
+                    let mut group = std::mem::take(&mut read.group);
+                    for v in &mut group {
+                        if let Some(r) = &self.rules.redact_alerts {
+                            *v = r.text(v, &mut self.redacted);
+                        }
+                        let kept = cut(v, MAX_GROUP_VALUE).0.len();
+                        v.truncate(kept);
+                    }
                     let window_start = event.timestamp.div_euclid(a.window_ms) * a.window_ms;
                     // One lookup: most matches fall in a bucket that exists.
                     let full = self.buckets.len() >= MAX_BUCKETS;
@@ -782,16 +793,18 @@ mod tests {
             batch("/quiet", &[("8", T + 180_000, "nothing")]),
             batch("/aws/lambda/cwlogs-alert", &[("9", T, a)]),
         ];
-        let kept: [&[&str]; 4] = [&["1", "3", "5"], &["6", "7", "7a"], &[], &[]];
+        // Kept: the events some rule matched; their ids only for alert candidates (3 and the
+        // /app events matched metric rules alone).
+        let kept: [&[&str]; 4] = [&["1", "", "5"], &["", "", ""], &[], &[]];
         let (mut whole, mut thin) = (RuleRun::new(&c.rules), RuleRun::new(&c.rules));
         for (k, b) in batches.iter().enumerate() {
             let t = ThinBatch::new(&c.rules, b);
             assert_eq!(
                 whole.add_batch("r", b, k),
-                thin.add_thin("r", &t, k),
+                thin.add_thin("r", t.clone(), k),
                 "batch {k}"
             );
-            // Only events some rule matched were copied.
+            // Only events some rule matched were kept.
             let ids: Vec<&str> = t.batch.log_events.iter().map(|e| &*e.id).collect();
             assert_eq!(ids, kept[k], "batch {k}");
         }
@@ -846,7 +859,10 @@ mod tests {
         // Two users in each of two windows.
         assert_eq!(copied, 4 * MAX_CANDIDATES);
         let (mut whole, mut thin) = (RuleRun::new(&c.rules), RuleRun::new(&c.rules));
-        assert_eq!(whole.add_batch("r", &b, 0), thin.add_thin("r", &t, 0));
+        assert_eq!(
+            whole.add_batch("r", &b, 0),
+            thin.add_thin("r", t.clone(), 0)
+        );
         let occ = |r: &RuleRun<'_>| format!("{:?}", r.occurrences().collect::<Vec<_>>());
         assert_eq!(occ(&whole), occ(&thin));
         assert_eq!(whole.emf_lines(), thin.emf_lines());
