@@ -101,6 +101,10 @@ pub const MAX_EXAMPLE_BYTES: usize = 512;
 pub const MAX_MERGED_IDS: usize = 16;
 /// Skeletons longer than this are not cached (their messages take the leaf walk).
 const MAX_CACHED_SKELETON: usize = 1024;
+/// Entries of a group's repeat cache (see [`Group::observe`]): 16 bytes each.
+const REPEAT_SLOTS: usize = 1024;
+/// Messages a group observes before it has a repeat cache: a quiet group never pays for one.
+const REPEAT_AFTER: u64 = 64;
 
 /// How much the miner may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -429,6 +433,11 @@ pub struct Group {
     /// Exact skeletons (see [`tokens::skeleton`]), by their [`Miner`]'s keyed hash (one more
     /// FxHash step picks the bucket), to the slot and generation they matched.
     cache: FnvMap<u64, (u32, u32)>,
+    /// Messages seen before, byte for byte: direct-mapped by the message's keyed hash,
+    /// `(hash | 1, slot, generation)` of the exact-skeleton cache entry the message found
+    /// (empty: all zeros, which no hash matches). Allocated once the group has observed
+    /// [`REPEAT_AFTER`] messages; emptied with the exact-skeleton cache.
+    repeats: Box<[(u64, u32, u32)]>,
     template_bytes: usize,
     stats: Stats,
     used: u64,
@@ -478,6 +487,7 @@ impl Group {
             + self.slots.capacity() * std::mem::size_of::<Option<Box<Template>>>()
             + self.gens.capacity() * 4
             + self.cache.capacity() * 17
+            + std::mem::size_of_val(&*self.repeats)
             + self.leaves.capacity() * 40
     }
 
@@ -506,6 +516,27 @@ impl Group {
         self.stats.messages += 1;
         self.used = seq;
         self.first_ms = Some(self.first_ms.map_or(time_ms, |f| f.min(time_ms)));
+        // A message seen before, byte for byte, has the skeleton it had then: the slot its
+        // skeleton's cache entry gave, while that entry is live, without the scan. Only for
+        // messages whose skeleton this pass would write (another pass wrote the others').
+        // Each live entry here is a copy of the exact-skeleton cache's entry for the message's
+        // skeleton (both emptied together, both checked against the slot's generation), so
+        // the answer is the one the skeleton cache would give.
+        if self.repeats.is_empty() && self.stats.messages >= REPEAT_AFTER {
+            self.repeats = vec![(0, 0, 0); REPEAT_SLOTS].into_boxed_slice();
+        }
+        let repeat = match (skeleton, self.repeats.is_empty()) {
+            (None, false) => Some(scratch.hasher.hash_one(message.as_bytes()) | 1),
+            _ => None,
+        };
+        if let Some(h) = repeat {
+            let (seen, slot, generation) = self.repeats[h as usize % REPEAT_SLOTS];
+            if seen == h && self.is_live(slot, generation) {
+                let slot = slot as usize;
+                self.touch(slot, time_ms, seq);
+                return (slot, Outcome::Matched);
+            }
+        }
         // The key: the skeleton another pass wrote (used where it lies), or the one written
         // here into the reused buffer.
         let built = match skeleton {
@@ -515,12 +546,16 @@ impl Group {
         let key: &[u8] = skeleton.unwrap_or(&scratch.key[..]);
         let cacheable = key.len() <= MAX_CACHED_SKELETON;
         let hash = scratch.hasher.hash_one(key);
-        let cached = self.cache.get(&hash).and_then(|&(slot, generation)| {
-            let slot = slot as usize;
-            (self.gens.get(slot) == Some(&generation) && self.slots[slot].is_some()).then_some(slot)
-        });
-        let (slot, outcome) = if let Some(slot) = cached {
-            (slot, Outcome::Matched)
+        let cached = self
+            .cache
+            .get(&hash)
+            .copied()
+            .filter(|&(slot, generation)| self.is_live(slot, generation));
+        let (slot, outcome) = if let Some((slot, generation)) = cached {
+            if let Some(h) = repeat {
+                self.repeats[h as usize % REPEAT_SLOTS] = (h, slot, generation);
+            }
+            (slot as usize, Outcome::Matched)
         } else {
             let tokens = built
                 .or_else(|| tokens::fixed_key_tokens(key))
@@ -538,19 +573,35 @@ impl Group {
             if let (true, Ok(s)) = (cacheable, u32::try_from(slot)) {
                 if self.cache.len() >= limits.max_templates.saturating_mul(4).max(64) {
                     self.cache = FnvMap::default();
+                    self.repeats.fill((0, 0, 0));
                 }
                 self.cache.insert(hash, (s, self.gens[slot]));
+                if let Some(h) = repeat {
+                    self.repeats[h as usize % REPEAT_SLOTS] = (h, s, self.gens[slot]);
+                }
             }
             (slot, outcome)
         };
         if outcome != Outcome::New {
-            let t = self.get_mut(slot);
-            t.count += 1;
-            t.first_seen = t.first_seen.min(time_ms);
-            t.last_seen = t.last_seen.max(time_ms);
-            t.used = seq;
+            self.touch(slot, time_ms, seq);
         }
         (slot, outcome)
+    }
+
+    /// Whether a cache entry's slot still holds the template it named.
+    fn is_live(&self, slot: u32, generation: u32) -> bool {
+        let slot = slot as usize;
+        self.gens.get(slot) == Some(&generation)
+            && self.slots.get(slot).is_some_and(Option::is_some)
+    }
+
+    /// Counts a message the template of `slot` took.
+    fn touch(&mut self, slot: usize, time_ms: i64, seq: u64) {
+        let t = self.get_mut(slot);
+        t.count += 1;
+        t.first_seen = t.first_seen.min(time_ms);
+        t.last_seen = t.last_seen.max(time_ms);
+        t.used = seq;
     }
 
     /// The most specific template matching `tokens` (the oldest among equals).

@@ -748,3 +748,99 @@ fn cloudtrail_and_vpc_flow_records_have_fixed_templates() {
     let t = seeded.group("other").and_then(|g| g.templates().next());
     assert!(t.is_some_and(|t| t.tokens().iter().eq(long[..80].iter().map(String::as_str))));
 }
+
+/// A message seen before is answered from its group's repeat cache, without its skeleton
+/// scan: the same ids, templates, outcomes and counts as a miner given every message's
+/// skeleton (which never uses that cache), through generalisations, evictions and the
+/// clearing of the exact-skeleton cache (16 templates: a cache of 64 skeletons at most).
+#[test]
+fn repeated_messages_answer_as_their_skeletons_do() {
+    let rows = loghub();
+    for limits in [
+        Limits::default(),
+        Limits {
+            max_templates: 16,
+            ..Limits::default()
+        },
+    ] {
+        let (mut cached, mut scanned) = (Miner::new(limits), Miner::new(limits));
+        let mut key = Vec::new();
+        // Each line, then one seen before (about half the Loghub lines repeat already).
+        for (i, r) in rows.iter().enumerate() {
+            for (group, message, _) in [r, &rows[(i / 2 + (i % 7) * 3).min(i)]] {
+                let a = cached.observe(group, message, i as i64);
+                let a = (a.id.to_string(), a.template.to_string(), a.outcome);
+                let built = tokens::skeleton(message, &mut key, MAX_CACHED_SKELETON);
+                let b = match built {
+                    // A JSON message the skeleton scan gave up on: no key to give.
+                    Some(_) => scanned.observe(group, message, i as i64),
+                    None => scanned.observe_with(group, message, i as i64, Some(&key)),
+                };
+                assert_eq!(a, (b.id.to_string(), b.template.to_string(), b.outcome));
+            }
+        }
+        assert_eq!(cached.stats(), scanned.stats());
+        let counts = |m: &Miner| {
+            let mut v: Vec<(String, String, u64, i64, i64)> = m
+                .groups()
+                .flat_map(|(g, t)| {
+                    t.templates().map(move |t| {
+                        (
+                            g.to_string(),
+                            t.id().to_string(),
+                            t.count(),
+                            t.first_seen(),
+                            t.last_seen(),
+                        )
+                    })
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(counts(&cached), counts(&scanned));
+        // The busy groups have their caches, counted in their bytes.
+        let g = cached.group("BGL").expect("a group");
+        assert_eq!(g.repeats.len(), REPEAT_SLOTS);
+        assert!(g.bytes() > REPEAT_SLOTS * 16);
+    }
+}
+
+/// The repeat cache is emptied with the exact-skeleton cache: after that cache is cleared, a
+/// repeated message is matched again, and may find a more specific template than the one it
+/// found before (here one seeded in between).
+#[test]
+fn repeat_cache_empties_with_the_skeleton_cache() {
+    let limits = Limits {
+        max_templates: 16,
+        ..Limits::default()
+    };
+    let mut m = Miner::new(limits);
+    let tokens = |t: &str| t.split(' ').map(String::from).collect::<Vec<_>>();
+    assert!(m.seed("g", "00000000000000aa", &tokens("x <*> <*> y"), 0));
+    assert!(m.seed("g", "00000000000000bb", &tokens("g <*> <*>"), 0));
+    // Past REPEAT_AFTER messages: the group has its repeat cache.
+    for _ in 0..REPEAT_AFTER {
+        assert_eq!(m.observe("g", "g some words", 0).template, "g <*> <*>");
+    }
+    for _ in 0..3 {
+        assert_eq!(m.observe("g", "x foo bar y", 0).template, "x <*> <*> y");
+    }
+    // A more specific template; the caches still answer with the one found before.
+    assert!(m.seed("g", "00000000000000cc", &tokens("x foo bar <*>"), 0));
+    assert_eq!(m.observe("g", "x foo bar y", 0).template, "x <*> <*> y");
+    // 64 new skeletons (the most the cache holds at 16 templates), all of `g <*> <*>`.
+    let word = |i: usize| {
+        format!(
+            "{}{}",
+            (b'a' + (i / 26) as u8) as char,
+            (b'a' + (i % 26) as u8) as char
+        )
+    };
+    for i in 0..64 {
+        let msg = format!("g {} {}", word(i), word(i + 1));
+        assert_eq!(m.observe("g", &msg, 0).template, "g <*> <*>");
+    }
+    assert_eq!(m.observe("g", "x foo bar y", 0).template, "x foo bar <*>");
+    assert_eq!(m.group("g").map(Group::len), Some(3));
+}
