@@ -22,6 +22,7 @@ use cwlogs_pipeline::{Config, process_input};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::io::{BufWriter, Read, Write};
+use std::ops::Range;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -215,11 +216,14 @@ fn trim_newline(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
-/// The common line, `{"group": "...", "message": "..."}` in that order with no escape in
-/// either string, read without serde; `None` for anything else (serde reads it then).
-fn plain_input(line: &[u8]) -> Option<(&str, &str)> {
+/// Where the common line, `{"group": "...", "message": "..."}` in that order with no escape
+/// in either string, lies at the start of `b`: the byte ranges of the two strings' contents
+/// and the index just past the line's `\n` (or `b.len()` when the line ends there without
+/// one); `None` for anything else (serde reads it then). Whitespace is JSON's, but for `\n`,
+/// which ends the line.
+fn plain_line(b: &[u8]) -> Option<(Range<usize>, Range<usize>, usize)> {
     fn ws(b: &[u8], mut i: usize) -> usize {
-        while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\r' | b'\n') {
+        while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\r') {
             i += 1;
         }
         i
@@ -230,12 +234,11 @@ fn plain_input(line: &[u8]) -> Option<(&str, &str)> {
             .map(|_| i + s.len())
     }
     // A string without escapes or control characters: its content and the index after it.
-    fn string(b: &[u8], i: usize) -> Option<(&[u8], usize)> {
+    fn string(b: &[u8], i: usize) -> Option<(Range<usize>, usize)> {
         let i = lit(b, i, b"\"")?;
         let end = i + json::plain_len(&b[i..]);
-        (b.get(end) == Some(&b'"')).then(|| (&b[i..end], end + 1))
+        (b.get(end) == Some(&b'"')).then_some((i..end, end + 1))
     }
-    let b = line;
     let i = lit(b, ws(b, 0), b"{")?;
     let i = lit(b, ws(b, i), b"\"group\"")?;
     let i = lit(b, ws(b, i), b":")?;
@@ -244,18 +247,18 @@ fn plain_input(line: &[u8]) -> Option<(&str, &str)> {
     let i = lit(b, ws(b, i), b"\"message\"")?;
     let i = lit(b, ws(b, i), b":")?;
     let (message, i) = string(b, ws(b, i))?;
-    let i = lit(b, ws(b, i), b"}")?;
-    if ws(b, i) != b.len() {
-        return None;
+    let i = ws(b, lit(b, ws(b, i), b"}")?);
+    match b.get(i) {
+        None => Some((group, message, i)),
+        Some(b'\n') => Some((group, message, i + 1)),
+        Some(_) => None,
     }
-    Some((
-        std::str::from_utf8(group).ok()?,
-        std::str::from_utf8(message).ok()?,
-    ))
 }
 
 /// `--jsonl`: reads stdin in chunks and answers each line in place (no copy of it), writing
-/// the answers into one buffer flushed every 64 KiB.
+/// the answers into one buffer flushed every 64 KiB. The complete lines of a chunk are
+/// checked as UTF-8 at once; a common line (see [`plain_line`]) is then read in one pass,
+/// its end included, and any other line by serde.
 fn jsonl(mut input: impl Read, mut out: impl Write) -> anyhow::Result<()> {
     let mut miner = Miner::new(Limits::default());
     let mut written = Vec::with_capacity(1 << 17);
@@ -263,11 +266,39 @@ fn jsonl(mut input: impl Read, mut out: impl Write) -> anyhow::Result<()> {
     let (mut filled, mut eof, mut skipping) = (0, false, false);
     loop {
         let mut start = 0;
-        while let Some(nl) = memchr::memchr(b'\n', &buf[start..filled]) {
-            if !std::mem::take(&mut skipping) {
-                answer(&mut miner, &buf[start..start + nl], &mut written)?;
+        if skipping && let Some(nl) = memchr::memchr(b'\n', &buf[..filled]) {
+            // The rest of a line too long to answer.
+            (start, skipping) = (nl + 1, false);
+        }
+        if !skipping {
+            let complete =
+                memchr::memrchr(b'\n', &buf[start..filled]).map_or(start, |nl| start + nl + 1);
+            let text = std::str::from_utf8(&buf[start..complete]).ok();
+            let lines = &buf[start..complete];
+            let mut at = 0;
+            while at < lines.len() {
+                let rest = &lines[at..];
+                if let Some((group, message, end)) = plain_line(rest) {
+                    let strings = match text {
+                        Some(t) => t
+                            .get(at + group.start..at + group.end)
+                            .zip(t.get(at + message.start..at + message.end)),
+                        None => std::str::from_utf8(&rest[group])
+                            .ok()
+                            .zip(std::str::from_utf8(&rest[message]).ok()),
+                    };
+                    if let Some((group, message)) = strings {
+                        observe(&mut miner, group, message, &mut written);
+                        at += end;
+                        continue;
+                    }
+                }
+                // Every line here ends with `\n`.
+                let nl = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+                answer(&mut miner, &rest[..nl], &mut written)?;
+                at += nl + 1;
             }
-            start += nl + 1;
+            start = complete;
         }
         if eof {
             if start < filled && !skipping {
@@ -308,13 +339,30 @@ fn jsonl(mut input: impl Read, mut out: impl Write) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Learns from one message of `group` and writes its answer line to `out`.
+fn observe(miner: &mut Miner, group: &str, message: &str, out: &mut Vec<u8>) {
+    let o = miner.observe(group, message, 0);
+    // What serde_json writes for `{pattern_id, template}`, byte for byte.
+    out.extend_from_slice(b"{\"pattern_id\":");
+    json::push_str(out, o.id);
+    out.extend_from_slice(b",\"template\":");
+    json::push_str(out, o.template);
+    out.extend_from_slice(b"}\n");
+}
+
 /// Answers one input line (without its `\n`) into `out`; blank lines get no answer.
 fn answer(miner: &mut Miner, line: &[u8], out: &mut Vec<u8>) -> anyhow::Result<()> {
     let line = trim_newline(line);
     if line.iter().all(u8::is_ascii_whitespace) {
         return Ok(());
     }
-    let parsed = match plain_input(line) {
+    let plain = plain_line(line).and_then(|(group, message, _)| {
+        Some((
+            std::str::from_utf8(&line[group]).ok()?,
+            std::str::from_utf8(&line[message]).ok()?,
+        ))
+    });
+    let parsed = match plain {
         Some((group, message)) => Ok(Input {
             group: Cow::Borrowed(group),
             message: Cow::Borrowed(message),
@@ -323,13 +371,7 @@ fn answer(miner: &mut Miner, line: &[u8], out: &mut Vec<u8>) -> anyhow::Result<(
     };
     match parsed {
         Ok(i) => {
-            let o = miner.observe(&i.group, &i.message, 0);
-            // What serde_json writes for `{pattern_id, template}`, byte for byte.
-            out.extend_from_slice(b"{\"pattern_id\":");
-            json::push_str(out, o.id);
-            out.extend_from_slice(b",\"template\":");
-            json::push_str(out, o.template);
-            out.extend_from_slice(b"}\n");
+            observe(miner, &i.group, &i.message, out);
             Ok(())
         }
         Err(e) => failure(
@@ -458,7 +500,9 @@ mod tests {
             r#"{"group":"a","message":""}"#,
             r#" { "group" : "/aws/lambda/f" , "message" : "é 1" } "#,
         ] {
-            let (g, m) = plain_input(line.as_bytes()).expect("a plain line");
+            let (g, m, end) = plain_line(line.as_bytes()).expect("a plain line");
+            assert_eq!(end, line.len());
+            let (g, m) = (&line[g], &line[m]);
             let i: Input<'_> = serde_json::from_str(line).expect("valid");
             assert_eq!((g, m), (&*i.group, &*i.message));
         }
@@ -469,8 +513,17 @@ mod tests {
             r#"{"group": "a", "message": "x"} trailing"#,
             r#"{"group": "a", "message": "x"#,
         ] {
-            assert!(plain_input(line.as_bytes()).is_none(), "{line}");
+            assert!(plain_line(line.as_bytes()).is_none(), "{line}");
         }
+        // Read from a buffer of lines: it ends past the line's `\n` (a `\r` before it is
+        // whitespace), and a `\n` inside the object ends the line (serde reads what is left).
+        let lines =
+            b"{\"group\":\"a\",\"message\":\"x\"} \r\n{\"group\":\"b\",\"message\":\"y\"}\n";
+        let (g, m, end) = plain_line(lines).expect("a plain line");
+        assert_eq!((&lines[g], &lines[m], end), (&b"a"[..], &b"x"[..], 30));
+        let (g, _, next) = plain_line(&lines[end..]).expect("the next line");
+        assert_eq!((&lines[end..][g], end + next), (&b"b"[..], lines.len()));
+        assert!(plain_line(b"{\"group\":\"a\",\n\"message\":\"x\"}\n").is_none());
     }
 
     #[test]
