@@ -818,7 +818,15 @@ pub struct Observation<'a> {
 #[derive(Debug, Default)]
 pub struct Miner {
     limits: Limits,
-    groups: FnvMap<Box<str>, Group>,
+    /// Each log group's slot in `slots`.
+    groups: FnvMap<Box<str>, usize>,
+    /// The groups (`None`: a slot freed by an eviction, in `free`).
+    slots: Vec<Option<Group>>,
+    free: Vec<usize>,
+    /// The slot and name of the group observed last: the next message is most often of the
+    /// same group (a batch is one log group), found without hashing its name.
+    last: Option<usize>,
+    last_name: String,
     scratch: Scratch,
     seq: u64,
     bytes: usize,
@@ -856,15 +864,10 @@ impl Miner {
         }
         let limits = self.limits;
         let seq = self.seq;
-        if !self.groups.contains_key(group) {
-            let g = Group::default();
-            self.bytes += g.bytes() + group.len() + 64;
-            self.groups.insert(Box::from(group), g);
-        }
-        let g = self
-            .groups
-            .get_mut(group)
-            .expect("the group was just inserted");
+        let slot = self.group_slot(group);
+        let g = self.slots[slot]
+            .as_mut()
+            .expect("a named group's slot is live");
         let before = g.bytes();
         let (slot, outcome) =
             g.observe(message, time_ms, seq, &limits, &mut self.scratch, skeleton);
@@ -899,15 +902,10 @@ impl Miner {
             self.evict_groups(group);
         }
         let (limits, seq) = (self.limits, self.seq);
-        if !self.groups.contains_key(group) {
-            let g = Group::default();
-            self.bytes += g.bytes() + group.len() + 64;
-            self.groups.insert(Box::from(group), g);
-        }
-        let g = self
-            .groups
-            .get_mut(group)
-            .expect("the group was just inserted");
+        let slot = self.group_slot(group);
+        let g = self.slots[slot]
+            .as_mut()
+            .expect("a named group's slot is live");
         let cows: Vec<Cow<'_, str>> = tokens.iter().map(|t| Cow::Borrowed(t.as_str())).collect();
         if g.templates().any(|t| t.id == id) || g.find(&cows).is_some() {
             return false;
@@ -926,14 +924,50 @@ impl Miner {
         true
     }
 
+    /// The slot of the group named `group`, made when it is new.
+    fn group_slot(&mut self, group: &str) -> usize {
+        match self.last {
+            Some(slot) if self.last_name == group => slot,
+            _ => {
+                let slot = match self.groups.get(group) {
+                    Some(&slot) => slot,
+                    None => {
+                        let g = Group::default();
+                        self.bytes += g.bytes() + group.len() + 64;
+                        let slot = match self.free.pop() {
+                            Some(slot) => {
+                                self.slots[slot] = Some(g);
+                                slot
+                            }
+                            None => {
+                                self.slots.push(Some(g));
+                                self.slots.len() - 1
+                            }
+                        };
+                        self.groups.insert(Box::from(group), slot);
+                        slot
+                    }
+                };
+                self.last = Some(slot);
+                self.last_name.clear();
+                self.last_name.push_str(group);
+                slot
+            }
+        }
+    }
+
     /// Evicts the least recently seen groups (never `keep`) until a quarter of the budget is
     /// free.
     fn evict_groups(&mut self, keep: &str) {
+        let slots = &self.slots;
         let mut by_use: Vec<(u64, &str, usize)> = self
             .groups
             .iter()
             .filter(|(name, _)| &***name != keep)
-            .map(|(name, g)| (g.used, &**name, g.bytes() + name.len() + 64))
+            .filter_map(|(name, &slot)| {
+                let g = slots.get(slot)?.as_ref()?;
+                Some((g.used, &**name, g.bytes() + name.len() + 64))
+            })
             .collect();
         by_use.sort_unstable();
         let target = self.limits.max_total_bytes / 4 * 3;
@@ -947,7 +981,13 @@ impl Miner {
             gone.push(Box::<str>::from(name));
         }
         for name in gone {
-            self.groups.remove(&name);
+            if let Some(slot) = self.groups.remove(&name) {
+                self.slots[slot] = None;
+                self.free.push(slot);
+                if self.last == Some(slot) {
+                    self.last = None;
+                }
+            }
             self.evicted_groups += 1;
         }
         self.bytes = bytes;
@@ -955,12 +995,14 @@ impl Miner {
 
     /// The log groups and their templates, in no particular order.
     pub fn groups(&self) -> impl Iterator<Item = (&str, &Group)> {
-        self.groups.iter().map(|(k, g)| (&**k, g))
+        self.groups
+            .iter()
+            .filter_map(|(k, &slot)| Some((&**k, self.slots.get(slot)?.as_ref()?)))
     }
 
     /// One log group's templates.
     pub fn group(&self, name: &str) -> Option<&Group> {
-        self.groups.get(name)
+        self.slots.get(*self.groups.get(name)?)?.as_ref()
     }
 
     /// The estimated heap bytes of every group.
@@ -976,7 +1018,7 @@ impl Miner {
     /// The counts of every live group, added up.
     pub fn stats(&self) -> Stats {
         let mut s = Stats::default();
-        for g in self.groups.values() {
+        for g in self.slots.iter().flatten() {
             s.messages += g.stats.messages;
             s.created += g.stats.created;
             s.merged += g.stats.merged;
