@@ -103,8 +103,11 @@ pub const MAX_MERGED_IDS: usize = 16;
 const MAX_CACHED_SKELETON: usize = 1024;
 /// Entries of a group's repeat cache (see [`Group::observe`]): 16 bytes each.
 const REPEAT_SLOTS: usize = 1024;
-/// Messages a group observes before it has a repeat cache: a quiet group never pays for one.
+/// Messages a group observes before it has a repeat cache, at least, and at least this many
+/// per template it holds: a quiet group, or one whose messages are mostly new templates,
+/// never pays for one (16 KB would outweigh its templates under the total budget).
 const REPEAT_AFTER: u64 = 64;
+const REPEATS_PER_TEMPLATE: u64 = 8;
 
 /// How much the miner may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -436,7 +439,8 @@ pub struct Group {
     /// Messages seen before, byte for byte: direct-mapped by the message's keyed hash,
     /// `(hash | 1, slot, generation)` of the exact-skeleton cache entry the message found
     /// (empty: all zeros, which no hash matches). Allocated once the group has observed
-    /// [`REPEAT_AFTER`] messages; emptied with the exact-skeleton cache.
+    /// [`REPEAT_AFTER`] messages and [`REPEATS_PER_TEMPLATE`] per template; emptied with the
+    /// exact-skeleton cache.
     repeats: Box<[(u64, u32, u32)]>,
     template_bytes: usize,
     stats: Stats,
@@ -522,7 +526,10 @@ impl Group {
         // Each live entry here is a copy of the exact-skeleton cache's entry for the message's
         // skeleton (both emptied together, both checked against the slot's generation), so
         // the answer is the one the skeleton cache would give.
-        if self.repeats.is_empty() && self.stats.messages >= REPEAT_AFTER {
+        if self.repeats.is_empty()
+            && self.stats.messages >= REPEAT_AFTER
+            && self.stats.messages >= REPEATS_PER_TEMPLATE * self.live as u64
+        {
             self.repeats = vec![(0, 0, 0); REPEAT_SLOTS].into_boxed_slice();
         }
         let repeat = match (skeleton, self.repeats.is_empty()) {

@@ -844,3 +844,25 @@ fn repeat_cache_empties_with_the_skeleton_cache() {
     assert_eq!(m.observe("g", "x foo bar y", 0).template, "x foo bar <*>");
     assert_eq!(m.group("g").map(Group::len), Some(3));
 }
+
+/// A group whose messages are mostly new templates gets no repeat cache (16 KB would outweigh
+/// its templates under the total budget); a group whose templates repeat gets one.
+#[test]
+fn repeat_cache_only_for_groups_whose_templates_repeat() {
+    let word = |i: usize| {
+        let b = |k: usize| (b'a' + (k % 26) as u8) as char;
+        format!("{}{}{}", b(i / 676), b(i / 26), b(i))
+    };
+    let mut m = Miner::new(Limits::default());
+    for i in 0..300 {
+        // A new first token each time: a new template, never generalised.
+        let msg = format!("{} {} {}", word(i), word(i + 5000), word(i + 9000));
+        assert_eq!(m.observe("new", &msg, 0).outcome, Outcome::New);
+        m.observe("busy", &format!("request {i} done"), 0);
+    }
+    let g = |name: &str| m.group(name).expect("a group");
+    assert_eq!(g("new").len(), 300);
+    assert!(g("new").repeats.is_empty());
+    assert_eq!(g("busy").len(), 1);
+    assert_eq!(g("busy").repeats.len(), REPEAT_SLOTS);
+}
