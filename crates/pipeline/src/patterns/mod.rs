@@ -107,7 +107,13 @@ const REPEAT_SLOTS: usize = 1024;
 /// per template it holds: a quiet group, or one whose messages are mostly new templates,
 /// never pays for one (16 KB would outweigh its templates under the total budget).
 const REPEAT_AFTER: u64 = 64;
+/// See [`REPEAT_AFTER`].
 const REPEATS_PER_TEMPLATE: u64 = 8;
+
+/// A message's entry in a repeat cache, by its hash (bit 0 is always set: not used here).
+fn repeat_entry(h: u64) -> usize {
+    (h >> 1) as usize % REPEAT_SLOTS
+}
 
 /// How much the miner may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -537,7 +543,7 @@ impl Group {
             _ => None,
         };
         if let Some(h) = repeat {
-            let (seen, slot, generation) = self.repeats[h as usize % REPEAT_SLOTS];
+            let (seen, slot, generation) = self.repeats[repeat_entry(h)];
             if seen == h && self.is_live(slot, generation) {
                 let slot = slot as usize;
                 self.touch(slot, time_ms, seq);
@@ -560,7 +566,7 @@ impl Group {
             .filter(|&(slot, generation)| self.is_live(slot, generation));
         let (slot, outcome) = if let Some((slot, generation)) = cached {
             if let Some(h) = repeat {
-                self.repeats[h as usize % REPEAT_SLOTS] = (h, slot, generation);
+                self.repeats[repeat_entry(h)] = (h, slot, generation);
             }
             (slot as usize, Outcome::Matched)
         } else {
@@ -584,7 +590,7 @@ impl Group {
                 }
                 self.cache.insert(hash, (s, self.gens[slot]));
                 if let Some(h) = repeat {
-                    self.repeats[h as usize % REPEAT_SLOTS] = (h, s, self.gens[slot]);
+                    self.repeats[repeat_entry(h)] = (h, s, self.gens[slot]);
                 }
             }
             (slot, outcome)
