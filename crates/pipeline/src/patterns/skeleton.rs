@@ -680,7 +680,8 @@ pub(crate) mod tests {
         fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
             from[(self.next() % from.len() as u64) as usize]
         }
-        fn below(&mut self, n: u64) -> u64 {
+        /// A number below `n`.
+        pub(crate) fn below(&mut self, n: u64) -> u64 {
             self.next() % n
         }
     }

@@ -755,7 +755,16 @@ fn cloudtrail_and_vpc_flow_records_have_fixed_templates() {
 /// clearing of the exact-skeleton cache (16 templates: a cache of 64 skeletons at most).
 #[test]
 fn repeated_messages_answer_as_their_skeletons_do() {
-    let rows = loghub();
+    use crate::patterns::skeleton::tests::{Rng, message};
+    let mut rows = loghub();
+    // And JSON messages of many shapes (some broken, some behind a Lambda prefix) in three
+    // groups, many of them repeated.
+    let mut r = Rng(0x2545_f491_4f6c_dd1d);
+    let made: Vec<String> = (0..150).map(|_| message(&mut r)).collect();
+    for i in 0..6_000 {
+        let m = &made[(r.below(made.len() as u64)) as usize];
+        rows.push((format!("gen{}", i % 3), m.clone(), String::new()));
+    }
     for limits in [
         Limits::default(),
         Limits {
@@ -801,6 +810,8 @@ fn repeated_messages_answer_as_their_skeletons_do() {
         assert_eq!(counts(&cached), counts(&scanned));
         // The busy groups have their caches, counted in their bytes.
         let g = cached.group("BGL").expect("a group");
+        assert_eq!(g.repeats.len(), REPEAT_SLOTS);
+        let g = cached.group("gen0").expect("a group");
         assert_eq!(g.repeats.len(), REPEAT_SLOTS);
         assert!(g.bytes() > REPEAT_SLOTS * 16);
     }
