@@ -116,6 +116,10 @@ impl LocalIndex {
         // The items not written yet are `body[from..start]`; the next one ends at `end`.
         let (mut from, mut start) = (0, 0);
         for &end in &chunk.ends {
+            if end < start {
+                // Out of order: `run` names it (nothing is written short without a word).
+                run(chunk, start, end)?;
+            }
             let pending_size = start - from;
             if part == 0
                 || (size + pending_size + (end - start) > self.max_bytes && size + pending_size > 0)
@@ -382,5 +386,11 @@ mod tests {
         bad.ends.push(40);
         let e = idx.append(&bad).expect_err("ends past the body");
         assert!(e.to_string().contains("past its body"), "{e}");
+        // Item ends out of order: an error too, not a panic or a part written short.
+        let mut bad = chunk("d", &["1\n", "22\n"]);
+        bad.ends.push(1);
+        let e = idx.append(&bad).expect_err("ends out of order");
+        assert!(e.to_string().contains("out of order"), "{e}");
+        assert!(!dir.path().join("d.ndjson").exists());
     }
 }
