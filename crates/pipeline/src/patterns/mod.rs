@@ -180,6 +180,8 @@ type SkeletonHasher = foldhash::quality::RandomState;
 struct Scratch {
     /// The skeleton of the message being observed (reused: no allocation per message).
     key: Vec<u8>,
+    /// Its repeat-cache key ([`tokens::repeat_key`]), reused likewise.
+    repeat: Vec<u8>,
     /// Hashes skeletons for the groups' caches.
     hasher: SkeletonHasher,
 }
@@ -442,7 +444,8 @@ pub struct Group {
     /// Exact skeletons (see [`tokens::skeleton`]), by their [`Miner`]'s keyed hash (one more
     /// FxHash step picks the bucket), to the slot and generation they matched.
     cache: FnvMap<u64, (u32, u32)>,
-    /// Messages seen before, byte for byte: direct-mapped by the message's keyed hash,
+    /// Messages seen before, byte for byte or (text) but for their digits: direct-mapped by
+    /// the keyed hash of the message's [`tokens::repeat_key`],
     /// `(hash | 1, slot, generation)` of the exact-skeleton cache entry the message found
     /// (empty: all zeros, which no hash matches). Allocated once the group has observed
     /// [`REPEAT_AFTER`] messages and [`REPEATS_PER_TEMPLATE`] per template; emptied with the
@@ -526,9 +529,10 @@ impl Group {
         self.stats.messages += 1;
         self.used = seq;
         self.first_ms = Some(self.first_ms.map_or(time_ms, |f| f.min(time_ms)));
-        // A message seen before, byte for byte, has the skeleton it had then: the slot its
-        // skeleton's cache entry gave, while that entry is live, without the scan. Only for
-        // messages whose skeleton this pass would write (another pass wrote the others').
+        // A message seen before, byte for byte or but for its digits (a text message, see
+        // `tokens::repeat_key`), has the skeleton that one had: the slot its skeleton's cache
+        // entry gave, while that entry is live, without the scan. Only for messages whose
+        // skeleton this pass would write (another pass wrote the others').
         // Each live entry here is a copy of the exact-skeleton cache's entry for the message's
         // skeleton (both emptied together, both checked against the slot's generation), so
         // the answer is the one the skeleton cache would give.
@@ -539,7 +543,10 @@ impl Group {
             self.repeats = vec![(0, 0, 0); REPEAT_SLOTS].into_boxed_slice();
         }
         let repeat = match (skeleton, self.repeats.is_empty()) {
-            (None, false) => Some(scratch.hasher.hash_one(message.as_bytes()) | 1),
+            (None, false) => {
+                let key = tokens::repeat_key(message, &mut scratch.repeat);
+                Some(scratch.hasher.hash_one(key.unwrap_or(message.as_bytes())) | 1)
+            }
             _ => None,
         };
         if let Some(h) = repeat {

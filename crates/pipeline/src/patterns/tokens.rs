@@ -836,6 +836,61 @@ pub(crate) fn skeleton<'a>(
     None
 }
 
+/// The key of a group's repeat cache for `message`: messages with equal keys have equal
+/// skeletons (see [`skeleton`]). For a message [`skeleton`] reads as text (not a JSON object,
+/// also after a Lambda runtime prefix; not a VPC flow log record) of at most
+/// [`MAX_SCAN_BYTES`] and without `=`, it is written into `out`: a `0xfe` tag (no UTF-8 text
+/// holds that byte), then the message with every ASCII digit written `0`. `None` for any other
+/// message: its key is its own bytes.
+///
+/// Why equal keys give equal skeletons: the text scan reads a digit only for its class (its
+/// tokens split on whitespace; a token holding a digit is a variable, or `key:` and a
+/// variable with a key that holds no digit), never for its value, and writes no digit into
+/// the skeleton but through a `key=` (so no `=`). Equal keys have equal lengths, so the
+/// bounds (token length, the scan's cut, which the length bound rules out anyway) fall alike.
+/// The text-or-not decision reads digits' values only for a VPC flow log record's version,
+/// and such records have no key here. `repeat_keys_give_equal_skeletons` tries it.
+pub(crate) fn repeat_key<'k>(message: &str, out: &'k mut Vec<u8>) -> Option<&'k [u8]> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = ONES * 0x80;
+    let b = message.as_bytes();
+    if b.len() > MAX_SCAN_BYTES {
+        return None;
+    }
+    let trimmed = message.trim_ascii();
+    let object = trimmed.starts_with('{')
+        || lambda_split(trimmed).is_some_and(|(_, rest)| rest.starts_with('{'));
+    if object || vpc_flow_default(trimmed).is_some() {
+        return None;
+    }
+    out.clear();
+    out.reserve(b.len() + 1);
+    out.push(0xfe);
+    let mut words = b.chunks_exact(8);
+    for word in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let x = u64::from_le_bytes(w);
+        let eq = x ^ (ONES * u64::from(b'='));
+        if eq.wrapping_sub(ONES) & !eq & HIGH != 0 {
+            return None;
+        }
+        // Each byte with its high bit set, so that no subtraction borrows from the next one:
+        // the high bit then tells `byte & 0x7f >= 0x30` (and `>= 0x3a`); ASCII bytes only.
+        let set = x | HIGH;
+        let digit = set.wrapping_sub(ONES * 0x30) & !set.wrapping_sub(ONES * 0x3a) & !x & HIGH;
+        let m = (digit >> 7) * 0xff;
+        out.extend_from_slice(&((x & !m) | (m & (ONES * u64::from(b'0')))).to_le_bytes());
+    }
+    for &c in words.remainder() {
+        if c == b'=' {
+            return None;
+        }
+        out.push(if c.is_ascii_digit() { b'0' } else { c });
+    }
+    Some(out)
+}
+
 fn push<'a>(out: &mut Vec<Cow<'a, str>>, tok: Cow<'a, str>) {
     if tok == WILD && out.last().is_some_and(|l| l == WILD) {
         return;
@@ -1092,6 +1147,152 @@ fn object_tokens(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Messages whose repeat keys are equal (the same text but for which digits it holds) have
+    /// equal skeletons, and messages the key cannot stand for have none.
+    #[test]
+    fn repeat_keys_give_equal_skeletons() {
+        use crate::patterns::skeleton::tests::Rng;
+        const PIECES: &[&str] = &[
+            "blk_-1608999687919862906",
+            "10.250.19.102:54106",
+            "/10.250.19.102:50010",
+            "src:",
+            "key:123",
+            "port:80",
+            "id:abc1",
+            "a1b2c3",
+            "0x7f3a",
+            "12:30:45",
+            "2024-01-01",
+            "2024-01-01T00:00:00.000Z",
+            "Jan",
+            "5",
+            "ms",
+            "12ms",
+            "...",
+            "a...1",
+            "1...b",
+            "\"quoted",
+            "words\"",
+            "'q1",
+            "x'1",
+            "(12)",
+            "[3]",
+            "{4}",
+            "<5>",
+            "r24",
+            "r24:",
+            "C:\\dir1",
+            "http://h1/p2",
+            "~/f1",
+            "/var/log/app1.log",
+            "\u{b5}s",
+            "%",
+            "utc",
+            "MB",
+            "ERROR",
+            "failed",
+            "core.123",
+            "mon",
+            "3.14",
+            "-5",
+            "+7",
+            "1e5",
+            "12,",
+            "34.",
+            "56;",
+            "\u{e9}1",
+            "\u{fc}",
+            "\"a",
+            "b\",",
+            "'c",
+            "d';",
+            "9\"",
+            "x9:y",
+            "ab:/1",
+            "k:\\2",
+            "::1",
+            "1:",
+            ":2",
+            "12%",
+            "7 KB",
+            "v1.2.3",
+            "1-2",
+            "a--1",
+            "r24=5",
+            "a1=b",
+        ];
+        let mut r = Rng(0x9e37_79b9_7f4a_7c15);
+        let (mut key, mut k2, mut some) = (Vec::new(), Vec::new(), 0);
+        for n in 0..20_000 {
+            let mut m = String::new();
+            if n % 17 == 0 {
+                m.push_str("2025-11-25T10:00:00.000Z\tc0ffee00-1111\tINFO\t");
+            } else if n % 19 == 0 {
+                m.push_str("2 ");
+            }
+            for i in 0..r.below(24) {
+                if i > 0 {
+                    m.push_str([" ", " ", " ", "  ", "\t"][r.below(5) as usize]);
+                }
+                match r.below(8) {
+                    0 => m.push_str(&"7".repeat(1 + r.below(120) as usize)),
+                    1 => m.push_str(&format!("w{}", "x".repeat(r.below(110) as usize))),
+                    _ => m.push_str(PIECES[r.below(PIECES.len() as u64) as usize]),
+                }
+            }
+            let digits: String = m
+                .chars()
+                .map(|c| match c {
+                    '0'..='9' => char::from(b'0' + r.below(10) as u8),
+                    c => c,
+                })
+                .collect();
+            let (a, b) = (repeat_key(&m, &mut key), repeat_key(&digits, &mut k2));
+            assert_eq!(a.is_some(), b.is_some(), "{m:?} {digits:?}");
+            if a.is_none() {
+                continue;
+            }
+            some += 1;
+            assert_eq!(a, b);
+            // The key is the tag and the text with its digits written `0`, nothing else.
+            let mut expected = vec![0xfe];
+            expected.extend(m.bytes().map(|c| if c.is_ascii_digit() { b'0' } else { c }));
+            assert_eq!(a, Some(&expected[..]), "{m:?}");
+            let mut s1 = Vec::new();
+            let mut s2 = Vec::new();
+            let t1 = skeleton(&m, &mut s1, usize::MAX);
+            let t2 = skeleton(&digits, &mut s2, usize::MAX);
+            assert!(t1.is_none() && t2.is_none(), "{m:?}");
+            assert_eq!(s1, s2, "{m:?} {digits:?}");
+            assert_eq!(tokenize(&m), tokenize(&digits), "{m:?} {digits:?}");
+        }
+        assert!(some > 10_000, "{some}");
+        // No key for these; a text message's key is never a message's own bytes.
+        let vpc = "2 123456789012 eni-0a1b2c3d 10.0.1.5 10.0.2.9 443 49152 6 10 840 1717200210 1717200270 ACCEPT OK";
+        for m in [
+            "r24=5 done",
+            "a b=1",
+            "{\"a\": 1}",
+            " {\"a\": 1",
+            "2025-11-25T10:00:00.000Z\tc0ffee00-1111\tINFO\t{\"a\": 1}",
+            vpc,
+        ] {
+            assert!(repeat_key(m, &mut key).is_none(), "{m}");
+        }
+        let long = "1".repeat(MAX_SCAN_BYTES + 1);
+        assert!(repeat_key(&long, &mut key).is_none());
+        let not_vpc = vpc.replacen('2', "3", 1);
+        let k = repeat_key(&not_vpc, &mut key).expect("a text message");
+        assert_eq!(k[0], 0xfe);
+        assert_eq!(
+            &k[1..],
+            not_vpc
+                .replace(|c: char| c.is_ascii_digit(), "0")
+                .as_bytes()
+        );
+    }
 
     /// A VPC flow log record's cache key gives the tokens `tokenize` gives it.
     #[test]
