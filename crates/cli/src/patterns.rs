@@ -210,7 +210,7 @@ struct Failure {
 const MAX_JSONL_LINE: usize = 8 << 20;
 
 /// Bytes read from stdin at a time.
-const JSONL_CHUNK: usize = 1 << 18;
+const JSONL_CHUNK: usize = 1 << 16;
 
 fn trim_newline(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
@@ -256,12 +256,14 @@ fn plain_line(b: &[u8]) -> Option<(Range<usize>, Range<usize>, usize)> {
 }
 
 /// `--jsonl`: reads stdin in chunks and answers each line in place (no copy of it), writing
-/// the answers into one buffer flushed every 64 KiB. The complete lines of a chunk are
+/// the answers into one buffer flushed every 64 KiB (a template's line copied when it was
+/// written lately, see [`Answers`]). The complete lines of a chunk are
 /// checked as UTF-8 at once; a common line (see [`plain_line`]) is then read in one pass,
 /// its end included, and any other line by serde.
 fn jsonl(mut input: impl Read, mut out: impl Write) -> anyhow::Result<()> {
     let mut miner = Miner::new(Limits::default());
-    let mut written = Vec::with_capacity(1 << 17);
+    let mut answers = Answers::default();
+    let mut written = Vec::with_capacity(96 << 10);
     let mut buf = vec![0u8; JSONL_CHUNK];
     let (mut filled, mut eof, mut skipping) = (0, false, false);
     loop {
@@ -288,21 +290,21 @@ fn jsonl(mut input: impl Read, mut out: impl Write) -> anyhow::Result<()> {
                             .zip(std::str::from_utf8(&rest[message]).ok()),
                     };
                     if let Some((group, message)) = strings {
-                        observe(&mut miner, group, message, &mut written);
+                        observe(&mut miner, &mut answers, group, message, &mut written);
                         at += end;
                         continue;
                     }
                 }
                 // Every line here ends with `\n`.
                 let nl = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
-                answer(&mut miner, &rest[..nl], &mut written)?;
+                answer(&mut miner, &mut answers, &rest[..nl], &mut written)?;
                 at += nl + 1;
             }
             start = complete;
         }
         if eof {
             if start < filled && !skipping {
-                answer(&mut miner, &buf[start..filled], &mut written)?;
+                answer(&mut miner, &mut answers, &buf[start..filled], &mut written)?;
             }
             break;
         }
@@ -339,19 +341,75 @@ fn jsonl(mut input: impl Read, mut out: impl Write) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Entries of [`Answers`].
+const ANSWER_SLOTS: usize = 256;
+/// The longest template whose answer line [`Answers`] keeps.
+const MAX_ANSWER_TEMPLATE: usize = 1024;
+
+/// The answer lines written lately, direct-mapped by pattern id: most messages take a template
+/// answered before, and copying its line costs less than quoting the template again. An entry
+/// is used only for the same id and the same template text (a template that generalised is
+/// written anew). At most [`ANSWER_SLOTS`] lines of templates up to [`MAX_ANSWER_TEMPLATE`]
+/// bytes.
+#[derive(Default)]
+struct Answers {
+    /// `(id, template, line)`
+    slots: Vec<(Box<str>, Box<str>, Vec<u8>)>,
+}
+
+impl Answers {
+    /// Writes the answer line of `id` and `template` to `out`.
+    fn write(&mut self, id: &str, template: &str, out: &mut Vec<u8>) {
+        if self.slots.is_empty() {
+            self.slots = vec![Default::default(); ANSWER_SLOTS];
+        }
+        let b = id.as_bytes();
+        let at = b
+            .iter()
+            .rev()
+            .take(4)
+            .fold(0usize, |h, &c| h * 31 + usize::from(c))
+            % ANSWER_SLOTS;
+        let (i, t, line) = &mut self.slots[at];
+        if **i == *id && **t == *template && !line.is_empty() {
+            out.extend_from_slice(line);
+            return;
+        }
+        let start = out.len();
+        // What serde_json writes for `{pattern_id, template}`, byte for byte.
+        out.extend_from_slice(b"{\"pattern_id\":");
+        json::push_str(out, id);
+        out.extend_from_slice(b",\"template\":");
+        json::push_str(out, template);
+        out.extend_from_slice(b"}\n");
+        if template.len() <= MAX_ANSWER_TEMPLATE {
+            *i = Box::from(id);
+            *t = Box::from(template);
+            line.clear();
+            line.extend_from_slice(&out[start..]);
+        }
+    }
+}
+
 /// Learns from one message of `group` and writes its answer line to `out`.
-fn observe(miner: &mut Miner, group: &str, message: &str, out: &mut Vec<u8>) {
+fn observe(
+    miner: &mut Miner,
+    answers: &mut Answers,
+    group: &str,
+    message: &str,
+    out: &mut Vec<u8>,
+) {
     let o = miner.observe(group, message, 0);
-    // What serde_json writes for `{pattern_id, template}`, byte for byte.
-    out.extend_from_slice(b"{\"pattern_id\":");
-    json::push_str(out, o.id);
-    out.extend_from_slice(b",\"template\":");
-    json::push_str(out, o.template);
-    out.extend_from_slice(b"}\n");
+    answers.write(o.id, o.template, out);
 }
 
 /// Answers one input line (without its `\n`) into `out`; blank lines get no answer.
-fn answer(miner: &mut Miner, line: &[u8], out: &mut Vec<u8>) -> anyhow::Result<()> {
+fn answer(
+    miner: &mut Miner,
+    answers: &mut Answers,
+    line: &[u8],
+    out: &mut Vec<u8>,
+) -> anyhow::Result<()> {
     let line = trim_newline(line);
     if line.iter().all(u8::is_ascii_whitespace) {
         return Ok(());
@@ -371,7 +429,7 @@ fn answer(miner: &mut Miner, line: &[u8], out: &mut Vec<u8>) -> anyhow::Result<(
     };
     match parsed {
         Ok(i) => {
-            observe(miner, &i.group, &i.message, out);
+            observe(miner, answers, &i.group, &i.message, out);
             Ok(())
         }
         Err(e) => failure(
@@ -406,6 +464,36 @@ mod tests {
             .lines()
             .map(|l| serde_json::from_str(l).expect("a JSON line"))
             .collect()
+    }
+
+    /// Every answer is the miner's own, whichever line was copied: templates that generalise
+    /// under the same id, and more templates than [`Answers`] has entries.
+    #[test]
+    fn jsonl_answers_as_the_miner_does() {
+        let mut input = String::new();
+        let mut messages = Vec::new();
+        for i in 0..3_000 {
+            let m = match i % 4 {
+                0 => format!("job {} state {}", ["a", "b", "c", "d", "e"][i % 5], i % 7),
+                1 => format!("w{} done in {} ms", i % 300, i),
+                2 => format!("quote \" and \\ in {}", ["x", "y", "z"][i % 3]),
+                _ => "same line".to_string(),
+            };
+            let group = if i % 3 == 0 { "g1" } else { "g2" };
+            input.push_str(&serde_json::json!({"group": group, "message": m}).to_string());
+            input.push('\n');
+            messages.push((group, m));
+        }
+        let out = run_jsonl(&input);
+        let mut miner = Miner::new(Limits::default());
+        assert_eq!(out.len(), messages.len());
+        for ((group, m), got) in messages.iter().zip(&out) {
+            let o = miner.observe(group, m, 0);
+            assert_eq!(
+                got,
+                &serde_json::json!({"pattern_id": o.id, "template": o.template})
+            );
+        }
     }
 
     #[test]
