@@ -577,8 +577,11 @@ impl Group {
             }
             (slot as usize, Outcome::Matched)
         } else {
+            // Built by the skeleton scan, or read back from its key (a fixed template's, or
+            // a text message's tokens), or else (a JSON skeleton) built now.
             let tokens = built
                 .or_else(|| tokens::fixed_key_tokens(key))
+                .or_else(|| tokens::text_key_tokens(key))
                 .unwrap_or_else(|| tokenize(message));
             let (slot, outcome) = match self.find(&tokens) {
                 Some(slot) => (slot, Outcome::Matched),

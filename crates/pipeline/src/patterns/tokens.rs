@@ -224,6 +224,22 @@ pub(super) fn fixed_key_tokens(key: &[u8]) -> Option<Vec<Cow<'static, str>>> {
     }
 }
 
+/// The tokens of a text message from its skeleton key (each token's bytes, then `0xff`, as
+/// [`skeleton`] writes them for text): the tokens [`tokenize`] gives the message, without
+/// scanning it again. `None` for any other key (a JSON skeleton starts with a structure tag, a
+/// fixed template's key with `0xff`; no token starts with either).
+pub(super) fn text_key_tokens(key: &[u8]) -> Option<Vec<Cow<'_, str>>> {
+    if key.first().is_some_and(|&b| b >= 0xf5) {
+        return None;
+    }
+    let Some(body) = key.strip_suffix(&[0xff]) else {
+        return key.is_empty().then(Vec::new);
+    };
+    body.split(|&b| b == 0xff)
+        .map(|t| std::str::from_utf8(t).ok().map(Cow::Borrowed))
+        .collect()
+}
+
 fn own(c: Cow<'_, str>) -> Cow<'static, str> {
     Cow::Owned(c.into_owned())
 }
@@ -1148,6 +1164,17 @@ fn object_tokens(
 mod tests {
     use super::*;
 
+    /// A text message's skeleton key gives its tokens back; a JSON skeleton gives none.
+    fn key_tokens_are_the_tokens(m: &str, key: &mut Vec<u8>) {
+        match skeleton(m, key, usize::MAX) {
+            Some(t) => assert_eq!(t, tokenize(m), "{m:?}"),
+            None => match text_key_tokens(key) {
+                Some(t) => assert_eq!(t, tokenize(m), "{m:?}"),
+                None => assert_eq!(key.first(), Some(&0xfe), "{m:?}"),
+            },
+        }
+    }
+
     /// Messages whose repeat keys are equal (the same text but for which digits it holds) have
     /// equal skeletons, and messages the key cannot stand for have none.
     #[test]
@@ -1268,6 +1295,23 @@ mod tests {
             assert_eq!(s1, s2, "{m:?} {digits:?}");
             assert_eq!(tokenize(&m), tokenize(&digits), "{m:?} {digits:?}");
         }
+        // A text message's key gives its tokens back (the JSON ones, none).
+        let mut s1 = Vec::new();
+        let many = "w 1 ".repeat(MAX_TOKENS);
+        let long = format!("a {}", "b ".repeat(MAX_SCAN_BYTES));
+        for _ in 0..5_000 {
+            let mut m = String::new();
+            for _ in 0..r.below(30) {
+                m.push_str(PIECES[r.below(PIECES.len() as u64) as usize]);
+                m.push_str([" ", "\t", "  ", ""][r.below(4) as usize]);
+            }
+            key_tokens_are_the_tokens(&m, &mut s1);
+        }
+        for m in ["", "  \t ", "one", "{\"a\": 1}", &many, &long] {
+            key_tokens_are_the_tokens(m, &mut s1);
+        }
+        assert!(skeleton("{\"a\": 1}", &mut s1, usize::MAX).is_none());
+        assert!(text_key_tokens(&s1).is_none());
         assert!(some > 10_000, "{some}");
         // No key for these; a text message's key is never a message's own bytes.
         let vpc = "2 123456789012 eni-0a1b2c3d 10.0.1.5 10.0.2.9 443 49152 6 10 840 1717200210 1717200270 ACCEPT OK";
