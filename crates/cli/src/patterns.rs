@@ -49,7 +49,14 @@ pub struct PatternsArgs {
 /// Runs `cwlogs patterns`.
 pub fn run(args: PatternsArgs) -> anyhow::Result<ExitCode> {
     if args.jsonl {
-        jsonl(std::io::stdin().lock(), std::io::stdout().lock())?;
+        let mut miner = Miner::new(Limits::default());
+        jsonl(
+            &mut miner,
+            std::io::stdin().lock(),
+            std::io::stdout().lock(),
+        )?;
+        // The process ends next: its memory goes back whole, not one template at a time.
+        std::mem::forget(miner);
         return Ok(ExitCode::SUCCESS);
     }
     let config = Config::builtin(&|k| std::env::var(k).ok());
@@ -212,6 +219,9 @@ const MAX_JSONL_LINE: usize = 8 << 20;
 /// Bytes read from stdin at a time.
 const JSONL_CHUNK: usize = 1 << 16;
 
+/// `--jsonl` writes its answers out once they reach this many bytes.
+const JSONL_FLUSH: usize = 1 << 16;
+
 fn trim_newline(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
@@ -259,26 +269,35 @@ fn plain_line(b: &[u8]) -> Option<(Range<usize>, Range<usize>, usize)> {
 /// the answers into one buffer flushed every 64 KiB (a template's line copied when it was
 /// written lately, see [`Answers`]). The complete lines of a chunk are
 /// checked as UTF-8 at once; a common line (see [`plain_line`]) is then read in one pass,
-/// its end included, and any other line by serde.
-fn jsonl(mut input: impl Read, mut out: impl Write) -> anyhow::Result<()> {
-    let mut miner = Miner::new(Limits::default());
+/// its end included, and any other line by serde. Only the bytes read last are searched for
+/// the chunk's last line end: what was kept from the read before is one line's start, without
+/// a `\n`.
+fn jsonl(miner: &mut Miner, mut input: impl Read, mut out: impl Write) -> anyhow::Result<()> {
     let mut answers = Answers::default();
-    let mut written = Vec::with_capacity(96 << 10);
+    let mut written = Vec::with_capacity(JSONL_FLUSH + (JSONL_FLUSH >> 1));
     let mut buf = vec![0u8; JSONL_CHUNK];
-    let (mut filled, mut eof, mut skipping) = (0, false, false);
+    // `fresh`: where the bytes of the last read start in `buf[..filled]`.
+    let (mut filled, mut fresh, mut eof, mut skipping) = (0, 0, false, false);
     loop {
         let mut start = 0;
-        if skipping && let Some(nl) = memchr::memchr(b'\n', &buf[..filled]) {
+        if skipping && let Some(nl) = buf[..filled].iter().position(|&b| b == b'\n') {
             // The rest of a line too long to answer.
             (start, skipping) = (nl + 1, false);
         }
         if !skipping {
-            let complete =
-                memchr::memrchr(b'\n', &buf[start..filled]).map_or(start, |nl| start + nl + 1);
+            let from = fresh.max(start);
+            let complete = buf[from..filled]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(start, |nl| from + nl + 1);
             let text = std::str::from_utf8(&buf[start..complete]).ok();
             let lines = &buf[start..complete];
             let mut at = 0;
             while at < lines.len() {
+                if written.len() >= JSONL_FLUSH {
+                    out.write_all(&written)?;
+                    written.clear();
+                }
                 let rest = &lines[at..];
                 if let Some((group, message, end)) = plain_line(rest) {
                     let strings = match text {
@@ -290,26 +309,28 @@ fn jsonl(mut input: impl Read, mut out: impl Write) -> anyhow::Result<()> {
                             .zip(std::str::from_utf8(&rest[message]).ok()),
                     };
                     if let Some((group, message)) = strings {
-                        observe(&mut miner, &mut answers, group, message, &mut written);
+                        observe(miner, &mut answers, group, message, &mut written);
                         at += end;
                         continue;
                     }
                 }
                 // Every line here ends with `\n`.
-                let nl = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
-                answer(&mut miner, &mut answers, &rest[..nl], &mut written)?;
+                let nl = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+                answer(miner, &mut answers, &rest[..nl], &mut written)?;
                 at += nl + 1;
             }
             start = complete;
         }
         if eof {
             if start < filled && !skipping {
-                answer(&mut miner, &mut answers, &buf[start..filled], &mut written)?;
+                answer(miner, &mut answers, &buf[start..filled], &mut written)?;
             }
             break;
         }
-        buf.copy_within(start..filled, 0);
-        filled -= start;
+        if start > 0 {
+            buf.copy_within(start..filled, 0);
+            filled -= start;
+        }
         if filled == buf.len() {
             if buf.len() >= MAX_JSONL_LINE {
                 if !skipping {
@@ -323,6 +344,7 @@ fn jsonl(mut input: impl Read, mut out: impl Write) -> anyhow::Result<()> {
                 buf.resize(buf.len() * 2, 0);
             }
         }
+        fresh = filled;
         let n = loop {
             match input.read(&mut buf[filled..]) {
                 Ok(n) => break n,
@@ -331,10 +353,6 @@ fn jsonl(mut input: impl Read, mut out: impl Write) -> anyhow::Result<()> {
             }
         };
         (filled, eof) = (filled + n, n == 0);
-        if written.len() >= 1 << 16 {
-            out.write_all(&written)?;
-            written.clear();
-        }
     }
     out.write_all(&written)?;
     out.flush()?;
@@ -458,7 +476,7 @@ mod tests {
 
     fn run_jsonl(input: impl AsRef<[u8]>) -> Vec<serde_json::Value> {
         let mut out = Vec::new();
-        jsonl(input.as_ref(), &mut out).expect("jsonl runs");
+        jsonl(&mut Miner::new(Limits::default()), input.as_ref(), &mut out).expect("jsonl runs");
         String::from_utf8(out)
             .expect("UTF-8 output")
             .lines()
@@ -543,14 +561,31 @@ mod tests {
                 // Every other message has an escape (read by serde, not the plain reader).
                 if i % 2 == 0 { "\\t" } else { " " }
             ));
+            if i == 1000 {
+                // Longer than a read's chunk: the buffer grows while the line is read.
+                input.push_str(&format!(
+                    "{{\"group\": \"g1\", \"message\": \"{}\"}}\n",
+                    "long ".repeat(40_000)
+                ));
+            }
         }
         input.push_str(r#"{"group": "g0", "message": "last line without newline"}"#);
         let mut whole = Vec::new();
-        jsonl(input.as_bytes(), &mut whole).expect("jsonl runs");
-        assert_eq!(whole.iter().filter(|&&b| b == b'\n').count(), 2001);
+        jsonl(
+            &mut Miner::new(Limits::default()),
+            input.as_bytes(),
+            &mut whole,
+        )
+        .expect("jsonl runs");
+        assert_eq!(whole.iter().filter(|&&b| b == b'\n').count(), 2002);
         for n in [1, 7, 4096] {
             let mut out = Vec::new();
-            jsonl(Trickle(input.as_bytes(), n), &mut out).expect("jsonl runs");
+            jsonl(
+                &mut Miner::new(Limits::default()),
+                Trickle(input.as_bytes(), n),
+                &mut out,
+            )
+            .expect("jsonl runs");
             assert!(out == whole, "reads of {n} bytes");
         }
         // What serde_json writes for the answer, byte for byte.

@@ -88,7 +88,7 @@ pub use tokens::{
     WILD, tokenize,
 };
 
-use crate::util::hash::short_hash;
+use crate::util::hash::short_hash_hex;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
@@ -214,7 +214,7 @@ type Id = [u8; 16];
 
 /// `id` as text.
 fn id_str(id: &Id) -> &str {
-    // Always ASCII: made by `short_hash` or checked by `parse_id`.
+    // Always ASCII: made by `short_hash_hex` or checked by `parse_id`.
     std::str::from_utf8(id).unwrap_or_default()
 }
 
@@ -765,7 +765,7 @@ impl Group {
             }));
         }
         t.set_tokens(tokens);
-        t.id = parse_id(&short_hash(t.text.as_bytes())).unwrap_or(t.id);
+        t.id = short_hash_hex(t.text.as_bytes());
         let size = t.bytes();
         while self.live > 0
             && (self.live >= limits.max_templates.max(1)

@@ -178,7 +178,8 @@ pub(super) fn vpc_flow_default(s: &str) -> Option<(&str, &str)> {
     if b.len() < 28 || b.len() > 1024 || !b.starts_with(b"2 ") {
         return None;
     }
-    let mut spaces = memchr::memchr_iter(b' ', b);
+    // A byte loop: the record is short and its spaces close together.
+    let mut spaces = b.iter().enumerate().filter(|(_, c)| **c == b' ').map(|(i, _)| i);
     let mut at = [0usize; 13];
     for a in &mut at {
         *a = spaces.next()?;
