@@ -49,7 +49,7 @@ pub struct PatternsArgs {
 /// Runs `cwlogs patterns`.
 pub fn run(args: PatternsArgs) -> anyhow::Result<ExitCode> {
     if args.jsonl {
-        let mut miner = Miner::new(Limits::default());
+        let mut miner = Miner::new(jsonl_limits());
         jsonl(
             &mut miner,
             std::io::stdin().lock(),
@@ -265,6 +265,15 @@ fn plain_line(b: &[u8]) -> Option<(Range<usize>, Range<usize>, usize)> {
     }
 }
 
+/// The miner's limits for `--jsonl`: the defaults, but no example kept (its answers show
+/// none).
+fn jsonl_limits() -> Limits {
+    Limits {
+        example_bytes: 0,
+        ..Limits::default()
+    }
+}
+
 /// `--jsonl`: reads stdin in chunks and answers each line in place (no copy of it), writing
 /// the answers into one buffer flushed every 64 KiB (a template's line copied when it was
 /// written lately, see [`Answers`]). The complete lines of a chunk are
@@ -476,7 +485,7 @@ mod tests {
 
     fn run_jsonl(input: impl AsRef<[u8]>) -> Vec<serde_json::Value> {
         let mut out = Vec::new();
-        jsonl(&mut Miner::new(Limits::default()), input.as_ref(), &mut out).expect("jsonl runs");
+        jsonl(&mut Miner::new(jsonl_limits()), input.as_ref(), &mut out).expect("jsonl runs");
         String::from_utf8(out)
             .expect("UTF-8 output")
             .lines()
@@ -503,7 +512,7 @@ mod tests {
             messages.push((group, m));
         }
         let out = run_jsonl(&input);
-        let mut miner = Miner::new(Limits::default());
+        let mut miner = Miner::new(jsonl_limits());
         assert_eq!(out.len(), messages.len());
         for ((group, m), got) in messages.iter().zip(&out) {
             let o = miner.observe(group, m, 0);
@@ -572,7 +581,7 @@ mod tests {
         input.push_str(r#"{"group": "g0", "message": "last line without newline"}"#);
         let mut whole = Vec::new();
         jsonl(
-            &mut Miner::new(Limits::default()),
+            &mut Miner::new(jsonl_limits()),
             input.as_bytes(),
             &mut whole,
         )
@@ -581,7 +590,7 @@ mod tests {
         for n in [1, 7, 4096] {
             let mut out = Vec::new();
             jsonl(
-                &mut Miner::new(Limits::default()),
+                &mut Miner::new(jsonl_limits()),
                 Trickle(input.as_bytes(), n),
                 &mut out,
             )

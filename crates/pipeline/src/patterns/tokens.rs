@@ -179,7 +179,11 @@ pub(super) fn vpc_flow_default(s: &str) -> Option<(&str, &str)> {
         return None;
     }
     // A byte loop: the record is short and its spaces close together.
-    let mut spaces = b.iter().enumerate().filter(|(_, c)| **c == b' ').map(|(i, _)| i);
+    let mut spaces = b
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| **c == b' ')
+        .map(|(i, _)| i);
     let mut at = [0usize; 13];
     for a in &mut at {
         *a = spaces.next()?;
