@@ -879,16 +879,21 @@ pub(crate) fn repeat_key<'k>(message: &str, out: &'k mut Vec<u8>) -> Option<&'k 
         return None;
     }
     let trimmed = message.trim_ascii();
-    let object = trimmed.starts_with('{')
-        || lambda_split(trimmed).is_some_and(|(_, rest)| rest.starts_with('{'));
-    if object || vpc_flow_default(trimmed).is_some() {
+    let t = trimmed.as_bytes();
+    // The calls' own first refusals, inline: a runtime line's time starts with four digits, a
+    // VPC flow log record with "2 ".
+    let object = t.first() == Some(&b'{')
+        || (t.get(..4).is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+            && lambda_split(trimmed).is_some_and(|(_, rest)| rest.starts_with('{')));
+    if object || (t.starts_with(b"2 ") && vpc_flow_default(trimmed).is_some()) {
         return None;
     }
     out.clear();
-    out.reserve(b.len() + 1);
-    out.push(0xfe);
+    out.resize(b.len() + 1, 0);
+    out[0] = 0xfe;
     let mut words = b.chunks_exact(8);
-    for word in &mut words {
+    let mut keys = out[1..].chunks_exact_mut(8);
+    for (word, key) in (&mut words).zip(&mut keys) {
         let mut w = [0u8; 8];
         w.copy_from_slice(word);
         let x = u64::from_le_bytes(w);
@@ -901,13 +906,13 @@ pub(crate) fn repeat_key<'k>(message: &str, out: &'k mut Vec<u8>) -> Option<&'k 
         let set = x | HIGH;
         let digit = set.wrapping_sub(ONES * 0x30) & !set.wrapping_sub(ONES * 0x3a) & !x & HIGH;
         let m = (digit >> 7) * 0xff;
-        out.extend_from_slice(&((x & !m) | (m & (ONES * u64::from(b'0')))).to_le_bytes());
+        key.copy_from_slice(&((x & !m) | (m & (ONES * u64::from(b'0')))).to_le_bytes());
     }
-    for &c in words.remainder() {
+    for (&c, k) in words.remainder().iter().zip(keys.into_remainder()) {
         if c == b'=' {
             return None;
         }
-        out.push(if c.is_ascii_digit() { b'0' } else { c });
+        *k = if c.is_ascii_digit() { b'0' } else { c };
     }
     Some(out)
 }
