@@ -15,7 +15,7 @@
 //! makes dead letters of them); the exit status is 0 unless stdout cannot be written.
 
 use anyhow::Context as _;
-use cwlogs_pipeline::patterns::{Limits, Miner, Template};
+use cwlogs_pipeline::patterns::{Limits, Miner, Observation, Template};
 use cwlogs_pipeline::util::json;
 use cwlogs_pipeline::util::time::UtcTime;
 use cwlogs_pipeline::{Config, process_input};
@@ -373,45 +373,38 @@ const ANSWER_SLOTS: usize = 256;
 /// The longest template whose answer line [`Answers`] keeps.
 const MAX_ANSWER_TEMPLATE: usize = 1024;
 
-/// The answer lines written lately, direct-mapped by pattern id: most messages take a template
-/// answered before, and copying its line costs less than quoting the template again. An entry
-/// is used only for the same id and the same template text (a template that generalised is
-/// written anew). At most [`ANSWER_SLOTS`] lines of templates up to [`MAX_ANSWER_TEMPLATE`]
-/// bytes.
+/// The answer lines written lately, direct-mapped by the observation's revision (which stands
+/// for one pattern id and one template text, see `Observation::revision`): most messages take
+/// a template answered before, and copying its line costs less than quoting the template
+/// again; a template that generalised has a new revision and is written anew. At most
+/// [`ANSWER_SLOTS`] lines of templates up to [`MAX_ANSWER_TEMPLATE`] bytes.
 #[derive(Default)]
 struct Answers {
-    /// `(id, template, line)`
-    slots: Vec<(Box<str>, Box<str>, Vec<u8>)>,
+    /// `(revision, line)`; revision 0 is never given.
+    slots: Vec<(u64, Vec<u8>)>,
 }
 
 impl Answers {
-    /// Writes the answer line of `id` and `template` to `out`.
-    fn write(&mut self, id: &str, template: &str, out: &mut Vec<u8>) {
+    /// Writes the answer line of `o` to `out`.
+    fn write(&mut self, o: &Observation<'_>, out: &mut Vec<u8>) {
         if self.slots.is_empty() {
             self.slots = vec![Default::default(); ANSWER_SLOTS];
         }
-        let b = id.as_bytes();
-        let at = b
-            .iter()
-            .rev()
-            .take(4)
-            .fold(0usize, |h, &c| h * 31 + usize::from(c))
-            % ANSWER_SLOTS;
-        let (i, t, line) = &mut self.slots[at];
-        if **i == *id && **t == *template && !line.is_empty() {
+        let at = (o.revision.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as usize % ANSWER_SLOTS;
+        let (revision, line) = &mut self.slots[at];
+        if *revision == o.revision && !line.is_empty() {
             out.extend_from_slice(line);
             return;
         }
         let start = out.len();
         // What serde_json writes for `{pattern_id, template}`, byte for byte.
         out.extend_from_slice(b"{\"pattern_id\":");
-        json::push_str(out, id);
+        json::push_str(out, o.id);
         out.extend_from_slice(b",\"template\":");
-        json::push_str(out, template);
+        json::push_str(out, o.template);
         out.extend_from_slice(b"}\n");
-        if template.len() <= MAX_ANSWER_TEMPLATE {
-            *i = Box::from(id);
-            *t = Box::from(template);
+        if o.template.len() <= MAX_ANSWER_TEMPLATE {
+            *revision = o.revision;
             line.clear();
             line.extend_from_slice(&out[start..]);
         }
@@ -427,7 +420,7 @@ fn observe(
     out: &mut Vec<u8>,
 ) {
     let o = miner.observe(group, message, 0);
-    answers.write(o.id, o.template, out);
+    answers.write(&o, out);
 }
 
 /// Answers one input line (without its `\n`) into `out`; blank lines get no answer.
@@ -500,10 +493,17 @@ mod tests {
         let mut input = String::new();
         let mut messages = Vec::new();
         for i in 0..3_000 {
-            let m = match i % 4 {
+            // A word of letters: a template of its own for each of 400 (a digit would make
+            // the token a variable).
+            let word: String = format!("{:03}", i % 400)
+                .bytes()
+                .map(|d| char::from(d + 49))
+                .collect();
+            let m = match i % 5 {
                 0 => format!("job {} state {}", ["a", "b", "c", "d", "e"][i % 5], i % 7),
                 1 => format!("w{} done in {} ms", i % 300, i),
                 2 => format!("quote \" and \\ in {}", ["x", "y", "z"][i % 3]),
+                3 => format!("{word} started"),
                 _ => "same line".to_string(),
             };
             let group = if i % 3 == 0 { "g1" } else { "g2" };

@@ -92,6 +92,7 @@ use crate::util::hash::short_hash_hex;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Distinct values at one position that make it a variable.
 pub const SIBLINGS: usize = 3;
@@ -300,11 +301,21 @@ fn cut(s: &str, max: usize) -> &str {
     &s[..at]
 }
 
+/// The last [`Template::revision`] given, in this process.
+static REVISIONS: AtomicU64 = AtomicU64::new(0);
+
+/// A revision not given before in this process.
+fn next_revision() -> u64 {
+    REVISIONS.fetch_add(1, Ordering::Relaxed) + 1
+}
+
 /// One learned template of a log group.
 #[derive(Debug, Clone)]
 pub struct Template {
     id: Id,
     text: Box<str>,
+    /// New whenever `id` or `text` is set: see [`Observation::revision`].
+    revision: u64,
     /// Its tokens: ranges of `text`.
     spans: Box<[Span]>,
     consts: u32,
@@ -402,6 +413,7 @@ impl Template {
         let (text, spans) = render(tokens);
         self.text = text.into_boxed_str();
         self.spans = spans;
+        self.revision = next_revision();
     }
 }
 
@@ -747,6 +759,7 @@ impl Group {
         let mut t = Template {
             id: [b'0'; 16],
             text: Box::default(),
+            revision: 0,
             spans: Box::default(),
             consts: 0,
             fixed: false,
@@ -835,6 +848,10 @@ pub struct Observation<'a> {
     pub tokens: Tokens<'a>,
     /// What the message did.
     pub outcome: Outcome,
+    /// Unique in the process to this template's id and text as they are now: another
+    /// observation with the same revision has the same `id` and `template` (a caller can key
+    /// what it derives from them on this number instead of comparing the strings).
+    pub revision: u64,
 }
 
 /// Templates of many log groups, learned online, within [`Limits`].
@@ -902,6 +919,7 @@ impl Miner {
             template: &t.text,
             tokens: t.tokens(),
             outcome,
+            revision: t.revision,
         }
     }
 
@@ -939,6 +957,7 @@ impl Miner {
         // Seeded templates are the oldest: generalisation keeps their ids.
         let t = g.get_mut(slot);
         t.id = id;
+        t.revision = next_revision();
         t.created = 0;
         g.stats.created -= 1;
         g.first_ms = Some(g.first_ms.map_or(first_ms, |f| f.min(first_ms)));

@@ -877,3 +877,55 @@ fn repeat_cache_only_for_groups_whose_templates_repeat() {
     assert_eq!(g("busy").len(), 1);
     assert_eq!(g("busy").repeats.len(), REPEAT_SLOTS);
 }
+
+/// A revision stands for one id and one template text: through generalisations, merges,
+/// evictions (16 templates a group) and seeded templates, no revision is seen with two
+/// different answers, and an answer that changed has a new revision.
+#[test]
+fn revisions_stand_for_one_id_and_template() {
+    let rows = loghub();
+    let mut miner = Miner::new(Limits {
+        max_templates: 16,
+        ..Limits::default()
+    });
+    let mut seen: HashMap<u64, (String, String)> = HashMap::new();
+    let mut last: HashMap<String, (String, u64)> = HashMap::new();
+    let (mut changed, mut seeded) = (0, 0);
+    for (i, (system, message, _)) in rows.iter().enumerate() {
+        if i % 500 == 250 {
+            // A template learned elsewhere, under a known id.
+            let id = format!("{:016x}", 0xabc0_0000_u64 + i as u64);
+            // A word of letters (a digit would make the token a variable).
+            let word: String = i.to_string().bytes().map(|d| char::from(d + 49)).collect();
+            let tokens = vec![
+                format!("seeded{word}"),
+                "took".to_string(),
+                "<*>".to_string(),
+            ];
+            if miner.seed(system, &id, &tokens, 0) {
+                seeded += 1;
+                let o = miner.observe(system, &format!("seeded{word} took 42"), 0);
+                assert_eq!(o.id, id);
+                let answer = (o.id.to_string(), o.template.to_string());
+                if let Some(before) = seen.insert(o.revision, answer.clone()) {
+                    assert_eq!(before, answer, "revision {} of two answers", o.revision);
+                }
+            }
+        }
+        let o = miner.observe(system, message, i as i64);
+        let answer = (o.id.to_string(), o.template.to_string());
+        if let Some(before) = seen.insert(o.revision, answer.clone()) {
+            assert_eq!(before, answer, "revision {} of two answers", o.revision);
+        }
+        if let Some((template, revision)) = last.insert(o.id.to_string(), (answer.1, o.revision))
+            && template != o.template
+        {
+            assert_ne!(revision, o.revision, "{} changed its template", o.id);
+            changed += 1;
+        }
+    }
+    assert!(
+        changed >= 5 && seeded >= 10,
+        "{changed} changes, {seeded} seeded"
+    );
+}
