@@ -289,9 +289,9 @@ fn jsonl(miner: &mut Miner, mut input: impl Read, mut out: impl Write) -> anyhow
     let (mut filled, mut fresh, mut eof, mut skipping) = (0, 0, false, false);
     loop {
         let mut start = 0;
-        if skipping && let Some(nl) = buf[..filled].iter().position(|&b| b == b'\n') {
-            // The rest of a line too long to answer.
-            (start, skipping) = (nl + 1, false);
+        if skipping && let Some(nl) = buf[fresh..filled].iter().position(|&b| b == b'\n') {
+            // The rest of a line too long to answer (the bytes before `fresh` hold no `\n`).
+            (start, skipping) = (fresh + nl + 1, false);
         }
         if !skipping {
             let from = fresh.max(start);
@@ -609,7 +609,8 @@ mod tests {
         input.extend_from_slice(br#"{"group": "a", "message": "before"}"#);
         input.push(b'\n');
         input.extend_from_slice(br#"{"group": "a", "message": ""#);
-        input.resize(input.len() + MAX_JSONL_LINE + 10, b'x');
+        // Past the limit by more than one read of a pipe.
+        input.resize(input.len() + MAX_JSONL_LINE + 200_000, b'x');
         input.extend_from_slice(b"\"}\n");
         input.extend_from_slice(br#"{"group": "a", "message": "after"}"#);
         input.push(b'\n');
@@ -623,6 +624,18 @@ mod tests {
                 .is_some_and(|e| e.contains("longer than"))
         );
         assert_eq!(lines[2]["template"], "after");
+        // Read as a pipe gives it, 64 KiB at a time: the same answers (the skipped line's
+        // rest is searched once, not again at every read).
+        let mut whole = Vec::new();
+        jsonl(&mut Miner::new(jsonl_limits()), &input[..], &mut whole).expect("jsonl runs");
+        let mut piped = Vec::new();
+        jsonl(
+            &mut Miner::new(jsonl_limits()),
+            Trickle(&input, 1 << 16),
+            &mut piped,
+        )
+        .expect("jsonl runs");
+        assert!(piped == whole);
     }
 
     #[test]
