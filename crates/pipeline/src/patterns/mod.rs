@@ -314,7 +314,8 @@ fn next_revision() -> u64 {
 pub struct Template {
     id: Id,
     text: Box<str>,
-    /// New whenever `id` or `text` is set: see [`Observation::revision`].
+    /// New with every `text` (`set_tokens`) and when a seed sets `id` (a new template's id,
+    /// made from its text, is set before anything reads it): see [`Observation::revision`].
     revision: u64,
     /// Its tokens: ranges of `text`.
     spans: Box<[Span]>,
