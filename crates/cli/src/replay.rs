@@ -33,8 +33,45 @@ use std::time::{Duration, Instant};
 /// few tens of MB; anything larger is dead-lettered unread.
 pub const MAX_INPUT_BYTES: u64 = 256 << 20;
 
-/// How many inputs are decoded in parallel before their outputs are written, in input order.
+/// How many inputs are decoded in parallel before their outputs are written, in input order:
+/// at most this many per worker thread...
 const WINDOW_PER_THREAD: usize = 8;
+
+/// ...and at most about this many input bytes per worker thread (a window has at least one
+/// input, whatever its size). Up to three windows are alive at once (one decoded, one waiting,
+/// one being written), and an input's outputs are many times its size (the `_bulk` bodies of a
+/// base64 Lambda event are about ten times its bytes): bounded by bytes, the memory a run holds,
+/// and so the fresh pages the kernel must fault in and zero for it, stay small whatever the
+/// inputs are. One thread takes 1 MB Lambda events one at a time.
+const WINDOW_BYTES_PER_THREAD: u64 = 512 << 10;
+
+/// The inputs cut into windows of at most `per_window` inputs and about `bytes_per_window` bytes
+/// each (`(input, size)` pairs; a window ends at the input that reaches the byte bound), in
+/// order.
+fn windows<T>(
+    inputs: &[(T, u64)],
+    per_window: usize,
+    bytes_per_window: u64,
+) -> impl Iterator<Item = &[(T, u64)]> {
+    let mut rest = inputs;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut bytes = 0u64;
+        let mut n = 0;
+        for (_, size) in rest.iter().take(per_window.max(1)) {
+            n += 1;
+            bytes = bytes.saturating_add(*size);
+            if bytes >= bytes_per_window {
+                break;
+            }
+        }
+        let (window, after) = rest.split_at(n);
+        rest = after;
+        Some(window)
+    })
+}
 
 /// Arguments of `cwlogs replay`.
 #[derive(clap::Args)]
@@ -451,7 +488,11 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     let mut report = RunReport::default();
     let mut dead_letters_in_s3 = 0usize;
     let mut kept = KeptDeadLetters::default();
-    let window = pool.current_num_threads().max(1) * WINDOW_PER_THREAD;
+    let threads = pool.current_num_threads().max(1);
+    let (window, window_bytes) = (
+        threads * WINDOW_PER_THREAD,
+        threads as u64 * WINDOW_BYTES_PER_THREAD,
+    );
     // The workers decode the next window while this thread writes the last one (in input
     // order): writing no longer leaves the cores idle.
     std::thread::scope(|scope| -> Result<()> {
@@ -459,7 +500,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
         let (config, pool, remote, inputs) = (&config, &pool, &remote, &inputs);
         let miner = &miner;
         scope.spawn(move || {
-            for chunk in inputs.chunks(window) {
+            for chunk in windows(inputs, window, window_bytes) {
                 let fetched = fetch_s3(remote.as_ref(), chunk);
                 let results = pool.install(|| {
                     chunk
@@ -476,7 +517,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
                 }
             }
         });
-        for (chunk, mut results) in inputs.chunks(window).zip(rx) {
+        for (chunk, mut results) in windows(inputs, window, window_bytes).zip(rx) {
             let mut dead: Vec<DeadLetter> = Vec::new();
             let mut objects: Vec<&ArchiveObject> = Vec::new();
             if let (Some(cluster), Some(r), Some(i)) = (&cluster, &remote, &config.index) {
@@ -1416,7 +1457,11 @@ fn walk(dir: &Path, out: Option<&Path>, files: &mut Vec<PathBuf>) -> Result<()> 
 
 fn read_input(path: &Path) -> std::io::Result<Vec<u8>> {
     let file = std::fs::File::open(path)?;
-    let mut bytes = Vec::new();
+    // Sized once from the file's length (a `Take` gives `read_to_end` no size hint: it would
+    // grow the buffer by doubling, copying what was read at every step); the read still stops
+    // past the limit, whatever the length said.
+    let size = file.metadata().map_or(0, |m| m.len()).min(MAX_INPUT_BYTES);
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0).saturating_add(1));
     file.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > MAX_INPUT_BYTES {
         return Err(std::io::Error::other(format!(
@@ -1589,4 +1634,38 @@ fn write_report(
     let path = out.join("report.html");
     std::fs::write(&path, crate::report::render(&report))
         .with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::windows;
+
+    fn cut(sizes: &[u64], per_window: usize, bytes: u64) -> Vec<Vec<usize>> {
+        let inputs: Vec<(usize, u64)> = sizes.iter().copied().enumerate().collect();
+        windows(&inputs, per_window, bytes)
+            .map(|w| w.iter().map(|(i, _)| *i).collect())
+            .collect()
+    }
+
+    #[test]
+    fn windows_are_bounded_by_count_and_bytes_and_keep_every_input_in_order() {
+        // By count alone.
+        assert_eq!(
+            cut(&[1, 1, 1, 1, 1], 2, 100),
+            vec![vec![0, 1], vec![2, 3], vec![4]]
+        );
+        // The input that reaches the byte bound ends its window.
+        assert_eq!(
+            cut(&[40, 40, 40, 10, 200, 5], 8, 100),
+            vec![vec![0, 1, 2], vec![3, 4], vec![5]]
+        );
+        // An input larger than the bound is a window of its own; so is every input when the
+        // bound is 0 or there is at most one input per window.
+        assert_eq!(cut(&[500, 1, 1], 8, 100), vec![vec![0], vec![1, 2]]);
+        assert_eq!(cut(&[1, 2, 3], 8, 0), vec![vec![0], vec![1], vec![2]]);
+        assert_eq!(cut(&[1, 2, 3], 0, 100), vec![vec![0], vec![1], vec![2]]);
+        assert!(cut(&[], 8, 100).is_empty());
+        // Sizes that add up past u64 do not wrap.
+        assert_eq!(cut(&[u64::MAX, u64::MAX], 8, 100), vec![vec![0], vec![1]]);
+    }
 }
