@@ -34,16 +34,28 @@ use std::time::{Duration, Instant};
 pub const MAX_INPUT_BYTES: u64 = 256 << 20;
 
 /// How many inputs are decoded in parallel before their outputs are written, in input order:
-/// at most this many per worker thread...
+/// with several worker threads, at most this many per thread (each window waits for its
+/// slowest input, so the threads need several inputs each to stay busy); one worker thread
+/// takes one input at a time, as it has no neighbour to balance.
 const WINDOW_PER_THREAD: usize = 8;
 
 /// ...and at most about this many input bytes per worker thread (a window has at least one
 /// input, whatever its size). Up to three windows are alive at once (one decoded, one waiting,
 /// one being written), and an input's outputs are many times its size (the `_bulk` bodies of a
-/// base64 Lambda event are about ten times its bytes): bounded by bytes, the memory a run holds,
-/// and so the fresh pages the kernel must fault in and zero for it, stay small whatever the
-/// inputs are. One thread takes 1 MB Lambda events one at a time.
-const WINDOW_BYTES_PER_THREAD: u64 = 512 << 10;
+/// base64 Lambda event are about ten times its bytes): bounded by bytes, the memory a run holds
+/// follows the inputs' sizes (archive objects of tens of MB), not their number.
+const WINDOW_BYTES_PER_THREAD: u64 = 4 << 20;
+
+/// The most inputs and about the most input bytes of a window, for `threads` worker threads.
+fn window_bounds(threads: usize) -> (usize, u64) {
+    let threads = threads.max(1);
+    let inputs = if threads == 1 {
+        1
+    } else {
+        threads * WINDOW_PER_THREAD
+    };
+    (inputs, threads as u64 * WINDOW_BYTES_PER_THREAD)
+}
 
 /// The inputs cut into windows of at most `per_window` inputs and about `bytes_per_window` bytes
 /// each (`(input, size)` pairs; a window ends at the input that reaches the byte bound), in
@@ -488,11 +500,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     let mut report = RunReport::default();
     let mut dead_letters_in_s3 = 0usize;
     let mut kept = KeptDeadLetters::default();
-    let threads = pool.current_num_threads().max(1);
-    let (window, window_bytes) = (
-        threads * WINDOW_PER_THREAD,
-        threads as u64 * WINDOW_BYTES_PER_THREAD,
-    );
+    let (window, window_bytes) = window_bounds(pool.current_num_threads());
     // The workers decode the next window while this thread writes the last one (in input
     // order): writing no longer leaves the cores idle.
     std::thread::scope(|scope| -> Result<()> {
@@ -1638,7 +1646,7 @@ fn write_report(
 
 #[cfg(test)]
 mod tests {
-    use super::windows;
+    use super::{window_bounds, windows};
 
     fn cut(sizes: &[u64], per_window: usize, bytes: u64) -> Vec<Vec<usize>> {
         let inputs: Vec<(usize, u64)> = sizes.iter().copied().enumerate().collect();
@@ -1667,5 +1675,13 @@ mod tests {
         assert!(cut(&[], 8, 100).is_empty());
         // Sizes that add up past u64 do not wrap.
         assert_eq!(cut(&[u64::MAX, u64::MAX], 8, 100), vec![vec![0], vec![1]]);
+    }
+
+    #[test]
+    fn one_thread_takes_one_input_at_a_time_several_take_eight_each() {
+        assert_eq!(window_bounds(0).0, 1);
+        assert_eq!(window_bounds(1).0, 1);
+        assert_eq!(window_bounds(2).0, 16);
+        assert_eq!(window_bounds(4), (32, 16 << 20));
     }
 }
