@@ -9,6 +9,7 @@
 //! - [`stub`] (always): a scripted HTTP/1.1 server playing the answers local services will not.
 //! - [`files`] (always): the files of a folder, e.g. the crashers kept by the fuzz targets or
 //!   what `cwlogs replay` wrote.
+//! - [`noise`] (always): deterministic bytes that do not compress.
 //! - `lambda` (feature `lambda`): `LambdaEvent`s with their `Context`.
 //! - `proxy` (feature `proxy`): the fault proxy in front of a real service.
 //! - `runtime_api` (feature `runtime-api`): a Lambda Runtime API emulator, for running the
@@ -27,6 +28,7 @@ pub mod json;
 pub mod lambda;
 #[cfg(feature = "moto")]
 pub mod moto;
+pub mod noise;
 #[cfg(feature = "proxy")]
 pub mod proxy;
 #[cfg(feature = "runtime-api")]

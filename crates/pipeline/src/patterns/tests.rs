@@ -339,21 +339,13 @@ fn a_million_distinct_tokens() {
 
 #[test]
 fn binary_noise() {
-    // A fixed xorshift stream as bytes, read as (lossy) UTF-8: no panic, bounded templates.
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    // Fixed xorshift streams as bytes, read as (lossy) UTF-8: no panic, bounded templates.
     let mut m = Miner::new(Limits {
         max_templates: 100,
         ..Limits::default()
     });
-    for len in (0..3000).map(|i| (i * 37) % 2048) {
-        let bytes: Vec<u8> = (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
+    for (i, len) in (0..3000u64).map(|i| (i, (i as usize * 37) % 2048)) {
+        let bytes = cwlogs_testkit::noise::noise(len, i);
         let text = String::from_utf8_lossy(&bytes);
         let o = m.observe("noise", &text, 0);
         assert_eq!(o.id.len(), 16);

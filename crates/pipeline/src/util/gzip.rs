@@ -78,15 +78,7 @@ mod tests {
         // Bytes that do not compress at all (a xorshift stream), and text that compresses
         // about 2 times: both take the second, full-size buffer; the output is a whole gzip
         // member of the input either way.
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let random: Vec<u8> = (0..300_000)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
+        let random = cwlogs_testkit::noise::noise(300_000, 1);
         let half: Vec<u8> = random
             .iter()
             .map(|b| b"0123456789abcdef"[usize::from(b & 15)])
