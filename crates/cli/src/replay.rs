@@ -34,9 +34,11 @@ use std::time::{Duration, Instant};
 pub const MAX_INPUT_BYTES: u64 = 256 << 20;
 
 /// How many inputs are decoded in parallel before their outputs are written, in input order:
-/// with several worker threads, at most this many per thread (each window waits for its
-/// slowest input, so the threads need several inputs each to stay busy); one worker thread
-/// takes one input at a time, as it has no neighbour to balance.
+/// at most this many per worker thread. Each window waits for its slowest input, so several
+/// threads need several inputs each to stay busy; and a window's S3 inputs are fetched, and its
+/// objects and documents sent, together, so remote sources and destinations need several
+/// inputs to overlap their round trips. One worker thread reading and writing local files has
+/// neither need and takes one input at a time.
 const WINDOW_PER_THREAD: usize = 8;
 
 /// ...and at most about this many input bytes per worker thread (a window has at least one
@@ -46,10 +48,11 @@ const WINDOW_PER_THREAD: usize = 8;
 /// follows the inputs' sizes (archive objects of tens of MB), not their number.
 const WINDOW_BYTES_PER_THREAD: u64 = 4 << 20;
 
-/// The most inputs and about the most input bytes of a window, for `threads` worker threads.
-fn window_bounds(threads: usize) -> (usize, u64) {
+/// The most inputs and about the most input bytes of a window, for `threads` worker threads,
+/// with (`remote`) or without S3 inputs or a remote destination.
+fn window_bounds(threads: usize, remote: bool) -> (usize, u64) {
     let threads = threads.max(1);
-    let inputs = if threads == 1 {
+    let inputs = if threads == 1 && !remote {
         1
     } else {
         threads * WINDOW_PER_THREAD
@@ -500,7 +503,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     let mut report = RunReport::default();
     let mut dead_letters_in_s3 = 0usize;
     let mut kept = KeptDeadLetters::default();
-    let (window, window_bytes) = window_bounds(pool.current_num_threads());
+    let (window, window_bytes) = window_bounds(pool.current_num_threads(), remote.is_some());
     // The workers decode the next window while this thread writes the last one (in input
     // order): writing no longer leaves the cores idle.
     std::thread::scope(|scope| -> Result<()> {
@@ -1678,10 +1681,12 @@ mod tests {
     }
 
     #[test]
-    fn one_thread_takes_one_input_at_a_time_several_take_eight_each() {
-        assert_eq!(window_bounds(0).0, 1);
-        assert_eq!(window_bounds(1).0, 1);
-        assert_eq!(window_bounds(2).0, 16);
-        assert_eq!(window_bounds(4), (32, 16 << 20));
+    fn one_local_thread_takes_one_input_at_a_time_others_eight_a_thread() {
+        assert_eq!(window_bounds(0, false).0, 1);
+        assert_eq!(window_bounds(1, false).0, 1);
+        // Remote sources and destinations overlap their round trips over a window.
+        assert_eq!(window_bounds(1, true), (8, 4 << 20));
+        assert_eq!(window_bounds(2, false).0, 16);
+        assert_eq!(window_bounds(4, true), (32, 16 << 20));
     }
 }
