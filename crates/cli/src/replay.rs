@@ -504,14 +504,16 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
     let mut dead_letters_in_s3 = 0usize;
     let mut kept = KeptDeadLetters::default();
     let (window, window_bytes) = window_bounds(pool.current_num_threads(), remote.is_some());
+    // Cut once: the decoding thread and this one walk the same windows.
+    let windows: Vec<&[(Input, u64)]> = windows(&inputs, window, window_bytes).collect();
     // The workers decode the next window while this thread writes the last one (in input
     // order): writing no longer leaves the cores idle.
     std::thread::scope(|scope| -> Result<()> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<InputResult>>(1);
-        let (config, pool, remote, inputs) = (&config, &pool, &remote, &inputs);
+        let (config, pool, remote, windows) = (&config, &pool, &remote, &windows);
         let miner = &miner;
         scope.spawn(move || {
-            for chunk in windows(inputs, window, window_bytes) {
+            for &chunk in windows {
                 let fetched = fetch_s3(remote.as_ref(), chunk);
                 let results = pool.install(|| {
                     chunk
@@ -528,7 +530,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode> {
                 }
             }
         });
-        for (chunk, mut results) in windows(inputs, window, window_bytes).zip(rx) {
+        for (&chunk, mut results) in windows.iter().zip(rx) {
             let mut dead: Vec<DeadLetter> = Vec::new();
             let mut objects: Vec<&ArchiveObject> = Vec::new();
             if let (Some(cluster), Some(r), Some(i)) = (&cluster, &remote, &config.index) {

@@ -173,11 +173,21 @@ pub(super) fn is_fixed<S: AsRef<str>>(tokens: &[S]) -> bool {
 /// A VPC flow log record in the default format (version 2: fourteen fields, one space
 /// between them, as AWS writes them): its action and log status, when they are ones AWS
 /// writes (`ACCEPT`, `REJECT` or `-`; `OK`, `NODATA` or `SKIPDATA`).
+///
+/// The cheap refusals are inlined into every caller (most messages are not such records); the
+/// record is read out of line.
+#[inline(always)]
 pub(super) fn vpc_flow_default(s: &str) -> Option<(&str, &str)> {
     let b = s.as_bytes();
     if b.len() < 28 || b.len() > 1024 || !b.starts_with(b"2 ") {
         return None;
     }
+    vpc_flow_fields(s)
+}
+
+/// [`vpc_flow_default`] past its cheap refusals.
+fn vpc_flow_fields(s: &str) -> Option<(&str, &str)> {
+    let b = s.as_bytes();
     // A byte loop: the record is short and its spaces close together.
     let mut spaces = b
         .iter()
@@ -269,15 +279,24 @@ fn lambda_prefix(s: &str) -> Option<([Cow<'static, str>; 2], &str)> {
 }
 
 /// The level and the rest of a Lambda runtime line (see [`lambda_prefix`]).
+///
+/// The cheap refusal is inlined into every caller: most messages are not runtime lines, whose
+/// time starts with four digits.
+#[inline(always)]
 fn lambda_split(s: &str) -> Option<(&str, &str)> {
-    // Cheap refusals first: most messages are not runtime lines (whose time starts with four
-    // digits).
     if !s
         .as_bytes()
         .get(..4)
         .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
-        || !s.as_bytes().contains(&b'\t')
     {
+        return None;
+    }
+    lambda_fields(s)
+}
+
+/// [`lambda_split`] past its cheap refusal.
+fn lambda_fields(s: &str) -> Option<(&str, &str)> {
+    if !s.as_bytes().contains(&b'\t') {
         return None;
     }
     let mut parts = s.splitn(4, '\t');
@@ -879,13 +898,9 @@ pub(crate) fn repeat_key<'k>(message: &str, out: &'k mut Vec<u8>) -> Option<&'k 
         return None;
     }
     let trimmed = message.trim_ascii();
-    let t = trimmed.as_bytes();
-    // The calls' own first refusals, inline: a runtime line's time starts with four digits, a
-    // VPC flow log record with "2 ".
-    let object = t.first() == Some(&b'{')
-        || (t.get(..4).is_some_and(|d| d.iter().all(u8::is_ascii_digit))
-            && lambda_split(trimmed).is_some_and(|(_, rest)| rest.starts_with('{')));
-    if object || (t.starts_with(b"2 ") && vpc_flow_default(trimmed).is_some()) {
+    let object = trimmed.starts_with('{')
+        || lambda_split(trimmed).is_some_and(|(_, rest)| rest.starts_with('{'));
+    if object || vpc_flow_default(trimmed).is_some() {
         return None;
     }
     out.clear();
