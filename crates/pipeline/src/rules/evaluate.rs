@@ -8,7 +8,8 @@
 use crate::rules::RuleSet;
 use crate::rules::metrics::{MetricAggregator, minute_of};
 use crate::util::hash::short_hash;
-use cwlogs_decode::LogBatch;
+use cwlogs_decode::{LogBatch, LogEvent};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Events of one group and window kept whole per invocation, as candidates for alerts of
@@ -284,6 +285,48 @@ impl ThinBatch {
     }
 }
 
+/// A batch's events as [`RuleRun::add_events`] reads them: lent by the caller, or the run's own
+/// (a [`ThinBatch`]'s), whose ids and messages an alert event takes instead of copying them.
+enum Events<'e, 'a> {
+    Lent(&'e [LogEvent<'a>]),
+    Own(&'e mut [LogEvent<'a>]),
+}
+
+impl<'e, 'a> Events<'e, 'a> {
+    fn len(&self) -> usize {
+        match self {
+            Events::Lent(e) => e.len(),
+            Events::Own(e) => e.len(),
+        }
+    }
+
+    fn get(&self, k: usize) -> &LogEvent<'a> {
+        match self {
+            Events::Lent(e) => &e[k],
+            Events::Own(e) => &e[k],
+        }
+    }
+
+    /// Event `k`'s id and message: an own event's taken with `last` (its last use), copied
+    /// before; a lent event's message borrowed.
+    fn texts(&mut self, k: usize, last: bool) -> (String, Cow<'e, str>) {
+        match self {
+            Events::Lent(e) => {
+                let e: &'e [LogEvent<'a>] = e;
+                (e[k].id.to_string(), Cow::Borrowed(&e[k].message))
+            }
+            Events::Own(e) if last => {
+                let e = &mut e[k];
+                (
+                    std::mem::take(&mut e.id).into_owned(),
+                    Cow::Owned(std::mem::take(&mut e.message).into_owned()),
+                )
+            }
+            Events::Own(e) => (e[k].id.to_string(), Cow::Owned(e[k].message.to_string())),
+        }
+    }
+}
+
 /// The rules run over the batches of one invocation (or one replay).
 #[derive(Debug)]
 pub struct RuleRun<'c> {
@@ -352,6 +395,7 @@ impl<'c> RuleRun<'c> {
         self.add_events(
             region,
             batch,
+            Events::Lent(&batch.log_events),
             all,
             &mut minutes,
             || batch_hash(batch),
@@ -365,16 +409,19 @@ impl<'c> RuleRun<'c> {
     /// group values) moves into the run instead of being copied.
     pub fn add_thin(&mut self, region: &str, thin: ThinBatch, record: usize) -> u64 {
         let ThinBatch {
-            batch,
+            mut batch,
             events,
             minutes,
             hash,
             mut reads,
             ends,
         } = thin;
+        // The kept events are the batch's own: an alert event takes its id and message.
+        let mut own = std::mem::take(&mut batch.log_events);
         self.add_events(
             region,
             &batch,
+            Events::Own(&mut own),
             events,
             &mut minutes.into_iter(),
             || hash,
@@ -392,6 +439,7 @@ impl<'c> RuleRun<'c> {
         &mut self,
         region: &str,
         batch: &LogBatch<'_>,
+        mut events: Events<'_, '_>,
         all: u64,
         minutes: &mut dyn Iterator<Item = i64>,
         hash: impl FnOnce() -> String,
@@ -438,8 +486,9 @@ impl<'c> RuleRun<'c> {
         // The rules that take this batch's log group, sorted once for all its events.
         let mut among = None;
         let mut here = Vec::new();
-        for (k, event) in batch.log_events.iter().enumerate() {
-            let minute = minute_of(event.timestamp);
+        for k in 0..events.len() {
+            let timestamp = events.get(k).timestamp;
+            let minute = minute_of(timestamp);
             // The rules this event matched, with what they read of it.
             let reads: &mut [Read] = match &mut known {
                 Some((reads, ends)) => {
@@ -448,7 +497,7 @@ impl<'c> RuleRun<'c> {
                     reads.get_mut(from..end(k)).unwrap_or_default()
                 }
                 None => {
-                    let message = rules.patterns().message(&event.message);
+                    let message = rules.patterns().message(&events.get(k).message);
                     among
                         .get_or_insert_with(|| rules.patterns().among(&|i| takes[i]))
                         .matches(&message, &mut hits);
@@ -458,6 +507,11 @@ impl<'c> RuleRun<'c> {
                 }
             };
             // What each read holds is taken, not copied: it is read once.
+            let alert_reads = reads
+                .iter()
+                .filter(|r| rules[r.rule].alert.is_some())
+                .count();
+            let mut alert_read = 0;
             for read in reads {
                 let i = read.rule;
                 matched += 1;
@@ -482,7 +536,7 @@ impl<'c> RuleRun<'c> {
                         .collect();
                     match (read.value, dims) {
                         (Some(v), Some(d)) => {
-                            if self.metrics.add(i, d, event.timestamp, v) {
+                            if self.metrics.add(i, d, timestamp, v) {
                                 self.stats.datapoints += 1;
                             } else {
                                 self.stats.dropped_datapoints += 1;
@@ -492,6 +546,7 @@ impl<'c> RuleRun<'c> {
                     }
                 }
                 if let Some(a) = &rule.alert {
+                    alert_read += 1;
                     let mut group = std::mem::take(&mut read.group);
                     for v in &mut group {
                         if let Some(r) = &self.rules.redact_alerts {
@@ -500,7 +555,7 @@ impl<'c> RuleRun<'c> {
                         let kept = cut(v, MAX_GROUP_VALUE).0.len();
                         v.truncate(kept);
                     }
-                    let window_start = event.timestamp.div_euclid(a.window_ms) * a.window_ms;
+                    let window_start = timestamp.div_euclid(a.window_ms) * a.window_ms;
                     // One lookup: most matches fall in a bucket that exists.
                     let full = self.buckets.len() >= MAX_BUCKETS;
                     let b = match self.buckets.entry((i, group, window_start)) {
@@ -520,15 +575,15 @@ impl<'c> RuleRun<'c> {
                                 batches: BTreeSet::new(),
                                 records: BTreeSet::new(),
                                 log_groups: BTreeSet::new(),
-                                first_ms: event.timestamp,
-                                last_ms: event.timestamp,
+                                first_ms: timestamp,
+                                last_ms: timestamp,
                             };
                             v.insert(o)
                         }
                     };
                     b.count += 1;
-                    b.first_ms = b.first_ms.min(event.timestamp);
-                    b.last_ms = b.last_ms.max(event.timestamp);
+                    b.first_ms = b.first_ms.min(timestamp);
+                    b.last_ms = b.last_ms.max(timestamp);
                     // Looked up before copying: most matches come from a batch and a log
                     // group already listed.
                     if b.batches.len() < 64 && !b.batches.contains(&batch_hash) {
@@ -539,25 +594,33 @@ impl<'c> RuleRun<'c> {
                         b.log_groups.insert(batch.log_group.to_string());
                     }
                     if b.events.len() < MAX_CANDIDATES {
+                        // Own texts are taken by the event's last alert, copied before.
+                        let (id, whole) = events.texts(k, alert_read == alert_reads);
                         // Redacted whole before it is cut, so a cut cannot leave part of a
                         // secret that the detectors no longer recognise.
-                        let redacted = self
-                            .rules
-                            .redact_alerts
-                            .as_ref()
-                            .map(|r| r.text(&event.message, &mut self.redacted));
-                        let (text, truncated) = cut(
-                            redacted.as_deref().unwrap_or(&event.message),
-                            MAX_EVENT_TEXT,
-                        );
+                        let text = match &self.rules.redact_alerts {
+                            Some(r) => Cow::Owned(r.text(&whole, &mut self.redacted)),
+                            None => whole,
+                        };
+                        let (kept, truncated) = {
+                            let (t, truncated) = cut(&text, MAX_EVENT_TEXT);
+                            (t.len(), truncated)
+                        };
+                        let message = match text {
+                            Cow::Owned(mut t) => {
+                                t.truncate(kept);
+                                t
+                            }
+                            Cow::Borrowed(t) => t[..kept].to_string(),
+                        };
                         b.events.push(AlertEvent {
-                            id: event.id.to_string(),
-                            timestamp: event.timestamp,
+                            id,
+                            timestamp,
                             log_group: batch.log_group.to_string(),
                             log_stream: batch.log_stream.to_string(),
                             account: batch.owner.to_string(),
                             region: region.to_string(),
-                            message: text.to_string(),
+                            message,
                             truncated,
                             pattern: None,
                         });
@@ -822,6 +885,59 @@ mod tests {
         let emf = whole.emf_lines().join("\n");
         assert!(emf.contains("BytesBy") && !emf.contains("jane@"), "{emf}");
         assert!(occ(&whole).contains("[REDACTED:email]"));
+    }
+
+    /// A thin batch's own ids and messages go to the run's alert events: an event two alert
+    /// rules matched gives both its message (the first a copy, the last the text itself),
+    /// and a message past MAX_EVENT_TEXT is cut as from the whole batch.
+    #[test]
+    fn thin_batches_give_their_texts_to_every_alert_that_matched() {
+        let c = Config::from_toml(
+            "[[rule]]\nname = \"by-user\"\npattern = '{ $.errorCode = \"AccessDenied\" }'\nalert = { group_by = [\"$.user\"], window = \"5m\" }\n\n[[rule]]\nname = \"by-source\"\npattern = 'AccessDenied'\nalert = { group_by = [\"@log_stream\"], window = \"1h\" }\n",
+            &|_| None,
+        )
+        .expect("config");
+        let long = format!(
+            r#"{{"errorCode":"AccessDenied","user":"carol","pad":"{}"}}"#,
+            "x".repeat(MAX_EVENT_TEXT)
+        );
+        let events = [
+            (
+                "1",
+                T,
+                r#"{"errorCode":"AccessDenied","user":"alice","source":"s1"}"#,
+            ),
+            ("2", T + 1, "AccessDenied without JSON"),
+            ("3", T + 2, long.as_str()),
+        ];
+        let b = batch("/trail", &events);
+        let (mut whole, mut thin) = (RuleRun::new(&c.rules), RuleRun::new(&c.rules));
+        assert_eq!(
+            whole.add_batch("r", &b, 0),
+            thin.add_thin("r", ThinBatch::new(&c.rules, &b), 0)
+        );
+        let occ = |r: &RuleRun<'_>| format!("{:?}", r.occurrences().collect::<Vec<_>>());
+        assert_eq!(occ(&whole), occ(&thin));
+        // Both rules' events carry the messages, the long one cut.
+        let texts: Vec<(usize, String, bool)> = thin
+            .occurrences()
+            .flat_map(|o| {
+                o.events
+                    .iter()
+                    .map(move |e| (o.rule, e.id.clone(), e.truncated))
+            })
+            .collect();
+        assert_eq!(texts.len(), 5, "{texts:?}");
+        for o in thin.occurrences() {
+            for e in &o.events {
+                assert!(
+                    e.message
+                        .starts_with(&events.iter().find(|x| x.0 == e.id).expect("id").2[..20])
+                );
+                assert_eq!(e.truncated, e.id == "3", "{}", e.id);
+                assert!(e.message.len() <= MAX_EVENT_TEXT);
+            }
+        }
     }
 
     /// A thin batch copies the messages of the first MAX_CANDIDATES events of each rule,

@@ -317,20 +317,22 @@ async fn send_one<S: StateStore, P: Publish>(
     let refused = &chosen[granted..];
     if !refused.is_empty() {
         report.rate_limited += refused.len() as u64;
-        let refunded = update(
+        // In place: a window holds up to its samples, event ids and batches, which a copy
+        // of it for each refund would allocate again.
+        let refunded = update_in_place(
             store,
             &key,
             expires,
             options.deadline,
-            |cur: Option<WindowState>| {
-                let Some(mut st) = cur else {
-                    return (None, false);
+            |cur: &mut Option<WindowState>| {
+                let Some(st) = cur else {
+                    return (false, false);
                 };
                 st.sent = st.sent.saturating_sub(refused.len() as u64);
                 st.rate_limited += refused.len() as u64;
                 let list = st.unreported() > 0 && !st.listed;
                 st.listed |= list;
-                (Some(st), list)
+                (true, list)
             },
         )
         .await;
@@ -424,22 +426,24 @@ async fn flush_rule<S: StateStore, P: Publish>(
     // Take the due windows off the list first: an event arriving after this sees its window
     // unlisted only once the claim below has reported everything before it.
     let expires = options.now_ms / 1000 + 30 * 86_400;
-    let due: Vec<(String, i64)> = update(
+    // In place: the list holds up to MAX_PENDING window keys, and most flushes find none due.
+    let due: Vec<(String, i64)> = update_in_place(
         store,
         &pending_key,
         expires,
         options.deadline,
-        |cur: Option<PendingState>| {
-            let Some(mut st) = cur else {
-                return (None, Vec::new());
+        |cur: &mut Option<PendingState>| {
+            let Some(st) = cur else {
+                return (false, Vec::new());
             };
-            let (due, keep): (Vec<_>, Vec<_>) =
-                st.windows.into_iter().partition(|(_, end)| is_due(*end));
-            if due.is_empty() {
-                return (None, due);
+            if !st.windows.iter().any(|(_, end)| is_due(*end)) {
+                return (false, Vec::new());
             }
+            let (due, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut st.windows)
+                .into_iter()
+                .partition(|(_, end)| is_due(*end));
             st.windows = keep;
-            (Some(st), due)
+            (true, due)
         },
     )
     .await?;

@@ -195,10 +195,15 @@ pub(super) async fn add_pending<S: StateStore>(
         expires,
         options.deadline,
         |cur: &mut Option<PendingState>| {
-            if cur
-                .as_ref()
-                .is_some_and(|st| st.windows.iter().any(|(k, _)| k == key))
-            {
+            // The end first: it lies in the list itself, while each key is a separate
+            // allocation, and a rule's windows of one end are few. (A key listed with another
+            // end, by a rule whose window changed since, is listed again: its window is then
+            // claimed twice, and the second claim finds nothing left to report.)
+            if cur.as_ref().is_some_and(|st| {
+                st.windows
+                    .iter()
+                    .any(|(k, end)| *end == window_end && k == key)
+            }) {
                 return (false, ());
             }
             let st = cur.get_or_insert_with(PendingState::default);
