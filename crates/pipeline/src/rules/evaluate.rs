@@ -919,15 +919,8 @@ mod tests {
         let occ = |r: &RuleRun<'_>| format!("{:?}", r.occurrences().collect::<Vec<_>>());
         assert_eq!(occ(&whole), occ(&thin));
         // Both rules' events carry the messages, the long one cut.
-        let texts: Vec<(usize, String, bool)> = thin
-            .occurrences()
-            .flat_map(|o| {
-                o.events
-                    .iter()
-                    .map(move |e| (o.rule, e.id.clone(), e.truncated))
-            })
-            .collect();
-        assert_eq!(texts.len(), 5, "{texts:?}");
+        let alerted: usize = thin.occurrences().map(|o| o.events.len()).sum();
+        assert_eq!(alerted, 5, "three events by one rule, two by the other");
         for o in thin.occurrences() {
             for e in &o.events {
                 assert!(
