@@ -260,12 +260,7 @@ async fn send_one<S: StateStore, P: Publish>(
                     break;
                 }
                 if !st.samples.iter().any(|s| s.id == e.id) {
-                    let (text, cut_off) = cut(&e.message, SAMPLE_TEXT);
-                    st.samples.push(AlertEvent {
-                        message: text.to_string(),
-                        truncated: e.truncated || cut_off,
-                        ..e.clone()
-                    });
+                    st.samples.push(sample_of(e));
                 }
             }
             for b in &o.batches {
@@ -367,6 +362,36 @@ async fn send_one<S: StateStore, P: Publish>(
     Ok(())
 }
 
+/// A window's sample of `e`: its message cut to [`SAMPLE_TEXT`]. Built field by field, so
+/// that the whole message (up to [`crate::rules::evaluate::MAX_EVENT_TEXT`]) is not copied
+/// only to be dropped.
+fn sample_of(e: &AlertEvent) -> AlertEvent {
+    let (text, cut_off) = cut(&e.message, SAMPLE_TEXT);
+    AlertEvent {
+        id: e.id.clone(),
+        timestamp: e.timestamp,
+        log_group: e.log_group.clone(),
+        log_stream: e.log_stream.clone(),
+        account: e.account.clone(),
+        region: e.region.clone(),
+        message: text.to_string(),
+        truncated: e.truncated || cut_off,
+        pattern: e.pattern.clone(),
+    }
+}
+
+/// What a summary reads of a claimed window: all of it but the event ids and batches it
+/// remembers against redeliveries (up to [`MAX_ALERTED`] and [`MAX_BATCHES`] strings, which
+/// no message shows).
+fn summary_copy(st: &mut WindowState) -> WindowState {
+    let alerted = std::mem::take(&mut st.alerted);
+    let batches = std::mem::take(&mut st.batches);
+    let copy = st.clone();
+    st.alerted = alerted;
+    st.batches = batches;
+    copy
+}
+
 /// Publishes `message` unless the deadline has passed (then a retryable error, without trying).
 async fn publish_in_time<P: Publish>(
     publisher: &P,
@@ -382,7 +407,8 @@ async fn publish_in_time<P: Publish>(
     publisher.publish(message, deadline).await
 }
 
-/// A claimed summary: the window's state after the claim and what this summary reports.
+/// A claimed summary: the window's state after the claim (without its event ids and batches:
+/// [`summary_copy`]) and what this summary reports.
 struct Due {
     key: String,
     state: WindowState,
@@ -466,7 +492,7 @@ async fn flush_rule<S: StateStore, P: Publish>(
                 let reporting = st.unreported();
                 st.reported += reporting;
                 st.listed = false;
-                let claimed = (reporting > 0).then(|| st.clone());
+                let claimed = (reporting > 0).then(|| summary_copy(st));
                 (true, claimed.map(|s| (s, reporting)))
             },
         )
