@@ -307,14 +307,11 @@ impl<'e, 'a> Events<'e, 'a> {
         }
     }
 
-    /// Event `k`'s id and message: an own event's taken with `last` (its last use), copied
-    /// before; a lent event's message borrowed.
-    fn texts(&mut self, k: usize, last: bool) -> (String, Cow<'e, str>) {
+    /// Event `k`'s id and message: an own event's taken with `last` (its last use); before
+    /// that, and for a lent event, the id copied and the message borrowed (the caller copies
+    /// only what it keeps of it).
+    fn texts(&mut self, k: usize, last: bool) -> (String, Cow<'_, str>) {
         match self {
-            Events::Lent(e) => {
-                let e: &'e [LogEvent<'a>] = e;
-                (e[k].id.to_string(), Cow::Borrowed(&e[k].message))
-            }
             Events::Own(e) if last => {
                 let e = &mut e[k];
                 (
@@ -322,7 +319,10 @@ impl<'e, 'a> Events<'e, 'a> {
                     Cow::Owned(std::mem::take(&mut e.message).into_owned()),
                 )
             }
-            Events::Own(e) => (e[k].id.to_string(), Cow::Owned(e[k].message.to_string())),
+            _ => {
+                let e = self.get(k);
+                (e.id.to_string(), Cow::Borrowed(&e.message))
+            }
         }
     }
 }
@@ -594,7 +594,7 @@ impl<'c> RuleRun<'c> {
                         b.log_groups.insert(batch.log_group.to_string());
                     }
                     if b.events.len() < MAX_CANDIDATES {
-                        // Own texts are taken by the event's last alert, copied before.
+                        // Own texts are taken by the event's last alert, borrowed before.
                         let (id, whole) = events.texts(k, alert_read == alert_reads);
                         // Redacted whole before it is cut, so a cut cannot leave part of a
                         // secret that the detectors no longer recognise.
@@ -888,7 +888,7 @@ mod tests {
     }
 
     /// A thin batch's own ids and messages go to the run's alert events: an event two alert
-    /// rules matched gives both its message (the first a copy, the last the text itself),
+    /// rules matched gives both its message (the first a cut copy, the last the text itself),
     /// and a message past MAX_EVENT_TEXT is cut as from the whole batch.
     #[test]
     fn thin_batches_give_their_texts_to_every_alert_that_matched() {
